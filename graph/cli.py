@@ -1,0 +1,216 @@
+"""The ``mixgraph`` command line: a thin shell over the Python API.
+
+Errors a user can cause are printed as one sentence on stderr with a non-zero exit
+status; ``--debug`` adds the traceback.  Heavy modules are imported inside the
+commands so that ``mixgraph --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mixgraph",
+        description="Mix and master audio as a dataflow graph: stems, channels, sends, "
+                    "buses and master-chain stages, rendered in blocks from and to disk.")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback when something goes wrong")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("render", help="render a project's outputs",
+                       description="Validate a project and render every output node.")
+    p.add_argument("project", help="project file (.mgraph or .json)")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="where to write: a file for a project with one output, else a "
+                        "folder that receives every output under its file name")
+    p.add_argument("--block-size", type=int, default=1024, metavar="N",
+                   help="samples per block, 1 to 65536 (the result does not depend on it; "
+                        "default 1024)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("validate", help="check a project without rendering",
+                       description="Report every problem in a project at once.")
+    p.add_argument("project", help="project file (.mgraph or .json)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    p = sub.add_parser("demo", help="write demo stems and a project, render it",
+                       description="Synthesise a few seconds of stems, write a mix project "
+                                   "that uses them, render it and print the report.")
+    p.add_argument("dir", nargs="?", default="mixgraph-demo",
+                   help="folder to write into (default: ./mixgraph-demo)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser("nodes", help="list the node types and their parameters",
+                       description="The node catalogue, read from the parameter tables.")
+    p.add_argument("type", nargs="?", help="show one node type in full")
+    p.add_argument("--json", action="store_true", help="print the catalogue as JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from graph import __version__
+
+        print(f"mixgraph {__version__}")
+        return EXIT_OK
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    from nodes.errors import MixgraphError
+
+    try:
+        return COMMANDS[args.command](args)
+    except MixgraphError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"mixgraph: error: {exc.message}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("mixgraph: interrupted; nothing half-written was left behind", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        if args.debug:
+            traceback.print_exc()
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"mixgraph: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # a bug in mixgraph, not the user's mistake
+        if args.debug:
+            traceback.print_exc()
+        print(f"mixgraph: internal error: {type(exc).__name__}: {exc} (run with --debug for "
+              "the traceback, and please report it)", file=sys.stderr)
+        return EXIT_ERROR
+
+
+# ----------------------------------------------------------------------- commands
+def cmd_render(args) -> int:
+    from graph import load, render
+    from nodes.base import Sink
+
+    from .progress import ProgressBar
+
+    graph = load(args.project)
+    paths = _redirect(graph, args.output, Sink) if args.output else None
+    bar = ProgressBar(graph.sample_rate, force=False) if not args.quiet else None
+    try:
+        report = render(graph, block_size=args.block_size, progress=bar, output_paths=paths)
+    finally:
+        if bar is not None:
+            bar.close()
+    _print_report(report, args.json)
+    return EXIT_OK
+
+
+def _redirect(graph, out: str, sink_type) -> dict[str, str]:
+    """Output paths under ``-o OUT``: a file for one output, a folder for several."""
+    sinks = [s for s in graph if s.node_class() is not None
+             and issubclass(s.node_class(), sink_type)]
+    target = Path(out)
+    if len(sinks) == 1 and not (target.is_dir() or out.endswith(("/", "\\"))):
+        return {sinks[0].id: str(target)}
+    target.mkdir(parents=True, exist_ok=True)
+    return {s.id: str(target / Path(str(s.params.get("path", s.id))).name) for s in sinks}
+
+
+def cmd_validate(args) -> int:
+    from graph import load, validate
+
+    graph = load(args.project)
+    result = validate(graph)
+    if args.json:
+        print(json.dumps({"ok": result.ok, "errors": [e.message for e in result.errors],
+                          "warnings": result.warnings}, indent=2))
+    else:
+        for e in result.errors:
+            print(f"error: {e.message}", file=sys.stderr)
+        for w in result.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+        if result.ok:
+            sinks = sum(1 for s in graph if s.type == "output")
+            print(f"{args.project}: ok ({len(graph)} nodes, {len(graph.links)} links, "
+                  f"{sinks} output{'s' if sinks != 1 else ''})")
+        else:
+            n = len(result.errors)
+            print(f"{args.project}: {n} problem{'s' if n != 1 else ''}", file=sys.stderr)
+    return EXIT_OK if result.ok else EXIT_ERROR
+
+
+def cmd_demo(args) -> int:
+    from graph import render
+
+    from .demo import write_demo
+    from .progress import ProgressBar
+
+    folder = Path(args.dir)
+    graph = write_demo(folder)
+    if not args.json:
+        print(f"wrote demo stems and {graph.path}")
+    bar = ProgressBar(graph.sample_rate)
+    try:
+        report = render(graph, progress=bar)
+    finally:
+        bar.close()
+    _print_report(report, args.json)
+    if not args.json:
+        print(f"render it again with: mixgraph render {graph.path}")
+    return EXIT_OK
+
+
+def cmd_nodes(args) -> int:
+    from nodes.base import node_class, node_types
+
+    types = node_types()
+    if args.type:
+        types = {args.type: node_class(args.type)}
+    if args.json:
+        print(json.dumps({name: _describe(cls) for name, cls in types.items()}, indent=2))
+        return EXIT_OK
+    for name, cls in types.items():
+        ins = ", ".join(p.name for p in cls.inputs) or "-"
+        outs = ", ".join(p.name for p in cls.outputs) or "-"
+        print(f"{name:<10} {cls.summary}   [in: {ins}; out: {outs}]")
+        if args.type:
+            for p in cls.params:
+                rng = p.describe_range()
+                auto = ", automatable" if p.automatable else ""
+                print(f"    {p.name:<16} default {json.dumps(p.default):<10} {rng}{auto}")
+                if p.doc:
+                    print(f"    {'':<16} {p.doc}")
+    return EXIT_OK
+
+
+def _describe(cls) -> dict:
+    return {
+        "summary": cls.summary, "category": cls.category, "version": cls.version,
+        "inputs": [p.name for p in cls.inputs], "outputs": [p.name for p in cls.outputs],
+        "params": [{"name": p.name, "kind": p.kind, "default": p.default, "min": p.min,
+                    "max": p.max, "unit": p.unit, "choices": list(p.choices),
+                    "automatable": p.automatable, "doc": p.doc} for p in cls.params],
+    }
+
+
+def _print_report(report, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report.format())
+
+
+COMMANDS = {"render": cmd_render, "validate": cmd_validate, "demo": cmd_demo,
+            "nodes": cmd_nodes}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

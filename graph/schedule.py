@@ -1,0 +1,333 @@
+"""The render plan: order, channels, latency compensation, solo, buffers and length.
+
+``make_plan`` turns a valid graph into a list of steps the block renderer runs in
+order, once per block:
+
+- **Order**: topological, ties broken by the order of the nodes in the document.
+- **Channels**: each input port carries the widest of the signals linked into it
+  (a mono signal meeting a stereo one is copied to both channels at unity); each
+  node says what its outputs carry.
+- **Latency compensation**: every node reports its latency in samples.  A node's
+  inputs are all aligned to the latest of them by delay lines on the earlier
+  links, and each node is told song time (render clock minus its input latency),
+  so its automation lines up with its audio.  Each output drops its own input
+  latency from the start, so an event at song time t is at t in every file.
+- **Mute and solo**: a muted node (or a member of a muted group) gives silence on
+  every output.  While any node is soloed (or is a member of a soloed group), a
+  link carries signal only if it lies on a path through a soloed node: what feeds
+  a soloed node, and what it feeds, stay audible; everything else is silent.
+- **Buffers**: one ``(channels, block)`` buffer per output port, taken from a pool
+  and given back once the last node reading it has run; single links pass their
+  buffer through without a copy; fan-in is summed into a scratch buffer.
+- **Length**: the song ends where the last source ends; each output continues for
+  the tails declared along the paths into it (capped by the ``max_tail_s`` project
+  setting) and is trimmed where its tail falls below -90 dBFS.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+
+from nodes.base import DTYPE, Context, Node, Sink, node_class
+from nodes.errors import GraphError, MixgraphError
+
+from .model import Graph, Link, PortRef
+
+
+class DelayLine:
+    """Delays a signal by a fixed number of samples (a ring buffer)."""
+
+    def __init__(self, channels: int, delay: int, max_block: int):
+        self.delay = delay
+        self.size = delay + max_block
+        self.ring = np.zeros((channels, self.size), dtype=DTYPE)
+        self.out = np.zeros((channels, max_block), dtype=DTYPE)
+        self.pos = 0
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        f = x.shape[1]
+        _ring_put(self.ring, self.pos, x)
+        out = self.out[:, :f]
+        _ring_get(self.ring, (self.pos - self.delay) % self.size, out)
+        self.pos = (self.pos + f) % self.size
+        return out
+
+    def reset(self) -> None:
+        self.ring[:] = 0.0
+        self.pos = 0
+
+
+def _ring_put(ring: np.ndarray, pos: int, x: np.ndarray) -> None:
+    n, size = x.shape[1], ring.shape[1]
+    first = min(n, size - pos)
+    ring[:, pos:pos + first] = x[:, :first]
+    if first < n:
+        ring[:, :n - first] = x[:, first:]
+
+
+def _ring_get(ring: np.ndarray, pos: int, out: np.ndarray) -> None:
+    n, size = out.shape[1], ring.shape[1]
+    first = min(n, size - pos)
+    out[:, :first] = ring[:, pos:pos + first]
+    if first < n:
+        out[:, first:] = ring[:, :n - first]
+
+
+@dataclass
+class Feed:
+    """One live link into an input port: the upstream buffer, maybe delayed."""
+
+    buffer: int
+    delay: DelayLine | None
+
+
+@dataclass
+class InputPort:
+    name: str
+    channels: int | None
+    direct: int | None = None          # pass this buffer as it is
+    scratch: int | None = None         # sum the feeds into this buffer
+    feeds: list[Feed] = field(default_factory=list)
+
+
+@dataclass
+class Step:
+    node_id: str
+    node: Node
+    inputs: list[InputPort]
+    outputs: list[int]                 # buffer index per output port
+    out_channels: tuple[int, ...]
+    latency_in: int                    # song time = render clock - latency_in
+    silent: bool = False
+
+    @property
+    def is_sink(self) -> bool:
+        return isinstance(self.node, Sink)
+
+
+@dataclass
+class Plan:
+    steps: list[Step]
+    buffers: list[np.ndarray]
+    block_size: int
+    sample_rate: int
+    content_frames: int                # song samples up to the end of the last source
+    sink_ends: dict[str, int]          # per output: song samples it may write (tails incl.)
+    end_frames: int                    # render-clock samples to run
+    notices: list[str]
+    latency: dict[str, int]            # per node: latency of its output (samples)
+
+    @property
+    def sinks(self) -> list[Step]:
+        return [s for s in self.steps if s.is_sink]
+
+    def close(self) -> None:
+        for step in self.steps:
+            step.node.close()
+
+
+class _Pool:
+    def __init__(self, block: int):
+        self.block = block
+        self.buffers: list[np.ndarray] = []
+        self.free: dict[int, list[int]] = {}
+
+    def take(self, channels: int) -> int:
+        free = self.free.setdefault(channels, [])
+        if free:
+            return free.pop()
+        self.buffers.append(np.zeros((channels, self.block), dtype=DTYPE))
+        return len(self.buffers) - 1
+
+    def give(self, index: int) -> None:
+        self.free.setdefault(self.buffers[index].shape[0], []).append(index)
+
+
+def order(graph: Graph) -> list[str]:
+    """Node ids in topological order, ties broken by document order."""
+    position = {nid: i for i, nid in enumerate(graph.nodes)}
+    dag = nx.DiGraph()
+    dag.add_nodes_from(graph.nodes)
+    dag.add_edges_from((l.src.node, l.dst.node) for l in graph.links)
+    try:
+        return list(nx.lexicographical_topological_sort(dag, key=position.__getitem__))
+    except nx.NetworkXUnfeasible:
+        raise GraphError("the graph has a cycle; validate it first") from None
+
+
+def solo_gate(graph: Graph) -> tuple[set[str], set[Link]]:
+    """(muted node ids, links that carry signal) under the graph's mute and solo."""
+    muted: set[str] = set()
+    soloed: set[str] = set()
+    for spec in graph:
+        cls = spec.node_class()
+        if cls is None or not cls.soloable:
+            continue
+        members = _members(graph, spec)
+        if spec.params.get("mute", False):
+            muted |= {spec.id, *members}
+        if spec.params.get("solo", False):
+            soloed |= {spec.id, *members}
+    if not soloed:
+        return muted, set(graph.links)
+    dag = nx.DiGraph()
+    dag.add_nodes_from(graph.nodes)
+    dag.add_edges_from((l.src.node, l.dst.node) for l in graph.links)
+    after, before = set(soloed), set(soloed)
+    for s in soloed:
+        after |= nx.descendants(dag, s)
+        before |= nx.ancestors(dag, s)
+    live = {l for l in graph.links if l.src.node in after or l.dst.node in before}
+    return muted, live
+
+
+def _members(graph: Graph, spec) -> list[str]:
+    """The nodes a group controls: its ``members``, or the nodes linked into it."""
+    cls = spec.node_class()
+    if not any(p.kind == "nodes" and p.name == "members" for p in cls.params):
+        return []
+    members = spec.params.get("members") or []
+    if not members:
+        members = sorted({l.src.node for l in graph.links_into(spec.id)})
+    return list(members)
+
+
+def make_plan(graph: Graph, block_size: int,
+              output_paths: dict[str, str] | None = None) -> Plan:
+    """Build the render plan of a validated graph (nodes are constructed and prepared)."""
+    output_paths = output_paths or {}
+    steps_order = order(graph)
+    sr = graph.sample_rate
+    links_in: dict[str, list[Link]] = {nid: [] for nid in graph.nodes}
+    for link in graph.links:
+        links_in[link.dst.node].append(link)
+    consumers: dict[PortRef, list[str]] = {}
+    for link in graph.links:
+        consumers.setdefault(link.src, []).append(link.dst.node)
+
+    muted, live = solo_gate(graph)
+    built: list[Node] = []
+    try:
+        return _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers,
+                      muted, live, built)
+    except BaseException:
+        for node in built:
+            node.close()
+        raise
+
+
+def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers, muted,
+           live, built) -> Plan:
+    channels: dict[PortRef, int] = {}
+    lat_out: dict[str, int] = {}
+    lat_in: dict[str, int] = {}
+    tail_out: dict[str, float] = {}
+    notices: list[str] = []
+    prepared: list[tuple[str, Node, list[tuple[str, list[Link], int | None]]]] = []
+
+    for nid in steps_order:
+        spec = graph.nodes[nid]
+        cls = node_class(spec.type)
+        params = dict(spec.params)
+        if nid in output_paths:
+            params["path"] = str(output_paths[nid])
+        try:
+            node = cls(**params)
+        except MixgraphError as exc:
+            raise type(exc)(f"node '{nid}': {exc.message}", node=nid,
+                            param=exc.param) from None
+        node.node_id = nid
+        built.append(node)
+        ports = []
+        for port in cls.inputs:
+            links = [l for l in links_in[nid] if l.dst.port == port.name]
+            ch = max((channels[l.src] for l in links), default=None)
+            ports.append((port.name, links, ch))
+        ctx = Context(sample_rate=sr, max_block=block_size,
+                      input_channels=tuple(ch for _, _, ch in ports),
+                      base_dir=graph.base_dir, node_id=nid, notices=notices)
+        out_ch = tuple(node.prepare(ctx))
+        if len(out_ch) != len(cls.outputs) or any(c not in (1, 2) for c in out_ch):
+            raise GraphError(f"node '{nid}' ({spec.type}) reported channel counts {out_ch} "
+                             "for its outputs; expected 1 or 2 for each")
+        for port, ch in zip(cls.outputs, out_ch):
+            channels[PortRef(nid, port.name)] = ch
+        lat_in[nid] = max((lat_out[l.src.node] for l in links_in[nid]), default=0)
+        lat_out[nid] = lat_in[nid] + int(node.latency())
+        tail_out[nid] = max((tail_out[l.src.node] for l in links_in[nid]), default=0.0) \
+            + float(node.tail())
+        prepared.append((nid, node, ports))
+
+    lengths = [n.length() for _, n, _ in prepared if not n.inputs]
+    content = max((x for x in lengths if x is not None), default=0)
+    max_tail = float(graph.setting("max_tail_s"))
+
+    pool = _Pool(block_size)
+    zero: dict[int, int] = {}
+    last_use: dict[PortRef, int] = {}
+    for i, (nid, _, _) in enumerate(prepared):
+        for link in links_in[nid]:
+            last_use[link.src] = i
+
+    out_buffers: dict[PortRef, int] = {}
+    steps: list[Step] = []
+    sink_ends: dict[str, int] = {}
+    end = 0
+    for i, (nid, node, ports) in enumerate(prepared):
+        inputs = []
+        scratch = []
+        for name, links, ch in ports:
+            port = InputPort(name, ch)
+            feeding = [l for l in links if l in live]
+            if not links:
+                pass
+            elif not feeding:
+                if ch not in zero:            # a buffer of its own that nothing writes
+                    pool.buffers.append(np.zeros((ch, block_size), dtype=DTYPE))
+                    zero[ch] = len(pool.buffers) - 1
+                port.direct = zero[ch]
+            else:
+                for l in feeding:
+                    d = lat_in[nid] - lat_out[l.src.node]
+                    delay = DelayLine(channels[l.src], d, block_size) if d else None
+                    port.feeds.append(Feed(out_buffers[l.src], delay))
+                if len(feeding) == 1 and port.feeds[0].delay is None \
+                        and channels[feeding[0].src] == ch:
+                    port.direct = port.feeds[0].buffer
+                    port.feeds = []
+                else:
+                    port.scratch = pool.take(ch)
+                    scratch.append(port.scratch)
+            inputs.append(port)
+        outs = []
+        for port in type(node).outputs:
+            b = pool.take(channels[PortRef(nid, port.name)])
+            out_buffers[PortRef(nid, port.name)] = b
+            outs.append(b)
+        step = Step(nid, node, inputs, outs,
+                    tuple(channels[PortRef(nid, p.name)] for p in type(node).outputs),
+                    lat_in[nid], silent=nid in muted)
+        steps.append(step)
+        if isinstance(node, Sink):
+            tail = min(tail_out[nid], max_tail)
+            sink_ends[nid] = content + int(math.ceil(tail * sr))
+            end = max(end, lat_in[nid] + sink_ends[nid])
+        # give back what no later step reads
+        for b in scratch:
+            pool.give(b)
+        for link in links_in[nid]:
+            if last_use.get(link.src) == i and link.src in out_buffers:
+                pool.give(out_buffers.pop(link.src))
+        for port in type(node).outputs:
+            ref = PortRef(nid, port.name)
+            if ref not in last_use:
+                pool.give(out_buffers.pop(ref))
+
+    return Plan(steps=steps, buffers=pool.buffers, block_size=block_size, sample_rate=sr,
+                content_frames=content, sink_ends=sink_ends, end_frames=end,
+                notices=notices, latency=lat_out)
+

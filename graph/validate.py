@@ -1,0 +1,241 @@
+"""Validation: every problem in a graph, found before any audio is touched.
+
+``validate(graph)`` returns a :class:`Validation` with ``errors`` (a list of
+:class:`MixgraphError`, each naming the node, parameter, port, path or cycle) and
+``warnings`` (sentences).  ``check(graph)`` raises :class:`ValidationError`
+holding all the errors.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import networkx as nx
+
+from nodes.audiofile import info
+from nodes.base import Sink, close_matches, node_types
+from nodes.errors import (AudioFileError, GraphError, MixgraphError, ParameterError,
+                          ProjectFileError, ValidationError)
+
+from .model import DEFAULT_SETTINGS, SETTINGS_RANGES, Graph, Link
+
+MIN_RATE, MAX_RATE = 8000, 384000
+
+
+@dataclass
+class Validation:
+    errors: list[MixgraphError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def raise_errors(self, where: str | None = None) -> None:
+        if self.errors:
+            raise ValidationError(self.errors, where)
+
+
+def validate(graph: Graph, *, check_files: bool = True,
+             output_paths: dict[str, str | os.PathLike] | None = None) -> Validation:
+    """Every problem in ``graph``.
+
+    ``output_paths`` replaces the paths of output nodes (``{node_id: path}``), as the
+    command line's ``-o`` does; they are checked like the graph's own.
+    """
+    v = Validation()
+    err = v.errors.append
+    types = node_types()
+
+    rate = graph.sample_rate
+    if not isinstance(rate, int) or isinstance(rate, bool) or not MIN_RATE <= rate <= MAX_RATE:
+        err(ProjectFileError(f"sample_rate must be a whole number of Hz between {MIN_RATE} "
+                             f"and {MAX_RATE}, got {rate!r}"))
+        rate = 48000
+    for key, value in graph.settings.items():
+        if key not in DEFAULT_SETTINGS:
+            err(ProjectFileError(f"unknown setting {key!r}{close_matches(key, DEFAULT_SETTINGS)}"
+                                 f" (settings: {', '.join(DEFAULT_SETTINGS)})"))
+            continue
+        lo, hi = SETTINGS_RANGES[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not lo <= value <= hi:
+            err(ProjectFileError(f"setting {key} must be between {lo:g} and {hi:g}, "
+                                 f"got {value!r}"))
+
+    # ------------------------------------------------------------ nodes, params
+    known: dict[str, type] = {}
+    for spec in graph:
+        cls = types.get(spec.type)
+        if cls is None:
+            err(GraphError(f"node '{spec.id}' has unknown type {spec.type!r}"
+                           f"{close_matches(spec.type, types)}", node=spec.id))
+            continue
+        known[spec.id] = cls
+        if spec.version > cls.version:
+            err(GraphError(f"node '{spec.id}' was saved by a newer mixgraph ({spec.type} "
+                           f"version {spec.version}; this mixgraph knows version "
+                           f"{cls.version})", node=spec.id))
+        table = cls.param_table()
+        bad_param = False
+        for name, value in spec.params.items():
+            if name not in table:
+                err(ParameterError(f"node '{spec.id}' ({spec.type}) has no parameter "
+                                   f"{name!r}{close_matches(name, table)}",
+                                   node=spec.id, param=name))
+                bad_param = True
+                continue
+            for problem in table[name].problems(value):
+                err(ParameterError(f"node '{spec.id}': {problem}", node=spec.id, param=name))
+                bad_param = True
+            if table[name].kind == "nodes" and isinstance(value, list):
+                for member in value:
+                    if member not in graph.nodes:
+                        err(ParameterError(f"node '{spec.id}': {name} names {member!r}, "
+                                           "which is not a node of this graph"
+                                           f"{close_matches(member, graph.nodes)}",
+                                           node=spec.id, param=name))
+        for p in cls.params:
+            if p.required and p.name not in spec.params:
+                err(ParameterError(f"node '{spec.id}' ({spec.type}) needs a {p.name}",
+                                   node=spec.id, param=p.name))
+                bad_param = True
+        if not bad_param:
+            for problem in cls.check_params(spec.params, rate):
+                err(ParameterError(f"node '{spec.id}': {problem}", node=spec.id))
+
+    # ------------------------------------------------------------------ links
+    good: list[Link] = []
+    seen: set[Link] = set()
+    for link in graph.links:
+        problem = None
+        for end, as_input in ((link.src, False), (link.dst, True)):
+            if end.node not in graph.nodes:
+                problem = GraphError(f"link {link}: there is no node {end.node!r}"
+                                     f"{close_matches(end.node, graph.nodes)}", node=end.node)
+                break
+            if end.node in known:
+                problem = graph._port_problem(link, end, as_input)
+                if problem:
+                    break
+        if problem is None and link in seen:
+            problem = GraphError(f"link {link} appears twice (it would be summed twice)",
+                                 node=link.dst.node, port=link.dst.port)
+        seen.add(link)
+        if problem is not None:
+            err(problem)
+        elif link.src.node in known and link.dst.node in known:
+            good.append(link)
+
+    dag = nx.DiGraph()
+    dag.add_nodes_from(graph.nodes)
+    dag.add_edges_from((l.src.node, l.dst.node) for l in good)
+    for cycle in find_cycles(dag):
+        err(GraphError("links form a cycle: " + " -> ".join(cycle + [cycle[0]]),
+                       node=cycle[0]))
+
+    # ------------------------------------------------------ dangling inputs
+    fed: dict[str, set[str]] = {}
+    for l in good:
+        fed.setdefault(l.dst.node, set()).add(l.dst.port)
+    sinks = {s.id for s in graph if s.id in known and issubclass(known[s.id], Sink)}
+    for spec in graph:
+        cls = known.get(spec.id)
+        if cls is None:
+            continue
+        for port in cls.inputs:
+            if port.optional or port.name in fed.get(spec.id, ()):
+                continue
+            if spec.id in sinks:
+                err(GraphError(f"output '{spec.id}' has no input; link something to "
+                               f"'{spec.id}.{port.name}'", node=spec.id, port=port.name))
+            else:
+                err(GraphError(f"node '{spec.id}' ({spec.type}) has nothing linked to its "
+                               f"input '{port.name}'", node=spec.id, port=port.name))
+    if not sinks:
+        err(GraphError("the project has no output node, so a render would write nothing; "
+                       "add an 'output'"))
+    for spec in graph:
+        if spec.id in known and spec.id not in sinks and dag.has_node(spec.id):
+            if not (nx.descendants(dag, spec.id) & sinks):
+                v.warnings.append(f"node '{spec.id}' does not reach any output")
+
+    # ------------------------------------------------------------------ files
+    if check_files:
+        _check_files(graph, known, output_paths or {}, v)
+    return v
+
+
+def check(graph: Graph, **kwargs) -> Validation:
+    """Validate and raise :class:`ValidationError` if anything is wrong."""
+    v = validate(graph, **kwargs)
+    v.raise_errors(str(graph.path) if graph.path else None)
+    return v
+
+
+def find_cycles(dag: nx.DiGraph) -> list[list[str]]:
+    """One cycle (as node ids) per strongly connected knot of the graph."""
+    cycles = []
+    for component in nx.strongly_connected_components(dag):
+        if len(component) == 1:
+            (n,) = component
+            if not dag.has_edge(n, n):
+                continue
+        sub = dag.subgraph(component)
+        start = min(component)
+        edges = nx.find_cycle(sub, source=start)
+        cycles.append([u for u, _ in edges])
+    return sorted(cycles)
+
+
+def _check_files(graph: Graph, known: dict[str, type], overrides: dict, v: Validation) -> None:
+    err = v.errors.append
+    reads: dict[str, tuple[str, Path]] = {}
+    for spec in graph:
+        cls = known.get(spec.id)
+        for name in getattr(cls, "reads", ()):
+            value = spec.params.get(name)
+            if not isinstance(value, str) or not value:
+                continue
+            path = graph.resolve_path(value)
+            try:
+                found = info(path)
+            except AudioFileError as exc:
+                err(AudioFileError(f"{spec.type} '{spec.id}': {exc.message}", node=spec.id,
+                                   param=name, path=str(path)))
+                continue
+            if found.channels > 2:
+                err(AudioFileError(f"{spec.type} '{spec.id}': {value} has {found.channels} "
+                                   "channels; mixgraph mixes mono and stereo",
+                                   node=spec.id, param=name, path=str(path)))
+            reads[_key(path)] = (spec.id, path)
+    if graph.path is not None:
+        reads.setdefault(_key(graph.path), ("the project file", graph.path))
+    written: dict[str, str] = {}
+    for spec in graph:
+        cls = known.get(spec.id)
+        for name in getattr(cls, "writes", ()):
+            value = overrides.get(spec.id, spec.params.get(name))
+            if not value:
+                continue
+            path = Path(value) if spec.id in overrides else graph.resolve_path(value)
+            key = _key(path)
+            if key in reads:
+                owner, _ = reads[key]
+                what = owner if owner == "the project file" else f"the source of '{owner}'"
+                err(AudioFileError(f"output '{spec.id}': {value} is {what}; a render never "
+                                   "overwrites its sources", node=spec.id, param=name,
+                                   path=str(path)))
+            elif key in written:
+                err(AudioFileError(f"outputs '{written[key]}' and '{spec.id}' both write "
+                                   f"{value}", node=spec.id, param=name, path=str(path)))
+            elif path.is_dir():
+                err(AudioFileError(f"output '{spec.id}': {value} is a folder", node=spec.id,
+                                   param=name, path=str(path)))
+            written[key] = spec.id
+
+
+def _key(path: Path) -> str:
+    return os.path.normcase(os.path.realpath(path))

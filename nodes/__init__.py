@@ -1,0 +1,21 @@
+"""mixgraph's node catalogue.
+
+Importing this package registers every built-in node type.  A node is declared by
+its class (type name, ports, parameter table) and processes ``(channels, frames)``
+float64 blocks; see :mod:`nodes.base`.
+"""
+
+# registration order is the catalogue's order: sources, mixing, output
+from . import sources  # noqa: F401, I001
+from . import mixing  # noqa: F401
+from . import output  # noqa: F401
+from .base import (Context, Node, Param, Port, Sink, node_class, node_types, register,
+                   unregister)
+from .errors import (AudioFileError, GraphError, MixgraphError, ParameterError,
+                     ProjectFileError, RenderCancelled, ValidationError)
+
+__all__ = [
+    "Context", "Node", "Param", "Port", "Sink", "node_class", "node_types", "register",
+    "unregister", "MixgraphError", "GraphError", "ParameterError", "ProjectFileError",
+    "AudioFileError", "RenderCancelled", "ValidationError",
+]

@@ -1,0 +1,253 @@
+"""Streaming audio file I/O: a block reader with resampling, and an atomic writer.
+
+The reader serves frames in whatever block sizes the engine asks for, reading the
+file in fixed chunks; resampling goes through soxr's streaming resampler, whose
+output does not depend on how its input is chunked (tests check it).  The writer
+writes to a hidden temporary file beside the target and renames it into place on
+``commit()``, so a failed render never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .base import DTYPE
+from .errors import AudioFileError
+
+FORMATS = {"wav": "WAV", "flac": "FLAC", "aiff": "AIFF"}
+EXTENSIONS = {".wav": "wav", ".wave": "wav", ".flac": "flac", ".aif": "aiff", ".aiff": "aiff"}
+SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
+READ_CHUNK = 16384
+RESAMPLE_QUALITY = "VHQ"
+
+
+def info(path: Path):
+    """soundfile's info for ``path``, or AudioFileError saying why it cannot be read."""
+    import soundfile as sf
+
+    if not path.exists():
+        raise AudioFileError(f"file not found: {path}", path=str(path))
+    if path.is_dir():
+        raise AudioFileError(f"{path} is a folder, not an audio file", path=str(path))
+    try:
+        return sf.info(str(path))
+    except Exception as exc:  # soundfile raises RuntimeError/LibsndfileError
+        raise AudioFileError(f"cannot read {path} as audio ({_reason(exc)})",
+                             path=str(path)) from None
+
+
+class AudioReader:
+    """Reads an audio file as ``(channels, frames)`` float64 blocks at ``rate`` Hz.
+
+    Reads past the end give zeros.  ``frames`` is the length at ``rate``.
+    """
+
+    def __init__(self, path: Path, rate: int | None = None):
+        import soundfile as sf
+
+        self.path = Path(path)
+        try:
+            self._file = sf.SoundFile(str(self.path))
+        except Exception as exc:
+            raise AudioFileError(f"cannot read {self.path} as audio ({_reason(exc)})",
+                                 path=str(self.path)) from None
+        self.channels = self._file.channels
+        self.file_rate = self._file.samplerate
+        self.file_frames = self._file.frames
+        self.rate = int(rate or self.file_rate)
+        self.resampled = self.rate != self.file_rate
+        if self.resampled:
+            self.frames = int(math.ceil(self.file_frames * self.rate / self.file_rate))
+        else:
+            self.frames = self.file_frames
+        self._chunk = np.empty((READ_CHUNK, self.channels), dtype=DTYPE)
+        self._fifo = np.zeros((self.channels, 0), dtype=DTYPE)
+        self._fifo_pos = 0
+        self._restart()
+
+    def _restart(self) -> None:
+        self._file.seek(0)
+        self._eof = False
+        self._pos = 0                                   # frames served so far (at rate)
+        self._fifo = np.zeros((self.channels, 0), dtype=DTYPE)
+        self._fifo_pos = 0
+        if self.resampled:
+            import soxr
+
+            self._rs = soxr.ResampleStream(self.file_rate, self.rate, self.channels,
+                                           dtype="float64", quality=RESAMPLE_QUALITY)
+
+    @property
+    def position(self) -> int:
+        return self._pos
+
+    def seek(self, frame: int) -> None:
+        """Continue reading at ``frame`` (at ``rate``)."""
+        frame = max(0, int(frame))
+        if frame == self._pos:
+            return
+        if not self.resampled:
+            self._fifo = np.zeros((self.channels, 0), dtype=DTYPE)
+            self._fifo_pos = 0
+            self._pos = frame
+            self._eof = frame >= self.file_frames
+            if not self._eof:
+                self._file.seek(frame)
+            return
+        if frame < self._pos:
+            self._restart()
+        skip = np.empty((self.channels, min(READ_CHUNK, frame - self._pos)), dtype=DTYPE)
+        while self._pos < frame:
+            n = min(skip.shape[1], frame - self._pos)
+            self.read_into(skip[:, :n])
+
+    def read_into(self, out: np.ndarray) -> None:
+        """Fill ``out`` (channels, n) with the next n frames (zeros past the end)."""
+        n = out.shape[1]
+        got = 0
+        while got < n:
+            avail = self._fifo.shape[1] - self._fifo_pos
+            if avail == 0:
+                if self._eof:
+                    out[:, got:] = 0.0
+                    break
+                self._refill()
+                continue
+            take = min(avail, n - got)
+            out[:, got:got + take] = self._fifo[:, self._fifo_pos:self._fifo_pos + take]
+            self._fifo_pos += take
+            got += take
+        self._pos += n
+
+    def _refill(self) -> None:
+        if self._eof:
+            return
+        try:
+            got = self._file.read(READ_CHUNK, dtype="float64", always_2d=True, out=self._chunk)
+        except Exception as exc:
+            raise AudioFileError(f"error reading {self.path} ({_reason(exc)})",
+                                 path=str(self.path)) from None
+        count = got.shape[0]
+        last = count < READ_CHUNK or self._file.tell() >= self.file_frames
+        data = got[:count]
+        if self.resampled:
+            data = self._rs.resample_chunk(data, last=last)
+        self._fifo = np.ascontiguousarray(data.T)
+        self._fifo_pos = 0
+        if last:
+            self._eof = True
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class AtomicWriter:
+    """Writes blocks to a temporary file and renames it to ``path`` on commit.
+
+    With ``rate`` different from ``file_rate`` the blocks are resampled on the way.
+    """
+
+    def __init__(self, path: Path, *, rate: int, channels: int, fmt: str, subtype: str,
+                 file_rate: int | None = None):
+        import soundfile as sf
+
+        self.path = Path(path)
+        self.rate = rate
+        self.file_rate = int(file_rate or rate)
+        self.channels = channels
+        self._created_dirs: list[Path] = []
+        parent = self.path.parent
+        missing = []
+        while not parent.exists():
+            missing.append(parent)
+            parent = parent.parent
+        try:
+            for d in reversed(missing):
+                d.mkdir()
+                self._created_dirs.append(d)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial",
+                                       dir=str(self.path.parent))
+            os.close(fd)
+        except OSError as exc:
+            self._remove_dirs()
+            raise AudioFileError(f"cannot write {self.path} ({exc.strerror or exc})",
+                                 path=str(self.path)) from None
+        self._tmp = Path(tmp)
+        try:
+            self._file = sf.SoundFile(tmp, mode="w", samplerate=self.file_rate,
+                                      channels=channels, format=FORMATS[fmt], subtype=subtype)
+        except Exception as exc:
+            self._tmp.unlink(missing_ok=True)
+            self._remove_dirs()
+            raise AudioFileError(f"cannot write {self.path} as {fmt} {subtype} "
+                                 f"({_reason(exc)})", path=str(self.path)) from None
+        self._rs = None
+        if self.file_rate != rate:
+            import soxr
+
+            self._rs = soxr.ResampleStream(rate, self.file_rate, channels, dtype="float64",
+                                           quality=RESAMPLE_QUALITY)
+        self.frames_written = 0
+        self.on_write = None           # callback(block (channels, n)) seen before the file
+
+    def write(self, block: np.ndarray, last: bool = False) -> None:
+        """Append ``block`` (channels, n) at ``rate``; ``last`` flushes a resampler."""
+        data = block
+        if self._rs is not None:
+            data = self._rs.resample_chunk(np.ascontiguousarray(block.T), last=last).T
+        if data.shape[1] == 0:
+            return
+        if self.on_write is not None:
+            self.on_write(data)
+        try:
+            self._file.write(np.ascontiguousarray(data.T))
+        except Exception as exc:
+            raise AudioFileError(f"error writing {self.path} ({_reason(exc)})",
+                                 path=str(self.path)) from None
+        self.frames_written += data.shape[1]
+
+    def commit(self) -> None:
+        if self._rs is not None:
+            self.write(np.zeros((self.channels, 0), dtype=DTYPE), last=True)
+        self._file.close()
+        try:
+            with open(self._tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(self._tmp, self.path)
+        except OSError as exc:
+            self.discard()
+            raise AudioFileError(f"cannot move the finished render into place at {self.path} "
+                                 f"({exc.strerror or exc})", path=str(self.path)) from None
+
+    def discard(self) -> None:
+        try:
+            self._file.close()
+        except Exception:
+            pass
+        self._tmp.unlink(missing_ok=True)
+        self._remove_dirs()
+
+    def _remove_dirs(self) -> None:
+        for d in reversed(self._created_dirs):
+            try:
+                d.rmdir()
+            except OSError:
+                break
+        self._created_dirs = []
+
+
+def format_for(path: str, fmt: str = "") -> str | None:
+    """The container for ``path``: ``fmt`` if given, else from the extension."""
+    if fmt:
+        return fmt
+    return EXTENSIONS.get(Path(path).suffix.lower())
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

@@ -1,0 +1,142 @@
+"""Sample-accurate parameter automation.
+
+In a project file an automated parameter is written as::
+
+    {"automation": [[0.0, -60.0], [2.0, 0.0]], "curve": "linear"}
+
+with times in seconds on the song's timeline and values in the parameter's unit.
+Before the first point the first value holds, after the last point the last value.
+Two points at the same time make a jump.
+
+Curves:
+- ``linear``: straight lines between points (in the parameter's own unit, so a dB
+  parameter moves linearly in dB).
+- ``exponential``: geometric interpolation, even steps in ratio (a frequency sweeps
+  evenly in octaves); every value must be non-zero and of one sign.
+- ``step``: each value holds until the next point.
+
+Every sample's value is computed from its absolute sample index alone, so the
+values do not depend on how the render is cut into blocks.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+CURVES = ("linear", "exponential", "step")
+MAX_POINTS = 100_000
+
+
+class Automation:
+    """A breakpoint curve over song time (seconds)."""
+
+    __slots__ = ("times", "values", "curve", "_log")
+
+    def __init__(self, points, curve: str = "linear"):
+        pts = [(float(t), float(v)) for t, v in points]
+        self.times = np.array([t for t, _ in pts], dtype=np.float64)
+        self.values = np.array([v for _, v in pts], dtype=np.float64)
+        self.curve = curve
+        self._log = np.log(np.abs(self.values)) if curve == "exponential" else None
+
+    # ----------------------------------------------------------------- parsing
+    @staticmethod
+    def is_automation(raw: Any) -> bool:
+        return isinstance(raw, dict) and "automation" in raw
+
+    @classmethod
+    def problems(cls, raw: Any) -> list[str]:
+        """What is wrong with a document's automation value (empty if nothing)."""
+        if not isinstance(raw, dict) or "automation" not in raw:
+            return ["must be an object with an 'automation' list"]
+        extra = set(raw) - {"automation", "curve"}
+        if extra:
+            return [f"has unknown key(s) {', '.join(sorted(map(str, extra)))} "
+                    "(expected 'automation' and 'curve')"]
+        pts = raw["automation"]
+        curve = raw.get("curve", "linear")
+        if curve not in CURVES:
+            return [f"automation curve must be one of {', '.join(CURVES)}, got {curve!r}"]
+        if not isinstance(pts, list) or not pts:
+            return ["automation must be a non-empty list of [time_s, value] points"]
+        if len(pts) > MAX_POINTS:
+            return [f"automation has {len(pts):,} points; at most {MAX_POINTS:,} are allowed"]
+        out: list[str] = []
+        prev = -math.inf
+        for i, p in enumerate(pts):
+            if (not isinstance(p, (list, tuple)) or len(p) != 2
+                    or not all(_is_number(x) for x in p)):
+                out.append(f"automation point {i} must be [time_s, value], got {p!r}")
+                continue
+            t, v = float(p[0]), float(p[1])
+            if not (math.isfinite(t) and math.isfinite(v)):
+                out.append(f"automation point {i} must be finite, got {p!r}")
+                continue
+            if t < 0:
+                out.append(f"automation point {i} has a negative time ({t} s)")
+            if t < prev:
+                out.append(f"automation times must not decrease (point {i} at {t} s "
+                           f"comes after {prev} s)")
+            prev = t
+            if curve == "exponential" and v == 0:
+                out.append(f"automation point {i} is 0; exponential curves need non-zero "
+                           "values of one sign (use 'linear' for dB parameters)")
+        if not out and curve == "exponential":
+            signs = {math.copysign(1.0, float(p[1])) for p in pts}
+            if len(signs) > 1:
+                out.append("exponential automation needs values of one sign "
+                           "(use 'linear' for dB parameters)")
+        return out
+
+    @classmethod
+    def from_document(cls, raw: dict) -> "Automation":
+        return cls(raw["automation"], raw.get("curve", "linear"))
+
+    def to_document(self) -> dict:
+        return {"automation": [[float(t), float(v)] for t, v in zip(self.times, self.values)],
+                "curve": self.curve}
+
+    # -------------------------------------------------------------- evaluation
+    @property
+    def min(self) -> float:
+        return float(self.values.min())
+
+    @property
+    def max(self) -> float:
+        return float(self.values.max())
+
+    def at_seconds(self, t: np.ndarray) -> np.ndarray:
+        """Values at the times ``t`` (seconds, any shape)."""
+        times, values = self.times, self.values
+        t = np.asarray(t, dtype=np.float64)
+        hi = np.searchsorted(times, t, side="right")          # first point after t
+        lo = np.clip(hi - 1, 0, len(times) - 1)
+        if self.curve == "step" or len(times) == 1:
+            return values[lo]
+        hi_c = np.clip(hi, 0, len(times) - 1)
+        t0, t1 = times[lo], times[hi_c]
+        span = t1 - t0
+        inside = (hi > 0) & (hi < len(times)) & (span > 0)
+        frac = np.where(inside, (t - t0) / np.where(span > 0, span, 1.0), 0.0)
+        if self.curve == "linear":
+            v0, v1 = values[lo], values[hi_c]
+            return v0 + (v1 - v0) * frac
+        sign = math.copysign(1.0, float(values[0]))
+        l0, l1 = self._log[lo], self._log[hi_c]
+        return sign * np.exp(l0 + (l1 - l0) * frac)
+
+    def render(self, start: int, frames: int, sample_rate: float) -> np.ndarray:
+        """Values for the samples ``start .. start + frames - 1`` of song time."""
+        idx = np.arange(start, start + frames, dtype=np.float64)
+        return self.at_seconds(idx / float(sample_rate))
+
+    def __repr__(self) -> str:
+        pts = ", ".join(f"({t:g}, {v:g})" for t, v in zip(self.times, self.values))
+        return f"Automation([{pts}], curve={self.curve!r})"
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)

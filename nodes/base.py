@@ -1,0 +1,387 @@
+"""What a node is: declared ports, a parameter table, and a block-processing lifecycle.
+
+A node knows nothing of graphs or project files.  The engine calls, in order::
+
+    outs_channels = node.prepare(ctx)     # once, after construction
+    node.process(ins, outs, start)        # once per block
+    node.reset()                          # optional: clear tails and delay lines
+    node.close()                          # release files
+
+Signals are ``float64`` arrays of shape ``(channels, frames)``, channels 1 or 2.
+``ins`` holds one array per declared input port (``None`` for an optional port
+with nothing linked); ``outs`` holds one preallocated array per output port that
+``process`` fills completely.  ``process`` must not modify the arrays in ``ins``.
+``start`` is the index, in samples of song time, of the block's first frame: the
+engine subtracts the latency upstream of the node, so automation evaluated at
+``start`` lines up with the audio.  A block-to-block state lives in the node and
+``reset()`` clears it without touching parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterable
+
+import numpy as np
+
+from .automation import Automation
+from .errors import GraphError, ParameterError
+
+DTYPE = np.float64
+KINDS = ("float", "int", "bool", "choice", "str", "path", "list", "nodes")
+
+
+def db_to_gain(db):
+    """Amplitude ratio of a level in dB (scalar or array)."""
+    return np.power(10.0, np.asarray(db, dtype=DTYPE) / 20.0) if isinstance(db, np.ndarray) \
+        else 10.0 ** (db / 20.0)
+
+
+def gain_to_db(gain: float, floor_db: float = -300.0) -> float:
+    return 20.0 * math.log10(gain) if gain > 0 else floor_db
+
+
+@dataclass(frozen=True)
+class Port:
+    """A named audio connection point of a node."""
+
+    name: str
+    doc: str = ""
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class Param:
+    """One row of a node's parameter table.
+
+    ``kind`` is one of float, int, bool, choice, str, path, list or nodes (a list of
+    node ids, checked against the graph and kept up to date when a node is renamed).  Floats are
+    automatable unless ``automatable=False``; a parameter that changes the render's
+    structure (a latency, a duration) must not be.  ``check`` adds a rule a range
+    cannot express (it returns problem sentences).
+    """
+
+    name: str
+    default: Any
+    kind: str = "float"
+    min: float | None = None
+    max: float | None = None
+    unit: str = ""
+    doc: str = ""
+    choices: tuple = ()
+    automatable: bool | None = None
+    required: bool = False
+    check: Callable[[Any], list[str]] | None = None
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"parameter {self.name}: unknown kind {self.kind!r}")
+        if self.automatable is None:
+            object.__setattr__(self, "automatable", self.kind == "float")
+
+    def describe_range(self) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        if self.choices:
+            return "one of " + ", ".join(str(c) for c in self.choices)
+        if self.min is not None and self.max is not None:
+            return f"between {_fmt(self.min)} and {_fmt(self.max)}{unit}"
+        if self.min is not None:
+            return f"at least {_fmt(self.min)}{unit}"
+        if self.max is not None:
+            return f"at most {_fmt(self.max)}{unit}"
+        return ""
+
+    def problems(self, value: Any) -> list[str]:
+        """Sentences (without the node's name) saying what is wrong with ``value``."""
+        n = self.name
+        if Automation.is_automation(value):
+            if not self.automatable:
+                return [f"{n} cannot be automated"]
+            out = [f"{n}: {p}" for p in Automation.problems(value)]
+            if out:
+                return out
+            auto = Automation.from_document(value)
+            for bound, v in (("min", auto.min), ("max", auto.max)):
+                if not self._in_range(v):
+                    return [f"{n} automation must stay {self.describe_range()}, "
+                            f"got {_fmt(v)}"]
+            return []
+        kind = self.kind
+        if kind == "float":
+            if not _is_number(value):
+                return [f"{n} must be a number, got {_show(value)}"]
+            if not math.isfinite(float(value)):
+                return [f"{n} must be finite, got {_show(value)}"]
+        elif kind == "int":
+            if not (_is_number(value) and float(value).is_integer()):
+                return [f"{n} must be a whole number, got {_show(value)}"]
+        elif kind == "bool":
+            if not isinstance(value, bool):
+                return [f"{n} must be true or false, got {_show(value)}"]
+        elif kind in ("choice",):
+            if value not in self.choices:
+                return [f"{n} must be {self.describe_range()}, got {_show(value)}"]
+        elif kind in ("str", "path"):
+            if not isinstance(value, str):
+                return [f"{n} must be a string, got {_show(value)}"]
+            if self.required and not value:
+                return [f"{n} must not be empty"]
+        elif kind == "list":
+            if not isinstance(value, list):
+                return [f"{n} must be a list, got {_show(value)}"]
+        elif kind == "nodes":
+            if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                return [f"{n} must be a list of node ids, got {_show(value)}"]
+        if kind in ("float", "int"):
+            if self.choices and value not in self.choices:
+                return [f"{n} must be {self.describe_range()}, got {_show(value)}"]
+            if not self._in_range(float(value)):
+                return [f"{n} must be {self.describe_range()}, got {_show(value)}"]
+        if self.check is not None:
+            return [f"{n}: {p}" for p in self.check(value)]
+        return []
+
+    def _in_range(self, v: float) -> bool:
+        return ((self.min is None or v >= self.min) and (self.max is None or v <= self.max))
+
+    def coerce(self, value: Any) -> Any:
+        """The value as the node holds it (an Automation, a float, an int ...)."""
+        if Automation.is_automation(value):
+            return Automation.from_document(value)
+        if self.kind == "float":
+            return float(value)
+        if self.kind == "int":
+            return int(value)
+        if self.kind in ("list", "nodes"):
+            return list(value)
+        return value
+
+
+@dataclass
+class Context:
+    """What the engine tells a node when it prepares it."""
+
+    sample_rate: int
+    max_block: int
+    input_channels: tuple[int | None, ...] = ()
+    base_dir: Path = field(default_factory=Path.cwd)
+    node_id: str = ""
+    notices: list[str] = field(default_factory=list)
+
+    def notice(self, message: str) -> None:
+        self.notices.append(message)
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+
+class Node:
+    """Base class of every node type.  Subclasses declare, then implement ``process``."""
+
+    type_name: ClassVar[str] = ""
+    version: ClassVar[int] = 1
+    category: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    inputs: ClassVar[tuple[Port, ...]] = (Port("in"),)
+    outputs: ClassVar[tuple[Port, ...]] = (Port("out"),)
+    params: ClassVar[tuple[Param, ...]] = ()
+    #: the engine applies this node's ``mute`` and ``solo`` parameters
+    soloable: ClassVar[bool] = False
+    #: names of ``path`` parameters naming files the node reads / writes
+    reads: ClassVar[tuple[str, ...]] = ()
+    writes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **values: Any):
+        table = self.param_table()
+        unknown = set(values) - set(table)
+        if unknown:
+            name = sorted(unknown)[0]
+            raise ParameterError(f"{self.type_name} has no parameter {name!r} "
+                                 f"(parameters: {', '.join(table) or 'none'})", param=name)
+        resolved: dict[str, Any] = {}
+        for name, p in table.items():
+            raw = values.get(name, p.default)
+            if name in values or p.required:
+                problems = p.problems(raw)
+                if problems:
+                    raise ParameterError(f"{self.type_name}: {problems[0]}", param=name)
+            resolved[name] = p.coerce(raw)
+        self._values = resolved
+        self.node_id = ""
+        self.sample_rate = 0
+
+    # ----------------------------------------------------------- declaration
+    @classmethod
+    def param_table(cls) -> dict[str, Param]:
+        return {p.name: p for p in cls.params}
+
+    @classmethod
+    def input_names(cls) -> tuple[str, ...]:
+        return tuple(p.name for p in cls.inputs)
+
+    @classmethod
+    def output_names(cls) -> tuple[str, ...]:
+        return tuple(p.name for p in cls.outputs)
+
+    @classmethod
+    def default_input(cls) -> str | None:
+        names = cls.input_names()
+        return "in" if "in" in names else (names[0] if names else None)
+
+    @classmethod
+    def default_output(cls) -> str | None:
+        names = cls.output_names()
+        return "out" if "out" in names else (names[0] if names else None)
+
+    @classmethod
+    def check_params(cls, values: dict[str, Any], sample_rate: int) -> list[str]:
+        """Rules that involve several parameters or the sample rate (sentences)."""
+        return []
+
+    # ------------------------------------------------------------ parameters
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__.get("_values")
+        if values is not None and name in values:
+            return values[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def is_automated(self, name: str) -> bool:
+        return isinstance(self._values[name], Automation)
+
+    def value(self, name: str, start: int, frames: int):
+        """A parameter over one block: a float, or an array of ``frames`` values."""
+        v = self._values[name]
+        if isinstance(v, Automation):
+            return v.render(start, frames, self.sample_rate)
+        return v
+
+    def gain(self, name: str, start: int, frames: int):
+        """A ``_db`` parameter over one block as an amplitude ratio."""
+        return db_to_gain(self.value(name, start, frames))
+
+    # -------------------------------------------------------------- lifecycle
+    def prepare(self, ctx: Context) -> tuple[int, ...]:
+        """Get ready to process; returns the channel count of each output port."""
+        self.sample_rate = ctx.sample_rate
+        connected = [c for c in ctx.input_channels if c]
+        return tuple(max(connected, default=1) for _ in self.outputs)
+
+    def process(self, ins: tuple, outs: tuple, start: int) -> None:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Clear tails, delay lines and envelopes; keep parameters."""
+
+    def latency(self) -> int:
+        """Samples by which the outputs lag the inputs (known after ``prepare``)."""
+        return 0
+
+    def tail(self) -> float:
+        """Seconds of output that may follow the end of the input."""
+        return 0.0
+
+    def length(self) -> int | None:
+        """For sources: the song sample at which the source ends (``None``: no end)."""
+        return None
+
+    def close(self) -> None:
+        """Release files and other resources."""
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self._values.items())
+        return f"{type(self).__name__}({shown})"
+
+
+class Sink(Node):
+    """A node that writes its input somewhere (a file).  It has no output ports.
+
+    Before the first block the engine calls ``begin(content_frames, end_frames)``:
+    song samples before ``content_frames`` are always kept; after it, only up to the
+    last sample above the tail threshold; nothing at or after ``end_frames``.
+    ``start`` may be negative during the engine's pre-roll (latency), and those
+    samples are dropped.  ``finish()`` commits and returns the sink's report;
+    ``abort()`` removes anything half-written.
+    """
+
+    outputs: ClassVar[tuple[Port, ...]] = ()
+
+    def begin(self, content_frames: int, end_frames: int) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> dict:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+
+# ------------------------------------------------------------------ registry
+_REGISTRY: dict[str, type[Node]] = {}
+
+
+def register(cls: type[Node]) -> type[Node]:
+    """Class decorator adding a node type to the catalogue (checks its declaration)."""
+    name = cls.type_name
+    if not name or not name.replace("_", "").isalnum() or not name[0].isalpha():
+        raise TypeError(f"{cls.__name__}: type_name must be an identifier, got {name!r}")
+    if name in _REGISTRY and _REGISTRY[name] is not cls:
+        raise TypeError(f"node type {name!r} is already registered by "
+                        f"{_REGISTRY[name].__name__}")
+    seen: set[str] = set()
+    for p in cls.params:
+        if p.name in seen:
+            raise TypeError(f"{name}: parameter {p.name!r} declared twice")
+        seen.add(p.name)
+        if not p.required:
+            bad = p.problems(p.default)
+            if bad:
+                raise TypeError(f"{name}: default of {bad[0]}")
+    ports = [p.name for p in cls.inputs] + [p.name for p in cls.outputs]
+    if len(set(ports)) != len(ports) or any("." in p for p in ports):
+        raise TypeError(f"{name}: port names must be unique and contain no '.'")
+    _REGISTRY[name] = cls
+    return cls
+
+
+def unregister(type_name: str) -> None:
+    """Remove a node type (for tests and plug-ins that replace one)."""
+    _REGISTRY.pop(type_name, None)
+
+
+def node_class(type_name: str) -> type[Node]:
+    """The class registered under ``type_name``; GraphError names close matches."""
+    try:
+        return _REGISTRY[type_name]
+    except (KeyError, TypeError):
+        raise GraphError(f"unknown node type {type_name!r}{close_matches(type_name, _REGISTRY)}")
+
+
+def node_types() -> dict[str, type[Node]]:
+    """Every registered node type, by name, in registration order."""
+    return dict(_REGISTRY)
+
+
+def close_matches(word: Any, choices: Iterable[str]) -> str:
+    """'' or ' (did you mean a, b?)' for a misspelt name."""
+    import difflib
+
+    if not isinstance(word, str):
+        return ""
+    found = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
+    return f" (did you mean {', '.join(found)}?)" if found else ""
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

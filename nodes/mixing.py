@@ -1,0 +1,178 @@
+"""Mixing: channel strips, buses, stem groups, sends and utility gain.
+
+Pan laws (one place, used by every node that pans):
+
+- a mono signal is panned with the constant-power law: left = cos(theta),
+  right = sin(theta), theta = (pan + 1) * pi / 4, so the centre is -3.01 dB on each
+  side (0.7071) and hard left is (1, 0);
+- a stereo signal is balanced: the centre is unity on both sides and panning right
+  attenuates only the left channel.  The attenuated side follows the same curve as
+  the pan law, relative to its centre value: gain = min(1, sqrt(2) * cos(theta)) on
+  the left, min(1, sqrt(2) * sin(theta)) on the right (-5.3 dB at pan 0.5, silent
+  at the hard side).
+
+Mute and solo are applied by the engine, which sees the whole graph: a muted node
+gives silence on every output (its sends included), and while anything is soloed
+only the signal paths that pass through a soloed node are heard.  A ``group``
+mutes and solos its members with it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .base import Context, Node, Param, Port, register
+
+GAIN = Param("gain_db", 0.0, min=-120.0, max=24.0, unit="dB", doc="fader level")
+PAN = Param("pan", 0.0, min=-1.0, max=1.0,
+            doc="-1 = left, 0 = centre, 1 = right (constant power for mono, balance "
+                "for stereo)")
+MUTE = Param("mute", False, kind="bool", doc="silence every output of this node")
+SOLO = Param("solo", False, kind="bool", doc="hear only the paths through soloed nodes")
+POLARITY = Param("polarity_invert", False, kind="bool", doc="invert the polarity")
+SQRT2 = math.sqrt(2.0)
+
+
+def pan_law(pan):
+    """(left, right) gains of the constant-power pan law for a mono signal."""
+    theta = (np.asarray(pan, dtype=np.float64) + 1.0) * (math.pi / 4.0)
+    return np.cos(theta), np.sin(theta)
+
+
+def balance_law(pan):
+    """(left, right) gains of the balance control for a stereo signal."""
+    left, right = pan_law(pan)
+    return np.minimum(1.0, SQRT2 * left), np.minimum(1.0, SQRT2 * right)
+
+
+def _fader(node: Node, x: np.ndarray, out: np.ndarray, start: int, sign: float = 1.0) -> None:
+    """out = x through gain_db and pan: panned if x is mono and out stereo, else balanced."""
+    frames = x.shape[1]
+    g = node.gain("gain_db", start, frames) * sign
+    pan_moves = node.is_automated("pan") or node.pan != 0.0
+    if out.shape[0] == 2 and x.shape[0] == 1:
+        left, right = pan_law(node.value("pan", start, frames))
+        np.multiply(x[0], g * left, out=out[0])
+        np.multiply(x[0], g * right, out=out[1])
+    elif out.shape[0] == 2 and pan_moves:
+        left, right = balance_law(node.value("pan", start, frames))
+        np.multiply(x[0], g * left, out=out[0])
+        np.multiply(x[1], g * right, out=out[1])
+    else:
+        np.multiply(x, g, out=out)
+
+
+@register
+class Channel(Node):
+    """A channel strip: polarity, fader, stereo width and pan.
+
+    ``pre`` is the signal before the fader (after polarity), for pre-fader sends;
+    ``out`` is after fader, width and pan, and always stereo.
+    """
+
+    type_name = "channel"
+    category = "mixing"
+    summary = "channel strip: fader, pan, width, polarity; pre-fader and post-fader outputs"
+    outputs = (Port("out", "post-fader, panned (stereo)"),
+               Port("pre", "pre-fader, pre-pan (for pre-fader sends)"))
+    params = (GAIN, PAN, MUTE, SOLO, POLARITY,
+              Param("width", 1.0, min=0.0, max=2.0,
+                    doc="stereo width of a stereo input: 0 = mono, 1 = unchanged, 2 = wide"))
+    soloable = True
+
+    def prepare(self, ctx: Context):
+        super().prepare(ctx)
+        channels = ctx.input_channels[0] or 1
+        return (2, channels)
+
+    def process(self, ins, outs, start):
+        (x,) = ins
+        out, pre = outs
+        np.multiply(x, -1.0 if self.polarity_invert else 1.0, out=pre)
+        src = pre
+        if pre.shape[0] == 2 and (self.is_automated("width") or self.width != 1.0):
+            w = self.value("width", start, pre.shape[1])
+            mid = 0.5 * (pre[0] + pre[1])
+            side = 0.5 * (pre[0] - pre[1]) * w
+            src = np.stack((mid + side, mid - side))
+        _fader(self, src, out, start)
+
+
+@register
+class Bus(Node):
+    """Sums everything linked into it; fader and balance.
+
+    A bus carries stereo if any input is stereo, else mono; a mono bus is not panned
+    (route it through a channel to place it in the stereo field).
+    """
+
+    type_name = "bus"
+    category = "mixing"
+    summary = "sums its inputs; fader, balance, mute, solo"
+    params = (GAIN, PAN, MUTE, SOLO)
+    soloable = True
+
+    def prepare(self, ctx: Context):
+        (channels,) = super().prepare(ctx)
+        if channels == 1 and (self.is_automated("pan") or self.pan != 0.0):
+            ctx.notice(f"{self.type_name} '{ctx.node_id}' carries mono, so its pan has no "
+                       "effect; feed it through a channel to pan it")
+        return (channels,)
+
+    def process(self, ins, outs, start):
+        (x,) = ins
+        (out,) = outs
+        if out.shape[0] == 1:
+            np.multiply(x, self.gain("gain_db", start, x.shape[1]), out=out)
+        else:
+            _fader(self, x, out, start)
+
+
+@register
+class Group(Bus):
+    """A stem group: a bus that names its members and mutes and solos them as one.
+
+    ``members`` lists the node ids the group controls; left empty, the group's
+    members are the nodes linked into it.  Muting the group silences every member,
+    sends included; soloing it solos them.  Link its output to an ``output`` node to
+    render the group as a stem file.
+    """
+
+    type_name = "group"
+    summary = "stem group: a bus that mutes and solos its members as one"
+    params = (GAIN, PAN, MUTE, SOLO,
+              Param("members", [], kind="nodes",
+                    doc="node ids controlled by the group (empty: the nodes linked in)"))
+
+
+@register
+class Send(Node):
+    """A send level; wire it from a channel's ``pre`` or ``out`` for pre/post-fader."""
+
+    type_name = "send"
+    category = "mixing"
+    summary = "send level (pre/post-fader is the port it is wired from)"
+    params = (Param("level_db", 0.0, min=-120.0, max=24.0, unit="dB", doc="send level"),)
+
+    def process(self, ins, outs, start):
+        (x,) = ins
+        (out,) = outs
+        np.multiply(x, self.gain("level_db", start, x.shape[1]), out=out)
+
+
+@register
+class Gain(Node):
+    """Utility gain and polarity."""
+
+    type_name = "gain"
+    category = "mixing"
+    summary = "utility gain and polarity"
+    params = (Param("gain_db", 0.0, min=-120.0, max=48.0, unit="dB", doc="gain"), POLARITY)
+
+    def process(self, ins, outs, start):
+        (x,) = ins
+        (out,) = outs
+        g = self.gain("gain_db", start, x.shape[1])
+        np.multiply(x, -g if self.polarity_invert else g, out=out)

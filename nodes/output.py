@@ -1,0 +1,152 @@
+"""The ``output`` node: writes its input to an audio file, atomically.
+
+Song time 0 of the input is the file's first sample (the engine has compensated
+latency upstream).  The song's content is always written in full; after it, tails
+are written up to their last sample at or above -90 dBFS and no further, so a dry
+mix is exactly as long as the song and a reverb tail ends where it has decayed.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .audiofile import EXTENSIONS, SUBTYPES, AtomicWriter, format_for
+from .base import Context, Param, Port, Sink, gain_to_db, register
+
+TAIL_THRESHOLD_DBFS = -90.0
+TAIL_THRESHOLD = 10.0 ** (TAIL_THRESHOLD_DBFS / 20.0)
+
+
+def _check_rate(value) -> list[str]:
+    if value != 0 and not 8000 <= value <= 384000:
+        return [f"must be 0 (the project's rate) or between 8000 and 384000 Hz, got {value}"]
+    return []
+
+
+@register
+class Output(Sink):
+    """Writes a wav, flac or aiff file (PCM_16, PCM_24 or FLOAT)."""
+
+    type_name = "output"
+    category = "output"
+    summary = "writes its input to an audio file"
+    inputs = (Port("in"),)
+    params = (
+        Param("path", "", kind="path", required=True,
+              doc="file to write (relative to the project's folder)"),
+        Param("format", "", kind="choice", choices=("", "wav", "flac", "aiff"),
+              doc="container; empty = from the file name's extension"),
+        Param("subtype", "PCM_24", kind="choice", choices=SUBTYPES, doc="sample format"),
+        Param("sample_rate", 0, kind="int", unit="Hz", check=_check_rate,
+              doc="rate of the file, converted on write; 0 = the project's rate"),
+    )
+    writes = ("path",)
+
+    @classmethod
+    def check_params(cls, values, sample_rate):
+        path = values.get("path", "")
+        fmt = values.get("format", "")
+        if not isinstance(path, str) or not path:
+            return []
+        found = format_for(path, fmt)
+        problems = []
+        if found is None:
+            exts = ", ".join(sorted(EXTENSIONS))
+            problems.append(f"cannot tell the format of {path!r}: name it with one of "
+                            f"{exts} or set format")
+        ext = EXTENSIONS.get(Path(path).suffix.lower())
+        if fmt and ext and ext != fmt:
+            problems.append(f"format {fmt!r} does not match the extension of {path!r}")
+        if found == "flac" and values.get("subtype", "PCM_24") == "FLOAT":
+            problems.append("FLAC cannot store FLOAT samples; use PCM_16 or PCM_24")
+        return problems
+
+    def prepare(self, ctx: Context):
+        super().prepare(ctx)
+        self._path = ctx.resolve(self.path)
+        self._channels = ctx.input_channels[0] or 1
+        self._writer = None
+        return ()
+
+    @property
+    def target(self) -> Path:
+        return self._path
+
+    def begin(self, content_frames: int, end_frames: int) -> None:
+        self._content = content_frames
+        self._end = end_frames
+        self._next = 0
+        self._pending: list[np.ndarray] = []
+        self._peak = 0.0
+        self._clipped = 0
+        self._frames = 0
+        rate = self.sample_rate_out
+        self._writer = AtomicWriter(self._path, rate=self.sample_rate, channels=self._channels,
+                                    fmt=format_for(self.path, self.format),
+                                    subtype=self.subtype, file_rate=rate)
+        self._writer.on_write = self._measure
+
+    @property
+    def sample_rate_out(self) -> int:
+        return self._values["sample_rate"] or self.sample_rate
+
+    def _measure(self, data: np.ndarray) -> None:
+        a = np.abs(data)
+        self._peak = max(self._peak, float(a.max(initial=0.0)))
+        if self.subtype != "FLOAT":
+            self._clipped += int(np.count_nonzero(a > 1.0))
+        self._frames += data.shape[1]
+
+    def process(self, ins, outs, start):
+        (x,) = ins
+        lo = max(start, self._next)
+        hi = min(start + x.shape[1], self._end)
+        if hi <= lo:
+            return
+        cut = min(max(self._content, lo), hi)
+        if cut > lo:                                        # the song itself: keep all
+            self._writer.write(x[:, lo - start:cut - start])
+        if hi > cut:                                        # a tail: keep up to the last
+            seg = x[:, cut - start:hi - start]              # sample above the threshold
+            loud = np.flatnonzero(np.abs(seg).max(axis=0) >= TAIL_THRESHOLD)
+            if loud.size == 0:
+                self._pending.append(seg.copy())
+            else:
+                for held in self._pending:
+                    self._writer.write(held)
+                self._pending = []
+                last = int(loud[-1]) + 1
+                self._writer.write(seg[:, :last])
+                if last < seg.shape[1]:
+                    self._pending.append(seg[:, last:].copy())
+        self._next = hi
+
+    def finish(self) -> dict:
+        self._pending = []
+        self._writer.commit()
+        self._writer = None
+        rate = self.sample_rate_out
+        return {
+            "node": self.node_id,
+            "path": str(self._path),
+            "format": format_for(self.path, self.format),
+            "subtype": self.subtype,
+            "sample_rate": rate,
+            "channels": self._channels,
+            "frames": self._frames,
+            "duration_s": self._frames / rate,
+            "sample_peak_dbfs": gain_to_db(self._peak, -math.inf),
+            "clipped_samples": self._clipped,
+        }
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.discard()
+            self._writer = None
+
+    def close(self) -> None:
+        self.abort()
+

@@ -1,0 +1,253 @@
+"""Sources: audio files on the song's timeline, and test generators.
+
+Every source places its material on song time with ``offset_s`` and reports where
+it ends (``length()``), so the engine knows how long the song is.  Generators are
+computed from absolute sample indices (or carry exact state), so their output is
+the same whatever the block size.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .audiofile import AudioReader, info
+from .base import DTYPE, Context, Node, Param, Port, db_to_gain, register
+from .errors import AudioFileError
+
+OFFSET = Param("offset_s", 0.0, min=-86400.0, max=86400.0, unit="s", automatable=False,
+               doc="where the source starts on the song's timeline (negative skips "
+                   "its beginning)")
+CHANNELS = Param("channels", 1, kind="int", choices=(1, 2), doc="1 = mono, 2 = stereo")
+
+
+class Source(Node):
+    """A node with no inputs that places material on the song's timeline."""
+
+    category = "sources"
+    inputs = ()
+
+    def _span(self, start: int, frames: int, first: int, last: int) -> tuple[int, int]:
+        """The part of a block [start, start+frames) inside [first, last): (a, b)."""
+        a = min(max(first - start, 0), frames)
+        b = min(max(last - start, 0), frames)
+        return a, max(a, b)
+
+
+@register
+class Stem(Source):
+    """An audio file streamed from disk (mono or stereo)."""
+
+    type_name = "stem"
+    summary = "an audio file on the timeline, streamed from disk"
+    params = (
+        Param("path", "", kind="path", required=True, doc="audio file (wav, flac, aiff ...)"),
+        Param("gain_db", 0.0, min=-120.0, max=24.0, unit="dB", doc="clip gain"),
+        OFFSET,
+    )
+    reads = ("path",)
+
+    def prepare(self, ctx: Context) -> tuple[int, ...]:
+        super().prepare(ctx)
+        path = ctx.resolve(self.path)
+        try:
+            info(path)
+            self._reader = AudioReader(path, ctx.sample_rate)
+        except AudioFileError as exc:
+            raise AudioFileError(f"stem '{ctx.node_id}': {exc.message}", node=ctx.node_id,
+                                 param="path", path=exc.path) from None
+        r = self._reader
+        if r.channels > 2:
+            r.close()
+            raise AudioFileError(f"stem '{ctx.node_id}': {self.path} has {r.channels} "
+                                 "channels; mixgraph mixes mono and stereo stems",
+                                 node=ctx.node_id, param="path", path=str(path))
+        if r.resampled:
+            ctx.notice(f"stem '{ctx.node_id}': {self.path} is {r.file_rate} Hz; "
+                       f"resampled to {ctx.sample_rate} Hz")
+        self._offset = int(round(self.offset_s * ctx.sample_rate))
+        return (r.channels,)
+
+    def length(self) -> int:
+        return max(0, self._offset + self._reader.frames)
+
+    def process(self, ins, outs, start):
+        (out,) = outs
+        frames = out.shape[1]
+        first = self._offset
+        a, b = self._span(start, frames, first, first + self._reader.frames)
+        out[:, :a] = 0.0
+        out[:, b:] = 0.0
+        if b > a:
+            pos = start + a - first
+            if pos != self._reader.position:
+                self._reader.seek(pos)
+            self._reader.read_into(out[:, a:b])
+            if self.is_automated("gain_db") or self.gain_db != 0.0:
+                g = self.gain("gain_db", start, frames)
+                out[:, a:b] *= g if np.ndim(g) == 0 else g[a:b]
+
+    def reset(self):
+        self._reader.seek(0)
+
+    def close(self):
+        reader = self.__dict__.get("_reader")
+        if reader is not None:
+            reader.close()
+
+
+class Generator(Source):
+    """A test signal of ``duration_s`` seconds from ``offset_s``."""
+
+    def prepare(self, ctx):
+        super().prepare(ctx)
+        sr = ctx.sample_rate
+        self._first = int(round(self.offset_s * sr))
+        self._last = self._first + int(round(self.duration_s * sr))
+        return (self.channels,)
+
+    def length(self) -> int:
+        return max(0, self._last)
+
+
+@register
+class Tone(Generator):
+    """A sine tone (frequency and level automatable)."""
+
+    type_name = "tone"
+    summary = "sine test tone"
+    params = (
+        Param("freq_hz", 1000.0, min=1.0, max=192000.0, unit="Hz", doc="frequency"),
+        Param("level_dbfs", -18.0, min=-120.0, max=0.0, unit="dBFS", doc="peak level"),
+        Param("duration_s", 5.0, min=0.0, max=86400.0, unit="s", automatable=False,
+              doc="length of the tone"),
+        OFFSET,
+        CHANNELS,
+    )
+
+    @classmethod
+    def check_params(cls, values, sample_rate):
+        f = values.get("freq_hz", 1000.0)
+        top = f["automation"] if isinstance(f, dict) else [[0, f]]
+        highest = max(float(v) for _, v in top)
+        if highest >= sample_rate / 2:
+            return [f"freq_hz must be below half the sample rate ({sample_rate / 2:g} Hz), "
+                    f"got {highest:g}"]
+        return []
+
+    def prepare(self, ctx):
+        chans = super().prepare(ctx)
+        self.reset()
+        return chans
+
+    def reset(self):
+        self._phase = 0.0          # radians at the next sample (automated frequency only)
+
+    def process(self, ins, outs, start):
+        (out,) = outs
+        frames = out.shape[1]
+        a, b = self._span(start, frames, self._first, self._last)
+        out[:, :a] = 0.0
+        out[:, b:] = 0.0
+        if b <= a:
+            return
+        k0 = start + a - self._first                 # index within the tone
+        n = b - a
+        sr = self.sample_rate
+        if self.is_automated("freq_hz"):
+            step = 2.0 * math.pi * self.value("freq_hz", start + a, n) / sr
+            # phase of each sample = phase before it; sequential accumulation carried
+            # from block to block gives the same sums as one pass over the signal
+            acc = np.cumsum(np.concatenate(([self._phase], step)))
+            phase = acc[:-1]
+            self._phase = float(acc[-1])
+        else:
+            cycles = np.arange(k0, k0 + n, dtype=DTYPE) * (self.freq_hz / sr)
+            phase = 2.0 * math.pi * (cycles - np.floor(cycles))
+        amp = self.gain("level_dbfs", start + a, n)
+        out[:, a:b] = np.sin(phase) * amp
+
+
+_PINK_B = np.array([0.049922035, -0.095993537, 0.050612699, -0.004408786])
+_PINK_A = np.array([1.0, -2.494956002, 2.017265875, -0.522189400])
+_NOISE_CHUNK = 65536
+_pink_rms: float | None = None
+
+
+def _pink_filter_rms() -> float:
+    """RMS gain of the pink-noise filter on unit white noise (from its impulse response)."""
+    global _pink_rms
+    if _pink_rms is None:
+        from scipy.signal import lfilter
+
+        impulse = np.zeros(1 << 20)
+        impulse[0] = 1.0
+        h = lfilter(_PINK_B, _PINK_A, impulse)
+        _pink_rms = float(np.sqrt(np.sum(h * h)))
+    return _pink_rms
+
+
+@register
+class Noise(Generator):
+    """Seeded Gaussian noise, white or pink (-3 dB per octave), at an RMS level.
+
+    The samples come from counter-seeded chunks (seed, chunk index), so any block of
+    the noise can be produced on its own and the result does not depend on the
+    block size.  Stereo noise has independent channels.
+    """
+
+    type_name = "noise"
+    summary = "seeded white or pink noise"
+    params = (
+        Param("level_dbfs", -20.0, min=-120.0, max=0.0, unit="dBFS", doc="RMS level"),
+        Param("duration_s", 5.0, min=0.0, max=86400.0, unit="s", automatable=False,
+              doc="length of the noise"),
+        Param("color", "white", kind="choice", choices=("white", "pink"),
+              doc="white (flat) or pink (-3 dB/octave)"),
+        Param("seed", 0, kind="int", min=0, max=2**31 - 1, doc="random seed"),
+        OFFSET,
+        CHANNELS,
+    )
+
+    def prepare(self, ctx):
+        chans = super().prepare(ctx)
+        self._chunk_index = -1
+        self._chunk = None
+        self.reset()
+        return chans
+
+    def reset(self):
+        self._zi = np.zeros((self.channels, len(_PINK_A) - 1))
+
+    def _white(self, k0: int, n: int) -> np.ndarray:
+        """Unit-variance white noise for samples k0 .. k0+n-1 of the source."""
+        out = np.empty((self.channels, n), dtype=DTYPE)
+        k, filled = k0, 0
+        while filled < n:
+            c, i = divmod(k, _NOISE_CHUNK)
+            if c != self._chunk_index:
+                rng = np.random.default_rng([self.seed, c])
+                self._chunk = rng.standard_normal((self.channels, _NOISE_CHUNK))
+                self._chunk_index = c
+            take = min(_NOISE_CHUNK - i, n - filled)
+            out[:, filled:filled + take] = self._chunk[:, i:i + take]
+            filled += take
+            k += take
+        return out
+
+    def process(self, ins, outs, start):
+        (out,) = outs
+        frames = out.shape[1]
+        a, b = self._span(start, frames, self._first, self._last)
+        out[:, :a] = 0.0
+        out[:, b:] = 0.0
+        if b <= a:
+            return
+        x = self._white(start + a - self._first, b - a)
+        if self.color == "pink":
+            from scipy.signal import lfilter
+
+            x, self._zi = lfilter(_PINK_B, _PINK_A, x, axis=1, zi=self._zi)
+            x /= _pink_filter_rms()
+        out[:, a:b] = x * self.gain("level_dbfs", start + a, b - a)
