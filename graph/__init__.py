@@ -7,8 +7,8 @@ The public API::
     report = render(g, block_size=1024, progress=callback)
 
 Everything else lives in modules named for what they do: ``graph.model`` (the
-graph), ``graph.fileformat`` (project files), ``graph.validate``,
-``graph.schedule`` (the render plan), ``graph.render`` (the block loop) and
+graph), ``graph.fileformat`` (project files), ``graph.validation``,
+``graph.schedule`` (the render plan), ``graph.renderer`` (the block loop) and
 ``graph.cli`` (the command line).  The names below are imported on first use, so
 that the command line starts without loading numpy.
 """
@@ -24,8 +24,8 @@ _EXPORTS = {
     "Graph": "graph.model", "Link": "graph.model", "NodeSpec": "graph.model",
     "PortRef": "graph.model",
     "load": "graph.fileformat", "save": "graph.fileformat",
-    "render": "graph.render",
-    "validate": "graph.validate", "Validation": "graph.validate",
+    "render": "graph.renderer",
+    "validate": "graph.validation", "Validation": "graph.validation",
     "Report": "graph.report",
     "MixgraphError": "nodes.errors", "GraphError": "nodes.errors",
     "ParameterError": "nodes.errors", "ProjectFileError": "nodes.errors",
@@ -54,6 +54,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .fileformat import load, save
     from .model import Graph, Link, NodeSpec, PortRef
-    from .render import render
+    from .renderer import render
     from .report import Report
-    from .validate import Validation, validate
+    from .validation import Validation, validate

@@ -3,7 +3,7 @@
 ``Graph`` is the only model of a project; the command line, the Python API and the
 editor all work on it.  Interactive edits (``add``, ``connect``, ``set``, ...) are
 checked at once and raise a :class:`MixgraphError` naming what is wrong.  A graph
-read from a file is taken as written, so that :func:`graph.validate.validate` can
+read from a file is taken as written, so that :func:`graph.validation.validate` can
 report every problem in it at once.
 
 A port is written ``"node.port"``; a bare ``"node"`` means the node's default port

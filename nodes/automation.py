@@ -21,6 +21,7 @@ values do not depend on how the render is cut into blocks.
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Any
 
@@ -33,7 +34,7 @@ MAX_POINTS = 100_000
 class Automation:
     """A breakpoint curve over song time (seconds)."""
 
-    __slots__ = ("times", "values", "curve", "_log")
+    __slots__ = ("times", "values", "curve", "_log", "_times_list")
 
     def __init__(self, points, curve: str = "linear"):
         pts = [(float(t), float(v)) for t, v in points]
@@ -41,6 +42,7 @@ class Automation:
         self.values = np.array([v for _, v in pts], dtype=np.float64)
         self.curve = curve
         self._log = np.log(np.abs(self.values)) if curve == "exponential" else None
+        self._times_list = [float(t) for t in self.times]
 
     # ----------------------------------------------------------------- parsing
     @staticmethod
@@ -113,25 +115,43 @@ class Automation:
         times, values = self.times, self.values
         t = np.asarray(t, dtype=np.float64)
         hi = np.searchsorted(times, t, side="right")          # first point after t
-        lo = np.clip(hi - 1, 0, len(times) - 1)
+        lo = np.maximum(hi - 1, 0)
+        held = values[lo]
         if self.curve == "step" or len(times) == 1:
-            return values[lo]
-        hi_c = np.clip(hi, 0, len(times) - 1)
-        t0, t1 = times[lo], times[hi_c]
-        span = t1 - t0
-        inside = (hi > 0) & (hi < len(times)) & (span > 0)
-        frac = np.where(inside, (t - t0) / np.where(span > 0, span, 1.0), 0.0)
+            return held
+        inside = (hi > 0) & (hi < len(times))
+        if not inside.any():
+            return held
+        hi_c = np.minimum(hi, len(times) - 1)
+        return np.where(inside, self._ramp(t, lo, hi_c), held)
+
+    def _ramp(self, t, lo, hi):
+        """Values between points lo and hi (arrays or ints) at times t."""
+        t0, t1 = self.times[lo], self.times[hi]
+        span = np.where(t1 > t0, t1 - t0, 1.0)
+        frac = (t - t0) / span
         if self.curve == "linear":
-            v0, v1 = values[lo], values[hi_c]
+            v0, v1 = self.values[lo], self.values[hi]
             return v0 + (v1 - v0) * frac
-        sign = math.copysign(1.0, float(values[0]))
-        l0, l1 = self._log[lo], self._log[hi_c]
+        sign = math.copysign(1.0, float(self.values[0]))
+        l0, l1 = self._log[lo], self._log[hi]
         return sign * np.exp(l0 + (l1 - l0) * frac)
 
-    def render(self, start: int, frames: int, sample_rate: float) -> np.ndarray:
-        """Values for the samples ``start .. start + frames - 1`` of song time."""
-        idx = np.arange(start, start + frames, dtype=np.float64)
-        return self.at_seconds(idx / float(sample_rate))
+    def render(self, start: int, frames: int, sample_rate: float):
+        """Values for the samples ``start .. start + frames - 1`` of song time.
+
+        Returns a float where the whole block holds one value, else an array; either
+        way each sample's value is the one :meth:`at_seconds` gives for it.
+        """
+        sr = float(sample_rate)
+        first = bisect.bisect_right(self._times_list, start / sr)
+        last = bisect.bisect_right(self._times_list, (start + frames - 1) / sr)
+        if first == last:                                   # no point inside the block
+            if first == 0 or first == len(self.times) or self.curve == "step":
+                return float(self.values[max(first - 1, 0)])
+            t = np.arange(start, start + frames, dtype=np.float64) / sr
+            return self._ramp(t, first - 1, first)
+        return self.at_seconds(np.arange(start, start + frames, dtype=np.float64) / sr)
 
     def __repr__(self) -> str:
         pts = ", ".join(f"({t:g}, {v:g})" for t, v in zip(self.times, self.values))

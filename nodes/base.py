@@ -258,6 +258,11 @@ class Node:
             return v.render(start, frames, self.sample_rate)
         return v
 
+    def value_array(self, name: str, start: int, frames: int) -> np.ndarray:
+        """A parameter over one block, always as an array of ``frames`` values."""
+        v = self.value(name, start, frames)
+        return v if isinstance(v, np.ndarray) else np.full(frames, float(v))
+
     def gain(self, name: str, start: int, frames: int):
         """A ``_db`` parameter over one block as an amplitude ratio."""
         return db_to_gain(self.value(name, start, frames))

@@ -137,14 +137,23 @@ class Group(Bus):
     ``members`` lists the node ids the group controls; left empty, the group's
     members are the nodes linked into it.  Muting the group silences every member,
     sends included; soloing it solos them.  Link its output to an ``output`` node to
-    render the group as a stem file.
+    render the group as a stem file.  With nothing linked in, a group only controls
+    its members (like a VCA group) and its output is silent.
     """
 
     type_name = "group"
     summary = "stem group: a bus that mutes and solos its members as one"
+    inputs = (Port("in", "the members' audio (optional: a group may only control)",
+                   optional=True),)
     params = (GAIN, PAN, MUTE, SOLO,
               Param("members", [], kind="nodes",
                     doc="node ids controlled by the group (empty: the nodes linked in)"))
+
+    def process(self, ins, outs, start):
+        if ins[0] is None:
+            outs[0].fill(0.0)
+        else:
+            super().process(ins, outs, start)
 
 
 @register

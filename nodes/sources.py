@@ -156,7 +156,7 @@ class Tone(Generator):
         n = b - a
         sr = self.sample_rate
         if self.is_automated("freq_hz"):
-            step = 2.0 * math.pi * self.value("freq_hz", start + a, n) / sr
+            step = 2.0 * math.pi * self.value_array("freq_hz", start + a, n) / sr
             # phase of each sample = phase before it; sequential accumulation carried
             # from block to block gives the same sums as one pass over the signal
             acc = np.cumsum(np.concatenate(([self._phase], step)))

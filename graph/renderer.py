@@ -21,7 +21,7 @@ from nodes.errors import MixgraphError, ParameterError, RenderCancelled
 from .model import Graph
 from .report import Report
 from .schedule import InputPort, Plan, make_plan
-from .validate import check
+from .validation import check
 
 MAX_BLOCK = 65536
 Progress = Callable[[int, int], None]

@@ -1,0 +1,182 @@
+"""Shared, seeded test material and test-only node types.
+
+Audio is generated here, never committed.  Outputs are written as FLOAT WAV so the
+tests read back exactly what the engine computed.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from scipy.signal import lfilter
+
+from graph import Graph, render
+from nodes.base import Node, Param, Port, register
+
+SR = 48000
+BLOCK_SIZES = [1, 64, 65, 1000, 8192, 8193]
+
+
+# ------------------------------------------------------------------ material
+def sine(freq: float, seconds: float, level_db: float = -6.0, sr: int = SR) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (10 ** (level_db / 20) * np.sin(2 * np.pi * freq * t))[None, :]
+
+
+def faded_sine(freq: float = 440.0, seconds: float = 2.0, sr: int = SR) -> np.ndarray:
+    x = sine(freq, seconds, -6.0, sr)
+    ramp = np.minimum(1.0, np.minimum(np.arange(x.shape[1]), x.shape[1] - np.arange(x.shape[1]))
+                      / (0.05 * sr))
+    return x * ramp
+
+
+def chirp_with_clicks(seconds: float = 2.0, sr: int = SR) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    f0, f1 = 40.0, 16000.0
+    k = math.log(f1 / f0) / seconds
+    x = 0.4 * np.sin(2 * np.pi * f0 * (np.exp(k * t) - 1) / k)
+    x[:: sr // 4] += 0.5
+    return x[None, :]
+
+
+def seeded_noise(seconds: float = 2.0, channels: int = 1, seed: int = 1,
+                 level_db: float = -20.0, sr: int = SR) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return 10 ** (level_db / 20) * rng.standard_normal((channels, int(seconds * sr)))
+
+
+def impulse(at_s: float, seconds: float, sr: int = SR, channels: int = 1) -> np.ndarray:
+    x = np.zeros((channels, int(seconds * sr)))
+    x[:, int(round(at_s * sr))] = 1.0
+    return x
+
+
+def db(x: float) -> float:
+    return 20 * math.log10(x) if x > 0 else -math.inf
+
+
+def rms_db(x: np.ndarray) -> float:
+    return db(float(np.sqrt(np.mean(np.square(x)))))
+
+
+# -------------------------------------------------------------------- helpers
+@pytest.fixture
+def project(tmp_path):
+    """A factory for a graph in ``tmp_path`` with helpers to add stems and read outputs."""
+    return ProjectHelper(tmp_path)
+
+
+class ProjectHelper:
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.graph = Graph(sample_rate=SR, base_dir=folder)
+
+    def stem_file(self, name: str, audio: np.ndarray, sr: int = SR,
+                  subtype: str = "FLOAT") -> str:
+        (self.folder / "stems").mkdir(exist_ok=True)
+        rel = f"stems/{name}.wav"
+        sf.write(str(self.folder / rel), np.atleast_2d(audio).T, sr, subtype=subtype)
+        return rel
+
+    def stem(self, node_id: str, audio: np.ndarray, sr: int = SR, **params) -> str:
+        return self.graph.add("stem", id=node_id, path=self.stem_file(node_id, audio, sr),
+                              **params)
+
+    def output(self, node_id: str = "out", src: str | None = None, **params) -> str:
+        params.setdefault("path", f"out/{node_id}.wav")
+        params.setdefault("subtype", "FLOAT")
+        self.graph.add("output", id=node_id, **params)
+        if src is not None:
+            self.graph.connect(src, node_id)
+        return node_id
+
+    def render(self, block_size: int = 1024, **kwargs):
+        return render(self.graph, block_size=block_size, **kwargs)
+
+    def read(self, node_id: str = "out") -> np.ndarray:
+        path = self.graph.resolve_path(self.graph.nodes[node_id].params["path"])
+        data, _ = sf.read(str(path), dtype="float64", always_2d=True)
+        return data.T
+
+    def render_read(self, node_id: str = "out", block_size: int = 1024) -> np.ndarray:
+        self.render(block_size)
+        return self.read(node_id)
+
+
+# ------------------------------------------------------------ test-only nodes
+@register
+class LatentDelay(Node):
+    """Delays its input by ``samples`` and reports that as latency (a test node)."""
+
+    type_name = "test_latent"
+    category = "test"
+    params = (Param("samples", 0, kind="int", min=0, max=1_000_000),)
+
+    def prepare(self, ctx):
+        chans = super().prepare(ctx)
+        self._buf = np.zeros((chans[0], self.samples))
+        return chans
+
+    def latency(self):
+        return self.samples
+
+    def process(self, ins, outs, start):
+        (x,), (out,) = ins, outs
+        joined = np.concatenate((self._buf, x), axis=1)
+        out[:] = joined[:, :x.shape[1]]
+        self._buf = joined[:, x.shape[1]:]
+
+    def reset(self):
+        self._buf[:] = 0.0
+
+
+@register
+class DecayTail(Node):
+    """A one-pole decay y[n] = x[n] + a y[n-1] with a declared tail (a test node)."""
+
+    type_name = "test_decay"
+    category = "test"
+    params = (Param("tau_s", 0.1, min=0.001, max=10.0, automatable=False),
+              Param("declared_tail_s", -1.0, min=-1.0, max=100.0, automatable=False))
+
+    def prepare(self, ctx):
+        chans = super().prepare(ctx)
+        self._a = math.exp(-1.0 / (self.tau_s * ctx.sample_rate))
+        self._zi = np.zeros((chans[0], 1))
+        return chans
+
+    def tail(self):
+        if self.declared_tail_s >= 0:
+            return self.declared_tail_s
+        # time for a full-scale impulse response (gain 1/(1-a) at DC) to reach -90 dBFS
+        peak = 1.0 / (1.0 - self._a)
+        return self.tau_s * math.log(peak / 10 ** (-90 / 20))
+
+    def process(self, ins, outs, start):
+        (x,), (out,) = ins, outs
+        y, self._zi = lfilter([1.0], [1.0, -self._a], x, axis=1, zi=self._zi)
+        out[:] = y * (1.0 - self._a)
+
+    def reset(self):
+        self._zi[:] = 0.0
+
+
+@register
+class FailAt(Node):
+    """Passes audio through, then fails at song sample ``at`` (a test node)."""
+
+    type_name = "test_fail"
+    category = "test"
+    params = (Param("at", 0, kind="int", min=0, max=10**9),)
+
+    def process(self, ins, outs, start):
+        if start + ins[0].shape[1] > self.at:
+            raise RuntimeError("test node failed on purpose")
+        outs[0][:] = ins[0]
+
+
+TEST_TYPES = ("test_latent", "test_decay", "test_fail")
