@@ -50,18 +50,20 @@ def decode(data: bytes, where: str = "the file") -> Any:
         except RecursionError:
             raise ProjectFileError(f"{where} is nested too deeply") from None
         except (UnicodeDecodeError, ValueError) as exc:
-            raise ProjectFileError(f"{where} is not valid JSON ({_first_line(exc)})") from None
+            raise ProjectFileError(f"{where} is not a mixgraph project: it is not valid JSON "
+                                   f"({_first_line(exc)})") from None
     else:
         import msgpack
 
         try:
             doc = msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=False,
                                   ext_hook=_reject_ext)
-        except ProjectFileError:
-            raise
+        except _ExtType:
+            raise ProjectFileError(f"{where} holds a msgpack extension type; project files "
+                                   "hold only plain data") from None
         except Exception as exc:
-            raise ProjectFileError(f"{where} is neither a mixgraph msgpack file nor JSON "
-                                   f"({_first_line(exc)})") from None
+            raise ProjectFileError(f"{where} is not a mixgraph project: it is neither msgpack "
+                                   f"nor JSON ({_first_line(exc)})") from None
     _check_plain(doc, where)
     return doc
 
@@ -189,9 +191,12 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not allowed")
 
 
+class _ExtType(Exception):
+    """Raised from inside msgpack when a file holds an extension type."""
+
+
 def _reject_ext(code: int, data: bytes):
-    raise ProjectFileError("the file holds a msgpack extension type; project files hold "
-                           "only plain data")
+    raise _ExtType(code)
 
 
 def _first_line(exc: Exception) -> str:

@@ -177,35 +177,44 @@ class Graph:
             id = f"{type}_{n}"
         self._check_new_id(id)
         spec = NodeSpec(id, type, {}, cls.version)
+        spec.params = self._checked(spec, cls, params)
         self.nodes[id] = spec
-        try:
-            for name, value in params.items():
-                self.set(id, name, value)
-        except Exception:
-            del self.nodes[id]
-            raise
         return id
 
     def set(self, node_id: str, name: str, value: Any) -> None:
         """Set a parameter (a value or an automation dict), checked at once."""
         spec = self.node(node_id)
-        cls = node_class(spec.type)
+        spec.params = self._checked(spec, node_class(spec.type), {name: value})
+
+    def _checked(self, spec: NodeSpec, cls, updates: dict[str, Any]) -> dict[str, Any]:
+        """``spec``'s parameters with ``updates`` applied, or ParameterError.
+
+        Each value is checked against its row of the table; the rules that join
+        several parameters are checked once, on the result.
+        """
         table = cls.param_table()
-        if name not in table:
-            raise ParameterError(f"node '{node_id}' ({spec.type}) has no parameter {name!r}"
-                                 f"{close_matches(name, table)}", node=node_id, param=name)
-        problems = table[name].problems(value)
-        if not problems:
-            trial = dict(spec.params, **{name: value})
-            problems = cls.check_params(trial, self.sample_rate)
+        updates = {name: _plain(value) for name, value in updates.items()}
+        for name, value in updates.items():
+            if name not in table:
+                raise ParameterError(f"node '{spec.id}' ({spec.type}) has no parameter "
+                                     f"{name!r}{close_matches(name, table)}",
+                                     node=spec.id, param=name)
+            problems = table[name].problems(value)
+            if problems:
+                raise ParameterError(f"node '{spec.id}': {problems[0]}", node=spec.id,
+                                     param=name)
+            if table[name].kind == "nodes":
+                missing = [m for m in value if m not in self.nodes]
+                if missing:
+                    raise ParameterError(f"node '{spec.id}': {name} names {missing[0]!r}, "
+                                         "which is not a node of this graph",
+                                         node=spec.id, param=name)
+        merged = dict(spec.params, **copy.deepcopy(updates))
+        problems = cls.check_params(merged, self.sample_rate)
         if problems:
-            raise ParameterError(f"node '{node_id}': {problems[0]}", node=node_id, param=name)
-        if table[name].kind == "nodes":
-            missing = [m for m in value if m not in self.nodes]
-            if missing:
-                raise ParameterError(f"node '{node_id}': {name} names {missing[0]!r}, which "
-                                     "is not a node of this graph", node=node_id, param=name)
-        spec.params[name] = copy.deepcopy(value)
+            raise ParameterError(f"node '{spec.id}': {problems[0]}", node=spec.id,
+                                 param=next(iter(updates), None))
+        return merged
 
     def unset(self, node_id: str, name: str) -> None:
         """Return a parameter to its default."""
@@ -449,7 +458,8 @@ class Graph:
                     continue
                 for name in (*cls.reads, *cls.writes):
                     value = spec.params.get(name)
-                    if isinstance(value, str) and value and not Path(value).is_absolute():
+                    if isinstance(value, str) and value \
+                            and not Path(value).expanduser().is_absolute():
                         target = (old_base / value).resolve()
                         spec.params[name] = Path(os.path.relpath(target, new_base)).as_posix()
         self.base_dir = new_base
@@ -457,6 +467,15 @@ class Graph:
     def __repr__(self) -> str:
         return (f"Graph(sample_rate={self.sample_rate}, nodes={len(self.nodes)}, "
                 f"links={len(self.links)})")
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as the document holds it: tuples become lists, all the way down."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def _ref(x: str | PortRef) -> PortRef:

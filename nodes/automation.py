@@ -71,11 +71,12 @@ class Automation:
         for i, p in enumerate(pts):
             if (not isinstance(p, (list, tuple)) or len(p) != 2
                     or not all(_is_number(x) for x in p)):
-                out.append(f"automation point {i} must be [time_s, value], got {p!r}")
+                out.append(f"automation point {i} must be [time_s, value], got {p!r}"[:200])
                 continue
-            t, v = float(p[0]), float(p[1])
-            if not (math.isfinite(t) and math.isfinite(v)):
-                out.append(f"automation point {i} must be finite, got {p!r}")
+            t, v = finite(p[0]), finite(p[1])
+            if t is None or v is None:
+                shown = "a number too large" if max(map(_digits, p)) > 30 else repr(p)
+                out.append(f"automation point {i} must be finite, got {shown}")
                 continue
             if t < 0:
                 out.append(f"automation point {i} has a negative time ({t} s)")
@@ -87,7 +88,7 @@ class Automation:
                 out.append(f"automation point {i} is 0; exponential curves need non-zero "
                            "values of one sign (use 'linear' for dB parameters)")
         if not out and curve == "exponential":
-            signs = {math.copysign(1.0, float(p[1])) for p in pts}
+            signs = {math.copysign(1.0, float(p[1])) for p in pts}  # all finite by now
             if len(signs) > 1:
                 out.append("exponential automation needs values of one sign "
                            "(use 'linear' for dB parameters)")
@@ -160,3 +161,16 @@ class Automation:
 
 def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def finite(x: Any) -> float | None:
+    """``x`` as a finite float, or ``None`` (NaN, infinity, or an int too big for a float)."""
+    try:
+        v = float(x)
+    except (OverflowError, TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _digits(x: Any) -> int:
+    return len(str(x)) if isinstance(x, int) else 0

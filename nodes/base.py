@@ -26,7 +26,7 @@ from typing import Any, Callable, ClassVar, Iterable
 
 import numpy as np
 
-from .automation import Automation
+from .automation import Automation, finite
 from .errors import GraphError, ParameterError
 
 DTYPE = np.float64
@@ -112,10 +112,11 @@ class Param:
         if kind == "float":
             if not _is_number(value):
                 return [f"{n} must be a number, got {_show(value)}"]
-            if not math.isfinite(float(value)):
-                return [f"{n} must be finite, got {_show(value)}"]
+            if finite(value) is None:
+                return [f"{n} must be a finite number, got {_show(value)}"]
         elif kind == "int":
-            if not (_is_number(value) and float(value).is_integer()):
+            if not (_is_number(value) and finite(value) is not None
+                    and float(value).is_integer()):
                 return [f"{n} must be a whole number, got {_show(value)}"]
         elif kind == "bool":
             if not isinstance(value, bool):

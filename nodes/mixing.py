@@ -47,21 +47,34 @@ def balance_law(pan):
     return np.minimum(1.0, SQRT2 * left), np.minimum(1.0, SQRT2 * right)
 
 
-def _fader(node: Node, x: np.ndarray, out: np.ndarray, start: int, sign: float = 1.0) -> None:
-    """out = x through gain_db and pan: panned if x is mono and out stereo, else balanced."""
-    frames = x.shape[1]
-    g = node.gain("gain_db", start, frames) * sign
-    pan_moves = node.is_automated("pan") or node.pan != 0.0
+def _fader(node: Node, x: np.ndarray, out: np.ndarray, start: int) -> None:
+    """out = x through gain_db and pan: panned if x is mono and out stereo, else balanced.
+
+    Without automation the gains are worked out once and kept.
+    """
     if out.shape[0] == 2 and x.shape[0] == 1:
-        left, right = pan_law(node.value("pan", start, frames))
-        np.multiply(x[0], g * left, out=out[0])
-        np.multiply(x[0], g * right, out=out[1])
-    elif out.shape[0] == 2 and pan_moves:
-        left, right = balance_law(node.value("pan", start, frames))
-        np.multiply(x[0], g * left, out=out[0])
-        np.multiply(x[1], g * right, out=out[1])
+        law = pan_law
+    elif out.shape[0] == 2 and (node.is_automated("pan") or node.pan != 0.0):
+        law = balance_law
     else:
-        np.multiply(x, g, out=out)
+        law = None
+    static = not (node.is_automated("gain_db") or node.is_automated("pan"))
+    cache = node.__dict__.setdefault("_fader_gains", {})
+    gains = cache.get(law) if static else None
+    if gains is None:
+        frames = x.shape[1]
+        g = node.gain("gain_db", start, frames)
+        if law is None:
+            gains = (g,)
+        else:
+            gains = tuple(g * side for side in law(node.value("pan", start, frames)))
+        if static:
+            cache[law] = gains
+    if law is None:
+        np.multiply(x, gains[0], out=out)
+    else:
+        np.multiply(x[0], gains[0], out=out[0])
+        np.multiply(x[-1], gains[1], out=out[1])          # x[-1] is x[0] for mono
 
 
 @register

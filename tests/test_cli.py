@@ -1,0 +1,126 @@
+"""The command line: demo, render, validate, nodes; exit codes and error messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from graph import load, save
+
+REPORT_KEYS = {"path", "duration_s", "sample_peak_dbfs"}
+
+
+def mixgraph(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "graph.cli", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo")
+    result = mixgraph("demo", folder / "d")
+    return folder / "d", result
+
+
+def test_demo_writes_stems_project_and_renders(demo):
+    folder, result = demo
+    assert result.returncode == 0, result.stderr
+    assert "rendered 2 outputs" in result.stdout
+    for name in ("kick", "snare", "hats", "bass", "keys", "lead"):
+        assert (folder / "stems" / f"{name}.wav").exists()
+    mix, sr = sf.read(str(folder / "out" / "mix.wav"))
+    assert sr == 48000 and mix.shape == (8 * 48000, 2)
+    peak = 20 * np.log10(np.max(np.abs(mix)))
+    assert -12.0 < peak < 0.0                       # a real, unclipped mix
+    assert "Traceback" not in result.stderr
+
+
+def test_render_json_report_has_the_keys(demo, tmp_path):
+    folder, _ = demo
+    result = mixgraph("render", folder / "demo.mgraph", "--json", "-o", tmp_path / "o")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert len(report["outputs"]) == 2
+    for out in report["outputs"]:
+        assert REPORT_KEYS <= set(out)
+        assert out["duration_s"] == pytest.approx(8.0)
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["drums.wav", "mix.wav"]
+
+
+def test_render_o_file_for_a_single_output(demo, tmp_path):
+    folder, _ = demo
+    g = load(folder / "demo.mgraph")
+    g.remove("drums_out")
+    save(g, folder / "single.json")
+    result = mixgraph("render", folder / "single.json", "-o", tmp_path / "mine.flac")
+    assert result.returncode == 0, result.stderr
+    assert sf.info(str(tmp_path / "mine.flac")).format == "FLAC"
+
+
+def test_render_block_sizes_agree_from_the_cli(demo, tmp_path):
+    folder, _ = demo
+    a = mixgraph("render", folder / "demo.mgraph", "-o", tmp_path / "a", "--block-size", 65)
+    b = mixgraph("render", folder / "demo.mgraph", "-o", tmp_path / "b", "--block-size", 8193)
+    assert a.returncode == b.returncode == 0
+    assert (tmp_path / "a/mix.wav").read_bytes() == (tmp_path / "b/mix.wav").read_bytes()
+
+
+def test_validate_ok_and_problems(demo, tmp_path):
+    folder, _ = demo
+    ok = mixgraph("validate", folder / "demo.mgraph")
+    assert ok.returncode == 0 and "ok" in ok.stdout
+    g = load(folder / "demo.mgraph")
+    g.nodes["kick_ch"].params["gain_db"] = 50.0
+    g.nodes["snare"].params["path"] = "stems/nope.wav"
+    save(g, folder / "broken.json")
+    bad = mixgraph("validate", folder / "broken.json")
+    assert bad.returncode == 1
+    assert "kick_ch" in bad.stderr and "gain_db must be between" in bad.stderr
+    assert "nope.wav" in bad.stderr and "2 problems" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    as_json = json.loads(mixgraph("validate", folder / "broken.json", "--json").stdout)
+    assert as_json["ok"] is False and len(as_json["errors"]) == 2
+
+
+def test_user_errors_are_one_sentence_without_traceback(tmp_path):
+    missing = mixgraph("render", tmp_path / "nope.mgraph")
+    assert missing.returncode == 1
+    assert missing.stderr.strip().startswith("mixgraph: error: project file not found")
+    assert len(missing.stderr.strip().splitlines()) == 1
+    garbage = tmp_path / "junk.mgraph"
+    garbage.write_bytes(b"\x93\x01\x02")
+    result = mixgraph("render", garbage)
+    assert result.returncode == 1 and "not a mixgraph project" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = mixgraph("--debug", "render", tmp_path / "nope.mgraph")
+    assert result.returncode == 1 and "Traceback" in result.stderr
+
+
+def test_render_refuses_bad_block_size(demo):
+    folder, _ = demo
+    result = mixgraph("render", folder / "demo.mgraph", "--block-size", 0)
+    assert result.returncode == 1 and "block size must be" in result.stderr
+
+
+def test_nodes_lists_the_catalogue():
+    result = mixgraph("nodes")
+    assert result.returncode == 0
+    for name in ("stem", "channel", "bus", "group", "send", "output"):
+        assert name in result.stdout
+    detail = mixgraph("nodes", "channel")
+    assert "gain_db" in detail.stdout and "between -120 and 24 dB" in detail.stdout
+    unknown = mixgraph("nodes", "chanel")
+    assert unknown.returncode == 1 and "did you mean channel" in unknown.stderr
+
+
+def test_help_and_no_command():
+    assert mixgraph("--help").returncode == 0
+    assert mixgraph().returncode == 2

@@ -1,0 +1,173 @@
+"""Registry-driven checks over every built-in node type."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import BLOCK_SIZES, SR
+from graph import Graph, ParameterError, load, save
+from nodes.base import Context, Sink, node_types
+
+BUILTIN = {name: cls for name, cls in node_types().items() if cls.__module__.startswith("nodes.")}
+PROCESSORS = {n: c for n, c in BUILTIN.items() if c.inputs and c.outputs}
+UNIT_SUFFIXES = {"_db": "dB", "_dbfs": "dBFS", "_hz": "Hz", "_ms": "ms", "_s": "s",
+                 "_lufs": "LUFS", "_dbtp": "dBTP"}
+
+
+def test_catalogue_has_the_first_nodes():
+    assert set(BUILTIN) >= {"stem", "tone", "noise", "channel", "bus", "send", "group",
+                            "gain", "output"}
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN))
+def test_declaration_is_complete_and_units_match_names(name):
+    cls = BUILTIN[name]
+    assert cls.summary and cls.category and cls.version >= 1
+    for p in cls.params:
+        assert p.doc, f"{name}.{p.name} has no doc"
+        for suffix, unit in UNIT_SUFFIXES.items():
+            if p.name.endswith(suffix):
+                assert p.unit == unit, f"{name}.{p.name}: unit {p.unit!r}, expected {unit!r}"
+        if p.name == "pan":
+            assert (p.min, p.max) == (-1.0, 1.0)
+        if p.name == "mix":
+            assert (p.min, p.max) == (0.0, 1.0)
+
+
+def _valid_params(cls, tmp_path) -> dict:
+    """A non-default, valid value for every parameter (files created as needed)."""
+    import soundfile as sf
+    values = {}
+    for p in cls.params:
+        if p.kind == "float":
+            lo = p.min if p.min is not None else -10.0
+            hi = p.max if p.max is not None else 10.0
+            third = lo + (hi - lo) / 3
+            values[p.name] = float(third if third != p.default else lo + (hi - lo) / 2)
+        elif p.kind == "bool":
+            values[p.name] = not p.default
+        elif p.kind == "choice":
+            values[p.name] = next((c for c in p.choices if c != p.default), p.default)
+        elif p.kind == "int" and p.choices:
+            values[p.name] = next((c for c in p.choices if c != p.default), p.default)
+        elif p.kind == "path" and name_reads(cls, p.name):
+            path = tmp_path / f"{p.name}.wav"
+            sf.write(str(path), np.zeros(480), SR)
+            values[p.name] = path.name
+        elif p.kind == "path":
+            values[p.name] = "written.wav"
+    if "freq_hz" in values:
+        values["freq_hz"] = 1000.0
+    if "sample_rate" in values:
+        values["sample_rate"] = 44100
+    return values
+
+
+def name_reads(cls, param) -> bool:
+    return param in getattr(cls, "reads", ())
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN))
+def test_every_parameter_round_trips_through_json_and_msgpack(name, tmp_path):
+    cls = BUILTIN[name]
+    g = Graph(base_dir=tmp_path)
+    g.add(name, id="n", **_valid_params(cls, tmp_path))
+    for suffix in (".json", ".mgraph"):
+        save(g, tmp_path / f"p{suffix}")
+        back = load(tmp_path / f"p{suffix}")
+        assert back.to_document() == g.to_document()
+    json.dumps(g.to_document())
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN))
+def test_out_of_range_parameters_are_refused(name, tmp_path):
+    cls = BUILTIN[name]
+    g = Graph(base_dir=tmp_path)
+    g.add(name, id="n", **({"path": "x.wav"} if "path" in cls.param_table() else {}))
+    checked = 0
+    for p in cls.params:
+        bad = []
+        if p.kind in ("float", "int") and p.max is not None:
+            bad.append(p.max + 1)
+        if p.kind in ("float", "int") and p.min is not None:
+            bad.append(p.min - 1)
+        if p.kind == "choice":
+            bad.append("no-such-choice")
+        if p.kind == "bool":
+            bad.append("yes")
+        for value in bad:
+            with pytest.raises(ParameterError, match=f"node 'n': {p.name} must"):
+                g.set("n", p.name, value)
+            checked += 1
+    assert checked or not cls.params
+
+
+def _prepared(cls, channels, block):
+    node = cls()
+    ctx = Context(sample_rate=SR, max_block=block,
+                  input_channels=tuple(channels if not p.optional else None
+                                       for p in cls.inputs))
+    out_ch = node.prepare(ctx)
+    return node, out_ch
+
+
+def _run(node, out_ch, x, block, sidechain=False):
+    n = x.shape[1]
+    outs = [np.zeros((c, n)) for c in out_ch]
+    for start in range(0, n, block):
+        f = min(block, n - start)
+        ins = tuple(x[:, start:start + f] if not p.optional else None
+                    for p in type(node).inputs)
+        views = tuple(np.zeros((c, f)) for c in out_ch)
+        node.process(ins, views, start)
+        for o, v in zip(outs, views):
+            o[:, start:start + f] = v
+    return outs
+
+
+@pytest.mark.parametrize("name", sorted(n for n in PROCESSORS if not issubclass(
+    PROCESSORS[n], Sink)))
+@pytest.mark.parametrize("channels", [1, 2])
+def test_silence_in_gives_silence_out(name, channels):
+    node, out_ch = _prepared(PROCESSORS[name], channels, 512)
+    outs = _run(node, out_ch, np.zeros((channels, 4096)), 512)
+    assert all(np.all(o == 0) for o in outs)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in PROCESSORS if not issubclass(
+    PROCESSORS[n], Sink)))
+def test_processing_in_chunks_equals_one_pass(name):
+    x = np.random.default_rng(5).standard_normal((2, 20000)) * 0.3
+    node, out_ch = _prepared(PROCESSORS[name], 2, 20000)
+    whole = _run(node, out_ch, x, 20000)
+    for block in BLOCK_SIZES[1:]:
+        node, out_ch = _prepared(PROCESSORS[name], 2, block)
+        parts = _run(node, out_ch, x, block)
+        for w, p in zip(whole, parts):
+            bad = np.flatnonzero(np.abs(w - p).max(axis=0) > 1e-12)
+            assert bad.size == 0, f"block {block}: mismatch in samples {bad[0]:,}-{bad[-1]:,}"
+
+
+@pytest.mark.parametrize("name", sorted(n for n in PROCESSORS if not issubclass(
+    PROCESSORS[n], Sink)))
+def test_reset_then_rerun_gives_the_same_output(name):
+    x = np.random.default_rng(6).standard_normal((2, 5000)) * 0.3
+    node, out_ch = _prepared(PROCESSORS[name], 2, 1000)
+    first = _run(node, out_ch, x, 1000)
+    node.reset()
+    second = _run(node, out_ch, x, 1000)
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_node_reads_like_its_front_panel():
+    from nodes.mixing import Channel
+    ch = Channel(gain_db=-3.0, pan=0.25)
+    assert ch.gain_db == -3.0 and ch.pan == 0.25 and ch.mute is False
+    with pytest.raises(ParameterError, match="channel has no parameter 'gain'"):
+        Channel(gain=-3.0)
+    with pytest.raises(ParameterError, match="pan must be between -1 and 1, got 2"):
+        Channel(pan=2)
