@@ -5,9 +5,12 @@ its class (type name, ports, parameter table) and processes ``(channels, frames)
 float64 blocks; see :mod:`nodes.base`.
 """
 
-# registration order is the catalogue's order: sources, mixing, output
+# registration order is the catalogue's order
 from . import sources  # noqa: F401, I001
 from . import mixing  # noqa: F401
+from . import eq  # noqa: F401
+from . import dynamics  # noqa: F401
+from . import space  # noqa: F401
 from . import output  # noqa: F401
 from .base import (Context, Node, Param, Port, Sink, node_class, node_types, register,
                    unregister)

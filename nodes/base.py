@@ -289,6 +289,10 @@ class Node:
         """Seconds of output that may follow the end of the input."""
         return 0.0
 
+    def report(self) -> dict | None:
+        """What the node measured during the render, for the report (or ``None``)."""
+        return None
+
     def length(self) -> int | None:
         """For sources: the song sample at which the source ends (``None``: no end)."""
         return None

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import BLOCK_SIZES, SR, db, impulse, seeded_noise
-from graph.schedule import DelayLine
+from nodes.delayline import DelayLine
 
 
 def test_parallel_paths_null_after_compensation(project):

@@ -98,8 +98,10 @@ def test_out_of_range_parameters_are_refused(name, tmp_path):
             bad.append("no-such-choice")
         if p.kind == "bool":
             bad.append("yes")
+        if p.kind == "list" and p.check is not None:
+            bad.append([{"no_such_field": 1}])
         for value in bad:
-            with pytest.raises(ParameterError, match=f"node 'n': {p.name} must"):
+            with pytest.raises(ParameterError, match=f"node 'n': {p.name}"):
                 g.set("n", p.name, value)
             checked += 1
     assert checked or not cls.params

@@ -1,0 +1,81 @@
+"""Trapezoidal state-variable filter (SVF) cascades.
+
+Each section is Andrew Simper's linear trapezoidal SVF: the bilinear transform of
+an analog second-order section with the cutoff prewarped, so with the mixing
+coefficients of :mod:`nodes.eqdesign` its transfer function is exactly the RBJ
+Audio EQ Cookbook filter of the same type.  Unlike direct-form biquads it stays
+well behaved when its coefficients change every sample, which is how automated
+bands are rendered without zipper noise.
+
+A section's coefficients are ``(a1, a2, a3, m0, m1, m2)``::
+
+    v3 = x - ic2;  v1 = a1*ic1 + a2*v3;  v2 = ic2 + a2*ic1 + a3*v3
+    ic1 = 2*v1 - ic1;  ic2 = 2*v2 - ic2;  y = m0*x + m1*v1 + m2*v2
+"""
+
+from __future__ import annotations
+
+import numba as nb
+
+from . import JIT
+
+
+@nb.njit(**JIT)
+def svf_cascade(x, out, coefs, state):
+    """Run channels of ``x`` (ch, n) through sections with fixed coefficients.
+
+    coefs: (sections, 6); state: (ch, sections, 2), updated in place.
+    """
+    channels, n = x.shape
+    sections = coefs.shape[0]
+    for c in range(channels):
+        for i in range(n):
+            v = x[c, i]
+            for s in range(sections):
+                a1 = coefs[s, 0]
+                a2 = coefs[s, 1]
+                a3 = coefs[s, 2]
+                ic1 = state[c, s, 0]
+                ic2 = state[c, s, 1]
+                v3 = v - ic2
+                v1 = a1 * ic1 + a2 * v3
+                v2 = ic2 + a2 * ic1 + a3 * v3
+                state[c, s, 0] = 2.0 * v1 - ic1
+                state[c, s, 1] = 2.0 * v2 - ic2
+                v = coefs[s, 3] * v + coefs[s, 4] * v1 + coefs[s, 5] * v2
+            out[c, i] = v
+
+
+@nb.njit(**JIT)
+def svf_cascade_varying(x, out, coefs, state):
+    """As :func:`svf_cascade`, with coefficients per sample: coefs (sections, 6, n)."""
+    channels, n = x.shape
+    sections = coefs.shape[0]
+    for c in range(channels):
+        for i in range(n):
+            v = x[c, i]
+            for s in range(sections):
+                a1 = coefs[s, 0, i]
+                a2 = coefs[s, 1, i]
+                a3 = coefs[s, 2, i]
+                ic1 = state[c, s, 0]
+                ic2 = state[c, s, 1]
+                v3 = v - ic2
+                v1 = a1 * ic1 + a2 * v3
+                v2 = ic2 + a2 * ic1 + a3 * v3
+                state[c, s, 0] = 2.0 * v1 - ic1
+                state[c, s, 1] = 2.0 * v2 - ic2
+                v = coefs[s, 3, i] * v + coefs[s, 4, i] * v1 + coefs[s, 5, i] * v2
+            out[c, i] = v
+
+
+@nb.njit(**JIT)
+def one_pole(x, out, a, b, state):
+    """y[n] = b*x[n] + a*y[n-1] per channel; state (ch,) holds y[n-1]."""
+    channels, n = x.shape
+    for c in range(channels):
+        y = state[c]
+        for i in range(n):
+            y = b * x[c, i] + a * y
+            out[c, i] = y
+        state[c] = y

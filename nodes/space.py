@@ -1,0 +1,287 @@
+"""Space: delay, reverb (algorithmic and convolution), stereo width."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .base import Context, Node, Param, db_to_gain, register
+from .errors import AudioFileError
+
+MIX = Param("mix", 1.0, min=0.0, max=1.0, doc="dry/wet: 0 = dry, 1 = wet only")
+TAIL_DB = 90.0                                           # tails run until -90 dB
+
+
+def _arr(v) -> np.ndarray:
+    return np.atleast_1d(np.asarray(v, dtype=np.float64))
+
+
+def _max_value(node: Node, name: str) -> float:
+    v = node._values[name]
+    return v.max if node.is_automated(name) else float(v)
+
+
+@register
+class Delay(Node):
+    """A feedback delay with a lowpass in the loop; the delay time glides (no clicks)."""
+
+    type_name = "delay"
+    category = "space"
+    summary = "feedback delay with a lowpass in the loop; time glides without clicks"
+    params = (
+        Param("time_ms", 375.0, min=1.0, max=5000.0, unit="ms", doc="delay time"),
+        Param("feedback", 0.35, min=0.0, max=0.98, doc="share of each repeat fed back"),
+        Param("lowpass_hz", 8000.0, min=200.0, max=24000.0, unit="Hz",
+              doc="lowpass in the loop: each repeat is darker"),
+        Param("glide_ms", 50.0, min=0.0, max=2000.0, unit="ms", automatable=False,
+              doc="time the delay takes to follow a change of time_ms"),
+        MIX,
+    )
+
+    def prepare(self, ctx: Context):
+        chans = super().prepare(ctx)
+        self._channels = chans[0]
+        longest = _max_value(self, "time_ms") * ctx.sample_rate / 1000.0
+        self._size = int(longest) + 8
+        self._glide = math.exp(-1000.0 / (max(self.glide_ms, 1e-6) * ctx.sample_rate))
+        self.reset()
+        return chans
+
+    def reset(self):
+        self._buf = np.zeros((self._channels, self._size))
+        self._state = np.zeros(2 + self._channels)
+        self._state[1] = -1.0
+
+    def tail(self) -> float:
+        repeats = 1.0
+        fb = _max_value(self, "feedback")
+        if fb > 0:
+            repeats += TAIL_DB / 20.0 * math.log(10) / -math.log(fb)
+        return repeats * _max_value(self, "time_ms") / 1000.0
+
+    def process(self, ins, outs, start):
+        from .kernels.space import feedback_delay
+
+        (x,), (out,) = ins, outs
+        n = x.shape[1]
+        sr = self.sample_rate
+        v = lambda name: self.value(name, start, n)  # noqa: E731
+        times = _arr(np.asarray(v("time_ms")) * (sr / 1000.0))
+        damp = _arr(np.exp(-2.0 * math.pi * np.minimum(v("lowpass_hz"), 0.49 * sr) / sr))
+        feedback_delay(x, out, self._buf, self._state, times, _arr(v("feedback")), damp,
+                       _arr(v("mix")), self._glide)
+
+
+# 16 delay lengths in ms, mutually prime once rounded to samples at 48 kHz and scaled
+# by size 1; spread between 29 and 97 ms so that echoes never line up
+FDN_MS = (29.1, 31.7, 34.3, 37.9, 41.1, 44.9, 48.7, 52.3,
+          56.9, 61.3, 66.1, 71.3, 77.1, 83.3, 89.9, 97.1)
+DIFFUSER_MS = (4.7, 3.6, 12.7, 9.3)
+DIFFUSER_GAIN = 0.6
+OUTPUT_SCALE = 0.7
+CONVOLUTION_PARTITION = 1024
+
+
+def _next_prime(n: int) -> int:
+    def prime(k):
+        return k > 1 and all(k % d for d in range(2, int(k ** 0.5) + 1))
+    while not prime(n):
+        n += 1
+    return n
+
+
+def fdn_lengths(rate: int, size: float) -> np.ndarray:
+    """Distinct prime delay lengths (samples) of the 16 lines."""
+    out: list[int] = []
+    for ms in FDN_MS:
+        n = _next_prime(max(2, int(round(ms * size * rate / 1000.0))))
+        while n in out:
+            n = _next_prime(n + 1)
+        out.append(n)
+    return np.array(out, dtype=np.int64)
+
+
+def absorption(lengths: np.ndarray, rate: int, decay_s, damping) -> tuple[np.ndarray, np.ndarray]:
+    """Per-line one-pole (b, a) giving RT60 ``decay_s`` at DC and a shorter one at Nyquist.
+
+    Nyquist decay = decay_s * (1 - 0.9 * damping).  A line of m samples needs gain
+    10^(-3 m / (rate T)) per pass for a T-second RT60 (Jot's absorption filters).
+    """
+    m = lengths.astype(np.float64)[:, None]
+    t_dc = np.atleast_1d(np.asarray(decay_s, dtype=np.float64))[None, :]
+    t_ny = t_dc * (1.0 - 0.9 * np.atleast_1d(np.asarray(damping, dtype=np.float64))[None, :])
+    g_dc = np.power(10.0, -3.0 * m / (rate * t_dc))
+    g_ny = np.power(10.0, -3.0 * m / (rate * t_ny))
+    a = (g_dc - g_ny) / (g_dc + g_ny)
+    b = g_dc * (1.0 - a)
+    return np.ascontiguousarray(b), np.ascontiguousarray(a)
+
+
+@register
+class Reverb(Node):
+    """Algorithmic reverb (a 16-line feedback delay network whose RT60 is ``decay_s``)
+    or convolution with an impulse response file (partitioned FFT).  Output is stereo."""
+
+    type_name = "reverb"
+    category = "space"
+    summary = "algorithmic (FDN) or convolution reverb, stereo out"
+    params = (
+        Param("mode", "algorithmic", kind="choice", choices=("algorithmic", "convolution"),
+              doc="algorithmic network, or convolution with ir_path"),
+        Param("decay_s", 1.8, min=0.1, max=30.0, unit="s", doc="RT60 at low frequencies"),
+        Param("predelay_ms", 0.0, min=0.0, max=500.0, unit="ms", automatable=False,
+              doc="delay before the reverb starts"),
+        Param("damping", 0.4, min=0.0, max=1.0,
+              doc="how much faster highs decay (0 = as lows, 1 = ten times faster)"),
+        Param("size", 1.0, min=0.3, max=2.5, automatable=False,
+              doc="room size: scales the network's delay lengths"),
+        Param("ir_path", "", kind="path", doc="impulse response file (convolution mode)"),
+        MIX,
+    )
+    reads = ("ir_path",)
+
+    @classmethod
+    def check_params(cls, values, sample_rate):
+        if values.get("mode") == "convolution" and not values.get("ir_path"):
+            return ["convolution mode needs an ir_path (an impulse response file)"]
+        return []
+
+    def prepare(self, ctx: Context):
+        super().prepare(ctx)
+        from .delayline import DelayLine
+
+        self._in_channels = ctx.input_channels[0] or 1
+        sr = ctx.sample_rate
+        self._predelay = int(round(self.predelay_ms * sr / 1000.0))
+        self._pre = DelayLine(self._in_channels, self._predelay, ctx.max_block) \
+            if self._predelay else None
+        self._dry = None
+        if self.mode == "convolution":
+            self._prepare_convolution(ctx)
+            self._latency = self._conv.latency
+            self._dry = DelayLine(self._in_channels, self._latency, ctx.max_block)
+        else:
+            self._latency = 0
+            self._prepare_network(sr)
+        self.reset()
+        return (2,)
+
+    def _prepare_network(self, sr: int) -> None:
+        self._lengths = fdn_lengths(sr, self.size)
+        self._ap_len = np.array([max(1, int(round(ms * self.size * sr / 1000.0)))
+                                 for ms in DIFFUSER_MS], dtype=np.int64)
+        rng = np.random.default_rng(1234)                   # fixed signs: part of the design
+        signs = np.where(rng.random((2, 16)) < 0.5, -1.0, 1.0)
+        self._in_sign = np.zeros((2, 16))
+        if self._in_channels == 1:
+            self._in_sign[0] = signs[0] / 4.0
+        else:
+            self._in_sign[0, 0::2] = signs[0, 0::2] / 2.0 ** 1.5
+            self._in_sign[1, 1::2] = signs[1, 1::2] / 2.0 ** 1.5
+        self._out_left = np.zeros(16)
+        self._out_right = np.zeros(16)
+        self._out_left[0::2] = signs[1, 0::2] * OUTPUT_SCALE / math.sqrt(8)
+        self._out_right[1::2] = signs[0, 1::2] * OUTPUT_SCALE / math.sqrt(8)
+        if not (self.is_automated("decay_s") or self.is_automated("damping")):
+            self._static = absorption(self._lengths, sr, self.decay_s, self.damping)
+        else:
+            self._static = None
+
+    def _prepare_convolution(self, ctx: Context) -> None:
+        from .audiofile import AudioReader, info
+        from .convolution import PartitionedConvolver
+
+        path = ctx.resolve(self.ir_path)
+        try:
+            info(path)
+            reader = AudioReader(path, ctx.sample_rate)
+        except AudioFileError as exc:
+            raise AudioFileError(f"reverb '{ctx.node_id}': {exc.message}", node=ctx.node_id,
+                                 param="ir_path", path=exc.path) from None
+        try:
+            if reader.channels > 2:
+                raise AudioFileError(f"reverb '{ctx.node_id}': {self.ir_path} has "
+                                     f"{reader.channels} channels; use a mono or stereo IR",
+                                     node=ctx.node_id, param="ir_path")
+            if reader.resampled:
+                ctx.notice(f"reverb '{ctx.node_id}': {self.ir_path} is {reader.file_rate} Hz; "
+                           f"resampled to {ctx.sample_rate} Hz")
+            ir = np.zeros((reader.channels, reader.frames))
+            reader.read_into(ir)
+        finally:
+            reader.close()
+        self._ir_seconds = ir.shape[1] / ctx.sample_rate
+        self._conv = PartitionedConvolver(ir, self._in_channels, CONVOLUTION_PARTITION)
+        self._conv_out = np.zeros((self._conv.out_channels, ctx.max_block))
+
+    def latency(self) -> int:
+        return self._latency
+
+    def tail(self) -> float:
+        pre = self.predelay_ms / 1000.0
+        if self.mode == "convolution":
+            return pre + self._ir_seconds
+        return pre + TAIL_DB / 60.0 * _max_value(self, "decay_s") + 0.1
+
+    def reset(self):
+        if self._pre is not None:
+            self._pre.reset()
+        if self.mode == "convolution":
+            self._conv.reset()
+            self._dry.reset()
+            return
+        self._lines = np.zeros((16, int(self._lengths.max())))
+        self._pos = np.zeros(16, dtype=np.int64)
+        self._lp = np.zeros(16)
+        self._ap_buf = np.zeros((self._in_channels, len(self._ap_len), int(self._ap_len.max())))
+        self._ap_pos = np.zeros((self._in_channels, len(self._ap_len)), dtype=np.int64)
+
+    def process(self, ins, outs, start):
+        (x,), (out,) = ins, outs
+        n = x.shape[1]
+        wet_in = self._pre.process(x) if self._pre is not None else x
+        if self.mode == "convolution":
+            conv = self._conv_out[:, :n]
+            self._conv.process(wet_in, conv)
+            out[:] = conv                                     # mono IR and input: both sides
+            dry = self._dry.process(x)
+        else:
+            from .kernels.space import fdn_reverb
+
+            if self._static is not None:
+                b, a = self._static
+            else:
+                b, a = absorption(self._lengths, self.sample_rate,
+                                  self.value("decay_s", start, n),
+                                  self.value("damping", start, n))
+            fdn_reverb(np.ascontiguousarray(wet_in), out, self._lines, self._lengths, self._pos,
+                       b, a, self._lp, self._ap_buf, self._ap_len, self._ap_pos,
+                       DIFFUSER_GAIN, self._in_sign, self._out_left, self._out_right)
+            dry = x
+        mix = self.value("mix", start, n)
+        if not (np.ndim(mix) == 0 and mix == 1.0):
+            out *= mix
+            out += (1.0 - mix) * dry                          # a mono dry fills both sides
+
+
+@register
+class StereoWidth(Node):
+    """Mid/side width: 0 = mono, 1 = unchanged, 2 = twice the side signal."""
+
+    type_name = "stereo_width"
+    category = "space"
+    summary = "mid/side stereo width (0 = mono, 1 = unchanged, 2 = wide)"
+    params = (Param("width", 1.0, min=0.0, max=2.0,
+                    doc="0 = mono, 1 = unchanged, 2 = wide"),)
+
+    def process(self, ins, outs, start):
+        (x,), (out,) = ins, outs
+        if x.shape[0] == 1:
+            out[:] = x
+            return
+        w = self.value("width", start, x.shape[1])
+        mid = 0.5 * (x[0] + x[1])
+        side = 0.5 * (x[0] - x[1]) * w
+        np.add(mid, side, out=out[0])
+        np.subtract(mid, side, out=out[1])
