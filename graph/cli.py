@@ -102,7 +102,10 @@ def cmd_render(args) -> int:
     from .progress import ProgressBar
 
     graph = load(args.project)
-    paths = _redirect(graph, args.output, Sink) if args.output else None
+    if args.output is not None and not args.output.strip():
+        from nodes.errors import ParameterError
+        raise ParameterError("-o needs a file or folder to write to")
+    paths = _redirect(graph, args.output, Sink) if args.output is not None else None
     bar = ProgressBar(graph.sample_rate, force=False) if not args.quiet else None
     try:
         report = render(graph, block_size=args.block_size, progress=bar, output_paths=paths)

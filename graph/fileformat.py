@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+from nodes.audiofile import file_mode
 from nodes.errors import ProjectFileError
 
 from .model import FORMAT_NAME, FORMAT_VERSION
@@ -142,6 +143,7 @@ def write_atomic(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, file_mode(path))
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)

@@ -45,10 +45,7 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
             or not 1 <= block_size <= MAX_BLOCK:
         raise ParameterError(f"block size must be a whole number between 1 and {MAX_BLOCK}, "
                              f"got {block_size!r}")
-    paths = {k: str(Path(v)) for k, v in (output_paths or {}).items()}
-    unknown = [k for k in paths if k not in graph.nodes]
-    if unknown:
-        raise ParameterError(f"cannot redirect output {unknown[0]!r}: there is no such node")
+    paths = redirect_paths(graph, output_paths or {})
     validation = check(graph, output_paths=paths)
     started = time.perf_counter()
     plan = make_plan(graph, block_size, paths)
@@ -56,13 +53,33 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
         if plan.content_frames <= 0:
             raise MixgraphError("nothing to render: every source in the project is empty")
         outputs = run(plan, progress=progress, cancel=cancel)
+        measured = {step.node_id: (type(step.node).type_name, found)
+                    for step in plan.steps if (found := step.node.report())}
     finally:
         plan.close()
-    return Report(outputs=outputs, notices=list(plan.notices),
+    return Report(outputs=outputs, nodes=measured, notices=list(plan.notices),
                   warnings=list(validation.warnings),
                   render_s=time.perf_counter() - started,
                   song_s=plan.content_frames / plan.sample_rate,
                   block_size=block_size, sample_rate=plan.sample_rate)
+
+
+def redirect_paths(graph: Graph, output_paths: dict) -> dict[str, str]:
+    """Output redirections as absolute paths (relative ones are taken from the current
+    folder, as a command line user means them), for output nodes only."""
+    from nodes.base import Sink
+
+    paths = {}
+    for node_id, value in output_paths.items():
+        spec = graph.nodes.get(node_id)
+        cls = spec.node_class() if spec is not None else None
+        if cls is None or not issubclass(cls, Sink):
+            raise ParameterError(f"cannot redirect {node_id!r}: it is not an output node")
+        text = str(value)
+        if not text or "\x00" in text:
+            raise ParameterError(f"output '{node_id}': {text!r} is not a usable path")
+        paths[node_id] = str(Path(text).expanduser().absolute())
+    return paths
 
 
 def run(plan: Plan, *, progress: Progress | None = None,
@@ -99,7 +116,7 @@ def run(plan: Plan, *, progress: Progress | None = None,
                 next_report = n + report_every
         return [step.node.finish() for step in sinks]
     except BaseException:
-        for step in begun:
+        for step in reversed(begun):          # the last writer's folder may nest in the first's
             step.node.abort()
         raise
 

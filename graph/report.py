@@ -17,6 +17,8 @@ from typing import Any
 @dataclass
 class Report:
     outputs: list[dict[str, Any]]
+    #: what nodes measured, by node id: (type name, {figure: value})
+    nodes: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     render_s: float = 0.0
@@ -37,6 +39,8 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         return {
             "outputs": [{k: _json_number(v) for k, v in o.items()} for o in self.outputs],
+            "nodes": {nid: dict({k: _json_number(v) for k, v in figures.items()}, type=kind)
+                      for nid, (kind, figures) in self.nodes.items()},
             "notices": list(self.notices),
             "warnings": list(self.warnings),
             "render": {"seconds": round(self.render_s, 4),
@@ -60,9 +64,28 @@ class Report:
             if o.get("clipped_samples"):
                 line += f"  CLIPPED {o['clipped_samples']:,} samples"
             lines.append(line)
+        for nid, (kind, figures) in self.nodes.items():
+            shown = ", ".join(_figure(k, v) for k, v in figures.items())
+            lines.append(f"  {kind} '{nid}': {shown}")
         lines += [f"notice: {m}" for m in self.notices]
         lines += [f"warning: {m}" for m in self.warnings]
         return "\n".join(lines)
+
+
+UNITS = {"_db": "dB", "_dbfs": "dBFS", "_dbtp": "dBTP", "_lufs": "LUFS", "_lu": "LU",
+         "_ms": "ms", "_s": "s", "_hz": "Hz"}
+
+
+def _figure(key: str, value: Any) -> str:
+    """'gain_reduction_max_db', 13.5 -> 'gain reduction max 13.5 dB'."""
+    for suffix, unit in UNITS.items():
+        if key.endswith(suffix):
+            return f"{key[:-len(suffix)].replace('_', ' ')} {_value(value)} {unit}"
+    return f"{key.replace('_', ' ')} {_value(value)}"
+
+
+def _value(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 def _db(x: float) -> str:

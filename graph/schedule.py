@@ -129,11 +129,11 @@ def solo_gate(graph: Graph) -> tuple[set[str], set[Link]]:
         cls = spec.node_class()
         if cls is None or not cls.soloable:
             continue
-        members = _members(graph, spec)
+        members = _controlled(graph, spec.id)
         if spec.params.get("mute", False):
-            muted |= {spec.id, *members}
+            muted |= members
         if spec.params.get("solo", False):
-            soloed |= {spec.id, *members}
+            soloed |= members
     if not soloed:
         return muted, set(graph.links)
     dag = nx.DiGraph()
@@ -145,6 +145,21 @@ def solo_gate(graph: Graph) -> tuple[set[str], set[Link]]:
         before |= nx.ancestors(dag, s)
     live = {l for l in graph.links if l.src.node in after or l.dst.node in before}
     return muted, live
+
+
+def _controlled(graph: Graph, node_id: str) -> set[str]:
+    """A node and everything it controls: its members, their members, and so on."""
+    found = {node_id}
+    todo = [node_id]
+    while todo:
+        spec = graph.nodes[todo.pop()]
+        if spec.node_class() is None:
+            continue
+        for member in _members(graph, spec):
+            if member in graph.nodes and member not in found:
+                found.add(member)
+                todo.append(member)
+    return found
 
 
 def _members(graph: Graph, spec) -> list[str]:

@@ -92,7 +92,7 @@ def validate(graph: Graph, *, check_files: bool = True,
                 bad_param = True
             if table[name].kind == "nodes" and isinstance(value, list):
                 for member in value:
-                    if member not in graph.nodes:
+                    if isinstance(member, str) and member not in graph.nodes:
                         err(ParameterError(f"node '{spec.id}': {name} names {member!r}, "
                                            "which is not a node of this graph"
                                            f"{close_matches(member, graph.nodes)}",
@@ -103,7 +103,10 @@ def validate(graph: Graph, *, check_files: bool = True,
                                    node=spec.id, param=p.name))
                 bad_param = True
         if not bad_param:
-            for problem in cls.check_params(spec.params, rate):
+            params = dict(spec.params)
+            if spec.id in (output_paths or {}):
+                params["path"] = str(output_paths[spec.id])
+            for problem in cls.check_params(params, rate):
                 err(ParameterError(f"node '{spec.id}': {problem}", node=spec.id))
 
     # ------------------------------------------------------------------ links
@@ -197,8 +200,8 @@ def _check_files(graph: Graph, known: dict[str, type], overrides: dict, v: Valid
         cls = known.get(spec.id)
         for name in getattr(cls, "reads", ()):
             value = spec.params.get(name)
-            if not isinstance(value, str) or not value:
-                continue
+            if not isinstance(value, str) or not value or "\x00" in value:
+                continue                          # reported with the parameters
             path = graph.resolve_path(value)
             try:
                 found = info(path)
@@ -218,9 +221,9 @@ def _check_files(graph: Graph, known: dict[str, type], overrides: dict, v: Valid
         cls = known.get(spec.id)
         for name in getattr(cls, "writes", ()):
             value = overrides.get(spec.id, spec.params.get(name))
-            if not value:
-                continue
-            path = Path(value) if spec.id in overrides else graph.resolve_path(value)
+            if not isinstance(value, str) or not value or "\x00" in value:
+                continue                          # reported with the parameters
+            path = graph.resolve_path(value)
             key = _key(path)
             if key in reads:
                 owner, _ = reads[key]

@@ -218,6 +218,7 @@ class AtomicWriter:
         try:
             with open(self._tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
+            os.chmod(self._tmp, file_mode(self.path))
             os.replace(self._tmp, self.path)
         except OSError as exc:
             self.discard()
@@ -239,6 +240,16 @@ class AtomicWriter:
             except OSError:
                 break
         self._created_dirs = []
+
+
+def file_mode(path: Path) -> int:
+    """The mode a replaced file keeps, or what a new file gets under the umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def format_for(path: str, fmt: str = "") -> str | None:

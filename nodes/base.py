@@ -34,9 +34,14 @@ KINDS = ("float", "int", "bool", "choice", "str", "path", "list", "nodes")
 
 
 def db_to_gain(db):
-    """Amplitude ratio of a level in dB (scalar or array)."""
-    return np.power(10.0, np.asarray(db, dtype=DTYPE) / 20.0) if isinstance(db, np.ndarray) \
-        else 10.0 ** (db / 20.0)
+    """Amplitude ratio of a level in dB (scalar or array).
+
+    Always numpy's ``power``: Python's ``**`` differs from it in the last bit for a
+    few values, which would make a constant block and an automated block disagree.
+    """
+    if isinstance(db, np.ndarray):
+        return np.power(10.0, db / 20.0)
+    return float(np.power(10.0, np.float64(db) / 20.0))
 
 
 def gain_to_db(gain: float, floor_db: float = -300.0) -> float:
@@ -129,6 +134,8 @@ class Param:
                 return [f"{n} must be a string, got {_show(value)}"]
             if self.required and not value:
                 return [f"{n} must not be empty"]
+            if "\x00" in value:
+                return [f"{n} must not contain a NUL character"]
         elif kind == "list":
             if not isinstance(value, list):
                 return [f"{n} must be a list, got {_show(value)}"]

@@ -73,6 +73,7 @@ def project(tmp_path):
 class ProjectHelper:
     def __init__(self, folder: Path):
         self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
         self.graph = Graph(sample_rate=SR, base_dir=folder)
 
     def stem_file(self, name: str, audio: np.ndarray, sr: int = SR,

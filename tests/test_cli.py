@@ -124,3 +124,16 @@ def test_nodes_lists_the_catalogue():
 def test_help_and_no_command():
     assert mixgraph("--help").returncode == 0
     assert mixgraph().returncode == 2
+
+
+def test_empty_output_path_is_refused(demo):
+    folder, _ = demo
+    result = mixgraph("render", folder / "demo.mgraph", "-o", "")
+    assert result.returncode == 1 and "-o needs a file or folder" in result.stderr
+
+
+def test_relative_o_is_taken_from_the_current_folder(demo, tmp_path):
+    folder, _ = demo
+    result = mixgraph("render", folder / "demo.mgraph", "-o", "renders", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "renders" / "mix.wav").exists()

@@ -297,3 +297,81 @@ def _r(text):
 def test_seeded_material_is_used(simple):
     # sanity: shared material is deterministic
     assert np.array_equal(seeded_noise(0.1, seed=3), seeded_noise(0.1, seed=3))
+
+
+# ------------------------------------------------- redirected outputs (review findings)
+def test_redirected_output_relative_to_the_current_folder_cannot_hit_a_source(simple,
+                                                                             monkeypatch):
+    """-o paths are the user's: relative to the current folder, checked where written."""
+    monkeypatch.chdir(simple.folder)
+    before = (simple.folder / "stems/kick.wav").read_bytes()
+    with pytest.raises(ValidationError, match="is the source of 'kick'"):
+        render(simple.graph, output_paths={"master": "stems/kick.wav"})
+    assert (simple.folder / "stems/kick.wav").read_bytes() == before
+
+
+def test_redirected_relative_output_lands_in_the_current_folder(simple, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    render(simple.graph, output_paths={"master": "mine.wav"})
+    assert (elsewhere / "mine.wav").exists()
+    assert not (simple.folder / "mine.wav").exists()
+
+
+def test_redirected_output_with_home_tilde_cannot_hit_a_source(simple, monkeypatch):
+    monkeypatch.setenv("HOME", str(simple.folder / "stems"))
+    with pytest.raises(ValidationError, match="is the source of 'kick'"):
+        render(simple.graph, output_paths={"master": "~/kick.wav"})
+
+
+def test_redirected_output_is_checked_for_its_format(simple, tmp_path):
+    simple.graph.nodes["master"].params["format"] = "wav"
+    with pytest.raises(ValidationError, match="format 'wav' does not match the extension"):
+        render(simple.graph, output_paths={"master": str(tmp_path / "mix.aiff")})
+    with pytest.raises(ValidationError, match="cannot tell the format"):
+        del simple.graph.nodes["master"].params["format"]
+        render(simple.graph, output_paths={"master": str(tmp_path / "mix.mp3")})
+
+
+def test_only_output_nodes_can_be_redirected(simple, tmp_path):
+    with pytest.raises(ParameterError, match="cannot redirect 'kick': it is not an output"):
+        render(simple.graph, output_paths={"kick": str(tmp_path / "b.wav")})
+
+
+def test_nul_in_a_path_is_a_clear_error(simple):
+    simple.graph.nodes["master"].params["path"] = "o\x00x.wav"
+    assert any("path must not contain a NUL character" in m for m in _messages(simple.graph))
+
+
+def test_non_string_group_member_is_an_error_not_a_crash(simple):
+    from graph.model import NodeSpec
+    simple.graph.nodes["grp"] = NodeSpec("grp", "group", {"members": [["kick_ch"]]})
+    assert any("members must be a list of node ids" in m for m in _messages(simple.graph))
+
+
+def test_failed_render_with_nested_new_folders_leaves_none(simple):
+    g = simple.graph
+    g.nodes["master"].params["path"] = "new/master.wav"
+    simple.output("deep", path="new/deeper/deep.wav")
+    g.add("test_fail", id="boom", at=100)
+    g.disconnect("kick_ch", "master")
+    g.connect("kick_ch", "boom")
+    g.connect("boom", "master")
+    g.connect("boom", "deep")
+    with pytest.raises(RuntimeError):
+        simple.render()
+    assert not (simple.folder / "new").exists()
+
+
+def test_rendered_files_and_saved_projects_get_normal_permissions(simple):
+    import stat
+    from graph import save
+    old = os.umask(0o022)
+    try:
+        simple.render()
+        save(simple.graph, simple.folder / "song.json")
+    finally:
+        os.umask(old)
+    for path in (simple.folder / "out/master.wav", simple.folder / "song.json"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path

@@ -263,3 +263,14 @@ def test_group_renders_as_its_own_stem(project):
     mix, stem = project.read("out"), project.read("stem_out")
     assert stem[0, 100] == pytest.approx(0.3, abs=1e-6)
     assert mix[0, 100] == pytest.approx(0.9, abs=1e-6)
+
+
+def test_nested_groups_pass_mute_and_solo_down(project):
+    g = _session(project)
+    g.add("group", id="vox_vca", members=["vox_ch"])
+    g.add("group", id="all_vca", members=["vox_vca"])
+    g.set("all_vca", "mute", True)
+    assert _heard(project) == pytest.approx(0.1 + 0.2)
+    g.set("all_vca", "mute", False)
+    g.set("all_vca", "solo", True)
+    assert _heard(project) == pytest.approx(0.3 + 0.3)

@@ -1,0 +1,296 @@
+"""EQ against closed-form RBJ / Butterworth responses; compressor against the soft-knee
+formula, its time constants, link, mix, makeup and sidechain."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+from scipy import signal
+
+from conftest import BLOCK_SIZES, SR, ProjectHelper, db, seeded_noise, sine
+from graph import ParameterError, validate
+from nodes.base import Context
+from nodes.eq import Eq
+
+# --------------------------------------------------------------------- EQ
+FREQS = np.unique(np.round(np.geomspace(20, 20000, 240)).astype(int))
+
+
+def rbj(kind: str, f0: float, gain_db: float, q: float, fs: int):
+    """(b, a) from the Audio EQ Cookbook (written out here, independent of the node)."""
+    a_ = 10 ** (gain_db / 40)
+    w0 = 2 * math.pi * f0 / fs
+    c, s = math.cos(w0), math.sin(w0)
+    alpha = s / (2 * q)
+    if kind == "bell":
+        b, a = [1 + alpha * a_, -2 * c, 1 - alpha * a_], [1 + alpha / a_, -2 * c, 1 - alpha / a_]
+    elif kind in ("low_shelf", "high_shelf"):
+        sq = 2 * math.sqrt(a_) * alpha
+        sign = 1 if kind == "low_shelf" else -1
+        b = [a_ * ((a_ + 1) - sign * (a_ - 1) * c + sq), sign * 2 * a_ * ((a_ - 1) - sign * (a_ + 1) * c),
+             a_ * ((a_ + 1) - sign * (a_ - 1) * c - sq)]
+        a = [(a_ + 1) + sign * (a_ - 1) * c + sq, -sign * 2 * ((a_ - 1) + sign * (a_ + 1) * c),
+             (a_ + 1) + sign * (a_ - 1) * c - sq]
+    elif kind == "notch":
+        b, a = [1, -2 * c, 1], [1 + alpha, -2 * c, 1 - alpha]
+    elif kind == "bandpass":
+        b, a = [alpha, 0, -alpha], [1 + alpha, -2 * c, 1 - alpha]
+    elif kind == "lowpass":
+        b, a = [(1 - c) / 2, 1 - c, (1 - c) / 2], [1 + alpha, -2 * c, 1 - alpha]
+    elif kind == "highpass":
+        b, a = [(1 + c) / 2, -(1 + c), (1 + c) / 2], [1 + alpha, -2 * c, 1 - alpha]
+    return np.array(b) / a[0], np.array(a) / a[0]
+
+
+def reference_db(bands, fs):
+    h = np.ones(len(FREQS), dtype=complex)
+    for band in bands:
+        kind = band["type"]
+        if kind in ("highpass", "lowpass") and band.get("slope_db_oct", 12) > 12:
+            order = band["slope_db_oct"] // 6
+            sos = signal.butter(order, band["freq_hz"], btype=kind[:-4] if kind == "highpass"
+                                else "low", fs=fs, output="sos")
+            h *= signal.sosfreqz(sos, worN=FREQS, fs=fs)[1]
+        else:
+            q = 1 / math.sqrt(2) if kind in ("highpass", "lowpass") else band.get("q", 0.7071)
+            b, a = rbj(kind, band["freq_hz"], band.get("gain_db", 0.0), q, fs)
+            h *= signal.freqz(b, a, worN=FREQS, fs=fs)[1]
+    return 20 * np.log10(np.abs(h))
+
+
+def measured_db(bands, fs):
+    node = Eq(bands=bands)
+    node.prepare(Context(sample_rate=fs, max_block=fs, input_channels=(1,)))
+    x = np.zeros((1, fs))
+    x[0, 0] = 1.0
+    y = np.zeros_like(x)
+    node.process((x,), (y,), 0)
+    spectrum = np.fft.rfft(y[0])                      # 1 Hz bins: FREQS are exact bins
+    return 20 * np.log10(np.abs(spectrum[FREQS]))
+
+
+EQ_CASES = [
+    [{"type": "bell", "freq_hz": 1000, "gain_db": 6, "q": 1.4}],
+    [{"type": "bell", "freq_hz": 250, "gain_db": -9, "q": 0.5}],
+    [{"type": "bell", "freq_hz": 12000, "gain_db": 4, "q": 4}],
+    [{"type": "low_shelf", "freq_hz": 120, "gain_db": 5, "q": 0.7071}],
+    [{"type": "high_shelf", "freq_hz": 8000, "gain_db": -6, "q": 0.9}],
+    [{"type": "notch", "freq_hz": 60, "q": 8}],
+    [{"type": "bandpass", "freq_hz": 2000, "q": 2}],
+    [{"type": "highpass", "freq_hz": 80}],
+    [{"type": "lowpass", "freq_hz": 5000}],
+    [{"type": "highpass", "freq_hz": 30, "slope_db_oct": s} for s in (48,)],
+    [{"type": "lowpass", "freq_hz": 10000, "slope_db_oct": 24}],
+    [{"type": "highpass", "freq_hz": 200, "slope_db_oct": 36}],
+    [{"type": "highpass", "freq_hz": 30, "slope_db_oct": 48},
+     {"type": "bell", "freq_hz": 250, "gain_db": -3, "q": 1.0},
+     {"type": "bell", "freq_hz": 3000, "gain_db": 2, "q": 0.8},
+     {"type": "high_shelf", "freq_hz": 8000, "gain_db": 3, "q": 0.7071}],
+]
+
+
+@pytest.mark.parametrize("fs", [44100, 48000, 96000])
+@pytest.mark.parametrize("bands", EQ_CASES, ids=lambda b: "+".join(
+    f"{x['type']}{x.get('slope_db_oct', '')}@{x['freq_hz']}" for x in b))
+def test_eq_matches_closed_form_response_within_0_05_db(bands, fs):
+    want = reference_db(bands, fs)
+    got = measured_db(bands, fs)
+    audible = want > -60                          # dB differences near zeros mean nothing
+    err = np.abs(got - want)[audible]
+    worst = int(np.argmax(err))
+    assert err.max() < 0.05, (f"{err.max():.4f} dB off at "
+                              f"{FREQS[audible][worst]} Hz (want {want[audible][worst]:.2f} dB)")
+
+
+def test_12_db_highpass_is_the_rbj_filter_with_q_of_one_over_root_two():
+    band = [{"type": "highpass", "freq_hz": 100, "slope_db_oct": 12}]
+    b, a = rbj("highpass", 100, 0.0, 1 / math.sqrt(2), SR)
+    want = 20 * np.log10(np.abs(signal.freqz(b, a, worN=FREQS, fs=SR)[1]))
+    assert np.max(np.abs(measured_db(band, SR) - want)) < 0.01
+
+
+def test_band_that_is_off_is_bypassed():
+    assert np.max(np.abs(measured_db([{"type": "bell", "freq_hz": 1000, "gain_db": 12,
+                                       "on": False}], SR))) < 1e-9
+
+
+def test_eq_without_bands_passes_audio_through(project):
+    x = seeded_noise(0.2)
+    project.stem("src", x)
+    project.graph.add("eq", id="eq")
+    project.graph.connect("src", "eq")
+    project.output(src="eq")
+    np.testing.assert_array_equal(project.render_read(), x.astype(np.float32))
+
+
+def test_eq_band_problems_name_band_field_and_range(project):
+    g = project.graph
+    with pytest.raises(ParameterError, match=r"band 0 gain_db must be between -30 and 30 dB"):
+        g.add("eq", id="e1", bands=[{"type": "bell", "freq_hz": 1000, "gain_db": 40}])
+    with pytest.raises(ParameterError, match=r"band 1 type must be one of bell"):
+        g.add("eq", id="e2", bands=[{"type": "bell"}, {"type": "shelf"}])
+    with pytest.raises(ParameterError, match=r"band 0 slope_db_oct must be one of 12, 24, 36, "
+                                             r"48, got 18"):
+        g.add("eq", id="e3", bands=[{"type": "highpass", "freq_hz": 40, "slope_db_oct": 18}])
+    with pytest.raises(ParameterError, match=r"band 0 has no field 'frequency'"):
+        g.add("eq", id="e4", bands=[{"type": "bell", "frequency": 1000}])
+    with pytest.raises(ParameterError, match=r"band 0 freq_hz must be below half the sample "
+                                             r"rate \(24000 Hz\), got 30000"):
+        g.add("eq", id="e5", bands=[{"type": "lowpass", "freq_hz": 30000}])
+
+
+def test_automated_eq_is_block_size_invariant(tmp_path):
+    project = ProjectHelper(tmp_path)
+    project.stem("src", seeded_noise(0.4, channels=2, seed=3))
+    project.graph.add("eq", id="eq", bands=[
+        {"type": "bell", "freq_hz": {"automation": [[0.0, 200.0], [0.4, 4000.0]],
+                                     "curve": "exponential"},
+         "gain_db": {"automation": [[0.0, -12.0], [0.3, 12.0]]}, "q": 1.0},
+        {"type": "highpass", "freq_hz": 40, "slope_db_oct": 24}])
+    project.graph.connect("src", "eq")
+    project.output(src="eq")
+    reference = project.render_read(block_size=4096)
+    for block in BLOCK_SIZES:
+        out = project.render_read(block_size=block)
+        bad = np.flatnonzero(np.abs(out - reference).max(axis=0) > 1e-9)
+        assert bad.size == 0, f"block {block}: mismatch in samples {bad[0]:,}-{bad[-1]:,}"
+
+
+# -------------------------------------------------------------- compressor
+def soft_knee(x, t, r, w):
+    """Giannoulis et al. 2012, eq. 4 (written out here)."""
+    if 2 * (x - t) < -w:
+        return x
+    if 2 * abs(x - t) <= w:
+        return x + (1 / r - 1) * (x - t + w / 2) ** 2 / (2 * w)
+    return t + (x - t) / r
+
+
+def _compress(project, x, key=None, **params):
+    g = project.graph
+    project.stem("src", x)
+    g.add("compressor", id="comp", **params)
+    g.connect("src", "comp")
+    if key is not None:
+        project.stem("key", key)
+        g.connect("key", "comp.sidechain")
+    project.output(src="comp")
+    return project.render_read()
+
+
+@pytest.mark.parametrize("detector", ["peak", "rms"])
+def test_static_curve_matches_the_soft_knee_formula(tmp_path, detector):
+    t, r, w = -30.0, 4.0, 10.0
+    errors = []
+    for level in range(-60, 1, 3):
+        project = ProjectHelper(tmp_path / f"{detector}{level}")
+        x = sine(1000, 1.0, float(level))
+        y = _compress(project, x, threshold_db=t, ratio=r, knee_db=w, attack_ms=1.0,
+                      release_ms=500.0, detector=detector, rms_ms=20.0)
+        steady = slice(SR // 2, SR)
+        if detector == "peak":
+            x_db, y_db = db(np.max(np.abs(x[0, steady]))), db(np.max(np.abs(y[0, steady])))
+        else:
+            x_db = 10 * math.log10(np.mean(x[0, steady] ** 2))
+            y_db = 10 * math.log10(np.mean(y[0, steady] ** 2))
+        errors.append((level, y_db - soft_knee(x_db, t, r, w)))
+    worst = max(errors, key=lambda e: abs(e[1]))
+    assert abs(worst[1]) < 0.25, f"{worst[1]:+.3f} dB off the curve at {worst[0]} dBFS"
+
+
+def _gain_reduction_db(project, attack_ms, release_ms):
+    """GR trajectory (dB) for a DC step from -40 dBFS to 0 dBFS at 0.2 s and back at 0.7 s."""
+    level = np.full((1, int(1.4 * SR)), 0.01)
+    level[0, int(0.2 * SR):int(0.7 * SR)] = 1.0
+    y = _compress(project, level, threshold_db=-20.0, ratio=10.0, knee_db=0.0,
+                  attack_ms=attack_ms, release_ms=release_ms)
+    return -20 * np.log10(y[0] / level[0])
+
+
+def test_attack_time_constant_within_10_percent(project):
+    gr = _gain_reduction_db(project, attack_ms=10.0, release_ms=200.0)
+    start = int(0.2 * SR)
+    final = gr[int(0.69 * SR)]
+    assert final == pytest.approx(18.0, abs=0.01)              # 20 dB over, ratio 10
+    reached = np.argmax(gr[start:] >= (1 - math.exp(-1)) * final) / SR * 1000
+    assert reached == pytest.approx(10.0, rel=0.10)
+
+
+def test_release_time_constant_within_10_percent(project):
+    gr = _gain_reduction_db(project, attack_ms=1.0, release_ms=150.0)
+    stop = int(0.7 * SR)
+    final = gr[stop - 1]
+    reached = np.argmax(gr[stop:] <= math.exp(-1) * final) / SR * 1000
+    assert reached == pytest.approx(150.0, rel=0.10)
+
+
+def test_below_threshold_only_makeup_applies(project):
+    x = sine(440, 0.5, -30.0)
+    y = _compress(project, x, threshold_db=-10.0, knee_db=4.0, makeup_db=3.5)
+    assert db(np.max(np.abs(y)) / np.max(np.abs(x))) == pytest.approx(3.5, abs=0.01)
+
+
+def test_mix_blends_dry_and_compressed_in_amplitude(tmp_path):
+    x = np.full((1, SR // 2), 1.0)
+    wet = _compress(ProjectHelper(tmp_path / "w"), x, threshold_db=-20.0, ratio=10.0,
+                    knee_db=0.0, attack_ms=0.1)
+    half = _compress(ProjectHelper(tmp_path / "h"), x, threshold_db=-20.0, ratio=10.0,
+                     knee_db=0.0, attack_ms=0.1, mix=0.5)
+    dry = _compress(ProjectHelper(tmp_path / "d"), x, threshold_db=-20.0, ratio=10.0,
+                    knee_db=0.0, attack_ms=0.1, mix=0.0)
+    np.testing.assert_allclose(dry, x, atol=1e-7)
+    np.testing.assert_allclose(half[0, -100:], 0.5 * (1.0 + wet[0, -100:]), atol=1e-6)
+
+
+@pytest.mark.parametrize("link, right_gr_db", [(1.0, 18.0), (0.0, 0.0)])
+def test_stereo_link(project, link, right_gr_db):
+    x = np.vstack([np.full(SR // 2, 1.0), np.full(SR // 2, 0.01)])     # loud left, quiet right
+    y = _compress(project, x, threshold_db=-20.0, ratio=10.0, knee_db=0.0, attack_ms=0.1,
+                  stereo_link=link)
+    assert -db(y[1, -1] / 0.01) == pytest.approx(right_gr_db, abs=0.05)
+    assert -db(y[0, -1]) == pytest.approx(18.0, abs=0.05)
+
+
+def test_sidechain_key_ducks_another_signal(project):
+    bass = sine(55, 2.0, -12.0)
+    kick = np.zeros((1, 2 * SR))
+    for beat in range(4):                                # 100 ms bursts every 0.5 s
+        s = int(beat * 0.5 * SR)
+        kick[0, s:s + int(0.1 * SR)] = 0.9
+    y = _compress(project, bass, key=kick, threshold_db=-20.0, ratio=8.0, attack_ms=2.0,
+                  release_ms=60.0)
+
+    def level(a, b):
+        return db(np.max(np.abs(y[0, int(a * SR):int(b * SR)])))
+    ducked = level(1.02, 1.1)                            # inside a kick burst
+    free = level(1.4, 1.5)                               # between bursts
+    assert free == pytest.approx(-12.0, abs=0.2)         # the bass alone is below threshold
+    assert ducked < free - 10.0
+
+
+def test_gain_reduction_is_in_the_report(project):
+    project.stem("src", sine(1000, 1.0, -6.0))
+    project.graph.add("compressor", id="vox_comp", threshold_db=-24.0, ratio=4.0, knee_db=0.0)
+    project.graph.connect("src", "vox_comp")
+    project.output(src="vox_comp")
+    report = project.render()
+    kind, figures = report.nodes["vox_comp"]
+    assert kind == "compressor"
+    assert figures["gain_reduction_max_db"] == pytest.approx(13.5, abs=0.1)   # 18 over, 4:1
+    assert 0 < figures["gain_reduction_mean_db"] <= 13.5
+    assert re.search(r"compressor 'vox_comp': gain reduction max 13\.\d+ dB, gain reduction "
+                     r"mean \d+\.\d+ dB", report.format())
+    assert report.to_dict()["nodes"]["vox_comp"]["type"] == "compressor"
+
+
+def test_compressor_validates_its_ranges(project):
+    project.graph.add("compressor", id="c")
+    for name, value in (("ratio", 0.5), ("attack_ms", 0.0), ("detector", "vca")):
+        project.graph.nodes["c"].params[name] = value
+    messages = " ".join(e.message for e in validate(project.graph).errors)
+    assert "ratio must be between 1 and 100" in messages
+    assert "attack_ms must be between 0.05 and 500 ms" in messages
+    assert "detector must be one of peak, rms" in messages
