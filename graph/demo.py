@@ -104,34 +104,87 @@ def synthesise(seconds: float = BARS * 4 * BEAT, seed: int = 7) -> dict[str, np.
     return {k: np.atleast_2d(_normalise(v, peaks[k])) for k, v in stems.items()}
 
 
+# per stem: fader, pan, EQ bands, compressor settings (None: no compressor)
+STRIPS = {
+    "kick": (-2.0, 0.0, [{"type": "highpass", "freq_hz": 30, "slope_db_oct": 24},
+                         {"type": "bell", "freq_hz": 60, "gain_db": 2.5, "q": 1.2},
+                         {"type": "bell", "freq_hz": 400, "gain_db": -4.0, "q": 1.5}],
+             {"threshold_db": -14.0, "ratio": 4.0, "attack_ms": 8.0, "release_ms": 80.0}),
+    "snare": (-4.0, 0.05, [{"type": "highpass", "freq_hz": 90, "slope_db_oct": 12},
+                           {"type": "bell", "freq_hz": 200, "gain_db": 2.0, "q": 1.0},
+                           {"type": "high_shelf", "freq_hz": 6000, "gain_db": 3.0}],
+              {"threshold_db": -16.0, "ratio": 3.0, "attack_ms": 5.0, "release_ms": 120.0}),
+    "hats": (-10.0, 0.35, [{"type": "highpass", "freq_hz": 400, "slope_db_oct": 24}], None),
+    "bass": (-4.0, 0.0, [{"type": "highpass", "freq_hz": 35, "slope_db_oct": 24},
+                         {"type": "bell", "freq_hz": 250, "gain_db": -3.0, "q": 1.0}],
+             {"threshold_db": -18.0, "ratio": 4.0, "attack_ms": 15.0, "release_ms": 150.0,
+              "detector": "rms"}),
+    "keys": (-9.0, 0.0, [{"type": "highpass", "freq_hz": 150, "slope_db_oct": 12},
+                         {"type": "bell", "freq_hz": 800, "gain_db": -2.0, "q": 0.8}], None),
+    "lead": (-5.0, -0.1, [{"type": "highpass", "freq_hz": 120, "slope_db_oct": 12},
+                          {"type": "bell", "freq_hz": 3000, "gain_db": 2.0, "q": 0.9}],
+             {"threshold_db": -20.0, "ratio": 3.0, "attack_ms": 10.0, "release_ms": 100.0}),
+}
+
+
 def build_project(folder: Path) -> Graph:
-    """The demo mix as a graph whose stems live in ``folder/stems``."""
+    """The demo mix as a graph whose stems live in ``folder/stems``.
+
+    Each stem runs through an EQ (and most through a compressor) into its channel;
+    kick, snare and hats feed a drum group that is glued by a bus compressor; the
+    lead sends pre-fader to a plate-like reverb and a tempo delay, returned on an
+    effects bus; everything meets on the mix bus.  Outputs: the mix and the drum
+    group as a stem.
+    """
     g = Graph(sample_rate=SR, base_dir=folder)
-    g.meta["description"] = "mixgraph demo: drums to a drum group, everything to a mix bus"
-    mix = [("kick", -2.0, 0.0), ("snare", -4.0, 0.05), ("hats", -10.0, 0.35),
-           ("bass", -4.0, 0.0), ("keys", -9.0, 0.0), ("lead", -5.0, -0.1)]
-    for name, gain, pan in mix:
-        g.add("stem", id=name, path=f"stems/{name}.wav")
-        g.add("channel", id=f"{name}_ch", gain_db=gain, pan=pan)
-        g.connect(name, f"{name}_ch")
+    g.meta["description"] = ("mixgraph demo: EQ and compression on channels, a compressed "
+                             "drum group, reverb and delay sends, a mix bus")
+    columns: list[list[str]] = [[], [], [], []]
+    for name, (gain, pan, bands, comp) in STRIPS.items():
+        chain = [g.add("stem", id=name, path=f"stems/{name}.wav")]
+        chain.append(g.add("eq", id=f"{name}_eq", bands=bands))
+        if comp:
+            chain.append(g.add("compressor", id=f"{name}_comp", **comp))
+        chain.append(g.add("channel", id=f"{name}_ch", gain_db=gain, pan=pan))
+        for a, b in zip(chain, chain[1:]):
+            g.connect(a, b)
+        for col, node_id in zip(columns, [chain[0], chain[1], chain[-2] if comp else None,
+                                          chain[-1]]):
+            if node_id and node_id not in col:
+                col.append(node_id)
     g.add("group", id="drums", gain_db=-1.0, members=["kick_ch", "snare_ch", "hats_ch"])
-    g.add("bus", id="mix")
+    g.add("compressor", id="drum_glue", threshold_db=-12.0, ratio=2.0, knee_db=6.0,
+          attack_ms=20.0, release_ms=150.0, mix=0.7)
     for name in ("kick", "snare", "hats"):
         g.connect(f"{name}_ch", "drums")
-    g.connect("drums", "mix")
+    g.connect("drums", "drum_glue")
+    g.add("send", id="lead_verb_send", level_db=-8.0)
+    g.add("reverb", id="plate", decay_s=1.6, predelay_ms=25.0, damping=0.5, size=0.8)
+    g.add("send", id="lead_delay_send", level_db=-14.0)
+    g.add("delay", id="echo", time_ms=375.0, feedback=0.3, lowpass_hz=4000.0)
+    g.add("bus", id="fx", gain_db=-2.0)
+    g.connect("lead_ch.pre", "lead_verb_send")
+    g.connect("lead_verb_send", "plate")
+    g.connect("lead_ch.pre", "lead_delay_send")
+    g.connect("lead_delay_send", "echo")
+    g.connect("plate", "fx")
+    g.connect("echo", "fx")
+    g.add("bus", id="mix")
+    g.connect("drum_glue", "mix")
+    g.connect("fx", "mix")
     for name in ("bass", "keys", "lead"):
         g.connect(f"{name}_ch", "mix")
     g.add("output", id="mix_out", path="out/mix.wav", subtype="PCM_24")
     g.add("output", id="drums_out", path="out/drums.wav", subtype="PCM_24")
     g.connect("mix", "mix_out")
     g.connect("drums", "drums_out")
+    columns += [["drums", "lead_verb_send", "lead_delay_send"],
+                ["drum_glue", "plate", "echo"], ["fx", "drums_out"], ["mix"], ["mix_out"]]
     x = 20
-    for column in (["kick", "snare", "hats", "bass", "keys", "lead"],
-                   [f"{n}_ch" for n in ("kick", "snare", "hats", "bass", "keys", "lead")],
-                   ["drums"], ["mix", "drums_out"], ["mix_out"]):
+    for column in columns:
         for row, node_id in enumerate(column):
-            g.ui[node_id] = {"pos": [x, 20 + 110 * row]}
-        x += 220
+            g.ui[node_id] = {"pos": [x, 20 + 120 * row]}
+        x += 230
     return g
 
 

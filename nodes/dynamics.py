@@ -204,8 +204,9 @@ class Gate(Node):
         return (self._channels,)
 
     def reset(self):
-        self._state = np.array([0.0, db_to_gain(self._values["range_db"])
-                                if not self.is_automated("range_db") else 0.0, 0.0])
+        closed = self._values["range_db"]
+        self._state = np.array([0.0, closed.values[0] if self.is_automated("range_db")
+                                else closed, 0.0])
 
     def process(self, ins, outs, start):
         from .kernels.dynamics import gate_gain
@@ -218,7 +219,7 @@ class Gate(Node):
         rate = self.sample_rate
         v = lambda name: self.value(name, start, n)  # noqa: E731
         gate_gain(level, gain, _arr(db_to_gain(v("threshold_db"))),
-                  _arr(db_to_gain(v("range_db"))), _arr(time_coefficient(v("attack_ms"), rate)),
+                  _arr(v("range_db")), _arr(time_coefficient(v("attack_ms"), rate)),
                   _arr(time_coefficient(v("release_ms"), rate)), self._env_alpha,
                   _arr(np.round(np.asarray(v("hold_ms")) * rate / 1000.0)), self._state)
         np.multiply(x, gain, out=out)
@@ -287,14 +288,17 @@ class Saturation(Node):
 
         (x,), (out,) = ins, outs
         n = x.shape[1]
-        drive = db_to_gain(self.value("drive_db", start, n))
+        # a parameter acts where the audio it touches is: the shaper sees the input
+        # half-way through the filters, the mix and trim act on the output
+        drive = db_to_gain(self.value("drive_db", start - self._latency // 2, n))
         x_ext = np.concatenate((self._x_hist, x), axis=1)
         tanh_oversampled(x_ext, out, self._poly, self._h, self._u_hist, _arr(drive),
                          _arr(1.0 / np.tanh(drive)))
         self._x_hist = x_ext[:, -self._x_hist.shape[1]:].copy()
         dry = self._dry.process(x)
-        mix = self.value("mix", start, n)
-        trim = self.gain("output_db", start, n)
+        at_output = start - self._latency
+        mix = self.value("mix", at_output, n)
+        trim = self.gain("output_db", at_output, n)
         if not (np.ndim(mix) == 0 and mix == 1.0):
             out *= mix
             out += (1.0 - mix) * dry

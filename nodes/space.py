@@ -102,20 +102,29 @@ def fdn_lengths(rate: int, size: float) -> np.ndarray:
     return np.array(out, dtype=np.int64)
 
 
-def absorption(lengths: np.ndarray, rate: int, decay_s, damping) -> tuple[np.ndarray, np.ndarray]:
-    """Per-line one-pole (b, a) giving RT60 ``decay_s`` at DC and a shorter one at Nyquist.
+DAMPING_HZ = 2500.0                  # where the absorption shelf turns from lows to highs
+LEFT_LINES = np.array([0, 3, 4, 7, 8, 11, 12, 15])   # short and long lines on both sides
+RIGHT_LINES = np.array([1, 2, 5, 6, 9, 10, 13, 14])
 
-    Nyquist decay = decay_s * (1 - 0.9 * damping).  A line of m samples needs gain
-    10^(-3 m / (rate T)) per pass for a T-second RT60 (Jot's absorption filters).
+
+def absorption(lengths: np.ndarray, rate: int, decay_s, damping):
+    """Per-line first-order high shelf (b0, b1, a1): RT60 ``decay_s`` at low frequencies,
+    decay_s * (1 - 0.9 * damping) at high ones, turning over around 2.5 kHz.
+
+    A line of m samples needs a gain of 10^(-3 m / (rate T)) per pass for a T-second
+    RT60 (Jot); the shelf has exactly the low-frequency gain at DC and the
+    high-frequency gain at Nyquist (bilinear transform of (g_hi s + g_lo w) / (s + w)).
     """
     m = lengths.astype(np.float64)[:, None]
-    t_dc = np.atleast_1d(np.asarray(decay_s, dtype=np.float64))[None, :]
-    t_ny = t_dc * (1.0 - 0.9 * np.atleast_1d(np.asarray(damping, dtype=np.float64))[None, :])
-    g_dc = np.power(10.0, -3.0 * m / (rate * t_dc))
-    g_ny = np.power(10.0, -3.0 * m / (rate * t_ny))
-    a = (g_dc - g_ny) / (g_dc + g_ny)
-    b = g_dc * (1.0 - a)
-    return np.ascontiguousarray(b), np.ascontiguousarray(a)
+    t_lo = np.atleast_1d(np.asarray(decay_s, dtype=np.float64))[None, :]
+    t_hi = t_lo * (1.0 - 0.9 * np.atleast_1d(np.asarray(damping, dtype=np.float64))[None, :])
+    g_lo = np.power(10.0, -3.0 * m / (rate * t_lo))
+    g_hi = np.power(10.0, -3.0 * m / (rate * t_hi))
+    k = np.tan(math.pi * min(DAMPING_HZ, 0.45 * rate) / rate)
+    b0 = (g_hi + g_lo * k) / (1.0 + k)
+    b1 = (g_lo * k - g_hi) / (1.0 + k)
+    a1 = np.broadcast_to((k - 1.0) / (1.0 + k), b0.shape)
+    return tuple(np.ascontiguousarray(c) for c in (b0, b1, a1))
 
 
 @register
@@ -133,7 +142,8 @@ class Reverb(Node):
         Param("predelay_ms", 0.0, min=0.0, max=500.0, unit="ms", automatable=False,
               doc="delay before the reverb starts"),
         Param("damping", 0.4, min=0.0, max=1.0,
-              doc="how much faster highs decay (0 = as lows, 1 = ten times faster)"),
+              doc="how much faster highs (above ~2.5 kHz) decay: 0 = as lows, 1 = ten "
+                  "times faster"),
         Param("size", 1.0, min=0.3, max=2.5, automatable=False,
               doc="room size: scales the network's delay lengths"),
         Param("ir_path", "", kind="path", doc="impulse response file (convolution mode)"),
@@ -177,16 +187,45 @@ class Reverb(Node):
         if self._in_channels == 1:
             self._in_sign[0] = signs[0] / 4.0
         else:
-            self._in_sign[0, 0::2] = signs[0, 0::2] / 2.0 ** 1.5
-            self._in_sign[1, 1::2] = signs[1, 1::2] / 2.0 ** 1.5
+            self._in_sign[0, LEFT_LINES] = signs[0, LEFT_LINES] / 2.0 ** 1.5
+            self._in_sign[1, RIGHT_LINES] = signs[1, RIGHT_LINES] / 2.0 ** 1.5
         self._out_left = np.zeros(16)
         self._out_right = np.zeros(16)
-        self._out_left[0::2] = signs[1, 0::2] * OUTPUT_SCALE / math.sqrt(8)
-        self._out_right[1::2] = signs[0, 1::2] * OUTPUT_SCALE / math.sqrt(8)
+        self._out_left[LEFT_LINES] = signs[1, LEFT_LINES] * OUTPUT_SCALE / math.sqrt(8)
+        self._out_right[RIGHT_LINES] = signs[0, RIGHT_LINES] * OUTPUT_SCALE / math.sqrt(8)
         if not (self.is_automated("decay_s") or self.is_automated("damping")):
             self._static = absorption(self._lengths, sr, self.decay_s, self.damping)
         else:
             self._static = None
+        self._balance(sr)
+
+    def _balance(self, sr: int) -> None:
+        """Scale the two output taps so that left and right carry equal energy.
+
+        Which way the early reflections lean depends on the fixed sign pattern; the
+        first 0.3 s of the impulse response (at the settings of the start of the
+        song) tells, and both sides are set to their mean.
+        """
+        from .kernels.space import fdn_reverb
+
+        self.reset()
+        n = int(0.3 * sr)
+        x = np.zeros((self._in_channels, n))
+        x[:, 0] = 1.0
+        y = np.zeros((2, n))
+        shelf = self._static or absorption(self._lengths, sr,
+                                           self._values["decay_s"].values[0]
+                                           if self.is_automated("decay_s") else self.decay_s,
+                                           self._values["damping"].values[0]
+                                           if self.is_automated("damping") else self.damping)
+        fdn_reverb(x, y, self._lines, self._lengths, self._pos, *shelf, self._lp,
+                   self._ap_buf, self._ap_len, self._ap_pos, DIFFUSER_GAIN, self._in_sign,
+                   self._out_left, self._out_right)
+        energy = np.sum(y * y, axis=1)
+        if np.all(energy > 0):
+            mean = math.sqrt(energy[0] * energy[1])
+            self._out_left *= math.sqrt(mean / energy[0])
+            self._out_right *= math.sqrt(mean / energy[1])
 
     def _prepare_convolution(self, ctx: Context) -> None:
         from .audiofile import AudioReader, info
@@ -233,7 +272,7 @@ class Reverb(Node):
             return
         self._lines = np.zeros((16, int(self._lengths.max())))
         self._pos = np.zeros(16, dtype=np.int64)
-        self._lp = np.zeros(16)
+        self._lp = np.zeros((16, 2))
         self._ap_buf = np.zeros((self._in_channels, len(self._ap_len), int(self._ap_len.max())))
         self._ap_pos = np.zeros((self._in_channels, len(self._ap_len)), dtype=np.int64)
 
@@ -250,16 +289,16 @@ class Reverb(Node):
             from .kernels.space import fdn_reverb
 
             if self._static is not None:
-                b, a = self._static
+                shelf = self._static
             else:
-                b, a = absorption(self._lengths, self.sample_rate,
-                                  self.value("decay_s", start, n),
-                                  self.value("damping", start, n))
+                shelf = absorption(self._lengths, self.sample_rate,
+                                   self.value("decay_s", start, n),
+                                   self.value("damping", start, n))
             fdn_reverb(np.ascontiguousarray(wet_in), out, self._lines, self._lengths, self._pos,
-                       b, a, self._lp, self._ap_buf, self._ap_len, self._ap_pos,
+                       *shelf, self._lp, self._ap_buf, self._ap_len, self._ap_pos,
                        DIFFUSER_GAIN, self._in_sign, self._out_left, self._out_right)
             dry = x
-        mix = self.value("mix", start, n)
+        mix = self.value("mix", start - self._latency, n)    # acts on the (late) output
         if not (np.ndim(mix) == 0 and mix == 1.0):
             out *= mix
             out += (1.0 - mix) * dry                          # a mono dry fills both sides

@@ -34,7 +34,10 @@ def test_demo_writes_stems_project_and_renders(demo):
     for name in ("kick", "snare", "hats", "bass", "keys", "lead"):
         assert (folder / "stems" / f"{name}.wav").exists()
     mix, sr = sf.read(str(folder / "out" / "mix.wav"))
-    assert sr == 48000 and mix.shape == (8 * 48000, 2)
+    drums, _ = sf.read(str(folder / "out" / "drums.wav"))
+    assert sr == 48000 and drums.shape == (8 * 48000, 2)     # dry group: the song's length
+    assert 8 * 48000 < mix.shape[0] < 12 * 48000             # plus reverb and delay tails
+    assert "compressor 'drum_glue'" in result.stdout
     peak = 20 * np.log10(np.max(np.abs(mix)))
     assert -12.0 < peak < 0.0                       # a real, unclipped mix
     assert "Traceback" not in result.stderr
@@ -48,7 +51,7 @@ def test_render_json_report_has_the_keys(demo, tmp_path):
     assert len(report["outputs"]) == 2
     for out in report["outputs"]:
         assert REPORT_KEYS <= set(out)
-        assert out["duration_s"] == pytest.approx(8.0)
+        assert out["duration_s"] >= 8.0
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["drums.wav", "mix.wav"]
 
 

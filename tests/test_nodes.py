@@ -173,3 +173,15 @@ def test_node_reads_like_its_front_panel():
         Channel(gain=-3.0)
     with pytest.raises(ParameterError, match="pan must be between -1 and 1, got 2"):
         Channel(pan=2)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in PROCESSORS if not issubclass(
+    PROCESSORS[n], Sink)))
+def test_reset_clears_tails(name):
+    """After reset, silence in gives silence out: no reverb or echo left over."""
+    x = np.random.default_rng(7).standard_normal((2, 8000)) * 0.3
+    node, out_ch = _prepared(PROCESSORS[name], 2, 1000)
+    _run(node, out_ch, x, 1000)
+    node.reset()
+    after = _run(node, out_ch, np.zeros((2, 48000)), 1000)
+    assert all(np.all(o == 0) for o in after), f"{name} still sounds after reset"

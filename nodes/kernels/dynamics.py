@@ -54,14 +54,15 @@ def mean_square(x, out, alpha, state):
 
 
 @nb.njit(**JIT)
-def gate_gain(level, out, threshold, floor, alpha_open, alpha_close, alpha_env, hold,
+def gate_gain(level, out, threshold, floor_db, alpha_open, alpha_close, alpha_env, hold,
               state):
     """Gate gain per sample from a detection level (n,) (linked across channels).
 
-    A peak envelope (instant rise, ``alpha_env`` fall) above ``threshold`` opens the
-    gate and restarts a hold counter of ``hold`` samples; when it runs out the gain
-    falls towards ``floor``.  The gain moves with ``alpha_open`` up and
-    ``alpha_close`` down.  state: (envelope, gain, hold counter).
+    A peak envelope (instant rise, ``alpha_env`` fall) at or above ``threshold``
+    opens the gate and restarts a hold counter of ``hold`` samples; when it runs out
+    the gain falls towards ``floor_db``.  The gain moves in dB with ``alpha_open``
+    up and ``alpha_close`` down, so attack and release are time constants in dB,
+    as the compressor's are.  state: (envelope, gain in dB, hold counter).
     """
     env = state[0]
     g = state[1]
@@ -71,15 +72,15 @@ def gate_gain(level, out, threshold, floor, alpha_open, alpha_close, alpha_env, 
         env = x if x > env else alpha_env * env
         if env >= _at(threshold, i):
             count = _at(hold, i)
-            target = 1.0
+            target = 0.0
         elif count > 0.0:
             count -= 1.0
-            target = 1.0
+            target = 0.0
         else:
-            target = _at(floor, i)
+            target = _at(floor_db, i)
         a = _at(alpha_open, i) if target > g else _at(alpha_close, i)
         g = target + a * (g - target)
-        out[i] = g
+        out[i] = 10.0 ** (g / 20.0)
     state[0] = env
     state[1] = g
     state[2] = count

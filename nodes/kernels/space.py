@@ -60,14 +60,15 @@ def feedback_delay(x, out, buf, state, times, feedback, damp, mix, glide):
 
 
 @nb.njit(**JIT)
-def fdn_reverb(x, out, lines, lengths, pos, b, a, lp, ap_buf, ap_len, ap_pos, ap_gain,
-               in_sign, out_left, out_right):
+def fdn_reverb(x, out, lines, lengths, pos, b0, b1, a1, lp, ap_buf, ap_len, ap_pos,
+               ap_gain, in_sign, out_left, out_right):
     """A 16-line feedback delay network with absorption filters and input diffusion.
 
     x (ch, n) with ch 1 or 2; out (2, n) gets the wet signal.
     lines (16, maxlen) with lengths (16,) and read/write positions pos (16,);
-    b, a (16, n) or (16, 1): per-line one-pole absorption f = b*s + a*f (Jot), whose
-    gains at DC and at Nyquist set the decay times there; lp (16,) its memory.
+    b0, b1, a1 (16, n) or (16, 1): per-line first-order shelving absorption
+    f = b0*s + b1*s' - a1*f', whose gains at DC and at Nyquist set the decay times
+    there; lp (16, 2) its memory (s', f').
     ap_buf (ch, stages, maxlen), ap_len (stages,), ap_pos (ch, stages): Schroeder
     allpasses that diffuse each input channel before it enters the network.
     in_sign (2, 16): how each input channel feeds the lines; out_left/out_right (16,):
@@ -78,7 +79,7 @@ def fdn_reverb(x, out, lines, lengths, pos, b, a, lp, ap_buf, ap_len, ap_pos, ap
     stages = ap_len.shape[0]
     v = np.empty(16)
     diffused = np.zeros(2)
-    vary = b.shape[1] > 1
+    vary = b0.shape[1] > 1
     for i in range(n):
         # diffuse the inputs
         for c in range(channels):
@@ -99,8 +100,9 @@ def fdn_reverb(x, out, lines, lengths, pos, b, a, lp, ap_buf, ap_len, ap_pos, ap
         right = 0.0
         for j in range(lines_n):
             s = lines[j, pos[j]]
-            y = b[j, col] * s + a[j, col] * lp[j]
-            lp[j] = y
+            y = b0[j, col] * s + b1[j, col] * lp[j, 0] - a1[j, col] * lp[j, 1]
+            lp[j, 0] = s
+            lp[j, 1] = y
             v[j] = y
             left += out_left[j] * y
             right += out_right[j] * y
