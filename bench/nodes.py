@@ -38,6 +38,16 @@ CASES = [
     ("reverb", {"decay_s": 1.8}),
     ("reverb", {"mode": "convolution", "ir_path": "IR"}),
     ("stereo_width", {"width": 1.5}),
+    ("limiter", {"ceiling_dbtp": -1.0}),
+    ("limiter", {"ceiling_dbtp": -1.0, "true_peak": False}),
+    ("multiband_compressor", {"crossovers_hz": [200.0, 2500.0]}),
+    ("linear_phase_eq", {"bands": [{"type": "low_shelf", "freq_hz": 100, "gain_db": 2},
+                                   {"type": "bell", "freq_hz": 3000, "gain_db": -1.5,
+                                    "q": 1.0}]}),
+    ("fade", {"in_s": 2.0, "out_s": 5.0}),
+    ("dither", {"bit_depth": 16}),
+    ("dither", {"bit_depth": 16, "shape": "noise_shaped"}),
+    ("meter", {}),
 ]
 
 
@@ -47,8 +57,12 @@ def _label(name, params) -> str:
         if k == "bands":
             auto = any(isinstance(x, dict) for b in v for x in b.values())
             shown.append(f"{len(v)} bands{' automated' if auto else ''}")
-        elif k in ("detector", "mode"):
+        elif k in ("detector", "mode", "shape"):
             shown.append(str(v))
+        elif k == "true_peak" and not v:
+            shown.append("sample peak")
+        elif k == "crossovers_hz":
+            shown.append(f"{len(v) + 1} bands")
     return f"{name} ({', '.join(shown)})" if shown else name
 
 
@@ -79,7 +93,8 @@ def main() -> None:
         params = {k: (str(ir_file) if v == "IR" else v) for k, v in params.items()}
         cls = node_class(name)
         node = cls(**params)
-        chans = node.prepare(Context(SR, args.block, (2,) + (None,) * (len(cls.inputs) - 1)))
+        chans = node.prepare(Context(SR, args.block, (2,) + (None,) * (len(cls.inputs) - 1),
+                                     content_frames=n))
         outs = tuple(np.zeros((c, args.block)) for c in chans)
         ins_extra = (None,) * (len(cls.inputs) - 1)
         t0 = time.perf_counter()

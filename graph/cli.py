@@ -50,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder to write into (default: ./mixgraph-demo)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    p = sub.add_parser("meter", help="measure loudness, peaks, LRA and correlation of files",
+                       description="Integrated, short-term and momentary loudness, "
+                                   "loudness range, true and sample peak, RMS and phase "
+                                   "correlation (ITU-R BS.1770-4, EBU R 128).")
+    p.add_argument("files", nargs="+", metavar="FILE", help="audio files")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+
     p = sub.add_parser("nodes", help="list the node types and their parameters",
                        description="The node catalogue, read from the parameter tables.")
     p.add_argument("type", nargs="?", help="show one node type in full")
@@ -171,6 +178,42 @@ def cmd_demo(args) -> int:
     return EXIT_OK
 
 
+METER_KEYS = ("integrated_lufs", "short_term_max_lufs", "momentary_max_lufs", "lra_lu",
+              "true_peak_dbtp", "sample_peak_dbfs", "rms_dbfs", "correlation")
+
+
+def cmd_meter(args) -> int:
+    from nodes.meters import meter_file
+
+    from .report import _json_number
+
+    results = [meter_file(Path(f)) for f in args.files]
+    if args.json:
+        print(json.dumps([{k: _json_number(v) for k, v in r.items()} for r in results],
+                         indent=2))
+        return EXIT_OK
+    for r in results:
+        print(format_loudness(r))
+    return EXIT_OK
+
+
+def format_loudness(r: dict) -> str:
+    """A file's figures as a readable block."""
+    def num(v, unit):
+        return "-inf" if v is None or v == float("-inf") else f"{v:.1f} {unit}"
+    corr = "n/a (mono)" if r.get("correlation") is None else f"{r['correlation']:+.2f}"
+    if r.get("correlation_min") is not None:
+        corr += f" (lowest {r['correlation_min']:+.2f})"
+    return "\n".join([
+        f"{r['path']}  ({r['duration_s']:.2f} s)",
+        f"  integrated {num(r['integrated_lufs'], 'LUFS')}   short-term max "
+        f"{num(r['short_term_max_lufs'], 'LUFS')}   momentary max "
+        f"{num(r['momentary_max_lufs'], 'LUFS')}   range {r['lra_lu']:.1f} LU",
+        f"  true peak {num(r['true_peak_dbtp'], 'dBTP')}   sample peak "
+        f"{num(r['sample_peak_dbfs'], 'dBFS')}   RMS {num(r['rms_dbfs'], 'dBFS')}   "
+        f"correlation {corr}"])
+
+
 def cmd_nodes(args) -> int:
     from nodes.base import node_class, node_types
 
@@ -212,7 +255,7 @@ def _print_report(report, as_json: bool) -> None:
 
 
 COMMANDS = {"render": cmd_render, "validate": cmd_validate, "demo": cmd_demo,
-            "nodes": cmd_nodes}
+            "meter": cmd_meter, "nodes": cmd_nodes}
 
 
 if __name__ == "__main__":

@@ -133,8 +133,9 @@ def build_project(folder: Path) -> Graph:
     Each stem runs through an EQ (and most through a compressor) into its channel;
     kick, snare and hats feed a drum group that is glued by a bus compressor; the
     lead sends pre-fader to a plate-like reverb and a tempo delay, returned on an
-    effects bus; everything meets on the mix bus.  Outputs: the mix and the drum
-    group as a stem.
+    effects bus; everything meets on the mix bus.  Outputs: the unmastered mix (what
+    goes to a mastering engineer), the drum group as a stem, and the master: EQ,
+    multiband compression, a fade, -14 LUFS under -1 dBTP, 16-bit dither.
     """
     g = Graph(sample_rate=SR, base_dir=folder)
     g.meta["description"] = ("mixgraph demo: EQ and compression on channels, a compressed "
@@ -169,7 +170,7 @@ def build_project(folder: Path) -> Graph:
     g.connect("lead_delay_send", "echo")
     g.connect("plate", "fx")
     g.connect("echo", "fx")
-    g.add("bus", id="mix")
+    g.add("bus", id="mix", gain_db=-2.5)          # peaks under -6 dBFS: room to master
     g.connect("drum_glue", "mix")
     g.connect("fx", "mix")
     for name in ("bass", "keys", "lead"):
@@ -178,8 +179,26 @@ def build_project(folder: Path) -> Graph:
     g.add("output", id="drums_out", path="out/drums.wav", subtype="PCM_24")
     g.connect("mix", "mix_out")
     g.connect("drums", "drums_out")
+    # the master chain: tone, gentle multiband glue, a fade, loudness for streaming
+    # (-14 LUFS under -1 dBTP), 16-bit noise-shaped dither
+    g.add("eq", id="master_eq", bands=[{"type": "low_shelf", "freq_hz": 90, "gain_db": 1.0},
+                                       {"type": "high_shelf", "freq_hz": 9000,
+                                        "gain_db": 1.5}])
+    g.add("multiband_compressor", id="master_glue", crossovers_hz=[180.0, 3000.0],
+          bands=[{"threshold_db": -20.0, "ratio": 2.0}, {"threshold_db": -22.0, "ratio": 1.7},
+                 {"threshold_db": -24.0, "ratio": 1.5}])
+    g.add("fade", id="master_fade", in_s=0.05, out_s=1.5)
+    g.add("loudness", id="master_loudness", target_lufs=-14.0, ceiling_dbtp=-1.0)
+    g.add("dither", id="master_dither", bit_depth=16, shape="noise_shaped")
+    g.add("output", id="master_out", path="out/master.wav", subtype="PCM_16")
+    for a, b in (("mix", "master_eq"), ("master_eq", "master_glue"),
+                 ("master_glue", "master_fade"), ("master_fade", "master_loudness"),
+                 ("master_loudness", "master_dither"), ("master_dither", "master_out")):
+        g.connect(a, b)
     columns += [["drums", "lead_verb_send", "lead_delay_send"],
-                ["drum_glue", "plate", "echo"], ["fx", "drums_out"], ["mix"], ["mix_out"]]
+                ["drum_glue", "plate", "echo"], ["fx", "drums_out"], ["mix"],
+                ["mix_out", "master_eq"], ["master_glue"], ["master_fade"],
+                ["master_loudness"], ["master_dither"], ["master_out"]]
     x = 20
     for column in columns:
         for row, node_id in enumerate(column):

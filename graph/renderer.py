@@ -9,18 +9,20 @@ render has succeeded; on any error or cancellation they are removed.
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Callable
 
+import networkx as nx
 import numpy as np
 
 from nodes.errors import MixgraphError, ParameterError, RenderCancelled
 
 from .model import Graph
 from .report import Report
-from .schedule import InputPort, Plan, make_plan
+from .schedule import InputPort, Plan, Step, make_plan
 from .validation import check
 
 MAX_BLOCK = 65536
@@ -52,13 +54,17 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
     try:
         if plan.content_frames <= 0:
             raise MixgraphError("nothing to render: every source in the project is empty")
-        outputs = run(plan, progress=progress, cancel=cancel)
+        headroom = _MasterHeadroom(plan)
+        outputs = run(plan, progress=progress, cancel=cancel, watch=headroom)
         measured = {step.node_id: (type(step.node).type_name, found)
                     for step in plan.steps if (found := step.node.report())}
     finally:
         plan.close()
+    warnings = list(validation.warnings) + headroom.warnings() + _output_warnings(outputs)
+    for node_id, (_, figures) in measured.items():
+        warnings += [f"{node_id}: {w}" for w in figures.pop("warnings", [])]
     return Report(outputs=outputs, nodes=measured, notices=list(plan.notices),
-                  warnings=list(validation.warnings),
+                  warnings=warnings,
                   render_s=time.perf_counter() - started,
                   song_s=plan.content_frames / plan.sample_rate,
                   block_size=block_size, sample_rate=plan.sample_rate)
@@ -82,43 +88,221 @@ def redirect_paths(graph: Graph, output_paths: dict) -> dict[str, str]:
     return paths
 
 
+HEADROOM_DBFS = -6.0                  # what mastering engineers ask a mix to peak under
+CORRELATION_WARNING = -0.5
+
+
+class _MasterHeadroom:
+    """Peak level of the mix where it enters the master chain (nodes of category
+    'master' fed by a node that is not), for the headroom warning."""
+
+    def __init__(self, plan: Plan):
+        categories = {s.node_id: type(s.node).category for s in plan.steps}
+        self.entries = {
+            s.node_id: 0.0 for s in plan.steps if categories[s.node_id] == "master"
+            and any(categories[u] != "master" for u in plan.graph.predecessors(s.node_id))}
+
+    def see(self, step: Step, ins: tuple, start: int) -> None:
+        if step.node_id in self.entries and ins and ins[0] is not None:
+            x = ins[0][:, max(0, -start):]
+            if x.size:
+                self.entries[step.node_id] = max(self.entries[step.node_id],
+                                                 float(np.abs(x).max()))
+
+    def warnings(self) -> list[str]:
+        out = []
+        for node_id, peak in self.entries.items():
+            if peak > 10 ** (HEADROOM_DBFS / 20):
+                out.append(f"the mix feeding the master chain at '{node_id}' peaks at "
+                           f"{20 * np.log10(peak):.1f} dBFS; engineers leave about 6 dB of "
+                           "headroom for mastering (peaks at or below -6 dBFS)")
+        return out
+
+
+def _output_warnings(outputs: list[dict]) -> list[str]:
+    out = []
+    for o in outputs:
+        low = o.get("correlation_min")
+        if low is not None and low < CORRELATION_WARNING:
+            out.append(f"output '{o['node']}': phase correlation falls to {low:.2f} (3 s "
+                       "windows); parts of the mix cancel in mono")
+    return out
+
+
 def run(plan: Plan, *, progress: Progress | None = None,
-        cancel: threading.Event | None = None) -> list[dict]:
-    """Run every block of ``plan``; returns the outputs' reports."""
+        cancel: threading.Event | None = None, watch=None) -> list[dict]:
+    """Run the analysis passes, then every block of ``plan``; returns the outputs' reports.
+
+    A node that needs an analysis pass gets its input rendered once into a temporary
+    file (its tape); it analyses the tape, and in the final pass reads its input from
+    it, so what feeds only that node is not rendered again.
+    """
+    analysed = [s for s in plan.steps if s.node.needs_analysis]
+    tracker = _Tracker(progress, plan.end_frames * (len(analysed) + 1))
     sinks = plan.sinks
     begun = []
+    with tempfile.TemporaryDirectory(prefix="mixgraph-") as folder:
+        tapes: dict[str, Tape] = {}
+        try:
+            for step in analysed:
+                active = _needed(plan, {step.node_id}, set(tapes)) - {step.node_id}
+                tape = Tape(Path(folder), step, plan)
+                _run_pass(plan, [s for s in plan.steps if s.node_id in active], tapes, tracker,
+                          cancel, capture=(step, tape))
+                tape.close()
+                step.node.analyse(tape)
+                for s in plan.steps:
+                    if s.node_id in active:
+                        s.node.reset()
+                for line in plan.delay_lines:
+                    line.reset()
+                tapes[step.node_id] = tape
+            final = _needed(plan, {s.node_id for s in sinks}, set(tapes))
+            for step in sinks:
+                step.node.begin(plan.content_frames, plan.sink_ends[step.node_id])
+                begun.append(step)
+            _run_pass(plan, [s for s in plan.steps if s.node_id in final], tapes, tracker,
+                      cancel, watch=watch)
+            return [step.node.finish() for step in sinks]
+        except BaseException:
+            for step in reversed(begun):      # the last writer's folder may nest in the first's
+                step.node.abort()
+            raise
+
+
+def _needed(plan: Plan, targets: set[str], taped: set[str]) -> set[str]:
+    """The targets and what they need, where taped nodes read their input from tape."""
+    dag = plan.graph.copy()
+    dag.remove_edges_from([e for e in plan.graph.in_edges(taped)])
+    needed = set(targets)
+    for t in targets:
+        needed |= nx.ancestors(dag, t)
+    return needed
+
+
+def _run_pass(plan: Plan, steps: list[Step], tapes: dict[str, "Tape"], tracker: "_Tracker",
+              cancel: threading.Event | None, capture=None, watch=None) -> None:
+    bufs = plan.buffers
+    block = plan.block_size
+    total = plan.end_frames
+    readers = {s.node_id: tapes[s.node_id].reader() for s in steps if s.node_id in tapes}
+    n = 0
     try:
-        for step in sinks:
-            step.node.begin(plan.content_frames, plan.sink_ends[step.node_id])
-            begun.append(step)
-        bufs = plan.buffers
-        block = plan.block_size
-        total = plan.end_frames
-        report_every = max(1, total // 200)
-        next_report = 0
-        n = 0
         while n < total:
             f = min(block, total - n)
             full = f == block
-            for step in plan.steps:
+            for step in steps:
                 outs = tuple(bufs[b] if full else bufs[b][:, :f] for b in step.outputs)
                 if step.silent:
                     for out in outs:
                         out.fill(0.0)
                     continue
-                ins = tuple(_gather(port, bufs, f, full) for port in step.inputs)
+                if step.node_id in readers:
+                    ins = readers[step.node_id].read(f)
+                else:
+                    ins = tuple(_gather(port, bufs, f, full) for port in step.inputs)
+                if watch is not None:
+                    watch.see(step, ins, n - step.latency_in)
                 step.node.process(ins, outs, n - step.latency_in)
+            if capture is not None:
+                target, tape = capture
+                tape.write(tuple(_gather(port, bufs, f, full) for port in target.inputs))
             n += f
             if cancel is not None and cancel.is_set():
                 raise RenderCancelled("render cancelled; nothing was written")
-            if progress is not None and (n >= next_report or n >= total):
-                progress(n, total)
-                next_report = n + report_every
-        return [step.node.finish() for step in sinks]
-    except BaseException:
-        for step in reversed(begun):          # the last writer's folder may nest in the first's
-            step.node.abort()
-        raise
+            tracker.advance(f)
+    finally:
+        for reader in readers.values():
+            reader.close()
+
+
+class _Tracker:
+    """Progress over all passes, reported at most 200 times."""
+
+    def __init__(self, progress: Progress | None, total: int):
+        self.progress = progress
+        self.total = max(total, 1)
+        self.done = 0
+        self.every = max(1, total // 200)
+        self.next = 0
+
+    def advance(self, frames: int) -> None:
+        self.done += frames
+        if self.progress is not None and (self.done >= self.next or self.done >= self.total):
+            self.progress(self.done, self.total)
+            self.next = self.done + self.every
+
+
+class Tape:
+    """A node's whole input, rendered once to temporary float64 files (one per port)."""
+
+    def __init__(self, folder: Path, step: Step, plan: Plan):
+        import soundfile as sf
+
+        self.latency_in = step.latency_in
+        self.frames = plan.end_frames
+        self.block = 65536
+        self.rate = plan.sample_rate
+        self.paths: list[Path | None] = []
+        self._writers = []
+        for i, port in enumerate(step.inputs):
+            if port.channels is None:
+                self.paths.append(None)
+                self._writers.append(None)
+                continue
+            path = folder / f"{step.node_id}.{port.name}.{i}.wav"
+            self.paths.append(path)
+            self._writers.append(sf.SoundFile(str(path), "w", plan.sample_rate, port.channels,
+                                              subtype="DOUBLE", format="RF64"))
+
+    def write(self, ins: tuple) -> None:
+        for writer, x in zip(self._writers, ins):
+            if writer is not None:
+                writer.write(np.ascontiguousarray(x.T))
+
+    def close(self) -> None:
+        for writer in self._writers:
+            if writer is not None:
+                writer.close()
+
+    def reader(self) -> "_TapeReader":
+        return _TapeReader(self.paths)
+
+    def blocks(self, block: int | None = None):
+        """(start, ins) for the whole input: start is the block's song time."""
+        block = block or self.block
+        reader = self.reader()
+        try:
+            clock = 0
+            while clock < self.frames:
+                n = min(block, self.frames - clock)
+                yield clock - self.latency_in, tuple(
+                    None if x is None else x.copy() for x in reader.read(n))
+                clock += n
+        finally:
+            reader.close()
+
+
+class _TapeReader:
+    def __init__(self, paths):
+        import soundfile as sf
+
+        self._files = [None if p is None else sf.SoundFile(str(p)) for p in paths]
+
+    def read(self, n: int) -> tuple:
+        out = []
+        for f in self._files:
+            if f is None:
+                out.append(None)
+            else:
+                data = f.read(n, dtype="float64", always_2d=True)
+                out.append(np.ascontiguousarray(data.T))
+        return tuple(out)
+
+    def close(self) -> None:
+        for f in self._files:
+            if f is not None:
+                f.close()
 
 
 def _gather(port: InputPort, bufs: list[np.ndarray], f: int, full: bool):

@@ -59,8 +59,13 @@ class Report:
         for o in self.outputs:
             chans = {1: "mono", 2: "stereo"}.get(o["channels"], f"{o['channels']} ch")
             line = (f"  {_short(o['path']):<{width}}  {o['duration_s']:8.3f} s  {chans:<6}  "
-                    f"{o['sample_rate'] / 1000:g} kHz  {o['subtype']:<6}  "
-                    f"peak {_db(o['sample_peak_dbfs'])} dBFS")
+                    f"{o['sample_rate'] / 1000:g} kHz  {o['subtype']:<6}")
+            if "integrated_lufs" in o:
+                line += (f"  {_db(o['integrated_lufs'])} LUFS  LRA {o['lra_lu']:4.1f} LU  "
+                         f"TP {_db(o['true_peak_dbtp'])} dBTP")
+            line += f"  peak {_db(o['sample_peak_dbfs'])} dBFS"
+            if o.get("correlation") is not None:
+                line += f"  corr {o['correlation']:+.2f}"
             if o.get("clipped_samples"):
                 line += f"  CLIPPED {o['clipped_samples']:,} samples"
             lines.append(line)

@@ -82,6 +82,12 @@ class Plan:
     end_frames: int                    # render-clock samples to run
     notices: list[str]
     latency: dict[str, int]            # per node: latency of its output (samples)
+    upstream: dict[str, set[str]]      # per node that needs an analysis pass: its ancestors
+    graph: nx.DiGraph                  # node ids and links
+
+    @property
+    def delay_lines(self) -> list:
+        return [f.delay for s in self.steps for p in s.inputs for f in p.feeds if f.delay]
 
     @property
     def sinks(self) -> list[Step]:
@@ -197,6 +203,20 @@ def make_plan(graph: Graph, block_size: int,
         raise
 
 
+def _prepare(graph, node, nid, ports, block_size, notices, channels, content) -> None:
+    """Prepare one node and record the channel count of each of its outputs."""
+    cls = type(node)
+    ctx = Context(sample_rate=graph.sample_rate, max_block=block_size,
+                  input_channels=tuple(ch for _, _, ch in ports), base_dir=graph.base_dir,
+                  node_id=nid, notices=notices, content_frames=content)
+    out_ch = tuple(node.prepare(ctx))
+    if len(out_ch) != len(cls.outputs) or any(c not in (1, 2) for c in out_ch):
+        raise GraphError(f"node '{nid}' ({cls.type_name}) reported channel counts {out_ch} "
+                         "for its outputs; expected 1 or 2 for each")
+    for port, ch in zip(cls.outputs, out_ch):
+        channels[PortRef(nid, port.name)] = ch
+
+
 def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers, muted,
            live, built) -> Plan:
     channels: dict[PortRef, int] = {}
@@ -206,6 +226,7 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
     notices: list[str] = []
     prepared: list[tuple[str, Node, list[tuple[str, list[Link], int | None]]]] = []
 
+    nodes: dict[str, Node] = {}
     for nid in steps_order:
         spec = graph.nodes[nid]
         cls = node_class(spec.type)
@@ -219,28 +240,30 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
                             param=exc.param) from None
         node.node_id = nid
         built.append(node)
+        nodes[nid] = node
+
+    # sources first: every other node may want to know where the song ends
+    content = 0
+    for nid in steps_order:
+        if not type(nodes[nid]).inputs:
+            _prepare(graph, nodes[nid], nid, [], block_size, notices, channels, 0)
+            content = max(content, nodes[nid].length() or 0)
+    for nid in steps_order:
+        node = nodes[nid]
+        cls = type(node)
         ports = []
         for port in cls.inputs:
             links = [l for l in links_in[nid] if l.dst.port == port.name]
             ch = max((channels[l.src] for l in links), default=None)
             ports.append((port.name, links, ch))
-        ctx = Context(sample_rate=sr, max_block=block_size,
-                      input_channels=tuple(ch for _, _, ch in ports),
-                      base_dir=graph.base_dir, node_id=nid, notices=notices)
-        out_ch = tuple(node.prepare(ctx))
-        if len(out_ch) != len(cls.outputs) or any(c not in (1, 2) for c in out_ch):
-            raise GraphError(f"node '{nid}' ({spec.type}) reported channel counts {out_ch} "
-                             "for its outputs; expected 1 or 2 for each")
-        for port, ch in zip(cls.outputs, out_ch):
-            channels[PortRef(nid, port.name)] = ch
+        if cls.inputs:
+            _prepare(graph, node, nid, ports, block_size, notices, channels, content)
         lat_in[nid] = max((lat_out[l.src.node] for l in links_in[nid]), default=0)
         lat_out[nid] = lat_in[nid] + int(node.latency())
         tail_out[nid] = max((tail_out[l.src.node] for l in links_in[nid]), default=0.0) \
             + float(node.tail())
         prepared.append((nid, node, ports))
 
-    lengths = [n.length() for _, n, _ in prepared if not n.inputs]
-    content = max((x for x in lengths if x is not None), default=0)
     max_tail = float(graph.setting("max_tail_s"))
 
     pool = _Pool(block_size)
@@ -304,7 +327,12 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
             if ref not in last_use:
                 pool.give(out_buffers.pop(ref))
 
+    dag = nx.DiGraph()
+    dag.add_nodes_from(graph.nodes)
+    dag.add_edges_from((l.src.node, l.dst.node) for l in graph.links)
+    upstream = {step.node_id: nx.ancestors(dag, step.node_id) for step in steps
+                if step.node.needs_analysis}
     return Plan(steps=steps, buffers=pool.buffers, block_size=block_size, sample_rate=sr,
                 content_frames=content, sink_ends=sink_ends, end_frames=end,
-                notices=notices, latency=lat_out)
+                notices=notices, latency=lat_out, upstream=upstream, graph=dag)
 

@@ -165,6 +165,16 @@ def validate(graph: Graph, *, check_files: bool = True,
             if not (nx.descendants(dag, spec.id) & sinks):
                 v.warnings.append(f"node '{spec.id}' does not reach any output")
 
+    for spec in graph:
+        if spec.id in sinks and spec.params.get("subtype") == "PCM_16" \
+                and dag.has_node(spec.id) \
+                and not any(graph.nodes[a].type == "dither"
+                            and graph.nodes[a].params.get("bit_depth", 24) == 16
+                            for a in nx.ancestors(dag, spec.id)):
+            v.warnings.append(f"output '{spec.id}' writes PCM_16 with no 16-bit dither "
+                              "before it: quiet passages will carry truncation distortion; "
+                              "add a dither node (bit_depth 16) as the last stage")
+
     # ------------------------------------------------------------------ files
     if check_files:
         _check_files(graph, known, output_paths or {}, v)

@@ -177,6 +177,8 @@ class Context:
     base_dir: Path = field(default_factory=Path.cwd)
     node_id: str = ""
     notices: list[str] = field(default_factory=list)
+    #: song samples up to the end of the last source (known to every node but sources)
+    content_frames: int = 0
 
     def notice(self, message: str) -> None:
         self.notices.append(message)
@@ -201,6 +203,8 @@ class Node:
     #: names of ``path`` parameters naming files the node reads / writes
     reads: ClassVar[tuple[str, ...]] = ()
     writes: ClassVar[tuple[str, ...]] = ()
+    #: the engine renders this node's input once and calls ``analyse`` before the render
+    needs_analysis: ClassVar[bool] = False
 
     def __init__(self, **values: Any):
         table = self.param_table()
@@ -295,6 +299,10 @@ class Node:
     def tail(self) -> float:
         """Seconds of output that may follow the end of the input."""
         return 0.0
+
+    def analyse(self, tape) -> None:
+        """For nodes that need the whole input first: ``tape.blocks()`` yields
+        ``(start, ins)`` for the node's entire input, as many times as it likes."""
 
     def report(self) -> dict | None:
         """What the node measured during the render, for the report (or ``None``)."""

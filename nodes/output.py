@@ -8,13 +8,12 @@ mix is exactly as long as the song and a reverb tail ends where it has decayed.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 
 from .audiofile import EXTENSIONS, SUBTYPES, AtomicWriter, format_for
-from .base import Context, Param, Port, Sink, gain_to_db, register
+from .base import Context, Param, Port, Sink, register
 
 TAIL_THRESHOLD_DBFS = -90.0
 TAIL_THRESHOLD = 10.0 ** (TAIL_THRESHOLD_DBFS / 20.0)
@@ -80,10 +79,13 @@ class Output(Sink):
         self._end = end_frames
         self._next = 0
         self._pending: list[np.ndarray] = []
-        self._peak = 0.0
         self._clipped = 0
-        self._frames = 0
         rate = self.sample_rate_out
+        from .meters import LoudnessMeter
+
+        self._meter = LoudnessMeter(rate, self._channels)
+        self._unmetered: list[np.ndarray] = []       # written, waiting for the meter
+        self._unmetered_frames = 0
         self._writer = AtomicWriter(self._path, rate=self.sample_rate, channels=self._channels,
                                     fmt=format_for(self.path, self.format),
                                     subtype=self.subtype, file_rate=rate)
@@ -93,12 +95,22 @@ class Output(Sink):
     def sample_rate_out(self) -> int:
         return self._values["sample_rate"] or self.sample_rate
 
+    METER_CHUNK = 8192
+
     def _measure(self, data: np.ndarray) -> None:
-        a = np.abs(data)
-        self._peak = max(self._peak, float(a.max(initial=0.0)))
+        """Meter what is written, in chunks of at least 8192 frames (small blocks would
+        spend their time in the meter's per-call overhead)."""
+        self._unmetered.append(data.copy())
+        self._unmetered_frames += data.shape[1]
+        if self._unmetered_frames >= self.METER_CHUNK:
+            self._flush_meter()
         if self.subtype != "FLOAT":
-            self._clipped += int(np.count_nonzero(a > 1.0))
-        self._frames += data.shape[1]
+            self._clipped += int(np.count_nonzero(np.abs(data) > 1.0))
+
+    def _flush_meter(self) -> None:
+        if self._unmetered:
+            self._meter.add(np.concatenate(self._unmetered, axis=1))
+            self._unmetered, self._unmetered_frames = [], 0
 
     def process(self, ins, outs, start):
         (x,) = ins
@@ -128,7 +140,9 @@ class Output(Sink):
         self._pending = []
         self._writer.commit()
         self._writer = None
+        self._flush_meter()
         rate = self.sample_rate_out
+        figures = self._meter.result()
         return {
             "node": self.node_id,
             "path": str(self._path),
@@ -136,11 +150,14 @@ class Output(Sink):
             "subtype": self.subtype,
             "sample_rate": rate,
             "channels": self._channels,
-            "frames": self._frames,
-            "duration_s": self._frames / rate,
-            "sample_peak_dbfs": gain_to_db(self._peak, -math.inf),
+            "frames": self._meter.frames,
+            **figures,
             "clipped_samples": self._clipped,
         }
+
+    def series(self) -> dict:
+        """Loudness over time of what was written (for plots)."""
+        return self._meter.series()
 
     def abort(self) -> None:
         if self._writer is not None:

@@ -212,7 +212,7 @@ class Noise(Generator):
 
     def prepare(self, ctx):
         chans = super().prepare(ctx)
-        self._chunk_index = -1
+        self._chunk_index = None                 # no chunk yet (indices may be negative)
         self._chunk = None
         self.reset()
         return chans

@@ -66,6 +66,11 @@ CONTEXT = {
     ("gate", "attack_ms"): ({"threshold_db": -30.0, "attack_ms": 5.0}, "tremolo"),
     ("gate", "hold_ms"): ({"threshold_db": -30.0, "attack_ms": 5.0}, "tremolo"),
     ("gate", "release_ms"): ({"threshold_db": -30.0, "attack_ms": 5.0}, "tremolo"),
+    # a limiter's release acts only while it limits: a -20 dBTP ceiling under the sine
+    ("limiter", "release_ms"): ({"ceiling_dbtp": -20.0}, "mono"),
+    # a multiband compressor's bands compress the -12 dBFS sine with a -30 dB threshold
+    ("multiband_compressor", "stereo_link"): ({"bands": [{"threshold_db": -30.0}] * 3},
+                                              "mono"),
 }
 
 # Parameters whose effect needs two channels are swept on a stereo input as well.
@@ -77,6 +82,7 @@ MONO_INERT = {
     ("channel", "width"): "width scales the side signal; a mono input has none",
     ("stereo_width", "width"): "width scales the side signal; a mono input has none",
     ("compressor", "stereo_link"): "one channel has nothing to link with",
+    ("multiband_compressor", "stereo_link"): "one channel has nothing to link with",
 }
 
 

@@ -104,7 +104,7 @@ def test_out_of_range_parameters_are_refused(name, tmp_path):
             with pytest.raises(ParameterError, match=f"node 'n': {p.name}"):
                 g.set("n", p.name, value)
             checked += 1
-    assert checked or not cls.params
+    assert checked or all(p.kind in ("str", "path") for p in cls.params)
 
 
 def _prepared(cls, channels, block):

@@ -1,0 +1,690 @@
+"""Master-chain stages: limiter, loudness target, multiband compressor, linear-phase EQ,
+fade and dither."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .base import DTYPE, Context, Node, Param, db_to_gain, register
+from .dynamics import COMPRESSOR_PARAMS, CompressorCore, _GainReductionMeter, time_coefficient
+from .eq import BAND_FIELDS, band_problems, response_db
+
+# ------------------------------------------------------------------ limiter
+DETECT_FACTOR = 16
+DETECT_HALF = 64                       # zero crossings each side: 2*16*64+1 = 2049 taps
+DETECT_PARTITION = 256
+DETECT_MARGIN_DB = 0.05                # the detector aims this far under the ceiling
+_detector_cache: dict[int, np.ndarray] = {}
+
+
+def detector_spectra(partition: int = DETECT_PARTITION) -> np.ndarray:
+    """Spectra (16, partition + 1) of the phases of the limiter's true-peak interpolator.
+
+    2049 taps at 16x (odd: a delay of exactly 64 input samples), Kaiser window, cut
+    off at the input's Nyquist frequency.  Inter-sample peaks of content near Nyquist
+    need a long interpolator (a 32-crossing one read full-band noise 0.3 dB low), and
+    a cutoff at Nyquist reads slightly high there, which is the safe side; at 16x a
+    peak between points is missed by at most 0.04 dB.
+    """
+    if partition not in _detector_cache:
+        from scipy.signal import firwin
+
+        n = 2 * DETECT_FACTOR * DETECT_HALF + 1
+        h = firwin(n, 1.0 / DETECT_FACTOR, window=("kaiser", 10.0)) * DETECT_FACTOR
+        k = -(-n // DETECT_FACTOR)
+        padded = np.zeros(k * DETECT_FACTOR)
+        padded[:n] = h
+        poly = padded.reshape(k, DETECT_FACTOR).T                 # (16, 129)
+        _detector_cache[partition] = np.fft.rfft(poly, n=2 * partition, axis=1)
+    return _detector_cache[partition]
+
+
+class TruePeakEnvelope:
+    """Per-sample true-peak envelope (max over channels) for a limiter's detector.
+
+    The interpolation runs by overlap-save on fixed partitions of the input, so the
+    envelope does not depend on how the signal is cut into blocks.  The value for a
+    sample covers the intervals on both sides of it, and arrives ``delay`` samples
+    late (partition, interpolator delay and one sample for the interval after).
+    """
+
+    def __init__(self, channels: int):
+        self.channels = channels
+        self.spectra = detector_spectra()
+        self.partition = DETECT_PARTITION
+        self.delay = DETECT_PARTITION + DETECT_HALF + 1
+        self.reset()
+
+    def reset(self) -> None:
+        P = self.partition
+        self._window = np.zeros((self.channels, 2 * P))
+        self._fill = 0
+        self._ready = np.zeros(P)
+        self._served = 0
+        self._raw = np.zeros((self.channels, DETECT_HALF))
+        self._previous = 0.0
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        P = self.partition
+        n = x.shape[1]
+        env = np.empty(n)
+        done = 0
+        while done < n:
+            take = min(n - done, P - self._fill)
+            env[done:done + take] = self._ready[self._served:self._served + take]
+            self._served += take
+            self._window[:, P + self._fill:P + self._fill + take] = x[:, done:done + take]
+            self._fill += take
+            done += take
+            if self._fill == P:
+                self._ready = self._partition()
+                self._served = 0
+                self._fill = 0
+        return env
+
+    def _partition(self) -> np.ndarray:
+        P = self.partition
+        spectrum = np.fft.rfft(self._window, axis=1)                 # (ch, P+1)
+        phases = np.fft.irfft(spectrum[:, None, :] * self.spectra[None], n=2 * P,
+                              axis=2)[:, :, P:]                      # (ch, 16, P)
+        env = np.abs(phases).max(axis=(0, 1))
+        # the samples themselves, delayed to where their interpolated interval is
+        a = np.abs(self._window[:, P:])
+        joined = np.concatenate((self._raw, a), axis=1)
+        np.maximum(env, joined[:, :P].max(axis=0), out=env)
+        self._raw = joined[:, P:]
+        self._window[:, :P] = self._window[:, P:]
+        both = np.maximum(env, np.concatenate(([self._previous], env[:-1])))
+        self._previous = float(env[-1])
+        return both
+
+
+class LimiterCore:
+    """A linked lookahead brickwall limiter; the audio is delayed by ``latency``.
+
+    The detector reads the true peak around each sample (16x oversampled, or the
+    sample peak); the gain comes from :func:`nodes.kernels.master.limiter_gain`.
+    """
+
+    def __init__(self, rate: int, channels: int, max_block: int, lookahead_ms: float,
+                 true_peak: bool = True):
+        from .delayline import DelayLine
+
+        self.rate = rate
+        self.channels = channels
+        self.true_peak = true_peak
+        self.window = max(1, int(round(lookahead_ms * rate / 1000.0))) + 1
+        self.detector = TruePeakEnvelope(channels) if true_peak else None
+        self.detect_delay = self.detector.delay if true_peak else 0
+        self.latency = self.window - 1 + self.detect_delay
+        self.delay = DelayLine(channels, self.latency, max_block)
+        self.meter = _GainReductionMeter()
+        self.reset()
+
+    def reset(self) -> None:
+        self.delay.reset()
+        if self.detector is not None:
+            self.detector.reset()
+        self.dq_val = np.ones(self.window)
+        self.dq_idx = np.zeros(self.window, dtype=np.int64)
+        self.ring = np.ones(self.window)
+        self.state = np.array([0.0, 0.0, 0.0, 0.0, float(self.window), 1.0])
+        self.meter = _GainReductionMeter()
+        self.input_peak = 0.0
+
+    def envelope(self, x: np.ndarray) -> np.ndarray:
+        """Peak around each sample (max over channels), ``detect_delay`` samples late."""
+        a = np.abs(x)
+        self.input_peak = max(self.input_peak, float(a.max(initial=0.0)))
+        if self.detector is None:
+            return a.max(axis=0)
+        return self.detector.process(x)
+
+    def gain(self, x: np.ndarray, ceiling, alpha_release) -> np.ndarray:
+        from .kernels.master import limiter_gain
+
+        env = self.envelope(x)
+        g = np.empty(x.shape[1])
+        limiter_gain(env, g, _arr(ceiling), _arr(alpha_release), self.window, self.dq_val,
+                     self.dq_idx, self.ring, self.state)
+        return g
+
+    def process(self, x: np.ndarray, out: np.ndarray, ceiling, alpha_release,
+                start: int) -> None:
+        g = self.gain(x, ceiling, alpha_release)
+        delayed = self.delay.process(x)
+        np.multiply(delayed, g, out=out)
+        self.meter.add(-20.0 * np.log10(np.maximum(g, 1e-12)), start - self.latency)
+
+
+def _arr(v) -> np.ndarray:
+    return np.atleast_1d(np.asarray(v, dtype=np.float64))
+
+
+def _detect_ceiling(ceiling_dbtp):
+    return db_to_gain(np.asarray(ceiling_dbtp) - DETECT_MARGIN_DB) \
+        if isinstance(ceiling_dbtp, np.ndarray) else db_to_gain(ceiling_dbtp - DETECT_MARGIN_DB)
+
+
+@register
+class Limiter(Node):
+    """Lookahead brickwall limiter with true-peak detection: the output's true peak stays
+    under the ceiling.  Declares its lookahead (and detector delay) as latency."""
+
+    type_name = "limiter"
+    category = "master"
+    summary = "lookahead true-peak brickwall limiter"
+    params = (
+        Param("ceiling_dbtp", -1.0, min=-20.0, max=0.0, unit="dBTP",
+              doc="highest true peak allowed out"),
+        Param("release_ms", 80.0, min=1.0, max=2000.0, unit="ms", doc="release time constant"),
+        Param("lookahead_ms", 2.0, min=0.1, max=20.0, unit="ms", automatable=False,
+              doc="time the gain has to come down before a peak"),
+        Param("true_peak", True, kind="bool",
+              doc="detect inter-sample peaks (8x oversampled); false: sample peaks"),
+    )
+
+    def prepare(self, ctx: Context):
+        chans = super().prepare(ctx)
+        self._core = LimiterCore(ctx.sample_rate, chans[0], ctx.max_block, self.lookahead_ms,
+                                 self.true_peak)
+        return chans
+
+    def latency(self) -> int:
+        return self._core.latency
+
+    def reset(self):
+        self._core.reset()
+
+    def process(self, ins, outs, start):
+        (x,), (out,) = ins, outs
+        n = x.shape[1]
+        # the detector looks at audio `detect_delay` samples old; the gain computed now
+        # acts on audio `latency` samples old
+        ceiling = _detect_ceiling(self.value("ceiling_dbtp", start - self._core.detect_delay, n))
+        release = time_coefficient(self.value("release_ms", start - self._core.latency, n),
+                                   self.sample_rate)
+        self._core.process(x, out, ceiling, release, start)
+
+    def report(self) -> dict:
+        return dict(self._core.meter.report(),
+                    input_peak_dbfs=round(_db(self._core.input_peak), 2))
+
+
+def _db(a: float) -> float:
+    return 20 * math.log10(a) if a > 0 else -math.inf
+
+
+# ----------------------------------------------------------------- loudness
+@register
+class Loudness(Node):
+    """Sets the integrated loudness of the whole programme to a target, under a
+    true-peak ceiling.  It measures its input in an analysis pass first; where the
+    target needs more peak level than the ceiling allows it limits (and says how much
+    in the report), iterating until the limited output is on target."""
+
+    type_name = "loudness"
+    category = "master"
+    summary = "loudness target (gain, then true-peak limiting where needed)"
+    params = (
+        Param("target_lufs", -14.0, min=-40.0, max=-5.0, unit="LUFS", automatable=False,
+              doc="integrated loudness of the output"),
+        Param("ceiling_dbtp", -1.0, min=-10.0, max=0.0, unit="dBTP", automatable=False,
+              doc="highest true peak allowed out"),
+        Param("release_ms", 80.0, min=1.0, max=2000.0, unit="ms", automatable=False,
+              doc="release of the limiter, where limiting is needed"),
+        Param("lookahead_ms", 2.0, min=0.1, max=20.0, unit="ms", automatable=False,
+              doc="lookahead of the limiter"),
+    )
+    needs_analysis = True
+    CRUSHED_DB = 6.0                      # more limiting than this is reported as a problem
+    TOLERANCE_LU = 0.02
+
+    def prepare(self, ctx: Context):
+        chans = super().prepare(ctx)
+        self._channels = chans[0]
+        self._core = LimiterCore(ctx.sample_rate, chans[0], max(ctx.max_block, 65536),
+                                 self.lookahead_ms, True)
+        self._gain_db = 0.0
+        self._limit = False
+        self._figures: dict = {}
+        return chans
+
+    def latency(self) -> int:
+        return self._core.latency
+
+    def reset(self):
+        self._core.reset()
+
+    def _render(self, x, out, start):
+        x = x * db_to_gain(self._gain_db)
+        if self._limit:
+            ceiling = db_to_gain(self.ceiling_dbtp - DETECT_MARGIN_DB)
+            self._core.process(x, out, ceiling, time_coefficient(self.release_ms,
+                                                                 self.sample_rate), start)
+        else:
+            self._core.input_peak = max(self._core.input_peak,
+                                        float(np.abs(x).max(initial=0.0)))
+            out[:] = self._core.delay.process(x)
+
+    def _measure(self, tape) -> dict:
+        from .meters import LoudnessMeter
+
+        meter = LoudnessMeter(self.sample_rate, self._channels)
+        self._core.reset()
+        out = np.empty((self._channels, tape.block))
+        for start, (x,) in tape.blocks():
+            y = out[:, :x.shape[1]]
+            self._render(x, y, start)
+            skip = max(0, self._core.latency - start)   # output song time < 0: pre-roll
+            if skip < y.shape[1]:
+                meter.add(y[:, skip:])
+        return meter.result()
+
+    def analyse(self, tape) -> None:
+        from .meters import LoudnessMeter
+
+        meter = LoudnessMeter(self.sample_rate, self._channels)
+        peak = TruePeakEnvelope(self._channels)      # the limiter's detector, not 4x
+        highest = 0.0
+        for start, (x,) in tape.blocks():
+            skip = max(0, -start)
+            if skip < x.shape[1]:
+                meter.add(x[:, skip:])
+            highest = max(highest, float(peak.process(x).max(initial=0.0)))
+        highest = max(highest, float(peak.process(np.zeros((self._channels,
+                                                             peak.delay))).max()))
+        source = dict(meter.result(), true_peak_dbtp=_db(highest))
+        figures = {"input_lufs": round(source["integrated_lufs"], 2),
+                   "input_true_peak_dbtp": round(source["true_peak_dbtp"], 2)}
+        if not math.isfinite(source["integrated_lufs"]):
+            self._gain_db, self._limit = 0.0, False
+            figures["note"] = "the input is silent; nothing to normalise"
+            self._figures = figures
+            return
+        self._gain_db = self.target_lufs - source["integrated_lufs"]
+        self._limit = source["true_peak_dbtp"] + self._gain_db > self.ceiling_dbtp - 0.1
+        worst = 0.0
+        if self._limit:
+            # limiting takes back some loudness, more the harder it works: find the gain
+            # whose limited output is on target (secant steps on loudness(gain))
+            tried: list[tuple[float, float]] = []
+            for _ in range(10):
+                result = self._measure(tape)
+                worst = self._core.meter.max_db
+                miss = self.target_lufs - result["integrated_lufs"]
+                tried.append((self._gain_db, result["integrated_lufs"]))
+                if abs(miss) < self.TOLERANCE_LU:
+                    break
+                if len(tried) >= 2 and tried[-1][1] != tried[-2][1]:
+                    (g0, l0), (g1, l1) = tried[-2], tried[-1]
+                    slope = max((l1 - l0) / (g1 - g0), 0.05)
+                    self._gain_db = g1 + miss / slope
+                else:
+                    self._gain_db += miss
+        else:
+            result = dict(source, integrated_lufs=source["integrated_lufs"] + self._gain_db)
+        self._core.reset()
+        figures.update(gain_db=round(self._gain_db, 2),
+                       output_lufs=round(result["integrated_lufs"], 2),
+                       target_lufs=self.target_lufs, limiting=self._limit)
+        if self._limit:
+            figures["limiting_max_db"] = round(worst, 2)
+        self._figures = figures
+
+    def process(self, ins, outs, start):
+        (x,), (out,) = ins, outs
+        self._render(x, out, start)
+
+    def report(self) -> dict:
+        figures = dict(self._figures)
+        worst = figures.get("limiting_max_db", 0.0)
+        if worst > self.CRUSHED_DB:
+            figures["warnings"] = [
+                f"reaching {self.target_lufs:g} LUFS under {self.ceiling_dbtp:g} dBTP takes "
+                f"{worst:.1f} dB of limiting, which crushes the mix; lower the target or "
+                "compress before the limiter"]
+        return figures
+
+
+# ------------------------------------------------------ multiband compressor
+MB_FIELDS = {p.name: p for p in COMPRESSOR_PARAMS + (
+    Param("makeup_db", 0.0, min=-24.0, max=24.0, unit="dB", doc="band gain after compression"),
+)}
+MB_DEFAULTS = {"threshold_db": -18.0, "ratio": 2.0, "knee_db": 6.0, "attack_ms": 20.0,
+               "release_ms": 150.0, "makeup_db": 0.0}
+
+
+def _crossover_problems(value) -> list[str]:
+    if not 1 <= len(value) <= 3:
+        return [f"needs 1 to 3 frequencies (2 to 4 bands), got {len(value)}"]
+    if not all(isinstance(f, (int, float)) and not isinstance(f, bool) for f in value):
+        return ["must be a list of frequencies in Hz"]
+    if any(not 20.0 <= f <= 20000.0 for f in value):
+        return ["frequencies must be between 20 and 20000 Hz"]
+    if any(b <= a * 1.2 for a, b in zip(value, value[1:])):
+        return ["frequencies must rise, each at least 1.2 times the one before"]
+    return []
+
+
+def _mb_band_problems(bands) -> list[str]:
+    out = []
+    for i, band in enumerate(bands):
+        if not isinstance(band, dict):
+            out.append(f"band {i} must be an object of compressor settings")
+            continue
+        for key, value in band.items():
+            field = MB_FIELDS.get(key)
+            if field is None:
+                out.append(f"band {i} has no setting {key!r} (settings: {', '.join(MB_FIELDS)})")
+            else:
+                out += [f"band {i} {p}" for p in field.problems(value)]
+    return out
+
+
+@register
+class MultibandCompressor(Node):
+    """Two to four bands split by 4th-order Linkwitz-Riley crossovers (the bands sum to an
+    allpass: flat magnitude), each with its own compressor."""
+
+    type_name = "multiband_compressor"
+    category = "master"
+    summary = "2-4 band compressor with Linkwitz-Riley crossovers that sum flat"
+    params = (
+        Param("crossovers_hz", [200.0, 2500.0], kind="list", check=_crossover_problems,
+              unit="Hz", doc="crossover frequencies, rising (1 to 3)"),
+        Param("bands", [], kind="list", check=_mb_band_problems,
+              doc="per band, low to high: {threshold_db, ratio, knee_db, attack_ms, "
+                  "release_ms, makeup_db}; missing bands and settings take defaults"),
+        Param("detector", "peak", kind="choice", choices=("peak", "rms"), doc="level detector"),
+        Param("stereo_link", 1.0, min=0.0, max=1.0,
+              doc="1 = one gain for both channels per band, 0 = independent"),
+    )
+
+    @classmethod
+    def check_params(cls, values, sample_rate):
+        crossovers = values.get("crossovers_hz", [200.0, 2500.0])
+        bands = values.get("bands", [])
+        out = []
+        if isinstance(crossovers, list) and len(bands) > len(crossovers) + 1:
+            out.append(f"has {len(bands)} bands but {len(crossovers)} crossovers make "
+                       f"{len(crossovers) + 1}")
+        if isinstance(crossovers, list) and crossovers and max(crossovers) >= sample_rate / 2:
+            out.append("crossovers must be below half the sample rate")
+        return out
+
+    def prepare(self, ctx: Context):
+        from .automation import Automation
+        from .eq import svf_sections
+
+        chans = super().prepare(ctx)
+        self._channels = chans[0]
+        sr = ctx.sample_rate
+        self._xo = [(np.array(svf_sections("lowpass", f, 0.0, 0.0, 24, sr)),
+                     np.array(svf_sections("highpass", f, 0.0, 0.0, 24, sr)))
+                    for f in self.crossovers_hz]
+        count = len(self.crossovers_hz) + 1
+        self._bands = []
+        for i in range(count):
+            given = self.bands[i] if i < len(self.bands) else {}
+            values = {k: given.get(k, MB_DEFAULTS[k]) for k in MB_DEFAULTS}
+            values = {k: Automation.from_document(v) if isinstance(v, dict) else v
+                      for k, v in values.items()}
+            self._bands.append(values)
+        self._meters = [_GainReductionMeter() for _ in range(count)]
+        self.reset()
+        return chans
+
+    def reset(self):
+        count = len(self.crossovers_hz) + 1
+        self._cores = [CompressorCore(self.sample_rate, self._channels, self.detector)
+                       for _ in range(count)]
+        # per crossover: lowpass and highpass states, and allpass states (per band below)
+        self._state = {}
+
+    def _filter(self, key, coefs, x):
+        from .kernels.filters import svf_cascade
+
+        state = self._state.setdefault(key, np.zeros((x.shape[0], coefs.shape[0], 2)))
+        y = np.empty_like(x)
+        svf_cascade(x, y, coefs, state)
+        return y
+
+    def split(self, x: np.ndarray) -> list[np.ndarray]:
+        """The bands of x, low to high; their sum is x through an allpass."""
+        bands = []
+        rest = x
+        for i, (lp, hp) in enumerate(self._xo):
+            low = self._filter(("lp", i), lp, rest)
+            rest = self._filter(("hp", i), hp, rest)
+            # phase-match the lower band to the crossovers still to come
+            for j in range(i + 1, len(self._xo)):
+                lpj, hpj = self._xo[j]
+                low = self._filter(("apl", i, j), lpj, low) + self._filter(("aph", i, j), hpj, low)
+            bands.append(low)
+        bands.append(rest)
+        return bands
+
+    def process(self, ins, outs, start):
+        (x,), (out,) = ins, outs
+        n = x.shape[1]
+        out[:] = 0.0
+        link = self.value("stereo_link", start, n)
+        for i, band in enumerate(self.split(x)):
+            v = {k: (p.render(start, n, self.sample_rate) if hasattr(p, "render") else p)
+                 for k, p in self._bands[i].items()}
+            reduction = self._cores[i].reduction(band, v["threshold_db"], v["ratio"],
+                                                 v["knee_db"], v["attack_ms"],
+                                                 v["release_ms"], link)
+            self._meters[i].add(reduction, start)
+            out += band * db_to_gain(v["makeup_db"] - reduction)
+
+    def report(self) -> dict:
+        return {f"band{i + 1}_gain_reduction_max_db": m.report()["gain_reduction_max_db"]
+                for i, m in enumerate(self._meters)}
+
+
+# ------------------------------------------------------------- linear phase
+LINEAR_PHASE_TAPS = 8191
+LINEAR_PHASE_PARTITION = 1024
+
+
+def _static_band_problems(bands) -> list[str]:
+    out = band_problems(bands)
+    for i, band in enumerate(bands):
+        if isinstance(band, dict) and any(isinstance(v, dict) for v in band.values()):
+            out.append(f"band {i} cannot be automated in a linear-phase EQ (its filter is "
+                       "designed once); use eq for automated bands")
+    return out
+
+
+def linear_phase_fir(bands: list[dict], rate: int, taps: int = LINEAR_PHASE_TAPS) -> np.ndarray:
+    """A symmetric FIR with the magnitude response of ``bands`` (frequency sampling,
+    Kaiser window).  Bands of 0 dB give exactly a delayed impulse."""
+    size = 1 << int(math.ceil(math.log2(2 * taps)))
+    freqs = np.fft.rfftfreq(size, 1.0 / rate)
+    magnitude = 10 ** (response_db(bands, rate, freqs) / 20.0)
+    h = np.fft.irfft(magnitude, size)
+    half = taps // 2
+    fir = np.concatenate((h[-half:], h[:half + 1]))
+    return fir * np.kaiser(taps, 8.0)
+
+
+@register
+class LinearPhaseEq(Node):
+    """The ``eq`` band types as a linear-phase FIR (no phase shift; a pre-ring instead),
+    rendered by partitioned FFT convolution.  Declares its latency."""
+
+    type_name = "linear_phase_eq"
+    category = "master"
+    summary = "linear-phase EQ (FIR), same bands as eq; latency compensated"
+    params = (Param("bands", [], kind="list", check=_static_band_problems,
+                    doc="list of bands: {type, freq_hz, gain_db, q, slope_db_oct, on}"),)
+
+    @classmethod
+    def check_params(cls, values, sample_rate):
+        from .eq import Eq
+        return Eq.check_params(values, sample_rate)
+
+    def prepare(self, ctx: Context):
+        from .convolution import PartitionedConvolver
+
+        chans = super().prepare(ctx)
+        fir = linear_phase_fir(self.bands, ctx.sample_rate)
+        self._conv = PartitionedConvolver(fir[None, :], chans[0], LINEAR_PHASE_PARTITION)
+        self._latency = LINEAR_PHASE_PARTITION + LINEAR_PHASE_TAPS // 2
+        return chans
+
+    def latency(self) -> int:
+        return self._latency
+
+    def tail(self) -> float:
+        return (LINEAR_PHASE_TAPS // 2) / self.sample_rate
+
+    def reset(self):
+        self._conv.reset()
+
+    def process(self, ins, outs, start):
+        (x,), (out,) = ins, outs
+        self._conv.process(x, out)
+
+
+# --------------------------------------------------------------------- fade
+def fade_curve(u: np.ndarray, curve: str) -> np.ndarray:
+    """Gain from 0 to 1 as ``u`` goes from 0 to 1 (clipped outside)."""
+    u = np.clip(u, 0.0, 1.0)
+    if curve == "linear":
+        return u
+    if curve == "exponential":                     # even in dB over 60 dB, from 0 exactly
+        return (np.power(1000.0, u) - 1.0) / 999.0
+    return 0.5 - 0.5 * np.cos(np.pi * u)           # s_curve
+
+
+@register
+class Fade(Node):
+    """Fade in from the start of the song and out to its end (the end of the last
+    source); after a fade-out the signal is silent."""
+
+    type_name = "fade"
+    category = "master"
+    summary = "fade in at the start, fade out to the end of the song"
+    params = (
+        Param("in_s", 0.0, min=0.0, max=3600.0, unit="s", automatable=False,
+              doc="length of the fade-in (0 = none)"),
+        Param("out_s", 0.0, min=0.0, max=3600.0, unit="s", automatable=False,
+              doc="length of the fade-out, ending at the end of the song (0 = none)"),
+        Param("curve", "s_curve", kind="choice", choices=("linear", "exponential", "s_curve"),
+              doc="shape: linear in amplitude, exponential (even in dB), or s-curve"),
+    )
+
+    def prepare(self, ctx: Context):
+        chans = super().prepare(ctx)
+        self._in = int(round(self.in_s * ctx.sample_rate))
+        self._out = int(round(self.out_s * ctx.sample_rate))
+        self._end = ctx.content_frames
+        return chans
+
+    def process(self, ins, outs, start):
+        (x,), (out,) = ins, outs
+        n = x.shape[1]
+        t = np.arange(start, start + n, dtype=np.float64)
+        gain = np.ones(n)
+        if self._in:
+            gain *= fade_curve(t / self._in, self.curve)
+        if self._out:
+            gain *= fade_curve((self._end - t) / self._out, self.curve)
+        np.multiply(x, gain, out=out)
+
+
+# ------------------------------------------------------------------- dither
+_DITHER_CHUNK = 65536
+NTF_ORDER = 9
+_ntf_cache: dict[int, np.ndarray] = {}
+
+
+def shaping_filter(rate: int, order: int = NTF_ORDER) -> np.ndarray:
+    """Minimum-phase noise transfer function (ntf[0] = 1) that moves quantisation noise
+    from where hearing is most sensitive (2-5 kHz) to where it is least (above 15 kHz).
+
+    The target follows the threshold of hearing in quiet (Terhardt's approximation),
+    limited to a 35 dB span; an error-feedback quantiser cannot remove noise, only move
+    it, so the target is scaled to an average log gain of 0 dB, then made minimum-phase
+    through the real cepstrum and cut to ``order`` + 1 taps.
+    """
+    if rate not in _ntf_cache:
+        n = 4096
+        f = np.fft.rfftfreq(n, 1.0 / rate)
+        khz = np.maximum(f, 20.0) / 1000.0
+        ath = 3.64 * khz ** -0.8 - 6.5 * np.exp(-0.6 * (khz - 3.3) ** 2) + 1e-3 * khz ** 4
+        target = np.clip(ath - ath.min(), 0.0, 35.0)
+        log_mag = target / 20.0 * np.log(10.0)
+        full = np.concatenate((log_mag, log_mag[-2:0:-1]))
+        full -= full.mean()                                   # average log gain 0 dB
+        cep = np.fft.ifft(full).real
+        fold = np.zeros(n)
+        fold[0] = cep[0]
+        fold[1:n // 2] = 2.0 * cep[1:n // 2]
+        fold[n // 2] = cep[n // 2]
+        h = np.fft.ifft(np.exp(np.fft.fft(fold))).real[:order + 1]
+        _ntf_cache[rate] = h / h[0]
+    return _ntf_cache[rate]
+
+
+@register
+class Dither(Node):
+    """Quantises to 16 or 24 bits with TPDF dither, optionally noise-shaped (error
+    feedback); seeded, so renders stay bit-identical.  Place it last, before an output
+    of the same bit depth."""
+
+    type_name = "dither"
+    category = "master"
+    summary = "TPDF dither to 16 or 24 bits, optionally noise-shaped; seeded"
+    params = (
+        Param("bit_depth", 24, kind="int", choices=(16, 24), doc="bits of the output file"),
+        Param("shape", "tpdf", kind="choice", choices=("tpdf", "noise_shaped"),
+              doc="flat TPDF dither, or TPDF with the noise moved above 15 kHz"),
+        Param("seed", 0, kind="int", min=0, max=2**31 - 1, doc="random seed"),
+        Param("auto_mute", True, kind="bool",
+              doc="digital silence (every channel exactly 0) stays silent, undithered"),
+    )
+
+    def prepare(self, ctx: Context):
+        chans = super().prepare(ctx)
+        self._channels = chans[0]
+        self._step = 2.0 ** -(self.bit_depth - 1)
+        self._ntf = shaping_filter(ctx.sample_rate) if self.shape == "noise_shaped" \
+            else np.ones(1)
+        self._chunk_index = None                 # no chunk yet (indices may be negative)
+        self.reset()
+        return chans
+
+    def reset(self):
+        self._history = np.zeros((self._channels, max(len(self._ntf) - 1, 1)))
+
+    def _tpdf(self, start: int, n: int) -> np.ndarray:
+        """TPDF noise (triangular, +-1 step) for song samples start..start+n-1."""
+        out = np.empty((self._channels, n))
+        k, filled = start, 0
+        while filled < n:
+            c, i = divmod(k, _DITHER_CHUNK)
+            if c != self._chunk_index:
+                rng = np.random.default_rng([self.seed, 7, c + (1 << 40)])
+                r = rng.random((2, self._channels, _DITHER_CHUNK))
+                self._chunk = (r[0] - r[1]) * self._step
+                self._chunk_index = c
+            take = min(_DITHER_CHUNK - i, n - filled)
+            out[:, filled:filled + take] = self._chunk[:, i:i + take]
+            filled += take
+            k += take
+        return out
+
+    def process(self, ins, outs, start):
+        from .kernels.master import shaped_quantise
+
+        (x,), (out,) = ins, outs
+        n = x.shape[1]
+        mute = ~np.any(x, axis=0) if self.auto_mute else np.zeros(n, dtype=bool)
+        shaped_quantise(x, out, self._tpdf(start, n), self._ntf, self._step, -1.0,
+                        1.0 - self._step, self._history, mute)
