@@ -30,7 +30,7 @@ def demo(tmp_path_factory):
 def test_demo_writes_stems_project_and_renders(demo):
     folder, result = demo
     assert result.returncode == 0, result.stderr
-    assert "rendered 2 outputs" in result.stdout
+    assert "rendered 3 outputs" in result.stdout
     for name in ("kick", "snare", "hats", "bass", "keys", "lead"):
         assert (folder / "stems" / f"{name}.wav").exists()
     mix, sr = sf.read(str(folder / "out" / "mix.wav"))
@@ -38,6 +38,12 @@ def test_demo_writes_stems_project_and_renders(demo):
     assert sr == 48000 and drums.shape == (8 * 48000, 2)     # dry group: the song's length
     assert 8 * 48000 < mix.shape[0] < 12 * 48000             # plus reverb and delay tails
     assert "compressor 'drum_glue'" in result.stdout
+    master = sf.info(str(folder / "out" / "master.wav"))
+    assert master.subtype == "PCM_16" and master.frames == 8 * 48000    # faded to the end
+    from nodes.meters import meter_file
+    figures = meter_file(folder / "out" / "master.wav")
+    assert figures["integrated_lufs"] == pytest.approx(-14.0, abs=0.1)
+    assert figures["true_peak_dbtp"] <= -1.0 + 0.1
     peak = 20 * np.log10(np.max(np.abs(mix)))
     assert -12.0 < peak < 0.0                       # a real, unclipped mix
     assert "Traceback" not in result.stderr
@@ -48,17 +54,22 @@ def test_render_json_report_has_the_keys(demo, tmp_path):
     result = mixgraph("render", folder / "demo.mgraph", "--json", "-o", tmp_path / "o")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert len(report["outputs"]) == 2
+    assert len(report["outputs"]) == 3
     for out in report["outputs"]:
         assert REPORT_KEYS <= set(out)
         assert out["duration_s"] >= 8.0
-    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["drums.wav", "mix.wav"]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["drums.wav", "master.wav",
+                                                                   "mix.wav"]
+    for out in report["outputs"]:
+        assert {"integrated_lufs", "short_term_max_lufs", "momentary_max_lufs", "lra_lu",
+                "true_peak_dbtp", "rms_dbfs", "correlation"} <= set(out)
 
 
 def test_render_o_file_for_a_single_output(demo, tmp_path):
     folder, _ = demo
     g = load(folder / "demo.mgraph")
     g.remove("drums_out")
+    g.remove("master_out")
     save(g, folder / "single.json")
     result = mixgraph("render", folder / "single.json", "-o", tmp_path / "mine.flac")
     assert result.returncode == 0, result.stderr
