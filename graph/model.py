@@ -29,8 +29,8 @@ FORMAT_VERSION = 1
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,127}$")
 DEFAULT_SETTINGS = {"max_tail_s": 30.0}
 SETTINGS_RANGES = {"max_tail_s": (0.0, 3600.0)}
-KNOWN_KEYS = ("format", "version", "kind", "sample_rate", "settings", "meta", "nodes",
-              "links", "ui")
+KNOWN_KEYS = ("format", "version", "kind", "sample_rate", "settings", "meta", "template",
+              "nodes", "links", "ui")
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,7 @@ class Graph:
         self.ui: dict[str, dict] = {}
         self.settings: dict[str, Any] = dict(settings or {})
         self.meta: dict[str, Any] = dict(meta or {})
+        self.template: dict[str, Any] = {}     # a template's description and binding rules
         self.extra: dict[str, Any] = {}        # unknown top-level keys, kept as written
         self.kind: str | None = None
         self.path: Path | None = None         # the file this graph was loaded from / saved to
@@ -199,6 +200,8 @@ class Graph:
                 raise ParameterError(f"node '{spec.id}' ({spec.type}) has no parameter "
                                      f"{name!r}{close_matches(name, table)}",
                                      node=spec.id, param=name)
+            if self.kind == "template" and name in cls.reads and value == "":
+                continue                          # a template's slot: no file yet
             problems = table[name].problems(value)
             if problems:
                 raise ParameterError(f"node '{spec.id}': {problems[0]}", node=spec.id,
@@ -360,6 +363,8 @@ class Graph:
             doc["settings"] = copy.deepcopy(self.settings)
         if self.meta:
             doc["meta"] = copy.deepcopy(self.meta)
+        if self.template:
+            doc["template"] = copy.deepcopy(self.template)
         doc["nodes"] = [spec.to_document() for spec in self.nodes.values()]
         doc["links"] = [l.to_document() for l in self.links]
         if self.ui:
@@ -380,7 +385,7 @@ class Graph:
             raise ProjectFileError(f"{where} must hold a JSON object / msgpack map at the top")
         g = cls(sample_rate=doc.get("sample_rate", 48000), base_dir=base_dir)
         g.kind = doc.get("kind")
-        for key in ("settings", "meta", "ui"):
+        for key in ("settings", "meta", "template", "ui"):
             value = doc.get(key, {})
             if not isinstance(value, dict):
                 problems.append(f"'{key}' must be an object, got {type(value).__name__}")

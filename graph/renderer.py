@@ -143,21 +143,27 @@ def run(plan: Plan, *, progress: Progress | None = None,
     begun = []
     with tempfile.TemporaryDirectory(prefix="mixgraph-") as folder:
         tapes: dict[str, Tape] = {}
+        every_tape = {s.node_id for s in analysed}
+        final = _needed(plan, {s.node_id for s in sinks}, every_tape)
         try:
-            for step in analysed:
+            for i, step in enumerate(analysed):
                 active = _needed(plan, {step.node_id}, set(tapes)) - {step.node_id}
                 tape = Tape(Path(folder), step, plan)
                 _run_pass(plan, [s for s in plan.steps if s.node_id in active], tapes, tracker,
                           cancel, capture=(step, tape))
                 tape.close()
                 step.node.analyse(tape)
+                tapes[step.node_id] = tape
+                # what runs again starts afresh; what does not (a meter feeding only this
+                # node) keeps what it measured
+                again = set(final)
+                for later in analysed[i + 1:]:
+                    again |= _needed(plan, {later.node_id}, set(tapes))
                 for s in plan.steps:
-                    if s.node_id in active:
+                    if s.node_id in active and s.node_id in again:
                         s.node.reset()
                 for line in plan.delay_lines:
                     line.reset()
-                tapes[step.node_id] = tape
-            final = _needed(plan, {s.node_id for s in sinks}, set(tapes))
             for step in sinks:
                 step.node.begin(plan.content_frames, plan.sink_ends[step.node_id])
                 begun.append(step)

@@ -65,6 +65,13 @@ def validate(graph: Graph, *, check_files: bool = True,
             err(ProjectFileError(f"setting {key} must be between {lo:g} and {hi:g}, "
                                  f"got {value!r}"))
 
+    template = graph.kind == "template"        # its stems are slots: no file yet
+    if template:
+        _check_template(graph, err)
+    elif graph.kind not in (None, "project"):
+        err(ProjectFileError(f"this is a {graph.kind!r} document, not a project; "
+                             "mixgraph renders projects (and binds templates)"))
+
     # ------------------------------------------------------------ nodes, params
     known: dict[str, type] = {}
     for spec in graph:
@@ -81,6 +88,8 @@ def validate(graph: Graph, *, check_files: bool = True,
         table = cls.param_table()
         bad_param = False
         for name, value in spec.params.items():
+            if template and name in cls.reads and value == "":
+                continue
             if name not in table:
                 err(ParameterError(f"node '{spec.id}' ({spec.type}) has no parameter "
                                    f"{name!r}{close_matches(name, table)}",
@@ -98,6 +107,8 @@ def validate(graph: Graph, *, check_files: bool = True,
                                            f"{close_matches(member, graph.nodes)}",
                                            node=spec.id, param=name))
         for p in cls.params:
+            if template and p.name in cls.reads:
+                continue
             if p.required and p.name not in spec.params:
                 err(ParameterError(f"node '{spec.id}' ({spec.type}) needs a {p.name}",
                                    node=spec.id, param=p.name))
@@ -179,6 +190,24 @@ def validate(graph: Graph, *, check_files: bool = True,
     if check_files:
         _check_files(graph, known, output_paths or {}, v)
     return v
+
+
+def _check_template(graph: Graph, err) -> None:
+    from .templates import UNMATCHED_RULES
+
+    t = graph.template
+    rule = t.get("unmatched", "leave_out")
+    if rule not in UNMATCHED_RULES:
+        err(ProjectFileError(f"template: 'unmatched' must be one of "
+                             f"{', '.join(UNMATCHED_RULES)}, got {rule!r}"))
+    if rule == "catch_all" and t.get("catch_all_into") not in graph.nodes:
+        err(ProjectFileError(f"template: 'catch_all_into' must name a node that unmatched "
+                             f"files feed, got {t.get('catch_all_into')!r}"))
+    ignore = t.get("ignore", [])
+    if not isinstance(ignore, list) or not all(isinstance(p, str) for p in ignore):
+        err(ProjectFileError("template: 'ignore' must be a list of file-name patterns"))
+    if not any(s.type == "stem" for s in graph):
+        err(ProjectFileError("the template has no stem slots to bind"))
 
 
 def check(graph: Graph, **kwargs) -> Validation:

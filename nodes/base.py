@@ -343,6 +343,52 @@ class Sink(Node):
         raise NotImplementedError
 
 
+TAIL_THRESHOLD_DBFS = -90.0
+
+
+class SongWindow:
+    """Which samples of a stream belong to the song, as outputs write and meters measure.
+
+    Song time before 0 (the engine's pre-roll) is dropped; everything up to
+    ``content`` (the end of the last source) is kept; after it, a tail is kept up to
+    its last sample at or above -90 dBFS (quiet stretches are held back until
+    something louder follows), and nothing at or after ``end``.
+    """
+
+    THRESHOLD = 10.0 ** (TAIL_THRESHOLD_DBFS / 20.0)
+
+    def __init__(self, content: int, end: int | None = None):
+        self.content = content
+        self.end = end
+        self.next = 0
+        self.held: list[np.ndarray] = []
+
+    def feed(self, x: np.ndarray, start: int) -> list[np.ndarray]:
+        """The parts of block ``x`` (song time ``start``) to keep, in order."""
+        lo = max(start, self.next)
+        hi = start + x.shape[1] if self.end is None else min(start + x.shape[1], self.end)
+        if hi <= lo:
+            return []
+        kept = []
+        cut = min(max(self.content, lo), hi)
+        if cut > lo:
+            kept.append(x[:, lo - start:cut - start])
+        if hi > cut:
+            seg = x[:, cut - start:hi - start]
+            loud = np.flatnonzero(np.abs(seg).max(axis=0) >= self.THRESHOLD)
+            if loud.size == 0:
+                self.held.append(seg.copy())
+            else:
+                kept += self.held
+                self.held = []
+                last = int(loud[-1]) + 1
+                kept.append(seg[:, :last])
+                if last < seg.shape[1]:
+                    self.held.append(seg[:, last:].copy())
+        self.next = hi
+        return kept
+
+
 # ------------------------------------------------------------------ registry
 _REGISTRY: dict[str, type[Node]] = {}
 

@@ -180,10 +180,11 @@ class Limiter(Node):
         Param("ceiling_dbtp", -1.0, min=-20.0, max=0.0, unit="dBTP",
               doc="highest true peak allowed out"),
         Param("release_ms", 80.0, min=1.0, max=2000.0, unit="ms", doc="release time constant"),
-        Param("lookahead_ms", 2.0, min=0.1, max=20.0, unit="ms", automatable=False,
-              doc="time the gain has to come down before a peak"),
+        Param("lookahead_ms", 2.0, min=0.5, max=20.0, unit="ms", automatable=False,
+              doc="time the gain has to come down before a peak (shorter ramps make "
+                  "inter-sample overshoot of their own)"),
         Param("true_peak", True, kind="bool",
-              doc="detect inter-sample peaks (8x oversampled); false: sample peaks"),
+              doc="detect inter-sample peaks (16x oversampled); false: sample peaks"),
     )
 
     def prepare(self, ctx: Context):
@@ -235,11 +236,12 @@ class Loudness(Node):
               doc="highest true peak allowed out"),
         Param("release_ms", 80.0, min=1.0, max=2000.0, unit="ms", automatable=False,
               doc="release of the limiter, where limiting is needed"),
-        Param("lookahead_ms", 2.0, min=0.1, max=20.0, unit="ms", automatable=False,
+        Param("lookahead_ms", 2.0, min=0.5, max=20.0, unit="ms", automatable=False,
               doc="lookahead of the limiter"),
     )
     needs_analysis = True
     CRUSHED_DB = 6.0                      # more limiting than this is reported as a problem
+    MAX_LIMITING_DB = 24.0                # the search never pushes harder than this
     TOLERANCE_LU = 0.02
 
     def prepare(self, ctx: Context):
@@ -310,8 +312,10 @@ class Loudness(Node):
         if self._limit:
             # limiting takes back some loudness, more the harder it works: find the gain
             # whose limited output is on target (secant steps on loudness(gain))
+            # steps are bounded: past some point more gain only means more limiting
             tried: list[tuple[float, float]] = []
-            for _ in range(10):
+            ceiling_gain = self._gain_db + self.MAX_LIMITING_DB
+            for _ in range(12):
                 result = self._measure(tape)
                 worst = self._core.meter.max_db
                 miss = self.target_lufs - result["integrated_lufs"]
@@ -320,10 +324,20 @@ class Loudness(Node):
                     break
                 if len(tried) >= 2 and tried[-1][1] != tried[-2][1]:
                     (g0, l0), (g1, l1) = tried[-2], tried[-1]
-                    slope = max((l1 - l0) / (g1 - g0), 0.05)
-                    self._gain_db = g1 + miss / slope
+                    slope = max((l1 - l0) / (g1 - g0), 0.1)
+                    step = miss / slope
                 else:
-                    self._gain_db += miss
+                    step = miss
+                step = float(np.clip(step, -6.0, 6.0))
+                if self._gain_db >= ceiling_gain and step > 0:
+                    break                                   # the target is out of reach
+                self._gain_db = min(self._gain_db + step, ceiling_gain)
+            if abs(self.target_lufs - result["integrated_lufs"]) >= self.TOLERANCE_LU:
+                best = max(tried, key=lambda t: (t[1] <= self.target_lufs + 0.05, t[1]))
+                if best[0] != self._gain_db:
+                    self._gain_db = best[0]
+                    result = self._measure(tape)
+                    worst = self._core.meter.max_db
         else:
             result = dict(source, integrated_lufs=source["integrated_lufs"] + self._gain_db)
         self._core.reset()
@@ -341,11 +355,17 @@ class Loudness(Node):
     def report(self) -> dict:
         figures = dict(self._figures)
         worst = figures.get("limiting_max_db", 0.0)
+        warnings = []
+        reached = figures.get("output_lufs")
+        if reached is not None and abs(reached - self.target_lufs) > 0.1:
+            warnings.append(f"{self.target_lufs:g} LUFS cannot be reached under "
+                            f"{self.ceiling_dbtp:g} dBTP: the output is at {reached:.1f} LUFS")
         if worst > self.CRUSHED_DB:
-            figures["warnings"] = [
-                f"reaching {self.target_lufs:g} LUFS under {self.ceiling_dbtp:g} dBTP takes "
-                f"{worst:.1f} dB of limiting, which crushes the mix; lower the target or "
-                "compress before the limiter"]
+            warnings.append(f"reaching {self.target_lufs:g} LUFS under {self.ceiling_dbtp:g} "
+                            f"dBTP takes {worst:.1f} dB of limiting, which crushes the mix; "
+                            "lower the target or compress before the limiter")
+        if warnings:
+            figures["warnings"] = warnings
         return figures
 
 
@@ -409,8 +429,9 @@ class MultibandCompressor(Node):
         bands = values.get("bands", [])
         out = []
         if isinstance(crossovers, list) and len(bands) > len(crossovers) + 1:
-            out.append(f"has {len(bands)} bands but {len(crossovers)} crossovers make "
-                       f"{len(crossovers) + 1}")
+            n = len(crossovers)
+            out.append(f"has {len(bands)} bands, but {n} crossover{'s' if n != 1 else ''} "
+                       f"make{'s' if n == 1 else ''} {n + 1} bands")
         if isinstance(crossovers, list) and crossovers and max(crossovers) >= sample_rate / 2:
             out.append("crossovers must be below half the sample rate")
         return out
@@ -422,8 +443,10 @@ class MultibandCompressor(Node):
         chans = super().prepare(ctx)
         self._channels = chans[0]
         sr = ctx.sample_rate
-        self._xo = [(np.array(svf_sections("lowpass", f, 0.0, 0.0, 24, sr)),
-                     np.array(svf_sections("highpass", f, 0.0, 0.0, 24, sr)))
+        # Linkwitz-Riley 4th order: a 2nd-order Butterworth section twice, so the two
+        # halves are -6 dB at the crossover, in phase, and sum to an allpass
+        self._xo = [(np.array(svf_sections("lowpass", f, 0.0, 0.0, 12, sr) * 2),
+                     np.array(svf_sections("highpass", f, 0.0, 0.0, 12, sr) * 2))
                     for f in self.crossovers_hz]
         count = len(self.crossovers_hz) + 1
         self._bands = []
@@ -647,7 +670,8 @@ class Dither(Node):
               doc="flat TPDF dither, or TPDF with the noise moved above 15 kHz"),
         Param("seed", 0, kind="int", min=0, max=2**31 - 1, doc="random seed"),
         Param("auto_mute", True, kind="bool",
-              doc="digital silence (every channel exactly 0) stays silent, undithered"),
+              doc="digital silence stays silent, and so does a tail once it has stayed "
+                  "below an eighth of a step for 10 ms (no dither hiss after the end)"),
     )
 
     def prepare(self, ctx: Context):
@@ -662,6 +686,7 @@ class Dither(Node):
 
     def reset(self):
         self._history = np.zeros((self._channels, max(len(self._ntf) - 1, 1)))
+        self._quiet_run = np.zeros(1)
 
     def _tpdf(self, start: int, n: int) -> np.ndarray:
         """TPDF noise (triangular, +-1 step) for song samples start..start+n-1."""
@@ -685,6 +710,11 @@ class Dither(Node):
 
         (x,), (out,) = ins, outs
         n = x.shape[1]
-        mute = ~np.any(x, axis=0) if self.auto_mute else np.zeros(n, dtype=bool)
+        if self.auto_mute:
+            mute = ~np.any(x, axis=0)
+            quiet = np.abs(x).max(axis=0) < self._step / 8
+        else:
+            mute = quiet = np.zeros(n, dtype=bool)
         shaped_quantise(x, out, self._tpdf(start, n), self._ntf, self._step, -1.0,
-                        1.0 - self._step, self._history, mute)
+                        1.0 - self._step, self._history, mute, quiet,
+                        0.01 * self.sample_rate, self._quiet_run)

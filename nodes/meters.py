@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import DTYPE, Context, Node, Param, register
+from .base import DTYPE, Context, Node, Param, SongWindow, register
 
 ABSOLUTE_GATE = -70.0
 RELATIVE_GATE = -10.0
@@ -233,7 +233,9 @@ class LoudnessMeter:
             ce, cn = np.cumsum(e), np.cumsum(n)
             s = ce[steps - 1:] - np.concatenate(([0.0], ce[:-steps]))
             c = cn[steps - 1:] - np.concatenate(([0.0], cn[:-steps]))
-            return OFFSET + 10 * np.log10(np.maximum(s / c, 1e-30))
+            ms = s / c
+            with np.errstate(divide="ignore"):
+                return np.where(ms > 0, OFFSET + 10 * np.log10(ms), -np.inf)
 
         m, s = windowed(40)[::10], windowed(300)[::10]
         return {"step_s": 0.1, "momentary_lufs": m.tolist(), "short_term_lufs": s.tolist(),
@@ -319,18 +321,22 @@ class Meter(Node):
 
     def prepare(self, ctx: Context):
         chans = super().prepare(ctx)
-        self._meter = LoudnessMeter(ctx.sample_rate, chans[0])
+        self._content = ctx.content_frames
+        self._channels = chans[0]
+        self.reset()
         return chans
 
     def reset(self):
-        self._meter = LoudnessMeter(self.sample_rate, self._meter.channels)
+        self._meter = LoudnessMeter(self.sample_rate, self._channels)
+        # measures the song and its own tail, as an output would write it; not the
+        # silence that runs on while other branches finish their tails
+        self._window = SongWindow(self._content)
 
     def process(self, ins, outs, start):
         (x,), (out,) = ins, outs
         out[:] = x
-        skip = max(0, -start)                       # the engine's pre-roll is not the song
-        if skip < x.shape[1]:
-            self._meter.add(x[:, skip:])
+        for part in self._window.feed(x, start):
+            self._meter.add(part)
 
     def report(self) -> dict:
         figures = self._meter.result()

@@ -2,8 +2,9 @@
 
 Song time 0 of the input is the file's first sample (the engine has compensated
 latency upstream).  The song's content is always written in full; after it, tails
-are written up to their last sample at or above -90 dBFS and no further, so a dry
-mix is exactly as long as the song and a reverb tail ends where it has decayed.
+are written up to their last sample at or above -90 dBFS and no further
+(:class:`nodes.base.SongWindow`), so a dry mix is exactly as long as the song and a
+reverb tail ends where it has decayed.
 """
 
 from __future__ import annotations
@@ -13,10 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .audiofile import EXTENSIONS, SUBTYPES, AtomicWriter, format_for
-from .base import Context, Param, Port, Sink, register
-
-TAIL_THRESHOLD_DBFS = -90.0
-TAIL_THRESHOLD = 10.0 ** (TAIL_THRESHOLD_DBFS / 20.0)
+from .base import Context, Param, Port, Sink, SongWindow, register
 
 
 def _check_rate(value) -> list[str]:
@@ -75,10 +73,7 @@ class Output(Sink):
         return self._path
 
     def begin(self, content_frames: int, end_frames: int) -> None:
-        self._content = content_frames
-        self._end = end_frames
-        self._next = 0
-        self._pending: list[np.ndarray] = []
+        self._window = SongWindow(content_frames, end_frames)
         self._clipped = 0
         rate = self.sample_rate_out
         from .meters import LoudnessMeter
@@ -98,14 +93,17 @@ class Output(Sink):
     METER_CHUNK = 8192
 
     def _measure(self, data: np.ndarray) -> None:
-        """Meter what is written, in chunks of at least 8192 frames (small blocks would
-        spend their time in the meter's per-call overhead)."""
+        """Meter what the file holds (clipped, for integer formats), in chunks of at
+        least 8192 frames (small blocks would spend their time in per-call overhead)."""
+        if self.subtype != "FLOAT":
+            over = np.abs(data) > 1.0
+            if over.any():
+                self._clipped += int(np.count_nonzero(over))
+                data = np.clip(data, -1.0, 1.0)
         self._unmetered.append(data.copy())
         self._unmetered_frames += data.shape[1]
         if self._unmetered_frames >= self.METER_CHUNK:
             self._flush_meter()
-        if self.subtype != "FLOAT":
-            self._clipped += int(np.count_nonzero(np.abs(data) > 1.0))
 
     def _flush_meter(self) -> None:
         if self._unmetered:
@@ -113,31 +111,10 @@ class Output(Sink):
             self._unmetered, self._unmetered_frames = [], 0
 
     def process(self, ins, outs, start):
-        (x,) = ins
-        lo = max(start, self._next)
-        hi = min(start + x.shape[1], self._end)
-        if hi <= lo:
-            return
-        cut = min(max(self._content, lo), hi)
-        if cut > lo:                                        # the song itself: keep all
-            self._writer.write(x[:, lo - start:cut - start])
-        if hi > cut:                                        # a tail: keep up to the last
-            seg = x[:, cut - start:hi - start]              # sample above the threshold
-            loud = np.flatnonzero(np.abs(seg).max(axis=0) >= TAIL_THRESHOLD)
-            if loud.size == 0:
-                self._pending.append(seg.copy())
-            else:
-                for held in self._pending:
-                    self._writer.write(held)
-                self._pending = []
-                last = int(loud[-1]) + 1
-                self._writer.write(seg[:, :last])
-                if last < seg.shape[1]:
-                    self._pending.append(seg[:, last:].copy())
-        self._next = hi
+        for part in self._window.feed(ins[0], start):
+            self._writer.write(part)
 
     def finish(self) -> dict:
-        self._pending = []
         self._writer.commit()
         self._writer = None
         self._flush_meter()

@@ -22,6 +22,12 @@ OFFSET = Param("offset_s", 0.0, min=-86400.0, max=86400.0, unit="s", automatable
 CHANNELS = Param("channels", 1, kind="int", choices=(1, 2), doc="1 = mono, 2 = stereo")
 
 
+def _patterns(value) -> list[str]:
+    if not all(isinstance(p, str) and p for p in value):
+        return ["must be a list of file-name patterns like 'kick*' or '*vox*'"]
+    return []
+
+
 class Source(Node):
     """A node with no inputs that places material on the song's timeline."""
 
@@ -45,6 +51,13 @@ class Stem(Source):
         Param("path", "", kind="path", required=True, doc="audio file (wav, flac, aiff ...)"),
         Param("gain_db", 0.0, min=-120.0, max=24.0, unit="dB", doc="clip gain"),
         OFFSET,
+        Param("match", [], kind="list", check=_patterns,
+              doc="template slot: file-name patterns this stem takes (e.g. kick*, *bd*)"),
+        Param("fallback", [], kind="list", check=_patterns,
+              doc="template slot: weaker patterns, tried after every slot's match"),
+        Param("multiple", False, kind="bool",
+              doc="template slot: take every matching file (each a stem into the same "
+                  "place), not just the best one"),
     )
     reads = ("path",)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numba as nb
+import numpy as np
 
 from . import JIT
 
@@ -76,21 +77,30 @@ def limiter_gain(peak, out, ceiling, alpha_release, window, dq_val, dq_idx, ring
 
 
 @nb.njit(**JIT)
-def shaped_quantise(x, out, dither, ntf, step, lowest, highest, history, mute):
+def shaped_quantise(x, out, dither, ntf, step, lowest, highest, history, mute, quiet, hold,
+                    state):
     """Quantise to multiples of ``step`` with dither and error feedback.
 
     y = x + sum_k ntf[k] e[n-k] (k >= 1) + dither, rounded; e[n] = y - (that sum
     without dither), so the total error (dither included) is shaped by the noise
     transfer function ntf (ntf[0] = 1).  history (ch, len(ntf) - 1): past errors,
     newest first.  Results are clipped to [lowest, highest]; the clipping is not fed
-    back (it would make the loop unstable).  Where ``mute`` (n,) is true the output is
-    0 and the error history is cleared (digital silence stays silent).
+    back (it would make the loop unstable).  The output is 0 and the error history is
+    cleared where ``mute`` (n,) is true (digital silence stays silent), and once
+    ``quiet`` (n,) has been true for ``hold`` samples in a row (a tail that has faded
+    below the quantiser's reach); state[0] counts the quiet run.
     """
     channels, n = x.shape
     order = ntf.shape[0] - 1
+    silent = np.empty(n, dtype=np.bool_)
+    run = state[0]
+    for i in range(n):
+        run = run + 1.0 if quiet[i] else 0.0
+        silent[i] = mute[i] or run >= hold
+    state[0] = run
     for c in range(channels):
         for i in range(n):
-            if mute[i]:
+            if silent[i]:
                 out[c, i] = 0.0
                 for k in range(order):
                     history[c, k] = 0.0
