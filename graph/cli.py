@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "default 1024)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--allow-outside", action="store_true",
+                   help="let the project write outputs outside its own folder")
 
     p = sub.add_parser("validate", help="check a project without rendering",
                        description="Report every problem in a project at once.")
@@ -49,6 +51,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", nargs="?", default="mixgraph-demo",
                    help="folder to write into (default: ./mixgraph-demo)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser("new", help="bind a folder of stems to a template: a new project",
+                       description="Make a project from a template: every audio file in "
+                                   "the stems folder is bound to the slot it matches best.")
+    p.add_argument("--template", "-t", required=True, metavar="NAME",
+                   help="a template name (see 'mixgraph templates') or a template file")
+    p.add_argument("--stems", required=True, metavar="DIR", help="folder of audio files")
+    p.add_argument("-o", "--output", required=True, metavar="PROJECT",
+                   help="project file to write (.mgraph or .json)")
+    p.add_argument("--force", action="store_true", help="replace an existing project file")
+    p.add_argument("--json", action="store_true", help="print the binding as JSON")
+
+    p = sub.add_parser("templates", help="list the shipped and the user's templates")
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+
+    p = sub.add_parser("template", help="manage user templates")
+    tsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = tsub.add_parser("save", help="save a project as a user template (stems unbound)")
+    q.add_argument("project", help="project file")
+    q.add_argument("name", help="name of the template")
+    q.add_argument("--description", default="", help="one line saying what it is for")
+    q.add_argument("--force", action="store_true", help="replace a template of that name")
+
+    p = sub.add_parser("version", help="keep, list and restore named, dated versions")
+    vsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = vsub.add_parser("save", help="keep a copy of the project as it is now")
+    q.add_argument("project", help="project file")
+    q.add_argument("name", nargs="?", default="", help="what this version is (optional)")
+    q = vsub.add_parser("list", help="list a project's versions")
+    q.add_argument("project", help="project file")
+    q = vsub.add_parser("restore", help="put a version back (the current state is kept)")
+    q.add_argument("project", help="project file")
+    q.add_argument("id", help="version number from 'version list', id, or name")
+
+    p = sub.add_parser("diff", help="what changed between two projects or versions")
+    p.add_argument("a", help="project (or version) file")
+    p.add_argument("b", help="project (or version) file")
 
     p = sub.add_parser("meter", help="measure loudness, peaks, LRA and correlation of files",
                        description="Integrated, short-term and momentary loudness, "
@@ -115,7 +154,8 @@ def cmd_render(args) -> int:
     paths = _redirect(graph, args.output, Sink) if args.output is not None else None
     bar = ProgressBar(graph.sample_rate, force=False) if not args.quiet else None
     try:
-        report = render(graph, block_size=args.block_size, progress=bar, output_paths=paths)
+        report = render(graph, block_size=args.block_size, progress=bar, output_paths=paths,
+                        allow_outside=True if args.allow_outside else None)
     finally:
         if bar is not None:
             bar.close()
@@ -175,6 +215,90 @@ def cmd_demo(args) -> int:
     _print_report(report, args.json)
     if not args.json:
         print(f"render it again with: mixgraph render {graph.path}")
+    return EXIT_OK
+
+
+def cmd_new(args) -> int:
+    from graph import save
+
+    from .templates import bind, load_template
+
+    target = Path(args.output)
+    if target.exists() and not args.force:
+        from nodes.errors import ProjectFileError
+        raise ProjectFileError(f"{target} exists; pass --force to replace it")
+    template = load_template(args.template)
+    graph, binding = bind(template, Path(args.stems), target.resolve().parent)
+    if not any(s.type == "stem" for s in graph):
+        from nodes.errors import ProjectFileError
+        raise ProjectFileError(f"no file in {args.stems} fits the template "
+                               f"{args.template!r}; nothing was written")
+    save(graph, target)
+    if args.json:
+        print(json.dumps(dict(binding.to_dict(), project=str(target)), indent=2))
+    else:
+        for line in binding.lines():
+            print(line)
+        print(f"wrote {target} ({len(graph)} nodes); render it with: mixgraph render {target}")
+    return EXIT_OK
+
+
+def cmd_templates(args) -> int:
+    from .templates import list_templates, user_dir
+
+    found = list_templates()
+    if args.json:
+        print(json.dumps([{"name": t.name, "source": t.source, "path": str(t.path),
+                           "description": t.description} for t in found], indent=2))
+        return EXIT_OK
+    width = max((len(t.name) for t in found), default=0)
+    for t in found:
+        print(f"{t.name:<{width}}  {t.source:<7}  {t.description}")
+    print(f"(user templates live in {user_dir()})")
+    return EXIT_OK
+
+
+def cmd_template(args) -> int:
+    from graph import load
+
+    from .templates import save_user_template
+
+    target = save_user_template(load(args.project), args.name, args.description,
+                                overwrite=args.force)
+    print(f"saved template {args.name!r} to {target}")
+    return EXIT_OK
+
+
+def cmd_version(args) -> int:
+    from .versions import list_versions, restore_version, save_version
+
+    project = Path(args.project)
+    if args.action == "save":
+        v = save_version(project, args.name)
+        print(f"saved version {v.id} ({v.path})")
+    elif args.action == "list":
+        versions = list_versions(project)
+        if not versions:
+            print(f"{project} has no versions yet; keep one with: mixgraph version save "
+                  f"{project} NAME")
+        for i, v in enumerate(versions, start=1):
+            print(f"{i:>3}  {v.created:%Y-%m-%d %H:%M:%S}  {v.name or '-':<24}  {v.id}")
+    else:
+        chosen, backup = restore_version(project, args.id)
+        print(f"restored {chosen.id}; what was there is kept as version {backup.id}")
+    return EXIT_OK
+
+
+def cmd_diff(args) -> int:
+    from graph import load
+
+    from .diff import diff
+
+    changes = diff(load(args.a), load(args.b))
+    if not changes:
+        print("no changes (layout aside)")
+    for line in changes:
+        print(line)
     return EXIT_OK
 
 
@@ -255,7 +379,8 @@ def _print_report(report, as_json: bool) -> None:
 
 
 COMMANDS = {"render": cmd_render, "validate": cmd_validate, "demo": cmd_demo,
-            "meter": cmd_meter, "nodes": cmd_nodes}
+            "new": cmd_new, "templates": cmd_templates, "template": cmd_template,
+            "version": cmd_version, "diff": cmd_diff, "meter": cmd_meter, "nodes": cmd_nodes}
 
 
 if __name__ == "__main__":

@@ -28,8 +28,44 @@ MAX_DEPTH = 64
 MSGPACK_SUFFIXES = (".mgraph", ".mgtemplate", ".msgpack")
 JSON_SUFFIXES = (".json",)
 
+def _migrate_0_to_1(doc: dict) -> dict:
+    """Version 0 (the pre-release format) to version 1.
+
+    Version 0 kept nodes in a map by id with their parameters beside the type
+    (``"kick": {"type": "stem", "file": "kick.wav", "gain": -3}``), connections as
+    ``{"from": "kick:out", "to": "ch:in"}``, ``samplerate`` and a ``layout`` map of
+    positions.  ``file`` became ``path`` and ``gain`` became ``gain_db``.
+    """
+    renamed = {"file": "path", "gain": "gain_db", "level": "level_db"}
+    nodes = []
+    raw = doc.get("nodes", {})
+    if not isinstance(raw, dict):
+        raise ProjectFileError("the version 0 file's 'nodes' is not a map of nodes by id")
+    for node_id, body in raw.items():
+        if not isinstance(body, dict):
+            raise ProjectFileError(f"the version 0 file's node {node_id!r} is not an object")
+        params = {renamed.get(k, k): v for k, v in body.items() if k != "type"}
+        node = {"id": node_id, "type": body.get("type")}
+        if params:
+            node["params"] = params
+        nodes.append(node)
+    links = []
+    for c in doc.get("connections", []):
+        if not isinstance(c, dict):
+            raise ProjectFileError("a version 0 connection is not an object")
+        links.append([str(c.get("from", "")).replace(":", "."),
+                      str(c.get("to", "")).replace(":", ".")])
+    ui = {k: {"pos": list(v)} for k, v in doc.get("layout", {}).items()
+          if isinstance(v, (list, tuple))}
+    out = {"format": FORMAT_NAME, "version": 1, "sample_rate": doc.get("samplerate", 48000),
+           "nodes": nodes, "links": links}
+    if ui:
+        out["ui"] = ui
+    return out
+
+
 #: ``MIGRATIONS[n]`` turns a version-n document into a version n+1 document
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {0: _migrate_0_to_1}
 
 
 def encoding_for(path: str | os.PathLike) -> str:
@@ -219,8 +255,9 @@ def load(path: str | os.PathLike) -> "Graph":
 def save(graph: "Graph", path: str | os.PathLike) -> None:
     """Write ``graph`` to ``path`` atomically (JSON for ``.json``, else msgpack).
 
-    Saving into another folder rewrites relative file paths so that they still name
-    the same files; the graph then belongs to ``path``.
+    Saving into another folder rewrites the relative paths of the files the project
+    reads so that they still name the same files; outputs stay relative, so the project
+    renders next to its new file.  The graph then belongs to ``path``.
     """
     path = Path(path)
     folder = path.resolve().parent

@@ -453,7 +453,12 @@ class Graph:
         return g
 
     def rebase(self, new_base: str | os.PathLike) -> None:
-        """Move the graph to another folder, rewriting relative file paths to match."""
+        """Move the graph to another folder.
+
+        Relative paths of files it reads (stems, impulse responses) are rewritten so
+        they still name the same files; output paths stay as they are, so the project
+        renders next to its new file.
+        """
         new_base = Path(new_base).resolve()
         old_base = self.base_dir.resolve()
         if new_base != old_base:
@@ -461,7 +466,7 @@ class Graph:
                 cls = spec.node_class()
                 if cls is None:
                     continue
-                for name in (*cls.reads, *cls.writes):
+                for name in cls.reads:
                     value = spec.params.get(name)
                     if isinstance(value, str) and value \
                             and not Path(value).expanduser().is_absolute():

@@ -32,13 +32,16 @@ Progress = Callable[[int, int], None]
 def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
            progress: Progress | None = None,
            output_paths: dict[str, str | os.PathLike] | None = None,
-           cancel: threading.Event | None = None) -> Report:
+           cancel: threading.Event | None = None,
+           allow_outside: bool | None = None) -> Report:
     """Validate and render a project; returns its :class:`Report`.
 
     ``project`` is a :class:`Graph` or a project file's path.  ``progress`` is
     called as ``progress(done, total)`` in samples of render time.
     ``output_paths`` writes output nodes elsewhere (``{node_id: path}``).  Setting
     ``cancel`` stops the render (:class:`RenderCancelled`), writing nothing.
+    ``allow_outside`` lets a project from a file write outside its folder (see
+    :func:`graph.validation.validate`).
     """
     from .fileformat import load
 
@@ -48,7 +51,7 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
         raise ParameterError(f"block size must be a whole number between 1 and {MAX_BLOCK}, "
                              f"got {block_size!r}")
     paths = redirect_paths(graph, output_paths or {})
-    validation = check(graph, output_paths=paths)
+    validation = check(graph, output_paths=paths, allow_outside=allow_outside)
     started = time.perf_counter()
     plan = make_plan(graph, block_size, paths)
     try:

@@ -39,11 +39,16 @@ class Validation:
 
 
 def validate(graph: Graph, *, check_files: bool = True,
-             output_paths: dict[str, str | os.PathLike] | None = None) -> Validation:
+             output_paths: dict[str, str | os.PathLike] | None = None,
+             allow_outside: bool | None = None) -> Validation:
     """Every problem in ``graph``.
 
     ``output_paths`` replaces the paths of output nodes (``{node_id: path}``), as the
     command line's ``-o`` does; they are checked like the graph's own.
+    A project read from a file may not write outside its own folder (an absolute
+    output path, or one that climbs out with ``..``) unless ``allow_outside``; paths
+    given in ``output_paths`` are the caller's and always allowed.  Graphs built in
+    code (no file) are trusted unless ``allow_outside`` is False.
     """
     v = Validation()
     err = v.errors.append
@@ -189,7 +194,29 @@ def validate(graph: Graph, *, check_files: bool = True,
     # ------------------------------------------------------------------ files
     if check_files:
         _check_files(graph, known, output_paths or {}, v)
+    if allow_outside is None:
+        allow_outside = graph.path is None
+    if not allow_outside:
+        _check_inside(graph, known, output_paths or {}, v)
     return v
+
+
+def _check_inside(graph: Graph, known: dict, overrides: dict, v: Validation) -> None:
+    """Outputs of a project from a file stay inside the project's folder."""
+    base = os.path.normpath(os.path.realpath(graph.base_dir))
+    for spec in graph:
+        cls = known.get(spec.id)
+        for name in getattr(cls, "writes", ()):
+            value = spec.params.get(name)
+            if spec.id in overrides or not isinstance(value, str) or not value \
+                    or "\x00" in value:
+                continue
+            target = os.path.normpath(os.path.realpath(graph.resolve_path(value)))
+            if os.path.commonpath([base, target]) != base:
+                v.errors.append(GraphError(
+                    f"output '{spec.id}': {value} is outside the project's folder; a project "
+                    "only writes inside its folder unless you pass --allow-outside (or "
+                    "choose the file with -o)", node=spec.id, param=name, path=target))
 
 
 def _check_template(graph: Graph, err) -> None:

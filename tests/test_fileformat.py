@@ -216,7 +216,7 @@ def test_relative_paths_resolve_against_the_project_folder(tmp_path, monkeypatch
     assert np.max(np.abs(out - want)) < 1e-6
 
 
-def test_save_elsewhere_rewrites_relative_paths_to_the_same_files(tmp_path):
+def test_save_elsewhere_keeps_sources_and_moves_outputs_with_the_project(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b" / "deeper"
     g = _built_graph(a)
     b.mkdir(parents=True)
@@ -225,19 +225,18 @@ def test_save_elsewhere_rewrites_relative_paths_to_the_same_files(tmp_path):
     params = {n["id"]: n.get("params", {}) for n in doc["nodes"]}
     assert params["kick"]["path"] == "../../a/stems/kick.wav"
     assert params["snare"]["path"] == "../../a/stems/snare.wav"
-    assert params["master"]["path"] == "../../a/out/master.wav"
-    # every rewritten path names the very same file
+    assert params["master"]["path"] == "out/master.wav"      # outputs belong to the project
+    # every rewritten source path names the very same file
     moved = load(b / "song.json")
-    for nid, rel in (("kick", "stems/kick.wav"), ("snare", "stems/snare.wav"),
-                     ("master", "out/master.wav")):
+    for nid, rel in (("kick", "stems/kick.wav"), ("snare", "stems/snare.wav")):
         assert (moved.resolve_path(moved.nodes[nid].params["path"]).resolve()
                 == (a / rel).resolve())
     # the graph that was saved now belongs to its new folder, with the same files
     assert g.base_dir == b.resolve()
     assert g.resolve_path(g.nodes["kick"].params["path"]).resolve() == (a / "stems/kick.wav")
     render(moved)
-    assert (a / "out/master.wav").is_file() and not (b / "out").exists()
-    assert np.max(np.abs(_read_audio(a / "out/master.wav"))) > 0.1
+    assert (b / "out/master.wav").is_file() and not (a / "out").exists()
+    assert np.max(np.abs(_read_audio(b / "out/master.wav"))) > 0.1
 
 
 def test_save_in_the_same_folder_keeps_paths_as_written(tmp_path):

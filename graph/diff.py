@@ -1,0 +1,168 @@
+"""What changed between two projects, in an engineer's words.
+
+    node 'vox_verb' added (reverb)
+    kick_ch: gain_db from -3.0 dB to -1.5 dB
+    lead_ch: pan automated (3 points, linear), was 0.0
+    link snare_ch.out -> drums.in moved to snare_ch.out -> mix.in
+    sample rate from 44100 Hz to 48000 Hz
+
+The editor's layout (``ui``) is not part of the mix and is not compared.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nodes.base import node_types
+
+from .model import Graph, Link
+
+
+def diff(a: Graph, b: Graph) -> list[str]:
+    """Changes from ``a`` to ``b``, one sentence each."""
+    out: list[str] = []
+    if a.sample_rate != b.sample_rate:
+        out.append(f"sample rate from {a.sample_rate} Hz to {b.sample_rate} Hz")
+    for key in sorted(set(a.settings) | set(b.settings)):
+        if a.settings.get(key) != b.settings.get(key):
+            out.append(f"setting {key} from {_show(a.settings.get(key))} to "
+                       f"{_show(b.settings.get(key))}")
+
+    renamed = _renames(a, b)
+    for old, new in renamed.items():
+        out.append(f"node '{old}' renamed to '{new}'")
+    gone = [n for n in a.nodes if n not in b.nodes and n not in renamed]
+    new = [n for n in b.nodes if n not in a.nodes and n not in renamed.values()]
+    for n in gone:
+        out.append(f"node '{n}' removed ({a.nodes[n].type})")
+    for n in new:
+        out.append(f"node '{n}' added ({b.nodes[n].type})")
+
+    for old_id, spec in a.nodes.items():
+        new_id = renamed.get(old_id, old_id)
+        if new_id not in b.nodes:
+            continue
+        other = b.nodes[new_id]
+        if spec.type != other.type:
+            out.append(f"node '{new_id}' changed type from {spec.type} to {other.type}")
+            continue
+        cls = node_types().get(spec.type)
+        table = {p.name: p for p in getattr(cls, "params", ())}
+        files = set(getattr(cls, "reads", ())) | set(getattr(cls, "writes", ()))
+        for name in _ordered(spec.params, other.params, table):
+            before = spec.value(name) if name in table else spec.params.get(name)
+            after = other.value(name) if name in table else other.params.get(name)
+            if name in files and before and after and _same_file(a, before, b, after):
+                continue                          # one file, written from two folders
+            if before != after:
+                out.append(f"{new_id}: {_param_change(name, before, after, table.get(name))}")
+
+    def moved(link: Link) -> Link:
+        def m(ref):
+            return type(ref)(renamed.get(ref.node, ref.node), ref.port)
+        return Link(m(link.src), m(link.dst))
+
+    links_a = [moved(l) for l in a.links]
+    removed = [l for l in links_a if l not in b.links]
+    added = [l for l in b.links if l not in links_a]
+    for l in list(removed):
+        turned = next((n for n in added if n.src == l.src), None)
+        if turned is None:
+            turned = next((n for n in added if n.dst == l.dst), None)
+        if turned is not None:
+            out.append(f"link {l} moved to {turned}")
+            removed.remove(l)
+            added.remove(turned)
+    out += [f"link {l} removed" for l in removed]
+    out += [f"link {l} added" for l in added]
+    return out
+
+
+def _same_file(a: Graph, pa: str, b: Graph, pb: str) -> bool:
+    import os
+    return os.path.realpath(a.resolve_path(pa)) == os.path.realpath(b.resolve_path(pb))
+
+
+def _renames(a: Graph, b: Graph) -> dict[str, str]:
+    """Nodes that only changed their id: same type and parameters, links alike."""
+    gone = [n for n in a.nodes if n not in b.nodes]
+    new = [n for n in b.nodes if n not in a.nodes]
+    found = {}
+    for old in gone:
+        for cand in new:
+            if cand in found.values():
+                continue
+            sa, sb = a.nodes[old], b.nodes[cand]
+            if sa.type == sb.type and sa.params == sb.params and \
+                    _shape(a, old) == _shape(b, cand):
+                found[old] = cand
+                break
+    return found
+
+
+def _shape(g: Graph, node_id: str) -> tuple:
+    ins = sorted((str(l.src), l.dst.port) for l in g.links_into(node_id))
+    outs = sorted((l.src.port, str(l.dst)) for l in g.links_from(node_id))
+    return tuple(ins), tuple(outs)
+
+
+def _ordered(pa: dict, pb: dict, table: dict) -> list[str]:
+    names = [n for n in table if n in pa or n in pb]
+    return names + sorted(n for n in set(pa) | set(pb) if n not in table)
+
+
+def _param_change(name: str, before: Any, after: Any, param) -> str:
+    unit = f" {param.unit}" if param is not None and param.unit else ""
+    if param is not None and param.kind == "float":
+        before, after = (float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+                         for v in (before, after))
+    auto_a, auto_b = _is_auto(before), _is_auto(after)
+    if auto_b and not auto_a:
+        return f"{name} automated ({_auto_summary(after)}), was {_show(before)}{unit}"
+    if auto_a and not auto_b:
+        return f"{name} no longer automated, now {_show(after)}{unit}"
+    if auto_a and auto_b:
+        return f"{name} automation changed ({_auto_summary(before)} -> {_auto_summary(after)})"
+    if name == "bands" and isinstance(before, list) and isinstance(after, list):
+        return _bands_change(before, after)
+    return f"{name} from {_show(before)}{unit} to {_show(after)}{unit}"
+
+
+def _bands_change(before: list, after: list) -> str:
+    parts = []
+    for i in range(max(len(before), len(after))):
+        if i >= len(before):
+            parts.append(f"band {i} added ({_band(after[i])})")
+        elif i >= len(after):
+            parts.append(f"band {i} removed ({_band(before[i])})")
+        elif before[i] != after[i]:
+            keys = [k for k in sorted(set(before[i]) | set(after[i]))
+                    if before[i].get(k) != after[i].get(k)]
+            parts.append(f"band {i} " + ", ".join(
+                f"{k} from {_show(before[i].get(k))} to {_show(after[i].get(k))}" for k in keys))
+    return "bands: " + "; ".join(parts)
+
+
+def _band(band: dict) -> str:
+    return " ".join(f"{k} {_show(v)}" for k, v in band.items())
+
+
+def _is_auto(v: Any) -> bool:
+    return isinstance(v, dict) and "automation" in v
+
+
+def _auto_summary(v: dict) -> str:
+    points = v.get("automation", [])
+    return f"{len(points)} points, {v.get('curve', 'linear')}"
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    if isinstance(v, float):
+        return f"{v:.1f}" if round(v, 1) == v else f"{v:.6g}"
+    if v is None:
+        return "unset"
+    if isinstance(v, str):
+        return repr(v)
+    return str(v)
