@@ -24,7 +24,7 @@ _EXPORTS = {
     "Graph": "graph.model", "Link": "graph.model", "NodeSpec": "graph.model",
     "PortRef": "graph.model",
     "load": "graph.fileformat", "save": "graph.fileformat",
-    "render": "graph.renderer",
+    "render": "graph.renderer", "preview": "graph.renderer",
     "validate": "graph.validation", "Validation": "graph.validation",
     "Report": "graph.report",
     "MixgraphError": "nodes.errors", "GraphError": "nodes.errors",

@@ -89,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("a", help="project (or version) file")
     p.add_argument("b", help="project (or version) file")
 
+    p = sub.add_parser("edit", help="open the node editor",
+                       description="Open the node editor on a project (or a new one).")
+    p.add_argument("project", nargs="?", help="project file (.mgraph or .json)")
+
     p = sub.add_parser("meter", help="measure loudness, peaks, LRA and correlation of files",
                        description="Integrated, short-term and momentary loudness, "
                                    "loudness range, true and sample peak, RMS and phase "
@@ -302,6 +306,16 @@ def cmd_diff(args) -> int:
     return EXIT_OK
 
 
+def cmd_edit(args) -> int:
+    try:
+        from editor.app import main as editor_main
+    except ImportError as exc:
+        from nodes.errors import MixgraphError
+        raise MixgraphError(f"the editor needs Dear PyGui ({exc}); "
+                            "install it with: pip install dearpygui") from None
+    return editor_main(args.project)
+
+
 METER_KEYS = ("integrated_lufs", "short_term_max_lufs", "momentary_max_lufs", "lra_lu",
               "true_peak_dbtp", "sample_peak_dbfs", "rms_dbfs", "correlation")
 
@@ -380,7 +394,8 @@ def _print_report(report, as_json: bool) -> None:
 
 COMMANDS = {"render": cmd_render, "validate": cmd_validate, "demo": cmd_demo,
             "new": cmd_new, "templates": cmd_templates, "template": cmd_template,
-            "version": cmd_version, "diff": cmd_diff, "meter": cmd_meter, "nodes": cmd_nodes}
+            "version": cmd_version, "diff": cmd_diff, "meter": cmd_meter, "nodes": cmd_nodes,
+            "edit": cmd_edit}
 
 
 if __name__ == "__main__":

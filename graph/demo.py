@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .fileformat import save
+from .layout import arrange
 from .model import Graph
 
 SR = 48000
@@ -140,7 +141,6 @@ def build_project(folder: Path) -> Graph:
     g = Graph(sample_rate=SR, base_dir=folder)
     g.meta["description"] = ("mixgraph demo: EQ and compression on channels, a compressed "
                              "drum group, reverb and delay sends, a mix bus")
-    columns: list[list[str]] = [[], [], [], []]
     for name, (gain, pan, bands, comp) in STRIPS.items():
         chain = [g.add("stem", id=name, path=f"stems/{name}.wav")]
         chain.append(g.add("eq", id=f"{name}_eq", bands=bands))
@@ -149,10 +149,6 @@ def build_project(folder: Path) -> Graph:
         chain.append(g.add("channel", id=f"{name}_ch", gain_db=gain, pan=pan))
         for a, b in zip(chain, chain[1:]):
             g.connect(a, b)
-        for col, node_id in zip(columns, [chain[0], chain[1], chain[-2] if comp else None,
-                                          chain[-1]]):
-            if node_id and node_id not in col:
-                col.append(node_id)
     g.add("group", id="drums", gain_db=-1.0, members=["kick_ch", "snare_ch", "hats_ch"])
     g.add("compressor", id="drum_glue", threshold_db=-12.0, ratio=2.0, knee_db=6.0,
           attack_ms=20.0, release_ms=150.0, mix=0.7)
@@ -195,15 +191,7 @@ def build_project(folder: Path) -> Graph:
                  ("master_glue", "master_fade"), ("master_fade", "master_loudness"),
                  ("master_loudness", "master_dither"), ("master_dither", "master_out")):
         g.connect(a, b)
-    columns += [["drums", "lead_verb_send", "lead_delay_send"],
-                ["drum_glue", "plate", "echo"], ["fx", "drums_out"], ["mix"],
-                ["mix_out", "master_eq"], ["master_glue"], ["master_fade"],
-                ["master_loudness"], ["master_dither"], ["master_out"]]
-    x = 20
-    for column in columns:
-        for row, node_id in enumerate(column):
-            g.ui[node_id] = {"pos": [x, 20 + 120 * row]}
-        x += 230
+    arrange(g)
     return g
 
 

@@ -447,6 +447,13 @@ class Graph:
                                     else ""))
         return g
 
+    def replace_with(self, doc: dict) -> None:
+        """Take the content of ``doc`` in place (same object, same file and folder)."""
+        other = Graph.from_document(doc, base_dir=self.base_dir)
+        for key in ("sample_rate", "nodes", "links", "ui", "settings", "meta", "template",
+                    "extra", "kind"):
+            setattr(self, key, getattr(other, key))
+
     def copy(self) -> "Graph":
         g = Graph.from_document(self.to_document(), base_dir=self.base_dir)
         g.path = self.path

@@ -143,30 +143,11 @@ def run(plan: Plan, *, progress: Progress | None = None,
     analysed = [s for s in plan.steps if s.node.needs_analysis]
     tracker = _Tracker(progress, plan.end_frames * (len(analysed) + 1))
     sinks = plan.sinks
+    final = _needed(plan, {s.node_id for s in sinks}, {s.node_id for s in analysed})
     begun = []
     with tempfile.TemporaryDirectory(prefix="mixgraph-") as folder:
-        tapes: dict[str, Tape] = {}
-        every_tape = {s.node_id for s in analysed}
-        final = _needed(plan, {s.node_id for s in sinks}, every_tape)
         try:
-            for i, step in enumerate(analysed):
-                active = _needed(plan, {step.node_id}, set(tapes)) - {step.node_id}
-                tape = Tape(Path(folder), step, plan)
-                _run_pass(plan, [s for s in plan.steps if s.node_id in active], tapes, tracker,
-                          cancel, capture=(step, tape))
-                tape.close()
-                step.node.analyse(tape)
-                tapes[step.node_id] = tape
-                # what runs again starts afresh; what does not (a meter feeding only this
-                # node) keeps what it measured
-                again = set(final)
-                for later in analysed[i + 1:]:
-                    again |= _needed(plan, {later.node_id}, set(tapes))
-                for s in plan.steps:
-                    if s.node_id in active and s.node_id in again:
-                        s.node.reset()
-                for line in plan.delay_lines:
-                    line.reset()
+            tapes = _analyse(plan, Path(folder), final, tracker, cancel)
             for step in sinks:
                 step.node.begin(plan.content_frames, plan.sink_ends[step.node_id])
                 begun.append(step)
@@ -177,6 +158,100 @@ def run(plan: Plan, *, progress: Progress | None = None,
             for step in reversed(begun):      # the last writer's folder may nest in the first's
                 step.node.abort()
             raise
+
+
+def _analyse(plan: Plan, folder: Path, final: set[str], tracker: "_Tracker",
+             cancel: threading.Event | None) -> dict[str, "Tape"]:
+    """The analysis passes, in order; returns each analysed node's tape."""
+    analysed = [s for s in plan.steps if s.node.needs_analysis]
+    tapes: dict[str, Tape] = {}
+    for i, step in enumerate(analysed):
+        active = _needed(plan, {step.node_id}, set(tapes)) - {step.node_id}
+        tape = Tape(folder, step, plan)
+        _run_pass(plan, [s for s in plan.steps if s.node_id in active], tapes, tracker,
+                  cancel, capture=(step, tape))
+        tape.close()
+        step.node.analyse(tape)
+        tapes[step.node_id] = tape
+        # what runs again starts afresh; what does not (a meter feeding only this node)
+        # keeps what it measured
+        again = set(final)
+        for later in analysed[i + 1:]:
+            again |= _needed(plan, {later.node_id}, set(tapes))
+        for s in plan.steps:
+            if s.node_id in active and s.node_id in again:
+                s.node.reset()
+        for line in plan.delay_lines:
+            line.reset()
+    return tapes
+
+
+def preview(project: Graph | str | os.PathLike, source: str, *, start_s: float = 0.0,
+            block_size: int = 2048, cancel: threading.Event | None = None):
+    """The signal at ``source`` as it would render, from song time ``start_s``: yields
+    ``(start, block)`` with block of shape (channels, n); writes nothing.
+
+    ``source`` is an output node (what flows into it) or ``node.port`` (what flows out
+    of that port).  Analysis passes run first, over the whole song; the stream then
+    starts cold at ``start_s`` (tails from before it are not heard).
+    """
+    from .fileformat import load
+    from .model import PortRef
+
+    graph = project if isinstance(project, Graph) else load(project)
+    check(graph, allow_outside=True)
+    plan = make_plan(graph, block_size)
+    try:
+        ref = PortRef.parse(source)
+        step = next((s for s in plan.steps if s.node_id == ref.node), None)
+        if step is None:
+            raise ParameterError(f"cannot listen to {source!r}: there is no such node")
+        if step.is_sink and ref.port in (None, "in"):
+            tap, latency = ("in", step), step.latency_in
+        else:
+            names = type(step.node).output_names()
+            port = ref.port or type(step.node).default_output()
+            if port not in names:
+                raise ParameterError(f"cannot listen to {source!r}: '{ref.node}' has no output "
+                                     f"port {port!r}")
+            tap, latency = ("out", step.outputs[names.index(port)]), plan.latency[ref.node]
+        analysed = {s.node_id for s in plan.steps if s.node.needs_analysis}
+        final = _needed(plan, {ref.node}, analysed) - {s.node_id for s in plan.sinks}
+        with tempfile.TemporaryDirectory(prefix="mixgraph-") as folder:
+            tapes = _analyse(plan, Path(folder), final, _Tracker(None, 1), cancel)
+            steps = [s for s in plan.steps if s.node_id in final]
+            readers = {s.node_id: tapes[s.node_id].reader() for s in steps
+                       if s.node_id in tapes}
+            start = max(0, int(round(start_s * plan.sample_rate)))
+            end = plan.content_frames + plan.sample_rate * 2
+            n = start + latency
+            try:
+                for reader in readers.values():
+                    reader.skip(n)
+                while n - latency < end:
+                    f = block_size
+                    for s in steps:
+                        outs = tuple(plan.buffers[b] for b in s.outputs)
+                        if s.silent:
+                            for out in outs:
+                                out.fill(0.0)
+                            continue
+                        ins = readers[s.node_id].read(f) if s.node_id in readers else \
+                            tuple(_gather(port, plan.buffers, f, True) for port in s.inputs)
+                        s.node.process(ins, outs, n - s.latency_in)
+                    if tap[0] == "in":
+                        block = _gather(tap[1].inputs[0], plan.buffers, f, True)
+                    else:
+                        block = plan.buffers[tap[1]]
+                    yield n - latency, block.copy()
+                    n += f
+                    if cancel is not None and cancel.is_set():
+                        return
+            finally:
+                for reader in readers.values():
+                    reader.close()
+    finally:
+        plan.close()
 
 
 def _needed(plan: Plan, targets: set[str], taped: set[str]) -> set[str]:
@@ -298,13 +373,18 @@ class _TapeReader:
 
         self._files = [None if p is None else sf.SoundFile(str(p)) for p in paths]
 
+    def skip(self, n: int) -> None:
+        for f in self._files:
+            if f is not None:
+                f.seek(min(n, f.frames))
+
     def read(self, n: int) -> tuple:
         out = []
         for f in self._files:
             if f is None:
                 out.append(None)
             else:
-                data = f.read(n, dtype="float64", always_2d=True)
+                data = f.read(n, dtype="float64", always_2d=True, fill_value=0.0)
                 out.append(np.ascontiguousarray(data.T))
         return tuple(out)
 

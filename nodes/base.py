@@ -79,6 +79,8 @@ class Param:
     automatable: bool | None = None
     required: bool = False
     check: Callable[[Any], list[str]] | None = None
+    #: a template's slot rule: the editor shows it only when editing a template
+    template_only: bool = False
 
     def __post_init__(self):
         if self.kind not in KINDS:

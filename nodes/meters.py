@@ -280,8 +280,9 @@ def loudness_range(short_term: list[float]) -> float:
     return float(high - low)
 
 
-def meter_file(path: Path, block: int = 65536) -> dict:
-    """Every figure of :class:`LoudnessMeter` for an audio file, read in blocks."""
+def meter_file(path: Path, block: int = 65536, series: bool = False) -> dict:
+    """Every figure of :class:`LoudnessMeter` for an audio file, read in blocks
+    (with ``series``: also the loudness over time, under the key ``series``)."""
     import soundfile as sf
 
     from .audiofile import info
@@ -305,7 +306,10 @@ def meter_file(path: Path, block: int = 65536) -> dict:
     except Exception as exc:
         raise AudioFileError(f"cannot read {path} ({str(exc).splitlines()[0]})",
                              path=str(path)) from None
-    return dict(path=str(path), **meter.result())
+    result = dict(path=str(path), **meter.result())
+    if series:
+        result["series"] = meter.series()
+    return result
 
 
 @register

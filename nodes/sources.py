@@ -51,11 +51,11 @@ class Stem(Source):
         Param("path", "", kind="path", required=True, doc="audio file (wav, flac, aiff ...)"),
         Param("gain_db", 0.0, min=-120.0, max=24.0, unit="dB", doc="clip gain"),
         OFFSET,
-        Param("match", [], kind="list", check=_patterns,
+        Param("match", [], kind="list", check=_patterns, template_only=True,
               doc="template slot: file-name patterns this stem takes (e.g. kick*, *bd*)"),
-        Param("fallback", [], kind="list", check=_patterns,
+        Param("fallback", [], kind="list", check=_patterns, template_only=True,
               doc="template slot: weaker patterns, tried after every slot's match"),
-        Param("multiple", False, kind="bool",
+        Param("multiple", False, kind="bool", template_only=True,
               doc="template slot: take every matching file (each a stem into the same "
                   "place), not just the best one"),
     )

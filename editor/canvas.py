@@ -1,0 +1,126 @@
+"""The document as the canvas shows it, and what changes between two states.
+
+``views(graph, problems)`` turns the model into one :class:`NodeView` per node
+(label, pins, parameter widgets with their values, position, problem) and a set of
+links; ``changes(old, new)`` says which nodes to create, delete or refresh, so an
+edit redraws only what it touched.  Pure data: the editor does the drawing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from graph import Graph
+from nodes.base import node_types
+
+from .widgets import WidgetSpec, spec_for
+
+GRID = (230, 120)                            # spacing for nodes with no saved position
+
+
+@dataclass
+class ParamView:
+    name: str
+    spec: WidgetSpec
+    value: Any
+    automated: bool
+
+
+@dataclass
+class NodeView:
+    id: str
+    type: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    pos: tuple[float, float]
+    params: list[ParamView] = field(default_factory=list)
+    problem: str | None = None
+    known: bool = True
+
+    @property
+    def label(self) -> str:
+        return f"{self.id}  ({self.type})" if self.id != self.type else self.id
+
+    def shape(self) -> tuple:
+        """What needs a node to be drawn again (pins or widget kinds changed)."""
+        return (self.type, self.inputs, self.outputs,
+                tuple((p.name, p.spec.kind, p.automated) for p in self.params))
+
+
+def views(graph: Graph, problems: dict | None = None) -> tuple[dict[str, NodeView],
+                                                                set[tuple[str, str]]]:
+    problems = problems or {}
+    types = node_types()
+    out: dict[str, NodeView] = {}
+    for i, spec in enumerate(graph):
+        cls = types.get(spec.type)
+        pos = graph.ui.get(spec.id, {}).get("pos")
+        if not (isinstance(pos, (list, tuple)) and len(pos) == 2):
+            pos = (20 + GRID[0] * (i % 6), 20 + GRID[1] * (i // 6))
+        problem = "\n".join(problems.get(spec.id, [])) or None
+        if cls is None:
+            out[spec.id] = NodeView(spec.id, spec.type, (), (), (float(pos[0]), float(pos[1])),
+                                    problem=problem or f"unknown node type {spec.type!r}",
+                                    known=False)
+            continue
+        params = []
+        for p in cls.params:
+            if p.template_only and graph.kind != "template":
+                continue
+            value = spec.params.get(p.name, p.default)
+            params.append(ParamView(p.name, spec_for(p), value,
+                                    isinstance(value, dict) and "automation" in value))
+        out[spec.id] = NodeView(spec.id, spec.type, cls.input_names(), cls.output_names(),
+                                (float(pos[0]), float(pos[1])), params, problem)
+    links = {(f"{l.src.node}.{l.src.port}", f"{l.dst.node}.{l.dst.port}")
+             for l in graph.links}
+    return out, links
+
+
+@dataclass
+class Changes:
+    create: list[str] = field(default_factory=list)    # node ids to draw
+    delete: list[str] = field(default_factory=list)    # node ids to take away
+    refresh: list[str] = field(default_factory=list)   # same shape, new values/problem
+    move: list[str] = field(default_factory=list)      # new position only
+    links_add: set = field(default_factory=set)
+    links_remove: set = field(default_factory=set)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.create or self.delete or self.refresh or self.move
+                    or self.links_add or self.links_remove)
+
+
+def changes(old: tuple[dict, set], new: tuple[dict, set]) -> Changes:
+    (old_nodes, old_links), (new_nodes, new_links) = old, new
+    c = Changes()
+    for nid, view in new_nodes.items():
+        before = old_nodes.get(nid)
+        if before is None:
+            c.create.append(nid)
+        elif before.shape() != view.shape():
+            c.delete.append(nid)
+            c.create.append(nid)
+        else:
+            if ([p.value for p in before.params] != [p.value for p in view.params]
+                    or before.problem != view.problem):
+                c.refresh.append(nid)
+            if before.pos != view.pos:
+                c.move.append(nid)
+    c.delete += [nid for nid in old_nodes if nid not in new_nodes]
+    recreated = set(c.delete) & set(c.create)
+    c.links_add = {l for l in new_links if l not in old_links
+                   or l[0].split(".")[0] in recreated or l[1].split(".")[0] in recreated}
+    c.links_remove = {l for l in old_links if l not in new_links}
+    return c
+
+
+def bounds(nodes: dict[str, NodeView]) -> tuple[float, float, float, float]:
+    """(left, top, right, bottom) of the node positions (for framing the graph)."""
+    if not nodes:
+        return (0.0, 0.0, 0.0, 0.0)
+    xs = [v.pos[0] for v in nodes.values()]
+    ys = [v.pos[1] for v in nodes.values()]
+    return min(xs), min(ys), max(xs) + GRID[0], max(ys) + GRID[1]

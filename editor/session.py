@@ -1,0 +1,236 @@
+"""The editor's command layer: every edit of the graph goes through a ``Session``.
+
+A session holds the one :class:`graph.Graph` the editor shows (it never keeps a
+second copy of a value), the file it belongs to, whether it has unsaved changes,
+and the history for undo and redo.  Each edit is a method that changes the graph
+through the model's own checked operations (so a cycle or a bad value is refused
+with the model's message) and records a step: the document before and after.
+Consecutive changes of one parameter (a slider being dragged) merge into one step.
+
+Nothing here draws; the editor redraws from ``session.graph`` after each edit.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from graph import Graph, MixgraphError, load, save, validate
+from nodes.base import node_class
+
+HISTORY_LIMIT = 200
+COALESCE_S = 1.5
+
+
+@dataclass
+class Step:
+    label: str
+    before: dict
+    after: dict
+    key: Any = None
+    at: float = field(default_factory=time.monotonic)
+
+
+class Session:
+    """An open project: the graph, its file, its history."""
+
+    def __init__(self, graph: Graph | None = None, path: str | os.PathLike | None = None):
+        self.graph = graph if graph is not None else Graph()
+        self.path = Path(path) if path else (self.graph.path if graph is not None else None)
+        self.undo_stack: list[Step] = []
+        self.redo_stack: list[Step] = []
+        self.dirty = False
+        self.listeners: list[Callable[[str], None]] = []
+
+    # --------------------------------------------------------------- files
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "Session":
+        return cls(load(path), path)
+
+    @property
+    def title(self) -> str:
+        name = self.path.name if self.path else "untitled"
+        return f"{name}{' *' if self.dirty else ''}"
+
+    def save(self, path: str | os.PathLike | None = None) -> Path:
+        target = Path(path) if path else self.path
+        if target is None:
+            raise MixgraphError("the project has no file yet; choose one with Save As")
+        save(self.graph, target)
+        self.path = target
+        self.dirty = False
+        self._notify("saved")
+        return target
+
+    def document(self) -> dict:
+        return self.graph.to_document()
+
+    # ------------------------------------------------------------- history
+    def _edit(self, label: str, change: Callable[[], Any], key: Any = None) -> Any:
+        before = self.graph.to_document()
+        try:
+            result = change()
+        except Exception:
+            self.graph.replace_with(before)           # a refused edit changes nothing
+            raise
+        after = self.graph.to_document()
+        if after == before:
+            return result
+        last = self.undo_stack[-1] if self.undo_stack else None
+        if key is not None and last is not None and last.key == key \
+                and time.monotonic() - last.at < COALESCE_S:
+            last.after, last.at = after, time.monotonic()
+        else:
+            self.undo_stack.append(Step(label, before, after, key))
+            del self.undo_stack[:-HISTORY_LIMIT]
+        self.redo_stack.clear()
+        self.dirty = True
+        self._notify(label)
+        return result
+
+    def undo(self) -> str | None:
+        if not self.undo_stack:
+            return None
+        step = self.undo_stack.pop()
+        self.graph.replace_with(step.before)
+        self.redo_stack.append(step)
+        self.dirty = True
+        self._notify(f"undo {step.label}")
+        return step.label
+
+    def redo(self) -> str | None:
+        if not self.redo_stack:
+            return None
+        step = self.redo_stack.pop()
+        self.graph.replace_with(step.after)
+        self.undo_stack.append(step)
+        self.dirty = True
+        self._notify(f"redo {step.label}")
+        return step.label
+
+    def _notify(self, what: str) -> None:
+        for listener in self.listeners:
+            listener(what)
+
+    # --------------------------------------------------------------- edits
+    def add_node(self, type_name: str, pos: tuple[float, float] = (40, 40),
+                 node_id: str | None = None, **params) -> str:
+        def change():
+            new = self.graph.add(type_name, id=node_id or _fresh_id(self.graph, type_name),
+                                 **params)
+            self.graph.ui[new] = {"pos": [float(pos[0]), float(pos[1])]}
+            return new
+        return self._edit(f"add {type_name}", change)
+
+    def remove_nodes(self, node_ids: list[str]) -> None:
+        def change():
+            for nid in node_ids:
+                if nid in self.graph.nodes:
+                    self.graph.remove(nid)
+        self._edit(f"delete {', '.join(node_ids)}", change)
+
+    def connect(self, src: str, dst: str) -> None:
+        self._edit(f"link {src} -> {dst}", lambda: self.graph.connect(src, dst))
+
+    def disconnect(self, src: str, dst: str) -> None:
+        self._edit(f"unlink {src} -> {dst}", lambda: self.graph.disconnect(src, dst))
+
+    def set_param(self, node_id: str, name: str, value: Any) -> None:
+        self._edit(f"{node_id}.{name}", lambda: self.graph.set(node_id, name, value),
+                   key=("param", node_id, name))
+
+    def reset_param(self, node_id: str, name: str) -> None:
+        self._edit(f"reset {node_id}.{name}", lambda: self.graph.unset(node_id, name))
+
+    def rename(self, old: str, new: str) -> None:
+        self._edit(f"rename {old} to {new}", lambda: self.graph.rename(old, new))
+
+    def move_nodes(self, positions: dict[str, tuple[float, float]]) -> None:
+        def change():
+            for nid, (x, y) in positions.items():
+                if nid in self.graph.nodes:
+                    self.graph.ui[nid] = dict(self.graph.ui.get(nid, {}),
+                                              pos=[float(x), float(y)])
+        self._edit("move", change, key=("move", tuple(sorted(positions))))
+
+    def duplicate(self, node_ids: list[str], offset: tuple[float, float] = (40, 40)) -> list[str]:
+        """Copies of the nodes with their parameters and the links among them."""
+        def change():
+            made: dict[str, str] = {}
+            for nid in node_ids:
+                spec = self.graph.node(nid)
+                new = self.graph.add(spec.type, id=_fresh_id(self.graph, nid),
+                                     **copy.deepcopy(spec.params))
+                x, y = self.graph.ui.get(nid, {}).get("pos", [40, 40])
+                self.graph.ui[new] = {"pos": [x + offset[0], y + offset[1]]}
+                made[nid] = new
+            for link in list(self.graph.links):
+                if link.src.node in made and link.dst.node in made:
+                    self.graph.connect(f"{made[link.src.node]}.{link.src.port}",
+                                       f"{made[link.dst.node]}.{link.dst.port}")
+            return list(made.values())
+        return self._edit(f"duplicate {', '.join(node_ids)}", change)
+
+    def arrange(self) -> None:
+        """Tidy the layout (one undoable step)."""
+        from graph.layout import arrange
+        self._edit("arrange", lambda: arrange(self.graph))
+
+    def replace_graph(self, graph: Graph, label: str = "replace") -> None:
+        """Take another graph's content as one undoable step (new from template ...)."""
+        self._edit(label, lambda: self.graph.replace_with(graph.to_document()))
+        self.graph.base_dir = graph.base_dir
+
+    # ---------------------------------------------------------- questions
+    def problems(self) -> dict[str | None, list[str]]:
+        """Validation problems by node id (None: the project as a whole)."""
+        found: dict[str | None, list[str]] = {}
+        result = validate(self.graph)
+        for err in result.errors:
+            found.setdefault(err.node if err.node in self.graph.nodes else None,
+                             []).append(err.message)
+        return found
+
+    def can_connect(self, src: str, dst: str) -> str | None:
+        """Why a link cannot be made (one sentence), or None if it can."""
+        from graph.model import Link, PortRef
+
+        try:
+            link = Link(self.graph.full(PortRef.parse(src), as_input=False),
+                        self.graph.full(PortRef.parse(dst), as_input=True))
+        except MixgraphError as exc:
+            return exc.message
+        problem = self.graph.link_problem(link)
+        return problem.message if problem else None
+
+
+def _fresh_id(g: Graph, base: str) -> str:
+    base = base.rstrip("0123456789_") or base
+    n = 1
+    while f"{base}_{n}" in g.nodes:
+        n += 1
+    return f"{base}_{n}"
+
+
+def palette(query: str = "") -> list[tuple[str, str, str]]:
+    """(type, category, summary) of the node types whose name or summary has ``query``,
+    from the registry (never a hand-kept list); built-ins first."""
+    from nodes.base import node_types
+
+    q = query.lower().strip()
+    out = []
+    for name, cls in node_types().items():
+        if cls.category == "test":
+            continue
+        text = f"{name} {cls.category} {cls.summary}".lower()
+        if all(word in text for word in q.split()):
+            out.append((name, cls.category, cls.summary))
+    return out
+
+
+def node_summary(type_name: str) -> str:
+    return node_class(type_name).summary
