@@ -223,8 +223,8 @@ class EditorApp:
             dpg.add_progress_bar(tag="render_progress", width=-1, overlay="0 %")
             dpg.add_button(label="Cancel", tag="render_cancel",
                            callback=lambda: self.job and self.job.cancel())
-        with dpg.window(tag="report_window", label="Render report", show=False, width=900,
-                        height=640, pos=(240, 120)):
+        with dpg.window(tag="report_window", label="Render report", show=False, width=1000,
+                        height=700, pos=(120, 80)):
             pass
 
     def _handlers(self) -> None:
@@ -805,15 +805,18 @@ class EditorApp:
         for node_id, plots in job.plots.items():
             dpg.add_text(node_id, parent="report_window")
             with dpg.group(horizontal=True, parent="report_window"):
-                with dpg.plot(label="waveform", height=220, width=430):
-                    dpg.add_plot_axis(dpg.mvXAxis, label="s")
+                end = plots["time_s"][-1] if plots["time_s"] else 1.0
+                with dpg.plot(label="waveform", height=220, width=470):
+                    x_axis = dpg.add_plot_axis(dpg.mvXAxis, label="s")
+                    dpg.set_axis_limits(x_axis, 0.0, end)
                     with dpg.plot_axis(dpg.mvYAxis):
                         dpg.set_axis_limits(dpg.last_item(), -1.0, 1.0)
                         dpg.add_shade_series(plots["time_s"], plots["max"],
                                              y2=plots["min"], label="level")
-                with dpg.plot(label="loudness", height=220, width=430):
+                with dpg.plot(label="loudness", height=220, width=470):
                     dpg.add_plot_legend()
-                    dpg.add_plot_axis(dpg.mvXAxis, label="s")
+                    x_axis = dpg.add_plot_axis(dpg.mvXAxis, label="s")
+                    dpg.set_axis_limits(x_axis, 0.0, end)
                     with dpg.plot_axis(dpg.mvYAxis, label="LUFS"):
                         dpg.set_axis_limits(dpg.last_item(), -50.0, 0.0)
                         dpg.add_line_series(plots["momentary_time_s"], plots["momentary_lufs"],

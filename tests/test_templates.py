@@ -17,7 +17,7 @@ import soundfile as sf
 from graph import Graph, load, render, save, validate
 from graph.demo import build_project, synthesise
 from graph.templates import bind, list_templates, load_template, normalise
-from nodes.errors import MixgraphError, ProjectFileError
+from nodes.errors import MixgraphError
 from nodes.meters import meter_file
 
 SR = 48000

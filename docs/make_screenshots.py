@@ -1,0 +1,121 @@
+"""Regenerate the README's editor screenshots (run under a display or xvfb-run).
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" python docs/make_screenshots.py
+
+Writes docs/editor-mix.png (the demo's mix graph) and docs/editor-report.png (its render
+report), both at half size.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+
+def write_png(path: Path, rgb: np.ndarray) -> None:
+    """An 8-bit RGB PNG from an (h, w, 3) uint8 array."""
+    h, w, _ = rgb.shape
+    raw = b"".join(b"\x00" + rgb[y].tobytes() for y in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+
+
+def read_png(path: Path) -> np.ndarray:
+    """(h, w, channels) uint8 pixels of an 8-bit, non-interlaced PNG."""
+    data = path.read_bytes()
+    pos, idat, header = 8, b"", None
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    w, h, depth, colour = header[0], header[1], header[2], header[3]
+    channels = {2: 3, 6: 4, 0: 1, 4: 2}[colour]
+    raw = np.frombuffer(zlib.decompress(idat), dtype=np.uint8).reshape(h, 1 + w * channels)
+    out = np.zeros((h, w * channels), dtype=np.int32)
+    for y in range(h):
+        f, row = raw[y, 0], raw[y, 1:].astype(np.int32)
+        up = out[y - 1] if y else np.zeros(w * channels, dtype=np.int32)
+        if f == 0:
+            out[y] = row
+        elif f == 2:
+            out[y] = (row + up) & 255
+        else:                                  # sub, average, paeth: left to right
+            cur = np.zeros(w * channels, dtype=np.int32)
+            for x in range(w * channels):
+                left = cur[x - channels] if x >= channels else 0
+                ul = up[x - channels] if x >= channels else 0
+                if f == 1:
+                    pred = left
+                elif f == 3:
+                    pred = (left + up[x]) // 2
+                else:
+                    p = left + up[x] - ul
+                    pa, pb, pc = abs(p - left), abs(p - up[x]), abs(p - ul)
+                    pred = left if pa <= pb and pa <= pc else (up[x] if pb <= pc else ul)
+                cur[x] = (row[x] + pred) & 255
+            out[y] = cur
+    return out.reshape(h, w, channels).astype(np.uint8)
+
+
+def capture(dpg, app, path: Path) -> None:
+    full = path.with_suffix(".full.png")
+    dpg.output_frame_buffer(file=str(full))
+    for _ in range(4):
+        app.tick()
+        dpg.render_dearpygui_frame()
+    a = read_png(full)[:, :, :3].astype(np.float64)
+    full.unlink()
+    h, w = a.shape[0] // 2 * 2, a.shape[1] // 2 * 2
+    a = a[:h, :w].reshape(h // 2, 2, w // 2, 2, 3).mean(axis=(1, 3))
+    write_png(path, np.clip(a + 0.5, 0, 255).astype(np.uint8))
+
+
+def main() -> None:
+    import dearpygui.dearpygui as dpg
+
+    from editor.app import EditorApp
+    from editor.session import Session
+    from graph.demo import write_demo
+
+    folder = Path(tempfile.mkdtemp())
+    graph = write_demo(folder / "demo")
+    app = EditorApp(Session.open(graph.path), width=1600, height=1000)
+    app.build()
+    dpg.setup_dearpygui()
+    dpg.show_viewport()
+    for _ in range(6):
+        app.tick()
+        dpg.render_dearpygui_frame()
+    capture(dpg, app, HERE / "editor-mix.png")
+    job = app.start_render()
+    while app.job is not None:
+        app.tick()
+        dpg.render_dearpygui_frame()
+        time.sleep(0.01)
+    job.wait()       # the frame-buffer callback must not run while another thread does
+    capture(dpg, app, HERE / "editor-report.png")
+    dpg.destroy_context()
+    for name in ("editor-mix.png", "editor-report.png"):
+        print(f"{name}: {(HERE / name).stat().st_size // 1024} KB")
+
+
+if __name__ == "__main__":
+    main()

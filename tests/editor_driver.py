@@ -1,0 +1,135 @@
+"""Drives the real editor window (run under Xvfb by test_editor_window.py).
+
+    python tests/editor_driver.py PROJECT RESULT.json SCREENSHOT.png
+
+Uses Dear PyGui's own registered callbacks (the palette button, the node editor's
+link callback, menu items, the Render button), as a user's clicks would, then writes
+what happened to RESULT.json.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+import time
+from pathlib import Path
+
+import dearpygui.dearpygui as dpg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from editor.app import EditorApp  # noqa: E402
+from editor.session import Session  # noqa: E402
+
+
+def frames(app: EditorApp, n: int = 3) -> None:
+    for _ in range(n):
+        app.tick()
+        dpg.render_dearpygui_frame()
+
+
+def click(item, app_data=None) -> None:
+    """Run an item's callback the way Dear PyGui does when it is clicked: with as many
+    of (sender, app_data, user_data) as the callback takes."""
+    callback = dpg.get_item_callback(item)
+    args = (item, app_data, dpg.get_item_user_data(item))
+    count = len([p for p in inspect.signature(callback).parameters.values()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)])
+    callback(*args[:count])
+
+
+def menu_item(label: str) -> int:
+    for item in dpg.get_all_items():
+        if dpg.get_item_type(item) == "mvAppItemType::mvMenuItem" \
+                and dpg.get_item_label(item) == label:
+            return item
+    raise KeyError(label)
+
+
+def main() -> None:
+    project, result_path, shot = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+    result: dict = {}
+    session = Session.open(project)
+    app = EditorApp(session, width=1400, height=900)
+    app.build()
+    dpg.setup_dearpygui()
+    dpg.show_viewport()
+    frames(app, 5)
+    result["nodes_drawn"] = len(app.node_items)
+    result["links_drawn"] = len(app.link_items)
+
+    # add a node from the palette (Tab, then the palette's button)
+    app._on_key(None, dpg.mvKey_Tab)
+    frames(app)
+    dpg.set_value("palette_filter", "width")
+    app._fill_palette()
+    buttons = dpg.get_item_children("palette_list", 1)
+    button = next(b for b in buttons
+                  if dpg.get_item_user_data(b) == "stereo_width")
+    click(button)
+    frames(app)
+    added = next(n for n in session.graph.nodes if n.startswith("stereo_width"))
+    result["added"] = added
+
+    # link mix.out -> added.in by the node editor's link callback (a drag)
+    pins = {v: k for k, v in app.pins.items()}
+    click("editor", (pins["mix.out"], pins[f"{added}.in"]))
+    frames(app)
+    result["linked"] = any(l.dst.node == added for l in session.graph.links)
+    result["links_after_link"] = len(app.link_items)
+
+    # a link that would make a cycle is refused at once, with a message
+    click("editor", (pins[f"{added}.out"], pins["mix.in"]))
+    frames(app)
+    result["cycle_status"] = app.status_text
+
+    # undo (Edit > Undo) takes the link back
+    click(menu_item("Undo"))
+    frames(app)
+    result["linked_after_undo"] = any(l.dst.node == added for l in session.graph.links)
+    result["links_after_undo"] = len(app.link_items)
+
+    # wire the new node properly: mix -> width -> a new output, then save and render
+    click("editor", (pins["mix.out"], pins[f"{added}.in"]))
+    click(button)
+    app.palette_pos = (40, 40)
+    dpg.set_value("palette_filter", "output")
+    app._fill_palette()
+    out_button = next(b for b in dpg.get_item_children("palette_list", 1)
+                      if dpg.get_item_user_data(b) == "output")
+    click(out_button)
+    out = [n for n in session.graph.nodes if n.startswith("output")][-1]
+    click(app.param_items[(out, "path")], "out/wide.wav")
+    pins = {v: k for k, v in app.pins.items()}
+    click("editor", (pins[f"{added}.out"], pins[f"{out}.in"]))
+    frames(app)
+    widths = [n for n in session.graph.nodes if n.startswith("stereo_width")]
+    extra = [w for w in widths if w != added]
+    for w in extra:                                   # the second palette click's node
+        session.remove_nodes([w])
+    frames(app)
+    click(menu_item("Save"))
+    frames(app)
+    result["saved"] = str(session.path)
+    result["dirty_after_save"] = session.dirty
+
+    render_button = next(i for i in dpg.get_all_items()
+                         if dpg.get_item_type(i) == "mvAppItemType::mvButton"
+                         and dpg.get_item_label(i) == "Render")
+    click(render_button)
+    started = time.monotonic()
+    while app.job is not None and time.monotonic() - started < 120:
+        frames(app, 1)
+        time.sleep(0.01)
+    frames(app, 10)
+    result["status"] = app.status_text
+    result["report_shown"] = dpg.is_item_shown("report_window")
+    dpg.output_frame_buffer(file=shot)
+    frames(app, 3)
+    result_path.write_text(json.dumps(result, indent=2))
+    dpg.destroy_context()
+
+
+if __name__ == "__main__":
+    main()
