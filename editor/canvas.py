@@ -73,8 +73,7 @@ def views(graph: Graph, problems: dict | None = None) -> tuple[dict[str, NodeVie
                                     isinstance(value, dict) and "automation" in value))
         out[spec.id] = NodeView(spec.id, spec.type, cls.input_names(), cls.output_names(),
                                 (float(pos[0]), float(pos[1])), params, problem)
-    links = {(f"{l.src.node}.{l.src.port}", f"{l.dst.node}.{l.dst.port}")
-             for l in graph.links}
+    links = {(str(l.src), str(l.dst)) for l in graph.links}
     return out, links
 
 

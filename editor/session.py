@@ -33,6 +33,8 @@ class Step:
     after: dict
     key: Any = None
     at: float = field(default_factory=time.monotonic)
+    base_before: Path | None = None          # the folder relative paths were written for
+    base_after: Path | None = None
 
 
 class Session:
@@ -45,6 +47,8 @@ class Session:
         self.redo_stack: list[Step] = []
         self.dirty = False
         self.listeners: list[Callable[[str], None]] = []
+        self._saved = self.graph.to_document()     # what the file holds: dirty = differs
+        self._last_key: Any = None                 # the key of the edit before this one
 
     # --------------------------------------------------------------- files
     @classmethod
@@ -62,6 +66,7 @@ class Session:
             raise MixgraphError("the project has no file yet; choose one with Save As")
         save(self.graph, target)
         self.path = target
+        self._saved = self.graph.to_document()
         self.dirty = False
         self._notify("saved")
         return target
@@ -72,23 +77,28 @@ class Session:
     # ------------------------------------------------------------- history
     def _edit(self, label: str, change: Callable[[], Any], key: Any = None) -> Any:
         before = self.graph.to_document()
+        base = self.graph.base_dir
         try:
             result = change()
         except Exception:
             self.graph.replace_with(before)           # a refused edit changes nothing
+            self.graph.base_dir = base
             raise
         after = self.graph.to_document()
-        if after == before:
+        if after == before and self.graph.base_dir == base:
             return result
         last = self.undo_stack[-1] if self.undo_stack else None
-        if key is not None and last is not None and last.key == key \
-                and time.monotonic() - last.at < COALESCE_S:
+        if key is not None and key == self._last_key and last is not None \
+                and last.key == key and time.monotonic() - last.at < COALESCE_S:
             last.after, last.at = after, time.monotonic()
+            last.base_after = self.graph.base_dir
         else:
-            self.undo_stack.append(Step(label, before, after, key))
+            self.undo_stack.append(Step(label, before, after, key, base_before=base,
+                                        base_after=self.graph.base_dir))
             del self.undo_stack[:-HISTORY_LIMIT]
+        self._last_key = key
         self.redo_stack.clear()
-        self.dirty = True
+        self.dirty = after != self._saved
         self._notify(label)
         return result
 
@@ -96,9 +106,8 @@ class Session:
         if not self.undo_stack:
             return None
         step = self.undo_stack.pop()
-        self.graph.replace_with(step.before)
+        self._restore(step.before, step.base_before)
         self.redo_stack.append(step)
-        self.dirty = True
         self._notify(f"undo {step.label}")
         return step.label
 
@@ -106,11 +115,22 @@ class Session:
         if not self.redo_stack:
             return None
         step = self.redo_stack.pop()
-        self.graph.replace_with(step.after)
+        self._restore(step.after, step.base_after)
         self.undo_stack.append(step)
-        self.dirty = True
         self._notify(f"redo {step.label}")
         return step.label
+
+    def _restore(self, doc: dict, base: Path | None) -> None:
+        """Put a recorded state back, with the folder its relative paths were written
+        for (a Save As into another folder rewrites paths for the new folder)."""
+        current = self.graph.base_dir
+        if base is not None:
+            self.graph.base_dir = base
+        self.graph.replace_with(doc)
+        if base is not None and base != current:
+            self.graph.rebase(current)            # paths now name the same files from here
+        self._last_key = None                     # an undo or redo ends a drag
+        self.dirty = self.graph.to_document() != self._saved
 
     def _notify(self, what: str) -> None:
         for listener in self.listeners:
@@ -163,8 +183,13 @@ class Session:
             made: dict[str, str] = {}
             for nid in node_ids:
                 spec = self.graph.node(nid)
-                new = self.graph.add(spec.type, id=_fresh_id(self.graph, nid),
-                                     **copy.deepcopy(spec.params))
+                params = copy.deepcopy(spec.params)
+                cls = spec.node_class()
+                for name in getattr(cls, "writes", ()):   # a copy writes its own file
+                    if params.get(name):
+                        p = Path(params[name])
+                        params[name] = str(p.with_name(f"{p.stem}_copy{p.suffix}"))
+                new = self.graph.add(spec.type, id=_fresh_id(self.graph, nid), **params)
                 x, y = self.graph.ui.get(nid, {}).get("pos", [40, 40])
                 self.graph.ui[new] = {"pos": [x + offset[0], y + offset[1]]}
                 made[nid] = new

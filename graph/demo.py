@@ -43,7 +43,8 @@ def _place(track: np.ndarray, when_s: float, sound: np.ndarray) -> None:
 
 
 def _normalise(x: np.ndarray, peak_dbfs: float) -> np.ndarray:
-    return x * (10 ** (peak_dbfs / 20) / np.max(np.abs(x)))
+    peak = np.max(np.abs(x))
+    return x * (10 ** (peak_dbfs / 20) / peak) if peak > 0 else x
 
 
 def synthesise(seconds: float = BARS * 4 * BEAT, seed: int = 7) -> dict[str, np.ndarray]:

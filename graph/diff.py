@@ -54,6 +54,9 @@ def diff(a: Graph, b: Graph) -> list[str]:
             after = other.value(name) if name in table else other.params.get(name)
             if name in files and before and after and _same_file(a, before, b, after):
                 continue                          # one file, written from two folders
+            if table.get(name) is not None and table[name].kind == "nodes" \
+                    and isinstance(before, list):
+                before = [renamed.get(m, m) for m in before]   # renames are reported once
             if before != after:
                 out.append(f"{new_id}: {_param_change(name, before, after, table.get(name))}")
 
@@ -65,14 +68,19 @@ def diff(a: Graph, b: Graph) -> list[str]:
     links_a = [moved(l) for l in a.links]
     removed = [l for l in links_a if l not in b.links]
     added = [l for l in b.links if l not in links_a]
-    for l in list(removed):
-        turned = next((n for n in added if n.src == l.src), None)
-        if turned is None:
-            turned = next((n for n in added if n.dst == l.dst), None)
-        if turned is not None:
-            out.append(f"link {l} moved to {turned}")
-            removed.remove(l)
-            added.remove(turned)
+    kept = set(b.nodes) - set(new)
+    pairable = [l for l in removed if l.src.node in kept and l.dst.node in kept]
+    # a link moved: same start, new end (then: same end, new start), between nodes that
+    # are in both projects; links of added or removed nodes are just added or removed
+    for same in ("src", "dst"):
+        for l in list(pairable):
+            turned = next((n for n in added if getattr(n, same) == getattr(l, same)
+                           and n.src.node in kept and n.dst.node in kept), None)
+            if turned is not None:
+                out.append(f"link {l} moved to {turned}")
+                pairable.remove(l)
+                removed.remove(l)
+                added.remove(turned)
     out += [f"link {l} removed" for l in removed]
     out += [f"link {l} added" for l in added]
     return out

@@ -50,13 +50,18 @@ def _migrate_0_to_1(doc: dict) -> dict:
             node["params"] = params
         nodes.append(node)
     links = []
-    for c in doc.get("connections", []):
+    connections = doc.get("connections", [])
+    if not isinstance(connections, list):
+        raise ProjectFileError("the version 0 file's 'connections' is not a list")
+    for c in connections:
         if not isinstance(c, dict):
             raise ProjectFileError("a version 0 connection is not an object")
         links.append([str(c.get("from", "")).replace(":", "."),
                       str(c.get("to", "")).replace(":", ".")])
-    ui = {k: {"pos": list(v)} for k, v in doc.get("layout", {}).items()
-          if isinstance(v, (list, tuple))}
+    layout = doc.get("layout", {})
+    if not isinstance(layout, dict):
+        raise ProjectFileError("the version 0 file's 'layout' is not a map of positions")
+    ui = {k: {"pos": list(v)} for k, v in layout.items() if isinstance(v, (list, tuple))}
     out = {"format": FORMAT_NAME, "version": 1, "sample_rate": doc.get("samplerate", 48000),
            "nodes": nodes, "links": links}
     if ui:
@@ -78,6 +83,8 @@ def decode(data: bytes, where: str = "the file") -> Any:
     if len(data) > MAX_FILE_BYTES:
         raise ProjectFileError(f"{where} is {len(data):,} bytes; project files are limited "
                                f"to {MAX_FILE_BYTES:,}")
+    if data.startswith(b"\xef\xbb\xbf"):                 # a UTF-8 byte-order mark
+        data = data[3:]
     if not data.strip():
         raise ProjectFileError(f"{where} is empty")
     head = data.lstrip()[:1]
@@ -99,6 +106,8 @@ def decode(data: bytes, where: str = "the file") -> Any:
             raise ProjectFileError(f"{where} holds a msgpack extension type; project files "
                                    "hold only plain data") from None
         except Exception as exc:
+            if type(exc).__name__ == "StackError":
+                raise ProjectFileError(f"{where} is nested too deeply") from None
             raise ProjectFileError(f"{where} is not a mixgraph project: it is neither msgpack "
                                    f"nor JSON ({_first_line(exc)})") from None
     _check_plain(doc, where)

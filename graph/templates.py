@@ -143,6 +143,7 @@ class Binding:
 
     bound: dict[str, list[str]] = field(default_factory=dict)     # slot -> file names
     unmatched: list[str] = field(default_factory=list)
+    declined: list[str] = field(default_factory=list)             # turned down by a full slot
     ignored: list[str] = field(default_factory=list)
     caught: list[str] = field(default_factory=list)               # sent to the catch-all
     ambiguities: list[str] = field(default_factory=list)
@@ -156,6 +157,9 @@ class Binding:
                        f"{', '.join(self.caught)}")
         if self.unmatched:
             out.append(f"warning: unmatched and left out: {', '.join(self.unmatched)}")
+        if self.declined:
+            out.append(f"warning: left out (their slot took a better-fitting file): "
+                       f"{', '.join(self.declined)}")
         if self.ignored:
             out.append(f"ignored (the template never binds these): {', '.join(self.ignored)}")
         if self.removed:
@@ -163,7 +167,8 @@ class Binding:
         return out
 
     def to_dict(self) -> dict:
-        return {"bound": self.bound, "unmatched": self.unmatched, "ignored": self.ignored,
+        return {"bound": self.bound, "unmatched": self.unmatched, "declined": self.declined,
+                "ignored": self.ignored,
                 "catch_all": self.caught, "ambiguities": self.ambiguities,
                 "removed": self.removed}
 
@@ -233,25 +238,27 @@ def bind(template: Graph, stems_dir: str | os.PathLike,
             if rest:
                 result.ambiguities.append(f"{slot.id} takes one file: bound "
                                           f"{chosen[0].name}, left out {', '.join(rest)}")
-                result.unmatched += rest
+                result.declined += rest
         _fill(g, slot.id, chosen, project_dir)
         result.bound[slot.id] = [f.name for f in chosen]
+
+    # files no slot fits go through a catch-all first, so that the node they feed is
+    # kept even when none of its own slots got a file
+    rule = config.get("unmatched", "leave_out")
+    if rule == "catch_all" and result.unmatched:
+        into = config.get("catch_all_into", "")
+        if not isinstance(into, str) or into not in g.nodes:
+            raise ProjectFileError(f"the template routes unmatched files into {into!r}, "
+                                   "which is not one of its nodes")
+        for name in result.unmatched:
+            _catch_all(g, stems_dir / name, into, project_dir)
+        result.caught, result.unmatched = result.unmatched, []
 
     # empty slots go, with whatever they leave dangling
     empty = [s.id for s in slots if s.id not in result.bound]
     for node_id in empty:
         g.remove(node_id)
     result.removed = empty + _prune(g)
-
-    rule = config.get("unmatched", "leave_out")
-    if rule == "catch_all" and result.unmatched:
-        into = config.get("catch_all_into", "")
-        if into not in g.nodes:
-            raise ProjectFileError(f"the template routes unmatched files into {into!r}, "
-                                   "which is not one of its nodes")
-        for name in result.unmatched:
-            _catch_all(g, stems_dir / name, into, project_dir)
-        result.caught, result.unmatched = result.unmatched, []
     return g, result
 
 

@@ -211,7 +211,10 @@ def _check_inside(graph: Graph, known: dict, overrides: dict, v: Validation) -> 
             if spec.id in overrides or not isinstance(value, str) or not value \
                     or "\x00" in value:
                 continue
-            target = os.path.normpath(os.path.realpath(graph.resolve_path(value)))
+            try:
+                target = os.path.normpath(os.path.realpath(graph.resolve_path(value)))
+            except (OSError, ValueError):
+                continue                                # reported with the files
             if os.path.commonpath([base, target]) != base:
                 v.errors.append(GraphError(
                     f"output '{spec.id}': {value} is outside the project's folder; a project "
@@ -227,7 +230,8 @@ def _check_template(graph: Graph, err) -> None:
     if rule not in UNMATCHED_RULES:
         err(ProjectFileError(f"template: 'unmatched' must be one of "
                              f"{', '.join(UNMATCHED_RULES)}, got {rule!r}"))
-    if rule == "catch_all" and t.get("catch_all_into") not in graph.nodes:
+    into = t.get("catch_all_into")
+    if rule == "catch_all" and not (isinstance(into, str) and into in graph.nodes):
         err(ProjectFileError(f"template: 'catch_all_into' must name a node that unmatched "
                              f"files feed, got {t.get('catch_all_into')!r}"))
     ignore = t.get("ignore", [])
@@ -290,7 +294,14 @@ def _check_files(graph: Graph, known: dict[str, type], overrides: dict, v: Valid
             if not isinstance(value, str) or not value or "\x00" in value:
                 continue                          # reported with the parameters
             path = graph.resolve_path(value)
-            key = _key(path)
+            try:
+                key = _key(path)
+                is_dir = path.is_dir()
+            except (OSError, ValueError) as exc:
+                err(AudioFileError(f"output '{spec.id}': cannot use {value} "
+                                   f"({getattr(exc, 'strerror', None) or exc})", node=spec.id,
+                                   param=name, path=str(path)))
+                continue
             if key in reads:
                 owner, _ = reads[key]
                 what = owner if owner == "the project file" else f"the source of '{owner}'"
@@ -300,7 +311,7 @@ def _check_files(graph: Graph, known: dict[str, type], overrides: dict, v: Valid
             elif key in written:
                 err(AudioFileError(f"outputs '{written[key]}' and '{spec.id}' both write "
                                    f"{value}", node=spec.id, param=name, path=str(path)))
-            elif path.is_dir():
+            elif is_dir:
                 err(AudioFileError(f"output '{spec.id}': {value} is a folder", node=spec.id,
                                    param=name, path=str(path)))
             written[key] = spec.id

@@ -1,7 +1,9 @@
 """Named, dated versions of a project, kept next to it.
 
 ``song.mgraph`` keeps its versions in ``song.versions/``, one file per version named
-``2026-11-21T14-05-33_more-vocal.mgraph`` (date, time, and a name if given).  A
+``2026-11-21T14-05-33_more-vocal.mgraph`` (date, time, and the name's slug if a name
+was given; a second version in the same second gets ``.2`` after the time).  The name
+as typed is kept inside the file.  A
 version is a full copy of the project with its relative paths rewritten for the
 versions folder, so it can be opened, rendered or restored on its own.  Restoring
 first saves the current state as a version named ``before-restore``.
@@ -44,12 +46,15 @@ def save_version(project: Path, name: str = "", now: datetime | None = None) -> 
     project = Path(project)
     graph = load(project)
     when = now or datetime.now()
-    base = when.strftime(STAMP) + (f"_{_slug(name)}" if _slug(name) else "")
+    stamp = when.strftime(STAMP)
+    slug = f"_{_slug(name)}" if _slug(name) else ""
     folder = versions_dir(project)
     folder.mkdir(exist_ok=True)
-    vid, n = base, 2
-    while (folder / f"{vid}{project.suffix}").exists():
-        vid, n = f"{base}-{n}", n + 1
+    taken = {v.id.split("_")[0] for v in list_versions(project)}
+    vid, n = stamp, 2
+    while vid in taken:
+        vid, n = f"{stamp}.{n}", n + 1
+    vid += slug
     target = folder / f"{vid}{project.suffix}"
     graph.meta["version_of"] = project.name
     if name:
@@ -64,12 +69,18 @@ def list_versions(project: Path) -> list[Version]:
     out = []
     if folder.is_dir():
         for path in sorted(folder.iterdir()):
-            m = re.match(r"(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d)(?:_([^.]*?))?(?:-\d+)?$", path.stem)
+            m = re.match(r"(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d)(?:\.(\d+))?(?:_(.*))?$",
+                         path.stem)
             if not m or path.suffix.lower() not in (".mgraph", ".json"):
                 continue
             created = datetime.strptime(m.group(1), STAMP)
-            out.append(Version(path.stem, path, created, (m.group(2) or "").replace("-", " ")))
-    return sorted(out, key=lambda v: (v.created, v.id))
+            name = (m.group(3) or "").replace("-", " ")
+            try:
+                name = str(load(path).meta.get("version_name", name))
+            except Exception:
+                pass                                  # an unreadable version keeps its slug
+            out.append((created, int(m.group(2) or 1), Version(path.stem, path, created, name)))
+    return [v for _, _, v in sorted(out, key=lambda x: (x[0], x[1]))]
 
 
 def find_version(project: Path, ident: str) -> Version:
@@ -80,7 +91,9 @@ def find_version(project: Path, ident: str) -> Version:
     exact = [v for v in versions if v.id == ident]
     if exact:
         return exact[0]
-    found = [v for v in versions if v.id.startswith(ident) or v.name == ident]
+    wanted = ident.strip().lower()
+    found = [v for v in versions if v.id.startswith(ident) or v.name.lower() == wanted
+             or _slug(v.name) == _slug(ident) and _slug(ident)]
     if len(found) == 1:
         return found[0]
     if not found:

@@ -30,10 +30,14 @@ def info(path: Path):
     """soundfile's info for ``path``, or AudioFileError saying why it cannot be read."""
     import soundfile as sf
 
-    if not path.exists():
-        raise AudioFileError(f"file not found: {path}", path=str(path))
-    if path.is_dir():
-        raise AudioFileError(f"{path} is a folder, not an audio file", path=str(path))
+    try:
+        if not path.exists():
+            raise AudioFileError(f"file not found: {path}", path=str(path))
+        if path.is_dir():
+            raise AudioFileError(f"{path} is a folder, not an audio file", path=str(path))
+    except OSError as exc:                       # a name too long, a bad character ...
+        raise AudioFileError(f"cannot use {path} ({exc.strerror or exc})",
+                             path=str(path)) from None
     try:
         return sf.info(str(path))
     except Exception as exc:  # soundfile raises RuntimeError/LibsndfileError
@@ -156,7 +160,7 @@ class AtomicWriter:
                  file_rate: int | None = None):
         import soundfile as sf
 
-        self.path = Path(path)
+        self.path = Path(os.path.normpath(path))
         self.rate = rate
         self.file_rate = int(file_rate or rate)
         self.channels = channels

@@ -138,6 +138,10 @@ class Param:
                 return [f"{n} must not be empty"]
             if "\x00" in value:
                 return [f"{n} must not contain a NUL character"]
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return [f"{n} must be valid text (it holds a lone surrogate)"]
         elif kind == "list":
             if not isinstance(value, list):
                 return [f"{n} must be a list, got {_show(value)}"]
