@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -39,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--allow-outside", action="store_true",
                    help="let the project write outputs outside its own folder")
+    p.add_argument("--stems", metavar="DIR",
+                   help="instead of the outputs, write the stems that sum to the mix bus "
+                        "(one per group, effect return or ungrouped channel) into DIR")
+    p.add_argument("--stems-channels", action="store_true",
+                   help="with --stems: also write every channel as a file")
+    p.add_argument("--mix-bus", metavar="ID", help="with --stems: the mix bus (default: the "
+                                                   "bus feeding the master chain)")
 
     p = sub.add_parser("validate", help="check a project without rendering",
                        description="Report every problem in a project at once.")
@@ -92,6 +101,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("edit", help="open the node editor",
                        description="Open the node editor on a project (or a new one).")
     p.add_argument("project", nargs="?", help="project file (.mgraph or .json)")
+
+    p = sub.add_parser("album", help="sequence and master an album",
+                       description="Album projects: songs in order with gaps or "
+                                   "crossfades, consistent loudness, a programme file and "
+                                   "a CUE sheet.")
+    asub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = asub.add_parser("render", help="render every song, the programme and its CUE sheet")
+    q.add_argument("album", help="album file (.json or .mgraph with kind 'album')")
+    q.add_argument("-o", "--output", metavar="DIR",
+                   help="folder to write into (default: 'out' next to the album file)")
+    q.add_argument("--json", action="store_true", help="print the report as JSON")
+    q = asub.add_parser("new", help="an album file listing the mixes in a folder")
+    q.add_argument("folder", help="folder of mixes (and/or projects), in song order by name")
+    q.add_argument("-o", "--output", required=True, metavar="ALBUM", help="album file to write")
+    q.add_argument("--gap", type=float, default=2.0, metavar="S", help="gap between songs")
+    q.add_argument("--mode", choices=("album", "track"), default="album",
+                   help="loudness mode (default: album)")
+    q.add_argument("--target", type=float, default=-14.0, metavar="LUFS",
+                   help="loudness target (default: -14)")
 
     p = sub.add_parser("meter", help="measure loudness, peaks, LRA and correlation of files",
                        description="Integrated, short-term and momentary loudness, "
@@ -152,6 +180,19 @@ def cmd_render(args) -> int:
     from .progress import ProgressBar
 
     graph = load(args.project)
+    if args.stems:
+        from .stems import render_stems
+
+        bar = ProgressBar(graph.sample_rate) if not args.quiet else None
+        try:
+            report = render_stems(graph, args.stems, mix_bus=args.mix_bus,
+                                  channels=args.stems_channels, block_size=args.block_size,
+                                  progress=bar)
+        finally:
+            if bar is not None:
+                bar.close()
+        _print_report(report, args.json)
+        return EXIT_OK
     if args.output is not None and not args.output.strip():
         from nodes.errors import ParameterError
         raise ParameterError("-o needs a file or folder to write to")
@@ -316,6 +357,42 @@ def cmd_edit(args) -> int:
     return editor_main(args.project)
 
 
+def cmd_album(args) -> int:
+    from .album import load_album, new_album, render_album
+    from .fileformat import write_document
+    from .progress import ProgressBar
+
+    if args.action == "new":
+        doc = new_album(Path(args.folder), gap_s=args.gap, mode=args.mode,
+                        target_lufs=args.target)
+        target = Path(args.output)
+        # song sources are written relative to the album file's folder
+        folder = Path(args.folder).resolve()
+        for song in doc["album"]["songs"]:
+            song["source"] = Path(os.path.relpath(folder / song["source"],
+                                                  target.resolve().parent)).as_posix()
+        write_document(doc, target)
+        print(f"wrote {target} with {len(doc['album']['songs'])} songs; render it with: "
+              f"mixgraph album render {target}")
+        return EXIT_OK
+    album = load_album(args.album)
+    out = Path(args.output) if args.output else Path(args.album).resolve().parent / "out"
+    bar = ProgressBar(album.sample_rate, label="album")
+    bar.sample_rate = 1                        # progress here counts steps, not samples
+    started = time.perf_counter()
+    try:
+        report = render_album(album, out, progress=bar)
+    finally:
+        bar.close()
+    if args.json:
+        print(json.dumps(dict(report.to_dict(), seconds=round(time.perf_counter() - started, 2)),
+                         indent=2))
+    else:
+        print(report.format())
+        print(f"rendered in {time.perf_counter() - started:.1f} s into {out}")
+    return EXIT_OK
+
+
 METER_KEYS = ("integrated_lufs", "short_term_max_lufs", "momentary_max_lufs", "lra_lu",
               "true_peak_dbtp", "sample_peak_dbfs", "rms_dbfs", "correlation")
 
@@ -395,7 +472,7 @@ def _print_report(report, as_json: bool) -> None:
 COMMANDS = {"render": cmd_render, "validate": cmd_validate, "demo": cmd_demo,
             "new": cmd_new, "templates": cmd_templates, "template": cmd_template,
             "version": cmd_version, "diff": cmd_diff, "meter": cmd_meter, "nodes": cmd_nodes,
-            "edit": cmd_edit}
+            "edit": cmd_edit, "album": cmd_album}
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import nodes  # noqa: F401  (registers the node catalogue)
 from nodes.base import close_matches, node_class, node_types
@@ -292,6 +292,24 @@ class Graph:
         for spec, name in self._node_list_params():
             if node_id in spec.params[name]:
                 spec.params[name] = [m for m in spec.params[name] if m != node_id]
+        return gone
+
+    def keep_only_feeding(self, wanted: Iterable[str]) -> list[str]:
+        """Remove every node that feeds none of ``wanted`` (nor controls, as a group,
+        a node that does); returns the removed ids."""
+        keep: set[str] = set()
+        todo = list(wanted)
+        while todo:
+            node = todo.pop()
+            if node in keep:
+                continue
+            keep.add(node)
+            todo.extend(l.src.node for l in self.links if l.dst.node == node)
+            todo.extend(spec.id for spec, name in self._node_list_params()
+                        if node in spec.params[name])
+        gone = [node_id for node_id in self.nodes if node_id not in keep]
+        for node_id in gone:
+            self.remove(node_id)
         return gone
 
     def rename(self, old: str, new: str) -> None:

@@ -33,7 +33,9 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
            progress: Progress | None = None,
            output_paths: dict[str, str | os.PathLike] | None = None,
            cancel: threading.Event | None = None,
-           allow_outside: bool | None = None) -> Report:
+           allow_outside: bool | None = None,
+           same_length: set[str] | None = None,
+           workers: int = 1) -> Report:
     """Validate and render a project; returns its :class:`Report`.
 
     ``project`` is a :class:`Graph` or a project file's path.  ``progress`` is
@@ -41,7 +43,8 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
     ``output_paths`` writes output nodes elsewhere (``{node_id: path}``).  Setting
     ``cancel`` stops the render (:class:`RenderCancelled`), writing nothing.
     ``allow_outside`` lets a project from a file write outside its folder (see
-    :func:`graph.validation.validate`).
+    :func:`graph.validation.validate`).  The outputs named in ``same_length`` all run
+    to the end of the longest of them (stems that are to be summed).
     """
     from .fileformat import load
 
@@ -54,6 +57,12 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
     validation = check(graph, output_paths=paths, allow_outside=allow_outside)
     started = time.perf_counter()
     plan = make_plan(graph, block_size, paths)
+    if same_length:
+        longest = max(plan.sink_ends[n] for n in same_length)
+        for n in same_length:
+            plan.sink_ends[n] = longest
+        plan.end_frames = max(plan.end_frames, max(
+            s.latency_in + plan.sink_ends[s.node_id] for s in plan.sinks))
     try:
         if plan.content_frames <= 0:
             raise MixgraphError("nothing to render: every source in the project is empty")

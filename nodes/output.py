@@ -39,6 +39,9 @@ class Output(Sink):
         Param("subtype", "PCM_24", kind="choice", choices=SUBTYPES, doc="sample format"),
         Param("sample_rate", 0, kind="int", unit="Hz", check=_check_rate,
               doc="rate of the file, converted on write; 0 = the project's rate"),
+        Param("trim_tail", True, kind="bool",
+              doc="end the file where its tail falls below -90 dBFS; false: write the "
+                  "whole declared tail (stems that must sum back exactly)"),
     )
     writes = ("path",)
 
@@ -73,7 +76,9 @@ class Output(Sink):
         return self._path
 
     def begin(self, content_frames: int, end_frames: int) -> None:
-        self._window = SongWindow(content_frames, end_frames)
+        # without trimming, the whole declared tail counts as content
+        self._window = SongWindow(content_frames if self.trim_tail else end_frames,
+                                  end_frames)
         self._clipped = 0
         rate = self.sample_rate_out
         from .meters import LoudnessMeter

@@ -51,6 +51,8 @@ class Stem(Source):
         Param("path", "", kind="path", required=True, doc="audio file (wav, flac, aiff ...)"),
         Param("gain_db", 0.0, min=-120.0, max=24.0, unit="dB", doc="clip gain"),
         OFFSET,
+        Param("length_s", 0.0, min=0.0, max=86400.0, unit="s", automatable=False,
+              doc="how long the stem plays from its offset (0 = to the end of the file)"),
         Param("match", [], kind="list", check=_patterns, template_only=True,
               doc="template slot: file-name patterns this stem takes (e.g. kick*, *bd*)"),
         Param("fallback", [], kind="list", check=_patterns, template_only=True,
@@ -80,16 +82,19 @@ class Stem(Source):
             ctx.notice(f"stem '{ctx.node_id}': {self.path} is {r.file_rate} Hz; "
                        f"resampled to {ctx.sample_rate} Hz")
         self._offset = int(round(self.offset_s * ctx.sample_rate))
+        self._end = self._offset + r.frames
+        if self.length_s > 0:
+            self._end = min(self._end, self._offset + int(round(self.length_s * ctx.sample_rate)))
         return (r.channels,)
 
     def length(self) -> int:
-        return max(0, self._offset + self._reader.frames)
+        return max(0, self._end)
 
     def process(self, ins, outs, start):
         (out,) = outs
         frames = out.shape[1]
         first = self._offset
-        a, b = self._span(start, frames, first, first + self._reader.frames)
+        a, b = self._span(start, frames, first, self._end)
         out[:, :a] = 0.0
         out[:, b:] = 0.0
         if b > a:

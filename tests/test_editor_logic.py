@@ -610,8 +610,8 @@ def test_template_only_stem_parameters_show_only_in_a_template(tmp_path):
     t.add("output", id="out", path="out.wav")
     t.connect("kick", "out")
     nodes, _ = canvas.views(t)
-    assert [p.name for p in nodes["kick"].params] == ["path", "gain_db", "offset_s", "match",
-                                                      "fallback", "multiple"]
+    assert [p.name for p in nodes["kick"].params] == ["path", "gain_db", "offset_s", "length_s",
+                                                      "match", "fallback", "multiple"]
     params = param_dict(nodes["kick"])
     assert params["match"] == ["kick*", "bd*"] and params["multiple"] is True
     assert params["fallback"] == []
@@ -620,7 +620,8 @@ def test_template_only_stem_parameters_show_only_in_a_template(tmp_path):
     del doc["kind"]
     project = Graph.from_document(doc, base_dir=tmp_path)
     nodes, _ = canvas.views(project)
-    assert [p.name for p in nodes["kick"].params] == ["path", "gain_db", "offset_s"]
+    assert [p.name for p in nodes["kick"].params] == ["path", "gain_db", "offset_s",
+                                                      "length_s"]
 
 
 def test_automated_parameters_are_marked_automated(sess):
