@@ -25,68 +25,56 @@ def time_coefficient(ms, rate: float):
     return np.exp(-1000.0 / (np.maximum(ms, 1e-6) * rate))
 
 
-def gain_computer(level_db, threshold_db, ratio, knee_db):
-    """Static curve: output level in dB for input level in dB (soft knee of width W).
-
-    below the knee: x; inside it: x + (1/R - 1) (x - T + W/2)^2 / (2W);
-    above it: T + (x - T) / R.
-    """
-    over = level_db - threshold_db
-    width = np.maximum(knee_db, 1e-9)
-    slope = 1.0 / ratio - 1.0
-    knee = level_db + slope * np.square(over + 0.5 * width) / (2.0 * width)
-    above = threshold_db + over / ratio
-    return np.where(2.0 * over < -knee_db, level_db,
-                    np.where(2.0 * over > knee_db, above, knee))
-
-
 class CompressorCore:
-    """Detector, gain computer and smoothing of a compressor, for ``channels``.
+    """Detector, gain computer, smoothing and gain of a compressor, for ``channels``
+    (one compiled pass: :func:`nodes.kernels.dynamics.compress`).
 
-    ``reduction(...)`` turns a detection signal into the smoothed gain reduction in
-    dB (>= 0), per channel (or one row when the channels are linked or the key has
-    a different channel count).
+    ``process(x, key, out, values, start)`` compresses x by the level of key; values
+    holds the parameters (floats, or arrays over the block for automation).  It keeps
+    the largest and the mean gain reduction for the render report.
     """
+
+    NAMES = ("threshold_db", "ratio", "knee_db", "attack_ms", "release_ms", "stereo_link",
+             "makeup_db", "mix")
 
     def __init__(self, rate: int, channels: int, detector: str = "peak", rms_ms: float = 10.0):
         self.rate = rate
         self.channels = channels
-        self.detector = detector
-        self.rms_alpha = float(time_coefficient(rms_ms, rate))
+        self.rms_alpha = float(time_coefficient(rms_ms, rate)) if detector == "rms" else -1.0
+        self._cache: dict = {}
         self.reset()
 
     def reset(self) -> None:
         self.state = np.zeros((self.channels, 2))
-        self.ms_state = np.zeros(self.channels)
+        self.ms = np.zeros(max(self.channels, 2))
+        self.stats = np.array([0.0, 0.0, 0.0, 0.0])
 
-    def level_db(self, key: np.ndarray) -> np.ndarray:
-        from .kernels.dynamics import mean_square
+    def arrays(self, values: dict) -> tuple:
+        """Kernel arguments from parameter values (kept while they do not move)."""
+        key = tuple(values[k] if np.ndim(values[k]) == 0 else None for k in self.NAMES)
+        if None not in key and key == self._cache.get("key"):
+            return self._cache["args"]
+        v = values
+        args = (_arr(v["threshold_db"]), _arr(v["ratio"]), _arr(v["knee_db"]),
+                _arr(time_coefficient(v["attack_ms"], self.rate)),
+                _arr(time_coefficient(v["release_ms"], self.rate)), _arr(v["stereo_link"]),
+                _arr(v["makeup_db"]), _arr(v["mix"]))
+        if None not in key:
+            self._cache = {"key": key, "args": args}
+        return args
 
-        if self.detector == "rms":
-            ms = np.empty_like(key)
-            if self.ms_state.shape[0] != key.shape[0]:
-                self.ms_state = np.zeros(key.shape[0])
-            mean_square(key, ms, self.rms_alpha, self.ms_state)
-            return 10.0 * np.log10(np.maximum(ms, LEVEL_FLOOR ** 2))
-        return 20.0 * np.log10(np.maximum(np.abs(key), LEVEL_FLOOR))
+    def process(self, x: np.ndarray, key: np.ndarray | None, out: np.ndarray, values: dict,
+                start: int) -> None:
+        from .kernels.dynamics import compress
 
-    def reduction(self, key: np.ndarray, threshold_db, ratio, knee_db, attack_ms, release_ms,
-                  link=1.0) -> np.ndarray:
-        from .kernels.dynamics import smooth_decoupled
+        self.stats[3] = start
+        compress(x, x if key is None else key, out, *self.arrays(values), self.rms_alpha,
+                 self.state, self.ms, self.stats)
 
-        level = self.level_db(key)
-        if key.shape[0] != self.channels:
-            level = level.max(axis=0, keepdims=True)
-        elif self.channels > 1 and not (np.ndim(link) == 0 and link == 0.0):
-            level = link * level.max(axis=0, keepdims=True) + (1.0 - link) * level
-        target = level - gain_computer(level, threshold_db, ratio, knee_db)
-        rows = target.shape[0]
-        if self.state.shape[0] != rows:
-            self.state = np.zeros((rows, 2))
-        smoothed = np.empty_like(target)
-        smooth_decoupled(target, smoothed, _arr(time_coefficient(attack_ms, self.rate)),
-                         _arr(time_coefficient(release_ms, self.rate)), self.state)
-        return smoothed
+    def report(self) -> dict:
+        mean = self.stats[1] / self.stats[2] if self.stats[2] else 0.0
+        return {"gain_reduction_max_db": round(float(self.stats[0]), 2),
+                "gain_reduction_mean_db": round(float(mean), 2)}
 
 
 def _arr(v) -> np.ndarray:
@@ -146,10 +134,9 @@ class Compressor(Node):
     )
 
     def prepare(self, ctx: Context):
-        chans = super().prepare(ctx)
+        super().prepare(ctx)
         self._channels = ctx.input_channels[0] or 1
         self._core = CompressorCore(ctx.sample_rate, self._channels, self.detector, self.rms_ms)
-        self._meter = _GainReductionMeter()
         return (self._channels,)
 
     def reset(self):
@@ -157,22 +144,12 @@ class Compressor(Node):
 
     def process(self, ins, outs, start):
         x, key = ins
-        (out,) = outs
         n = x.shape[1]
-        v = lambda name: self.value(name, start, n)  # noqa: E731
-        reduction = self._core.reduction(x if key is None else key, v("threshold_db"),
-                                         v("ratio"), v("knee_db"), v("attack_ms"),
-                                         v("release_ms"), v("stereo_link"))
-        self._meter.add(reduction, start)
-        gain = db_to_gain(v("makeup_db") - reduction)
-        mix = v("mix")
-        if np.ndim(mix) == 0 and mix == 1.0:
-            np.multiply(x, gain, out=out)
-        else:
-            np.multiply(x, (1.0 - mix) + mix * gain, out=out)
+        values = {name: self.value(name, start, n) for name in CompressorCore.NAMES}
+        self._core.process(x, key, outs[0], values, start)
 
     def report(self) -> dict:
-        return self._meter.report()
+        return self._core.report()
 
 
 @register

@@ -456,7 +456,6 @@ class MultibandCompressor(Node):
             values = {k: Automation.from_document(v) if isinstance(v, dict) else v
                       for k, v in values.items()}
             self._bands.append(values)
-        self._meters = [_GainReductionMeter() for _ in range(count)]
         self.reset()
         return chans
 
@@ -493,20 +492,21 @@ class MultibandCompressor(Node):
     def process(self, ins, outs, start):
         (x,), (out,) = ins, outs
         n = x.shape[1]
-        out[:] = 0.0
         link = self.value("stereo_link", start, n)
+        compressed = np.empty_like(x)
         for i, band in enumerate(self.split(x)):
             v = {k: (p.render(start, n, self.sample_rate) if hasattr(p, "render") else p)
                  for k, p in self._bands[i].items()}
-            reduction = self._cores[i].reduction(band, v["threshold_db"], v["ratio"],
-                                                 v["knee_db"], v["attack_ms"],
-                                                 v["release_ms"], link)
-            self._meters[i].add(reduction, start)
-            out += band * db_to_gain(v["makeup_db"] - reduction)
+            v.update(stereo_link=link, mix=1.0)
+            self._cores[i].process(band, None, compressed, v, start)
+            if i == 0:
+                out[:] = compressed
+            else:
+                out += compressed
 
     def report(self) -> dict:
-        return {f"band{i + 1}_gain_reduction_max_db": m.report()["gain_reduction_max_db"]
-                for i, m in enumerate(self._meters)}
+        return {f"band{i + 1}_gain_reduction_max_db": c.report()["gain_reduction_max_db"]
+                for i, c in enumerate(self._cores)}
 
 
 # ------------------------------------------------------------- linear phase

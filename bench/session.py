@@ -1,0 +1,202 @@
+"""The standard session benchmark (issue: performance).
+
+    python bench/session.py [--minutes 3] [--blocks 256 1024 8192] [--workers 1 2]
+
+32 stems x 3 minutes at 48 kHz (a third stereo, the rest mono, generated once into
+bench/out/), each through an `eq` (highpass 30 Hz, bells at 250 Hz and 3 kHz, a high
+shelf), a `compressor` (peak detector, soft knee) and a `channel` with pan; four
+groups; a reverb send and a delay send from the groups; a mix bus; master: `eq`,
+`multiband_compressor` (3 bands), `limiter` (true peak), `dither` to 24 bit, `output`.
+
+Each render runs in a fresh process (so that its peak RSS is its own) and prints wall
+time, realtime factor and peak RSS per block size and worker count.  Where pedalboard
+is installed (``pip install -e .[bench]``), the same work is done with pedalboard's
+C++ plugins on whole files, summed with numpy, in the same run, and the ratio printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+SR = 48000
+STEMS = 32
+EQ_BANDS = [{"type": "highpass", "freq_hz": 30.0, "slope_db_oct": 12},
+            {"type": "bell", "freq_hz": 250.0, "gain_db": -2.0, "q": 1.0},
+            {"type": "bell", "freq_hz": 3000.0, "gain_db": 1.5, "q": 0.8},
+            {"type": "high_shelf", "freq_hz": 10000.0, "gain_db": 2.0, "q": 0.7071}]
+COMP = {"threshold_db": -20.0, "ratio": 3.0, "knee_db": 6.0, "attack_ms": 10.0,
+        "release_ms": 100.0, "detector": "peak"}
+
+
+def write_stems(folder: Path, seconds: float) -> list[tuple[str, int]]:
+    import soundfile as sf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = int(seconds * SR)
+    made = []
+    for i in range(STEMS):
+        channels = 2 if i % 3 == 0 else 1
+        name = f"stem{i:02d}"
+        path = folder / f"{name}.wav"
+        made.append((name, channels))
+        if path.exists() and sf.info(str(path)).frames == frames:
+            continue
+        rng = np.random.default_rng(100 + i)
+        freq = 40.0 * 2 ** (i / 5)
+        with sf.SoundFile(str(path), "w", SR, channels, subtype="PCM_16") as f:
+            for start in range(0, frames, SR * 10):
+                n = min(SR * 10, frames - start)
+                t = (start + np.arange(n)) / SR
+                env = 0.5 + 0.5 * np.abs(np.sin(2 * np.pi * (0.5 + i % 4) * t))
+                tone = 0.25 * np.sin(2 * np.pi * freq * t) * env
+                f.write(tone[:, None] + 0.03 * rng.standard_normal((n, channels)))
+    return made
+
+
+def build(folder: Path, stems: list[tuple[str, int]]) -> Path:
+    from graph import Graph, save
+    from graph.layout import arrange
+
+    g = Graph(sample_rate=SR, base_dir=folder)
+    groups = [g.add("group", id=f"group{k}") for k in range(4)]
+    g.add("bus", id="mix", gain_db=-6.0)
+    for i, (name, _) in enumerate(stems):
+        g.add("stem", id=name, path=f"stems/{name}.wav")
+        g.add("eq", id=f"{name}_eq", bands=EQ_BANDS)
+        g.add("compressor", id=f"{name}_comp", **COMP)
+        g.add("channel", id=f"{name}_ch", gain_db=-12.0, pan=((i * 0.37) % 2) - 1)
+        for a, b in ((name, f"{name}_eq"), (f"{name}_eq", f"{name}_comp"),
+                     (f"{name}_comp", f"{name}_ch"), (f"{name}_ch", groups[i % 4])):
+            g.connect(a, b)
+    g.add("reverb", id="verb", decay_s=1.8)
+    g.add("delay", id="echo", time_ms=375.0, feedback=0.35)
+    for k, grp in enumerate(groups):
+        g.connect(grp, "mix")
+        send = g.add("send", id=f"{grp}_verb", level_db=-14.0)
+        g.connect(grp, send)
+        g.connect(send, "verb")
+        if k % 2 == 0:
+            d = g.add("send", id=f"{grp}_echo", level_db=-18.0)
+            g.connect(grp, d)
+            g.connect(d, "echo")
+    g.connect("verb", "mix")
+    g.connect("echo", "mix")
+    g.add("eq", id="master_eq", bands=[{"type": "low_shelf", "freq_hz": 100.0, "gain_db": 1.0},
+                                       {"type": "high_shelf", "freq_hz": 10000.0,
+                                        "gain_db": 1.0}])
+    g.add("multiband_compressor", id="master_mb", crossovers_hz=[200.0, 2500.0])
+    g.add("limiter", id="master_lim", ceiling_dbtp=-1.0)
+    g.add("dither", id="master_dither", bit_depth=24)
+    g.add("output", id="master", path="out/master.wav", subtype="PCM_24")
+    for a, b in (("mix", "master_eq"), ("master_eq", "master_mb"), ("master_mb", "master_lim"),
+                 ("master_lim", "master_dither"), ("master_dither", "master")):
+        g.connect(a, b)
+    arrange(g)
+    path = folder / "session.mgraph"
+    save(g, path)
+    return path
+
+
+def child(project: str, block: int, workers: int) -> None:
+    from graph import render
+
+    t0 = time.perf_counter()
+    report = render(project, block_size=block, workers=workers)
+    wall = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"wall_s": wall, "song_s": report.song_s, "rss_mb": rss}))
+
+
+def measure(project: Path, block: int, workers: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", str(project), str(block),
+                          str(workers)], capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(out.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def pedalboard_equivalent(folder: Path, stems: list[tuple[str, int]], seconds: float):
+    """The same chain with pedalboard's C++ plugins on whole files; None if absent."""
+    try:
+        import pedalboard as pb
+    except ImportError:
+        return None
+    import soundfile as sf
+
+    t0 = time.perf_counter()
+    n = int(seconds * SR)
+    groups = [np.zeros((2, n), dtype=np.float32) for _ in range(4)]
+    chain = pb.Pedalboard([pb.HighpassFilter(30.0), pb.PeakFilter(250.0, -2.0, 1.0),
+                           pb.PeakFilter(3000.0, 1.5, 0.8), pb.HighShelfFilter(10000.0, 2.0),
+                           pb.Compressor(threshold_db=-20.0, ratio=3.0, attack_ms=10.0,
+                                         release_ms=100.0), pb.Gain(-12.0)])
+    for i, (name, channels) in enumerate(stems):
+        x, _ = sf.read(str(folder / "stems" / f"{name}.wav"), dtype="float32", always_2d=True)
+        y = chain(x.T.copy(), SR)
+        pan = ((i * 0.37) % 2) - 1
+        theta = (pan + 1) * np.pi / 4
+        if y.shape[0] == 1:
+            y = np.vstack([y[0] * np.cos(theta), y[0] * np.sin(theta)])
+        groups[i % 4][:, :y.shape[1]] += y[:, :n]
+    mix = sum(groups)
+    sends = sum(g * 10 ** (-14 / 20) for g in groups)
+    mix += pb.Pedalboard([pb.Reverb(room_size=0.7, wet_level=1.0, dry_level=0.0)])(sends, SR)
+    echo = sum(groups[k] * 10 ** (-18 / 20) for k in (0, 2))
+    mix += pb.Pedalboard([pb.Delay(0.375, 0.35, 1.0)])(echo, SR)
+    mix *= 10 ** (-6 / 20)
+    master = pb.Pedalboard([pb.LowShelfFilter(100.0, 1.0), pb.HighShelfFilter(10000.0, 1.0),
+                            pb.Compressor(threshold_db=-18.0, ratio=2.0),
+                            pb.Limiter(threshold_db=-1.0)])
+    out = master(mix, SR)
+    sf.write(str(folder / "out" / "pedalboard.wav"), out.T, SR, subtype="PCM_24")
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=3.0)
+    ap.add_argument("--blocks", type=int, nargs="+", default=[256, 1024, 8192])
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, os.cpu_count() or 1])
+    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child[0], int(args.child[1]), int(args.child[2]))
+        return
+    seconds = args.minutes * 60
+    folder = HERE / "out" / f"session_{args.minutes:g}min"
+    stems = write_stems(folder / "stems", seconds)
+    (folder / "out").mkdir(exist_ok=True)
+    project = build(folder, stems)
+    print(f"mixgraph session benchmark: {STEMS} stems x {args.minutes:g} min, "
+          f"{os.cpu_count()} cores")
+    measure(project, 1024, 1)                         # warm the kernel cache
+    print(f"{'block':>6} {'workers':>8} {'wall s':>8} {'realtime':>9} {'peak RSS MB':>12}")
+    results = {}
+    for block in args.blocks:
+        for workers in dict.fromkeys(args.workers):
+            m = measure(project, block, workers)
+            results[(block, workers)] = m
+            print(f"{block:>6} {workers:>8} {m['wall_s']:>8.2f} "
+                  f"{m['song_s'] / m['wall_s']:>8.1f}x {m['rss_mb']:>12.0f}")
+    pb_time = pedalboard_equivalent(folder, stems, seconds)
+    if pb_time is None:
+        print("pedalboard not installed (pip install -e .[bench]): no comparison")
+    else:
+        best = min(m["wall_s"] for (b, w), m in results.items() if b == 1024)
+        print(f"pedalboard (C++ plugins, whole files): {pb_time:.2f} s; mixgraph at block "
+              f"1024 is {pb_time / best:.1f}x faster")
+
+
+if __name__ == "__main__":
+    main()
