@@ -35,7 +35,7 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
            cancel: threading.Event | None = None,
            allow_outside: bool | None = None,
            same_length: set[str] | None = None,
-           workers: int = 1) -> Report:
+           workers: int | None = None) -> Report:
     """Validate and render a project; returns its :class:`Report`.
 
     ``project`` is a :class:`Graph` or a project file's path.  ``progress`` is
@@ -44,7 +44,9 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
     ``cancel`` stops the render (:class:`RenderCancelled`), writing nothing.
     ``allow_outside`` lets a project from a file write outside its folder (see
     :func:`graph.validation.validate`).  The outputs named in ``same_length`` all run
-    to the end of the longest of them (stems that are to be summed).
+    to the end of the longest of them (stems that are to be summed).  ``workers``
+    threads run independent chains of nodes in parallel (default: one per core); the
+    output is the same, bit for bit, for any number.
     """
     from .fileformat import load
 
@@ -54,6 +56,7 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
         raise ParameterError(f"block size must be a whole number between 1 and {MAX_BLOCK}, "
                              f"got {block_size!r}")
     paths = redirect_paths(graph, output_paths or {})
+    workers = _workers(workers)
     validation = check(graph, output_paths=paths, allow_outside=allow_outside)
     started = time.perf_counter()
     plan = make_plan(graph, block_size, paths)
@@ -67,9 +70,12 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
         if plan.content_frames <= 0:
             raise MixgraphError("nothing to render: every source in the project is empty")
         headroom = _MasterHeadroom(plan)
-        outputs = run(plan, progress=progress, cancel=cancel, watch=headroom)
-        measured = {step.node_id: (type(step.node).type_name, found)
-                    for step in plan.steps if (found := step.node.report())}
+        elsewhere: dict = {}
+        outputs = run(plan, progress=progress, cancel=cancel, watch=headroom,
+                      workers=workers, reports=elsewhere)
+        measured = {step.node_id: (type(step.node).type_name, found) for step in plan.steps
+                    if (found := elsewhere[step.node_id] if step.node_id in elsewhere
+                        else step.node.report())}
     finally:
         plan.close()
     warnings = list(validation.warnings) + headroom.warnings() + _output_warnings(outputs)
@@ -141,14 +147,38 @@ def _output_warnings(outputs: list[dict]) -> list[str]:
     return out
 
 
+def _workers(workers: int | None) -> int:
+    if workers is None:
+        return os.cpu_count() or 1
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ParameterError(f"workers must be a whole number of at least 1, got {workers!r}")
+    return workers
+
+
 def run(plan: Plan, *, progress: Progress | None = None,
-        cancel: threading.Event | None = None, watch=None) -> list[dict]:
+        cancel: threading.Event | None = None, watch=None, workers: int = 1,
+        reports: dict | None = None) -> list[dict]:
     """Run the analysis passes, then every block of ``plan``; returns the outputs' reports.
 
     A node that needs an analysis pass gets its input rendered once into a temporary
     file (its tape); it analyses the tape, and in the final pass reads its input from
-    it, so what feeds only that node is not rendered again.
+    it, so what feeds only that node is not rendered again.  ``workers`` run the
+    plan's chains (:mod:`graph.parallel`); where they ran in other processes, their
+    nodes' reports are put in ``reports``.
     """
+    from .parallel import make_runner
+
+    runner = make_runner(plan, workers, watch)
+    try:
+        outputs = _run(plan, progress, cancel, watch, runner)
+        if reports is not None:
+            reports.update(runner.reports())
+        return outputs
+    finally:
+        runner.close()
+
+
+def _run(plan: Plan, progress, cancel, watch, runner) -> list[dict]:
     analysed = [s for s in plan.steps if s.node.needs_analysis]
     tracker = _Tracker(progress, plan.end_frames * (len(analysed) + 1))
     sinks = plan.sinks
@@ -156,12 +186,12 @@ def run(plan: Plan, *, progress: Progress | None = None,
     begun = []
     with tempfile.TemporaryDirectory(prefix="mixgraph-") as folder:
         try:
-            tapes = _analyse(plan, Path(folder), final, tracker, cancel)
+            tapes = _analyse(plan, Path(folder), final, tracker, cancel, runner)
             for step in sinks:
                 step.node.begin(plan.content_frames, plan.sink_ends[step.node_id])
                 begun.append(step)
             _run_pass(plan, [s for s in plan.steps if s.node_id in final], tapes, tracker,
-                      cancel, watch=watch)
+                      cancel, watch=watch, runner=runner)
             return [step.node.finish() for step in sinks]
         except BaseException:
             for step in reversed(begun):      # the last writer's folder may nest in the first's
@@ -170,7 +200,7 @@ def run(plan: Plan, *, progress: Progress | None = None,
 
 
 def _analyse(plan: Plan, folder: Path, final: set[str], tracker: "_Tracker",
-             cancel: threading.Event | None) -> dict[str, "Tape"]:
+             cancel: threading.Event | None, runner=None) -> dict[str, "Tape"]:
     """The analysis passes, in order; returns each analysed node's tape."""
     analysed = [s for s in plan.steps if s.node.needs_analysis]
     tapes: dict[str, Tape] = {}
@@ -178,7 +208,7 @@ def _analyse(plan: Plan, folder: Path, final: set[str], tracker: "_Tracker",
         active = _needed(plan, {step.node_id}, set(tapes)) - {step.node_id}
         tape = Tape(folder, step, plan)
         _run_pass(plan, [s for s in plan.steps if s.node_id in active], tapes, tracker,
-                  cancel, capture=(step, tape))
+                  cancel, capture=(step, tape), runner=runner)
         tape.close()
         step.node.analyse(tape)
         tapes[step.node_id] = tape
@@ -187,9 +217,12 @@ def _analyse(plan: Plan, folder: Path, final: set[str], tracker: "_Tracker",
         again = set(final)
         for later in analysed[i + 1:]:
             again |= _needed(plan, {later.node_id}, set(tapes))
+        fresh = {s.node_id for s in plan.steps if s.node_id in active and s.node_id in again}
         for s in plan.steps:
-            if s.node_id in active and s.node_id in again:
+            if s.node_id in fresh:
                 s.node.reset()
+        if runner is not None:
+            runner.reset(fresh)
         for line in plan.delay_lines:
             line.reset()
     return tapes
@@ -209,7 +242,7 @@ def preview(project: Graph | str | os.PathLike, source: str, *, start_s: float =
 
     graph = project if isinstance(project, Graph) else load(project)
     check(graph, allow_outside=True)
-    plan = make_plan(graph, block_size)
+    plan = make_plan(graph, block_size, chains=False)
     try:
         ref = PortRef.parse(source)
         step = next((s for s in plan.steps if s.node_id == ref.node), None)
@@ -274,16 +307,25 @@ def _needed(plan: Plan, targets: set[str], taped: set[str]) -> set[str]:
 
 
 def _run_pass(plan: Plan, steps: list[Step], tapes: dict[str, "Tape"], tracker: "_Tracker",
-              cancel: threading.Event | None, capture=None, watch=None) -> None:
+              cancel: threading.Event | None, capture=None, watch=None,
+              runner=None) -> None:
     bufs = plan.buffers
     block = plan.block_size
     total = plan.end_frames
     readers = {s.node_id: tapes[s.node_id].reader() for s in steps if s.node_id in tapes}
+    chained = sorted({s.chain for s in steps if s.chain is not None})
+    if runner is None:
+        from .parallel import Inline
+
+        runner = Inline(plan, watch)
+    segments = _Segments(plan, chained, runner)
+    steps = [s for s in steps if s.chain is None]
     n = 0
     try:
         while n < total:
             f = min(block, total - n)
             full = f == block
+            segments.serve(n)
             for step in steps:
                 outs = tuple(bufs[b] if full else bufs[b][:, :f] for b in step.outputs)
                 if step.silent:
@@ -305,8 +347,55 @@ def _run_pass(plan: Plan, steps: list[Step], tapes: dict[str, "Tape"], tracker: 
                 raise RenderCancelled("render cancelled; nothing was written")
             tracker.advance(f)
     finally:
+        segments.close()
         for reader in readers.values():
             reader.close()
+
+
+class _Segments:
+    """Serves the block loop the current block of each chain's last outputs, running
+    the chains (through ``runner``, see :mod:`graph.parallel`) a segment ahead."""
+
+    def __init__(self, plan: Plan, chains: list[int], runner):
+        self.plan = plan
+        self.chains = chains
+        self.runner = runner
+        self.current = -1
+        self.started = False
+
+    def serve(self, n: int) -> None:
+        """Point the chains' block buffers at render-clock block ``n``."""
+        if not self.chains:
+            return
+        segment = self.plan.segment
+        k, offset = divmod(n, segment)
+        if k != self.current:
+            if not self.runner.asynchronous:
+                self.runner.start(self.chains, k)
+            else:
+                if not self.started:
+                    self.runner.start(self.chains, k)
+                self.runner.wait()
+                self.started = (k + 1) * segment < self.plan.end_frames
+                if self.started:
+                    self.runner.start(self.chains, k + 1)
+            self.current = k
+        bufs = self.plan.buffers
+        block = self.plan.block_size
+        for c in self.chains:
+            chain = self.plan.chains[c]
+            for (_, view), pair in zip(chain.ends, chain.segments):
+                bufs[view] = pair[k % 2][:, offset:offset + block]
+
+    def close(self) -> None:
+        """Wait for work under way (when the pass stopped early its errors no longer
+        matter)."""
+        if self.started:
+            self.started = False
+            try:
+                self.runner.wait()
+            except Exception:
+                pass
 
 
 class _Tracker:

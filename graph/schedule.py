@@ -19,6 +19,15 @@ order, once per block:
 - **Buffers**: one ``(channels, block)`` buffer per output port, taken from a pool
   and given back once the last node reading it has run; single links pass their
   buffer through without a copy; fan-in is summed into a scratch buffer.
+- **Chains**: a source and the nodes after it that each take one link from the one
+  before, which feeds nothing else (stem -> eq -> compressor -> channel), form a
+  chain.  Nothing outside a chain reaches into it, so it runs ahead of the block
+  loop in segments of several blocks (its nodes prepared for that length), in worker
+  threads when there are any; the block loop reads the chain's last outputs a block
+  at a time from the segment.  Inside a chain two buffers take turns; the chain's
+  last outputs have two segments each, one being read while the next is written.
+  Every node's output is independent of the block size, so the render is the same,
+  bit for bit, with or without chains and with any number of workers.
 - **Length**: the song ends where the last source ends; each output continues for
   the tails declared along the paths into it (capped by the ``max_tail_s`` project
   setting) and is trimmed where its tail falls below -90 dBFS.
@@ -65,10 +74,21 @@ class Step:
     out_channels: tuple[int, ...]
     latency_in: int                    # song time = render clock - latency_in
     silent: bool = False
+    chain: int | None = None           # index of the chain the step belongs to
 
     @property
     def is_sink(self) -> bool:
         return isinstance(self.node, Sink)
+
+
+@dataclass
+class Chain:
+    """Steps that run a segment at a time (see the module notes)."""
+
+    steps: list[Step]
+    # per output port of the last step: (index it writes, index the block loop reads)
+    ends: list[tuple[int, int]]
+    segments: list[tuple[np.ndarray, np.ndarray]]   # per port: the two segments
 
 
 @dataclass
@@ -84,6 +104,9 @@ class Plan:
     latency: dict[str, int]            # per node: latency of its output (samples)
     upstream: dict[str, set[str]]      # per node that needs an analysis pass: its ancestors
     graph: nx.DiGraph                  # node ids and links
+    chains: list[Chain] = field(default_factory=list)
+    segment: int = 0                   # frames a chain runs at a time (a block multiple)
+    shared: object = None              # memory the chains' last outputs live in, if shared
 
     @property
     def delay_lines(self) -> list:
@@ -179,9 +202,14 @@ def _members(graph: Graph, spec) -> list[str]:
     return list(members)
 
 
+SEGMENT_FRAMES = 8192                  # a chain runs at least this many frames at a time
+
+
 def make_plan(graph: Graph, block_size: int,
-              output_paths: dict[str, str] | None = None) -> Plan:
-    """Build the render plan of a validated graph (nodes are constructed and prepared)."""
+              output_paths: dict[str, str] | None = None, chains: bool = True) -> Plan:
+    """Build the render plan of a validated graph (nodes are constructed and prepared).
+
+    ``chains=False`` runs every step once per block (for streaming a preview)."""
     output_paths = output_paths or {}
     steps_order = order(graph)
     sr = graph.sample_rate
@@ -196,7 +224,7 @@ def make_plan(graph: Graph, block_size: int,
     built: list[Node] = []
     try:
         return _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers,
-                      muted, live, built)
+                      muted, live, built, chains)
     except BaseException:
         for node in built:
             node.close()
@@ -217,8 +245,33 @@ def _prepare(graph, node, nid, ports, block_size, notices, channels, content) ->
         channels[PortRef(nid, port.name)] = ch
 
 
+def find_chains(order_: list[str], links_in: dict[str, list[Link]], nodes: dict[str, Node],
+                live: set[Link]) -> list[list[str]]:
+    """Chains of node ids: a source, then each node whose only link comes from the one
+    before, where that link is the only one leaving it (outputs and nodes that need an
+    analysis pass end a chain before them)."""
+    links_out: dict[str, list[Link]] = {nid: [] for nid in order_}
+    for nid in order_:
+        for link in links_in[nid]:
+            links_out[link.src.node].append(link)
+    found = []
+    for nid in order_:
+        node = nodes[nid]
+        if type(node).inputs or isinstance(node, Sink):
+            continue
+        chain = [nid]
+        while len(links_out[chain[-1]]) == 1 and links_out[chain[-1]][0] in live:
+            nxt = links_out[chain[-1]][0].dst.node
+            if len(links_in[nxt]) != 1 or isinstance(nodes[nxt], Sink) \
+                    or nodes[nxt].needs_analysis:
+                break
+            chain.append(nxt)
+        found.append(chain)
+    return found
+
+
 def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers, muted,
-           live, built) -> Plan:
+           live, built, use_chains) -> Plan:
     channels: dict[PortRef, int] = {}
     lat_out: dict[str, int] = {}
     lat_in: dict[str, int] = {}
@@ -242,11 +295,18 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
         built.append(node)
         nodes[nid] = node
 
+    chain_ids = find_chains(steps_order, links_in, nodes, live) if use_chains else []
+    chain_of = {nid: k for k, chain in enumerate(chain_ids) for nid in chain}
+    segment = block_size * max(1, -(-SEGMENT_FRAMES // block_size))
+
+    def longest(nid: str) -> int:
+        return segment if nid in chain_of else block_size
+
     # sources first: every other node may want to know where the song ends
     content = 0
     for nid in steps_order:
         if not type(nodes[nid]).inputs:
-            _prepare(graph, nodes[nid], nid, [], block_size, notices, channels, 0)
+            _prepare(graph, nodes[nid], nid, [], longest(nid), notices, channels, 0)
             content = max(content, nodes[nid].length() or 0)
     for nid in steps_order:
         node = nodes[nid]
@@ -257,7 +317,7 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
             ch = max((channels[l.src] for l in links), default=None)
             ports.append((port.name, links, ch))
         if cls.inputs:
-            _prepare(graph, node, nid, ports, block_size, notices, channels, content)
+            _prepare(graph, node, nid, ports, longest(nid), notices, channels, content)
         lat_in[nid] = max((lat_out[l.src.node] for l in links_in[nid]), default=0)
         lat_out[nid] = lat_in[nid] + int(node.latency())
         tail_out[nid] = max((tail_out[l.src.node] for l in links_in[nid]), default=0.0) \
@@ -275,6 +335,14 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
 
     out_buffers: dict[PortRef, int] = {}
     steps: list[Step] = []
+    own: set[int] = set()             # buffers of chains, never given back to the pool
+    turns: dict[tuple, int] = {}      # (chain, turn, port, channels): a chain's inner buffer
+    chains = [Chain([], [], []) for _ in chain_ids]
+
+    def dedicated(ch: int, frames: int) -> int:
+        pool.buffers.append(np.zeros((ch, frames), dtype=DTYPE))
+        own.add(len(pool.buffers) - 1)
+        return len(pool.buffers) - 1
     sink_ends: dict[str, int] = {}
     end = 0
     for i, (nid, node, ports) in enumerate(prepared):
@@ -304,14 +372,31 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
                     scratch.append(port.scratch)
             inputs.append(port)
         outs = []
-        for port in type(node).outputs:
-            b = pool.take(channels[PortRef(nid, port.name)])
-            out_buffers[PortRef(nid, port.name)] = b
+        k = chain_of.get(nid)
+        for j, port in enumerate(type(node).outputs):
+            ch = channels[PortRef(nid, port.name)]
+            if k is None:
+                b = pool.take(ch)
+                out_buffers[PortRef(nid, port.name)] = b
+            elif nid != chain_ids[k][-1]:
+                turn = (k, chain_ids[k].index(nid) % 2, j, ch)
+                if turn not in turns:
+                    turns[turn] = dedicated(ch, segment)
+                b = turns[turn]
+                out_buffers[PortRef(nid, port.name)] = b
+            else:
+                b = dedicated(ch, segment)
+                view = dedicated(ch, block_size)
+                out_buffers[PortRef(nid, port.name)] = view
+                chains[k].ends.append((b, view))
+                chains[k].segments.append((pool.buffers[b], np.zeros_like(pool.buffers[b])))
             outs.append(b)
         step = Step(nid, node, inputs, outs,
                     tuple(channels[PortRef(nid, p.name)] for p in type(node).outputs),
-                    lat_in[nid], silent=nid in muted)
+                    lat_in[nid], silent=nid in muted, chain=k)
         steps.append(step)
+        if k is not None:
+            chains[k].steps.append(step)
         if isinstance(node, Sink):
             tail = min(tail_out[nid], max_tail)
             sink_ends[nid] = content + int(math.ceil(tail * sr))
@@ -321,11 +406,15 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
             pool.give(b)
         for link in links_in[nid]:
             if last_use.get(link.src) == i and link.src in out_buffers:
-                pool.give(out_buffers.pop(link.src))
+                b = out_buffers.pop(link.src)
+                if b not in own:
+                    pool.give(b)
         for port in type(node).outputs:
             ref = PortRef(nid, port.name)
             if ref not in last_use:
-                pool.give(out_buffers.pop(ref))
+                b = out_buffers.pop(ref)
+                if b not in own:
+                    pool.give(b)
 
     dag = nx.DiGraph()
     dag.add_nodes_from(graph.nodes)
@@ -334,5 +423,6 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
                 if step.node.needs_analysis}
     return Plan(steps=steps, buffers=pool.buffers, block_size=block_size, sample_rate=sr,
                 content_frames=content, sink_ends=sink_ends, end_frames=end,
-                notices=notices, latency=lat_out, upstream=upstream, graph=dag)
+                notices=notices, latency=lat_out, upstream=upstream, graph=dag,
+                chains=chains, segment=segment)
 

@@ -29,19 +29,26 @@ class CompressorCore:
     """Detector, gain computer, smoothing and gain of a compressor, for ``channels``
     (one compiled pass: :func:`nodes.kernels.dynamics.compress`).
 
-    ``process(x, key, out, values, start)`` compresses x by the level of key; values
-    holds the parameters (floats, or arrays over the block for automation).  It keeps
-    the largest and the mean gain reduction for the render report.
+    ``process(x, key, out, start, values)`` compresses x by the level of key (x itself
+    if None).  ``values`` holds the parameters (floats, or arrays over the block for
+    automation); without it, the constant values given to :meth:`fix` are used, whose
+    kernel arguments are worked out once.  ``linked``: the stereo link is fixed at 1,
+    so one detector serves all channels.  The core keeps the largest and the mean gain
+    reduction for the render report.
     """
 
     NAMES = ("threshold_db", "ratio", "knee_db", "attack_ms", "release_ms", "stereo_link",
              "makeup_db", "mix")
 
-    def __init__(self, rate: int, channels: int, detector: str = "peak", rms_ms: float = 10.0):
+    def __init__(self, rate: int, channels: int, max_block: int, detector: str = "peak",
+                 rms_ms: float = 10.0, key_channels: int | None = None, linked: bool = True):
         self.rate = rate
         self.channels = channels
+        key_channels = key_channels or channels
+        self.own = key_channels == channels > 1 and not linked
         self.rms_alpha = float(time_coefficient(rms_ms, rate)) if detector == "rms" else -1.0
-        self._cache: dict = {}
+        self.work = np.empty((channels + key_channels, max_block))
+        self.fixed: tuple | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -49,27 +56,25 @@ class CompressorCore:
         self.ms = np.zeros(max(self.channels, 2))
         self.stats = np.array([0.0, 0.0, 0.0, 0.0])
 
-    def arrays(self, values: dict) -> tuple:
-        """Kernel arguments from parameter values (kept while they do not move)."""
-        key = tuple(values[k] if np.ndim(values[k]) == 0 else None for k in self.NAMES)
-        if None not in key and key == self._cache.get("key"):
-            return self._cache["args"]
-        v = values
-        args = (_arr(v["threshold_db"]), _arr(v["ratio"]), _arr(v["knee_db"]),
+    def fix(self, values: dict) -> None:
+        """Constant parameter values, used while ``process`` gets none."""
+        self.fixed = self.arrays(values)
+
+    def arrays(self, v: dict) -> tuple:
+        """Kernel arguments from parameter values."""
+        return (_arr(v["threshold_db"]), _arr(v["ratio"]), _arr(v["knee_db"]),
                 _arr(time_coefficient(v["attack_ms"], self.rate)),
                 _arr(time_coefficient(v["release_ms"], self.rate)), _arr(v["stereo_link"]),
                 _arr(v["makeup_db"]), _arr(v["mix"]))
-        if None not in key:
-            self._cache = {"key": key, "args": args}
-        return args
 
-    def process(self, x: np.ndarray, key: np.ndarray | None, out: np.ndarray, values: dict,
-                start: int) -> None:
+    def process(self, x: np.ndarray, key: np.ndarray | None, out: np.ndarray, start: int,
+                values: dict | None = None) -> None:
         from .kernels.dynamics import compress
 
         self.stats[3] = start
-        compress(x, x if key is None else key, out, *self.arrays(values), self.rms_alpha,
-                 self.state, self.ms, self.stats)
+        args = self.fixed if values is None else self.arrays(values)
+        compress(x, x if key is None else key, out, *args, self.rms_alpha, self.own,
+                 self.state, self.ms, self.stats, self.work)
 
     def report(self) -> dict:
         mean = self.stats[1] / self.stats[2] if self.stats[2] else 0.0
@@ -136,7 +141,13 @@ class Compressor(Node):
     def prepare(self, ctx: Context):
         super().prepare(ctx)
         self._channels = ctx.input_channels[0] or 1
-        self._core = CompressorCore(ctx.sample_rate, self._channels, self.detector, self.rms_ms)
+        self._automated = [n for n in CompressorCore.NAMES if self.is_automated(n)]
+        self._core = CompressorCore(ctx.sample_rate, self._channels, ctx.max_block,
+                                    self.detector, self.rms_ms, ctx.input_channels[1],
+                                    linked=not self.is_automated("stereo_link")
+                                    and self.stereo_link == 1.0)
+        if not self._automated:
+            self._core.fix({name: self._values[name] for name in CompressorCore.NAMES})
         return (self._channels,)
 
     def reset(self):
@@ -144,9 +155,12 @@ class Compressor(Node):
 
     def process(self, ins, outs, start):
         x, key = ins
+        if not self._automated:
+            self._core.process(x, key, outs[0], start)
+            return
         n = x.shape[1]
         values = {name: self.value(name, start, n) for name in CompressorCore.NAMES}
-        self._core.process(x, key, outs[0], values, start)
+        self._core.process(x, key, outs[0], start, values)
 
     def report(self) -> dict:
         return self._core.report()

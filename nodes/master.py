@@ -14,7 +14,7 @@ from .eq import BAND_FIELDS, band_problems, response_db
 # ------------------------------------------------------------------ limiter
 DETECT_FACTOR = 16
 DETECT_HALF = 64                       # zero crossings each side: 2*16*64+1 = 2049 taps
-DETECT_PARTITION = 256
+DETECT_PARTITION = 1024                # frames per FFT pass (the detector's delay)
 DETECT_MARGIN_DB = 0.05                # the detector aims this far under the ceiling
 _detector_cache: dict[int, np.ndarray] = {}
 
@@ -37,7 +37,8 @@ def detector_spectra(partition: int = DETECT_PARTITION) -> np.ndarray:
         padded = np.zeros(k * DETECT_FACTOR)
         padded[:n] = h
         poly = padded.reshape(k, DETECT_FACTOR).T                 # (16, 129)
-        _detector_cache[partition] = np.fft.rfft(poly, n=2 * partition, axis=1)
+        _detector_cache[partition] = np.fft.rfft(poly, n=2 * partition,
+                                                 axis=1).astype(np.complex64)
     return _detector_cache[partition]
 
 
@@ -45,7 +46,9 @@ class TruePeakEnvelope:
     """Per-sample true-peak envelope (max over channels) for a limiter's detector.
 
     The interpolation runs by overlap-save on fixed partitions of the input, so the
-    envelope does not depend on how the signal is cut into blocks.  The value for a
+    envelope does not depend on how the signal is cut into blocks.  It runs in single
+    precision (a relative error near 1e-7, a millionth of a dB), which halves the cost
+    of the sixteen inverse transforms.  The value for a
     sample covers the intervals on both sides of it, and arrives ``delay`` samples
     late (partition, interpolator delay and one sample for the interval after).
     """
@@ -85,11 +88,13 @@ class TruePeakEnvelope:
         return env
 
     def _partition(self) -> np.ndarray:
+        from scipy import fft
+
         P = self.partition
-        spectrum = np.fft.rfft(self._window, axis=1)                 # (ch, P+1)
-        phases = np.fft.irfft(spectrum[:, None, :] * self.spectra[None], n=2 * P,
-                              axis=2)[:, :, P:]                      # (ch, 16, P)
-        env = np.abs(phases).max(axis=(0, 1))
+        spectrum = fft.rfft(self._window.astype(np.float32), axis=1)   # (ch, P+1)
+        phases = fft.irfft(spectrum[:, None, :] * self.spectra[None], n=2 * P,
+                           axis=2)[:, :, P:]                         # (ch, 16, P)
+        env = np.abs(phases).max(axis=(0, 1)).astype(np.float64)
         # the samples themselves, delayed to where their interpolated interval is
         a = np.abs(self._window[:, P:])
         joined = np.concatenate((self._raw, a), axis=1)
@@ -442,6 +447,7 @@ class MultibandCompressor(Node):
 
         chans = super().prepare(ctx)
         self._channels = chans[0]
+        self._max_block = ctx.max_block
         sr = ctx.sample_rate
         # Linkwitz-Riley 4th order: a 2nd-order Butterworth section twice, so the two
         # halves are -6 dB at the crossover, in phase, and sum to an allpass
@@ -459,10 +465,18 @@ class MultibandCompressor(Node):
         self.reset()
         return chans
 
+    def _constant(self, band: dict) -> bool:
+        return not self.is_automated("stereo_link") and not any(
+            hasattr(v, "render") for v in band.values())
+
     def reset(self):
         count = len(self.crossovers_hz) + 1
-        self._cores = [CompressorCore(self.sample_rate, self._channels, self.detector)
-                       for _ in range(count)]
+        linked = not self.is_automated("stereo_link") and self.stereo_link == 1.0
+        self._cores = [CompressorCore(self.sample_rate, self._channels, self._max_block,
+                                      self.detector, linked=linked) for _ in range(count)]
+        for core, band in zip(self._cores, self._bands):
+            if self._constant(band):
+                core.fix(dict(band, stereo_link=self.stereo_link, mix=1.0))
         # per crossover: lowpass and highpass states, and allpass states (per band below)
         self._state = {}
 
@@ -492,13 +506,16 @@ class MultibandCompressor(Node):
     def process(self, ins, outs, start):
         (x,), (out,) = ins, outs
         n = x.shape[1]
-        link = self.value("stereo_link", start, n)
         compressed = np.empty_like(x)
         for i, band in enumerate(self.split(x)):
-            v = {k: (p.render(start, n, self.sample_rate) if hasattr(p, "render") else p)
-                 for k, p in self._bands[i].items()}
-            v.update(stereo_link=link, mix=1.0)
-            self._cores[i].process(band, None, compressed, v, start)
+            core = self._cores[i]
+            if core.fixed is not None:
+                core.process(band, None, compressed, start)
+            else:
+                v = {k: (p.render(start, n, self.sample_rate) if hasattr(p, "render") else p)
+                     for k, p in self._bands[i].items()}
+                v.update(stereo_link=self.value("stereo_link", start, n), mix=1.0)
+                core.process(band, None, compressed, start, v)
             if i == 0:
                 out[:] = compressed
             else:

@@ -88,19 +88,19 @@ class TruePeak:
 
     def __init__(self, rate: int, channels: int, taps_per_phase: int = 32):
         self.factor = true_peak_factor(rate)
-        self.poly = interpolator(self.factor, taps_per_phase) if self.factor > 1 else None
-        self.zi = (np.zeros((self.factor, channels, taps_per_phase - 1))
-                   if self.poly is not None else None)
+        self.poly = None
+        if self.factor > 1:                      # (taps, 4): the kernel's layout
+            self.poly = np.zeros((taps_per_phase, 4))
+            self.poly[:, :self.factor] = interpolator(self.factor, taps_per_phase).T
+        self.history = np.zeros((channels, taps_per_phase - 1))
         self.peak = 0.0
 
     def add(self, x: np.ndarray) -> None:
-        from scipy.signal import lfilter
+        from .kernels.filters import polyphase_peak
 
         peak = float(np.abs(x).max(initial=0.0))
-        if self.poly is not None:
-            for p in range(self.factor):
-                y, self.zi[p] = lfilter(self.poly[p], 1.0, x, axis=1, zi=self.zi[p])
-                peak = max(peak, float(np.abs(y).max(initial=0.0)))
+        if self.poly is not None and x.shape[1]:
+            peak = max(peak, polyphase_peak(np.ascontiguousarray(x), self.poly, self.history))
         self.peak = max(self.peak, peak)
 
 

@@ -23,10 +23,20 @@ def _chain(project, length: int):
 
 def test_buffers_are_reused_once_no_later_node_reads_them(project):
     _chain(project, 40)
-    plan = make_plan(project.graph, 256)
+    plan = make_plan(project.graph, 256, chains=False)
     try:
         # 41 nodes write an output; a chain needs only two buffers alive at a time
         assert len(plan.buffers) == 2
+    finally:
+        plan.close()
+    plan = make_plan(project.graph, 256)
+    try:
+        # run as a chain: two inner segment buffers taking turns, the last node's
+        # segment and the block view the output reads
+        assert [s.node_id for s in plan.chains[0].steps] == ["src"] + [f"g{i}" for i in
+                                                                     range(40)]
+        assert len(plan.buffers) == 4
+        assert plan.segment == 8192 and plan.buffers[0].shape[1] == 8192
     finally:
         plan.close()
     out = project.render_read()

@@ -53,101 +53,114 @@ def gate_gain(level, out, threshold, floor_db, alpha_open, alpha_close, alpha_en
 
 
 # ---------------------------------------------------------------- compressor
-# log2 and exp2 from frexp/ldexp and short polynomials: plain arithmetic, far cheaper
-# than libm's log10/pow, and within 2e-7 dB of them (tests check the static curve).
-LOG2_10 = 3.321928094887362
 DB_PER_LOG2 = 6.020599913279624          # 20 * log10(2)
-
-
-@nb.njit(inline="always")
-def _log2(x):
-    m, e = math.frexp(x)                  # x = m * 2**e, m in [0.5, 1)
-    t = (m - 0.70710678118654752) / (m + 0.70710678118654752)
-    t2 = t * t
-    # atanh series: log2(m / sqrt(0.5)) = 2 / ln 2 * (t + t^3/3 + t^5/5 + t^7/7 + t^9/9)
-    s = t * (1.0 + t2 * (1.0 / 3.0 + t2 * (0.2 + t2 * (1.0 / 7.0 + t2 * (1.0 / 9.0)))))
-    return e - 0.5 + 2.8853900817779268 * s
-
-
-@nb.njit(inline="always")
-def _exp2(y):
-    n = math.floor(y)
-    f = y - n                             # in [0, 1)
-    # 2**f on [0, 1): Taylor series to degree 7, relative error < 1e-6 (1e-5 dB)
-    p = 1.0 + f * (0.6931471805599453 + f * (0.2402265069591007 + f * (
-        0.05550410866482158 + f * (0.009618129107628477 + f * (
-            0.0013333558146428443 + f * (0.00015403530393381606 + f * 1.525273380405984e-05))))))
-    return math.ldexp(p, int(n))
 
 
 @nb.njit(**JIT)
 def compress(x, key, out, threshold, ratio, knee, alpha_attack, alpha_release, link,
-             makeup, mix, rms_alpha, state, ms, stats):
-    """A whole feed-forward compressor in one pass (Giannoulis, Massberg, Reiss 2012).
+             makeup, mix, rms_alpha, own, state, ms, stats, work):
+    """A whole feed-forward compressor over one block (Giannoulis, Massberg, Reiss 2012).
 
     x (ch, n) is compressed by the level of ``key`` (kch, n): the peak, or (rms_alpha
-    >= 0) a one-pole mean square per key channel, memory in ms (kch,).  With as many
-    key channels as x has (and more than one), each channel has its own detector,
-    blended with the loudest by ``link``; otherwise the loudest drives all channels.
-    Parameters are arrays of n or 1.  state (rows, 2) holds the decoupled peak
-    detector's y1 and y per detector.  stats: [max reduction, sum, count, song time of
-    the next sample]; only samples at song time >= 0 are counted.
+    >= 0) a one-pole mean square per key channel, memory in ms (kch,).  With ``own``
+    (as many key channels as x has, and more than one) each channel has its own
+    detector, moved towards the loudest by ``link``; otherwise the loudest drives all
+    channels.  Parameters are arrays of n or 1.  state (rows, 2) holds the decoupled
+    peak detector's y1 and y per detector.  work: scratch of at least (ch + kch, n).
+    stats: [max reduction, sum, count, song time of the next sample]; only samples at
+    song time >= 0 are counted.
     out = x * ((1 - mix) + mix * 10^((makeup - reduction) / 20)).
+
+    The stages run one after the other over the block, so that all but the smoothing
+    recursion are plain loops the compiler can pipeline.
     """
     ch, n = x.shape
     kch = key.shape[0]
-    own = kch == ch and ch > 1
     rows = ch if own else 1
-    level = np.empty(kch)
-    for i in range(n):
+    level = work[:rows, :n]               # level in dB, then reduction wanted, then had
+    # 1. detector: level per row in dB
+    if rms_alpha >= 0.0:
+        b = 1.0 - rms_alpha
         for c in range(kch):
-            v = key[c, i]
-            if rms_alpha >= 0.0:
-                m = rms_alpha * ms[c] + (1.0 - rms_alpha) * v * v
-                ms[c] = m
-                level[c] = 3.0102999566398120 * _log2(max(m, 1e-20))
-            else:
-                level[c] = DB_PER_LOG2 * _log2(max(abs(v), 1e-10))
-        loud = level[0]
-        for c in range(1, kch):
-            if level[c] > loud:
-                loud = level[c]
-        t = _at(threshold, i)
-        r = _at(ratio, i)
-        w = _at(knee, i)
-        aa = _at(alpha_attack, i)
-        ar = _at(alpha_release, i)
-        lk = _at(link, i)
-        mk = _at(makeup, i)
-        mx = _at(mix, i)
-        worst = 0.0
-        for row in range(rows):
-            lv = lk * loud + (1.0 - lk) * level[row] if own else loud
-            over = lv - t
-            if 2.0 * over < -w:
-                target = 0.0
-            elif 2.0 * over > w:
-                target = over - over / r
+            m = ms[c]
+            for i in range(n):
+                v = key[c, i]
+                m = rms_alpha * m + b * v * v
+                work[rows + c, i] = m
+            ms[c] = m
+        for r in range(rows):
+            for i in range(n):
+                m = work[rows + r, i]
+                if not own:
+                    for c in range(1, kch):
+                        m = max(m, work[rows + c, i])
+                level[r, i] = 0.5 * DB_PER_LOG2 * math.log2(max(m, 1e-20))
+    else:
+        for r in range(rows):
+            for i in range(n):
+                m = abs(key[r, i])
+                if not own:
+                    for c in range(1, kch):
+                        m = max(m, abs(key[c, i]))
+                level[r, i] = DB_PER_LOG2 * math.log2(max(m, 1e-10))
+    # 2. stereo link: each channel's level moves towards the loudest by ``link``
+    if own:
+        for i in range(n):
+            loud = level[0, i]
+            for r in range(1, rows):
+                loud = max(loud, level[r, i])
+            lk = _at(link, i)
+            for r in range(rows):
+                level[r, i] = lk * loud + (1.0 - lk) * level[r, i]
+    # 3. static curve with a quadratic soft knee: reduction wanted (dB, >= 0)
+    fixed = threshold.shape[0] == 1 and ratio.shape[0] == 1 and knee.shape[0] == 1
+    t, w = threshold[0], knee[0]
+    s = 1.0 - 1.0 / ratio[0]
+    for r in range(rows):
+        for i in range(n):
+            if not fixed:
+                t, w = _at(threshold, i), _at(knee, i)
+                s = 1.0 - 1.0 / _at(ratio, i)
+            over = level[r, i] - t
+            if 2.0 * over <= -w:
+                level[r, i] = 0.0
+            elif 2.0 * over >= w:
+                level[r, i] = over * s
             else:
                 h = over + 0.5 * w
-                target = -(1.0 / r - 1.0) * h * h / (2.0 * max(w, 1e-9))
-            y1 = state[row, 0]
+                level[r, i] = s * h * h / (2.0 * w)
+    # 4. smoothing: smooth decoupled peak detector (release, then attack)
+    fixed = alpha_attack.shape[0] == 1 and alpha_release.shape[0] == 1
+    aa, ar = alpha_attack[0], alpha_release[0]
+    for r in range(rows):
+        y1 = state[r, 0]
+        y = state[r, 1]
+        for i in range(n):
+            if not fixed:
+                aa, ar = _at(alpha_attack, i), _at(alpha_release, i)
+            target = level[r, i]
             rel = ar * y1 + (1.0 - ar) * target
             y1 = target if target > rel else rel
-            y = aa * state[row, 1] + (1.0 - aa) * y1
-            state[row, 0] = y1
-            state[row, 1] = y
-            if y > worst:
-                worst = y
-            g = (1.0 - mx) + mx * _exp2((mk - y) * (1.0 / DB_PER_LOG2))
-            if own:
-                out[row, i] = x[row, i] * g
-            else:
-                for c in range(ch):
-                    out[c, i] = x[c, i] * g
-        if stats[3] + i >= 0.0:
-            if worst > stats[0]:
-                stats[0] = worst
-            stats[1] += worst
-            stats[2] += 1.0
+            y = aa * y + (1.0 - aa) * y1
+            level[r, i] = y
+        state[r, 0] = y1
+        state[r, 1] = y
+    # 5. the report's figures, over song time >= 0
+    for i in range(max(0, min(n, int(-stats[3]))), n):
+        worst = level[0, i]
+        for r in range(1, rows):
+            worst = max(worst, level[r, i])
+        stats[0] = max(stats[0], worst)
+        stats[1] += worst
+        stats[2] += 1.0
     stats[3] += n
+    # 6. gain
+    fixed = makeup.shape[0] == 1 and mix.shape[0] == 1
+    mk, mx = makeup[0], mix[0]
+    for c in range(ch):
+        r = c if own else 0
+        for i in range(n):
+            if not fixed:
+                mk, mx = _at(makeup, i), _at(mix, i)
+            out[c, i] = x[c, i] * ((1.0 - mx) + mx * math.exp2((mk - level[r, i]) *
+                                                                (1.0 / DB_PER_LOG2)))

@@ -16,6 +16,7 @@ A section's coefficients are ``(a1, a2, a3, m0, m1, m2)``::
 from __future__ import annotations
 
 import numba as nb
+import numpy as np
 
 from . import JIT
 
@@ -79,3 +80,37 @@ def one_pole(x, out, a, b, state):
             y = b * x[c, i] + a * y
             out[c, i] = y
         state[c] = y
+
+
+@nb.njit(**JIT)
+def polyphase_peak(x, taps, history):
+    """Largest |y| over the four phases of a polyphase interpolator run on x (ch, n).
+
+    taps (k, 4): phase p's output is sum_k taps[k, p] * x[i - k] (zero columns for
+    interpolators with fewer phases).  history (ch, k - 1) holds each channel's last
+    inputs before x and is updated.  Each output is summed in the order of k, whatever
+    the block size; the four phases share each input sample.
+    """
+    ch, n = x.shape
+    count = taps.shape[0]
+    keep = count - 1
+    buf = np.empty(n + keep)
+    peak = 0.0
+    for c in range(ch):
+        buf[:keep] = history[c]
+        buf[keep:] = x[c]
+        for i in range(n):
+            a0 = 0.0
+            a1 = 0.0
+            a2 = 0.0
+            a3 = 0.0
+            base = i + keep
+            for k in range(count):
+                v = buf[base - k]
+                a0 += taps[k, 0] * v
+                a1 += taps[k, 1] * v
+                a2 += taps[k, 2] * v
+                a3 += taps[k, 3] * v
+            peak = max(peak, abs(a0), abs(a1), abs(a2), abs(a3))
+        history[c] = buf[n:]
+    return peak

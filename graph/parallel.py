@@ -1,0 +1,287 @@
+"""Running the plan's chains (see :mod:`graph.schedule`) inline, in threads or in
+forked worker processes.
+
+A chain runs a segment (several blocks) at a time.  While the block loop reads
+segment k of every chain, the workers compute segment k + 1 into the other half of
+each chain's double buffer.  Each chain's nodes always see the same segments in the
+same order, so the render is bit-identical for any number of workers.
+
+Threads share the interpreter lock: the kernels release it, but each node's Python
+glue needs it, and the block loop holds it most of the time, so threads give little.
+Where the platform can fork and no other thread is running, the workers are forked
+processes instead.  A child is a copy of the prepared plan; it runs only its chains,
+writing their last outputs into shared memory (mapped before the fork), and answers
+over a pipe.  Resets between passes, the chain nodes' reports and the headroom they
+saw go over the same pipe.  Children never touch output nodes and leave with
+``os._exit``, so no temporary file or finaliser of the parent runs twice.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import pickle
+import threading
+import numpy as np
+
+from nodes.errors import MixgraphError
+
+from .schedule import Chain, Plan
+
+MIN_PARALLEL_SEGMENTS = 4              # shorter renders are not worth a worker
+
+
+def run_chain(plan: Plan, chain: Chain, k: int, watch=None) -> None:
+    """Compute segment ``k`` of ``chain`` into half ``k % 2`` of its double buffers."""
+    from .renderer import _gather
+
+    bufs = plan.buffers
+    n = k * plan.segment
+    f = min(plan.segment, plan.end_frames - n)
+    full = f == plan.segment
+    for (b, _), pair in zip(chain.ends, chain.segments):
+        bufs[b] = pair[k % 2]
+    for step in chain.steps:
+        outs = tuple(bufs[b] if full else bufs[b][:, :f] for b in step.outputs)
+        if step.silent:
+            for out in outs:
+                out.fill(0.0)
+            continue
+        ins = tuple(_gather(port, bufs, f, full) for port in step.inputs)
+        if watch is not None:
+            watch.see(step, ins, n - step.latency_in)
+        step.node.process(ins, outs, n - step.latency_in)
+
+
+class Inline:
+    """Chains run in the calling thread, when the block loop asks for them."""
+
+    asynchronous = False
+
+    def __init__(self, plan: Plan, watch=None):
+        self.plan = plan
+        self.watch = watch
+
+    def start(self, chains: list[int], k: int) -> None:
+        for c in chains:
+            run_chain(self.plan, self.plan.chains[c], k, self.watch)
+
+    def wait(self) -> None:
+        pass
+
+    def reset(self, node_ids: set[str]) -> None:
+        pass                           # the plan's own nodes are reset by the caller
+
+    def reports(self) -> dict:
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+class Threads(Inline):
+    """Chains run in a pool of threads."""
+
+    asynchronous = True
+
+    def __init__(self, plan: Plan, watch, workers: int):
+        from concurrent.futures import ThreadPoolExecutor
+
+        super().__init__(plan, watch)
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="mixgraph-chain")
+        self.pending: list = []
+
+    def start(self, chains: list[int], k: int) -> None:
+        self.pending = [self.pool.submit(run_chain, self.plan, self.plan.chains[c], k,
+                                         self.watch) for c in chains]
+
+    def wait(self) -> None:
+        pending, self.pending = self.pending, []
+        for future in pending:
+            future.result()
+
+    def close(self) -> None:
+        for future in self.pending:
+            future.exception()
+        self.pending = []
+        self.pool.shutdown()
+
+
+class Processes:
+    """Chains run in forked worker processes, each owning some of them."""
+
+    asynchronous = True
+
+    def __init__(self, plan: Plan, watch, workers: int):
+        from multiprocessing import Pipe
+
+        self.plan = plan
+        self.watch = watch
+        _share_segments(plan)
+        owners = _balance(plan.chains, workers)
+        self.owner = {c: w for w, mine in enumerate(owners) for c in mine}
+        self.conns = []
+        self.pids = []
+        self.waiting: list = []
+        try:
+            for mine in owners:
+                parent, child = Pipe()
+                pid = os.fork()
+                if pid == 0:                              # pragma: no cover (child)
+                    for conn in self.conns + [parent]:
+                        conn.close()
+                    _child(child, plan, set(mine), watch)
+                child.close()
+                self.conns.append(parent)
+                self.pids.append(pid)
+        except BaseException:
+            self.close()
+            raise
+
+    def _ask(self, per_worker: dict[int, tuple]) -> None:
+        for w, message in per_worker.items():
+            self.conns[w].send(message)
+            self.waiting.append(w)
+
+    def start(self, chains: list[int], k: int) -> None:
+        by_worker: dict[int, list[int]] = {}
+        for c in chains:
+            by_worker.setdefault(self.owner[c], []).append(c)
+        self._ask({w: ("run", k, cs) for w, cs in by_worker.items()})
+
+    def wait(self) -> list:
+        waiting, self.waiting = self.waiting, []
+        answers, error = [], None
+        for w in waiting:
+            try:
+                answer = self.conns[w].recv()
+            except EOFError:
+                answer = ("error", MixgraphError("a render worker process stopped "
+                                                 "unexpectedly"))
+            if answer[0] == "error":
+                error = error or answer[1]
+            else:
+                answers.append(answer[1])
+        if error is not None:
+            raise error
+        return answers
+
+    def reset(self, node_ids: set[str]) -> None:
+        self._ask({w: ("reset", node_ids) for w in range(len(self.conns))})
+        self.wait()
+
+    def reports(self) -> dict:
+        self._ask({w: ("report",) for w in range(len(self.conns))})
+        found: dict = {}
+        for reports, seen in self.wait():
+            found.update(reports)
+            if self.watch is not None:
+                for node_id, peak in seen.items():
+                    self.watch.entries[node_id] = max(self.watch.entries[node_id], peak)
+        return found
+
+    def close(self) -> None:
+        for conn in self.conns:
+            try:
+                conn.send(("exit",))
+            except OSError:
+                pass
+        for conn in self.conns:
+            conn.close()
+        for pid in self.pids:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        self.conns, self.pids, self.waiting = [], [], []
+
+
+def _child(conn, plan: Plan, mine: set[int], watch) -> None:  # pragma: no cover
+    """A worker process's life: answer the parent's requests, then leave quietly."""
+    chain_nodes = {s.node_id: s.node for c in mine for s in plan.chains[c].steps}
+    try:
+        while True:
+            message = conn.recv()
+            try:
+                if message[0] == "run":
+                    _, k, chains = message
+                    for c in chains:
+                        run_chain(plan, plan.chains[c], k, watch)
+                    conn.send(("ok", None))
+                elif message[0] == "reset":
+                    for node_id, node in chain_nodes.items():
+                        if node_id in message[1]:
+                            node.reset()
+                    conn.send(("ok", None))
+                elif message[0] == "report":
+                    reports = {nid: node.report() for nid, node in chain_nodes.items()}
+                    seen = {} if watch is None else {
+                        nid: peak for nid, peak in watch.entries.items() if nid in chain_nodes}
+                    conn.send(("ok", (reports, seen)))
+                else:
+                    break
+            except BaseException as exc:
+                conn.send(("error", _portable(exc)))
+    except (EOFError, OSError, KeyboardInterrupt):
+        pass
+    finally:
+        os._exit(0)
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """The exception itself if it survives pickling, else a MixgraphError saying it."""
+    try:
+        return pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return MixgraphError(str(exc) or type(exc).__name__)
+
+
+def _share_segments(plan: Plan) -> None:
+    """Move every chain's double buffers into one shared anonymous mapping."""
+    pairs = [(chain, i) for chain in plan.chains for i in range(len(chain.segments))]
+    size = sum(2 * chain.segments[i][0].nbytes for chain, i in pairs)
+    if not size:
+        return
+    memory = mmap.mmap(-1, size, flags=mmap.MAP_SHARED)
+    offset = 0
+    for chain, i in pairs:
+        halves = []
+        for half in chain.segments[i]:
+            shared = np.ndarray(half.shape, dtype=half.dtype, buffer=memory, offset=offset)
+            shared[...] = half
+            halves.append(shared)
+            offset += half.nbytes
+        chain.segments[i] = tuple(halves)
+    plan.shared = memory
+
+
+def _balance(chains: list[Chain], workers: int) -> list[list[int]]:
+    """Chains shared among workers, the heaviest first to the least loaded."""
+    def weight(chain: Chain) -> int:
+        return sum(max(s.out_channels, default=1) for s in chain.steps)
+
+    loads = [0] * workers
+    owners: list[list[int]] = [[] for _ in range(workers)]
+    for c in sorted(range(len(chains)), key=lambda c: -weight(chains[c])):
+        w = loads.index(min(loads))
+        owners[w].append(c)
+        loads[w] += weight(chains[c])
+    return [sorted(o) for o in owners if o]
+
+
+def make_runner(plan: Plan, workers: int, watch=None):
+    """The way this render runs its chains."""
+    segments = -(-plan.end_frames // plan.segment) if plan.segment else 0
+    if workers <= 1 or len(plan.chains) < 2 or segments < MIN_PARALLEL_SEGMENTS:
+        return Inline(plan, watch)
+    workers = min(workers, len(plan.chains))
+    if _fork_allowed():
+        return Processes(plan, watch, workers)
+    return Threads(plan, watch, workers)
+
+
+def _fork_allowed() -> bool:
+    """Forking is safe only while this is the process's one thread; MIXGRAPH_NO_FORK=1
+    turns it off (threads are used instead)."""
+    return (hasattr(os, "fork") and threading.active_count() == 1
+            and not os.environ.get("MIXGRAPH_NO_FORK"))

@@ -1,0 +1,209 @@
+"""Chains run a segment at a time, inline, in threads or in forked worker processes:
+the output must be the same, bit for bit, and errors, cancelling and reports must
+behave as in a serial render."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from graph import render
+from graph.parallel import Inline, Processes, Threads, make_runner
+from graph.schedule import make_plan
+from nodes.errors import RenderCancelled
+
+from conftest import SR, seeded_noise, sine
+
+SECONDS = 2.0                              # 96000 frames: 12 segments of 8192
+
+
+def session(project, mute: str | None = None, solo: str | None = None):
+    """Six stems through eq, compressor and channel into two groups, a reverb send, a
+    mix bus and a loudness stage (an analysis pass), like a small session."""
+    g = project.graph
+    g.add("group", id="drums")
+    g.add("group", id="music")
+    g.add("bus", id="mix", gain_db=-3.0)
+    for i in range(6):
+        channels = 2 if i % 3 == 0 else 1
+        x = 0.6 * sine(80.0 * (i + 1), SECONDS) + seeded_noise(SECONDS, channels, seed=i)
+        project.stem(f"s{i}", x)
+        g.add("eq", id=f"s{i}_eq", bands=[{"type": "highpass", "freq_hz": 40.0},
+                                         {"type": "bell", "freq_hz": 900.0, "gain_db": 3.0}])
+        g.add("compressor", id=f"s{i}_comp", threshold_db=-24.0, ratio=4.0)
+        g.add("channel", id=f"s{i}_ch", pan=-0.8 + 0.3 * i, gain_db=-6.0,
+              mute=(f"s{i}_ch" == mute), solo=(f"s{i}_ch" == solo))
+        for a, b in ((f"s{i}", f"s{i}_eq"), (f"s{i}_eq", f"s{i}_comp"),
+                     (f"s{i}_comp", f"s{i}_ch"), (f"s{i}_ch", "drums" if i < 3 else "music")):
+            g.connect(a, b)
+    g.add("send", id="verb_send", level_db=-12.0)
+    g.add("reverb", id="verb", decay_s=0.8)
+    g.connect("music", "verb_send")
+    g.connect("verb_send", "verb")
+    for src in ("drums", "music", "verb"):
+        g.connect(src, "mix")
+    g.add("loudness", id="loud", target_lufs=-16.0, ceiling_dbtp=-1.0)
+    g.connect("mix", "loud")
+    project.output(src="loud")
+
+
+def render_read(project, **kwargs):
+    report = render(project.graph, **kwargs)
+    return project.read(), report
+
+
+@pytest.fixture
+def no_fork(monkeypatch):
+    monkeypatch.setenv("MIXGRAPH_NO_FORK", "1")
+
+
+def test_the_session_forms_one_chain_per_stem(project):
+    session(project)
+    plan = make_plan(project.graph, 1024)
+    try:
+        assert [[s.node_id for s in c.steps] for c in plan.chains] == [
+            [f"s{i}", f"s{i}_eq", f"s{i}_comp", f"s{i}_ch"] for i in range(6)]
+        assert plan.segment == 8192
+        runner = make_runner(plan, 2)
+        try:
+            assert isinstance(runner, Processes)
+        finally:
+            runner.close()
+        assert isinstance(make_runner(plan, 1), Inline)
+    finally:
+        plan.close()
+
+
+@pytest.mark.parametrize("mute,solo", [(None, None), ("s1_ch", None), (None, "s4_ch")])
+def test_parallel_renders_equal_the_serial_render_bit_for_bit(project, mute, solo):
+    session(project, mute, solo)
+    reference, serial = render_read(project, block_size=1024, workers=1)
+    assert np.max(np.abs(reference)) > 0.1
+    for block, workers in ((1024, 2), (300, 2), (1024, 3), (8192, 2), (77, 1)):
+        out, report = render_read(project, block_size=block, workers=workers)
+        assert out.shape == reference.shape
+        assert np.array_equal(out, reference), (block, workers)
+        # the chain nodes' figures come back from the worker processes
+        assert report.nodes == serial.nodes, (block, workers)
+    comp = serial.nodes["s4_comp"][1]          # audible in every case
+    assert comp["gain_reduction_max_db"] > 1.0
+
+
+def test_threads_give_the_same_render_as_processes(project, no_fork):
+    session(project)
+    plan = make_plan(project.graph, 1024)
+    try:
+        runner = make_runner(plan, 2)
+        try:
+            assert isinstance(runner, Threads)
+        finally:
+            runner.close()
+    finally:
+        plan.close()
+    threaded, report = render_read(project, block_size=512, workers=2)
+    serial, expected = render_read(project, block_size=512, workers=1)
+    assert np.array_equal(threaded, serial)
+    assert report.nodes == expected.nodes
+
+
+def test_a_render_started_beside_another_thread_uses_threads(project):
+    session(project)
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        plan = make_plan(project.graph, 1024)
+        try:
+            runner = make_runner(plan, 2)
+            runner.close()
+            assert isinstance(runner, Threads)
+        finally:
+            plan.close()
+    finally:
+        release.set()
+        other.join()
+
+
+def test_short_renders_and_single_chains_stay_inline(project):
+    project.stem("a", sine(440.0, 0.5))
+    project.graph.add("gain", id="g", gain_db=-6.0)
+    project.graph.connect("a", "g")
+    project.output(src="g")
+    plan = make_plan(project.graph, 1024)
+    try:
+        assert isinstance(make_runner(plan, 2), Inline)
+    finally:
+        plan.close()
+
+
+def _no_children_left() -> bool:
+    try:
+        os.waitpid(-1, os.WNOHANG)            # a child, running or not, is one too many
+    except ChildProcessError:
+        return True
+    return False
+
+
+def test_an_error_in_a_worker_process_reaches_the_caller_and_writes_nothing(project):
+    g = project.graph
+    for i in range(3):
+        project.stem(f"s{i}", seeded_noise(SECONDS, seed=i))
+        g.add("test_fail" if i == 1 else "gain", id=f"n{i}",
+              **({"at": 50000} if i == 1 else {}))
+        g.connect(f"s{i}", f"n{i}")
+    g.add("bus", id="mix")
+    for i in range(3):
+        g.connect(f"n{i}", "mix")
+    project.output(src="mix")
+    with pytest.raises(RuntimeError, match="failed on purpose"):
+        render(g, workers=2)
+    out = project.folder / "out"
+    assert not out.exists() or list(out.iterdir()) == []
+    assert _no_children_left()
+
+
+def test_cancelling_a_parallel_render_writes_nothing_and_leaves_no_workers(project):
+    session(project)
+    cancel = threading.Event()
+
+    def progress(done, total):
+        if done > total // 3:
+            cancel.set()
+
+    with pytest.raises(RenderCancelled):
+        render(project.graph, workers=2, progress=progress, cancel=cancel)
+    out = project.folder / "out"
+    assert not out.exists() or list(out.iterdir()) == []
+    assert _no_children_left()
+
+
+def test_headroom_seen_inside_a_chain_in_a_worker_is_reported(project):
+    """A limiter straight after a hot stem is where the mix meets the master chain;
+    the peak it saw in the worker process reaches the warning."""
+    g = project.graph
+    for i in range(2):
+        project.stem(f"s{i}", sine(100.0 * (i + 1), SECONDS, level_db=-0.9))
+        g.add("limiter", id=f"lim{i}")
+        g.connect(f"s{i}", f"lim{i}")
+    g.add("bus", id="mix", gain_db=-12.0)
+    g.connect("lim0", "mix")
+    g.connect("lim1", "mix")
+    project.output(src="mix")
+    serial = render(g, workers=1)
+    parallel = render(g, workers=2)
+    hot = [w for w in serial.warnings if "headroom" in w]
+    assert len(hot) == 2 and "'lim0'" in hot[0] and "-0.9 dBFS" in hot[0]
+    assert parallel.warnings == serial.warnings
+
+
+def test_stem_files_survive_a_parallel_render(project):
+    session(project)
+    before = {p.name: p.read_bytes() for p in (project.folder / "stems").iterdir()}
+    render(project.graph, workers=2)
+    after = {p.name: p.read_bytes() for p in (project.folder / "stems").iterdir()}
+    assert before == after
+    assert sf.info(str(project.folder / "out" / "out.wav")).frames >= int(SECONDS * SR)
