@@ -5,8 +5,11 @@
 32 stems x 3 minutes at 48 kHz (a third stereo, the rest mono, generated once into
 bench/out/), each through an `eq` (highpass 30 Hz, bells at 250 Hz and 3 kHz, a high
 shelf), a `compressor` (peak detector, soft knee) and a `channel` with pan; four
-groups; a reverb send and a delay send from the groups; a mix bus; master: `eq`,
+groups; a reverb send and a delay send from the groups; a mix bus (+10 dB, so that the
+limiter works: peaks reach it about 3 dB over its ceiling); master: `eq`,
 `multiband_compressor` (3 bands), `limiter` (true peak), `dither` to 24 bit, `output`.
+``--by-node`` instead renders once with one worker and prints the time spent in each
+node type (where the time goes).
 
 Each render runs in a fresh process (so that its peak RSS is its own) and prints wall
 time, realtime factor and peak RSS per block size and worker count.  Where pedalboard
@@ -70,7 +73,7 @@ def build(folder: Path, stems: list[tuple[str, int]]) -> Path:
 
     g = Graph(sample_rate=SR, base_dir=folder)
     groups = [g.add("group", id=f"group{k}") for k in range(4)]
-    g.add("bus", id="mix", gain_db=-6.0)
+    g.add("bus", id="mix", gain_db=10.0)        # drives the limiter by a few dB
     for i, (name, _) in enumerate(stems):
         g.add("stem", id=name, path=f"stems/{name}.wav")
         g.add("eq", id=f"{name}_eq", bands=EQ_BANDS)
@@ -115,7 +118,49 @@ def child(project: str, block: int, workers: int) -> None:
     report = render(project, block_size=block, workers=workers)
     wall = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"wall_s": wall, "song_s": report.song_s, "rss_mb": rss}))
+    # forked workers: the largest one's peak (their pages are largely shared with this
+    # process, so main + workers x this is an upper bound on the memory used)
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"wall_s": wall, "song_s": report.song_s, "rss_mb": rss,
+                      "worker_rss_mb": worker}))
+
+
+def by_node(project: Path, block: int) -> None:
+    """Where one worker's time goes: seconds in each node type's ``process``."""
+    import collections
+
+    import graph.renderer as renderer
+    from graph import render
+    from graph.schedule import make_plan
+
+    spent: dict = collections.defaultdict(float)
+    calls: collections.Counter = collections.Counter()
+
+    def timed_plan(*args, **kwargs):
+        plan = make_plan(*args, **kwargs)
+        for step in plan.steps:
+            def timed(ins, outs, start, inner=step.node.process,
+                      name=type(step.node).type_name):
+                t = time.perf_counter()
+                inner(ins, outs, start)
+                spent[name] += time.perf_counter() - t
+                calls[name] += 1
+            step.node.process = timed
+        return plan
+
+    renderer.make_plan = timed_plan
+    render(project, block_size=block, workers=1)          # compile and warm up
+    spent.clear()
+    calls.clear()
+    t0 = time.perf_counter()
+    report = render(project, block_size=block, workers=1)
+    wall = time.perf_counter() - t0
+    print(f"one worker, block {block}: {wall:.2f} s for {report.song_s:.0f} s of audio")
+    for name, s in sorted(spent.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<22} {s:7.2f} s {100 * s / wall:5.1f} %  {calls[name]:>7} calls "
+              f"{1e6 * s / calls[name]:8.1f} us/call")
+    rest = wall - sum(spent.values())
+    print(f"  {'engine (loop, sums)':<22} {rest:7.2f} s {100 * rest / wall:5.1f} %")
 
 
 def measure(project: Path, block: int, workers: int) -> dict:
@@ -154,7 +199,7 @@ def pedalboard_equivalent(folder: Path, stems: list[tuple[str, int]], seconds: f
     mix += pb.Pedalboard([pb.Reverb(room_size=0.7, wet_level=1.0, dry_level=0.0)])(sends, SR)
     echo = sum(groups[k] * 10 ** (-18 / 20) for k in (0, 2))
     mix += pb.Pedalboard([pb.Delay(0.375, 0.35, 1.0)])(echo, SR)
-    mix *= 10 ** (-6 / 20)
+    mix *= 10 ** (10 / 20)
     master = pb.Pedalboard([pb.LowShelfFilter(100.0, 1.0), pb.HighShelfFilter(10000.0, 1.0),
                             pb.Compressor(threshold_db=-18.0, ratio=2.0),
                             pb.Limiter(threshold_db=-1.0)])
@@ -168,6 +213,8 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=3.0)
     ap.add_argument("--blocks", type=int, nargs="+", default=[256, 1024, 8192])
     ap.add_argument("--workers", type=int, nargs="+", default=[1, os.cpu_count() or 1])
+    ap.add_argument("--by-node", action="store_true",
+                    help="instead: one render with one worker, timed per node type")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -178,24 +225,30 @@ def main() -> None:
     stems = write_stems(folder / "stems", seconds)
     (folder / "out").mkdir(exist_ok=True)
     project = build(folder, stems)
+    if args.by_node:
+        by_node(project, args.blocks[0] if len(args.blocks) == 1 else 1024)
+        return
     print(f"mixgraph session benchmark: {STEMS} stems x {args.minutes:g} min, "
           f"{os.cpu_count()} cores")
     measure(project, 1024, 1)                         # warm the kernel cache
-    print(f"{'block':>6} {'workers':>8} {'wall s':>8} {'realtime':>9} {'peak RSS MB':>12}")
+    print(f"{'block':>6} {'workers':>8} {'wall s':>8} {'realtime':>9} {'peak RSS MB':>12} "
+          f"{'per worker':>11}")
     results = {}
     for block in args.blocks:
         for workers in dict.fromkeys(args.workers):
             m = measure(project, block, workers)
             results[(block, workers)] = m
             print(f"{block:>6} {workers:>8} {m['wall_s']:>8.2f} "
-                  f"{m['song_s'] / m['wall_s']:>8.1f}x {m['rss_mb']:>12.0f}")
+                  f"{m['song_s'] / m['wall_s']:>8.1f}x {m['rss_mb']:>12.0f} "
+                  f"{m['worker_rss_mb'] if workers > 1 else 0:>11.0f}")
     pb_time = pedalboard_equivalent(folder, stems, seconds)
     if pb_time is None:
         print("pedalboard not installed (pip install -e .[bench]): no comparison")
     else:
         best = min(m["wall_s"] for (b, w), m in results.items() if b == 1024)
-        print(f"pedalboard (C++ plugins, whole files): {pb_time:.2f} s; mixgraph at block "
-              f"1024 is {pb_time / best:.1f}x faster")
+        print(f"pedalboard (C++ plugins, whole files, one core): {pb_time:.2f} s; mixgraph "
+              f"at block 1024 takes {best / pb_time:.2f}x that time "
+              f"({pb_time / best:.2f}x pedalboard's speed)")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--block-size", type=int, default=1024, metavar="N",
                    help="samples per block, 1 to 65536 (the result does not depend on it; "
                         "default 1024)")
+    p.add_argument("-j", "--workers", type=int, default=None, metavar="N",
+                   help="processes that render independent chains of nodes at once "
+                        "(default: one per core; the result does not depend on it)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--allow-outside", action="store_true",
@@ -187,7 +190,7 @@ def cmd_render(args) -> int:
         try:
             report = render_stems(graph, args.stems, mix_bus=args.mix_bus,
                                   channels=args.stems_channels, block_size=args.block_size,
-                                  progress=bar)
+                                  progress=bar, workers=args.workers)
         finally:
             if bar is not None:
                 bar.close()
@@ -200,7 +203,8 @@ def cmd_render(args) -> int:
     bar = ProgressBar(graph.sample_rate, force=False) if not args.quiet else None
     try:
         report = render(graph, block_size=args.block_size, progress=bar, output_paths=paths,
-                        allow_outside=True if args.allow_outside else None)
+                        allow_outside=True if args.allow_outside else None,
+                        workers=args.workers)
     finally:
         if bar is not None:
             bar.close()

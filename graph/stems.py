@@ -111,11 +111,12 @@ def _owner(g: Graph, node: str) -> str | None:
 
 def render_stems(graph: Graph, folder: str | os.PathLike, mix_bus: str | None = None,
                  channels: bool = False, subtype: str = "FLOAT", block_size: int = 1024,
-                 progress=None):
+                 progress=None, workers: int | None = None):
     """Render the stems into ``folder``; returns the render report."""
     g, paths = stem_graph(graph, folder, mix_bus, channels, subtype)
     return render(g, block_size=block_size, progress=progress, allow_outside=True,
-                  same_length={n for n in paths if n.startswith("stem__")})
+                  same_length={n for n in paths if n.startswith("stem__")},
+                  workers=workers)
 
 
 def _safe(name: str) -> str:

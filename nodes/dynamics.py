@@ -229,9 +229,9 @@ def oversampling_filter(factor: int = OVERSAMPLING, taps: int = OVERSAMPLING_TAP
     """
     key = (factor, taps)
     if key not in _filter_cache:
-        from scipy.signal import firwin
+        from .firdesign import kaiser_lowpass
 
-        h = firwin(taps, 0.46, window=("kaiser", 10.06), fs=factor)
+        h = kaiser_lowpass(taps, 0.92 / factor, 10.06)
         k = -(-taps // factor)
         padded = np.zeros(k * factor)
         padded[:taps] = h

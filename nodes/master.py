@@ -29,10 +29,10 @@ def detector_spectra(partition: int = DETECT_PARTITION) -> np.ndarray:
     peak between points is missed by at most 0.04 dB.
     """
     if partition not in _detector_cache:
-        from scipy.signal import firwin
+        from .firdesign import kaiser_lowpass
 
         n = 2 * DETECT_FACTOR * DETECT_HALF + 1
-        h = firwin(n, 1.0 / DETECT_FACTOR, window=("kaiser", 10.0)) * DETECT_FACTOR
+        h = kaiser_lowpass(n, 1.0 / DETECT_FACTOR, 10.0) * DETECT_FACTOR
         k = -(-n // DETECT_FACTOR)
         padded = np.zeros(k * DETECT_FACTOR)
         padded[:n] = h

@@ -74,11 +74,11 @@ def interpolator(factor: int, taps_per_phase: int = 32) -> np.ndarray:
     """
     key = factor * 1000 + taps_per_phase
     if key not in _interp_cache:
-        from scipy.signal import firwin
+        from .firdesign import kaiser_lowpass
 
         n = factor * taps_per_phase - (factor - 1)
         h = np.zeros(factor * taps_per_phase)
-        h[:n] = firwin(n, 0.92 / factor, window=("kaiser", 9.0)) * factor
+        h[:n] = kaiser_lowpass(n, 0.92 / factor, 9.0) * factor
         _interp_cache[key] = np.ascontiguousarray(h.reshape(taps_per_phase, factor).T)
     return _interp_cache[key]
 
@@ -108,12 +108,10 @@ class LoudnessMeter:
     """Streaming BS.1770-4 / EBU R 128 meter; ``add`` blocks, then read ``result()``."""
 
     def __init__(self, rate: int, channels: int):
-        from scipy.signal import sosfilt_zi
-
         self.rate = rate
         self.channels = channels
         self.sos = k_weighting(rate)
-        self.zi = np.repeat(sosfilt_zi(self.sos)[:, None, :] * 0.0, channels, axis=1)
+        self.zi = np.zeros((len(self.sos), channels, 2))       # per stage, per channel
         self.true_peak = TruePeak(rate, channels)
         self.frames = 0
         self.sample_peak = 0.0
@@ -135,7 +133,7 @@ class LoudnessMeter:
     # ----------------------------------------------------------------- input
     def add(self, x: np.ndarray) -> None:
         """Measure the next block, shape (channels, n)."""
-        from scipy.signal import sosfilt
+        from .kernels.filters import lfilter
 
         x = np.asarray(x, dtype=DTYPE)
         n = x.shape[1]
@@ -144,7 +142,9 @@ class LoudnessMeter:
         self.sample_peak = max(self.sample_peak, float(np.abs(x).max()))
         self.sum_squares += float(np.sum(x * x))
         self.true_peak.add(x)
-        y, self.zi = sosfilt(self.sos, x, axis=1, zi=self.zi)
+        y = np.empty_like(x)
+        for i, (stage, zi) in enumerate(zip(self.sos, self.zi)):
+            lfilter(stage[:3], stage[3:], y if i else x, y, zi)
         power = np.sum(y * y, axis=0)                  # channel weights are all 1
         if self.channels == 2:
             raw = np.stack((x[0] * x[0], x[1] * x[1], x[0] * x[1]))

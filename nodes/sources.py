@@ -197,11 +197,12 @@ def _pink_filter_rms() -> float:
     """RMS gain of the pink-noise filter on unit white noise (from its impulse response)."""
     global _pink_rms
     if _pink_rms is None:
-        from scipy.signal import lfilter
+        from .kernels.filters import lfilter
 
-        impulse = np.zeros(1 << 20)
-        impulse[0] = 1.0
-        h = lfilter(_PINK_B, _PINK_A, impulse)
+        impulse = np.zeros((1, 1 << 20))
+        impulse[0, 0] = 1.0
+        h = np.empty_like(impulse)
+        lfilter(_PINK_B, _PINK_A, impulse, h, np.zeros((1, 3)))
         _pink_rms = float(np.sqrt(np.sum(h * h)))
     return _pink_rms
 
@@ -264,8 +265,8 @@ class Noise(Generator):
             return
         x = self._white(start + a - self._first, b - a)
         if self.color == "pink":
-            from scipy.signal import lfilter
+            from .kernels.filters import lfilter
 
-            x, self._zi = lfilter(_PINK_B, _PINK_A, x, axis=1, zi=self._zi)
+            lfilter(_PINK_B, _PINK_A, x, x, self._zi)
             x /= _pink_filter_rms()
         out[:, a:b] = x * self.gain("level_dbfs", start + a, b - a)

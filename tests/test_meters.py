@@ -765,3 +765,36 @@ def test_cli_meter_missing_file_is_one_error_line(tmp_path, meter_files):
     assert lines[0].startswith("mixgraph: error:") and "nope.wav" in lines[0]
     assert "not found" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("taps,cutoff,beta", [(2049, 1 / 16, 10.0), (125, 0.23, 9.0),
+                                              (255, 0.92 / 16, 10.06), (64, 0.5, 6.0)])
+def test_kaiser_lowpass_is_the_classic_windowed_sinc_design(taps, cutoff, beta):
+    """The design is scipy's firwin for a Kaiser-windowed lowpass (scipy.signal is only
+    imported here, in the test, never while rendering)."""
+    from scipy.signal import firwin
+
+    from nodes.firdesign import kaiser_lowpass
+
+    expected = firwin(taps, cutoff, window=("kaiser", beta))
+    assert np.max(np.abs(kaiser_lowpass(taps, cutoff, beta) - expected)) < 1e-15
+
+
+def test_k_weighting_kernel_matches_scipy_sosfilt_across_blocks():
+    from scipy.signal import sosfilt
+
+    from nodes.meters import LoudnessMeter, k_weighting
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 20000)) * 0.3
+    expected = sosfilt(k_weighting(48000), x, axis=1)
+    meter = LoudnessMeter(48000, 2)
+    got = []
+    from nodes.kernels.filters import lfilter
+    zi = np.zeros((2, 2, 2))
+    for a in range(0, x.shape[1], 777):
+        y = np.empty_like(x[:, a:a + 777])
+        for i, stage in enumerate(meter.sos):
+            lfilter(stage[:3], stage[3:], y if i else x[:, a:a + 777], y, zi[i])
+        got.append(y)
+    assert np.max(np.abs(np.concatenate(got, axis=1) - expected)) < 1e-12

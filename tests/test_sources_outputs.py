@@ -531,3 +531,28 @@ def test_only_the_final_files_remain_in_the_output_folder(project):
     project.render()                                         # over the previous render
     assert sorted(os.listdir(project.folder / "out")) == ["a.wav", "b.flac", "c.aiff"]
     assert not [p for p in project.folder.rglob("*") if p.name.endswith(".partial")]
+
+
+@pytest.mark.parametrize("fmt,subtype", [("WAV", "PCM_16"), ("WAV", "PCM_24"), ("WAV", "PCM_32"),
+                                         ("WAV", "FLOAT"), ("WAV", "DOUBLE"), ("FLAC", "PCM_16"),
+                                         ("FLAC", "PCM_24"), ("AIFF", "PCM_24"),
+                                         ("WAV", "PCM_U8")])
+def test_reader_gives_exactly_what_libsndfile_gives_as_double(tmp_path, fmt, subtype):
+    """Integer files are read as integers and scaled by a power of two here: the same
+    numbers, bit for bit, as libsndfile's conversion, across chunk boundaries."""
+    from nodes.audiofile import READ_CHUNK, AudioReader
+
+    rng = np.random.default_rng(3)
+    x = np.clip(rng.standard_normal((READ_CHUNK * 2 + 123, 2)) * 0.5, -1.0, 1.0)
+    x[:10] = [[1.0, -1.0]] * 10                       # full scale both ways
+    path = tmp_path / f"a.{fmt.lower()}"
+    sf.write(str(path), x, SR, subtype=subtype, format=fmt)
+    expected, _ = sf.read(str(path), dtype="float64", always_2d=True)
+    reader = AudioReader(path, SR)
+    try:
+        got = np.empty((2, x.shape[0]))
+        for a in range(0, x.shape[0], 1000):
+            reader.read_into(got[:, a:a + 1000])
+    finally:
+        reader.close()
+    assert np.array_equal(got, expected.T)

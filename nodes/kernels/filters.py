@@ -114,3 +114,19 @@ def polyphase_peak(x, taps, history):
             peak = max(peak, abs(a0), abs(a1), abs(a2), abs(a3))
         history[c] = buf[n:]
     return peak
+
+
+@nb.njit(**JIT)
+def lfilter(b, a, x, out, state):
+    """IIR filter b/a (a[0] == 1, len(a) == len(b)) on each channel of x (ch, n), in
+    transposed direct form II; state (ch, len(b) - 1) is updated.  out may be x."""
+    ch, n = x.shape
+    order = b.shape[0] - 1
+    for c in range(ch):
+        for i in range(n):
+            v = x[c, i]
+            y = b[0] * v + state[c, 0]
+            for k in range(order - 1):
+                state[c, k] = b[k + 1] * v + state[c, k + 1] - a[k + 1] * y
+            state[c, order - 1] = b[order] * v - a[order] * y
+            out[c, i] = y
