@@ -2,9 +2,10 @@
 forked worker processes.
 
 A chain runs a segment (several blocks) at a time.  While the block loop reads
-segment k of every chain, the workers compute segment k + 1 into the other half of
-each chain's double buffer.  Each chain's nodes always see the same segments in the
-same order, so the render is bit-identical for any number of workers.
+segment k of every chain, the workers compute the next segments into the other places
+of each chain's ring of segments (``RING`` in all).  Each chain's nodes always see the
+same segments in the same order, so the render is bit-identical for any number of
+workers.
 
 Threads share the interpreter lock: the kernels release it, but each node's Python
 glue needs it, and the block loop holds it most of the time, so threads give little.
@@ -26,21 +27,23 @@ import numpy as np
 
 from nodes.errors import MixgraphError
 
-from .schedule import Chain, Plan
+from collections import deque
+
+from .schedule import RING, Chain, Plan
 
 MIN_PARALLEL_SEGMENTS = 4              # shorter renders are not worth a worker
 
 
 def run_chain(plan: Plan, chain: Chain, k: int, watch=None) -> None:
-    """Compute segment ``k`` of ``chain`` into half ``k % 2`` of its double buffers."""
+    """Compute segment ``k`` of ``chain`` into place ``k % RING`` of its rings."""
     from .renderer import _gather
 
     bufs = plan.buffers
     n = k * plan.segment
     f = min(plan.segment, plan.end_frames - n)
     full = f == plan.segment
-    for (b, _), pair in zip(chain.ends, chain.segments):
-        bufs[b] = pair[k % 2]
+    for (b, _), ring in zip(chain.ends, chain.segments):
+        bufs[b] = ring[k % RING]
     for step in chain.steps:
         outs = tuple(bufs[b] if full else bufs[b][:, :f] for b in step.outputs)
         if step.silent:
@@ -63,11 +66,15 @@ class Inline:
         self.watch = watch
 
     def start(self, chains: list[int], k: int) -> None:
+        """Ask for segment ``k`` of ``chains`` (here: compute it now)."""
         for c in chains:
             run_chain(self.plan, self.plan.chains[c], k, self.watch)
 
     def wait(self) -> None:
-        pass
+        """Wait for the oldest segment asked for."""
+
+    def drain(self) -> None:
+        """Wait for everything asked for."""
 
     def reset(self, node_ids: set[str]) -> None:
         pass                           # the plan's own nodes are reset by the caller
@@ -80,7 +87,7 @@ class Inline:
 
 
 class Threads(Inline):
-    """Chains run in a pool of threads."""
+    """Chains run in a pool of threads; a chain's next segment waits for its last."""
 
     asynchronous = True
 
@@ -89,21 +96,34 @@ class Threads(Inline):
 
         super().__init__(plan, watch)
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="mixgraph-chain")
-        self.pending: list = []
+        self.pending: deque = deque()
+        self.last: dict = {}              # per chain: its latest job
+
+    def _job(self, c: int, k: int, before) -> None:
+        if before is not None:
+            before.result()
+        run_chain(self.plan, self.plan.chains[c], k, self.watch)
 
     def start(self, chains: list[int], k: int) -> None:
-        self.pending = [self.pool.submit(run_chain, self.plan, self.plan.chains[c], k,
-                                         self.watch) for c in chains]
+        jobs = []
+        for c in chains:
+            job = self.pool.submit(self._job, c, k, self.last.get(c))
+            self.last[c] = job
+            jobs.append(job)
+        self.pending.append(jobs)
 
     def wait(self) -> None:
-        pending, self.pending = self.pending, []
-        for future in pending:
-            future.result()
+        for job in self.pending.popleft():
+            job.result()
+
+    def drain(self) -> None:
+        while self.pending:
+            for job in self.pending.popleft():
+                job.exception()
+        self.last = {}
 
     def close(self) -> None:
-        for future in self.pending:
-            future.exception()
-        self.pending = []
+        self.drain()
         self.pool.shutdown()
 
 
@@ -122,7 +142,7 @@ class Processes:
         self.owner = {c: w for w, mine in enumerate(owners) for c in mine}
         self.conns = []
         self.pids = []
-        self.waiting: list = []
+        self.waiting: deque = deque()         # per request: the workers asked
         try:
             for mine in owners:
                 parent, child = Pipe()
@@ -141,7 +161,7 @@ class Processes:
     def _ask(self, per_worker: dict[int, tuple]) -> None:
         for w, message in per_worker.items():
             self.conns[w].send(message)
-            self.waiting.append(w)
+        self.waiting.append(list(per_worker))
 
     def start(self, chains: list[int], k: int) -> None:
         by_worker: dict[int, list[int]] = {}
@@ -150,9 +170,8 @@ class Processes:
         self._ask({w: ("run", k, cs) for w, cs in by_worker.items()})
 
     def wait(self) -> list:
-        waiting, self.waiting = self.waiting, []
         answers, error = [], None
-        for w in waiting:
+        for w in self.waiting.popleft():
             try:
                 answer = self.conns[w].recv()
             except EOFError:
@@ -166,11 +185,23 @@ class Processes:
             raise error
         return answers
 
+    def drain(self) -> None:
+        error = None
+        while self.waiting:
+            try:
+                self.wait()
+            except Exception as exc:
+                error = error or exc
+        if error is not None:
+            raise error
+
     def reset(self, node_ids: set[str]) -> None:
+        self.drain()
         self._ask({w: ("reset", node_ids) for w in range(len(self.conns))})
         self.wait()
 
     def reports(self) -> dict:
+        self.drain()
         self._ask({w: ("report",) for w in range(len(self.conns))})
         found: dict = {}
         for reports, seen in self.wait():
@@ -193,7 +224,7 @@ class Processes:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
-        self.conns, self.pids, self.waiting = [], [], []
+        self.conns, self.pids, self.waiting = [], [], deque()
 
 
 def _child(conn, plan: Plan, mine: set[int], watch) -> None:  # pragma: no cover
@@ -237,9 +268,9 @@ def _portable(exc: BaseException) -> BaseException:
 
 
 def _share_segments(plan: Plan) -> None:
-    """Move every chain's double buffers into one shared anonymous mapping."""
+    """Move every chain's rings of segments into one shared anonymous mapping."""
     pairs = [(chain, i) for chain in plan.chains for i in range(len(chain.segments))]
-    size = sum(2 * chain.segments[i][0].nbytes for chain, i in pairs)
+    size = sum(half.nbytes for chain, i in pairs for half in chain.segments[i])
     if not size:
         return
     memory = mmap.mmap(-1, size, flags=mmap.MAP_SHARED)

@@ -22,7 +22,7 @@ from nodes.errors import MixgraphError, ParameterError, RenderCancelled
 
 from .model import Graph
 from .report import Report
-from .schedule import InputPort, Plan, Step, make_plan
+from .schedule import RING, InputPort, Plan, Step, make_plan
 from .validation import check
 
 MAX_BLOCK = 65536
@@ -320,6 +320,8 @@ def _run_pass(plan: Plan, steps: list[Step], tapes: dict[str, "Tape"], tracker: 
         runner = Inline(plan, watch)
     segments = _Segments(plan, chained, runner)
     steps = [s for s in steps if s.chain is None]
+    # a whole block writes whole buffers: their tuples are made once
+    whole = {id(s): tuple(bufs[b] for b in s.outputs) for s in steps}
     n = 0
     try:
         while n < total:
@@ -327,7 +329,7 @@ def _run_pass(plan: Plan, steps: list[Step], tapes: dict[str, "Tape"], tracker: 
             full = f == block
             segments.serve(n)
             for step in steps:
-                outs = tuple(bufs[b] if full else bufs[b][:, :f] for b in step.outputs)
+                outs = whole[id(step)] if full else tuple(bufs[b][:, :f] for b in step.outputs)
                 if step.silent:
                     for out in outs:
                         out.fill(0.0)
@@ -361,7 +363,7 @@ class _Segments:
         self.chains = chains
         self.runner = runner
         self.current = -1
-        self.started = False
+        self.started = 0                     # segments asked for so far
 
     def serve(self, n: int) -> None:
         """Point the chains' block buffers at render-clock block ``n``."""
@@ -370,32 +372,28 @@ class _Segments:
         segment = self.plan.segment
         k, offset = divmod(n, segment)
         if k != self.current:
-            if not self.runner.asynchronous:
-                self.runner.start(self.chains, k)
-            else:
-                if not self.started:
-                    self.runner.start(self.chains, k)
-                self.runner.wait()
-                self.started = (k + 1) * segment < self.plan.end_frames
-                if self.started:
-                    self.runner.start(self.chains, k + 1)
+            last = (self.plan.end_frames - 1) // segment
+            # keep up to RING - 1 segments on their way while this one is read
+            ahead = k + (RING - 1 if self.runner.asynchronous else 0)
+            while self.started <= min(ahead, last):
+                self.runner.start(self.chains, self.started)
+                self.started += 1
+            self.runner.wait()
             self.current = k
         bufs = self.plan.buffers
         block = self.plan.block_size
         for c in self.chains:
             chain = self.plan.chains[c]
-            for (_, view), pair in zip(chain.ends, chain.segments):
-                bufs[view] = pair[k % 2][:, offset:offset + block]
+            for (_, view), ring in zip(chain.ends, chain.segments):
+                bufs[view] = ring[k % RING][:, offset:offset + block]
 
     def close(self) -> None:
         """Wait for work under way (when the pass stopped early its errors no longer
         matter)."""
-        if self.started:
-            self.started = False
-            try:
-                self.runner.wait()
-            except Exception:
-                pass
+        try:
+            self.runner.drain()
+        except Exception:
+            pass
 
 
 class _Tracker:

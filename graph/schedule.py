@@ -25,7 +25,8 @@ order, once per block:
   loop in segments of several blocks (its nodes prepared for that length), in worker
   threads when there are any; the block loop reads the chain's last outputs a block
   at a time from the segment.  Inside a chain two buffers take turns; the chain's
-  last outputs have two segments each, one being read while the next is written.
+  last outputs have a ring of ``RING`` segments, one being read while the next ones
+  are written.
   Every node's output is independent of the block size, so the render is the same,
   bit for bit, with or without chains and with any number of workers.
 - **Length**: the song ends where the last source ends; each output continues for
@@ -88,7 +89,7 @@ class Chain:
     steps: list[Step]
     # per output port of the last step: (index it writes, index the block loop reads)
     ends: list[tuple[int, int]]
-    segments: list[tuple[np.ndarray, np.ndarray]]   # per port: the two segments
+    segments: list[tuple[np.ndarray, ...]]   # per port: the ring of RING segments
 
 
 @dataclass
@@ -203,6 +204,7 @@ def _members(graph: Graph, spec) -> list[str]:
 
 
 SEGMENT_FRAMES = 8192                  # a chain runs at least this many frames at a time
+RING = 3                               # segments of a chain's last outputs in flight
 
 
 def make_plan(graph: Graph, block_size: int,
@@ -389,7 +391,8 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
                 view = dedicated(ch, block_size)
                 out_buffers[PortRef(nid, port.name)] = view
                 chains[k].ends.append((b, view))
-                chains[k].segments.append((pool.buffers[b], np.zeros_like(pool.buffers[b])))
+                chains[k].segments.append((pool.buffers[b],) + tuple(
+                    np.zeros_like(pool.buffers[b]) for _ in range(RING - 1)))
             outs.append(b)
         step = Step(nid, node, inputs, outs,
                     tuple(channels[PortRef(nid, p.name)] for p in type(node).outputs),
