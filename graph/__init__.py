@@ -8,7 +8,8 @@ The public API::
 
 Everything else lives in modules named for what they do: ``graph.model`` (the
 graph), ``graph.fileformat`` (project files), ``graph.validation``,
-``graph.schedule`` (the render plan), ``graph.renderer`` (the block loop) and
+``graph.schedule`` (the render plan), ``graph.renderer`` (the block loop),
+``graph.batching`` (many songs through a template; ``graph.batch``) and
 ``graph.cli`` (the command line).  The names below are imported on first use, so
 that the command line starts without loading numpy.
 """
@@ -24,7 +25,7 @@ _EXPORTS = {
     "Graph": "graph.model", "Link": "graph.model", "NodeSpec": "graph.model",
     "PortRef": "graph.model",
     "load": "graph.fileformat", "save": "graph.fileformat",
-    "render": "graph.renderer", "preview": "graph.renderer",
+    "render": "graph.renderer", "preview": "graph.renderer", "batch": "graph.batching",
     "validate": "graph.validation", "Validation": "graph.validation",
     "Report": "graph.report",
     "MixgraphError": "nodes.errors", "GraphError": "nodes.errors",

@@ -124,6 +124,30 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--target", type=float, default=-14.0, metavar="LUFS",
                    help="loudness target (default: -14)")
 
+    p = sub.add_parser("batch", help="render many songs (and alternate mixes) through a template",
+                       description="Bind each song folder's stems to a template and render "
+                                   "it into OUT/SONG/ (OUT/SONG/VARIANT/ with variants), on "
+                                   "a local pool of processes or a Dask cluster.  A manifest "
+                                   "in OUT records every job; running the batch again skips "
+                                   "what is done and unchanged.")
+    p.add_argument("template", help="template name or file")
+    p.add_argument("songs", nargs="+", metavar="SONG_DIR", help="song folders of stems")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="folder to render into")
+    p.add_argument("-j", "--workers", type=int, default=None, metavar="N",
+                   help="local worker processes (default: one per core)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on a Dask cluster instead, e.g. tcp://host:8786")
+    p.add_argument("--variants", metavar="FILE",
+                   help="JSON file of named alternate mixes: {name: {node.param: value}}")
+    p.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                   dest="overrides", help="override a parameter for every job "
+                                          "(=VALUE, +=X, -=X; repeatable)")
+    p.add_argument("--block-size", type=int, default=1024, metavar="N",
+                   help="samples per block (the result does not depend on it)")
+    p.add_argument("--force", action="store_true", help="render even what is unchanged")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
     p = sub.add_parser("meter", help="measure loudness, peaks, LRA and correlation of files",
                        description="Integrated, short-term and momentary loudness, "
                                    "loudness range, true and sample peak, RMS and phase "
@@ -265,6 +289,27 @@ def cmd_demo(args) -> int:
     if not args.json:
         print(f"render it again with: mixgraph render {graph.path}")
     return EXIT_OK
+
+
+def cmd_batch(args) -> int:
+    from .batching import batch, parse_set
+    from .progress import BatchProgress
+
+    overrides = dict(parse_set(text) for text in args.overrides)
+    bar = BatchProgress() if not args.quiet and not args.json else None
+    try:
+        report = batch(args.template, args.songs, args.output, workers=args.workers,
+                       scheduler=args.scheduler, variants=args.variants,
+                       overrides=overrides, block_size=args.block_size, force=args.force,
+                       progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        print(report.format())
+    return EXIT_OK if report.ok else EXIT_ERROR
 
 
 def cmd_new(args) -> int:
@@ -476,7 +521,7 @@ def _print_report(report, as_json: bool) -> None:
 COMMANDS = {"render": cmd_render, "validate": cmd_validate, "demo": cmd_demo,
             "new": cmd_new, "templates": cmd_templates, "template": cmd_template,
             "version": cmd_version, "diff": cmd_diff, "meter": cmd_meter, "nodes": cmd_nodes,
-            "edit": cmd_edit, "album": cmd_album}
+            "edit": cmd_edit, "album": cmd_album, "batch": cmd_batch}
 
 
 if __name__ == "__main__":

@@ -154,7 +154,7 @@ class Graph:
     def resolve_path(self, path: str) -> Path:
         """A path parameter as a filesystem path (relative ones against ``base_dir``)."""
         p = Path(path).expanduser()
-        return p if p.is_absolute() else self.base_dir / p
+        return Path(os.path.normpath(p if p.is_absolute() else self.base_dir / p))
 
     def full(self, ref: PortRef, *, as_input: bool) -> PortRef:
         """``ref`` with its default port filled in, where the node's type is known."""

@@ -45,3 +45,38 @@ class ProgressBar:
             self.stream.write("\r" + " " * 78 + "\r")
             self.stream.flush()
             self.drawn = False
+
+
+class BatchProgress:
+    """Callable as a batch's ``progress(done, total, running)``: jobs done, and the
+    ones under way with how far each has got; draws only on a terminal."""
+
+    def __init__(self, stream=None, force: bool = False):
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = force or bool(getattr(self.stream, "isatty", lambda: False)())
+        self.started = time.monotonic()
+        self.last_draw = 0.0
+        self.drawn = False
+
+    def __call__(self, done: int, total: int, running: dict) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.last_draw < 0.2 and done < total:
+            return
+        self.last_draw = now
+        width = 20
+        frac = (done + sum(running.values())) / total if total else 1.0
+        filled = int(min(1.0, frac) * width)
+        bar = "#" * filled + "-" * (width - filled)
+        under_way = "  ".join(f"{k} {v * 100:.0f}%" for k, v in sorted(running.items()))
+        line = f"batch {done}/{total} [{bar}] {now - self.started:5.0f} s  {under_way}"
+        self.stream.write("\r" + line[:110].ljust(110))
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\r" + " " * 110 + "\r")
+            self.stream.flush()
+            self.drawn = False

@@ -191,6 +191,7 @@ def bind(template: Graph, stems_dir: str | os.PathLike,
     project_dir = Path(project_dir).resolve()
     g = template.copy()
     g.kind = None
+    g.path = None                              # a new project, not the template's file
     g.base_dir = project_dir
     config = dict(template.template)
     g.template = {}

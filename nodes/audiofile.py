@@ -199,6 +199,8 @@ class AtomicWriter:
             self._remove_dirs()
             raise AudioFileError(f"cannot write {self.path} as {fmt} {subtype} "
                                  f"({_reason(exc)})", path=str(self.path)) from None
+        if subtype in ("FLOAT", "DOUBLE"):
+            _no_peak_chunk(self._file)
         self._rs = None
         if self.file_rate != rate:
             import soxr
@@ -253,6 +255,20 @@ class AtomicWriter:
             except OSError:
                 break
         self._created_dirs = []
+
+
+SFC_SET_ADD_PEAK_CHUNK = 0x1050         # libsndfile's sf_command number
+
+
+def _no_peak_chunk(f) -> None:
+    """Leave out the PEAK chunk libsndfile adds to float files: it holds the time of
+    writing, so two identical renders would differ in those bytes."""
+    import soundfile as sf
+
+    try:
+        sf._snd.sf_command(f._file, SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
+    except AttributeError:                 # another soundfile: keep its default
+        pass
 
 
 def file_mode(path: Path) -> int:

@@ -181,3 +181,10 @@ class FailAt(Node):
 
 
 TEST_TYPES = ("test_latent", "test_decay", "test_fail")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests on a Dask cluster run last: Dask leaves a thread running in the test
+    process, and renders started beside another thread use worker threads instead of
+    forked worker processes (graph.parallel), which the other tests want to exercise."""
+    items.sort(key=lambda item: "cluster" in getattr(item, "fixturenames", ()))

@@ -140,15 +140,33 @@ def test_short_renders_and_single_chains_stay_inline(project):
         plan.close()
 
 
-def _no_children_left() -> bool:
-    try:
-        os.waitpid(-1, os.WNOHANG)            # a child, running or not, is one too many
-    except ChildProcessError:
-        return True
-    return False
+@pytest.fixture
+def worker_pids(monkeypatch):
+    """The pids of the worker processes renders fork during the test."""
+    pids: list[int] = []
+    original = Processes.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        pids.extend(self.pids)
+
+    monkeypatch.setattr(Processes, "__init__", init)
+    return pids
 
 
-def test_an_error_in_a_worker_process_reaches_the_caller_and_writes_nothing(project):
+def _all_gone(pids: list[int]) -> bool:
+    """Every one of ``pids`` has exited and been reaped (no zombie left)."""
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)       # still our child: running or a zombie
+        except ChildProcessError:
+            continue
+        return False
+    return True
+
+
+def test_an_error_in_a_worker_process_reaches_the_caller_and_writes_nothing(project,
+                                                                          worker_pids):
     g = project.graph
     for i in range(3):
         project.stem(f"s{i}", seeded_noise(SECONDS, seed=i))
@@ -163,10 +181,11 @@ def test_an_error_in_a_worker_process_reaches_the_caller_and_writes_nothing(proj
         render(g, workers=2)
     out = project.folder / "out"
     assert not out.exists() or list(out.iterdir()) == []
-    assert _no_children_left()
+    assert len(worker_pids) == 2 and _all_gone(worker_pids)
 
 
-def test_cancelling_a_parallel_render_writes_nothing_and_leaves_no_workers(project):
+def test_cancelling_a_parallel_render_writes_nothing_and_leaves_no_workers(project,
+                                                                          worker_pids):
     session(project)
     cancel = threading.Event()
 
@@ -178,7 +197,7 @@ def test_cancelling_a_parallel_render_writes_nothing_and_leaves_no_workers(proje
         render(project.graph, workers=2, progress=progress, cancel=cancel)
     out = project.folder / "out"
     assert not out.exists() or list(out.iterdir()) == []
-    assert _no_children_left()
+    assert len(worker_pids) == 2 and _all_gone(worker_pids)
 
 
 def test_headroom_seen_inside_a_chain_in_a_worker_is_reported(project):

@@ -1,0 +1,529 @@
+"""Batch rendering: one template over many songs, with alternate mixes, on a local
+process pool or a Dask cluster.
+
+Each *job* is a song folder and a variant.  A job binds the folder's stems to the
+template (as ``mixgraph new`` does), applies the batch-wide overrides and then the
+variant's, saves the project as ``OUT/SONG[/VARIANT]/project.mgraph`` and renders it
+there, with one worker (the batch's parallelism is across jobs).  Jobs are plain
+data in and plain data out, so they run the same in a local pool and on Dask workers;
+inputs and outputs must be on storage every worker sees.
+
+``OUT/manifest.json`` records every job: its inputs (size, time, SHA-256), the hash of
+the bound project, its outputs with their loudness figures, or its error.  It is
+rewritten (atomically) as each job ends, so an interrupted batch resumes where it
+stopped, and a job whose project, inputs and outputs are unchanged is skipped; a
+changed stem, template, override or mixgraph version renders it again.  A failing job
+is recorded and the batch goes on.
+
+Overrides are ``{"node.param": value}``: a value sets the parameter; ``{"by": x}``
+moves a number by x (``vocal_bus.gain_db: {"by": 1.0}`` is "vocal up 1 dB").  On the
+command line ``--set node.param=VALUE`` (VALUE as JSON, else as text) and
+``--set node.param+=X`` / ``-=X``.  An override for a node the template has but a song
+lost (a slot with no file, pruned) is skipped with a notice; one for a node the
+template does not have is an error before anything runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from nodes.errors import MixgraphError, ParameterError, ProjectFileError
+
+from .model import Graph
+
+MANIFEST = "manifest.json"
+PROJECT = "project.mgraph"
+MANIFEST_FORMAT = "mixgraph-batch"
+ATTEMPTS = 2                       # a job whose worker dies twice is reported as failed
+
+
+# ------------------------------------------------------------------ overrides
+def parse_set(text: str) -> tuple[str, Any]:
+    """``node.param=VALUE``, ``node.param+=X`` or ``node.param-=X`` as (key, value)."""
+    key, eq, raw = text.partition("=")
+    if eq and key.endswith(("+", "-")):
+        sign = 1.0 if key.endswith("+") else -1.0
+        try:
+            return key[:-1].strip(), {"by": sign * float(raw)}
+        except ValueError:
+            raise ParameterError(f"--set {text!r}: {key[-1]}= needs a number") from None
+    if not eq or not key.strip():
+        raise ParameterError(f"--set {text!r}: write node.param=value")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    return key.strip(), value
+
+
+def load_variants(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """Named sets of overrides from a JSON file: ``{"name": {"node.param": value}}``."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise ProjectFileError(f"cannot read variants file {path} ({exc.strerror or exc})",
+                               path=str(path)) from None
+    except ValueError as exc:
+        raise ProjectFileError(f"variants file {path} is not JSON ({exc})",
+                               path=str(path)) from None
+    if not isinstance(doc, dict) or not doc:
+        raise ProjectFileError(f"variants file {path} must be an object of named variants, "
+                               "each an object of node.param overrides", path=str(path))
+    try:
+        check_variants(doc)
+    except ParameterError as exc:
+        raise ProjectFileError(f"variants file {path}: {exc.message}", path=str(path)) \
+            from None
+    return doc
+
+
+def check_variants(variants: dict) -> None:
+    """Variant names are plain (each becomes a folder) and each holds overrides."""
+    if not isinstance(variants, dict):
+        raise ParameterError("variants must be an object of named variants")
+    for name, overrides in variants.items():
+        if not isinstance(name, str) or not _plain_name(name):
+            raise ParameterError(f"variant name {name!r} must be 1-128 letters, digits, "
+                                 "'_' or '-' (it names a folder)")
+        if not isinstance(overrides, dict):
+            raise ParameterError(f"variant {name!r} must be an object of node.param "
+                                 "overrides")
+
+
+def _plain_name(name: str) -> bool:
+    return bool(name) and len(name) <= 128 and all(c.isalnum() or c in "_-" for c in name)
+
+
+def check_overrides(template: Graph, overrides: dict[str, Any], where: str) -> None:
+    """Every override names a node of the template and a value its parameter takes."""
+    trial = template.copy()
+    for key, value in overrides.items():
+        node, param = _split(key, where)
+        if node not in trial.nodes:
+            from nodes.base import close_matches
+
+            raise ParameterError(f"{where}: the template has no node {node!r}"
+                                 f"{close_matches(node, trial.nodes)}")
+        _apply(trial, node, param, value, where)
+
+
+def _split(key: str, where: str) -> tuple[str, str]:
+    node, dot, param = str(key).rpartition(".")
+    if not dot or not node or not param:
+        raise ParameterError(f"{where}: {key!r} must be node.param")
+    return node, param
+
+
+def _apply(g: Graph, node: str, param: str, value: Any, where: str) -> None:
+    spec = g.node(node)
+    if isinstance(value, dict) and set(value) == {"by"}:
+        step = value["by"]
+        current = spec.value(param)
+        if isinstance(step, bool) or not isinstance(step, (int, float)) \
+                or isinstance(current, bool) or not isinstance(current, (int, float)):
+            raise ParameterError(f"{where}: {node}.{param} cannot be moved by {step!r}; "
+                                 "'by' takes a number, for a numeric parameter")
+        value = current + step
+    try:
+        g.set(node, param, value)
+    except MixgraphError as exc:
+        raise ParameterError(f"{where}: {exc.message}") from None
+
+
+def apply_overrides(g: Graph, template_nodes: set[str], overrides: dict[str, Any],
+                    where: str) -> list[str]:
+    """Apply overrides to a bound project; returns notices for skipped ones."""
+    notices = []
+    for key, value in overrides.items():
+        node, param = _split(key, where)
+        if node not in g.nodes and node in template_nodes:
+            notices.append(f"{where}: {key} skipped: '{node}' is not in this song's project "
+                           "(its slot found no file)")
+            continue
+        _apply(g, node, param, value, where)
+    return notices
+
+
+# ---------------------------------------------------------------------- jobs
+@dataclass
+class Job:
+    song: str
+    song_dir: str
+    variant: str | None
+    project_dir: str
+    overrides: list[tuple[str, dict]]          # (where, overrides), applied in order
+    block_size: int = 1024
+
+    @property
+    def key(self) -> str:
+        return self.song if self.variant is None else f"{self.song}/{self.variant}"
+
+
+def prepare(job: Job, template_doc: dict) -> tuple[Graph, Any, list[str]]:
+    """The job's project: the template bound to its stems, with its overrides (the
+    same wherever it is made, so that its hash is too)."""
+    from .templates import bind
+
+    template = Graph.from_document(template_doc, base_dir=job.project_dir)
+    graph, binding = bind(template, job.song_dir, job.project_dir)
+    if not any(s.type == "stem" for s in graph):
+        raise ProjectFileError(f"no file in {job.song_dir} fits the template")
+    notices = []
+    names = set(template.nodes)
+    for where, overrides in job.overrides:
+        notices += apply_overrides(graph, names, overrides, where)
+    return graph, binding, notices
+
+
+def project_hash(graph: Graph) -> str:
+    """SHA-256 of the bound project (as it will be saved) and the mixgraph version."""
+    from . import __version__
+
+    doc = graph.to_document()
+    doc.pop("ui", None)
+    text = json.dumps({"mixgraph": __version__, "project": doc}, sort_keys=True,
+                      separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _stat(path: Path) -> dict:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def inputs_of(graph: Graph) -> list[Path]:
+    """The files a project reads (its stems), resolved."""
+    found = []
+    for spec in graph:
+        cls = spec.node_class()
+        for name in getattr(cls, "reads", ()):
+            value = spec.params.get(name)
+            if isinstance(value, str) and value:
+                found.append(Path(os.path.normpath(graph.resolve_path(value))))
+    return sorted(set(found))
+
+
+def run_job(job: Job, template_doc: dict, progress: Callable | None = None) -> dict:
+    """Render one job (in whatever process runs it); returns its manifest entry.
+
+    Never raises for the job's own problems: they are the entry's ``error``.
+    """
+    from . import __version__
+    from .renderer import render
+
+    started = time.perf_counter()
+    entry: dict[str, Any] = {"song": job.song, "variant": job.variant,
+                             "song_dir": job.song_dir, "mixgraph": __version__,
+                             "overrides": {k: v for _, o in job.overrides for k, v in o.items()}}
+    try:
+        graph, binding, notices = prepare(job, template_doc)
+        entry["binding"] = binding.to_dict()
+        entry["project_hash"] = project_hash(graph)
+        entry["inputs"] = {str(p): dict(_stat(p), sha256=sha256_file(p))
+                           for p in inputs_of(graph)}
+        folder = Path(job.project_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        from .fileformat import save
+
+        save(graph, folder / PROJECT)
+        _remove_stale_partials(graph)
+        report = render(graph, block_size=job.block_size, workers=1, progress=progress)
+        outputs = []
+        for o in report.outputs:
+            path = Path(o["path"])
+            outputs.append(dict(
+                {k: o.get(k) for k in ("node", "path", "duration_s", "integrated_lufs",
+                                       "true_peak_dbtp", "lra_lu", "sample_peak_dbfs")},
+                **_stat(path), sha256=sha256_file(path)))
+        entry.update(status="done", project=str(folder / PROJECT), outputs=outputs,
+                     notices=notices + list(report.notices), warnings=list(report.warnings),
+                     error=None)
+    except MixgraphError as exc:
+        entry.update(status="failed", error=exc.message)
+    except Exception as exc:  # a job's failure must not take the batch down
+        entry.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+    entry["render_s"] = round(time.perf_counter() - started, 3)
+    entry["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    return entry
+
+
+def _remove_stale_partials(graph: Graph) -> None:
+    """Temporary files left by an earlier render of this job that was killed."""
+    from nodes.base import Sink
+
+    for spec in graph:
+        cls = spec.node_class()
+        if cls is not None and issubclass(cls, Sink) and spec.params.get("path"):
+            target = graph.resolve_path(spec.params["path"])
+            if target.parent.is_dir():
+                for stale in target.parent.glob(f".{target.name}.*.partial"):
+                    stale.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------ manifest
+class Manifest:
+    """``OUT/manifest.json``: one entry per job, rewritten atomically as jobs end (at
+    most once a second; :meth:`save` at the end writes the rest)."""
+
+    EVERY_S = 1.0
+
+    def __init__(self, folder: Path, template: str, template_hash: str):
+        self.path = folder / MANIFEST
+        self.saved = 0.0
+        self.doc = {"format": MANIFEST_FORMAT, "version": 1, "template": template,
+                    "template_hash": template_hash, "jobs": {}}
+        if self.path.exists():
+            try:
+                old = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                old = None
+            if isinstance(old, dict) and old.get("format") == MANIFEST_FORMAT \
+                    and isinstance(old.get("jobs"), dict):
+                self.doc["jobs"] = old["jobs"]
+
+    def entry(self, key: str) -> dict | None:
+        return self.doc["jobs"].get(key)
+
+    def record(self, key: str, entry: dict) -> None:
+        self.doc["jobs"][key] = entry
+        if time.monotonic() - self.saved >= self.EVERY_S:
+            self.save()
+
+    def save(self) -> None:
+        from .fileformat import write_atomic
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.path, json.dumps(self.doc, indent=1, sort_keys=True,
+                                           default=str).encode("utf-8"))
+        self.saved = time.monotonic()
+
+
+def unchanged(job: Job, template_doc: dict, entry: dict | None) -> bool:
+    """Whether a finished job's project, inputs and outputs are as the manifest says.
+
+    Files whose size and time match are taken as unchanged; a file whose time moved
+    but size did not is hashed (the manifest's time is updated when it matches).
+    """
+    if not entry or entry.get("status") != "done":
+        return False
+    try:
+        graph, _, _ = prepare(job, template_doc)
+    except MixgraphError:
+        return False
+    if project_hash(graph) != entry.get("project_hash"):
+        return False
+    recorded = entry.get("inputs", {})
+    if sorted(recorded) != [str(p) for p in inputs_of(graph)]:
+        return False
+    files = list(recorded.items()) + [(o["path"], o) for o in entry.get("outputs", [])]
+    for path, known in files:
+        p = Path(path)
+        try:
+            now = _stat(p)
+        except OSError:
+            return False
+        if now["size"] != known.get("size"):
+            return False
+        if now["mtime_ns"] != known.get("mtime_ns"):
+            if sha256_file(p) != known.get("sha256"):
+                return False
+            known["mtime_ns"] = now["mtime_ns"]
+    return True
+
+
+# --------------------------------------------------------------------- batch
+@dataclass
+class BatchReport:
+    entries: list[dict]
+    skipped: list[str]
+    out_dir: Path
+    manifest: Path
+    wall_s: float
+    workers: int
+    where: str                                    # "local" or the scheduler's address
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[dict]:
+        return [e for e in self.entries if e["status"] != "done"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def format(self) -> str:
+        rows = [("job", "status", "output", "length", "LUFS", "TP dBTP", "time")]
+        for e in sorted(self.entries, key=_job_key):
+            status = "skipped" if _job_key(e) in self.skipped else e["status"]
+            took = "" if status == "skipped" else _num(e.get("render_s"), "{:.1f} s")
+            for i, o in enumerate(e.get("outputs") or [{}]):
+                rows.append((_job_key(e) if i == 0 else "", status if i == 0 else "",
+                             o.get("node") or "-", _num(o.get("duration_s"), "{:.1f} s"),
+                             _num(o.get("integrated_lufs"), "{:.1f}"),
+                             _num(o.get("true_peak_dbtp"), "{:.1f}"), took if i == 0 else ""))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines = ["  ".join(c.ljust(w) if i < 3 else c.rjust(w)
+                           for i, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows]
+        done = sum(e["status"] == "done" for e in self.entries)
+        lines.append(f"{len(self.entries)} jobs: {done - len(self.skipped)} rendered, "
+                     f"{len(self.skipped)} unchanged and skipped, {len(self.failed)} failed; "
+                     f"{self.wall_s:.1f} s on {self.where} ({self.workers} worker"
+                     f"{'s' if self.workers != 1 else ''}); manifest {self.manifest}")
+        for e in self.failed:
+            lines.append(f"failed: {_job_key(e)}: {e['error']}")
+        lines += [f"notice: {n}" for n in self.notices]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {"jobs": self.entries, "skipped": self.skipped, "failed": len(self.failed),
+                "out_dir": str(self.out_dir), "manifest": str(self.manifest),
+                "wall_s": round(self.wall_s, 3), "workers": self.workers, "where": self.where,
+                "notices": self.notices}
+
+
+def _job_key(entry: dict) -> str:
+    return entry["song"] if entry.get("variant") is None else \
+        f"{entry['song']}/{entry['variant']}"
+
+
+def _num(value, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return fmt.format(value)
+
+
+def batch(template: str | os.PathLike | Graph, song_dirs: list[str | os.PathLike],
+          out_dir: str | os.PathLike, *, workers: int | None = None,
+          scheduler: str | None = None, variants: dict | str | os.PathLike | None = None,
+          overrides: dict[str, Any] | None = None, block_size: int = 1024,
+          force: bool = False, progress: Callable | None = None) -> BatchReport:
+    """Render every song folder (and variant) through ``template`` into ``out_dir``.
+
+    ``template``: a template name, file or :class:`Graph`.  ``workers``: local worker
+    processes (default: one per core).  ``scheduler``: a Dask scheduler's address (or
+    a ``dask.distributed.Client``) to run the jobs on instead.  ``variants``: a
+    variants file or ``{name: overrides}``.  ``overrides``: for every job, before the
+    variant's.  ``force``: render even what is unchanged.  ``progress(done, total,
+    running)`` is called as jobs advance (``running``: ``{job: fraction}``, local
+    pool only).
+    """
+    from .templates import load_template
+
+    started = time.perf_counter()
+    tmpl = template if isinstance(template, Graph) else load_template(str(template))
+    if tmpl.kind != "template":
+        raise ProjectFileError("batch needs a template (a project's kind is not 'template')")
+    template_doc = tmpl.to_document()
+    section = template_doc.setdefault("template", {})
+    section.setdefault("name", tmpl.path.stem if tmpl.path else "template")
+    if isinstance(variants, (str, os.PathLike)):
+        variants = load_variants(variants)
+    elif variants is not None:
+        check_variants(variants)
+    overrides = dict(overrides or {})
+    check_overrides(tmpl, overrides, "--set")
+    for name, changes in (variants or {}).items():
+        check_overrides(tmpl, changes, f"variant '{name}'")
+    from .renderer import MAX_BLOCK
+
+    if isinstance(block_size, bool) or not isinstance(block_size, int) \
+            or not 1 <= block_size <= MAX_BLOCK:
+        raise ParameterError(f"block size must be a whole number between 1 and {MAX_BLOCK}, "
+                             f"got {block_size!r}")
+    _count(workers, 1)                       # a bad worker count, before anything runs
+    out = Path(out_dir).expanduser().absolute()
+    jobs = _jobs(song_dirs, out, variants, overrides, block_size)
+    template_name = str(template) if not isinstance(template, Graph) else \
+        str(tmpl.path or "template")
+    manifest = Manifest(out, template_name, hashlib.sha256(json.dumps(
+        template_doc, sort_keys=True, default=str).encode()).hexdigest())
+
+    todo, skipped = [], []
+    for job in jobs:
+        if not force and unchanged(job, template_doc, manifest.entry(job.key)):
+            skipped.append(job.key)
+        else:
+            todo.append(job)
+    manifest.save()                          # times of files hashed unchanged
+    entries: dict[str, dict] = {k: manifest.entry(k) for k in skipped}
+
+    def finished(job: Job, entry: dict) -> None:
+        entries[job.key] = entry
+        manifest.record(job.key, entry)
+        if progress is not None:
+            progress(len(entries), len(jobs), {})
+
+    count = _count(workers, len(todo))
+    try:
+        if progress is not None:
+            progress(len(entries), len(jobs), {})
+        if scheduler is not None:
+            from .cluster import run_on_dask
+
+            where, count = run_on_dask(scheduler, todo, template_doc, finished)
+        else:
+            from .cluster import run_locally
+
+            run_locally(todo, template_doc, count, finished, progress, len(jobs), entries)
+            where = "local"
+    finally:
+        manifest.save()                      # what finished, even when interrupted
+    report = BatchReport([entries[j.key] for j in jobs], skipped, out, manifest.path,
+                         time.perf_counter() - started, count, where)
+    return report
+
+
+def _count(workers: int | None, jobs: int) -> int:
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ParameterError(f"workers must be a whole number of at least 1, got {workers!r}")
+    return max(1, min(workers, jobs))
+
+
+def _jobs(song_dirs, out: Path, variants: dict | None, overrides: dict,
+          block_size: int) -> list[Job]:
+    if not song_dirs:
+        raise ParameterError("batch needs at least one song folder")
+    seen: dict[str, Path] = {}
+    jobs = []
+    for d in song_dirs:
+        folder = Path(d).expanduser().absolute()
+        if not folder.is_dir():
+            raise ProjectFileError(f"song folder not found: {d}", path=str(d))
+        name = folder.name
+        if name in seen:
+            raise ParameterError(f"two song folders are named {name!r} ({seen[name]} and "
+                                 f"{folder}); their outputs would collide in {out}")
+        if out == folder or folder in out.parents:
+            raise ParameterError(f"the output folder {out} is inside the song folder "
+                                 f"{folder}; choose one outside it")
+        if out / name == folder:
+            raise ParameterError(f"the song folder {folder} is in the output folder {out}, "
+                                 f"where its renders would go ({out / name}); choose "
+                                 "another output folder")
+        seen[name] = folder
+        batch_wide = [("--set", overrides)] if overrides else []
+        if not variants:
+            jobs.append(Job(name, str(folder), None, str(out / name), batch_wide, block_size))
+            continue
+        for variant, changes in variants.items():
+            jobs.append(Job(name, str(folder), variant, str(out / name / variant),
+                            batch_wide + [(f"variant '{variant}'", changes)], block_size))
+    return jobs
