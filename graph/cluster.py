@@ -28,13 +28,19 @@ def run_locally(todo: list[Job], template_doc: dict, workers: int,
         return
     if workers <= 1:
         for job in todo:
-            tick = None
-            if progress is not None:
-                def tick(done, of, job=job):
-                    progress(len(entries), total, {job.key: done / of if of else 1.0})
-            finished(job, run_job(job, template_doc, tick))
+            finished(job, run_job(job, template_doc, _ticker(job, progress, total, entries)))
         return
     _pool(todo, template_doc, workers, finished, progress, total, entries)
+
+
+def _ticker(job: Job, progress: Callable | None, total: int, entries: dict):
+    """A per-render progress callback reporting ``job``'s fraction, or None."""
+    if progress is None:
+        return None
+
+    def tick(done, of):
+        progress(len(entries), total, {job.key: done / of if of else 1.0})
+    return tick
 
 
 def _pool(todo, template_doc, workers, finished, progress, total, entries) -> None:
