@@ -219,6 +219,31 @@ def inputs_of(graph: Graph) -> list[Path]:
     return sorted(set(found))
 
 
+def _undo_malloc_trimming() -> None:
+    """Give glibc's allocator back its usual thresholds in a Dask worker.
+
+    Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also freezes
+    the mmap threshold at 128 KiB: every block buffer is then mapped and unmapped on
+    each use, and a render runs about 1.6x slower (measured on the band template).
+    A render's memory is bounded by its buffer plan, so keeping freed pages is safe.
+    """
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED or "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+        return
+    _MALLOC_TUNED = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 * 1024 * 1024)      # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 128 * 1024 * 1024)     # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):           # not glibc: nothing to undo
+        pass
+
+
+_MALLOC_TUNED = False
+
+
 def run_job(job: Job, template_doc: dict, progress: Callable | None = None) -> dict:
     """Render one job (in whatever process runs it); returns its manifest entry.
 
@@ -227,6 +252,7 @@ def run_job(job: Job, template_doc: dict, progress: Callable | None = None) -> d
     from . import __version__
     from .renderer import render
 
+    _undo_malloc_trimming()
     started = time.perf_counter()
     entry: dict[str, Any] = {"song": job.song, "variant": job.variant,
                              "song_dir": job.song_dir, "mixgraph": __version__,
