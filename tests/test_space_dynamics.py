@@ -212,13 +212,13 @@ def test_saturation_of_a_full_scale_5k_sine_driven_24_db_has_no_alias_above_minu
 
 
 @pytest.mark.parametrize("sr", [48000, 44100])
-def test_saturation_reports_80_samples_of_latency(tmp_path, sr):
+def test_saturation_reports_91_samples_of_latency(tmp_path, sr):
     from graph.schedule import make_plan
     from nodes.dynamics import Saturation
 
     node = Saturation(drive_db=24.0)
     node.prepare(Context(sample_rate=sr, max_block=1000, input_channels=(2,)))
-    assert node.latency() == 80
+    assert node.latency() == 91
     g = Graph(sample_rate=sr, base_dir=tmp_path)
     g.add("tone", id="t", duration_s=0.01)
     g.add("saturation", id="sat")
@@ -227,7 +227,7 @@ def test_saturation_reports_80_samples_of_latency(tmp_path, sr):
     g.connect("sat", "out")
     plan = make_plan(g, 1000)
     try:
-        assert plan.latency["sat"] == 80
+        assert plan.latency["sat"] == 91
     finally:
         plan.close()
 

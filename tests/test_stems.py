@@ -82,7 +82,7 @@ def render_mix_bus_input(g: Graph, mix: str, path: Path):
 
 def write_demo_project(folder: Path, seconds: float = 4.0, saturate_kick: bool = False):
     """The demo project on short (4 s) demo material; optionally with an oversampled
-    saturation (80 samples of latency) on the kick's path into the drum group."""
+    saturation (91 samples of latency) on the kick's path into the drum group."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "stems").mkdir(exist_ok=True)
     for name, audio in synthesise(seconds).items():
@@ -113,7 +113,7 @@ def demo_stems(tmp_path_factory):
 
 def small_project(folder: Path, group_latency: bool = True) -> Graph:
     """A short project: kick and snare channels into a drums group (the kick through an
-    80-sample-latent saturation), a bass channel outside any group, a lead channel with
+    91-sample-latent saturation), a bass channel outside any group, a lead channel with
     a pre-fader reverb send returned on bus 'fx', all into 'mix'; 'mix' feeds a limiter
     and a loudness stage (the master chain) and an output."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -186,7 +186,7 @@ def test_stems_sum_back_to_the_mix_bus_input_within_minus_100_dbfs(demo_stems, v
 
 
 def test_latent_group_path_is_aligned_in_the_stem_sum(demo_stems):
-    """With the kick saturated (80 samples of latency), the drum stem must still line up
+    """With the kick saturated (91 samples of latency), the drum stem must still line up
     with the other stems: shifting it by the latency breaks the null badly."""
     g, folder, report, stems, reference = demo_stems["saturated"]
     drum = [n for n in stems if n in ("drums", "drum_glue")][0]
@@ -196,7 +196,7 @@ def test_latent_group_path_is_aligned_in_the_stem_sum(demo_stems):
     aligned = dbfs(float(np.max(np.abs(others + stems[drum] - reference))))
     misaligned = dbfs(float(np.max(np.abs(others + shifted - reference))))
     assert aligned < NULL_DBFS
-    assert misaligned > -40.0                  # the check can tell an 80-sample slip
+    assert misaligned > -40.0                  # the check can tell a 91-sample slip
 
 
 def test_find_mix_bus_on_the_demo_is_mix(demo_stems):
@@ -231,7 +231,7 @@ def test_demo_stems_are_one_per_link_into_the_mix_bus(demo_stems):
 
 # -------------------------------------------------------------- alignment
 def test_impulse_at_one_second_lands_on_sample_48000_in_its_stem(tmp_path):
-    """An impulse at 1.0 s through a latent saturation (80 samples) into a group, and
+    """An impulse at 1.0 s through a latent saturation (91 samples) into a group, and
     through a plain channel, and through a reverb send: each stem holds it at sample
     48000 (the reverb return starts no earlier than that)."""
     folder = tmp_path / "song"

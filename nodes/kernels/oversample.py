@@ -1,9 +1,11 @@
-"""Oversampled waveshaping: polyphase FIR up, tanh, polyphase FIR down.
+"""Oversampled waveshaping in stages of 2x: polyphase FIR up, tanh, polyphase FIR down.
 
-Both filters are the same linear-phase lowpass ``h`` (N taps at L times the rate);
-with N - 1 a multiple of 2L the round trip delays by (N - 1) / L samples exactly.
-Dot products use four running sums in a fixed order, so results do not depend on
-how the signal is cut into blocks.
+Each stage doubles (or halves) the rate with a linear-phase lowpass ``h`` of N taps
+split into its two phases, each trimmed to the span of its non-zero taps: the first
+stage's sharp filter is dense, the later half-band filters have one phase that is a
+single tap, so they cost about N/2 multiplies per sample.  Dot products use four
+running sums in a fixed order, so results do not depend on how the signal is cut
+into blocks.
 """
 
 from __future__ import annotations
@@ -11,62 +13,72 @@ from __future__ import annotations
 import math
 
 import numba as nb
-import numpy as np
 
 from . import JIT
 
 
-@nb.njit(**JIT)
-def tanh_oversampled(x_ext, out, poly, h, u_hist, drive, norm):
-    """Shape ``x`` at L times its rate: y = tanh(drive * u) * norm.
+@nb.njit(inline="always")
+def _dot(row, last, taps, step):
+    """sum_k taps[k] * row[last - step * k], four sums in a fixed order."""
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    K = taps.shape[0]
+    k = 0
+    while k + 3 < K:
+        a0 += taps[k] * row[last - step * k]
+        a1 += taps[k + 1] * row[last - step * (k + 1)]
+        a2 += taps[k + 2] * row[last - step * (k + 2)]
+        a3 += taps[k + 3] * row[last - step * (k + 3)]
+        k += 4
+    while k < K:
+        a0 += taps[k] * row[last - step * k]
+        k += 1
+    return (a0 + a1) + (a2 + a3)
 
-    x_ext (ch, K-1+n): K-1 samples of input history, then the block.
-    poly (L, K): upsampling taps by phase (already scaled by L).  h (N,): the
-    decimation taps.  u_hist (ch, N-1): the oversampled history, updated.
-    drive, norm: (n,) or (1,).  out (ch, n) receives the result.
+
+@nb.njit(**JIT)
+def upsample2(ext, hist, t0, o0, t1, o1, dst):
+    """Double the rate: dst[c, 2i + p] = sum_k t_p[k] * x[c, i - o_p - k].
+
+    ext (ch, hist + m): ``hist`` samples of history, then the m new samples x.
+    t_p: phase p of the filter (times 2), from its first non-zero tap at o_p.
+    dst (ch, 2m).
     """
-    channels = x_ext.shape[0]
-    L, K = poly.shape
-    N = h.shape[0]
-    n = out.shape[1]
-    u = np.empty(N - 1 + n * L)
-    for c in range(channels):
-        u[:N - 1] = u_hist[c]
-        for i in range(n):
+    m = dst.shape[1] // 2
+    for c in range(ext.shape[0]):
+        row = ext[c]
+        for i in range(m):
+            b = hist + i
+            dst[c, 2 * i] = _dot(row, b - o0, t0, 1)
+            dst[c, 2 * i + 1] = _dot(row, b - o1, t1, 1)
+
+
+@nb.njit(**JIT)
+def downsample2(ext, hist, t0, o0, t1, o1, dst):
+    """Halve the rate: dst[c, i] = sum_p sum_k t_p[k] * u[c, 2i - 2(o_p + k) - p].
+
+    ext (ch, hist + 2m): history, then the 2m new samples u.  dst (ch, m).
+    """
+    m = dst.shape[1]
+    for c in range(ext.shape[0]):
+        row = ext[c]
+        for i in range(m):
+            b = hist + 2 * i
+            dst[c, i] = _dot(row, b - 2 * o0, t0, 2) + _dot(row, b - 2 * o1 - 1, t1, 2)
+
+
+@nb.njit(**JIT)
+def tanh_shape(u, factor, drive, norm):
+    """u[c, j] = tanh(drive * u[c, j]) * norm in place, drive and norm per base
+    sample (j // factor), each (n,) or (1,)."""
+    for c in range(u.shape[0]):
+        for j in range(u.shape[1]):
+            i = j // factor
             g = drive[i] if drive.shape[0] > 1 else drive[0]
             s = norm[i] if norm.shape[0] > 1 else norm[0]
-            last = K - 1 + i
-            for p in range(L):
-                a0 = 0.0
-                a1 = 0.0
-                a2 = 0.0
-                a3 = 0.0
-                k = 0
-                while k + 3 < K:
-                    a0 += poly[p, k] * x_ext[c, last - k]
-                    a1 += poly[p, k + 1] * x_ext[c, last - k - 1]
-                    a2 += poly[p, k + 2] * x_ext[c, last - k - 2]
-                    a3 += poly[p, k + 3] * x_ext[c, last - k - 3]
-                    k += 4
-                while k < K:
-                    a0 += poly[p, k] * x_ext[c, last - k]
-                    k += 1
-                u[N - 1 + i * L + p] = math.tanh(g * ((a0 + a1) + (a2 + a3))) * s
-        for i in range(n):
-            base = N - 1 + i * L
-            a0 = 0.0
-            a1 = 0.0
-            a2 = 0.0
-            a3 = 0.0
-            j = 0
-            while j + 3 < N:
-                a0 += h[j] * u[base - j]
-                a1 += h[j + 1] * u[base - j - 1]
-                a2 += h[j + 2] * u[base - j - 2]
-                a3 += h[j + 3] * u[base - j - 3]
-                j += 4
-            while j < N:
-                a0 += h[j] * u[base - j]
-                j += 1
-            out[c, i] = (a0 + a1) + (a2 + a3)
-        u_hist[c] = u[n * L:n * L + N - 1]
+            v = g * u[c, j]
+            e = math.exp(-2.0 * abs(v))               # tanh from one exp: twice as fast
+            t = (1.0 - e) / (1.0 + e)                 # as libm's tanh, within 3e-16
+            u[c, j] = (t if v >= 0.0 else -t) * s
