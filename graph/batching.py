@@ -59,8 +59,40 @@ def parse_set(text: str) -> tuple[str, Any]:
     try:
         value = json.loads(raw)
     except ValueError:
-        value = raw
+        value = _signed_number(raw)
     return key.strip(), value
+
+
+def _signed_number(raw: str) -> Any:
+    """``+1.5`` (which JSON refuses) as a number; anything else stays text."""
+    text = raw.strip()
+    if text.startswith("+"):
+        try:
+            number = float(text)
+        except ValueError:
+            return raw
+        if math.isfinite(number):
+            return int(number) if number.is_integer() and "." not in text else number
+    return raw
+
+
+def combine_sets(pairs) -> dict[str, Any]:
+    """Several ``--set`` (key, value) pairs in order: a later value replaces an earlier
+    one, a later move (``{"by": x}``) moves the earlier value or adds to its move."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        prev = out.get(key)
+        if _is_move(value) and prev is not None:
+            if _is_move(prev):
+                value = {"by": prev["by"] + value["by"]}
+            elif isinstance(prev, (int, float)) and not isinstance(prev, bool):
+                value = prev + value["by"]
+        out[key] = value
+    return out
+
+
+def _is_move(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"by"}
 
 
 def load_variants(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
@@ -304,14 +336,16 @@ def _remove_stale_partials(graph: Graph) -> None:
 
 # ------------------------------------------------------------------ manifest
 class Manifest:
-    """``OUT/manifest.json``: one entry per job, rewritten atomically as jobs end (at
-    most once a second; :meth:`save` at the end writes the rest)."""
+    """``OUT/manifest.json``: one entry per job, rewritten atomically as each job ends.
 
-    EVERY_S = 1.0
+    A batch holds ``OUT/.manifest.lock`` while it runs, so that two batches into one
+    folder cannot overwrite each other's records (the second one is refused).
+    """
 
     def __init__(self, folder: Path, template: str, template_hash: str):
         self.path = folder / MANIFEST
-        self.saved = 0.0
+        self.template = template
+        self._lock = _lock(folder)
         self.doc = {"format": MANIFEST_FORMAT, "version": 1, "template": template,
                     "template_hash": template_hash, "jobs": {}}
         if self.path.exists():
@@ -327,17 +361,38 @@ class Manifest:
         return self.doc["jobs"].get(key)
 
     def record(self, key: str, entry: dict) -> None:
+        entry.setdefault("template", self.template)
         self.doc["jobs"][key] = entry
-        if time.monotonic() - self.saved >= self.EVERY_S:
-            self.save()
+        self.save()
 
     def save(self) -> None:
         from .fileformat import write_atomic
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, json.dumps(self.doc, indent=1, sort_keys=True,
                                            default=str).encode("utf-8"))
-        self.saved = time.monotonic()
+
+    def close(self) -> None:
+        if self._lock is not None:
+            self._lock.close()                # closing the file releases the lock
+            self._lock = None
+
+
+def _lock(folder: Path):
+    """An exclusive lock on ``folder/.manifest.lock`` (POSIX), or None where there is
+    no ``fcntl``; refuses when another batch holds it."""
+    try:
+        import fcntl
+    except ImportError:                       # Windows: no lock
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = open(folder / ".manifest.lock", "a+b")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise MixgraphError(f"another batch is rendering into {folder}; wait for it to end "
+                            "or choose another output folder") from None
+    return handle
 
 
 def unchanged(job: Job, template_doc: dict, entry: dict | None) -> bool:
@@ -414,13 +469,27 @@ class BatchReport:
         for e in self.failed:
             lines.append(f"failed: {_job_key(e)}: {e['error']}")
         lines += [f"notice: {n}" for n in self.notices]
+        for e in sorted(self.entries, key=_job_key):       # what this run has to say
+            if _job_key(e) not in self.skipped:
+                lines += [f"{_job_key(e)}: {text}" for text in _attention(e)]
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        return {"jobs": self.entries, "skipped": self.skipped, "failed": len(self.failed),
+        return {"jobs": self.entries, "skipped": self.skipped,
+                "failed": [_job_key(e) for e in self.failed],
                 "out_dir": str(self.out_dir), "manifest": str(self.manifest),
                 "wall_s": round(self.wall_s, 3), "workers": self.workers, "where": self.where,
                 "notices": self.notices}
+
+
+def _attention(entry: dict) -> list[str]:
+    """A job's binding problems, notices and warnings, as lines."""
+    from .templates import Binding
+
+    lines = Binding.from_dict(entry["binding"]).attention() if entry.get("binding") else []
+    lines += [f"notice: {n}" for n in entry.get("notices") or []]
+    lines += [f"warning: {w}" for w in entry.get("warnings") or []]
+    return lines
 
 
 def _job_key(entry: dict) -> str:
@@ -473,13 +542,35 @@ def batch(template: str | os.PathLike | Graph, song_dirs: list[str | os.PathLike
         raise ParameterError(f"block size must be a whole number between 1 and {MAX_BLOCK}, "
                              f"got {block_size!r}")
     _count(workers, 1)                       # a bad worker count, before anything runs
-    out = Path(out_dir).expanduser().absolute()
+    out = Path(out_dir).expanduser().resolve()
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f"the output folder {out} is a file")
     jobs = _jobs(song_dirs, out, variants, overrides, block_size)
     template_name = str(template) if not isinstance(template, Graph) else \
         str(tmpl.path or "template")
-    manifest = Manifest(out, template_name, hashlib.sha256(json.dumps(
-        template_doc, sort_keys=True, default=str).encode()).hexdigest())
+    client = None
+    if scheduler is not None:                # reach the cluster before writing anything
+        from .cluster import connect
 
+        client, own_client = connect(scheduler)
+    try:
+        manifest = Manifest(out, template_name, hashlib.sha256(json.dumps(
+            template_doc, sort_keys=True, default=str).encode()).hexdigest())
+        try:
+            entries, skipped, where, count = _run(jobs, template_doc, manifest, workers,
+                                                  client, force, progress)
+        finally:
+            manifest.close()
+    finally:
+        if client is not None and own_client:
+            client.close()
+    return BatchReport([entries[j.key] for j in jobs], skipped, out, manifest.path,
+                       time.perf_counter() - started, count, where)
+
+
+def _run(jobs: list[Job], template_doc: dict, manifest: Manifest, workers: int | None,
+         client, force: bool, progress: Callable | None):
+    """Skip what is unchanged, run the rest; returns (entries, skipped, where, workers)."""
     todo, skipped = [], []
     for job in jobs:
         if not force and unchanged(job, template_doc, manifest.entry(job.key)):
@@ -496,23 +587,18 @@ def batch(template: str | os.PathLike | Graph, song_dirs: list[str | os.PathLike
             progress(len(entries), len(jobs), {})
 
     count = _count(workers, len(todo))
-    try:
-        if progress is not None:
-            progress(len(entries), len(jobs), {})
-        if scheduler is not None:
-            from .cluster import run_on_dask
+    if progress is not None:
+        progress(len(entries), len(jobs), {})
+    if client is not None:
+        from .cluster import run_on_dask
 
-            where, count = run_on_dask(scheduler, todo, template_doc, finished)
-        else:
-            from .cluster import run_locally
+        where, count = run_on_dask(client, todo, template_doc, finished)
+    else:
+        from .cluster import run_locally
 
-            run_locally(todo, template_doc, count, finished, progress, len(jobs), entries)
-            where = "local"
-    finally:
-        manifest.save()                      # what finished, even when interrupted
-    report = BatchReport([entries[j.key] for j in jobs], skipped, out, manifest.path,
-                         time.perf_counter() - started, count, where)
-    return report
+        run_locally(todo, template_doc, count, finished, progress, len(jobs), entries)
+        where = "local"
+    return entries, skipped, where, count
 
 
 def _count(workers: int | None, jobs: int) -> int:
@@ -525,22 +611,27 @@ def _count(workers: int | None, jobs: int) -> int:
 
 def _jobs(song_dirs, out: Path, variants: dict | None, overrides: dict,
           block_size: int) -> list[Job]:
+    if isinstance(song_dirs, (str, os.PathLike)):
+        song_dirs = [song_dirs]
     if not song_dirs:
         raise ParameterError("batch needs at least one song folder")
     seen: dict[str, Path] = {}
     jobs = []
     for d in song_dirs:
-        folder = Path(d).expanduser().absolute()
+        given = Path(d).expanduser().absolute()
+        folder = given.resolve()                         # where it is, through symlinks
         if not folder.is_dir():
             raise ProjectFileError(f"song folder not found: {d}", path=str(d))
-        name = folder.name
+        name = given.name
+        if seen.get(name) == folder:                     # the same folder given twice
+            continue
         if name in seen:
             raise ParameterError(f"two song folders are named {name!r} ({seen[name]} and "
                                  f"{folder}); their outputs would collide in {out}")
         if out == folder or folder in out.parents:
             raise ParameterError(f"the output folder {out} is inside the song folder "
                                  f"{folder}; choose one outside it")
-        if out / name == folder:
+        if out / name in (folder, given):
             raise ParameterError(f"the song folder {folder} is in the output folder {out}, "
                                  f"where its renders would go ({out / name}); choose "
                                  "another output folder")

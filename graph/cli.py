@@ -16,6 +16,7 @@ import traceback
 from pathlib import Path
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_JOBS_FAILED = 3                 # batch: it ran, and some jobs failed
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -292,11 +293,14 @@ def cmd_demo(args) -> int:
 
 
 def cmd_batch(args) -> int:
-    from .batching import batch, parse_set
+    import signal
+
+    from .batching import batch, combine_sets, parse_set
     from .progress import BatchProgress
 
-    overrides = dict(parse_set(text) for text in args.overrides)
+    overrides = combine_sets(parse_set(text) for text in args.overrides)
     bar = BatchProgress() if not args.quiet and not args.json else None
+    signal.signal(signal.SIGTERM, _interrupt)     # stop the workers as Ctrl-C does
     try:
         report = batch(args.template, args.songs, args.output, workers=args.workers,
                        scheduler=args.scheduler, variants=args.variants,
@@ -309,7 +313,11 @@ def cmd_batch(args) -> int:
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:
         print(report.format())
-    return EXIT_OK if report.ok else EXIT_ERROR
+    return EXIT_OK if report.ok else EXIT_JOBS_FAILED
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def cmd_new(args) -> int:

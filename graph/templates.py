@@ -151,7 +151,16 @@ class Binding:
 
     def lines(self) -> list[str]:
         out = [f"bound {slot}: {', '.join(files)}" for slot, files in self.bound.items()]
-        out += [f"ambiguous: {a}" for a in self.ambiguities]
+        out += self.attention()
+        if self.ignored:
+            out.append(f"ignored (the template never binds these): {', '.join(self.ignored)}")
+        if self.removed:
+            out.append(f"removed (no file for them): {', '.join(self.removed)}")
+        return out
+
+    def attention(self) -> list[str]:
+        """What a user must know: ambiguous files, and files left out or re-routed."""
+        out = [f"ambiguous: {a}" for a in self.ambiguities]
         if self.caught:
             out.append(f"unmatched, routed through a catch-all channel: "
                        f"{', '.join(self.caught)}")
@@ -160,11 +169,16 @@ class Binding:
         if self.declined:
             out.append(f"warning: left out (their slot took a better-fitting file): "
                        f"{', '.join(self.declined)}")
-        if self.ignored:
-            out.append(f"ignored (the template never binds these): {', '.join(self.ignored)}")
-        if self.removed:
-            out.append(f"removed (no file for them): {', '.join(self.removed)}")
         return out
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> "Binding":
+        """The inverse of :meth:`to_dict` (a batch manifest's record)."""
+        return cls(bound=dict(doc.get("bound", {})), unmatched=list(doc.get("unmatched", [])),
+                   declined=list(doc.get("declined", [])), ignored=list(doc.get("ignored", [])),
+                   caught=list(doc.get("catch_all", [])),
+                   ambiguities=list(doc.get("ambiguities", [])),
+                   removed=list(doc.get("removed", [])))
 
     def to_dict(self) -> dict:
         return {"bound": self.bound, "unmatched": self.unmatched, "declined": self.declined,

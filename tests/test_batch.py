@@ -353,7 +353,7 @@ def test_cli_scheduler_runs_variants_on_the_cluster(tmp_path, template_file, son
     assert cli(template_file, songs[0], songs[1], "-o", out, "--scheduler",
                cluster.scheduler_address, "--variants", variants, "--json") == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["where"] == cluster.scheduler_address and doc["failed"] == 0
+    assert doc["where"] == cluster.scheduler_address and doc["failed"] == []
     assert [(j["song"], j["variant"]) for j in doc["jobs"]] == [
         (s.name, v) for s in songs[:2] for v in VARIANTS]
     for song in songs[:2]:
@@ -400,11 +400,11 @@ def test_a_corrupt_stem_and_an_unmatched_folder_fail_alone(tmp_path, template_fi
     assert len(again.failed) == 2
 
 
-def test_cli_exit_status_is_1_when_a_job_failed_and_0_when_all_succeed(
+def test_cli_exit_status_is_3_when_a_job_failed_and_0_when_all_succeed(
         tmp_path, template_file, songs, references, capsys):
     corrupt = make_song(tmp_path / "songs" / "corrupt", seed=42)
     (corrupt / SLOTS["vox"][0]).write_bytes(b"not audio at all" * 100)
-    assert cli(template_file, songs[0], corrupt, "-o", tmp_path / "a", "-j", "1", "-q") == 1
+    assert cli(template_file, songs[0], corrupt, "-o", tmp_path / "a", "-j", "1", "-q") == 3
     printed = capsys.readouterr().out
     assert "1 failed" in printed and "failed: corrupt: " in printed
     assert np.array_equal(read(out_wav(tmp_path / "a", songs[0].name)),
@@ -413,7 +413,7 @@ def test_cli_exit_status_is_1_when_a_job_failed_and_0_when_all_succeed(
     assert cli(template_file, songs[0], songs[1], "-o", tmp_path / "b", "-j", "1",
                "--json") == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["failed"] == 0 and doc["skipped"] == []
+    assert doc["failed"] == [] and doc["skipped"] == []
     assert [j["status"] for j in doc["jobs"]] == ["done", "done"]
     assert cli(template_file, songs[0], songs[1], "-o", tmp_path / "b", "-j", "1",
                "--json") == 0
@@ -880,3 +880,192 @@ def test_other_bad_arguments(tmp_path, template_file, songs):
         with pytest.raises(ParameterError, match="workers"):
             batch(str(template_file), songs[:1], out, workers=workers)
     assert not out_wav(out, songs[0].name).exists()
+
+
+# ------------------------------------------------------ stopping, blame, locking
+def _marked_processes(marker: str) -> list[int]:
+    """Processes whose environment carries ``marker`` (a batch and its workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return [p for p in found if not pid_gone(p, timeout=0.0)]
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_sigterm_stops_the_workers_at_once_and_keeps_what_finished(tmp_path, template_file):
+    """SIGTERM to `mixgraph batch` once its first job is in: it exits 130 without
+    rendering the jobs still queued, leaves no worker running and no partial file, the
+    manifest holds exactly the jobs whose outputs exist; a rerun skips those and
+    renders the rest."""
+    import subprocess
+    import sys
+    import uuid
+
+    chosen = []
+    for i in range(4):
+        folder = tmp_path / "songs" / f"long{i}"
+        folder.mkdir(parents=True)
+        for k, slot in enumerate(SLOTS):
+            sf.write(str(folder / SLOTS[slot][0]), stem_audio(70 + i, k, seconds=40.0), SR,
+                     subtype="PCM_24")
+        chosen.append(folder)
+    out = tmp_path / "out"
+    marker = f"MIXGRAPH_TEST_{uuid.uuid4().hex}"
+    env = dict(os.environ, **{marker: "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from graph.cli import main; "
+         "sys.exit(main(sys.argv[1:]))", "batch", str(template_file), *map(str, chosen),
+         "-o", str(out), "-j", "2", "-q"], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if json.loads((out / MANIFEST).read_text())["jobs"]:
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.05)
+        assert proc.poll() is None, "the batch ended before it could be stopped"
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 130, proc.stderr.read().decode()
+    jobs = json.loads((out / MANIFEST).read_text())["jobs"]
+    assert 1 <= len(jobs) < 4
+    rendered = sorted(s.name for s in chosen if out_wav(out, s.name).exists())
+    assert rendered == sorted(jobs)                  # nothing rendered and forgotten
+    assert partials(out) == []
+    deadline = time.monotonic() + 15
+    while _marked_processes(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _marked_processes(marker) == [], "workers outlived the batch"
+    again = batch(str(template_file), chosen, out, workers=2)
+    assert again.ok and sorted(again.skipped) == sorted(jobs)
+
+
+class _Proc:
+    def __init__(self, exitcode):
+        self.exitcode = exitcode
+
+
+def test_only_the_job_whose_worker_died_is_blamed_for_a_broken_pool():
+    from graph.cluster import _culprits
+
+    slots = [0.5, 0.2, -1.0, -1.0]                   # jobs 0, 1 running; 2, 3 queued
+    pids = [101, 102, 0, 0]
+    procs = {101: _Proc(-signal.SIGKILL), 102: _Proc(-signal.SIGTERM)}
+    assert _culprits([0, 1, 2, 3], slots, pids, procs) == [0]
+    procs[102] = _Proc(128 + signal.SIGTERM)         # stopped by the pool, cleanly
+    assert _culprits([0, 1, 2, 3], slots, pids, procs) == [0]
+    # no worker to blame (e.g. the pool's processes unknown): the started jobs are
+    assert _culprits([0, 1, 2, 3], slots, pids, {}) == [0, 1]
+    assert _culprits([2, 3], slots, pids, procs) == []
+
+
+def test_two_batches_cannot_write_into_one_output_folder(tmp_path):
+    from graph.batching import Manifest
+    from nodes.errors import MixgraphError
+
+    first = Manifest(tmp_path / "out", "t", "h")
+    try:
+        with pytest.raises(MixgraphError) as info:
+            Manifest(tmp_path / "out", "t", "h")
+        assert "another batch" in info.value.message
+    finally:
+        first.close()
+    Manifest(tmp_path / "out", "t", "h").close()     # free again once the first ends
+
+
+def test_the_manifest_is_written_as_each_job_ends(tmp_path):
+    from graph.batching import Manifest
+
+    m = Manifest(tmp_path, "tmpl", "h")
+    try:
+        m.record("a", {"status": "done"})
+        on_disk = json.loads((tmp_path / MANIFEST).read_text())["jobs"]
+        assert on_disk == {"a": {"status": "done", "template": "tmpl"}}
+        m.record("b", {"status": "failed"})
+        assert sorted(json.loads((tmp_path / MANIFEST).read_text())["jobs"]) == ["a", "b"]
+    finally:
+        m.close()
+
+
+def test_repeated_sets_apply_in_order():
+    from graph.batching import combine_sets
+
+    pairs = [parse_set(t) for t in ("mix.gain_db+=1", "mix.gain_db+=1.5", "a.b=2")]
+    assert combine_sets(pairs) == {"mix.gain_db": {"by": 2.5}, "a.b": 2}
+    pairs = [parse_set(t) for t in ("mix.gain_db=-6", "mix.gain_db-=1")]
+    assert combine_sets(pairs) == {"mix.gain_db": -7.0}
+    pairs = [parse_set(t) for t in ("mix.gain_db-=1", "mix.gain_db=-6")]
+    assert combine_sets(pairs) == {"mix.gain_db": -6}
+    assert parse_set("vocals.gain_db=+1.0") == ("vocals.gain_db", 1.0)
+    assert parse_set("vocals.gain_db=+2") == ("vocals.gain_db", 2)
+    assert parse_set("out.path=+x.wav") == ("out.path", "+x.wav")
+
+
+def test_cli_repeated_set_moves_twice(tmp_path, template_file, songs):
+    assert cli(template_file, songs[0], "-o", tmp_path / "o", "-j", "1", "-q",
+               "--set", "mix.gain_db+=1", "--set", "mix.gain_db+=1") == 0
+    saved = load(tmp_path / "o" / songs[0].name / PROJECT)
+    assert saved.node("mix").params["gain_db"] == pytest.approx(MIX_DB + 2.0)
+
+
+@pytest.mark.parametrize("address", ["foo:bar", "tcp://", "not a url"])
+def test_a_malformed_scheduler_address_is_one_sentence(tmp_path, template_file, songs,
+                                                       address, capsys):
+    pytest.importorskip("dask.distributed")
+    assert cli(template_file, songs[0], "-o", tmp_path / "o", "--scheduler", address) == 1
+    err = capsys.readouterr().err
+    assert "bad scheduler address" in err and "internal error" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_output_folder_inside_a_song_folder_through_a_symlink_is_refused(tmp_path,
+                                                                            template_file):
+    song = make_song(tmp_path / "real" / "song", seed=64)
+    (tmp_path / "links").mkdir()
+    (tmp_path / "links" / "song").symlink_to(song)
+    with pytest.raises(ParameterError):
+        batch(str(template_file), [tmp_path / "links" / "song"], song / "renders", workers=1)
+    with pytest.raises(ParameterError):         # OUT/SONG would be the real song folder
+        batch(str(template_file), [tmp_path / "links" / "song"], tmp_path / "real",
+              workers=1)
+    assert sorted(p.name for p in song.iterdir()) == sorted(SLOTS[s][0] for s in SLOTS)
+
+
+def test_one_song_folder_as_text_and_the_same_folder_twice(tmp_path, template_file, songs,
+                                                          references):
+    report = batch(str(template_file), str(songs[0]), tmp_path / "one", workers=1)
+    assert [e["song"] for e in report.entries] == [songs[0].name]
+    report = batch(str(template_file), [songs[0], songs[0]], tmp_path / "twice", workers=1)
+    assert [e["song"] for e in report.entries] == [songs[0].name]
+    assert np.array_equal(read(out_wav(tmp_path / "twice", songs[0].name)),
+                          references[songs[0].name])
+
+
+def test_the_summary_shows_each_rendered_jobs_binding_problems(tmp_path, template_file):
+    """An extra take of the vocal: the batch says so after its table (the mix is made
+    with one of them), as `mixgraph new` would."""
+    song = make_song(tmp_path / "songs" / "takes", seed=65)
+    (song / "vox lead take2.wav").write_bytes((song / SLOTS["vox"][0]).read_bytes())
+    report = batch(str(template_file), [song], tmp_path / "out", workers=1)
+    assert report.ok
+    text = report.format()
+    flagged = [line for line in text.splitlines() if line.startswith("takes: ")]
+    assert flagged and any("vox lead" in line for line in flagged), text
+
+
+def test_an_output_path_that_is_a_file_is_refused(tmp_path, template_file, songs):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ParameterError) as info:
+        batch(str(template_file), [songs[0]], tmp_path / "file", workers=1)
+    assert "is a file" in info.value.message
