@@ -16,12 +16,15 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from nodes.audiofile import file_mode
 from nodes.errors import ProjectFileError
 
 from .model import FORMAT_NAME, FORMAT_VERSION
+
+if TYPE_CHECKING:
+    from .model import Graph
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 64
