@@ -249,9 +249,10 @@ def main() -> None:
     if pb_time is None:
         print("pedalboard not installed (pip install -e .[bench]): no comparison")
     else:
-        best = min(m["wall_s"] for (b, w), m in results.items() if b == 1024)
+        block = 1024 if 1024 in args.blocks else args.blocks[0]
+        best = min(m["wall_s"] for (b, w), m in results.items() if b == block)
         print(f"pedalboard (C++ plugins, whole files, one core): {pb_time:.2f} s; mixgraph "
-              f"at block 1024 takes {best / pb_time:.2f}x that time "
+              f"at block {block} takes {best / pb_time:.2f}x that time "
               f"({pb_time / best:.2f}x pedalboard's speed)")
 
 
