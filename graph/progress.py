@@ -19,6 +19,12 @@ class ProgressBar:
         self.started = time.monotonic()
         self.last_draw = 0.0
         self.drawn = False
+        if self.enabled:
+            from nodes.kernels import cached
+
+            if not cached():
+                self.stream.write("first render on this machine: compiling the DSP kernels "
+                                  "(about 10 s, once)\n")
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled:

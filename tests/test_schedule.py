@@ -97,3 +97,28 @@ def test_progress_bar_stays_quiet_off_a_terminal():
     bar(SR, SR)
     bar.close()
     assert stream.getvalue() == ""
+
+
+def test_progress_bar_says_when_the_kernels_are_compiled_for_the_first_time(tmp_path):
+    """With an empty kernel cache the bar announces the one-off compilation; once a
+    render has filled the cache, it says nothing of it."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    bar = ("import io; from graph.progress import ProgressBar; s = io.StringIO(); "
+           "ProgressBar(48000, stream=s, force=True); print(repr(s.getvalue()))")
+
+    def run(code: str) -> str:
+        return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                              text=True, check=True, cwd=tmp_path).stdout
+
+    assert "compiling the DSP kernels" in run(bar)
+    run("from graph import Graph, render\n"
+        "g = Graph(sample_rate=48000, base_dir='.')\n"
+        "g.add('tone', id='t', duration_s=0.05)\n"
+        "g.add('compressor', id='c')\n"
+        "g.add('output', id='o', path='o.wav')\n"
+        "g.connect('t', 'c'); g.connect('c', 'o'); render(g, workers=1)")
+    assert run(bar).strip() == "''"

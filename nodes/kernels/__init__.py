@@ -9,3 +9,16 @@ or validating a project never loads numba.
 """
 
 JIT = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
+
+
+def cached() -> bool:
+    """Whether this machine has the kernels compiled and cached already (else the first
+    render compiles them: about 10 s on two cores, once)."""
+    import os
+
+    try:
+        from .dynamics import compress
+
+        return os.path.exists(compress._cache._cache_file._index_path)
+    except (AttributeError, ImportError, OSError):       # numba's internals moved
+        return True
