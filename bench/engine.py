@@ -30,8 +30,17 @@ sys.path.insert(0, str(HERE.parent))
 SR = 48000
 
 
-def write_stems(folder: Path, stems: int, seconds: float) -> list[tuple[str, int]]:
-    """Write ``stems`` files of ``seconds`` (a third stereo), streaming in chunks."""
+def engine_material(i: int, t: np.ndarray, rng, channels: int) -> np.ndarray:
+    """Stem i at times t: a tone swelling at 0.5 Hz, over a little noise."""
+    freq = 55.0 * 2 ** (i / 4)
+    tone = 0.3 * np.sin(2 * np.pi * freq * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.5 * t))
+    return tone[:, None] + 0.05 * rng.standard_normal((t.size, channels))
+
+
+def write_stems(folder: Path, stems: int, seconds: float, material=engine_material,
+                seed: int = 0) -> list[tuple[str, int]]:
+    """Write ``stems`` 16-bit files of ``seconds`` (a third stereo), streaming in
+    10 s chunks of ``material(i, t, rng, channels)``; files already there are kept."""
     import soundfile as sf
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -45,15 +54,11 @@ def write_stems(folder: Path, stems: int, seconds: float) -> list[tuple[str, int
         made.append((name, channels))
         if path.exists() and sf.info(str(path)).frames == frames:
             continue
-        rng = np.random.default_rng(i)
-        freq = 55.0 * 2 ** (i / 4)
+        rng = np.random.default_rng(seed + i)
         with sf.SoundFile(str(path), "w", SR, channels, subtype="PCM_16") as f:
             for start in range(0, frames, chunk):
-                n = min(chunk, frames - start)
-                t = (start + np.arange(n)) / SR
-                tone = 0.3 * np.sin(2 * np.pi * freq * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.5 * t))
-                noise = 0.05 * rng.standard_normal((n, channels))
-                f.write(tone[:, None] + noise)
+                t = (start + np.arange(min(chunk, frames - start))) / SR
+                f.write(material(i, t, rng, channels))
     return made
 
 

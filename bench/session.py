@@ -42,29 +42,18 @@ COMP = {"threshold_db": -20.0, "ratio": 3.0, "knee_db": 6.0, "attack_ms": 10.0,
         "release_ms": 100.0, "detector": "peak"}
 
 
-def write_stems(folder: Path, seconds: float) -> list[tuple[str, int]]:
-    import soundfile as sf
+def session_material(i: int, t: np.ndarray, rng, channels: int) -> np.ndarray:
+    """Stem i at times t: a tone pulsing at 0.5-3.5 Hz, over a little noise."""
+    freq = 40.0 * 2 ** (i / 5)
+    env = 0.5 + 0.5 * np.abs(np.sin(2 * np.pi * (0.5 + i % 4) * t))
+    tone = 0.25 * np.sin(2 * np.pi * freq * t) * env
+    return tone[:, None] + 0.03 * rng.standard_normal((t.size, channels))
 
-    folder.mkdir(parents=True, exist_ok=True)
-    frames = int(seconds * SR)
-    made = []
-    for i in range(STEMS):
-        channels = 2 if i % 3 == 0 else 1
-        name = f"stem{i:02d}"
-        path = folder / f"{name}.wav"
-        made.append((name, channels))
-        if path.exists() and sf.info(str(path)).frames == frames:
-            continue
-        rng = np.random.default_rng(100 + i)
-        freq = 40.0 * 2 ** (i / 5)
-        with sf.SoundFile(str(path), "w", SR, channels, subtype="PCM_16") as f:
-            for start in range(0, frames, SR * 10):
-                n = min(SR * 10, frames - start)
-                t = (start + np.arange(n)) / SR
-                env = 0.5 + 0.5 * np.abs(np.sin(2 * np.pi * (0.5 + i % 4) * t))
-                tone = 0.25 * np.sin(2 * np.pi * freq * t) * env
-                f.write(tone[:, None] + 0.03 * rng.standard_normal((n, channels)))
-    return made
+
+def write_stems(folder: Path, seconds: float) -> list[tuple[str, int]]:
+    from engine import write_stems as write
+
+    return write(folder, STEMS, seconds, session_material, seed=100)
 
 
 def build(folder: Path, stems: list[tuple[str, int]]) -> Path:

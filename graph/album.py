@@ -279,12 +279,7 @@ def render_album(album: Album, folder: str | os.PathLike, progress=None) -> Albu
         if album.master_mode == "programme":
             return _programme_mode(album, sources, folder, tmp, notices, tick)
         # 1. trim, fade, master chain: a song ready for loudness
-        pre = []
-        for i, (song, src) in enumerate(zip(album.songs, sources)):
-            g = _song_graph(album, song, src, tmp / f"pre{i}.wav", master=True)
-            render(g, allow_outside=True)
-            pre.append(tmp / f"pre{i}.wav")
-            tick()
+        pre = _render_songs(album, sources, tmp, "pre", True, tick)
         # 2. loudness: every song through a loudness stage aimed at its own target
         levels, targets = _targets(album, pre, notices)
         gains, limits, finals = [], [], []
@@ -497,6 +492,21 @@ def _cue_sheet(album: Album, filename: str, starts: list[int], cue_frame: int) -
     return "\n".join(lines) + "\n"
 
 
+def _render_songs(album: "Album", sources, tmp: Path, prefix: str, master: bool,
+                  tick) -> list[Path]:
+    """Each song trimmed and faded (and through the master chain with ``master``) into
+    ``tmp/PREFIX<i>.wav``; their paths, in album order."""
+    from .renderer import render
+
+    made = []
+    for i, (song, src) in enumerate(zip(album.songs, sources)):
+        path = tmp / f"{prefix}{i}.wav"
+        render(_song_graph(album, song, src, path, master=master), allow_outside=True)
+        made.append(path)
+        tick()
+    return made
+
+
 def _programme_mode(album: Album, sources, folder: Path, tmp: Path, notices, tick):
     """The master chain over the whole programme: assemble, master, cut the songs out."""
     import soundfile as sf
@@ -505,12 +515,7 @@ def _programme_mode(album: Album, sources, folder: Path, tmp: Path, notices, tic
 
     rate = album.sample_rate
     cue_frame = rate // CUE_FRAMES_PER_S
-    plain = []
-    for i, (song, src) in enumerate(zip(album.songs, sources)):
-        g = _song_graph(album, song, src, tmp / f"plain{i}.wav", master=False)
-        render(g, allow_outside=True)
-        plain.append(tmp / f"plain{i}.wav")
-        tick()
+    plain = _render_songs(album, sources, tmp, "plain", False, tick)
     raw = _assemble(Album(**{**album.__dict__, "programme": "raw.wav", "subtype": "FLOAT",
                              "format": "wav"}), plain, [0.0] * len(plain), [0.0] * len(plain),
                     tmp, notices, cue_frame, lambda: None)

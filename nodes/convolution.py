@@ -14,7 +14,46 @@ import numpy as np
 from .base import DTYPE
 
 
-class PartitionedConvolver:
+class PartitionStream:
+    """Input gathered into fixed partitions of ``partition`` samples; each full
+    partition is handed to ``_partition()`` (which reads ``_window``: the previous
+    partition, then this one) and its result is served while the next partition
+    fills, so output lags input by one partition whatever the block sizes.
+
+    Subclasses call :meth:`_reset_stream` with the shape of a partition's result and
+    implement ``_partition() -> ndarray (..., partition)``.
+    """
+
+    partition: int
+
+    def _reset_stream(self, channels: int, ready_shape: tuple[int, ...]) -> None:
+        self._window = np.zeros((channels, 2 * self.partition))       # last 2P inputs
+        self._fill = 0                                                 # inputs in this one
+        self._ready = np.zeros(ready_shape)                            # output being served
+        self._served = 0
+
+    def _stream(self, x: np.ndarray, out: np.ndarray) -> None:
+        """Feed the block ``x`` (channels, n); fill ``out`` (..., n)."""
+        P = self.partition
+        n = x.shape[1]
+        done = 0
+        while done < n:
+            take = min(n - done, P - self._fill)
+            out[..., done:done + take] = self._ready[..., self._served:self._served + take]
+            self._served += take
+            self._window[:, P + self._fill:P + self._fill + take] = x[:, done:done + take]
+            self._fill += take
+            done += take
+            if self._fill == P:
+                self._ready = self._partition()
+                self._served = 0
+                self._fill = 0
+
+    def _partition(self) -> np.ndarray:
+        raise NotImplementedError
+
+
+class PartitionedConvolver(PartitionStream):
     """Convolves ``(channels, n)`` blocks with an IR; output lags input by ``partition``.
 
     ``ir`` is ``(ir_channels, length)``.  Output channel o convolves input channel
@@ -40,12 +79,9 @@ class PartitionedConvolver:
 
     def reset(self) -> None:
         P = self.partition
-        self._window = np.zeros((self.in_channels, 2 * P))          # last 2P inputs
-        self._fill = 0                                                # inputs in this partition
+        self._reset_stream(self.in_channels, (self.out_channels, P))
         self._fdl = np.zeros((self.in_channels, 2 * self._count, P + 1), dtype=complex)
         self._slot = 0
-        self._ready = np.zeros((self.out_channels, P))                # output being served
-        self._served = 0
 
     @property
     def latency(self) -> int:
@@ -53,20 +89,7 @@ class PartitionedConvolver:
 
     def process(self, x: np.ndarray, out: np.ndarray) -> None:
         """Fill ``out`` (out_channels, n) with the output for the input block ``x``."""
-        P = self.partition
-        n = x.shape[1]
-        done = 0
-        while done < n:
-            take = min(n - done, P - self._fill)
-            out[:, done:done + take] = self._ready[:, self._served:self._served + take]
-            self._served += take
-            self._window[:, P + self._fill:P + self._fill + take] = x[:, done:done + take]
-            self._fill += take
-            done += take
-            if self._fill == P:
-                self._ready = self._partition()
-                self._served = 0
-                self._fill = 0
+        self._stream(x, out)
 
     def _partition(self) -> np.ndarray:
         P, K = self.partition, self._count

@@ -11,8 +11,6 @@ multiband compressor) reuse it.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .base import Context, Node, Param, Port, db_to_gain, register
@@ -109,6 +107,9 @@ class _GainReductionMeter:
                 "gain_reduction_mean_db": round(mean, 2)}
 
 
+SIDECHAIN_INPUTS = (Port("in"),
+                    Port("sidechain", "key signal for the detector (optional)", optional=True))
+
 COMPRESSOR_PARAMS = (
     Param("threshold_db", -18.0, min=-80.0, max=0.0, unit="dB", doc="level where compression starts"),
     Param("ratio", 4.0, min=1.0, max=100.0, doc="input dB over the threshold per output dB (n:1)"),
@@ -125,8 +126,7 @@ class Compressor(Node):
     type_name = "compressor"
     category = "dynamics"
     summary = "compressor: soft knee, peak/RMS detector, stereo link, sidechain, parallel mix"
-    inputs = (Port("in"),
-              Port("sidechain", "key signal for the detector (optional)", optional=True))
+    inputs = SIDECHAIN_INPUTS
     params = COMPRESSOR_PARAMS + (
         Param("makeup_db", 0.0, min=-24.0, max=48.0, unit="dB", doc="gain after compression"),
         Param("mix", 1.0, min=0.0, max=1.0, doc="dry/wet: 0 = dry, 1 = compressed"),
@@ -173,8 +173,7 @@ class Gate(Node):
     type_name = "gate"
     category = "dynamics"
     summary = "gate: threshold, range, attack, hold, release, sidechain"
-    inputs = (Port("in"),
-              Port("sidechain", "key signal for the detector (optional)", optional=True))
+    inputs = SIDECHAIN_INPUTS
     params = (
         Param("threshold_db", -40.0, min=-100.0, max=0.0, unit="dB",
               doc="the gate opens above this level"),
@@ -188,7 +187,7 @@ class Gate(Node):
     ENVELOPE_MS = 5.0
 
     def prepare(self, ctx: Context):
-        chans = super().prepare(ctx)
+        super().prepare(ctx)
         self._channels = ctx.input_channels[0] or 1
         self._env_alpha = float(time_coefficient(self.ENVELOPE_MS, ctx.sample_rate))
         self.reset()

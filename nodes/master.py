@@ -7,9 +7,10 @@ import math
 
 import numpy as np
 
-from .base import DTYPE, Context, Node, Param, db_to_gain, register
+from .base import Context, Node, Param, db_to_gain, register
+from .convolution import PartitionStream
 from .dynamics import COMPRESSOR_PARAMS, CompressorCore, _GainReductionMeter, time_coefficient
-from .eq import BAND_FIELDS, band_problems, response_db
+from .eq import band_problems, response_db
 
 # ------------------------------------------------------------------ limiter
 DETECT_FACTOR = 16
@@ -42,7 +43,7 @@ def detector_spectra(partition: int = DETECT_PARTITION) -> np.ndarray:
     return _detector_cache[partition]
 
 
-class TruePeakEnvelope:
+class TruePeakEnvelope(PartitionStream):
     """Per-sample true-peak envelope (max over channels) for a limiter's detector.
 
     The interpolation runs by overlap-save on fixed partitions of the input, so the
@@ -61,30 +62,13 @@ class TruePeakEnvelope:
         self.reset()
 
     def reset(self) -> None:
-        P = self.partition
-        self._window = np.zeros((self.channels, 2 * P))
-        self._fill = 0
-        self._ready = np.zeros(P)
-        self._served = 0
+        self._reset_stream(self.channels, (self.partition,))
         self._raw = np.zeros((self.channels, DETECT_HALF))
         self._previous = 0.0
 
     def process(self, x: np.ndarray) -> np.ndarray:
-        P = self.partition
-        n = x.shape[1]
-        env = np.empty(n)
-        done = 0
-        while done < n:
-            take = min(n - done, P - self._fill)
-            env[done:done + take] = self._ready[self._served:self._served + take]
-            self._served += take
-            self._window[:, P + self._fill:P + self._fill + take] = x[:, done:done + take]
-            self._fill += take
-            done += take
-            if self._fill == P:
-                self._ready = self._partition()
-                self._served = 0
-                self._fill = 0
+        env = np.empty(x.shape[1])
+        self._stream(x, env)
         return env
 
     def _partition(self) -> np.ndarray:

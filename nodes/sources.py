@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from .audiofile import AudioReader, info
-from .base import DTYPE, Context, Node, Param, Port, db_to_gain, register
+from .base import DTYPE, Context, Node, Param, register
 from .errors import AudioFileError
 
 OFFSET = Param("offset_s", 0.0, min=-86400.0, max=86400.0, unit="s", automatable=False,

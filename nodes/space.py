@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .base import Context, Node, Param, db_to_gain, register
+from .base import Context, Node, Param, register
 from .errors import AudioFileError
 
 MIX = Param("mix", 1.0, min=0.0, max=1.0, doc="dry/wet: 0 = dry, 1 = wet only")

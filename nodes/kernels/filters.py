@@ -21,6 +21,20 @@ import numpy as np
 from . import JIT
 
 
+@nb.njit(inline="always")
+def _svf_tick(v, state, c, s, a1, a2, a3, m0, m1, m2):
+    """One sample through state-variable section s of channel c (trapezoidal SVF,
+    Simper): returns m0 * v + m1 * band + m2 * low and updates the two integrators."""
+    ic1 = state[c, s, 0]
+    ic2 = state[c, s, 1]
+    v3 = v - ic2
+    v1 = a1 * ic1 + a2 * v3
+    v2 = ic2 + a2 * ic1 + a3 * v3
+    state[c, s, 0] = 2.0 * v1 - ic1
+    state[c, s, 1] = 2.0 * v2 - ic2
+    return m0 * v + m1 * v1 + m2 * v2
+
+
 @nb.njit(**JIT)
 def svf_cascade(x, out, coefs, state):
     """Run channels of ``x`` (ch, n) through sections with fixed coefficients.
@@ -33,17 +47,8 @@ def svf_cascade(x, out, coefs, state):
         for i in range(n):
             v = x[c, i]
             for s in range(sections):
-                a1 = coefs[s, 0]
-                a2 = coefs[s, 1]
-                a3 = coefs[s, 2]
-                ic1 = state[c, s, 0]
-                ic2 = state[c, s, 1]
-                v3 = v - ic2
-                v1 = a1 * ic1 + a2 * v3
-                v2 = ic2 + a2 * ic1 + a3 * v3
-                state[c, s, 0] = 2.0 * v1 - ic1
-                state[c, s, 1] = 2.0 * v2 - ic2
-                v = coefs[s, 3] * v + coefs[s, 4] * v1 + coefs[s, 5] * v2
+                v = _svf_tick(v, state, c, s, coefs[s, 0], coefs[s, 1], coefs[s, 2],
+                              coefs[s, 3], coefs[s, 4], coefs[s, 5])
             out[c, i] = v
 
 
@@ -56,17 +61,8 @@ def svf_cascade_varying(x, out, coefs, state):
         for i in range(n):
             v = x[c, i]
             for s in range(sections):
-                a1 = coefs[s, 0, i]
-                a2 = coefs[s, 1, i]
-                a3 = coefs[s, 2, i]
-                ic1 = state[c, s, 0]
-                ic2 = state[c, s, 1]
-                v3 = v - ic2
-                v1 = a1 * ic1 + a2 * v3
-                v2 = ic2 + a2 * ic1 + a3 * v3
-                state[c, s, 0] = 2.0 * v1 - ic1
-                state[c, s, 1] = 2.0 * v2 - ic2
-                v = coefs[s, 3, i] * v + coefs[s, 4, i] * v1 + coefs[s, 5, i] * v2
+                v = _svf_tick(v, state, c, s, coefs[s, 0, i], coefs[s, 1, i],
+                              coefs[s, 2, i], coefs[s, 3, i], coefs[s, 4, i], coefs[s, 5, i])
             out[c, i] = v
 
 
