@@ -19,7 +19,6 @@ engine subtracts the latency upstream of the node, so automation evaluated at
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,10 +42,6 @@ def db_to_gain(db):
     if isinstance(db, np.ndarray):
         return np.power(10.0, db / 20.0)
     return float(np.power(10.0, np.float64(db) / 20.0))
-
-
-def gain_to_db(gain: float, floor_db: float = -300.0) -> float:
-    return 20.0 * math.log10(gain) if gain > 0 else floor_db
 
 
 @dataclass(frozen=True)

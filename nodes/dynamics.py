@@ -101,6 +101,10 @@ class _GainReductionMeter:
             self.total += float(per_sample.sum())
             self.count += per_sample.shape[0]
 
+    def add_none(self, frames: int, start: int) -> None:
+        """A block of ``frames`` without any reduction (what ``add`` of zeros does)."""
+        self.count += max(0, frames - max(0, -start))
+
     def report(self) -> dict:
         mean = self.total / self.count if self.count else 0.0
         return {"gain_reduction_max_db": round(self.max_db, 2),
@@ -226,9 +230,10 @@ STAGE_TAPS = (161, 29, 25, 17)
 
 class _Stage:
     """One 2x stage: its filter split in two trimmed phases, and per-channel history
-    for the way up (at the lower rate) and the way down (at the higher rate)."""
+    for the way up (at the lower rate) and the way down (at the higher rate), kept at
+    the head of buffers made once for blocks of up to ``max_in`` samples (lower rate)."""
 
-    def __init__(self, h: np.ndarray, channels: int):
+    def __init__(self, h: np.ndarray, channels: int, max_in: int):
         self.phases = []
         for p in (0, 1):
             taps = h[p::2]
@@ -238,31 +243,35 @@ class _Stage:
         self.hist_up = -(-len(h) // 2)
         self.hist_down = len(h)
         self.latency = (len(h) - 1) / 2               # in samples of the lower rate
-        self.channels = channels
-        self.reset()
+        self.up_ext = np.zeros((channels, self.hist_up + max_in))      # history, input
+        self.up_out = np.empty((channels, 2 * max_in))
+        self.down_ext = np.zeros((channels, self.hist_down + 2 * max_in))
+        self.down_out = np.empty((channels, max_in))
 
     def reset(self) -> None:
-        self.up_hist = np.zeros((self.channels, self.hist_up))
-        self.down_hist = np.zeros((self.channels, self.hist_down))
+        self.up_ext[:] = 0.0
+        self.down_ext[:] = 0.0
 
     def up(self, x: np.ndarray) -> np.ndarray:
         from .kernels.oversample import upsample2
 
-        ext = np.concatenate((self.up_hist, x), axis=1)
-        out = np.empty((x.shape[0], 2 * x.shape[1]))
+        m, hist = x.shape[1], self.hist_up
+        self.up_ext[:, hist:hist + m] = x
+        out = self.up_out[:, :2 * m]
         (o0, t0), (o1, t1) = self.up_taps
-        upsample2(ext, self.hist_up, t0, o0, t1, o1, out)
-        self.up_hist = ext[:, -self.hist_up:].copy()
+        upsample2(self.up_ext, hist, t0, o0, t1, o1, out)
+        self.up_ext[:, :hist] = self.up_ext[:, m:m + hist]
         return out
 
     def down(self, u: np.ndarray) -> np.ndarray:
         from .kernels.oversample import downsample2
 
-        ext = np.concatenate((self.down_hist, u), axis=1)
-        out = np.empty((u.shape[0], u.shape[1] // 2))
+        m, hist = u.shape[1], self.hist_down
+        self.down_ext[:, hist:hist + m] = u
+        out = self.down_out[:, :m // 2]
         (o0, t0), (o1, t1) = self.phases
-        downsample2(ext, self.hist_down, t0, o0, t1, o1, out)
-        self.down_hist = ext[:, -self.hist_down:].copy()
+        downsample2(self.down_ext, hist, t0, o0, t1, o1, out)
+        self.down_ext[:, :hist] = self.down_ext[:, m:m + hist]
         return out
 
 
@@ -301,7 +310,8 @@ class Saturation(Node):
         from .delayline import DelayLine
 
         self._channels = chans[0]
-        self._stages = [_Stage(h, self._channels) for h in oversampling_filters()]
+        self._stages = [_Stage(h, self._channels, ctx.max_block << s)
+                        for s, h in enumerate(oversampling_filters())]
         self._latency = int(sum(st.latency / 2 ** s for s, st in enumerate(self._stages)))
         self._dry = DelayLine(self._channels, self._latency, ctx.max_block)
         self.reset()

@@ -125,10 +125,11 @@ class LimiterCore:
 
     def envelope(self, x: np.ndarray) -> np.ndarray:
         """Peak around each sample (max over channels), ``detect_delay`` samples late."""
-        a = np.abs(x)
-        self.input_peak = max(self.input_peak, float(a.max(initial=0.0)))
         if self.detector is None:
-            return a.max(axis=0)
+            a = np.abs(x).max(axis=0)
+            self.input_peak = max(self.input_peak, float(a.max(initial=0.0)))
+            return a
+        self.input_peak = max(self.input_peak, float(np.abs(x).max(initial=0.0)))
         return self.detector.process(x)
 
     def gain(self, x: np.ndarray, ceiling, alpha_release) -> np.ndarray:
@@ -145,7 +146,11 @@ class LimiterCore:
         g = self.gain(x, ceiling, alpha_release)
         delayed = self.delay.process(x)
         np.multiply(delayed, g, out=out)
-        self.meter.add(-20.0 * np.log10(np.maximum(g, 1e-12)), start - self.latency)
+        at = start - self.latency
+        if g.min() >= 1.0:                    # no limiting in this block (the usual case)
+            self.meter.add_none(g.shape[0], at)
+        else:
+            self.meter.add(-20.0 * np.log10(np.maximum(g, 1e-12)), at)
 
 
 def _arr(v) -> np.ndarray:
@@ -467,7 +472,9 @@ class MultibandCompressor(Node):
     def _filter(self, key, coefs, x):
         from .kernels.filters import svf_cascade
 
-        state = self._state.setdefault(key, np.zeros((x.shape[0], coefs.shape[0], 2)))
+        state = self._state.get(key)
+        if state is None:
+            state = self._state[key] = np.zeros((x.shape[0], coefs.shape[0], 2))
         y = np.empty_like(x)
         svf_cascade(x, y, coefs, state)
         return y
@@ -482,7 +489,8 @@ class MultibandCompressor(Node):
             # phase-match the lower band to the crossovers still to come
             for j in range(i + 1, len(self._xo)):
                 lpj, hpj = self._xo[j]
-                low = self._filter(("apl", i, j), lpj, low) + self._filter(("aph", i, j), hpj, low)
+                low = np.add(self._filter(("apl", i, j), lpj, low),
+                             self._filter(("aph", i, j), hpj, low), out=low)
             bands.append(low)
         bands.append(rest)
         return bands

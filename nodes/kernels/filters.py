@@ -67,18 +67,6 @@ def svf_cascade_varying(x, out, coefs, state):
 
 
 @nb.njit(**JIT)
-def one_pole(x, out, a, b, state):
-    """y[n] = b*x[n] + a*y[n-1] per channel; state (ch,) holds y[n-1]."""
-    channels, n = x.shape
-    for c in range(channels):
-        y = state[c]
-        for i in range(n):
-            y = b * x[c, i] + a * y
-            out[c, i] = y
-        state[c] = y
-
-
-@nb.njit(**JIT)
 def polyphase_peak(x, taps, history):
     """Largest |y| over the four phases of a polyphase interpolator run on x (ch, n).
 

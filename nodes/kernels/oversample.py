@@ -42,7 +42,7 @@ def _dot(row, last, taps, step):
 def upsample2(ext, hist, t0, o0, t1, o1, dst):
     """Double the rate: dst[c, 2i + p] = sum_k t_p[k] * x[c, i - o_p - k].
 
-    ext (ch, hist + m): ``hist`` samples of history, then the m new samples x.
+    ext (ch, >= hist + m): ``hist`` samples of history, then the m new samples x.
     t_p: phase p of the filter (times 2), from its first non-zero tap at o_p.
     dst (ch, 2m).
     """
@@ -59,7 +59,7 @@ def upsample2(ext, hist, t0, o0, t1, o1, dst):
 def downsample2(ext, hist, t0, o0, t1, o1, dst):
     """Halve the rate: dst[c, i] = sum_p sum_k t_p[k] * u[c, 2i - 2(o_p + k) - p].
 
-    ext (ch, hist + 2m): history, then the 2m new samples u.  dst (ch, m).
+    ext (ch, >= hist + 2m): history, then the 2m new samples u.  dst (ch, m).
     """
     m = dst.shape[1]
     for c in range(ext.shape[0]):
