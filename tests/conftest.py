@@ -188,3 +188,23 @@ def pytest_collection_modifyitems(config, items):
     process, and renders started beside another thread use worker threads instead of
     forked worker processes (graph.parallel), which the other tests want to exercise."""
     items.sort(key=lambda item: "cluster" in getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture
+def own_user_dir(tmp_path, monkeypatch):
+    """A data folder of the test's own (XDG_DATA_HOME): no test sees or writes the real
+    user's templates or recovery files."""
+    home = tmp_path / "xdg"
+    home.mkdir()
+    monkeypatch.setenv("XDG_DATA_HOME", str(home))
+    return home
+
+
+def soft_knee(x, t, r, w):
+    """The soft-knee static curve of Giannoulis, Massberg and Reiss 2012, eq. 4
+    (written out here)."""
+    if 2 * (x - t) < -w:
+        return x
+    if 2 * abs(x - t) <= w:
+        return x + (1 / r - 1) * (x - t + w / 2) ** 2 / (2 * w)
+    return t + (x - t) / r

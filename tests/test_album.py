@@ -516,9 +516,12 @@ def test_project_song_writes_nothing_into_the_project_folder(project_song, tmp_p
         for p in out_dir.iterdir():
             p.unlink()
         out_dir.rmdir()
+    folder = root / "proj"
+    before = {p: p.stat().st_mtime_ns for p in folder.rglob("*")}
     render_doc(root, [{"source": "proj/song.mgraph", "output": "loud"}],
                out=str(tmp_path / "out"), loudness={"mode": "track", "target_lufs": -24.0})
     assert not out_dir.exists()
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*")} == before
 
 
 def test_unknown_project_output_is_a_clear_error(project_song, tmp_path):

@@ -835,6 +835,7 @@ def test_a_block_size_the_renderer_refuses_is_refused_before_any_job(tmp_path, t
                                                                     songs):
     with pytest.raises(ParameterError, match="block size"):
         batch(str(template_file), songs[:2], tmp_path / "out", workers=1, block_size=100000)
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("content, words", [

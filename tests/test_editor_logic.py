@@ -41,12 +41,9 @@ AUTOMATION = {"automation": [[0.0, -60.0], [0.5, 0.0]], "curve": "linear"}
 
 
 @pytest.fixture(autouse=True)
-def _own_user_dir(tmp_path, monkeypatch):
+def _own_user_dir(own_user_dir):
     """No test sees or writes the real user's data folder (recovery files live there)."""
-    home = tmp_path / "xdg"
-    home.mkdir()
-    monkeypatch.setenv("XDG_DATA_HOME", str(home))
-    return home
+    return own_user_dir
 
 
 # ---------------------------------------------------------------------- material
@@ -1049,9 +1046,11 @@ def test_preview_refuses_an_unknown_node_or_port(tmp_path):
 
 def test_preview_writes_no_files(tmp_path):
     g = tone_project(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
     for _ in preview(g, "out"):
         pass
     assert not (tmp_path / "out").exists()
+    assert sorted(tmp_path.rglob("*")) == before
 
 
 # ======================================================================= recovery

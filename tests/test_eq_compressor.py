@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from conftest import BLOCK_SIZES, SR, ProjectHelper, db, seeded_noise, sine
+from conftest import BLOCK_SIZES, SR, ProjectHelper, db, seeded_noise, sine, soft_knee
 from graph import ParameterError, validate
 from nodes.base import Context
 from nodes.eq import Eq
@@ -160,15 +160,6 @@ def test_automated_eq_is_block_size_invariant(tmp_path):
 
 
 # -------------------------------------------------------------- compressor
-def soft_knee(x, t, r, w):
-    """Giannoulis et al. 2012, eq. 4 (written out here)."""
-    if 2 * (x - t) < -w:
-        return x
-    if 2 * abs(x - t) <= w:
-        return x + (1 / r - 1) * (x - t + w / 2) ** 2 / (2 * w)
-    return t + (x - t) / r
-
-
 def _compress(project, x, key=None, **params):
     g = project.graph
     project.stem("src", x)

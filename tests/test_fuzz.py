@@ -397,14 +397,18 @@ def _doc(*nodes, links=(), **top):
             "nodes": list(nodes), "links": [list(l) for l in links]}
 
 
-def _strict_feed(data: bytes, base: Path) -> None:
+def _strict_feed(data: bytes, base: Path) -> str:
+    """What mixgraph says of the document: the MixgraphError it raises while reading,
+    or its validation errors.  Any other exception fails the test; so does silence."""
     try:
         doc = upgrade(decode(data))
         g = Graph.from_document(doc, base_dir=base)
         g.path = base / "song.json"
-        validate(g, allow_outside=False)
-    except MixgraphError:
-        pass
+        found = validate(g, allow_outside=False)
+    except MixgraphError as exc:
+        return exc.message
+    assert not found.ok, "the bad document was accepted"
+    return " ".join(e.message for e in found.errors)
 
 
 @pytest.mark.parametrize("into", [["mix"], {"node": "mix"}])
@@ -413,7 +417,7 @@ def test_a_template_with_an_unhashable_catch_all_into_gives_a_mixgraph_error(tmp
                                               "params": {"path": ""}},
                links=[("s", "mix")], kind="template",
                template={"unmatched": "catch_all", "catch_all_into": into})
-    _strict_feed(json.dumps(doc).encode(), tmp_path)
+    assert "catch_all_into" in _strict_feed(json.dumps(doc).encode(), tmp_path)
 
 
 def test_an_output_path_with_a_lone_surrogate_gives_a_mixgraph_error(tmp_path):
@@ -421,7 +425,8 @@ def test_an_output_path_with_a_lone_surrogate_gives_a_mixgraph_error(tmp_path):
             b'{"id": "s", "type": "tone"}, '
             b'{"id": "o", "type": "output", "params": {"path": "out/\\udc00.wav"}}], '
             b'"links": [["s", "o"]]}')
-    _strict_feed(data, tmp_path)
+    said = _strict_feed(data, tmp_path)
+    assert "'o'" in said or "path" in said, said
 
 
 @pytest.mark.parametrize("kind", ["stem", "output"])
@@ -433,7 +438,8 @@ def test_an_overlong_file_name_gives_a_mixgraph_error(tmp_path, kind):
         nodes[0] = {"id": "s", "type": "stem", "params": {"path": name}}
     else:
         nodes[1]["params"]["path"] = name
-    _strict_feed(json.dumps(_doc(*nodes, links=[("s", "o")])).encode(), tmp_path)
+    said = _strict_feed(json.dumps(_doc(*nodes, links=[("s", "o")])).encode(), tmp_path)
+    assert "xxxx" in said or "long" in said, said
 
 
 # ------------------------------------------------------------------ truncation, nesting

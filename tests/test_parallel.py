@@ -93,21 +93,26 @@ def test_parallel_renders_equal_the_serial_render_bit_for_bit(project, mute, sol
     assert comp["gain_reduction_max_db"] > 1.0
 
 
-def test_threads_give_the_same_render_as_processes(project, no_fork):
+def test_threads_give_the_same_render_as_processes(project, monkeypatch):
+    """The same render with worker processes, then (forking refused) with threads: the
+    threads really ran, and both equal the serial render bit for bit."""
     session(project)
-    plan = make_plan(project.graph, 1024)
-    try:
-        runner = make_runner(plan, 2)
-        try:
-            assert isinstance(runner, Threads)
-        finally:
-            runner.close()
-    finally:
-        plan.close()
-    threaded, report = render_read(project, block_size=512, workers=2)
+    used: list[str] = []
+    for cls in (Processes, Threads):
+        original = cls.__init__
+
+        def init(self, *args, _original=original, _name=cls.__name__, **kwargs):
+            _original(self, *args, **kwargs)
+            used.append(_name)
+        monkeypatch.setattr(cls, "__init__", init)
+    forked, by_processes = render_read(project, block_size=512, workers=2)
+    assert used == ["Processes"]
+    monkeypatch.setenv("MIXGRAPH_NO_FORK", "1")
+    threaded, by_threads = render_read(project, block_size=512, workers=2)
+    assert used == ["Processes", "Threads"]
     serial, expected = render_read(project, block_size=512, workers=1)
-    assert np.array_equal(threaded, serial)
-    assert report.nodes == expected.nodes
+    assert np.array_equal(forked, serial) and np.array_equal(threaded, serial)
+    assert by_processes.nodes == by_threads.nodes == expected.nodes
 
 
 def test_a_render_started_beside_another_thread_uses_threads(project):
