@@ -8,11 +8,13 @@ A band is ``{"type": ..., "freq_hz": ..., "gain_db": ..., "q": ..., "slope_db_oc
 - ``highpass`` and ``lowpass`` are Butterworth of 12, 24, 36 or 48 dB/octave (one
   to four sections); the 12 dB case is the RBJ filter with Q = 1/sqrt(2).
 
-Each second-order section is rendered as a trapezoidal state-variable filter (see
+Each second-order section is designed as a trapezoidal state-variable filter (see
 :mod:`nodes.kernels.filters`), whose transfer function is the same bilinear
-transform of the analog prototype the cookbook uses.  Automated bands get new
-coefficients every sample, so sweeps are smooth.  :func:`band_biquads` gives the
-same sections as (b, a) biquads, for drawing response curves and designing FIRs.
+transform of the analog prototype the cookbook uses.  An EQ whose bands are all
+fixed runs them as the equivalent biquads (:class:`Cascade`, the fastest form);
+one with an automated band runs every section as an SVF with new coefficients
+every sample, so sweeps are smooth.  :func:`band_biquads` gives the sections as
+(b, a) biquads, for drawing response curves and designing FIRs.
 """
 
 from __future__ import annotations
@@ -119,6 +121,28 @@ def svf_to_biquad(coefs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return b / a[0], a / a[0]
 
 
+class Cascade:
+    """Fixed biquad sections in series, for ``channels`` channels, with their state."""
+
+    def __init__(self, biquads: list[tuple[np.ndarray, np.ndarray]], channels: int):
+        count = -(-len(biquads) // 4) * 4                  # the kernel runs fours
+        self.sos = np.zeros((max(count, 4), 5))
+        self.sos[:, 0] = 1.0                               # padding passes through
+        for row, (b, a) in zip(self.sos, biquads):
+            row[:] = (b[0] / a[0], b[1] / a[0], b[2] / a[0], a[1] / a[0], a[2] / a[0])
+        self.channels = channels
+        self.reset()
+
+    def reset(self) -> None:
+        self.state = np.zeros((self.channels, self.sos.shape[0], 2))
+
+    def process(self, x: np.ndarray, out: np.ndarray) -> None:
+        """Filter ``x`` (channels, n) into ``out`` (which may be ``x``)."""
+        from .kernels.filters import biquad_cascade
+
+        biquad_cascade(x, out, self.sos, self.state)
+
+
 def band_biquads(band: dict, rate: float) -> list[tuple[np.ndarray, np.ndarray]]:
     """A (non-automated) band as biquad sections; empty if the band is off."""
     v = band_values(band)
@@ -186,13 +210,16 @@ class Eq(Node):
         self._sections = sum(len(butterworth_qs(v["slope_db_oct"] // 6))
                              if v["type"] in ("highpass", "lowpass") else 1
                              for v, _ in self._bands)
-        self._static_coefs = np.array(self._static).reshape(-1, 6) if self._static else None
         self._channels = chans[0]
+        self._cascade = None if self._varying else Cascade(
+            [svf_to_biquad(s) for s in self._static], self._channels)
         self.reset()
         return chans
 
     def reset(self):
         self._state = np.zeros((self._channels, max(self._sections, 1), 2))
+        if self._cascade is not None:
+            self._cascade.reset()
 
     def _block_coefs(self, start: int, n: int) -> np.ndarray:
         """Coefficients of every section for each sample of a block: (sections, 6, n)."""
@@ -211,9 +238,9 @@ class Eq(Node):
         if not self._bands:
             out[:] = x
             return
-        from .kernels.filters import svf_cascade, svf_cascade_varying
-
         if self._varying:
+            from .kernels.filters import svf_cascade_varying
+
             svf_cascade_varying(x, out, self._block_coefs(start, x.shape[1]), self._state)
         else:
-            svf_cascade(x, out, self._static_coefs, self._state)
+            self._cascade.process(x, out)

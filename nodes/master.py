@@ -21,13 +21,17 @@ _detector_cache: dict[int, np.ndarray] = {}
 
 
 def detector_spectra(partition: int = DETECT_PARTITION) -> np.ndarray:
-    """Spectra (16, partition + 1) of the phases of the limiter's true-peak interpolator.
+    """Spectra (15, n//2 + 1) of phases 1-15 of the limiter's true-peak interpolator,
+    for transforms of n = partition + 128 points (overlap-save: each transform
+    yields ``partition`` outputs).
 
     2049 taps at 16x (odd: a delay of exactly 64 input samples), Kaiser window, cut
     off at the input's Nyquist frequency.  Inter-sample peaks of content near Nyquist
     need a long interpolator (a 32-crossing one read full-band noise 0.3 dB low), and
     a cutoff at Nyquist reads slightly high there, which is the safe side; at 16x a
-    peak between points is missed by at most 0.04 dB.
+    peak between points is missed by at most 0.04 dB.  Phase 0 is the input itself
+    (the windowed sinc is zero at every 16th tap but the centre), so it is not
+    transformed: the detector takes the samples directly.
     """
     if partition not in _detector_cache:
         from .firdesign import kaiser_lowpass
@@ -38,7 +42,7 @@ def detector_spectra(partition: int = DETECT_PARTITION) -> np.ndarray:
         padded = np.zeros(k * DETECT_FACTOR)
         padded[:n] = h
         poly = padded.reshape(k, DETECT_FACTOR).T                 # (16, 129)
-        _detector_cache[partition] = np.fft.rfft(poly, n=2 * partition,
+        _detector_cache[partition] = np.fft.rfft(poly[1:], n=partition + k - 1,
                                                  axis=1).astype(np.complex64)
     return _detector_cache[partition]
 
@@ -47,9 +51,10 @@ class TruePeakEnvelope(PartitionStream):
     """Per-sample true-peak envelope (max over channels) for a limiter's detector.
 
     The interpolation runs by overlap-save on fixed partitions of the input, so the
-    envelope does not depend on how the signal is cut into blocks.  It runs in single
-    precision (a relative error near 1e-7, a millionth of a dB), which halves the cost
-    of the sixteen inverse transforms.  The value for a
+    envelope does not depend on how the signal is cut into blocks; each transform
+    covers one partition plus the interpolator's 128 samples of history.  It runs in
+    single precision (a relative error near 1e-7, a millionth of a dB), which halves
+    the cost of the fifteen inverse transforms.  The value for a
     sample covers the intervals on both sides of it, and arrives ``delay`` samples
     late (partition, interpolator delay and one sample for the interval after).
     """
@@ -58,6 +63,7 @@ class TruePeakEnvelope(PartitionStream):
         self.channels = channels
         self.spectra = detector_spectra()
         self.partition = DETECT_PARTITION
+        self.history = 2 * DETECT_HALF              # interpolator taps per phase, less one
         self.delay = DETECT_PARTITION + DETECT_HALF + 1
         self.reset()
 
@@ -74,12 +80,12 @@ class TruePeakEnvelope(PartitionStream):
     def _partition(self) -> np.ndarray:
         from scipy import fft
 
-        P = self.partition
-        spectrum = fft.rfft(self._window.astype(np.float32), axis=1)   # (ch, P+1)
-        phases = fft.irfft(spectrum[:, None, :] * self.spectra[None], n=2 * P,
-                           axis=2)[:, :, P:]                         # (ch, 16, P)
+        P, H = self.partition, self.history
+        spectrum = fft.rfft(self._window[:, P - H:].astype(np.float32), axis=1)
+        phases = fft.irfft(spectrum[:, None, :] * self.spectra[None], n=P + H,
+                           axis=2)[:, :, H:]                         # (ch, 15, P)
         env = np.abs(phases).max(axis=(0, 1)).astype(np.float64)
-        # the samples themselves, delayed to where their interpolated interval is
+        # the samples themselves (phase 0), delayed to where their interval is
         a = np.abs(self._window[:, P:])
         joined = np.concatenate((self._raw, a), axis=1)
         np.maximum(env, joined[:, :P].max(axis=0), out=env)
@@ -432,7 +438,7 @@ class MultibandCompressor(Node):
 
     def prepare(self, ctx: Context):
         from .automation import Automation
-        from .eq import svf_sections
+        from .eq import svf_sections, svf_to_biquad
 
         chans = super().prepare(ctx)
         self._channels = chans[0]
@@ -440,9 +446,10 @@ class MultibandCompressor(Node):
         sr = ctx.sample_rate
         # Linkwitz-Riley 4th order: a 2nd-order Butterworth section twice, so the two
         # halves are -6 dB at the crossover, in phase, and sum to an allpass
-        self._xo = [(np.array(svf_sections("lowpass", f, 0.0, 0.0, 12, sr) * 2),
-                     np.array(svf_sections("highpass", f, 0.0, 0.0, 12, sr) * 2))
-                    for f in self.crossovers_hz]
+        def twice(kind, f):
+            return [svf_to_biquad(s) for s in svf_sections(kind, f, 0.0, 0.0, 12, sr)] * 2
+
+        self._xo = [(twice("lowpass", f), twice("highpass", f)) for f in self.crossovers_hz]
         count = len(self.crossovers_hz) + 1
         self._bands = []
         for i in range(count):
@@ -469,14 +476,14 @@ class MultibandCompressor(Node):
         # per crossover: lowpass and highpass states, and allpass states (per band below)
         self._state = {}
 
-    def _filter(self, key, coefs, x):
-        from .kernels.filters import svf_cascade
+    def _filter(self, key, biquads, x):
+        from .eq import Cascade
 
-        state = self._state.get(key)
-        if state is None:
-            state = self._state[key] = np.zeros((x.shape[0], coefs.shape[0], 2))
+        cascade = self._state.get(key)
+        if cascade is None:
+            cascade = self._state[key] = Cascade(biquads, x.shape[0])
         y = np.empty_like(x)
-        svf_cascade(x, y, coefs, state)
+        cascade.process(x, y)
         return y
 
     def split(self, x: np.ndarray) -> list[np.ndarray]:

@@ -108,20 +108,26 @@ class LoudnessMeter:
     """Streaming BS.1770-4 / EBU R 128 meter; ``add`` blocks, then read ``result()``."""
 
     def __init__(self, rate: int, channels: int):
+        from .eq import Cascade
+
         self.rate = rate
         self.channels = channels
         self.sos = k_weighting(rate)
-        self.zi = np.zeros((len(self.sos), channels, 2))       # per stage, per channel
+        self.weighting = Cascade([(st[:3], st[3:]) for st in self.sos], channels)
         self.true_peak = TruePeak(rate, channels)
         self.frames = 0
+        self._pending: list[np.ndarray] = []
+        self._pending_frames = 0
         self.sample_peak = 0.0
         self.sum_squares = 0.0
         self.cross = np.zeros(3)                       # sums of LL, RR, LR
         self.correlation_min = math.inf
-        # the 10 ms grid: energies (sum over channels of K-weighted squares) per step
-        self.step_energy: list[float] = []
-        self.step_len: list[int] = []
-        self.step_cross: list[np.ndarray] = []
+        # the 10 ms grid, per step: energy (sum over channels of K-weighted squares),
+        # frames, and the sums of LL, RR and LR (stereo)
+        self._steps = 0
+        self._energy = np.zeros(1024)
+        self._length = np.zeros(1024)
+        self._cross = np.zeros((1024, 3))
         self._acc = 0.0
         self._acc_n = 0
         self._acc_cross = np.zeros(3)
@@ -130,12 +136,36 @@ class LoudnessMeter:
         self.momentary_max = 0.0
         self.short_term_max = 0.0
 
-    # ----------------------------------------------------------------- input
-    def add(self, x: np.ndarray) -> None:
-        """Measure the next block, shape (channels, n)."""
-        from .kernels.filters import lfilter
+    @property
+    def step_energy(self) -> np.ndarray:
+        return self._energy[:self._steps]
 
+    @property
+    def step_len(self) -> np.ndarray:
+        return self._length[:self._steps]
+
+    # ----------------------------------------------------------------- input
+    CHUNK = 8192                  # smaller blocks are gathered (per-call overhead)
+
+    def add(self, x: np.ndarray) -> None:
+        """Measure the next block, shape (channels, n) (blocks shorter than ``CHUNK``
+        are kept until that many frames have come)."""
         x = np.asarray(x, dtype=DTYPE)
+        if x.shape[1] >= self.CHUNK and not self._pending:
+            self._measure(x)
+            return
+        self._pending.append(x.copy())
+        self._pending_frames += x.shape[1]
+        if self._pending_frames >= self.CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            x = np.concatenate(self._pending, axis=1)
+            self._pending, self._pending_frames = [], 0
+            self._measure(x)
+
+    def _measure(self, x: np.ndarray) -> None:
         n = x.shape[1]
         if n == 0:
             return
@@ -143,61 +173,100 @@ class LoudnessMeter:
         self.sum_squares += float(np.sum(x * x))
         self.true_peak.add(x)
         y = np.empty_like(x)
-        for i, (stage, zi) in enumerate(zip(self.sos, self.zi)):
-            lfilter(stage[:3], stage[3:], y if i else x, y, zi)
+        self.weighting.process(x, y)
         power = np.sum(y * y, axis=0)                  # channel weights are all 1
-        if self.channels == 2:
-            raw = np.stack((x[0] * x[0], x[1] * x[1], x[0] * x[1]))
-        done = 0
-        while done < n:
-            boundary = self._next_boundary()
-            take = min(n - done, boundary - self.frames)
-            self._acc += float(np.sum(power[done:done + take]))
-            if self.channels == 2:
-                self._acc_cross += raw[:, done:done + take].sum(axis=1)
-            self._acc_n += take
-            self.frames += take
-            done += take
-            if self.frames == boundary:
-                self._close_step()
+        stereo = self.channels == 2
+        raw = np.stack((x[0] * x[0], x[1] * x[1], x[0] * x[1])) if stereo else None
+        # where 10 ms steps end inside this block
+        cuts = []
+        while True:
+            end = self._boundary(self._steps + len(cuts) + 1) - self.frames
+            if end > n:
+                break
+            cuts.append(end)
+        starts = [0] + [c for c in cuts if c < n]
+        energy = np.add.reduceat(power, starts)
+        cross = np.add.reduceat(raw, starts, axis=1).T if stereo else None
+        lengths = np.diff(starts + [n])
+        self.frames += n
+        if not cuts:
+            self._acc += float(energy[0])
+            self._acc_n += n
+            if stereo:
+                self._acc_cross += cross[0]
+            return
+        closed = len(cuts)
+        energy[0] += self._acc
+        lengths[0] += self._acc_n
+        if stereo:
+            cross[0] += self._acc_cross
+        more = len(starts) > closed                     # a step left open at the end
+        self._acc = float(energy[-1]) if more else 0.0
+        self._acc_n = int(lengths[-1]) if more else 0
+        self._acc_cross = cross[-1].copy() if more and stereo else np.zeros(3)
+        self._close_steps(energy[:closed], lengths[:closed],
+                          cross[:closed] if stereo else None)
 
-    def _next_boundary(self) -> int:
-        k = len(self.step_energy) + 1
+    def _boundary(self, k: int) -> int:
+        """Frame at which step k (from 1) ends."""
         return int(round(k * STEP_S * self.rate))
 
-    def _close_step(self) -> None:
-        self.step_energy.append(self._acc)
-        self.step_len.append(self._acc_n)
-        self.cross += self._acc_cross
-        self.step_cross.append(self._acc_cross.copy())
-        self._acc, self._acc_n = 0.0, 0
-        self._acc_cross[:] = 0.0
-        k = len(self.step_energy)
-        if k >= 40:
-            m = self._window(40)
-            self.momentary_max = max(self.momentary_max, m)
-            if k % 10 == 0:
-                self.gating_blocks.append(m)
-        if k >= 300:
-            s = self._window(300)
-            self.short_term_max = max(self.short_term_max, s)
-            if k % 10 == 0:
-                self.short_term.append(s)
-            if self.channels == 2 and k % 10 == 0:
-                c = np.sum(self.step_cross[-300:], axis=0)
-                frames = sum(self.step_len[-300:])
-                if min(c[0], c[1]) / frames > CORRELATION_FLOOR:
-                    self.correlation_min = min(self.correlation_min,
-                                               c[2] / math.sqrt(c[0] * c[1]))
-        if len(self.step_cross) > 300:                 # keep only what windows need
-            del self.step_cross[:-300]
+    def _close_steps(self, energy: np.ndarray, lengths: np.ndarray, cross) -> None:
+        """Record finished steps; update the windows that end on them."""
+        first, count = self._steps, energy.size
+        if first + count > self._energy.size:
+            grow = max(2 * self._energy.size, first + count)
+            for name in ("_energy", "_length", "_cross"):
+                old = getattr(self, name)
+                new = np.zeros((grow,) + old.shape[1:])
+                new[:first] = old[:first]
+                setattr(self, name, new)
+        self._energy[first:first + count] = energy
+        self._length[first:first + count] = lengths
+        if cross is not None:
+            self._cross[first:first + count] = cross
+            self.cross += cross.sum(axis=0)
+        self._steps = first + count
+        k = np.arange(first + 1, first + count + 1)      # step numbers, from 1
+        m = self._windows(40, first, count)
+        if m.size:
+            self.momentary_max = max(self.momentary_max, float(m.max()))
+            ends = k[k >= 40]
+            self.gating_blocks.extend(m[ends % 10 == 0].tolist())
+        st = self._windows(300, first, count)
+        if st.size:
+            self.short_term_max = max(self.short_term_max, float(st.max()))
+            ends = k[k >= 300]
+            self.short_term.extend(st[ends % 10 == 0].tolist())
+            if cross is not None:
+                last = ends[ends % 10 == 0]
+                if last.size:
+                    views = np.lib.stride_tricks.sliding_window_view(
+                        self._cross[:self._steps], 300, axis=0)[last - 300]   # (w, 3, 300)
+                    c = views.sum(axis=2)
+                    frames = self._windows(300, first, count, raw=True)[ends % 10 == 0]
+                    ok = np.minimum(c[:, 0], c[:, 1]) / frames > CORRELATION_FLOOR
+                    if ok.any():
+                        r = c[ok, 2] / np.sqrt(c[ok, 0] * c[ok, 1])
+                        self.correlation_min = min(self.correlation_min, float(r.min()))
 
-    def _window(self, steps: int) -> float:
-        return sum(self.step_energy[-steps:]) / sum(self.step_len[-steps:])
+    def _windows(self, steps: int, first: int, count: int, raw: bool = False) -> np.ndarray:
+        """Mean square over the ``steps`` steps ending at each step from ``first`` on
+        that has as many before it (``raw``: the frames in those windows)."""
+        lo = max(first, steps - 1)
+        hi = first + count
+        if hi <= lo:
+            return np.zeros(0)
+        view = np.lib.stride_tricks.sliding_window_view
+        frames = view(self._length[lo - steps + 1:hi], steps).sum(axis=1)
+        if raw:
+            return frames
+        return view(self._energy[lo - steps + 1:hi], steps).sum(axis=1) / frames
 
     # ---------------------------------------------------------------- output
     def result(self) -> dict:
         """The figures so far (a partial last step counts for peaks and RMS only)."""
+        self._flush()
         total = self.frames
         gated = _gated_mean(self.gating_blocks)
         out = {
@@ -225,7 +294,8 @@ class LoudnessMeter:
 
     def series(self) -> dict:
         """Momentary and short-term loudness every 100 ms (for plots)."""
-        e, n = np.array(self.step_energy), np.array(self.step_len, dtype=float)
+        self._flush()
+        e, n = self.step_energy, self.step_len
 
         def windowed(steps):
             if len(e) < steps:

@@ -84,8 +84,6 @@ class Output(Sink):
         from .meters import LoudnessMeter
 
         self._meter = LoudnessMeter(rate, self._channels)
-        self._unmetered: list[np.ndarray] = []       # written, waiting for the meter
-        self._unmetered_frames = 0
         self._writer = AtomicWriter(self._path, rate=self.sample_rate, channels=self._channels,
                                     fmt=format_for(self.path, self.format),
                                     subtype=self.subtype, file_rate=rate)
@@ -95,25 +93,14 @@ class Output(Sink):
     def sample_rate_out(self) -> int:
         return self._values["sample_rate"] or self.sample_rate
 
-    METER_CHUNK = 8192
-
     def _measure(self, data: np.ndarray) -> None:
-        """Meter what the file holds (clipped, for integer formats), in chunks of at
-        least 8192 frames (small blocks would spend their time in per-call overhead)."""
+        """Meter what the file holds (clipped, for integer formats)."""
         if self.subtype != "FLOAT":
             over = np.abs(data) > 1.0
             if over.any():
                 self._clipped += int(np.count_nonzero(over))
                 data = np.clip(data, -1.0, 1.0)
-        self._unmetered.append(data.copy())
-        self._unmetered_frames += data.shape[1]
-        if self._unmetered_frames >= self.METER_CHUNK:
-            self._flush_meter()
-
-    def _flush_meter(self) -> None:
-        if self._unmetered:
-            self._meter.add(np.concatenate(self._unmetered, axis=1))
-            self._unmetered, self._unmetered_frames = [], 0
+        self._meter.add(data)
 
     def process(self, ins, outs, start):
         for part in self._window.feed(ins[0], start):
@@ -122,7 +109,6 @@ class Output(Sink):
     def finish(self) -> dict:
         self._writer.commit()
         self._writer = None
-        self._flush_meter()
         rate = self.sample_rate_out
         figures = self._meter.result()
         return {
