@@ -77,6 +77,7 @@ class AudioReader:
         self._native, self._scale = NATIVE.get(self._file.subtype, ("float64", 1.0))
         self._chunk = np.empty((READ_CHUNK, self.channels), dtype=self._native)
         self._fifo = np.zeros((self.channels, 0), dtype=DTYPE)
+        self._fifo_scale = 1.0
         self._fifo_pos = 0
         self._restart()
 
@@ -129,7 +130,8 @@ class AudioReader:
                 self._refill()
                 continue
             take = min(avail, n - got)
-            out[:, got:got + take] = self._fifo[:, self._fifo_pos:self._fifo_pos + take]
+            np.multiply(self._fifo[:, self._fifo_pos:self._fifo_pos + take],
+                        self._fifo_scale, out=out[:, got:got + take])
             self._fifo_pos += take
             got += take
         self._pos += n
@@ -149,8 +151,10 @@ class AudioReader:
             data = self._rs.resample_chunk(np.multiply(got[:count], self._scale,
                                                        dtype=DTYPE), last=last)
             self._fifo = np.ascontiguousarray(data.T)
-        else:
-            self._fifo = np.multiply(got[:count].T, self._scale, dtype=DTYPE)
+            self._fifo_scale = 1.0
+        else:                   # the samples as read; scaled on their way out
+            self._fifo = got[:count].T
+            self._fifo_scale = self._scale
         self._fifo_pos = 0
         if last:
             self._eof = True

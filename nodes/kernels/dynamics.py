@@ -219,13 +219,15 @@ def compress(x, key, out, threshold, ratio, knee, alpha_attack, alpha_release, l
         state[r, 0] = y1
         state[r, 1] = y
     # 5. the report's figures, over song time >= 0
+    most, total, count = stats[0], stats[1], stats[2]   # locals: no store per sample
     for i in range(max(0, min(n, int(-stats[3]))), n):
         worst = level[0, i]
         for r in range(1, rows):
             worst = max(worst, level[r, i])
-        stats[0] = max(stats[0], worst)
-        stats[1] += worst
-        stats[2] += 1.0
+        most = max(most, worst)
+        total += worst
+        count += 1.0
+    stats[0], stats[1], stats[2] = most, total, count
     stats[3] += n
     # 6. gain: per detector row, then on each channel it drives
     fixed = makeup.shape[0] == 1 and mix.shape[0] == 1
