@@ -15,13 +15,18 @@ def _at(a, i):
 
 @nb.njit(inline="always")
 def _hermite(buf, c, size, r):
-    """4-point, 3rd-order Hermite interpolation of buf[c] at fractional index r."""
+    """4-point, 3rd-order Hermite interpolation of buf[c] at fractional index r, for
+    -size <= r < size (indices wrap around the ring without a division)."""
     i0 = int(r // 1.0)
     t = r - i0
-    xm1 = buf[c, (i0 - 1) % size]
-    x0 = buf[c, i0 % size]
-    x1 = buf[c, (i0 + 1) % size]
-    x2 = buf[c, (i0 + 2) % size]
+    k = i0 if i0 >= 0 else i0 + size
+    km1 = k - 1 if k > 0 else size - 1
+    k1 = k + 1 if k + 1 < size else k + 1 - size
+    k2 = k1 + 1 if k1 + 1 < size else k1 + 1 - size
+    xm1 = buf[c, km1]
+    x0 = buf[c, k]
+    x1 = buf[c, k1]
+    x2 = buf[c, k2]
     c1 = 0.5 * (x1 - xm1)
     c2 = xm1 - 2.5 * x0 + 2.0 * x1 - 0.5 * x2
     c3 = 0.5 * (x2 - xm1) + 1.5 * (x0 - x1)
@@ -54,7 +59,9 @@ def feedback_delay(x, out, buf, state, times, feedback, damp, mix, glide):
             state[2 + c] = lp
             buf[c, pos] = x[c, i] + fb * lp
             out[c, i] = x[c, i] + m * (lp - x[c, i])
-        pos = (pos + 1) % size
+        pos += 1
+        if pos == size:
+            pos = 0
     state[0] = pos
     state[1] = d
 
@@ -73,54 +80,102 @@ def fdn_reverb(x, out, lines, lengths, pos, b0, b1, a1, lp, ap_buf, ap_len, ap_p
     allpasses that diffuse each input channel before it enters the network.
     in_sign (2, 16): how each input channel feeds the lines; out_left/out_right (16,):
     output taps.  The feedback matrix is a 16-point Hadamard transform / 4.
+
+    A line is read where it is written, so no sample written now is read sooner than
+    its line's length later: the network runs in runs of up to the shortest length,
+    each stage over the whole run with the sixteen lines side by side (rows of 16),
+    each sample's arithmetic exactly as if it ran one sample at a time.
     """
     channels, n = x.shape
-    lines_n = lines.shape[0]
     stages = ap_len.shape[0]
-    v = np.empty(16)
-    diffused = np.zeros(2)
     vary = b0.shape[1] > 1
-    for i in range(n):
-        # diffuse the inputs
+    run = min(n, lengths.min(), 256)    # a run's rows stay in the first-level cache
+    diffused = np.empty((channels, run))
+    s_ = np.empty((run + 1, 16))          # line outputs, after the last run's final one
+    f_ = np.empty((run + 1, 16))          # absorbed, likewise
+    h_ = np.empty((run, 16))              # after the feedback matrix
+    cb0 = np.ascontiguousarray(b0.T)      # (n or 1, 16)
+    cb1 = np.ascontiguousarray(b1.T)
+    ca1 = np.ascontiguousarray(a1.T)
+    for j in range(16):
+        s_[run if run else 0, j] = lp[j, 0]
+        f_[run if run else 0, j] = lp[j, 1]
+    done = 0
+    while done < n:
+        m = min(run, n - done)
+        s_[0] = s_[run]
+        f_[0] = f_[run]
+        # diffuse the inputs (allpass loops: sample by sample)
         for c in range(channels):
-            s = x[c, i]
-            for k in range(stages):
-                length = ap_len[k]
-                p = ap_pos[c, k]
-                delayed = ap_buf[c, k, p]
-                g = ap_gain
-                w = s + g * delayed
-                ap_buf[c, k, p] = w
-                s = delayed - g * w
-                ap_pos[c, k] = (p + 1) % length
-            diffused[c] = s
-        # read, absorb
-        col = i if vary else 0
-        left = 0.0
-        right = 0.0
-        for j in range(lines_n):
-            s = lines[j, pos[j]]
-            y = b0[j, col] * s + b1[j, col] * lp[j, 0] - a1[j, col] * lp[j, 1]
-            lp[j, 0] = s
-            lp[j, 1] = y
-            v[j] = y
-            left += out_left[j] * y
-            right += out_right[j] * y
-        out[0, i] = left
-        out[1, i] = right
-        # mix: fast Walsh-Hadamard transform, scaled to stay lossless
-        h = 1
-        while h < 16:
-            for start in range(0, 16, 2 * h):
-                for j in range(start, start + h):
-                    p0 = v[j]
-                    p1 = v[j + h]
-                    v[j] = p0 + p1
-                    v[j + h] = p0 - p1
-            h *= 2
-        for j in range(lines_n):
-            feed = 0.25 * v[j]
-            for c in range(channels):
-                feed += in_sign[c, j] * diffused[c]
-            lines[j, pos[j]] = feed
-            pos[j] = (pos[j] + 1) % lengths[j]
+            for i in range(m):
+                s = x[c, done + i]
+                for k in range(stages):
+                    p = ap_pos[c, k]
+                    delayed = ap_buf[c, k, p]
+                    w = s + ap_gain * delayed
+                    ap_buf[c, k, p] = w
+                    s = delayed - ap_gain * w
+                    p += 1
+                    ap_pos[c, k] = 0 if p == ap_len[k] else p
+                diffused[c, i] = s
+        # read the lines
+        for j in range(16):
+            p = pos[j]
+            length = lengths[j]
+            for i in range(1, m + 1):
+                s_[i, j] = lines[j, p]
+                p += 1
+                if p == length:
+                    p = 0
+        # absorb (first-order shelf per line) and tap the outputs
+        for i in range(1, m + 1):
+            col = done + i - 1 if vary else 0
+            for j in range(16):
+                f_[i, j] = (cb0[col, j] * s_[i, j] + cb1[col, j] * s_[i - 1, j]
+                            - ca1[col, j] * f_[i - 1, j])
+            left = 0.0
+            right = 0.0
+            for j in range(16):
+                left += out_left[j] * f_[i, j]
+                right += out_right[j] * f_[i, j]
+            out[0, done + i - 1] = left
+            out[1, done + i - 1] = right
+        # mix: fast Walsh-Hadamard transform of each sample's 16 values / 4
+        for i in range(m):
+            for j in range(16):
+                h_[i, j] = f_[i + 1, j]
+            h = 1
+            while h < 16:
+                for start in range(0, 16, 2 * h):
+                    for j in range(start, start + h):
+                        p0 = h_[i, j]
+                        p1 = h_[i, j + h]
+                        h_[i, j] = p0 + p1
+                        h_[i, j + h] = p0 - p1
+                h *= 2
+        # feed back, with the diffused input
+        for i in range(m):
+            d0 = diffused[0, i]
+            if channels == 2:
+                d1 = diffused[1, i]
+                for j in range(16):
+                    h_[i, j] = 0.25 * h_[i, j] + in_sign[0, j] * d0 + in_sign[1, j] * d1
+            else:
+                for j in range(16):
+                    h_[i, j] = 0.25 * h_[i, j] + in_sign[0, j] * d0
+        for j in range(16):
+            p = pos[j]
+            length = lengths[j]
+            for i in range(m):
+                lines[j, p] = h_[i, j]
+                p += 1
+                if p == length:
+                    p = 0
+            pos[j] = p
+        if m < run:                       # a short last run: keep its final values
+            s_[run] = s_[m]
+            f_[run] = f_[m]
+        done += m
+    for j in range(16):
+        lp[j, 0] = s_[run if run else 0, j]
+        lp[j, 1] = f_[run if run else 0, j]
