@@ -203,7 +203,7 @@ def _members(graph: Graph, spec) -> list[str]:
     return list(members)
 
 
-SEGMENT_FRAMES = 8192                  # a chain runs at least this many frames at a time
+SEGMENT_FRAMES = 16384                  # a chain runs at least this many frames at a time
 RING = 3                               # segments of a chain's last outputs in flight
 
 
