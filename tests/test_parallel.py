@@ -13,12 +13,12 @@ import soundfile as sf
 
 from graph import render
 from graph.parallel import Inline, Processes, Threads, make_runner
-from graph.schedule import make_plan
+from graph.schedule import SEGMENT_FRAMES, make_plan
 from nodes.errors import RenderCancelled
 
 from conftest import SR, seeded_noise, sine
 
-SECONDS = 2.0                              # 96000 frames: 12 segments of 8192
+SECONDS = 2.0                              # 96000 frames: 6 segments of 16384
 
 
 def session(project, mute: str | None = None, solo: str | None = None):
@@ -67,7 +67,7 @@ def test_the_session_forms_one_chain_per_stem(project):
     try:
         assert [[s.node_id for s in c.steps] for c in plan.chains] == [
             [f"s{i}", f"s{i}_eq", f"s{i}_comp", f"s{i}_ch"] for i in range(6)]
-        assert plan.segment == 8192
+        assert plan.segment == SEGMENT_FRAMES            # a whole number of 1024 blocks
         runner = make_runner(plan, 2)
         try:
             assert isinstance(runner, Processes)

@@ -8,7 +8,7 @@ import numpy as np
 
 from conftest import SR, seeded_noise
 from graph.progress import ProgressBar
-from graph.schedule import make_plan, order
+from graph.schedule import SEGMENT_FRAMES, make_plan, order
 
 
 def _chain(project, length: int):
@@ -36,7 +36,7 @@ def test_buffers_are_reused_once_no_later_node_reads_them(project):
         assert [s.node_id for s in plan.chains[0].steps] == ["src"] + [f"g{i}" for i in
                                                                      range(40)]
         assert len(plan.buffers) == 4
-        assert plan.segment == 8192 and plan.buffers[0].shape[1] == 8192
+        assert plan.segment == SEGMENT_FRAMES and plan.buffers[0].shape[1] == SEGMENT_FRAMES
     finally:
         plan.close()
     out = project.render_read()
