@@ -125,11 +125,8 @@ class Cascade:
     """Fixed biquad sections in series, for ``channels`` channels, with their state."""
 
     def __init__(self, biquads: list[tuple[np.ndarray, np.ndarray]], channels: int):
-        count = -(-len(biquads) // 4) * 4                  # the kernel runs fours
-        self.sos = np.zeros((max(count, 4), 5))
-        self.sos[:, 0] = 1.0                               # padding passes through
-        for row, (b, a) in zip(self.sos, biquads):
-            row[:] = (b[0] / a[0], b[1] / a[0], b[2] / a[0], a[1] / a[0], a[2] / a[0])
+        self.sos = np.array([(b[0] / a[0], b[1] / a[0], b[2] / a[0], a[1] / a[0], a[2] / a[0])
+                             for b, a in biquads] or [(1.0, 0.0, 0.0, 0.0, 0.0)])
         self.channels = channels
         self.reset()
 

@@ -52,29 +52,45 @@ def _biquad(v, sos, s, z0, z1):
 def biquad_cascade(x, out, sos, state):
     """Run channels of ``x`` (ch, n) through biquad sections; ``out`` may be ``x``.
 
-    sos (sections, 5): rows (b0, b1, b2, a1, a2) with a0 = 1, the number of sections a
-    multiple of four (pad with (1, 0, 0, 0, 0)); state (ch, sections, 2), updated in
-    place.  Sections run four at a time over the whole block, so each sample passes
-    them in order and the result does not depend on the grouping.
+    sos (sections, 5): rows (b0, b1, b2, a1, a2) with a0 = 1; state (ch, sections, 2),
+    updated in place.  Sections run four at a time over the whole block (then two,
+    then one), so each sample passes them in order and the result does not depend on
+    the grouping.
     """
     channels, n = x.shape
-    for g in range(0, sos.shape[0], 4):
+    sections = sos.shape[0]
+    g = 0
+    while g < sections:
         src = x if g == 0 else out
+        size = 4 if sections - g >= 4 else (2 if sections - g >= 2 else 1)
         for c in range(channels):
             a0, a1 = state[c, g, 0], state[c, g, 1]
-            b0, b1 = state[c, g + 1, 0], state[c, g + 1, 1]
-            c0, c1 = state[c, g + 2, 0], state[c, g + 2, 1]
-            d0, d1 = state[c, g + 3, 0], state[c, g + 3, 1]
-            for i in range(n):
-                v, a0, a1 = _biquad(src[c, i], sos, g, a0, a1)
-                v, b0, b1 = _biquad(v, sos, g + 1, b0, b1)
-                v, c0, c1 = _biquad(v, sos, g + 2, c0, c1)
-                v, d0, d1 = _biquad(v, sos, g + 3, d0, d1)
-                out[c, i] = v
+            if size == 4:
+                b0, b1 = state[c, g + 1, 0], state[c, g + 1, 1]
+                c0, c1 = state[c, g + 2, 0], state[c, g + 2, 1]
+                d0, d1 = state[c, g + 3, 0], state[c, g + 3, 1]
+                for i in range(n):
+                    v, a0, a1 = _biquad(src[c, i], sos, g, a0, a1)
+                    v, b0, b1 = _biquad(v, sos, g + 1, b0, b1)
+                    v, c0, c1 = _biquad(v, sos, g + 2, c0, c1)
+                    v, d0, d1 = _biquad(v, sos, g + 3, d0, d1)
+                    out[c, i] = v
+                state[c, g + 1, 0], state[c, g + 1, 1] = b0, b1
+                state[c, g + 2, 0], state[c, g + 2, 1] = c0, c1
+                state[c, g + 3, 0], state[c, g + 3, 1] = d0, d1
+            elif size == 2:
+                b0, b1 = state[c, g + 1, 0], state[c, g + 1, 1]
+                for i in range(n):
+                    v, a0, a1 = _biquad(src[c, i], sos, g, a0, a1)
+                    v, b0, b1 = _biquad(v, sos, g + 1, b0, b1)
+                    out[c, i] = v
+                state[c, g + 1, 0], state[c, g + 1, 1] = b0, b1
+            else:
+                for i in range(n):
+                    v, a0, a1 = _biquad(src[c, i], sos, g, a0, a1)
+                    out[c, i] = v
             state[c, g, 0], state[c, g, 1] = a0, a1
-            state[c, g + 1, 0], state[c, g + 1, 1] = b0, b1
-            state[c, g + 2, 0], state[c, g + 2, 1] = c0, c1
-            state[c, g + 3, 0], state[c, g + 3, 1] = d0, d1
+        g += size
 
 
 @nb.njit(**JIT)
