@@ -212,7 +212,11 @@ class AtomicWriter:
             self._rs = soxr.ResampleStream(rate, self.file_rate, channels, dtype="float64",
                                            quality=RESAMPLE_QUALITY)
         self.frames_written = 0
+        self._pending: list[np.ndarray] = []
+        self._pending_frames = 0
         self.on_write = None           # callback(block (channels, n)) seen before the file
+
+    CHUNK = 8192             # frames per call to libsndfile, at least (small blocks wait)
 
     def write(self, block: np.ndarray, last: bool = False) -> None:
         """Append ``block`` (channels, n) at ``rate``; ``last`` flushes a resampler."""
@@ -221,6 +225,21 @@ class AtomicWriter:
             data = self._rs.resample_chunk(np.ascontiguousarray(block.T), last=last).T
         if data.shape[1] == 0:
             return
+        if data.shape[1] >= self.CHUNK and not self._pending:
+            self._emit(data)
+            return
+        self._pending.append(np.array(data))
+        self._pending_frames += data.shape[1]
+        if self._pending_frames >= self.CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            data = np.concatenate(self._pending, axis=1)
+            self._pending, self._pending_frames = [], 0
+            self._emit(data)
+
+    def _emit(self, data: np.ndarray) -> None:
         if self.on_write is not None:
             self.on_write(data)
         try:
@@ -233,6 +252,7 @@ class AtomicWriter:
     def commit(self) -> None:
         if self._rs is not None:
             self.write(np.zeros((self.channels, 0), dtype=DTYPE), last=True)
+        self._flush()
         self._file.close()
         try:
             with open(self._tmp, "rb+") as fh:

@@ -279,7 +279,23 @@ class Node:
 
     def gain(self, name: str, start: int, frames: int):
         """A ``_db`` parameter over one block as an amplitude ratio."""
-        return db_to_gain(self.value(name, start, frames))
+        return self.derived(db_to_gain, (name,), start, frames)
+
+    def derived(self, make, names: tuple[str, ...], start: int, frames: int):
+        """``make(*values)`` of the parameters ``names`` over one block.
+
+        While none of them is automated the result cannot change, so it is worked out
+        once and kept (the per-block cost of a node with fixed settings stays small).
+        """
+        raw = tuple(self._values[n] for n in names)
+        if any(isinstance(v, Automation) for v in raw):
+            return make(*(self.value(n, start, frames) for n in names))
+        memo = self.__dict__.setdefault("_derived", {})
+        key = (getattr(getattr(make, "__func__", make), "__code__", make), names)
+        hit = memo.get(key)
+        if hit is None or hit[0] != raw:
+            hit = memo[key] = (raw, make(*raw))
+        return hit[1]
 
     # -------------------------------------------------------------- lifecycle
     def prepare(self, ctx: Context) -> tuple[int, ...]:

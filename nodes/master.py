@@ -204,9 +204,10 @@ class Limiter(Node):
         n = x.shape[1]
         # the detector looks at audio `detect_delay` samples old; the gain computed now
         # acts on audio `latency` samples old
-        ceiling = _detect_ceiling(self.value("ceiling_dbtp", start - self._core.detect_delay, n))
-        release = time_coefficient(self.value("release_ms", start - self._core.latency, n),
-                                   self.sample_rate)
+        ceiling = self.derived(_detect_ceiling, ("ceiling_dbtp",),
+                               start - self._core.detect_delay, n)
+        release = self.derived(lambda r: time_coefficient(r, self.sample_rate),
+                               ("release_ms",), start - self._core.latency, n)
         self._core.process(x, out, ceiling, release, start)
 
     def report(self) -> dict:
@@ -704,33 +705,36 @@ class Dither(Node):
         self._history = np.zeros((self._channels, max(len(self._ntf) - 1, 1)))
         self._quiet_run = np.zeros(1)
 
-    def _tpdf(self, start: int, n: int) -> np.ndarray:
-        """TPDF noise (triangular, +-1 step) for song samples start..start+n-1."""
+    def _tpdf(self, start: int, n: int) -> tuple[np.ndarray, int]:
+        """TPDF noise (triangular, +-1 step) for song samples start..start+n-1, as
+        (array, column of the first sample)."""
+        c, i = divmod(start, _DITHER_CHUNK)
+        if i + n <= _DITHER_CHUNK:                      # the usual case: one chunk holds it
+            return self._noise(c), i
         out = np.empty((self._channels, n))
         k, filled = start, 0
         while filled < n:
             c, i = divmod(k, _DITHER_CHUNK)
-            if c != self._chunk_index:
-                rng = np.random.default_rng([self.seed, 7, c + (1 << 40)])
-                r = rng.random((2, self._channels, _DITHER_CHUNK))
-                self._chunk = (r[0] - r[1]) * self._step
-                self._chunk_index = c
             take = min(_DITHER_CHUNK - i, n - filled)
-            out[:, filled:filled + take] = self._chunk[:, i:i + take]
+            out[:, filled:filled + take] = self._noise(c)[:, i:i + take]
             filled += take
             k += take
-        return out
+        return out, 0
+
+    def _noise(self, c: int) -> np.ndarray:
+        """Chunk c of the noise: the same numbers whatever the block size."""
+        if c != self._chunk_index:
+            rng = np.random.default_rng([self.seed, 7, c + (1 << 40)])
+            r = rng.random((2, self._channels, _DITHER_CHUNK))
+            self._chunk = (r[0] - r[1]) * self._step
+            self._chunk_index = c
+        return self._chunk
 
     def process(self, ins, outs, start):
         from .kernels.master import shaped_quantise
 
         (x,), (out,) = ins, outs
-        n = x.shape[1]
-        if self.auto_mute:
-            mute = ~np.any(x, axis=0)
-            quiet = np.abs(x).max(axis=0) < self._step / 8
-        else:
-            mute = quiet = np.zeros(n, dtype=bool)
-        shaped_quantise(x, out, self._tpdf(start, n), self._ntf, self._step, -1.0,
-                        1.0 - self._step, self._history, mute, quiet,
-                        0.01 * self.sample_rate, self._quiet_run)
+        noise, offset = self._tpdf(start, x.shape[1])
+        shaped_quantise(x, out, noise, offset, self._ntf, self._step, -1.0, 1.0 - self._step,
+                        self._history, bool(self.auto_mute), 0.01 * self.sample_rate,
+                        self._quiet_run)

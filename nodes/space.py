@@ -64,13 +64,17 @@ class Delay(Node):
         from .kernels.space import feedback_delay
 
         (x,), (out,) = ins, outs
-        n = x.shape[1]
+        times, feedback, damp, mix = self.derived(
+            self._loop, ("time_ms", "feedback", "lowpass_hz", "mix"), start, x.shape[1])
+        feedback_delay(x, out, self._buf, self._state, times, feedback, damp, mix,
+                       self._glide)
+
+    def _loop(self, time_ms, feedback, lowpass_hz, mix):
+        """The kernel's arrays: delay in samples, feedback, lowpass pole, mix."""
         sr = self.sample_rate
-        v = lambda name: self.value(name, start, n)  # noqa: E731
-        times = _arr(np.asarray(v("time_ms")) * (sr / 1000.0))
-        damp = _arr(np.exp(-2.0 * math.pi * np.minimum(v("lowpass_hz"), 0.49 * sr) / sr))
-        feedback_delay(x, out, self._buf, self._state, times, _arr(v("feedback")), damp,
-                       _arr(v("mix")), self._glide)
+        return (_arr(np.asarray(time_ms) * (sr / 1000.0)), _arr(feedback),
+                _arr(np.exp(-2.0 * math.pi * np.minimum(lowpass_hz, 0.49 * sr) / sr)),
+                _arr(mix))
 
 
 # 16 delay lengths in ms, mutually prime once rounded to samples at 48 kHz and scaled

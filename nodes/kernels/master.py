@@ -77,27 +77,38 @@ def limiter_gain(peak, out, ceiling, alpha_release, window, dq_val, dq_idx, ring
 
 
 @nb.njit(**JIT)
-def shaped_quantise(x, out, dither, ntf, step, lowest, highest, history, mute, quiet, hold,
-                    state):
+def shaped_quantise(x, out, dither, offset, ntf, step, lowest, highest, history, auto_mute,
+                    hold, state):
     """Quantise to multiples of ``step`` with dither and error feedback.
 
     y = x + sum_k ntf[k] e[n-k] (k >= 1) + dither, rounded; e[n] = y - (that sum
     without dither), so the total error (dither included) is shaped by the noise
-    transfer function ntf (ntf[0] = 1).  history (ch, len(ntf) - 1): past errors,
-    newest first.  Results are clipped to [lowest, highest]; the clipping is not fed
-    back (it would make the loop unstable).  The output is 0 and the error history is
-    cleared where ``mute`` (n,) is true (digital silence stays silent), and once
-    ``quiet`` (n,) has been true for ``hold`` samples in a row (a tail that has faded
-    below the quantiser's reach); state[0] counts the quiet run.
+    transfer function ntf (ntf[0] = 1).  dither[c, offset + i] is sample i's dither.
+    history (ch, len(ntf) - 1): past errors, newest first.  Results are clipped to
+    [lowest, highest]; the clipping is not fed back (it would make the loop
+    unstable).  With ``auto_mute`` the output is 0 and the error history is cleared
+    where every channel is exactly 0 (digital silence stays silent), and once every
+    channel has stayed under an eighth of a step for ``hold`` samples in a row (a
+    tail that has faded below the quantiser's reach); state[0] counts the quiet run.
     """
     channels, n = x.shape
     order = ntf.shape[0] - 1
-    silent = np.empty(n, dtype=np.bool_)
-    run = state[0]
-    for i in range(n):
-        run = run + 1.0 if quiet[i] else 0.0
-        silent[i] = mute[i] or run >= hold
-    state[0] = run
+    silent = np.zeros(n, dtype=np.bool_)
+    if auto_mute:
+        limit = step / 8.0
+        run = state[0]
+        for i in range(n):
+            zero = True
+            quiet = True
+            for c in range(channels):
+                v = x[c, i]
+                if v != 0.0:
+                    zero = False
+                if not abs(v) < limit:
+                    quiet = False
+            run = run + 1.0 if quiet else 0.0
+            silent[i] = zero or run >= hold
+        state[0] = run
     for c in range(channels):
         for i in range(n):
             if silent[i]:
@@ -108,7 +119,7 @@ def shaped_quantise(x, out, dither, ntf, step, lowest, highest, history, mute, q
             v = x[c, i]
             for k in range(order):
                 v += ntf[k + 1] * history[c, k]
-            y = step * round((v + dither[c, i]) / step)
+            y = step * round((v + dither[c, offset + i]) / step)
             for k in range(order - 1, 0, -1):
                 history[c, k] = history[c, k - 1]
             if order > 0:
