@@ -77,6 +77,47 @@ def limiter_gain(peak, out, ceiling, alpha_release, window, dq_val, dq_idx, ring
 
 
 @nb.njit(**JIT)
+def refined_peaks(phases, samples, last, env):
+    """Largest interpolated magnitude in each sample's interval, over channels.
+
+    phases (ch, k - 1, P): the interpolated points between samples i and i + 1 (phase
+    1 .. k-1); samples (ch, >= P + 1): the samples, phase 0 (sample P is the next
+    partition's first).  Each point that is a local maximum of the magnitude is
+    replaced by the top of the parabola through it and its neighbours.  last (ch,):
+    the magnitude of the previous partition's last point, updated.  env (P,) out.
+    The work goes phase by phase across the partition, without branches, so that the
+    compiler can vectorise it.
+    """
+    channels, inner, n = phases.shape
+    left = np.empty(n)
+    mid = np.empty(n)
+    right = np.empty(n)
+    for i in range(n):
+        env[i] = 0.0
+    for c in range(channels):
+        left[0] = last[c]
+        for i in range(1, n):
+            left[i] = abs(float(phases[c, inner - 1, i - 1]))
+        for i in range(n):
+            mid[i] = abs(samples[c, i])
+        for j in range(inner + 1):
+            if j < inner:
+                for i in range(n):
+                    right[i] = abs(float(phases[c, j, i]))
+            else:
+                for i in range(n):
+                    right[i] = abs(samples[c, i + 1])
+            for i in range(n):
+                lo, m, hi = left[i], mid[i], right[i]
+                d = 2.0 * m - lo - hi
+                top = m + (lo - hi) * (lo - hi) / (8.0 * max(d, 1e-300))
+                v = top if (m >= lo and m >= hi and d > 0.0) else m
+                env[i] = max(env[i], v)
+            left, mid, right = mid, right, left
+        last[c] = abs(float(phases[c, inner - 1, n - 1]))
+
+
+@nb.njit(**JIT)
 def shaped_quantise(x, out, dither, offset, ntf, step, lowest, highest, history, auto_mute,
                     hold, state):
     """Quantise to multiples of ``step`` with dither and error feedback.
