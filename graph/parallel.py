@@ -44,6 +44,8 @@ def run_chain(plan: Plan, chain: Chain, k: int, watch=None) -> None:
     full = f == plan.segment
     for (b, _), ring in zip(chain.ends, chain.segments):
         bufs[b] = ring[k % RING]
+    if chain.inlet is not None:
+        bufs[chain.inlet] = chain.inlet_segments[k % RING]
     for step in chain.steps:
         outs = tuple(bufs[b] if full else bufs[b][:, :f] for b in step.outputs)
         if step.silent:
@@ -65,13 +67,15 @@ class Inline:
         self.plan = plan
         self.watch = watch
 
-    def start(self, chains: list[int], k: int) -> None:
-        """Ask for segment ``k`` of ``chains`` (here: compute it now)."""
+    def start(self, chains: list[int], k: int) -> int:
+        """Ask for segment ``k`` of ``chains`` (here: compute it now); returns a ticket
+        for :meth:`wait`."""
         for c in chains:
             run_chain(self.plan, self.plan.chains[c], k, self.watch)
+        return 0
 
-    def wait(self) -> None:
-        """Wait for the oldest segment asked for."""
+    def wait(self, ticket: int | None = None) -> None:
+        """Wait for a request (by default the oldest not yet waited for)."""
 
     def drain(self) -> None:
         """Wait for everything asked for."""
@@ -96,7 +100,8 @@ class Threads(Inline):
 
         super().__init__(plan, watch)
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="mixgraph-chain")
-        self.pending: deque = deque()
+        self.pending: dict[int, list] = {}    # ticket: its jobs, in the order asked
+        self.tickets = 0
         self.last: dict = {}              # per chain: its latest job
 
     def _job(self, c: int, k: int, before) -> None:
@@ -104,21 +109,24 @@ class Threads(Inline):
             before.result()
         run_chain(self.plan, self.plan.chains[c], k, self.watch)
 
-    def start(self, chains: list[int], k: int) -> None:
+    def start(self, chains: list[int], k: int) -> int:
         jobs = []
         for c in chains:
             job = self.pool.submit(self._job, c, k, self.last.get(c))
             self.last[c] = job
             jobs.append(job)
-        self.pending.append(jobs)
+        self.tickets += 1
+        self.pending[self.tickets] = jobs
+        return self.tickets
 
-    def wait(self) -> None:
-        for job in self.pending.popleft():
+    def wait(self, ticket: int | None = None) -> None:
+        ticket = next(iter(self.pending)) if ticket is None else ticket
+        for job in self.pending.pop(ticket):
             job.result()
 
     def drain(self) -> None:
         while self.pending:
-            for job in self.pending.popleft():
+            for job in self.pending.pop(next(iter(self.pending))):
                 job.exception()
         self.last = {}
 
@@ -142,7 +150,10 @@ class Processes:
         self.owner = {c: w for w, mine in enumerate(owners) for c in mine}
         self.conns = []
         self.pids = []
-        self.waiting: deque = deque()         # per request: the workers asked
+        self.waiting: dict[int, set[int]] = {}   # ticket: the workers yet to answer it
+        self.queued: list[deque] = []            # per worker: its tickets, in order
+        self.answers: dict[int, list] = {}       # ticket: answers received so far
+        self.tickets = 0
         try:
             for mine in owners:
                 parent, child = Pipe()
@@ -153,37 +164,47 @@ class Processes:
                     _child(child, plan, set(mine), watch)
                 child.close()
                 self.conns.append(parent)
+                self.queued.append(deque())
                 self.pids.append(pid)
         except BaseException:
             self.close()
             raise
 
-    def _ask(self, per_worker: dict[int, tuple]) -> None:
+    def _ask(self, per_worker: dict[int, tuple]) -> int:
+        self.tickets += 1
         for w, message in per_worker.items():
             self.conns[w].send(message)
-        self.waiting.append(list(per_worker))
+            self.queued[w].append(self.tickets)
+        self.waiting[self.tickets] = set(per_worker)
+        self.answers[self.tickets] = []
+        return self.tickets
 
-    def start(self, chains: list[int], k: int) -> None:
+    def start(self, chains: list[int], k: int) -> int:
         by_worker: dict[int, list[int]] = {}
         for c in chains:
             by_worker.setdefault(self.owner[c], []).append(c)
-        self._ask({w: ("run", k, cs) for w, cs in by_worker.items()})
+        return self._ask({w: ("run", k, cs) for w, cs in by_worker.items()})
 
-    def wait(self) -> list:
-        answers, error = [], None
-        for w in self.waiting.popleft():
-            try:
-                answer = self.conns[w].recv()
-            except EOFError:
-                answer = ("error", MixgraphError("a render worker process stopped "
-                                                 "unexpectedly"))
-            if answer[0] == "error":
-                error = error or answer[1]
-            else:
-                answers.append(answer[1])
-        if error is not None:
-            raise error
-        return answers
+    def wait(self, ticket: int | None = None) -> list:
+        """The answers to a request (by default the oldest not yet waited for); a
+        worker answers in the order it was asked, so earlier answers are kept."""
+        ticket = next(iter(self.waiting)) if ticket is None else ticket
+        for w in sorted(self.waiting[ticket]):
+            while ticket in self.queued[w]:
+                try:
+                    answer = self.conns[w].recv()
+                except EOFError:
+                    answer = ("error", MixgraphError("a render worker process stopped "
+                                                     "unexpectedly"))
+                got = self.queued[w].popleft()
+                self.waiting[got].discard(w)
+                self.answers[got].append(answer)
+        del self.waiting[ticket]
+        answers = self.answers.pop(ticket)
+        errors = [a[1] for a in answers if a[0] == "error"]
+        if errors:
+            raise errors[0]
+        return [a[1] for a in answers]
 
     def drain(self) -> None:
         error = None
@@ -224,7 +245,7 @@ class Processes:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
-        self.conns, self.pids, self.waiting = [], [], deque()
+        self.conns, self.pids, self.waiting, self.queued = [], [], {}, []
 
 
 def _child(conn, plan: Plan, mine: set[int], watch) -> None:  # pragma: no cover
@@ -268,28 +289,37 @@ def _portable(exc: BaseException) -> BaseException:
 
 
 def _share_segments(plan: Plan) -> None:
-    """Move every chain's rings of segments into one shared anonymous mapping."""
-    pairs = [(chain, i) for chain in plan.chains for i in range(len(chain.segments))]
-    size = sum(half.nbytes for chain, i in pairs for half in chain.segments[i])
+    """Move every chain's rings of segments (and tail chains' inlets) into one shared
+    anonymous mapping."""
+    rings = [ring for chain in plan.chains for ring in chain.segments] + [
+        chain.inlet_segments for chain in plan.chains if chain.inlet is not None]
+    size = sum(part.nbytes for ring in rings for part in ring)
     if not size:
         return
     memory = mmap.mmap(-1, size, flags=mmap.MAP_SHARED)
     offset = 0
-    for chain, i in pairs:
-        halves = []
-        for half in chain.segments[i]:
-            shared = np.ndarray(half.shape, dtype=half.dtype, buffer=memory, offset=offset)
-            shared[...] = half
-            halves.append(shared)
-            offset += half.nbytes
-        chain.segments[i] = tuple(halves)
+
+    def shared(ring):
+        nonlocal offset
+        parts = []
+        for part in ring:
+            view = np.ndarray(part.shape, dtype=part.dtype, buffer=memory, offset=offset)
+            view[...] = part
+            parts.append(view)
+            offset += part.nbytes
+        return tuple(parts)
+
+    for chain in plan.chains:
+        chain.segments = [shared(ring) for ring in chain.segments]
+        if chain.inlet is not None:
+            chain.inlet_segments = shared(chain.inlet_segments)
     plan.shared = memory
 
 
 def _balance(chains: list[Chain], workers: int) -> list[list[int]]:
     """Chains shared among workers, the heaviest first to the least loaded."""
-    def weight(chain: Chain) -> int:
-        return sum(max(s.out_channels, default=1) for s in chain.steps)
+    def weight(chain: Chain) -> float:
+        return sum(s.node.cost * max(s.out_channels, default=1) for s in chain.steps)
 
     loads = [0] * workers
     owners: list[list[int]] = [[] for _ in range(workers)]

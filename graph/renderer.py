@@ -12,6 +12,7 @@ import os
 import tempfile
 import threading
 import time
+from collections import deque
 from pathlib import Path
 from typing import Callable
 
@@ -318,17 +319,29 @@ def _run_pass(plan: Plan, steps: list[Step], tapes: dict[str, "Tape"], tracker: 
         from .parallel import Inline
 
         runner = Inline(plan, watch)
-    segments = _Segments(plan, chained, runner)
-    steps = [s for s in steps if s.chain is None]
+    tails = _Tails(plan, [c for c in chained if plan.chains[c].is_tail], steps, runner,
+                   watch)
+    segments = _Segments(plan, [c for c in chained if not plan.chains[c].is_tail], runner)
+    # the block loop: steps outside chains and outputs of tail chains, and where a
+    # tail chain starts, the gathering of its input
+    loop: list[tuple[Step | None, object]] = []
+    for s in steps:
+        if s.node_id in tails.first:
+            loop.append((None, tails.first[s.node_id]))
+        elif s.chain is None and id(s) not in tails.post_ids:
+            loop.append((s, None))
     # a whole block writes whole buffers: their tuples are made once
-    whole = {id(s): tuple(bufs[b] for b in s.outputs) for s in steps}
+    whole = {id(s): tuple(bufs[b] for b in s.outputs) for s, _ in loop if s is not None}
     n = 0
     try:
         while n < total:
             f = min(block, total - n)
             full = f == block
             segments.serve(n)
-            for step in steps:
+            for step, chain in loop:
+                if chain is not None:
+                    tails.feed(chain, n, _gather(chain.feed, bufs, f, full))
+                    continue
                 outs = whole[id(step)] if full else tuple(bufs[b][:, :f] for b in step.outputs)
                 if step.silent:
                     for out in outs:
@@ -345,9 +358,11 @@ def _run_pass(plan: Plan, steps: list[Step], tapes: dict[str, "Tape"], tracker: 
                 target, tape = capture
                 tape.write(tuple(_gather(port, bufs, f, full) for port in target.inputs))
             n += f
+            tails.advance(n)
             if cancel is not None and cancel.is_set():
                 raise RenderCancelled("render cancelled; nothing was written")
             tracker.advance(f)
+        tails.finish()
     finally:
         segments.close()
         for reader in readers.values():
@@ -364,6 +379,7 @@ class _Segments:
         self.runner = runner
         self.current = -1
         self.started = 0                     # segments asked for so far
+        self.tickets: deque = deque()        # of the segments asked for, in order
 
     def serve(self, n: int) -> None:
         """Point the chains' block buffers at render-clock block ``n``."""
@@ -376,9 +392,9 @@ class _Segments:
             # keep up to RING - 1 segments on their way while this one is read
             ahead = k + (RING - 1 if self.runner.asynchronous else 0)
             while self.started <= min(ahead, last):
-                self.runner.start(self.chains, self.started)
+                self.tickets.append(self.runner.start(self.chains, self.started))
                 self.started += 1
-            self.runner.wait()
+            self.runner.wait(self.tickets.popleft())
             self.current = k
         bufs = self.plan.buffers
         block = self.plan.block_size
@@ -394,6 +410,66 @@ class _Segments:
             self.runner.drain()
         except Exception:
             pass
+
+
+class _Tails:
+    """Tail chains (a master chain, see :func:`graph.schedule.find_tail_chains`): the
+    block loop gathers their input into a ring of segments; each full segment is
+    handed to the runner, and the outputs they feed write it once it is back, one
+    segment behind (two in flight when the runner works alongside the loop)."""
+
+    def __init__(self, plan: Plan, chains: list[int], steps: list[Step], runner, watch):
+        self.plan = plan
+        self.chains = chains
+        self.runner = runner
+        self.watch = watch
+        self.first = {plan.chains[c].steps[0].node_id: plan.chains[c] for c in chains}
+        ends = {view for c in chains for _, view in plan.chains[c].ends}
+        self.post = [s for s in steps if s.chain is None and s.is_sink
+                     and any(p.direct in ends for p in s.inputs)]
+        self.post_ids = {id(s) for s in self.post}
+        self.pending: deque = deque()        # (segment, ticket) asked for
+
+    def feed(self, chain, n: int, x: np.ndarray) -> None:
+        k, offset = divmod(n, self.plan.segment)
+        chain.inlet_segments[k % RING][:, offset:offset + x.shape[1]] = x
+
+    def advance(self, n: int) -> None:
+        """After the block that ends at ``n``: hand over a completed segment."""
+        if not self.chains:
+            return
+        segment = self.plan.segment
+        if n % segment and n < self.plan.end_frames:
+            return
+        k = (n - 1) // segment
+        self.pending.append((k, self.runner.start(self.chains, k)))
+        while len(self.pending) > (1 if self.runner.asynchronous else 0):
+            self._write(*self.pending.popleft())
+
+    def finish(self) -> None:
+        while self.pending:
+            self._write(*self.pending.popleft())
+
+    def _write(self, k: int, ticket) -> None:
+        """Run the outputs over segment ``k`` of the tail chains' last outputs."""
+        self.runner.wait(ticket)
+        plan, bufs, block = self.plan, self.plan.buffers, self.plan.block_size
+        start = k * plan.segment
+        end = min(start + plan.segment, plan.end_frames)
+        for n in range(start, end, block):
+            f = min(block, end - n)
+            full = f == block
+            for c in self.chains:
+                chain = plan.chains[c]
+                for (_, view), ring in zip(chain.ends, chain.segments):
+                    bufs[view] = ring[k % RING][:, n - start:n - start + block]
+            for step in self.post:
+                if step.silent:
+                    continue
+                ins = tuple(_gather(port, bufs, f, full) for port in step.inputs)
+                if self.watch is not None:
+                    self.watch.see(step, ins, n - step.latency_in)
+                step.node.process(ins, (), n - step.latency_in)
 
 
 class _Tracker:

@@ -27,6 +27,11 @@ order, once per block:
   at a time from the segment.  Inside a chain two buffers take turns; the chain's
   last outputs have a ring of ``RING`` segments, one being read while the next ones
   are written.
+- **Tail chains**: the same shape downstream, where everything the last node feeds
+  is an output reading only it (mix bus -> eq -> multiband -> limiter -> dither ->
+  output).  The block loop copies the first node's input into a ring of segments;
+  each full segment goes to a worker, and the outputs write it a segment later, so
+  the master chain runs beside the buses instead of after them.
   Every node's output is independent of the block size, so the render is the same,
   bit for bit, with or without chains and with any number of workers.
 - **Length**: the song ends where the last source ends; each output continues for
@@ -90,6 +95,16 @@ class Chain:
     # per output port of the last step: (index it writes, index the block loop reads)
     ends: list[tuple[int, int]]
     segments: list[tuple[np.ndarray, ...]]   # per port: the ring of RING segments
+    # a tail chain's input: the port the block loop gathers (at the first step's place
+    # in the order), the buffer the first step reads and the ring of RING segments
+    # that buffer takes in turn
+    feed: InputPort | None = None
+    inlet: int | None = None
+    inlet_segments: tuple[np.ndarray, ...] = ()
+
+    @property
+    def is_tail(self) -> bool:
+        return self.feed is not None
 
 
 @dataclass
@@ -272,6 +287,38 @@ def find_chains(order_: list[str], links_in: dict[str, list[Link]], nodes: dict[
     return found
 
 
+def find_tail_chains(order_: list[str], links_in: dict[str, list[Link]],
+                     nodes: dict[str, Node], live: set[Link], taken: set[str]) -> list[list[str]]:
+    """Chains that start downstream: a node with one live link in (from outside any
+    chain), then nodes as in :func:`find_chains`, where everything the last one feeds
+    is an output that reads only it (a master chain: eq -> compressor -> limiter ->
+    dither -> output).  The block loop gathers the first node's input into a ring of
+    segments; the outputs read the last node's segments a segment later."""
+    links_out: dict[str, list[Link]] = {nid: [] for nid in order_}
+    for nid in order_:
+        for link in links_in[nid]:
+            links_out[link.src.node].append(link)
+
+    def plain(nid: str) -> bool:
+        node = nodes[nid]
+        return (nid not in taken and not isinstance(node, Sink) and not node.needs_analysis
+                and len(links_in[nid]) == 1 and links_in[nid][0] in live)
+
+    found = []
+    for nid in order_:
+        if not plain(nid) or any(nid in chain for chain in found):
+            continue
+        chain = [nid]
+        while len(links_out[chain[-1]]) == 1 and links_out[chain[-1]][0] in live \
+                and plain(links_out[chain[-1]][0].dst.node):
+            chain.append(links_out[chain[-1]][0].dst.node)
+        ends = links_out[chain[-1]]
+        if ends and all(l in live and isinstance(nodes[l.dst.node], Sink)
+                        and len(links_in[l.dst.node]) == 1 for l in ends):
+            found.append(chain)
+    return found
+
+
 def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers, muted,
            live, built, use_chains) -> Plan:
     channels: dict[PortRef, int] = {}
@@ -298,6 +345,10 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
         nodes[nid] = node
 
     chain_ids = find_chains(steps_order, links_in, nodes, live) if use_chains else []
+    heads = len(chain_ids)
+    if use_chains:
+        chain_ids += find_tail_chains(steps_order, links_in, nodes, live,
+                                      {nid for chain in chain_ids for nid in chain})
     chain_of = {nid: k for k, chain in enumerate(chain_ids) for nid in chain}
     segment = block_size * max(1, -(-SEGMENT_FRAMES // block_size))
 
@@ -375,6 +426,16 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
             inputs.append(port)
         outs = []
         k = chain_of.get(nid)
+        if k is not None and k >= heads and nid == chain_ids[k][0]:
+            # a tail chain's first step reads its ring; the block loop fills it from
+            # the one live link in (same channels, no delay: a buffer passed through)
+            j = next(j for j, (_, links, _) in enumerate(ports) if links)
+            port = inputs[j]
+            chains[k].feed = port
+            chains[k].inlet = dedicated(port.channels, segment)
+            chains[k].inlet_segments = (pool.buffers[chains[k].inlet],) + tuple(
+                np.zeros_like(pool.buffers[chains[k].inlet]) for _ in range(RING - 1))
+            inputs[j] = InputPort(port.name, port.channels, direct=chains[k].inlet)
         for j, port in enumerate(type(node).outputs):
             ch = channels[PortRef(nid, port.name)]
             if k is None:

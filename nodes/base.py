@@ -207,6 +207,9 @@ class Node:
     writes: ClassVar[tuple[str, ...]] = ()
     #: the engine renders this node's input once and calls ``analyse`` before the render
     needs_analysis: ClassVar[bool] = False
+    #: rough CPU time of a channel-sample relative to an EQ band set or a compressor
+    #: (from ``bench/nodes.py``); the engine shares chains among workers by it
+    cost: ClassVar[float] = 1.0
 
     def __init__(self, **values: Any):
         table = self.param_table()

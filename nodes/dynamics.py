@@ -176,6 +176,7 @@ class Gate(Node):
 
     type_name = "gate"
     category = "dynamics"
+    cost = 3
     summary = "gate: threshold, range, attack, hold, release, sidechain"
     inputs = SIDECHAIN_INPUTS
     params = (
@@ -298,6 +299,7 @@ class Saturation(Node):
 
     type_name = "saturation"
     category = "dynamics"
+    cost = 60
     summary = "oversampled tanh saturation with drive and dry/wet mix"
     params = (
         Param("drive_db", 12.0, min=0.0, max=24.0, unit="dB", doc="gain into the shaper"),

@@ -180,6 +180,7 @@ class Limiter(Node):
 
     type_name = "limiter"
     category = "master"
+    cost = 8
     summary = "lookahead true-peak brickwall limiter"
     params = (
         Param("ceiling_dbtp", -1.0, min=-20.0, max=0.0, unit="dBTP",
@@ -418,6 +419,7 @@ class MultibandCompressor(Node):
 
     type_name = "multiband_compressor"
     category = "master"
+    cost = 7
     summary = "2-4 band compressor with Linkwitz-Riley crossovers that sum flat"
     params = (
         Param("crossovers_hz", [200.0, 2500.0], kind="list", check=_crossover_problems,
@@ -565,6 +567,7 @@ class LinearPhaseEq(Node):
 
     type_name = "linear_phase_eq"
     category = "master"
+    cost = 6
     summary = "linear-phase EQ (FIR), same bands as eq; latency compensated"
     params = (Param("bands", [], kind="list", check=_static_band_problems,
                     doc="list of bands: {type, freq_hz, gain_db, q, slope_db_oct, on}"),)
@@ -686,6 +689,7 @@ class Dither(Node):
 
     type_name = "dither"
     category = "master"
+    cost = 2
     summary = "TPDF dither to 16 or 24 bits, optionally noise-shaped; seeded"
     params = (
         Param("bit_depth", 24, kind="int", choices=(16, 24), doc="bits of the output file"),

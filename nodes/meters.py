@@ -390,6 +390,7 @@ class Meter(Node):
 
     type_name = "meter"
     category = "meters"
+    cost = 6
     summary = "measures loudness, peaks, RMS and correlation; passes audio through"
     params = (Param("label", "", kind="str", doc="name shown in the report"),)
 

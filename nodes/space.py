@@ -28,6 +28,7 @@ class Delay(Node):
 
     type_name = "delay"
     category = "space"
+    cost = 3
     summary = "feedback delay with a lowpass in the loop; time glides without clicks"
     params = (
         Param("time_ms", 375.0, min=1.0, max=5000.0, unit="ms", doc="delay time"),
@@ -138,6 +139,7 @@ class Reverb(Node):
 
     type_name = "reverb"
     category = "space"
+    cost = 6
     summary = "algorithmic (FDN) or convolution reverb, stereo out"
     params = (
         Param("mode", "algorithmic", kind="choice", choices=("algorithmic", "convolution"),

@@ -93,6 +93,59 @@ def test_parallel_renders_equal_the_serial_render_bit_for_bit(project, mute, sol
     assert comp["gain_reduction_max_db"] > 1.0
 
 
+def master_session(project, mute: str | None = None, solo: str | None = None):
+    """The small session with a master chain instead of the loudness stage: mix ->
+    eq -> compressor -> channel -> limiter -> dither -> output (a tail chain)."""
+    session(project, mute, solo)
+    g = project.graph
+    g.remove("loud")
+    g.add("eq", id="m_eq", bands=[{"type": "high_shelf", "freq_hz": 8000.0, "gain_db": 2.0}])
+    g.add("compressor", id="m_comp", threshold_db=-20.0, ratio=2.0)
+    g.add("channel", id="m_ch", gain_db=6.0, mute=(mute == "m_ch"))
+    g.add("limiter", id="m_lim", ceiling_dbtp=-1.0)
+    g.add("dither", id="m_dither", bit_depth=24)
+    for a, b in (("mix", "m_eq"), ("m_eq", "m_comp"), ("m_comp", "m_ch"), ("m_ch", "m_lim"),
+                 ("m_lim", "m_dither"), ("m_dither", "out")):
+        g.connect(a, b)
+
+
+def test_a_master_chain_runs_as_a_tail_chain_and_only_when_outputs_alone_read_it(project):
+    master_session(project)
+    plan = make_plan(project.graph, 1024)
+    try:
+        tails = [[s.node_id for s in c.steps] for c in plan.chains if c.is_tail]
+        assert tails == [["m_eq", "m_comp", "m_ch", "m_lim", "m_dither"]]
+    finally:
+        plan.close()
+    # the limiter also feeds a monitor bus: the block loop needs the limiter's blocks,
+    # so the chain stops short of it; dither and the bus each start one of their own
+    project.graph.add("bus", id="mon", gain_db=-6.0)
+    project.graph.connect("m_lim", "mon")
+    project.output("mon_out", src="mon")
+    plan = make_plan(project.graph, 1024)
+    try:
+        tails = [[s.node_id for s in c.steps] for c in plan.chains if c.is_tail]
+        assert tails == [["m_dither"], ["mon"]]
+    finally:
+        plan.close()
+
+
+@pytest.mark.parametrize("mute,solo", [(None, None), ("m_ch", None), (None, "s4_ch")])
+def test_a_tail_chain_renders_equal_the_serial_render_bit_for_bit(project, mute, solo):
+    master_session(project, mute, solo)
+    reference, serial = render_read(project, block_size=1024, workers=1)
+    if mute is None:
+        assert np.max(np.abs(reference)) > 0.1
+    for block, workers in ((1024, 2), (300, 2), (1024, 3), (77, 1), (16384, 2)):
+        out, report = render_read(project, block_size=block, workers=workers)
+        assert out.shape == reference.shape
+        assert np.array_equal(out, reference), (block, workers)
+        # the limiter's figures come back from the worker process that ran it
+        assert report.nodes == serial.nodes, (block, workers)
+    if mute is None and solo is None:
+        assert serial.nodes["m_lim"][1]["gain_reduction_max_db"] > 0.1
+
+
 def test_threads_give_the_same_render_as_processes(project, monkeypatch):
     """The same render with worker processes, then (forking refused) with threads: the
     threads really ran, and both equal the serial render bit for bit."""
