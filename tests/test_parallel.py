@@ -130,6 +130,16 @@ def test_a_master_chain_runs_as_a_tail_chain_and_only_when_outputs_alone_read_it
         plan.close()
 
 
+def test_a_tail_chain_in_threads_equals_the_serial_render(project, monkeypatch):
+    master_session(project)
+    reference, serial = render_read(project, block_size=1024, workers=1)
+    monkeypatch.setenv("MIXGRAPH_NO_FORK", "1")
+    for block in (1024, 300):
+        out, report = render_read(project, block_size=block, workers=2)
+        assert np.array_equal(out, reference), block
+        assert report.nodes == serial.nodes, block
+
+
 @pytest.mark.parametrize("mute,solo", [(None, None), ("m_ch", None), (None, "s4_ch")])
 def test_a_tail_chain_renders_equal_the_serial_render_bit_for_bit(project, mute, solo):
     master_session(project, mute, solo)
