@@ -177,7 +177,15 @@ def compress(x, key, out, threshold, ratio, knee, alpha_attack, alpha_release, l
             _log2_block(lin, row, scratch, n, DB_PER_LOG2)
             level[r, :] = row
     # 2. stereo link: each channel's level moves towards the loudest by ``link``
-    if own:
+    if own and rows == 2 and link.shape[0] == 1:     # stereo, fixed link: one plain loop
+        lk = link[0]
+        for i in range(n):
+            a = level[0, i]
+            b = level[1, i]
+            loud = max(a, b)
+            level[0, i] = lk * loud + (1.0 - lk) * a
+            level[1, i] = lk * loud + (1.0 - lk) * b
+    elif own:
         for i in range(n):
             loud = level[0, i]
             for r in range(1, rows):
@@ -204,7 +212,23 @@ def compress(x, key, out, threshold, ratio, knee, alpha_attack, alpha_release, l
     # 4. smoothing: smooth decoupled peak detector (release, then attack)
     fixed = alpha_attack.shape[0] == 1 and alpha_release.shape[0] == 1
     aa, ar = alpha_attack[0], alpha_release[0]
-    for r in range(rows):
+    if rows == 2 and fixed:
+        # two detectors side by side: each waits on its own last value, so together
+        # they take the time of one
+        y1a, ya, y1b, yb = state[0, 0], state[0, 1], state[1, 0], state[1, 1]
+        for i in range(n):
+            ta = level[0, i]
+            tb = level[1, i]
+            rel = ar * y1a + (1.0 - ar) * ta
+            y1a = ta if ta > rel else rel
+            ya = aa * ya + (1.0 - aa) * y1a
+            level[0, i] = ya
+            rel = ar * y1b + (1.0 - ar) * tb
+            y1b = tb if tb > rel else rel
+            yb = aa * yb + (1.0 - aa) * y1b
+            level[1, i] = yb
+        state[0, 0], state[0, 1], state[1, 0], state[1, 1] = y1a, ya, y1b, yb
+    for r in range(rows if not (rows == 2 and fixed) else 0):
         y1 = state[r, 0]
         y = state[r, 1]
         for i in range(n):
