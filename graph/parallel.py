@@ -193,7 +193,7 @@ class Processes:
             while ticket in self.queued[w]:
                 try:
                     answer = self.conns[w].recv()
-                except EOFError:
+                except (EOFError, OSError):               # the worker died (reset pipe)
                     answer = ("error", MixgraphError("a render worker process stopped "
                                                      "unexpectedly"))
                 got = self.queued[w].popleft()

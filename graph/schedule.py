@@ -291,9 +291,10 @@ def find_tail_chains(order_: list[str], links_in: dict[str, list[Link]],
                      nodes: dict[str, Node], live: set[Link], taken: set[str]) -> list[list[str]]:
     """Chains that start downstream: a node with one live link in (from outside any
     chain), then nodes as in :func:`find_chains`, where everything the last one feeds
-    is an output that reads only it (a master chain: eq -> compressor -> limiter ->
-    dither -> output).  The block loop gathers the first node's input into a ring of
-    segments; the outputs read the last node's segments a segment later."""
+    is an output that reads only it and needs no analysis pass (a master chain: eq ->
+    compressor -> limiter -> dither -> output).  The block loop gathers the first
+    node's input into a ring of segments; the outputs read the last node's segments a
+    segment later."""
     links_out: dict[str, list[Link]] = {nid: [] for nid in order_}
     for nid in order_:
         for link in links_in[nid]:
@@ -314,6 +315,7 @@ def find_tail_chains(order_: list[str], links_in: dict[str, list[Link]],
             chain.append(links_out[chain[-1]][0].dst.node)
         ends = links_out[chain[-1]]
         if ends and all(l in live and isinstance(nodes[l.dst.node], Sink)
+                        and not nodes[l.dst.node].needs_analysis
                         and len(links_in[l.dst.node]) == 1 for l in ends):
             found.append(chain)
     return found
