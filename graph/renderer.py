@@ -415,8 +415,8 @@ class _Segments:
 class _Tails:
     """Tail chains (a master chain, see :func:`graph.schedule.find_tail_chains`): the
     block loop gathers their input into a ring of segments; each full segment is
-    handed to the runner, and the outputs they feed write it once it is back, one
-    segment behind (two in flight when the runner works alongside the loop)."""
+    handed to the runner, and the outputs they feed write it once it is back (up to
+    two segments behind when the runner works alongside the loop)."""
 
     def __init__(self, plan: Plan, chains: list[int], steps: list[Step], runner, watch):
         self.plan = plan
@@ -443,7 +443,8 @@ class _Tails:
             return
         k = (n - 1) // segment
         self.pending.append((k, self.runner.start(self.chains, k)))
-        while len(self.pending) > (1 if self.runner.asynchronous else 0):
+        # up to RING - 1 segments on their way: inlet and outlet slots never overlap
+        while len(self.pending) > (RING - 1 if self.runner.asynchronous else 0):
             self._write(*self.pending.popleft())
 
     def finish(self) -> None:
