@@ -577,16 +577,19 @@ def _gather(port: InputPort, bufs: list[np.ndarray], f: int, full: bool):
     x = bufs[port.scratch]
     if not full:
         x = x[:, :f]
-    first = True
-    for feed in port.feeds:
+    held = None                          # the first feed, added to the second
+    for i, feed in enumerate(port.feeds):
         s = bufs[feed.buffer]
         if not full:
             s = s[:, :f]
         if feed.delay is not None:
             s = feed.delay.process(s)
-        if first:
-            x[...] = s                   # a mono feed fills both channels of a stereo port
-            first = False
+        if i == 0:
+            held = s
+        elif i == 1:
+            np.add(held, s, out=x)       # a mono feed fills both channels of a stereo port
         else:
             np.add(x, s, out=x)
+    if len(port.feeds) == 1:
+        x[...] = held
     return x

@@ -127,7 +127,7 @@ class LoudnessMeter:
         self._steps = 0
         self._energy = np.zeros(1024)
         self._length = np.zeros(1024)
-        self._cross = np.zeros((1024, 3))
+        self._cross = np.zeros((3, 1024))
         self._acc = 0.0
         self._acc_n = 0
         self._acc_cross = np.zeros(3)
@@ -216,52 +216,49 @@ class LoudnessMeter:
         first, count = self._steps, energy.size
         if first + count > self._energy.size:
             grow = max(2 * self._energy.size, first + count)
-            for name in ("_energy", "_length", "_cross"):
-                old = getattr(self, name)
-                new = np.zeros((grow,) + old.shape[1:])
-                new[:first] = old[:first]
+            for name in ("_energy", "_length"):
+                new = np.zeros(grow)
+                new[:first] = getattr(self, name)[:first]
                 setattr(self, name, new)
+            new = np.zeros((3, grow))
+            new[:, :first] = self._cross[:, :first]
+            self._cross = new
         self._energy[first:first + count] = energy
         self._length[first:first + count] = lengths
         if cross is not None:
-            self._cross[first:first + count] = cross
+            self._cross[:, first:first + count] = cross.T
             self.cross += cross.sum(axis=0)
         self._steps = first + count
         k = np.arange(first + 1, first + count + 1)      # step numbers, from 1
-        m = self._windows(40, first, count)
-        if m.size:
+        ends = k[k >= 40]
+        if ends.size:
+            m = self._windows(self._energy, 40, ends) / self._windows(self._length, 40, ends)
             self.momentary_max = max(self.momentary_max, float(m.max()))
-            ends = k[k >= 40]
             self.gating_blocks.extend(m[ends % 10 == 0].tolist())
-        st = self._windows(300, first, count)
-        if st.size:
+        ends = k[k >= 300]
+        if ends.size:
+            frames = self._windows(self._length, 300, ends)
+            st = self._windows(self._energy, 300, ends) / frames
             self.short_term_max = max(self.short_term_max, float(st.max()))
-            ends = k[k >= 300]
-            self.short_term.extend(st[ends % 10 == 0].tolist())
-            if cross is not None:
-                last = ends[ends % 10 == 0]
-                if last.size:
-                    views = np.lib.stride_tricks.sliding_window_view(
-                        self._cross[:self._steps], 300, axis=0)[last - 300]   # (w, 3, 300)
-                    c = views.sum(axis=2)
-                    frames = self._windows(300, first, count, raw=True)[ends % 10 == 0]
-                    ok = np.minimum(c[:, 0], c[:, 1]) / frames > CORRELATION_FLOOR
-                    if ok.any():
-                        r = c[ok, 2] / np.sqrt(c[ok, 0] * c[ok, 1])
-                        self.correlation_min = min(self.correlation_min, float(r.min()))
+            tenth = ends % 10 == 0
+            self.short_term.extend(st[tenth].tolist())
+            if cross is not None and tenth.any():
+                last = ends[tenth]
+                c = [self._windows(self._cross[i], 300, last) for i in range(3)]
+                ok = np.minimum(c[0], c[1]) / frames[tenth] > CORRELATION_FLOOR
+                if ok.any():
+                    r = c[2][ok] / np.sqrt(c[0][ok] * c[1][ok])
+                    self.correlation_min = min(self.correlation_min, float(r.min()))
 
-    def _windows(self, steps: int, first: int, count: int, raw: bool = False) -> np.ndarray:
-        """Mean square over the ``steps`` steps ending at each step from ``first`` on
-        that has as many before it (``raw``: the frames in those windows)."""
-        lo = max(first, steps - 1)
-        hi = first + count
-        if hi <= lo:
-            return np.zeros(0)
-        view = np.lib.stride_tricks.sliding_window_view
-        frames = view(self._length[lo - steps + 1:hi], steps).sum(axis=1)
-        if raw:
-            return frames
-        return view(self._energy[lo - steps + 1:hi], steps).sum(axis=1) / frames
+    @staticmethod
+    def _windows(values: np.ndarray, width: int, ends: np.ndarray) -> np.ndarray:
+        """Sums of ``width`` consecutive steps of ``values``, ending at each step
+        number in ``ends`` (from 1)."""
+        from .kernels.filters import window_sums
+
+        out = np.empty(ends.size)
+        window_sums(values, width, ends, out)
+        return out
 
     # ---------------------------------------------------------------- output
     def result(self) -> dict:

@@ -159,6 +159,16 @@ def polyphase_peak(x, taps, history):
 
 
 @nb.njit(**JIT)
+def window_sums(values, width, ends, out):
+    """out[j] = values[ends[j] - width] + ... + values[ends[j] - 1], in that order."""
+    for j in range(ends.shape[0]):
+        total = 0.0
+        for i in range(ends[j] - width, ends[j]):
+            total += values[i]
+        out[j] = total
+
+
+@nb.njit(**JIT)
 def lfilter(b, a, x, out, state):
     """IIR filter b/a (a[0] == 1, len(a) == len(b)) on each channel of x (ch, n), in
     transposed direct form II; state (ch, len(b) - 1) is updated.  out may be x."""
