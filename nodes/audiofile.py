@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import DTYPE
+from .base import DTYPE, Batcher
 from .errors import AudioFileError
 
 FORMATS = {"wav": "WAV", "flac": "FLAC", "aiff": "AIFF"}
@@ -212,32 +212,17 @@ class AtomicWriter:
             self._rs = soxr.ResampleStream(rate, self.file_rate, channels, dtype="float64",
                                            quality=RESAMPLE_QUALITY)
         self.frames_written = 0
-        self._pending: list[np.ndarray] = []
-        self._pending_frames = 0
+        self._batch = Batcher(self._emit)
         self.on_write = None           # callback(block (channels, n)) seen before the file
 
-    CHUNK = 8192             # frames per call to libsndfile, at least (small blocks wait)
-
     def write(self, block: np.ndarray, last: bool = False) -> None:
-        """Append ``block`` (channels, n) at ``rate``; ``last`` flushes a resampler."""
+        """Append ``block`` (channels, n) at ``rate``; ``last`` flushes a resampler.
+        libsndfile gets at least 8192 frames a call (small blocks wait)."""
         data = block
         if self._rs is not None:
             data = self._rs.resample_chunk(np.ascontiguousarray(block.T), last=last).T
-        if data.shape[1] == 0:
-            return
-        if data.shape[1] >= self.CHUNK and not self._pending:
-            self._emit(data)
-            return
-        self._pending.append(np.array(data))
-        self._pending_frames += data.shape[1]
-        if self._pending_frames >= self.CHUNK:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._pending:
-            data = np.concatenate(self._pending, axis=1)
-            self._pending, self._pending_frames = [], 0
-            self._emit(data)
+        if data.shape[1]:
+            self._batch.add(data)
 
     def _emit(self, data: np.ndarray) -> None:
         if self.on_write is not None:
@@ -252,7 +237,7 @@ class AtomicWriter:
     def commit(self) -> None:
         if self._rs is not None:
             self.write(np.zeros((self.channels, 0), dtype=DTYPE), last=True)
-        self._flush()
+        self._batch.flush()
         self._file.close()
         try:
             with open(self._tmp, "rb+") as fh:

@@ -367,6 +367,34 @@ class Sink(Node):
 TAIL_THRESHOLD_DBFS = -90.0
 
 
+class Batcher:
+    """Hands ``emit`` blocks of at least ``chunk`` frames: a block that long passes
+    straight through, shorter ones are copied and joined first (libsndfile calls and
+    the meter's bookkeeping cost per call, not per frame).  Call :meth:`flush` at the
+    end for what is left."""
+
+    def __init__(self, emit, chunk: int = 8192):
+        self.emit = emit
+        self.chunk = chunk
+        self._held: list[np.ndarray] = []
+        self._frames = 0
+
+    def add(self, x: np.ndarray) -> None:
+        if x.shape[1] >= self.chunk and not self._held:
+            self.emit(x)
+            return
+        self._held.append(np.array(x, dtype=DTYPE))
+        self._frames += x.shape[1]
+        if self._frames >= self.chunk:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._held:
+            x = np.concatenate(self._held, axis=1)
+            self._held, self._frames = [], 0
+            self.emit(x)
+
+
 class SongWindow:
     """Which samples of a stream belong to the song, as outputs write and meters measure.
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import DTYPE, Context, Node, Param, SongWindow, register
+from .base import DTYPE, Batcher, Context, Node, Param, SongWindow, register
 
 ABSOLUTE_GATE = -70.0
 RELATIVE_GATE = -10.0
@@ -116,8 +116,7 @@ class LoudnessMeter:
         self.weighting = Cascade([(st[:3], st[3:]) for st in self.sos], channels)
         self.true_peak = TruePeak(rate, channels)
         self.frames = 0
-        self._pending: list[np.ndarray] = []
-        self._pending_frames = 0
+        self._batch = Batcher(self._measure)
         self.sample_peak = 0.0
         self.sum_squares = 0.0
         self.cross = np.zeros(3)                       # sums of LL, RR, LR
@@ -145,25 +144,10 @@ class LoudnessMeter:
         return self._length[:self._steps]
 
     # ----------------------------------------------------------------- input
-    CHUNK = 8192                  # smaller blocks are gathered (per-call overhead)
-
     def add(self, x: np.ndarray) -> None:
-        """Measure the next block, shape (channels, n) (blocks shorter than ``CHUNK``
-        are kept until that many frames have come)."""
-        x = np.asarray(x, dtype=DTYPE)
-        if x.shape[1] >= self.CHUNK and not self._pending:
-            self._measure(x)
-            return
-        self._pending.append(x.copy())
-        self._pending_frames += x.shape[1]
-        if self._pending_frames >= self.CHUNK:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._pending:
-            x = np.concatenate(self._pending, axis=1)
-            self._pending, self._pending_frames = [], 0
-            self._measure(x)
+        """Measure the next block, shape (channels, n) (blocks shorter than 8192 frames
+        are kept until that many have come)."""
+        self._batch.add(np.asarray(x, dtype=DTYPE))
 
     def _measure(self, x: np.ndarray) -> None:
         n = x.shape[1]
@@ -263,7 +247,7 @@ class LoudnessMeter:
     # ---------------------------------------------------------------- output
     def result(self) -> dict:
         """The figures so far (a partial last step counts for peaks and RMS only)."""
-        self._flush()
+        self._batch.flush()
         total = self.frames
         gated = _gated_mean(self.gating_blocks)
         out = {
@@ -291,7 +275,7 @@ class LoudnessMeter:
 
     def series(self) -> dict:
         """Momentary and short-term loudness every 100 ms (for plots)."""
-        self._flush()
+        self._batch.flush()
         e, n = self.step_energy, self.step_len
 
         def windowed(steps):
