@@ -289,15 +289,26 @@ def _portable(exc: BaseException) -> BaseException:
 
 
 def _share_segments(plan: Plan) -> None:
-    """Move every chain's rings of segments (and tail chains' inlets) into one shared
-    anonymous mapping."""
-    rings = [ring for chain in plan.chains for ring in chain.segments] + [
+    """Move every chain's rings of segments (and tail chains' inlets, and stacks of
+    rings whole) into one shared anonymous mapping."""
+    stacked = {(c, j) for st in plan.stacks for c, j in st.members}
+    rings = [ring for c, chain in enumerate(plan.chains)
+             for j, ring in enumerate(chain.segments) if (c, j) not in stacked] + [
         chain.inlet_segments for chain in plan.chains if chain.inlet is not None]
-    size = sum(part.nbytes for ring in rings for part in ring)
+    size = sum(part.nbytes for ring in rings for part in ring) + sum(
+        st.rings.nbytes for st in plan.stacks)
     if not size:
         return
     memory = mmap.mmap(-1, size, flags=mmap.MAP_SHARED)
     offset = 0
+    for st in plan.stacks:               # a stack stays one block of memory
+        together = np.ndarray(st.rings.shape, dtype=st.rings.dtype, buffer=memory,
+                              offset=offset)
+        together[...] = st.rings
+        offset += st.rings.nbytes
+        st.rings = together
+        for i, (c, j) in enumerate(st.members):
+            plan.chains[c].segments[j] = tuple(together[r, i] for r in range(RING))
 
     def shared(ring):
         nonlocal offset
@@ -309,8 +320,9 @@ def _share_segments(plan: Plan) -> None:
             offset += part.nbytes
         return tuple(parts)
 
-    for chain in plan.chains:
-        chain.segments = [shared(ring) for ring in chain.segments]
+    for c, chain in enumerate(plan.chains):
+        chain.segments = [ring if (c, j) in stacked else shared(ring)
+                          for j, ring in enumerate(chain.segments)]
         if chain.inlet is not None:
             chain.inlet_segments = shared(chain.inlet_segments)
     plan.shared = memory

@@ -380,6 +380,8 @@ class _Segments:
         self.current = -1
         self.started = 0                     # segments asked for so far
         self.tickets: deque = deque()        # of the segments asked for, in order
+        running = set(chains)
+        self.stacks = [st for st in plan.stacks if all(c in running for c, _ in st.members)]
 
     def serve(self, n: int) -> None:
         """Point the chains' block buffers at render-clock block ``n``."""
@@ -402,6 +404,8 @@ class _Segments:
             chain = self.plan.chains[c]
             for (_, view), ring in zip(chain.ends, chain.segments):
                 bufs[view] = ring[k % RING][:, offset:offset + block]
+        for stack in self.stacks:
+            bufs[stack.view] = stack.rings[k % RING][:, :, offset:offset + block]
 
     def close(self) -> None:
         """Wait for work under way (when the pass stopped early its errors no longer
@@ -577,6 +581,10 @@ def _gather(port: InputPort, bufs: list[np.ndarray], f: int, full: bool):
     x = bufs[port.scratch]
     if not full:
         x = x[:, :f]
+    if port.stack is not None:           # chains' last outputs, side by side: one sum
+        stacked = bufs[port.stack]
+        np.add.reduce(stacked if full else stacked[:, :, :f], axis=0, out=x)
+        return x
     held = None                          # the first feed, added to the second
     for i, feed in enumerate(port.feeds):
         s = bufs[feed.buffer]

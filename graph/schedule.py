@@ -69,6 +69,19 @@ class InputPort:
     direct: int | None = None          # pass this buffer as it is
     scratch: int | None = None         # sum the feeds into this buffer
     feeds: list[Feed] = field(default_factory=list)
+    # where every feed is a chain's last output: the buffer that holds this block of
+    # all of them stacked (feeds, channels, block), summed in one reduction
+    stack: int | None = None
+
+
+@dataclass
+class Stack:
+    """The rings of chain ends that one port sums, allocated together: rings[r, i] is
+    slot r of feed i's ring, so a block of all feeds is one (feeds, ch, n) view."""
+
+    rings: np.ndarray                  # (RING, feeds, channels, segment)
+    members: list[tuple[int, int]]     # per feed: (chain, end)
+    view: int                          # the buffer index the block loop points at it
 
 
 @dataclass
@@ -122,6 +135,7 @@ class Plan:
     graph: nx.DiGraph                  # node ids and links
     chains: list[Chain] = field(default_factory=list)
     segment: int = 0                   # frames a chain runs at a time (a block multiple)
+    stacks: list[Stack] = field(default_factory=list)
     shared: object = None              # memory the chains' last outputs live in, if shared
 
     @property
@@ -393,6 +407,8 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
     own: set[int] = set()             # buffers of chains, never given back to the pool
     turns: dict[tuple, int] = {}      # (chain, turn, port, channels): a chain's inner buffer
     chains = [Chain([], [], []) for _ in chain_ids]
+    end_of: dict[int, tuple[int, int]] = {}   # a head chain's end view: (chain, end)
+    stacks: list[Stack] = []
 
     def dedicated(ch: int, frames: int) -> int:
         pool.buffers.append(np.zeros((ch, frames), dtype=DTYPE))
@@ -425,6 +441,20 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
                 else:
                     port.scratch = pool.take(ch)
                     scratch.append(port.scratch)
+                    members = [end_of.get(f.buffer) for f in port.feeds]
+                    if len(members) > 1 and all(m is not None for m in members) \
+                            and all(f.delay is None for f in port.feeds) \
+                            and all(channels[l.src] == ch for l in feeding) \
+                            and len(set(members)) == len(members):
+                        rings = np.zeros((RING, len(members), ch, segment), dtype=DTYPE)
+                        for i, (c, j) in enumerate(members):
+                            chains[c].segments[j] = tuple(rings[r, i] for r in range(RING))
+                        for f in port.feeds:
+                            del end_of[f.buffer]                # each ring in one stack
+                        pool.buffers.append(rings[0, :, :, :block_size])
+                        own.add(len(pool.buffers) - 1)
+                        port.stack = len(pool.buffers) - 1
+                        stacks.append(Stack(rings, members, port.stack))
             inputs.append(port)
         outs = []
         k = chain_of.get(nid)
@@ -453,6 +483,8 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
                 b = dedicated(ch, segment)
                 view = dedicated(ch, block_size)
                 out_buffers[PortRef(nid, port.name)] = view
+                if k < heads:
+                    end_of[view] = (k, len(chains[k].ends))
                 chains[k].ends.append((b, view))
                 chains[k].segments.append((pool.buffers[b],) + tuple(
                     np.zeros_like(pool.buffers[b]) for _ in range(RING - 1)))
@@ -490,5 +522,5 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
     return Plan(steps=steps, buffers=pool.buffers, block_size=block_size, sample_rate=sr,
                 content_frames=content, sink_ends=sink_ends, end_frames=end,
                 notices=notices, latency=lat_out, upstream=upstream, graph=dag,
-                chains=chains, segment=segment)
+                chains=chains, segment=segment, stacks=stacks)
 

@@ -68,6 +68,9 @@ def test_the_session_forms_one_chain_per_stem(project):
         assert [[s.node_id for s in c.steps] for c in plan.chains] == [
             [f"s{i}", f"s{i}_eq", f"s{i}_comp", f"s{i}_ch"] for i in range(6)]
         assert plan.segment == SEGMENT_FRAMES            # a whole number of 1024 blocks
+        # each group sums its three strips' rings, allocated side by side, in one go
+        assert [[m for m, _ in st.members] for st in plan.stacks] == [[0, 1, 2], [3, 4, 5]]
+        assert all(st.rings.shape == (3, 3, 2, SEGMENT_FRAMES) for st in plan.stacks)
         runner = make_runner(plan, 2)
         try:
             assert isinstance(runner, Processes)
