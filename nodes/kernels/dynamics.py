@@ -209,9 +209,14 @@ def compress(x, key, out, threshold, ratio, knee, alpha_attack, alpha_release, l
             h = min(max(over + 0.5 * w, 0.0), w)
             knee_part = s * h * h / (2.0 * w) if w > 0.0 else 0.0
             level[r, i] = knee_part + s * max(over - 0.5 * w, 0.0)
-    # 4. smoothing: smooth decoupled peak detector (release, then attack)
+    # 4. smoothing: smooth decoupled peak detector (release, then attack), and 5. the
+    # report's figures over song time >= 0 (the worst row per sample), taken in the
+    # same loop where there is one row or two: their sums wait on nothing the
+    # smoothing does not already wait on
     fixed = alpha_attack.shape[0] == 1 and alpha_release.shape[0] == 1
     aa, ar = alpha_attack[0], alpha_release[0]
+    counted = max(0, min(n, int(-stats[3])))            # first sample at song time >= 0
+    most, total, count = stats[0], stats[1], stats[2]   # locals: no store per sample
     if rows == 2 and fixed:
         # two detectors side by side: each waits on its own last value, so together
         # they take the time of one
@@ -227,29 +232,38 @@ def compress(x, key, out, threshold, ratio, knee, alpha_attack, alpha_release, l
             y1b = tb if tb > rel else rel
             yb = aa * yb + (1.0 - aa) * y1b
             level[1, i] = yb
+            if i >= counted:
+                worst = max(ya, yb)
+                most = max(most, worst)
+                total += worst
+                count += 1.0
         state[0, 0], state[0, 1], state[1, 0], state[1, 1] = y1a, ya, y1b, yb
-    for r in range(rows if not (rows == 2 and fixed) else 0):
-        y1 = state[r, 0]
-        y = state[r, 1]
-        for i in range(n):
-            if not fixed:
-                aa, ar = _at(alpha_attack, i), _at(alpha_release, i)
-            target = level[r, i]
-            rel = ar * y1 + (1.0 - ar) * target
-            y1 = target if target > rel else rel
-            y = aa * y + (1.0 - aa) * y1
-            level[r, i] = y
-        state[r, 0] = y1
-        state[r, 1] = y
-    # 5. the report's figures, over song time >= 0
-    most, total, count = stats[0], stats[1], stats[2]   # locals: no store per sample
-    for i in range(max(0, min(n, int(-stats[3]))), n):
-        worst = level[0, i]
-        for r in range(1, rows):
-            worst = max(worst, level[r, i])
-        most = max(most, worst)
-        total += worst
-        count += 1.0
+    else:
+        for r in range(rows):
+            y1 = state[r, 0]
+            y = state[r, 1]
+            for i in range(n):
+                if not fixed:
+                    aa, ar = _at(alpha_attack, i), _at(alpha_release, i)
+                target = level[r, i]
+                rel = ar * y1 + (1.0 - ar) * target
+                y1 = target if target > rel else rel
+                y = aa * y + (1.0 - aa) * y1
+                level[r, i] = y
+                if rows == 1 and i >= counted:
+                    most = max(most, y)
+                    total += y
+                    count += 1.0
+            state[r, 0] = y1
+            state[r, 1] = y
+        if rows > 1:
+            for i in range(counted, n):
+                worst = level[0, i]
+                for r in range(1, rows):
+                    worst = max(worst, level[r, i])
+                most = max(most, worst)
+                total += worst
+                count += 1.0
     stats[0], stats[1], stats[2] = most, total, count
     stats[3] += n
     # 6. gain: per detector row, then on each channel it drives
