@@ -262,12 +262,15 @@ def make_plan(graph: Graph, block_size: int,
         raise
 
 
-def _prepare(graph, node, nid, ports, block_size, notices, channels, content) -> None:
+def _prepare(graph, node, nid, ports, block_size, notices, channels, content,
+             consumers) -> None:
     """Prepare one node and record the channel count of each of its outputs."""
     cls = type(node)
     ctx = Context(sample_rate=graph.sample_rate, max_block=block_size,
                   input_channels=tuple(ch for _, _, ch in ports), base_dir=graph.base_dir,
-                  node_id=nid, notices=notices, content_frames=content)
+                  node_id=nid, notices=notices, content_frames=content,
+                  outputs_read=() if consumers is None else
+                  tuple(PortRef(nid, p.name) in consumers for p in cls.outputs))
     out_ch = tuple(node.prepare(ctx))
     if len(out_ch) != len(cls.outputs) or any(c not in (1, 2) for c in out_ch):
         raise GraphError(f"node '{nid}' ({cls.type_name}) reported channel counts {out_ch} "
@@ -368,6 +371,9 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
     chain_of = {nid: k for k, chain in enumerate(chain_ids) for nid in chain}
     segment = block_size * max(1, -(-SEGMENT_FRAMES // block_size))
 
+    # which outputs something reads (a preview may listen to any port: all of them)
+    read = consumers if use_chains else None
+
     def longest(nid: str) -> int:
         return segment if nid in chain_of else block_size
 
@@ -375,7 +381,8 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
     content = 0
     for nid in steps_order:
         if not type(nodes[nid]).inputs:
-            _prepare(graph, nodes[nid], nid, [], longest(nid), notices, channels, 0)
+            _prepare(graph, nodes[nid], nid, [], longest(nid), notices, channels, 0,
+                     read)
             content = max(content, nodes[nid].length() or 0)
     for nid in steps_order:
         node = nodes[nid]
@@ -386,7 +393,8 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
             ch = max((channels[l.src] for l in links), default=None)
             ports.append((port.name, links, ch))
         if cls.inputs:
-            _prepare(graph, node, nid, ports, longest(nid), notices, channels, content)
+            _prepare(graph, node, nid, ports, longest(nid), notices, channels, content,
+                     read)
         lat_in[nid] = max((lat_out[l.src.node] for l in links_in[nid]), default=0)
         lat_out[nid] = lat_in[nid] + int(node.latency())
         tail_out[nid] = max((tail_out[l.src.node] for l in links_in[nid]), default=0.0) \

@@ -181,6 +181,13 @@ class Context:
     notices: list[str] = field(default_factory=list)
     #: song samples up to the end of the last source (known to every node but sources)
     content_frames: int = 0
+    #: per output port, whether anything reads it (empty: not known, assume so); a node
+    #: may leave an output that nothing reads unwritten
+    outputs_read: tuple[bool, ...] = ()
+
+    def reads(self, i: int) -> bool:
+        """Whether anything reads output port ``i``."""
+        return not self.outputs_read or self.outputs_read[i]
 
     def notice(self, message: str) -> None:
         self.notices.append(message)

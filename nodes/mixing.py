@@ -98,17 +98,21 @@ class Channel(Node):
     def prepare(self, ctx: Context):
         super().prepare(ctx)
         channels = ctx.input_channels[0] or 1
+        self._pre_read = ctx.reads(1)
         return (2, channels)
 
     def process(self, ins, outs, start):
         (x,) = ins
         out, pre = outs
-        np.multiply(x, -1.0 if self.polarity_invert else 1.0, out=pre)
-        src = pre
-        if pre.shape[0] == 2 and (self.is_automated("width") or self.width != 1.0):
-            w = self.value("width", start, pre.shape[1])
-            mid = 0.5 * (pre[0] + pre[1])
-            side = 0.5 * (pre[0] - pre[1]) * w
+        if self.polarity_invert or self._pre_read:
+            np.multiply(x, -1.0 if self.polarity_invert else 1.0, out=pre)
+            src = pre
+        else:
+            src = x                      # nothing reads the pre-fader output
+        if src.shape[0] == 2 and (self.is_automated("width") or self.width != 1.0):
+            w = self.value("width", start, src.shape[1])
+            mid = 0.5 * (src[0] + src[1])
+            side = 0.5 * (src[0] - src[1]) * w
             src = np.stack((mid + side, mid - side))
         _fader(self, src, out, start)
 

@@ -107,6 +107,32 @@ def test_prefader_send_ignores_fader_and_pan(project):
     assert db(np.max(np.abs(post[1])) / np.max(np.abs(x))) < -30.0 + 0.01
 
 
+def test_a_channel_whose_pre_port_nothing_reads_skips_it_but_a_preview_still_hears_it(
+        project):
+    from graph.renderer import preview
+    from graph.schedule import make_plan
+
+    x = seeded_noise(0.5)
+    project.stem("src", x)
+    g = project.graph
+    g.add("channel", id="ch", gain_db=-6.0, width=1.0)
+    g.connect("src", "ch")
+    project.output("post", src="ch")
+    plan = make_plan(g, 1024)
+    try:
+        ch = next(s.node for s in plan.steps if s.node_id == "ch")
+        assert ch._pre_read is False                 # the render does not write it
+    finally:
+        plan.close()
+    post = project.render_read("post")
+    np.testing.assert_allclose(post, np.vstack([x, x]) * 10 ** (-6 / 20) * math.sqrt(0.5),
+                               atol=1e-7)
+    heard = np.concatenate([b for _, b in preview(g, "ch.pre")], axis=1)
+    # the stem's file holds float32 samples: equal to them exactly
+    np.testing.assert_array_equal(heard[:, :x.shape[-1]],
+                                  np.atleast_2d(x).astype(np.float32).astype(np.float64))
+
+
 def test_postfader_send_follows_fader(project):
     x = seeded_noise(0.5)
     project.stem("src", x)
