@@ -454,11 +454,14 @@ class MultibandCompressor(Node):
         self._max_block = ctx.max_block
         sr = ctx.sample_rate
         # Linkwitz-Riley 4th order: a 2nd-order Butterworth section twice, so the two
-        # halves are -6 dB at the crossover, in phase, and sum to an allpass
-        def twice(kind, f):
-            return [svf_to_biquad(s) for s in svf_sections(kind, f, 0.0, 0.0, 12, sr)] * 2
-
-        self._xo = [(twice("lowpass", f), twice("highpass", f)) for f in self.crossovers_hz]
+        # halves are -6 dB at the crossover, in phase, and sum to an allpass:
+        # (B^2 + s^4) / D^2 = D(-s) / D(s) for D the Butterworth denominator, whose
+        # digital form is one section with the denominator's coefficients reversed
+        self._xo = []
+        for f in self.crossovers_hz:
+            (lp,) = [svf_to_biquad(s) for s in svf_sections("lowpass", f, 0.0, 0.0, 12, sr)]
+            (hp,) = [svf_to_biquad(s) for s in svf_sections("highpass", f, 0.0, 0.0, 12, sr)]
+            self._xo.append(([lp, lp], [hp, hp], [(lp[1][::-1], lp[1])]))
         count = len(self.crossovers_hz) + 1
         self._bands = []
         for i in range(count):
@@ -482,32 +485,27 @@ class MultibandCompressor(Node):
         for core, band in zip(self._cores, self._bands):
             if self._constant(band):
                 core.fix(dict(band, stereo_link=self.stereo_link, mix=1.0))
-        # per crossover: lowpass and highpass states, and allpass states (per band below)
-        self._state = {}
-
-    def _filter(self, key, biquads, x):
+        # per crossover: its lowpass and highpass, and for each band below it the
+        # allpass that keeps that band in phase with what the crossover splits
         from .eq import Cascade
 
-        cascade = self._state.get(key)
-        if cascade is None:
-            cascade = self._state[key] = Cascade(biquads, x.shape[0])
-        y = np.empty_like(x)
-        cascade.process(x, y)
-        return y
+        ch = self._channels
+        self._filters = [(Cascade(lp, ch), Cascade(hp, ch), [Cascade(ap, ch) for _ in range(i)])
+                         for i, (lp, hp, ap) in enumerate(self._xo)]
 
     def split(self, x: np.ndarray) -> list[np.ndarray]:
         """The bands of x, low to high; their sum is x through an allpass."""
         bands = []
         rest = x
-        for i, (lp, hp) in enumerate(self._xo):
-            low = self._filter(("lp", i), lp, rest)
-            rest = self._filter(("hp", i), hp, rest)
-            # phase-match the lower band to the crossovers still to come
-            for j in range(i + 1, len(self._xo)):
-                lpj, hpj = self._xo[j]
-                low = np.add(self._filter(("apl", i, j), lpj, low),
-                             self._filter(("aph", i, j), hpj, low), out=low)
+        for lowpass, highpass, allpasses in self._filters:
+            low = np.empty_like(rest)
+            lowpass.process(rest, low)
+            high = np.empty_like(rest)
+            highpass.process(rest, high)
+            for band, allpass in zip(bands, allpasses):     # the bands split off before
+                allpass.process(band, band)
             bands.append(low)
+            rest = high
         bands.append(rest)
         return bands
 
