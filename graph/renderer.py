@@ -398,14 +398,10 @@ class _Segments:
                 self.started += 1
             self.runner.wait(self.tickets.popleft())
             self.current = k
-        bufs = self.plan.buffers
-        block = self.plan.block_size
-        for c in self.chains:
-            chain = self.plan.chains[c]
-            for (_, view), ring in zip(chain.ends, chain.segments):
-                bufs[view] = ring[k % RING][:, offset:offset + block]
+        _point(self.plan, self.chains, k, offset)
         for stack in self.stacks:
-            bufs[stack.view] = stack.rings[k % RING][:, :, offset:offset + block]
+            self.plan.buffers[stack.view] = stack.rings[k % RING][
+                :, :, offset:offset + self.plan.block_size]
 
     def close(self) -> None:
         """Wait for work under way (when the pass stopped early its errors no longer
@@ -414,6 +410,16 @@ class _Segments:
             self.runner.drain()
         except Exception:
             pass
+
+
+def _point(plan: Plan, chains: list[int], k: int, offset: int) -> None:
+    """Point the block buffers of the chains' last outputs at the block at ``offset``
+    of segment ``k``."""
+    bufs, block = plan.buffers, plan.block_size
+    for c in chains:
+        chain = plan.chains[c]
+        for (_, view), ring in zip(chain.ends, chain.segments):
+            bufs[view] = ring[k % RING][:, offset:offset + block]
 
 
 class _Tails:
@@ -464,10 +470,7 @@ class _Tails:
         for n in range(start, end, block):
             f = min(block, end - n)
             full = f == block
-            for c in self.chains:
-                chain = plan.chains[c]
-                for (_, view), ring in zip(chain.ends, chain.segments):
-                    bufs[view] = ring[k % RING][:, n - start:n - start + block]
+            _point(plan, self.chains, k, n - start)
             for step in self.post:
                 if step.silent:
                     continue

@@ -294,18 +294,19 @@ class Node:
     def derived(self, make, names: tuple[str, ...], start: int, frames: int):
         """``make(*values)`` of the parameters ``names`` over one block.
 
-        While none of them is automated the result cannot change, so it is worked out
-        once and kept (the per-block cost of a node with fixed settings stays small).
+        A node's values are set once, when it is made, so while none of these is
+        automated the result cannot change: it is worked out once and kept (the
+        per-block cost of a node with fixed settings stays small).
         """
+        memo = self.__dict__.setdefault("_derived", {})
+        key = (getattr(getattr(make, "__func__", make), "__code__", make), names)
+        if key in memo:
+            return memo[key]
         raw = tuple(self._values[n] for n in names)
         if any(isinstance(v, Automation) for v in raw):
             return make(*(self.value(n, start, frames) for n in names))
-        memo = self.__dict__.setdefault("_derived", {})
-        key = (getattr(getattr(make, "__func__", make), "__code__", make), names)
-        hit = memo.get(key)
-        if hit is None or hit[0] != raw:
-            hit = memo[key] = (raw, make(*raw))
-        return hit[1]
+        memo[key] = make(*raw)
+        return memo[key]
 
     # -------------------------------------------------------------- lifecycle
     def prepare(self, ctx: Context) -> tuple[int, ...]:

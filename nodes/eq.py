@@ -214,9 +214,10 @@ class Eq(Node):
         return chans
 
     def reset(self):
-        self._state = np.zeros((self._channels, max(self._sections, 1), 2))
         if self._cascade is not None:
             self._cascade.reset()
+        else:                                      # the automated form's SVF states
+            self._state = np.zeros((self._channels, max(self._sections, 1), 2))
 
     def _block_coefs(self, start: int, n: int) -> np.ndarray:
         """Coefficients of every section for each sample of a block: (sections, 6, n)."""

@@ -94,25 +94,9 @@ def biquad_cascade(x, out, sos, state):
 
 
 @nb.njit(**JIT)
-def svf_cascade(x, out, coefs, state):
-    """Run channels of ``x`` (ch, n) through sections with fixed coefficients.
-
-    coefs: (sections, 6); state: (ch, sections, 2), updated in place.
-    """
-    channels, n = x.shape
-    sections = coefs.shape[0]
-    for c in range(channels):
-        for i in range(n):
-            v = x[c, i]
-            for s in range(sections):
-                v = _svf_tick(v, state, c, s, coefs[s, 0], coefs[s, 1], coefs[s, 2],
-                              coefs[s, 3], coefs[s, 4], coefs[s, 5])
-            out[c, i] = v
-
-
-@nb.njit(**JIT)
 def svf_cascade_varying(x, out, coefs, state):
-    """As :func:`svf_cascade`, with coefficients per sample: coefs (sections, 6, n)."""
+    """Run channels of ``x`` (ch, n) through SVF sections whose coefficients change
+    every sample: coefs (sections, 6, n); state (ch, sections, 2), updated in place."""
     channels, n = x.shape
     sections = coefs.shape[0]
     for c in range(channels):
