@@ -156,7 +156,7 @@ def _split(key: str, where: str) -> tuple[str, str]:
 
 def _apply(g: Graph, node: str, param: str, value: Any, where: str) -> None:
     spec = g.node(node)
-    if isinstance(value, dict) and set(value) == {"by"}:
+    if _is_move(value):
         step = value["by"]
         current = spec.value(param)
         if isinstance(step, bool) or not isinstance(step, (int, float)) \
@@ -196,7 +196,17 @@ class Job:
 
     @property
     def key(self) -> str:
-        return self.song if self.variant is None else f"{self.song}/{self.variant}"
+        return job_key(self.song, self.variant)
+
+    def entry(self, **more) -> dict:
+        """The start of this job's manifest entry: what it is, then ``more``."""
+        return {"song": self.song, "variant": self.variant, "song_dir": self.song_dir,
+                **more}
+
+
+def job_key(song: str, variant: str | None) -> str:
+    """A job's name: the song, or song/variant."""
+    return song if variant is None else f"{song}/{variant}"
 
 
 def prepare(job: Job, template_doc: dict) -> tuple[Graph, Any, list[str]]:
@@ -286,9 +296,8 @@ def run_job(job: Job, template_doc: dict, progress: Callable | None = None) -> d
 
     _undo_malloc_trimming()
     started = time.perf_counter()
-    entry: dict[str, Any] = {"song": job.song, "variant": job.variant,
-                             "song_dir": job.song_dir, "mixgraph": __version__,
-                             "overrides": {k: v for _, o in job.overrides for k, v in o.items()}}
+    entry: dict[str, Any] = job.entry(mixgraph=__version__, overrides=combine_sets(
+        (k, v) for _, o in job.overrides for k, v in o.items()))
     try:
         graph, binding, notices = prepare(job, template_doc)
         entry["binding"] = binding.to_dict()
@@ -410,7 +419,7 @@ def unchanged(job: Job, template_doc: dict, entry: dict | None) -> bool:
     if project_hash(graph) != entry.get("project_hash"):
         return False
     recorded = entry.get("inputs", {})
-    if sorted(recorded) != [str(p) for p in inputs_of(graph)]:
+    if set(recorded) != {str(p) for p in inputs_of(graph)}:
         return False
     files = list(recorded.items()) + [(o["path"], o) for o in entry.get("outputs", [])]
     for path, known in files:
@@ -493,8 +502,7 @@ def _attention(entry: dict) -> list[str]:
 
 
 def _job_key(entry: dict) -> str:
-    return entry["song"] if entry.get("variant") is None else \
-        f"{entry['song']}/{entry['variant']}"
+    return job_key(entry["song"], entry.get("variant"))
 
 
 def _num(value, fmt: str) -> str:
@@ -535,12 +543,9 @@ def batch(template: str | os.PathLike | Graph, song_dirs: list[str | os.PathLike
     check_overrides(tmpl, overrides, "--set")
     for name, changes in (variants or {}).items():
         check_overrides(tmpl, changes, f"variant '{name}'")
-    from .renderer import MAX_BLOCK
+    from .renderer import check_block_size
 
-    if isinstance(block_size, bool) or not isinstance(block_size, int) \
-            or not 1 <= block_size <= MAX_BLOCK:
-        raise ParameterError(f"block size must be a whole number between 1 and {MAX_BLOCK}, "
-                             f"got {block_size!r}")
+    check_block_size(block_size)
     _count(workers, 1)                       # a bad worker count, before anything runs
     out = Path(out_dir).expanduser().resolve()
     if out.exists() and not out.is_dir():
@@ -596,17 +601,17 @@ def _run(jobs: list[Job], template_doc: dict, manifest: Manifest, workers: int |
     else:
         from .cluster import run_locally
 
-        run_locally(todo, template_doc, count, finished, progress, len(jobs), entries)
+        running = None if progress is None else \
+            (lambda fractions: progress(len(entries), len(jobs), fractions))
+        run_locally(todo, template_doc, count, finished, running)
         where = "local"
     return entries, skipped, where, count
 
 
 def _count(workers: int | None, jobs: int) -> int:
-    if workers is None:
-        workers = os.cpu_count() or 1
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ParameterError(f"workers must be a whole number of at least 1, got {workers!r}")
-    return max(1, min(workers, jobs))
+    from .renderer import _workers
+
+    return max(1, min(_workers(workers), jobs))
 
 
 def _jobs(song_dirs, out: Path, variants: dict | None, overrides: dict,

@@ -26,29 +26,21 @@ _pids = None                        # and of the worker pid per job
 
 
 def run_locally(todo: list[Job], template_doc: dict, workers: int,
-                finished: Callable[[Job, dict], None], progress: Callable | None,
-                total: int, entries: dict) -> None:
-    """Run ``todo`` in this process (one worker) or in a pool of ``workers``."""
+                finished: Callable[[Job, dict], None], running: Callable | None) -> None:
+    """Run ``todo`` in this process (one worker) or in a pool of ``workers``;
+    ``running({job key: fraction done})`` hears how far the jobs under way have got."""
     if not todo:
         return
     if workers <= 1:
         for job in todo:
-            finished(job, run_job(job, template_doc, _ticker(job, progress, total, entries)))
+            tick = None if running is None else \
+                (lambda done, of, key=job.key: running({key: done / of if of else 1.0}))
+            finished(job, run_job(job, template_doc, tick))
         return
-    _pool(todo, template_doc, workers, finished, progress, total, entries)
+    _pool(todo, template_doc, workers, finished, running)
 
 
-def _ticker(job: Job, progress: Callable | None, total: int, entries: dict):
-    """A per-render progress callback reporting ``job``'s fraction, or None."""
-    if progress is None:
-        return None
-
-    def tick(done, of):
-        progress(len(entries), total, {job.key: done / of if of else 1.0})
-    return tick
-
-
-def _pool(todo, template_doc, workers, finished, progress, total, entries) -> None:
+def _pool(todo, template_doc, workers, finished, running_cb) -> None:
     """Run ``todo`` on a pool of worker processes; a pool that breaks (a worker killed)
     is replaced and the jobs it lost run again.  Only the job whose own worker died
     counts an attempt (the others were stopped by the pool and are blameless)."""
@@ -89,9 +81,9 @@ def _pool(todo, template_doc, workers, finished, progress, total, entries) -> No
                     waiting += list(running.values())
                     running = {}
                     break
-                if progress is not None:
-                    progress(len(entries), total,
-                             {todo[i].key: slots[i] for i in running.values() if slots[i] > 0})
+                if running_cb is not None:
+                    running_cb({todo[i].key: slots[i] for i in running.values()
+                                if slots[i] > 0})
         except BaseException:                # Ctrl-C, SIGTERM: keep what finished, stop
             for future, i in running.items():
                 if future.done() and not future.cancelled() and future.exception() is None:
@@ -173,9 +165,8 @@ def _pool_job(job: Job, template_doc: dict, slot: int) -> dict:
 
 
 def _lost(job: Job, why: str) -> dict:
-    return {"song": job.song, "variant": job.variant, "song_dir": job.song_dir,
-            "status": "failed", "error": why, "render_s": 0.0,
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    return job.entry(status="failed", error=why, render_s=0.0,
+                     finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
 
 
 CONNECT_S = 10.0                    # to reach a scheduler

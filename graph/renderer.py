@@ -52,10 +52,7 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
     from .fileformat import load
 
     graph = project if isinstance(project, Graph) else load(project)
-    if isinstance(block_size, bool) or not isinstance(block_size, int) \
-            or not 1 <= block_size <= MAX_BLOCK:
-        raise ParameterError(f"block size must be a whole number between 1 and {MAX_BLOCK}, "
-                             f"got {block_size!r}")
+    check_block_size(block_size)
     paths = redirect_paths(graph, output_paths or {})
     workers = _workers(workers)
     validation = check(graph, output_paths=paths, allow_outside=allow_outside)
@@ -146,6 +143,14 @@ def _output_warnings(outputs: list[dict]) -> list[str]:
             out.append(f"output '{o['node']}': phase correlation falls to {low:.2f} (3 s "
                        "windows); parts of the mix cancel in mono")
     return out
+
+
+def check_block_size(block_size) -> None:
+    """ParameterError unless ``block_size`` is a whole number from 1 to MAX_BLOCK."""
+    if isinstance(block_size, bool) or not isinstance(block_size, int) \
+            or not 1 <= block_size <= MAX_BLOCK:
+        raise ParameterError(f"block size must be a whole number between 1 and {MAX_BLOCK}, "
+                             f"got {block_size!r}")
 
 
 def _workers(workers: int | None) -> int:
