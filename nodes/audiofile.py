@@ -59,6 +59,8 @@ class AudioReader:
     def __init__(self, path: Path, rate: int | None = None):
         import soundfile as sf
 
+        from .kernels.samples import deinterleave
+
         self.path = Path(path)
         try:
             self._file = sf.SoundFile(str(self.path))
@@ -76,16 +78,17 @@ class AudioReader:
             self.frames = self.file_frames
         self._native, self._scale = NATIVE.get(self._file.subtype, ("float64", 1.0))
         self._chunk = np.empty((READ_CHUNK, self.channels), dtype=self._native)
-        self._fifo = np.zeros((self.channels, 0), dtype=DTYPE)
+        self._fifo = np.zeros((0, self.channels), dtype=DTYPE)
         self._fifo_scale = 1.0
         self._fifo_pos = 0
+        self._deinterleave = deinterleave     # the fifo holds frames as read: (n, channels)
         self._restart()
 
     def _restart(self) -> None:
         self._file.seek(0)
         self._eof = False
         self._pos = 0                                   # frames served so far (at rate)
-        self._fifo = np.zeros((self.channels, 0), dtype=DTYPE)
+        self._fifo = np.zeros((0, self.channels), dtype=DTYPE)
         self._fifo_pos = 0
         if self.resampled:
             import soxr
@@ -103,7 +106,7 @@ class AudioReader:
         if frame == self._pos:
             return
         if not self.resampled:
-            self._fifo = np.zeros((self.channels, 0), dtype=DTYPE)
+            self._fifo = np.zeros((0, self.channels), dtype=DTYPE)
             self._fifo_pos = 0
             self._pos = frame
             self._eof = frame >= self.file_frames
@@ -122,7 +125,7 @@ class AudioReader:
         n = out.shape[1]
         got = 0
         while got < n:
-            avail = self._fifo.shape[1] - self._fifo_pos
+            avail = self._fifo.shape[0] - self._fifo_pos
             if avail == 0:
                 if self._eof:
                     out[:, got:] = 0.0
@@ -130,8 +133,8 @@ class AudioReader:
                 self._refill()
                 continue
             take = min(avail, n - got)
-            np.multiply(self._fifo[:, self._fifo_pos:self._fifo_pos + take],
-                        self._fifo_scale, out=out[:, got:got + take])
+            frames = self._fifo[self._fifo_pos:self._fifo_pos + take]
+            self._deinterleave(frames, self._fifo_scale, out[:, got:got + take])
             self._fifo_pos += take
             got += take
         self._pos += n
@@ -148,12 +151,11 @@ class AudioReader:
         count = got.shape[0]
         last = count < READ_CHUNK or self._file.tell() >= self.file_frames
         if self.resampled:
-            data = self._rs.resample_chunk(np.multiply(got[:count], self._scale,
-                                                       dtype=DTYPE), last=last)
-            self._fifo = np.ascontiguousarray(data.T)
+            self._fifo = self._rs.resample_chunk(np.multiply(got[:count], self._scale,
+                                                             dtype=DTYPE), last=last)
             self._fifo_scale = 1.0
         else:                   # the samples as read; scaled on their way out
-            self._fifo = got[:count].T
+            self._fifo = got[:count]
             self._fifo_scale = self._scale
         self._fifo_pos = 0
         if last:
