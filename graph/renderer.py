@@ -326,7 +326,8 @@ def _run_pass(plan: Plan, steps: list[Step], tapes: dict[str, "Tape"], tracker: 
         runner = Inline(plan, watch)
     tails = _Tails(plan, [c for c in chained if plan.chains[c].is_tail], steps, runner,
                    watch)
-    segments = _Segments(plan, [c for c in chained if not plan.chains[c].is_tail], runner)
+    segments = _Segments(plan, [c for c in chained if not plan.chains[c].is_tail], runner,
+                         _read_views(steps, plan, capture))
     # the block loop: steps outside chains and outputs of tail chains, and where a
     # tail chain starts, the gathering of its input
     loop: list[tuple[Step | None, object]] = []
@@ -374,11 +375,28 @@ def _run_pass(plan: Plan, steps: list[Step], tapes: dict[str, "Tape"], tracker: 
             reader.close()
 
 
+def _read_views(steps: list[Step], plan: Plan, capture) -> set[int]:
+    """The buffers the block loop reads one by one (not through a stack)."""
+    ports = [p for s in steps if s.chain is None for p in s.inputs]
+    ports += [plan.chains[c].feed for c in {s.chain for s in steps if s.chain is not None}
+              if plan.chains[c].is_tail]
+    if capture is not None:
+        ports += capture[0].inputs
+    read = set()
+    for port in ports:
+        if port.direct is not None:
+            read.add(port.direct)
+        elif port.stack is None:
+            read.update(feed.buffer for feed in port.feeds)
+    return read
+
+
 class _Segments:
     """Serves the block loop the current block of each chain's last outputs, running
-    the chains (through ``runner``, see :mod:`graph.parallel`) a segment ahead."""
+    the chains (through ``runner``, see :mod:`graph.parallel`) a segment ahead.  Ends
+    that only a stack reads are not pointed at one by one."""
 
-    def __init__(self, plan: Plan, chains: list[int], runner):
+    def __init__(self, plan: Plan, chains: list[int], runner, read: set[int]):
         self.plan = plan
         self.chains = chains
         self.runner = runner
@@ -387,6 +405,9 @@ class _Segments:
         self.tickets: deque = deque()        # of the segments asked for, in order
         running = set(chains)
         self.stacks = [st for st in plan.stacks if all(c in running for c, _ in st.members)]
+        self.pointed = [(view, ring) for c in chains
+                        for (_, view), ring in zip(plan.chains[c].ends, plan.chains[c].segments)
+                        if view in read]
 
     def serve(self, n: int) -> None:
         """Point the chains' block buffers at render-clock block ``n``."""
@@ -403,7 +424,9 @@ class _Segments:
                 self.started += 1
             self.runner.wait(self.tickets.popleft())
             self.current = k
-        _point(self.plan, self.chains, k, offset)
+        bufs, block = self.plan.buffers, self.plan.block_size
+        for view, ring in self.pointed:
+            bufs[view] = ring[k % RING][:, offset:offset + block]
         for stack in self.stacks:
             self.plan.buffers[stack.view] = stack.rings[k % RING][
                 :, :, offset:offset + self.plan.block_size]
