@@ -336,6 +336,29 @@ def test_true_peak_of_band_limited_noise_matches_a_16x_long_interpolator():
     assert r["sample_peak_dbfs"] < r["true_peak_dbtp"] + 1e-12
 
 
+
+@pytest.mark.parametrize("taps_per_phase", [32, 30])
+def test_polyphase_peak_kernel_equals_each_phase_convolved_whatever_the_split(taps_per_phase):
+    # the compiled kernel sums a tile of outputs at a time, four taps per pass (and the
+    # rest one by one): every phase's output must be the plain convolution, and the
+    # peak must not depend on where the signal is cut
+    from nodes.kernels.filters import polyphase_peak
+    from nodes.meters import interpolator
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 3001)) * 0.4
+    taps = np.zeros((taps_per_phase, 4))
+    taps[:, :4] = interpolator(4, taps_per_phase).T
+    expected = max(np.abs(np.convolve(ch, taps[:, p])[:x.shape[1]]).max()
+                   for ch in x for p in range(4))
+    whole = polyphase_peak(x, taps, np.zeros((2, taps_per_phase - 1)))
+    assert whole == pytest.approx(expected, rel=1e-12)
+    history = np.zeros((2, taps_per_phase - 1))
+    cuts = [0, 1, 3, 517, 518, 1500, 3001]
+    pieces = [polyphase_peak(np.ascontiguousarray(x[:, a:b]), taps, history)
+              for a, b in zip(cuts, cuts[1:])]
+    assert max(pieces) == whole
+
 # ---------------------------------------------------------- EBU Tech 3342 (LRA)
 LRA_CASES = [
     # case, segments of 20 s each (dBFS), expected LRA
