@@ -125,7 +125,8 @@ class Cascade:
     """Fixed biquad sections in series, for ``channels`` channels, with their state."""
 
     def __init__(self, biquads: list[tuple[np.ndarray, np.ndarray]], channels: int):
-        self.sos = np.array([(b[0] / a[0], b[1] / a[0], b[2] / a[0], a[1] / a[0], a[2] / a[0])
+        # the kernel's rows: (b0, b1, b2, -a1, -a2) over a0
+        self.sos = np.array([(b[0] / a[0], b[1] / a[0], b[2] / a[0], -a[1] / a[0], -a[2] / a[0])
                              for b, a in biquads] or [(1.0, 0.0, 0.0, 0.0, 0.0)])
         self.channels = channels
         self.reset()

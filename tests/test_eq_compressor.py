@@ -112,6 +112,38 @@ def test_12_db_highpass_is_the_rbj_filter_with_q_of_one_over_root_two():
     assert np.max(np.abs(measured_db(band, SR) - want)) < 0.01
 
 
+def test_fused_multiply_add_rounds_once():
+    # (1 + e)^2 - (1 + 2e) = e^2 exactly, with e = 2^-30; a multiply rounded before
+    # the add loses e^2 (2^-60) entirely
+    import numba as nb
+
+    from nodes.kernels.fused import fma
+
+    fused = nb.njit(lambda a, b, c: fma(a, b, c))
+    e = 2.0 ** -30
+    assert fused(1.0 + e, 1.0 + e, -(1.0 + 2 * e)) == 2.0 ** -60
+    assert (1.0 + e) * (1.0 + e) - (1.0 + 2 * e) == 0.0
+
+
+def test_cascade_kernel_equals_scipy_sosfilt_across_cuts():
+    # the biquad kernel (fused feedback, sections four at a time) against scipy's
+    # independent direct form II transposed, on six sections cut at awkward places
+    from nodes.eq import Cascade
+
+    sos = np.vstack([signal.butter(4, 30, "high", fs=SR, output="sos"),
+                     signal.butter(2, 3000, fs=SR, output="sos"),
+                     signal.butter(6, 9000, "high", fs=SR, output="sos")])
+    x = seeded_noise(0.2, 2)[:, :5000]
+    want = signal.sosfilt(sos, x, axis=1)
+    cascade = Cascade([(s[:3], s[3:]) for s in sos], 2)
+    got = np.empty_like(x)
+    cuts = [0, 1, 2, 1023, 4999, 5000]
+    for a, b in zip(cuts, cuts[1:]):
+        cascade.process(np.ascontiguousarray(x[:, a:b]), got[:, a:b])
+    assert sos.shape[0] == 6
+    assert db(np.abs(got - want).max()) < -250
+
+
 def test_band_that_is_off_is_bypassed():
     assert np.max(np.abs(measured_db([{"type": "bell", "freq_hz": 1000, "gain_db": 12,
                                        "on": False}], SR))) < 1e-9

@@ -12,6 +12,7 @@ import numba as nb
 import numpy as np
 
 from . import JIT
+from .fused import fma
 
 
 @nb.njit(inline="always")
@@ -209,10 +210,10 @@ def compress(x, key, out, threshold, ratio, knee, alpha_attack, alpha_release, l
             h = min(max(over + 0.5 * w, 0.0), w)
             knee_part = s * h * h / (2.0 * w) if w > 0.0 else 0.0
             level[r, i] = knee_part + s * max(over - 0.5 * w, 0.0)
-    # 4. smoothing: smooth decoupled peak detector (release, then attack), and 5. the
-    # report's figures over song time >= 0 (the worst row per sample), taken in the
-    # same loop where there is one row or two: their sums wait on nothing the
-    # smoothing does not already wait on
+    # 4. smoothing: smooth decoupled peak detector (release, then attack, each one
+    # fused multiply-add on the sample's wait), and 5. the report's figures over song
+    # time >= 0 (the worst row per sample), taken in the same loop where there is one
+    # row or two: their sums wait on nothing the smoothing does not already wait on
     fixed = alpha_attack.shape[0] == 1 and alpha_release.shape[0] == 1
     aa, ar = alpha_attack[0], alpha_release[0]
     counted = max(0, min(n, int(-stats[3])))            # first sample at song time >= 0
@@ -221,16 +222,17 @@ def compress(x, key, out, threshold, ratio, knee, alpha_attack, alpha_release, l
         # two detectors side by side: each waits on its own last value, so together
         # they take the time of one
         y1a, ya, y1b, yb = state[0, 0], state[0, 1], state[1, 0], state[1, 1]
+        br, ba = 1.0 - ar, 1.0 - aa
         for i in range(n):
             ta = level[0, i]
             tb = level[1, i]
-            rel = ar * y1a + (1.0 - ar) * ta
+            rel = fma(ar, y1a, br * ta)
             y1a = ta if ta > rel else rel
-            ya = aa * ya + (1.0 - aa) * y1a
+            ya = fma(aa, ya, ba * y1a)
             level[0, i] = ya
-            rel = ar * y1b + (1.0 - ar) * tb
+            rel = fma(ar, y1b, br * tb)
             y1b = tb if tb > rel else rel
-            yb = aa * yb + (1.0 - aa) * y1b
+            yb = fma(aa, yb, ba * y1b)
             level[1, i] = yb
             if i >= counted:
                 worst = max(ya, yb)
@@ -246,9 +248,9 @@ def compress(x, key, out, threshold, ratio, knee, alpha_attack, alpha_release, l
                 if not fixed:
                     aa, ar = _at(alpha_attack, i), _at(alpha_release, i)
                 target = level[r, i]
-                rel = ar * y1 + (1.0 - ar) * target
+                rel = fma(ar, y1, (1.0 - ar) * target)
                 y1 = target if target > rel else rel
-                y = aa * y + (1.0 - aa) * y1
+                y = fma(aa, y, (1.0 - aa) * y1)
                 level[r, i] = y
                 if rows == 1 and i >= counted:
                     most = max(most, y)

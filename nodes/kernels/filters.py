@@ -3,7 +3,9 @@
 Fixed filters run as transposed direct form II biquads, four sections to a pass with
 their states held in registers (:func:`biquad_cascade`): a recursion whose state lives
 in memory waits on the store of one sample before it can load for the next, which
-made the same filter three times slower.
+made the same filter three times slower.  Each section's two recursive products are
+fused multiply-adds (:mod:`nodes.kernels.fused`): a sample's wait on the last one is
+two fused operations, not two multiplies and three additions.
 
 Each section is Andrew Simper's linear trapezoidal SVF: the bilinear transform of
 an analog second-order section with the cutoff prewarped, so with the mixing
@@ -24,6 +26,7 @@ import numba as nb
 import numpy as np
 
 from . import JIT
+from .fused import fma
 
 
 @nb.njit(inline="always")
@@ -43,17 +46,17 @@ def _svf_tick(v, state, c, s, a1, a2, a3, m0, m1, m2):
 @nb.njit(inline="always")
 def _biquad(v, sos, s, z0, z1):
     """One sample through biquad section s (transposed direct form II): returns the
-    output and the two new states."""
-    y = sos[s, 0] * v + z0
-    return y, sos[s, 1] * v - sos[s, 3] * y + z1, sos[s, 2] * v - sos[s, 4] * y
+    output and the two new states.  sos holds -a1 and -a2 (see biquad_cascade)."""
+    y = fma(sos[s, 0], v, z0)
+    return y, fma(sos[s, 3], y, fma(sos[s, 1], v, z1)), fma(sos[s, 4], y, sos[s, 2] * v)
 
 
 @nb.njit(**JIT)
 def biquad_cascade(x, out, sos, state):
     """Run channels of ``x`` (ch, n) through biquad sections; ``out`` may be ``x``.
 
-    sos (sections, 5): rows (b0, b1, b2, a1, a2) with a0 = 1; state (ch, sections, 2),
-    updated in place.  Sections run four at a time over the whole block (then two,
+    sos (sections, 5): rows (b0, b1, b2, -a1, -a2) with a0 = 1 (the feedback negated,
+    so that it fuses into an addition); state (ch, sections, 2), updated in place.  Sections run four at a time over the whole block (then two,
     then one), so each sample passes them in order and the result does not depend on
     the grouping.
     """
