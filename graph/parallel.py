@@ -29,7 +29,7 @@ from nodes.errors import MixgraphError
 
 from collections import deque
 
-from .schedule import RING, Chain, Plan
+from .schedule import RING, Chain, Plan, Stack
 
 MIN_PARALLEL_SEGMENTS = 4              # shorter renders are not worth a worker
 
@@ -76,6 +76,11 @@ class Inline:
 
     def wait(self, ticket: int | None = None) -> None:
         """Wait for a request (by default the oldest not yet waited for)."""
+
+    def adds_up(self, stack: Stack) -> bool:
+        """Whether the runner sums ``stack`` itself once its feeds are done (else the
+        block loop does, when it comes to the segment)."""
+        return False
 
     def drain(self) -> None:
         """Wait for everything asked for."""
@@ -146,8 +151,12 @@ class Processes:
         self.plan = plan
         self.watch = watch
         _share_segments(plan)
-        owners = _balance(plan.chains, workers)
+        owners = _balance(plan.chains, workers, plan.stacks)
         self.owner = {c: w for w, mine in enumerate(owners) for c in mine}
+        # a stack whose feeds one worker runs is summed by that worker, while the
+        # feeds are fresh in its cache (the same reduction the block loop would do)
+        self.summing = {id(st): self.owner[st.members[0][0]] for st in plan.stacks
+                        if len({self.owner[c] for c, _ in st.members}) == 1}
         self.conns = []
         self.pids = []
         self.waiting: dict[int, set[int]] = {}   # ticket: the workers yet to answer it
@@ -161,7 +170,9 @@ class Processes:
                 if pid == 0:                              # pragma: no cover (child)
                     for conn in self.conns + [parent]:
                         conn.close()
-                    _child(child, plan, set(mine), watch)
+                    w = len(self.conns)
+                    _child(child, plan, set(mine), watch,
+                           [st for st in plan.stacks if self.summing.get(id(st)) == w])
                 child.close()
                 self.conns.append(parent)
                 self.queued.append(deque())
@@ -178,6 +189,9 @@ class Processes:
         self.waiting[self.tickets] = set(per_worker)
         self.answers[self.tickets] = []
         return self.tickets
+
+    def adds_up(self, stack: Stack) -> bool:
+        return id(stack) in self.summing
 
     def start(self, chains: list[int], k: int) -> int:
         by_worker: dict[int, list[int]] = {}
@@ -248,8 +262,10 @@ class Processes:
         self.conns, self.pids, self.waiting, self.queued = [], [], {}, []
 
 
-def _child(conn, plan: Plan, mine: set[int], watch) -> None:  # pragma: no cover
-    """A worker process's life: answer the parent's requests, then leave quietly."""
+def _child(conn, plan: Plan, mine: set[int], watch,
+           stacks: list[Stack]) -> None:  # pragma: no cover
+    """A worker process's life: answer the parent's requests, then leave quietly.
+    ``stacks``: the sums of chain ends it makes once it has run all their chains."""
     chain_nodes = {s.node_id: s.node for c in mine for s in plan.chains[c].steps}
     try:
         while True:
@@ -259,6 +275,11 @@ def _child(conn, plan: Plan, mine: set[int], watch) -> None:  # pragma: no cover
                     _, k, chains = message
                     for c in chains:
                         run_chain(plan, plan.chains[c], k, watch)
+                    ran = set(chains)
+                    frames = min(plan.segment, plan.end_frames - k * plan.segment)
+                    for stack in stacks:
+                        if all(c in ran for c, _ in stack.members):
+                            stack.add_up(k, frames)
                     conn.send(("ok", None))
                 elif message[0] == "reset":
                     for node_id, node in chain_nodes.items():
@@ -296,29 +317,27 @@ def _share_segments(plan: Plan) -> None:
              for j, ring in enumerate(chain.segments) if (c, j) not in stacked] + [
         chain.inlet_segments for chain in plan.chains if chain.inlet is not None]
     size = sum(part.nbytes for ring in rings for part in ring) + sum(
-        st.rings.nbytes for st in plan.stacks)
+        st.rings.nbytes + st.sums.nbytes for st in plan.stacks)
     if not size:
         return
     memory = mmap.mmap(-1, size, flags=mmap.MAP_SHARED)
     offset = 0
+
+    def moved(a: np.ndarray) -> np.ndarray:
+        nonlocal offset
+        there = np.ndarray(a.shape, dtype=a.dtype, buffer=memory, offset=offset)
+        there[...] = a
+        offset += a.nbytes
+        return there
+
     for st in plan.stacks:               # a stack stays one block of memory
-        together = np.ndarray(st.rings.shape, dtype=st.rings.dtype, buffer=memory,
-                              offset=offset)
-        together[...] = st.rings
-        offset += st.rings.nbytes
-        st.rings = together
+        st.rings = moved(st.rings)
+        st.sums = moved(st.sums)
         for i, (c, j) in enumerate(st.members):
-            plan.chains[c].segments[j] = tuple(together[r, i] for r in range(RING))
+            plan.chains[c].segments[j] = tuple(st.rings[r, i] for r in range(RING))
 
     def shared(ring):
-        nonlocal offset
-        parts = []
-        for part in ring:
-            view = np.ndarray(part.shape, dtype=part.dtype, buffer=memory, offset=offset)
-            view[...] = part
-            parts.append(view)
-            offset += part.nbytes
-        return tuple(parts)
+        return tuple(moved(part) for part in ring)
 
     for c, chain in enumerate(plan.chains):
         chain.segments = [ring if (c, j) in stacked else shared(ring)
@@ -328,18 +347,38 @@ def _share_segments(plan: Plan) -> None:
     plan.shared = memory
 
 
-def _balance(chains: list[Chain], workers: int) -> list[list[int]]:
-    """Chains shared among workers, the heaviest first to the least loaded."""
+STACK_IMBALANCE = 1.1    # how much busier a worker may be so that each stack stays whole
+
+
+def _balance(chains: list[Chain], workers: int,
+             stacks: list[Stack] = ()) -> list[list[int]]:
+    """Chains shared among workers, the heaviest first to the least loaded.  The chains
+    a stack sums go to one worker together where that costs the busiest worker at
+    most STACK_IMBALANCE times what sharing them out chain by chain would."""
     def weight(chain: Chain) -> float:
         return sum(s.node.cost * max(s.out_channels, default=1) for s in chain.steps)
 
-    loads = [0] * workers
-    owners: list[list[int]] = [[] for _ in range(workers)]
-    for c in sorted(range(len(chains)), key=lambda c: -weight(chains[c])):
-        w = loads.index(min(loads))
-        owners[w].append(c)
-        loads[w] += weight(chains[c])
-    return [sorted(o) for o in owners if o]
+    def share(units: list[list[int]]) -> tuple[float, list[list[int]]]:
+        loads = [0.0] * workers
+        owners: list[list[int]] = [[] for _ in range(workers)]
+        for unit in sorted(units, key=lambda u: (-sum(weight(chains[c]) for c in u), u)):
+            w = loads.index(min(loads))
+            owners[w].extend(unit)
+            loads[w] += sum(weight(chains[c]) for c in unit)
+        return max(loads), [sorted(o) for o in owners if o]
+
+    loose, owners = share([[c] for c in range(len(chains))])
+    together = {c: {c} for c in range(len(chains))}       # chains that share a stack
+    for st in stacks:
+        unit = set().union(*(together[c] for c, _ in st.members))
+        for c in unit:
+            together[c] = unit
+    units = sorted({tuple(sorted(u)) for u in together.values()})
+    if len(units) < len(chains):
+        kept, owners_kept = share([list(u) for u in units])
+        if kept <= STACK_IMBALANCE * loose:
+            return owners_kept
+    return owners
 
 
 def make_runner(plan: Plan, workers: int, watch=None):

@@ -405,6 +405,8 @@ class _Segments:
         self.tickets: deque = deque()        # of the segments asked for, in order
         running = set(chains)
         self.stacks = [st for st in plan.stacks if all(c in running for c, _ in st.members)]
+        # the stacks the runner's workers do not sum themselves
+        self.adding = [st for st in self.stacks if not runner.adds_up(st)]
         self.pointed = [(view, ring) for c in chains
                         for (_, view), ring in zip(plan.chains[c].ends, plan.chains[c].segments)
                         if view in read]
@@ -423,13 +425,15 @@ class _Segments:
                 self.tickets.append(self.runner.start(self.chains, self.started))
                 self.started += 1
             self.runner.wait(self.tickets.popleft())
+            frames = min(segment, self.plan.end_frames - k * segment)
+            for stack in self.adding:
+                stack.add_up(k, frames)
             self.current = k
         bufs, block = self.plan.buffers, self.plan.block_size
         for view, ring in self.pointed:
             bufs[view] = ring[k % RING][:, offset:offset + block]
         for stack in self.stacks:
-            self.plan.buffers[stack.view] = stack.rings[k % RING][
-                :, :, offset:offset + self.plan.block_size]
+            bufs[stack.view] = stack.sums[k % RING][:, offset:offset + block]
 
     def close(self) -> None:
         """Wait for work under way (when the pass stopped early its errors no longer
@@ -612,10 +616,9 @@ def _gather(port: InputPort, bufs: list[np.ndarray], f: int, full: bool):
     x = bufs[port.scratch]
     if not full:
         x = x[:, :f]
-    if port.stack is not None:           # chains' last outputs, side by side: one sum
-        stacked = bufs[port.stack]
-        np.add.reduce(stacked if full else stacked[:, :, :f], axis=0, out=x)
-        return x
+    if port.stack is not None:           # chains' last outputs, summed a segment at a time
+        summed = bufs[port.stack]
+        return summed if full else summed[:, :f]
     held = None                          # the first feed, added to the second
     for i, feed in enumerate(port.feeds):
         s = bufs[feed.buffer]

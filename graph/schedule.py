@@ -70,18 +70,26 @@ class InputPort:
     scratch: int | None = None         # sum the feeds into this buffer
     feeds: list[Feed] = field(default_factory=list)
     # where every feed is a chain's last output: the buffer that holds this block of
-    # all of them stacked (feeds, channels, block), summed in one reduction
+    # their sum, summed a segment at a time (see Stack)
     stack: int | None = None
 
 
 @dataclass
 class Stack:
     """The rings of chain ends that one port sums, allocated together: rings[r, i] is
-    slot r of feed i's ring, so a block of all feeds is one (feeds, ch, n) view."""
+    slot r of feed i's ring, so a segment of all feeds is one (feeds, ch, n) view,
+    summed in one reduction into the same slot of ``sums`` (by the worker that ran
+    all the feeds, where one did: see :mod:`graph.parallel`)."""
 
     rings: np.ndarray                  # (RING, feeds, channels, segment)
     members: list[tuple[int, int]]     # per feed: (chain, end)
-    view: int                          # the buffer index the block loop points at it
+    view: int                          # the buffer index the block loop points at sums
+    sums: np.ndarray                   # (RING, channels, segment)
+
+    def add_up(self, k: int, frames: int) -> None:
+        """Sum segment ``k`` (its first ``frames``) of the feeds, in their order."""
+        np.add.reduce(self.rings[k % RING][:, :, :frames], axis=0,
+                      out=self.sums[k % RING][:, :frames])
 
 
 @dataclass
@@ -459,10 +467,11 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
                             chains[c].segments[j] = tuple(rings[r, i] for r in range(RING))
                         for f in port.feeds:
                             del end_of[f.buffer]                # each ring in one stack
-                        pool.buffers.append(rings[0, :, :, :block_size])
+                        sums = np.zeros((RING, ch, segment), dtype=DTYPE)
+                        pool.buffers.append(sums[0, :, :block_size])
                         own.add(len(pool.buffers) - 1)
                         port.stack = len(pool.buffers) - 1
-                        stacks.append(Stack(rings, members, port.stack))
+                        stacks.append(Stack(rings, members, port.stack, sums))
             inputs.append(port)
         outs = []
         k = chain_of.get(nid)

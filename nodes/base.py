@@ -214,8 +214,8 @@ class Node:
     writes: ClassVar[tuple[str, ...]] = ()
     #: the engine renders this node's input once and calls ``analyse`` before the render
     needs_analysis: ClassVar[bool] = False
-    #: rough CPU time of a channel-sample relative to an EQ band set or a compressor
-    #: (from ``bench/nodes.py``); the engine shares chains among workers by it
+    #: rough CPU time of a channel-sample relative to a compressor's (from
+    #: ``bench/session.py --by-node``); the engine shares chains among workers by it
     cost: ClassVar[float] = 1.0
 
     def __init__(self, **values: Any):

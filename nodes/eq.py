@@ -173,6 +173,7 @@ class Eq(Node):
 
     type_name = "eq"
     category = "eq"
+    cost = 0.6                         # four fixed bands; the compressor is 1
     summary = "parametric EQ: bell, shelves, notch, bandpass, Butterworth high/lowpass"
     params = (Param("bands", [], kind="list", check=band_problems,
                     doc="list of bands: {type, freq_hz, gain_db, q, slope_db_oct, on}"),)

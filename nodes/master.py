@@ -180,7 +180,7 @@ class Limiter(Node):
 
     type_name = "limiter"
     category = "master"
-    cost = 8
+    cost = 9
     summary = "lookahead true-peak brickwall limiter"
     params = (
         Param("ceiling_dbtp", -1.0, min=-20.0, max=0.0, unit="dBTP",
@@ -419,7 +419,7 @@ class MultibandCompressor(Node):
 
     type_name = "multiband_compressor"
     category = "master"
-    cost = 7
+    cost = 5
     summary = "2-4 band compressor with Linkwitz-Riley crossovers that sum flat"
     params = (
         Param("crossovers_hz", [200.0, 2500.0], kind="list", check=_crossover_problems,

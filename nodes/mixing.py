@@ -86,6 +86,7 @@ class Channel(Node):
     """
 
     type_name = "channel"
+    cost = 0.1
     category = "mixing"
     summary = "channel strip: fader, pan, width, polarity; pre-fader and post-fader outputs"
     outputs = (Port("out", "post-fader, panned (stereo)"),

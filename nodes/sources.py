@@ -46,6 +46,7 @@ class Stem(Source):
     """An audio file streamed from disk (mono or stereo)."""
 
     type_name = "stem"
+    cost = 0.2
     summary = "an audio file on the timeline, streamed from disk"
     params = (
         Param("path", "", kind="path", required=True, doc="audio file (wav, flac, aiff ...)"),

@@ -87,6 +87,18 @@ def test_the_session_forms_one_chain_per_stem(project):
         runner = make_runner(plan, 2)
         try:
             assert isinstance(runner, Processes)
+            # one group's strips to each worker, which sums them itself
+            assert sorted(sorted(c for c, w in runner.owner.items() if w == k)
+                          for k in range(2)) == [[0, 1, 2], [3, 4, 5]]
+            assert all(runner.adds_up(st) for st in plan.stacks)
+        finally:
+            runner.close()
+        runner = make_runner(plan, 3)
+        try:
+            # two whole groups on three workers would leave one idle: the strips are
+            # shared out one by one and the block loop sums the groups
+            assert len(set(runner.owner.values())) == 3
+            assert not any(runner.adds_up(st) for st in plan.stacks)
         finally:
             runner.close()
         assert isinstance(make_runner(plan, 1), Inline)
