@@ -50,27 +50,33 @@ def balance_law(pan):
 def _fader(node: Node, x: np.ndarray, out: np.ndarray, start: int) -> None:
     """out = x through gain_db and pan: panned if x is mono and out stereo, else balanced.
 
-    Without automation the gains are worked out once and kept.
+    Without automation the gains are worked out once per channel layout and kept.
     """
+    kept = node.__dict__.get("_fader_gains")
+    if kept is not None:
+        gains = kept.get((x.shape[0], out.shape[0]))
+        if gains is not None:
+            _apply(x, out, gains)
+            return
     if out.shape[0] == 2 and x.shape[0] == 1:
         law = pan_law
     elif out.shape[0] == 2 and (node.is_automated("pan") or node.pan != 0.0):
         law = balance_law
     else:
         law = None
-    static = not (node.is_automated("gain_db") or node.is_automated("pan"))
-    cache = node.__dict__.setdefault("_fader_gains", {})
-    gains = cache.get(law) if static else None
-    if gains is None:
-        frames = x.shape[1]
-        g = node.gain("gain_db", start, frames)
-        if law is None:
-            gains = (g,)
-        else:
-            gains = tuple(g * side for side in law(node.value("pan", start, frames)))
-        if static:
-            cache[law] = gains
+    frames = x.shape[1]
+    g = node.gain("gain_db", start, frames)
     if law is None:
+        gains = (g,)
+    else:
+        gains = tuple(g * side for side in law(node.value("pan", start, frames)))
+    if not (node.is_automated("gain_db") or node.is_automated("pan")):
+        node.__dict__.setdefault("_fader_gains", {})[(x.shape[0], out.shape[0])] = gains
+    _apply(x, out, gains)
+
+
+def _apply(x: np.ndarray, out: np.ndarray, gains: tuple) -> None:
+    if len(gains) == 1:
         np.multiply(x, gains[0], out=out)
     else:
         np.multiply(x[0], gains[0], out=out[0])
