@@ -9,10 +9,11 @@ workers.
 
 Threads share the interpreter lock: the kernels release it, but each node's Python
 glue needs it, and the block loop holds it most of the time, so threads give little.
-Where the platform can fork and no other thread is running, the workers are forked
-processes instead.  A child is a copy of the prepared plan; it runs only its chains,
-writing their last outputs into shared memory (mapped before the fork), and answers
-over a pipe.  Resets between passes, the chain nodes' reports and the headroom they
+Where the platform can fork and no other thread is running, the workers are processes
+instead: the render's own process is one of them (it runs the block loop and the
+chains left to it), the others are forked.  A child is a copy of the prepared plan;
+it runs only its chains, writing their last outputs into shared memory (mapped
+before the fork), and answers over a pipe.  Resets between passes, the chain nodes' reports and the headroom they
 saw go over the same pipe.  Children never touch output nodes and leave with
 ``os._exit``, so no temporary file or finaliser of the parent runs twice.
 """
@@ -141,7 +142,11 @@ class Threads(Inline):
 
 
 class Processes:
-    """Chains run in forked worker processes, each owning some of them."""
+    """``workers`` share the chains: the render's own process, which also runs the
+    block loop (its share is smaller by what the loop costs), and ``workers - 1``
+    forked worker processes.  One process per core: a third process on two cores
+    would make the scheduler share them out in thirds, and the busiest worker would
+    run at two thirds of its speed."""
 
     asynchronous = True
 
@@ -151,37 +156,40 @@ class Processes:
         self.plan = plan
         self.watch = watch
         _share_segments(plan)
-        owners = _balance(plan.chains, workers, plan.stacks)
+        owners = _balance(plan.chains, workers, plan.stacks, _loop_weight(plan))
         self.owner = {c: w for w, mine in enumerate(owners) for c in mine}
         # a stack whose feeds one worker runs is summed by that worker, while the
         # feeds are fresh in its cache (the same reduction the block loop would do)
         self.summing = {id(st): self.owner[st.members[0][0]] for st in plan.stacks
-                        if len({self.owner[c] for c, _ in st.members}) == 1}
-        self.conns = []
-        self.pids = []
+                        if len({self.owner[c] for c, _ in st.members}) == 1
+                        and self.owner[st.members[0][0]] > 0}
+        self.conns: dict[int, object] = {}       # per forked worker (1, 2 ...): its pipe
+        self.pids: list[int] = []
         self.waiting: dict[int, set[int]] = {}   # ticket: the workers yet to answer it
-        self.queued: list[deque] = []            # per worker: its tickets, in order
+        self.queued: dict[int, deque] = {}       # per worker: its tickets, in order
         self.answers: dict[int, list] = {}       # ticket: answers received so far
         self.tickets = 0
         try:
-            for mine in owners:
+            for w, theirs in enumerate(owners):
+                if w == 0 or not theirs:
+                    continue
                 parent, child = Pipe()
                 pid = os.fork()
                 if pid == 0:                              # pragma: no cover (child)
-                    for conn in self.conns + [parent]:
+                    for conn in [*self.conns.values(), parent]:
                         conn.close()
-                    w = len(self.conns)
-                    _child(child, plan, set(mine), watch,
+                    _child(child, plan, set(theirs), watch,
                            [st for st in plan.stacks if self.summing.get(id(st)) == w])
                 child.close()
-                self.conns.append(parent)
-                self.queued.append(deque())
+                self.conns[w] = parent
+                self.queued[w] = deque()
                 self.pids.append(pid)
         except BaseException:
             self.close()
             raise
 
     def _ask(self, per_worker: dict[int, tuple]) -> int:
+        """Send each forked worker its message; returns the ticket."""
         self.tickets += 1
         for w, message in per_worker.items():
             self.conns[w].send(message)
@@ -194,10 +202,16 @@ class Processes:
         return id(stack) in self.summing
 
     def start(self, chains: list[int], k: int) -> int:
+        """Ask the workers for their chains' segment ``k``, then run this process's
+        own (so that they run at the same time)."""
         by_worker: dict[int, list[int]] = {}
         for c in chains:
             by_worker.setdefault(self.owner[c], []).append(c)
-        return self._ask({w: ("run", k, cs) for w, cs in by_worker.items()})
+        here = by_worker.pop(0, [])
+        ticket = self._ask({w: ("run", k, cs) for w, cs in by_worker.items()})
+        for c in here:
+            run_chain(self.plan, self.plan.chains[c], k, self.watch)
+        return ticket
 
     def wait(self, ticket: int | None = None) -> list:
         """The answers to a request (by default the oldest not yet waited for); a
@@ -232,12 +246,12 @@ class Processes:
 
     def reset(self, node_ids: set[str]) -> None:
         self.drain()
-        self._ask({w: ("reset", node_ids) for w in range(len(self.conns))})
+        self._ask({w: ("reset", node_ids) for w in self.conns})
         self.wait()
 
     def reports(self) -> dict:
         self.drain()
-        self._ask({w: ("report",) for w in range(len(self.conns))})
+        self._ask({w: ("report",) for w in self.conns})
         found: dict = {}
         for reports, seen in self.wait():
             found.update(reports)
@@ -247,19 +261,19 @@ class Processes:
         return found
 
     def close(self) -> None:
-        for conn in self.conns:
+        for conn in self.conns.values():
             try:
                 conn.send(("exit",))
             except OSError:
                 pass
-        for conn in self.conns:
+        for conn in self.conns.values():
             conn.close()
         for pid in self.pids:
             try:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
-        self.conns, self.pids, self.waiting, self.queued = [], [], {}, []
+        self.conns, self.pids, self.waiting, self.queued = {}, [], {}, {}
 
 
 def _child(conn, plan: Plan, mine: set[int], watch,
@@ -347,25 +361,44 @@ def _share_segments(plan: Plan) -> None:
     plan.shared = memory
 
 
-STACK_IMBALANCE = 1.1    # how much busier a worker may be so that each stack stays whole
+STACK_IMBALANCE = 1.05   # how much busier a worker may be so that each stack stays whole
+#                          (the session bench at block 1024 renders 4 % faster shared
+#                          out chain by chain than with whole groups 8 % over even)
 
 
-def _balance(chains: list[Chain], workers: int,
-             stacks: list[Stack] = ()) -> list[list[int]]:
-    """Chains shared among workers, the heaviest first to the least loaded.  The chains
-    a stack sums go to one worker together where that costs the busiest worker at
-    most STACK_IMBALANCE times what sharing them out chain by chain would."""
-    def weight(chain: Chain) -> float:
-        return sum(s.node.cost * max(s.out_channels, default=1) for s in chain.steps)
+def _weight(steps) -> float:
+    return sum(s.node.cost * max(s.out_channels, default=1) for s in steps)
 
+
+LOOP_STEP_BLOCK = 600.0  # a loop step's Python per block, in weight x samples (the
+#                          session bench: the loop's CPU time is 36 + 9800 / block)
+
+
+def _loop_weight(plan: Plan) -> float:
+    """What the block loop costs, in chain weights: its own steps' work, outputs
+    included (a sink weighs as its input's channels), and their Python per block."""
+    steps = [s for s in plan.steps if s.chain is None]
+    return sum(s.node.cost * max(s.out_channels or
+                                 tuple(p.channels or 1 for p in s.inputs), default=1)
+               for s in steps) + LOOP_STEP_BLOCK * len(steps) / plan.block_size
+
+
+def _balance(chains: list[Chain], workers: int, stacks: list[Stack] = (),
+             loop: float = 0.0) -> list[list[int]]:
+    """Chains shared among workers, the heaviest first to the least loaded; worker 0
+    starts with ``loop`` (the block loop runs there).  The chains a stack sums go to
+    one worker together where that costs the busiest worker at most STACK_IMBALANCE
+    times what sharing them out chain by chain would.  Returns every worker's chains
+    (worker 0's may be empty)."""
     def share(units: list[list[int]]) -> tuple[float, list[list[int]]]:
-        loads = [0.0] * workers
+        loads = [loop] + [0.0] * (workers - 1)
         owners: list[list[int]] = [[] for _ in range(workers)]
-        for unit in sorted(units, key=lambda u: (-sum(weight(chains[c]) for c in u), u)):
+        for unit in sorted(units, key=lambda u: (-sum(_weight(chains[c].steps) for c in u),
+                                                 u)):
             w = loads.index(min(loads))
             owners[w].extend(unit)
-            loads[w] += sum(weight(chains[c]) for c in unit)
-        return max(loads), [sorted(o) for o in owners if o]
+            loads[w] += sum(_weight(chains[c].steps) for c in unit)
+        return max(loads), [sorted(o) for o in owners]
 
     loose, owners = share([[c] for c in range(len(chains))])
     together = {c: {c} for c in range(len(chains))}       # chains that share a stack

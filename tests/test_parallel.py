@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from graph import render
-from graph.parallel import Inline, Processes, Threads, make_runner
+from graph.parallel import Inline, Processes, Threads, _balance, _weight, make_runner
 from graph.schedule import SEGMENT_FRAMES, make_plan
 from nodes.errors import RenderCancelled
 
@@ -84,21 +84,22 @@ def test_the_session_forms_one_chain_per_stem(project):
         # each group sums its three strips' rings, allocated side by side, in one go
         assert [[m for m, _ in st.members] for st in plan.stacks] == [[0, 1, 2], [3, 4, 5]]
         assert all(st.rings.shape == (3, 3, 2, SEGMENT_FRAMES) for st in plan.stacks)
+        # worker 0 is the render's own process, which also runs the block loop
+        weight = sum(_weight(c.steps) for c in plan.chains) / 2
+        # a light loop: one group's strips to each process, kept whole
+        assert _balance(plan.chains, 2, plan.stacks) == [[0, 1, 2], [3, 4, 5]]
+        assert _balance(plan.chains, 2, plan.stacks, 0.2 * weight) == [[3, 4, 5], [0, 1, 2]]
+        # two whole groups on three workers would leave one idle: strips one by one
+        assert all(_balance(plan.chains, 3, plan.stacks))
+        # a loop heavier than all the chains: the forked worker takes every one
+        assert _balance(plan.chains, 2, plan.stacks, 3 * weight) == [[], [0, 1, 2, 3, 4, 5]]
         runner = make_runner(plan, 2)
         try:
-            assert isinstance(runner, Processes)
-            # one group's strips to each worker, which sums them itself
-            assert sorted(sorted(c for c, w in runner.owner.items() if w == k)
-                          for k in range(2)) == [[0, 1, 2], [3, 4, 5]]
-            assert all(runner.adds_up(st) for st in plan.stacks)
-        finally:
-            runner.close()
-        runner = make_runner(plan, 3)
-        try:
-            # two whole groups on three workers would leave one idle: the strips are
-            # shared out one by one and the block loop sums the groups
-            assert len(set(runner.owner.values())) == 3
-            assert not any(runner.adds_up(st) for st in plan.stacks)
+            assert isinstance(runner, Processes) and len(runner.pids) == 1
+            # a stack is summed by the forked worker that runs all its strips
+            for st in plan.stacks:
+                owners = {runner.owner[c] for c, _ in st.members}
+                assert runner.adds_up(st) == (len(owners) == 1 and owners != {0})
         finally:
             runner.close()
         assert isinstance(make_runner(plan, 1), Inline)
@@ -106,8 +107,18 @@ def test_the_session_forms_one_chain_per_stem(project):
         plan.close()
 
 
+@pytest.fixture(params=["loop weighed", "loop weightless"])
+def loop_weight(request, monkeypatch):
+    """As planned (the small session's loop outweighs its strips, so the forked
+    workers take them all), and with the loop taken as free, so that the render's own
+    process runs strips too."""
+    if request.param == "loop weightless":
+        monkeypatch.setattr("graph.parallel._loop_weight", lambda plan: 0.0)
+
+
 @pytest.mark.parametrize("mute,solo", [(None, None), ("s1_ch", None), (None, "s4_ch")])
-def test_parallel_renders_equal_the_serial_render_bit_for_bit(project, mute, solo):
+def test_parallel_renders_equal_the_serial_render_bit_for_bit(project, mute, solo,
+                                                              loop_weight):
     session(project, mute, solo)
     reference, serial = renders_match(project, ((1024, 2), (300, 2), (1024, 3), (8192, 2),
                                                 (77, 1)))
@@ -164,7 +175,8 @@ def test_a_tail_chain_in_threads_equals_the_serial_render(project, monkeypatch):
 
 
 @pytest.mark.parametrize("mute,solo", [(None, None), ("m_ch", None), (None, "s4_ch")])
-def test_a_tail_chain_renders_equal_the_serial_render_bit_for_bit(project, mute, solo):
+def test_a_tail_chain_renders_equal_the_serial_render_bit_for_bit(project, mute, solo,
+                                                                 loop_weight):
     master_session(project, mute, solo)
     reference, serial = renders_match(project, ((1024, 2), (300, 2), (1024, 3), (77, 1),
                                                 (16384, 2)))
@@ -254,7 +266,11 @@ def _all_gone(pids: list[int]) -> bool:
 
 
 def test_an_error_in_a_worker_process_reaches_the_caller_and_writes_nothing(project,
-                                                                          worker_pids):
+                                                                          worker_pids,
+                                                                          monkeypatch):
+    # a loop that seems heavy keeps the render's own process out of the chains: all
+    # three run in the forked worker
+    monkeypatch.setattr("graph.parallel._loop_weight", lambda plan: 1e9)
     g = project.graph
     for i in range(3):
         project.stem(f"s{i}", seeded_noise(SECONDS, seed=i))
@@ -269,7 +285,7 @@ def test_an_error_in_a_worker_process_reaches_the_caller_and_writes_nothing(proj
         render(g, workers=2)
     out = project.folder / "out"
     assert not out.exists() or list(out.iterdir()) == []
-    assert len(worker_pids) == 2 and _all_gone(worker_pids)
+    assert len(worker_pids) == 1 and _all_gone(worker_pids)
 
 
 def test_cancelling_a_parallel_render_writes_nothing_and_leaves_no_workers(project,
@@ -282,7 +298,7 @@ def test_cancelling_a_parallel_render_writes_nothing_and_leaves_no_workers(proje
             cancel.set()
 
     with pytest.raises(RenderCancelled):
-        render(project.graph, workers=2, progress=progress, cancel=cancel)
+        render(project.graph, workers=3, progress=progress, cancel=cancel)
     out = project.folder / "out"
     assert not out.exists() or list(out.iterdir()) == []
     assert len(worker_pids) == 2 and _all_gone(worker_pids)
