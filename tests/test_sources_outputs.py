@@ -533,29 +533,94 @@ def test_only_the_final_files_remain_in_the_output_folder(project):
     assert not [p for p in project.folder.rglob("*") if p.name.endswith(".partial")]
 
 
-@pytest.mark.parametrize("fmt,subtype", [("WAV", "PCM_16"), ("WAV", "PCM_24"), ("WAV", "PCM_32"),
-                                         ("WAV", "FLOAT"), ("WAV", "DOUBLE"), ("FLAC", "PCM_16"),
-                                         ("FLAC", "PCM_24"), ("AIFF", "PCM_24"),
-                                         ("WAV", "PCM_U8")])
-def test_reader_gives_exactly_what_libsndfile_gives_as_double(tmp_path, fmt, subtype):
-    """Integer files are read as integers and scaled by a power of two here: the same
-    numbers, bit for bit, as libsndfile's conversion, across chunk boundaries."""
+@pytest.mark.parametrize("fmt,subtype,channels", [
+    ("WAV", "PCM_16", 2), ("WAV", "PCM_24", 2), ("WAV", "PCM_32", 2), ("WAV", "FLOAT", 2),
+    ("WAV", "DOUBLE", 2), ("WAV", "PCM_24", 1), ("WAV", "PCM_16", 3), ("WAVEX", "PCM_24", 2),
+    ("RF64", "PCM_16", 1), ("FLAC", "PCM_16", 2), ("FLAC", "PCM_24", 2), ("AIFF", "PCM_24", 2),
+    ("WAV", "PCM_U8", 2)])
+def test_reader_gives_exactly_what_libsndfile_gives_as_double(tmp_path, fmt, subtype,
+                                                              channels):
+    """WAV samples are read straight from the file, other files through libsndfile as
+    integers scaled by a power of two here: either way the same numbers, bit for bit,
+    as libsndfile's conversion, across chunk boundaries, after seeks and past the end."""
     from nodes.audiofile import READ_CHUNK, AudioReader
 
     rng = np.random.default_rng(3)
-    x = np.clip(rng.standard_normal((READ_CHUNK * 2 + 123, 2)) * 0.5, -1.0, 1.0)
-    x[:10] = [[1.0, -1.0]] * 10                       # full scale both ways
-    path = tmp_path / f"a.{fmt.lower()}"
+    x = np.clip(rng.standard_normal((READ_CHUNK * 2 + 123, channels)) * 0.5, -1.0, 1.0)
+    x[:10] = [[1.0, -1.0, 0.5][:channels]] * 10       # full scale both ways
+    path = tmp_path / f"a.{'wav' if fmt in ('WAVEX', 'RF64') else fmt.lower()}"
     sf.write(str(path), x, SR, subtype=subtype, format=fmt)
     expected, _ = sf.read(str(path), dtype="float64", always_2d=True)
     reader = AudioReader(path, SR)
     try:
-        got = np.empty((2, x.shape[0]))
+        assert (reader._raw is not None) == (fmt in ("WAV", "WAVEX", "RF64")
+                                             and subtype != "PCM_U8")
+        got = np.empty((channels, x.shape[0]))
         for a in range(0, x.shape[0], 1000):
             reader.read_into(got[:, a:a + 1000])
+        assert np.array_equal(got, expected.T)
+        reader.seek(READ_CHUNK - 7)                   # back, then across the end
+        tail = np.empty((channels, READ_CHUNK + 200))
+        reader.read_into(tail)
+        assert np.array_equal(tail[:, :READ_CHUNK + 130], expected[READ_CHUNK - 7:].T)
+        assert not tail[:, READ_CHUNK + 130:].any()
     finally:
         reader.close()
-    assert np.array_equal(got, expected.T)
+
+
+def wav_with_chunks(path, frames: np.ndarray, extra: bytes, claimed_frames=None):
+    """A 16-bit WAV written by hand: fmt, then ``extra`` chunks, then data (whose size
+    may claim more frames than it holds, as a truncated file's does)."""
+    ch = frames.shape[1]
+    data = (frames * 32767).astype("<i2").tobytes()
+    fmt_chunk = b"fmt " + (16).to_bytes(4, "little") + (1).to_bytes(2, "little") + \
+        ch.to_bytes(2, "little") + SR.to_bytes(4, "little") + (SR * 2 * ch).to_bytes(4, "little") \
+        + (2 * ch).to_bytes(2, "little") + (16).to_bytes(2, "little")
+    size = 2 * ch * (claimed_frames or frames.shape[0])
+    body = b"WAVE" + fmt_chunk + extra + b"data" + size.to_bytes(4, "little") + data
+    path.write_bytes(b"RIFF" + (len(body)).to_bytes(4, "little") + body)
+
+
+@pytest.mark.parametrize("case", ["odd chunk before data", "truncated data"])
+def test_reader_finds_the_samples_past_other_chunks_and_in_short_files(tmp_path, case):
+    from nodes.audiofile import AudioReader
+
+    x = np.random.default_rng(5).uniform(-0.9, 0.9, (5000, 2))
+    path = tmp_path / "a.wav"
+    if case == "odd chunk before data":                # 3 bytes, padded to 4
+        wav_with_chunks(path, x, b"LIST" + (3).to_bytes(4, "little") + b"abc\0")
+    else:
+        wav_with_chunks(path, x, b"", claimed_frames=8000)
+    expected, _ = sf.read(str(path), dtype="float64", always_2d=True)
+    reader = AudioReader(path, SR)
+    try:
+        assert reader._raw is not None
+        got = np.empty((2, expected.shape[0] + 100))
+        reader.read_into(got)
+    finally:
+        reader.close()
+    assert np.array_equal(got[:, :expected.shape[0]], expected.T)
+    assert not got[:, expected.shape[0]:].any()
+
+
+def test_reader_falls_back_to_libsndfile_where_the_two_disagree(tmp_path, monkeypatch):
+    # a data chunk found in the wrong place reads other numbers than libsndfile: the
+    # reader notices on opening and reads through libsndfile instead
+    import nodes.audiofile as audiofile
+
+    x = np.random.default_rng(6).uniform(-0.9, 0.9, (3000, 1))
+    path = tmp_path / "a.wav"
+    sf.write(str(path), x, SR, subtype="PCM_16")
+    real = audiofile._wav_data_offset
+    monkeypatch.setattr(audiofile, "_wav_data_offset", lambda p: real(p) + 2)
+    reader = audiofile.AudioReader(path, SR)
+    try:
+        assert reader._raw is None
+        got = np.empty((1, 3000))
+        reader.read_into(got)
+    finally:
+        reader.close()
+    assert np.array_equal(got, sf.read(str(path), dtype="float64", always_2d=True)[0].T)
 
 
 def test_float_outputs_are_byte_for_byte_reproducible(project):

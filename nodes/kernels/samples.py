@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numba as nb
+import numpy as np
 
 from . import JIT
 
@@ -23,3 +24,15 @@ def deinterleave(src, scale, out):
         for i in range(n):
             for c in range(ch):
                 out[c, i] = src[i, c] * scale
+
+
+@nb.njit(**JIT)
+def deinterleave24(src, channels, scale, out):
+    """out[c, i] = sample (i, c) of packed little-endian 24-bit frames ``src`` (bytes,
+    uint8) * scale, for the first out.shape[1] frames."""
+    n = out.shape[1]
+    for c in range(channels):
+        for i in range(n):
+            j = 3 * (i * channels + c)
+            v = np.int32(src[j]) | (np.int32(src[j + 1]) << 8) | (np.int32(src[j + 2]) << 16)
+            out[c, i] = ((v ^ 0x800000) - 0x800000) * scale
