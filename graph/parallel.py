@@ -161,8 +161,8 @@ class Processes:
         # a stack whose feeds one worker runs is summed by that worker, while the
         # feeds are fresh in its cache (the same reduction the block loop would do)
         self.summing = {id(st): self.owner[st.members[0][0]] for st in plan.stacks
-                        if len({self.owner[c] for c, _ in st.members}) == 1
-                        and self.owner[st.members[0][0]] > 0}
+                        if len({self.owner[c] for c, _ in st.members}) == 1}
+        self.own_stacks = [st for st in plan.stacks if self.summing.get(id(st)) == 0]
         self.conns: dict[int, object] = {}       # per forked worker (1, 2 ...): its pipe
         self.pids: list[int] = []
         self.waiting: dict[int, set[int]] = {}   # ticket: the workers yet to answer it
@@ -211,6 +211,7 @@ class Processes:
         ticket = self._ask({w: ("run", k, cs) for w, cs in by_worker.items()})
         for c in here:
             run_chain(self.plan, self.plan.chains[c], k, self.watch)
+        _add_up(self.plan, self.own_stacks, set(here), k)
         return ticket
 
     def wait(self, ticket: int | None = None) -> list:
@@ -289,11 +290,7 @@ def _child(conn, plan: Plan, mine: set[int], watch,
                     _, k, chains = message
                     for c in chains:
                         run_chain(plan, plan.chains[c], k, watch)
-                    ran = set(chains)
-                    frames = min(plan.segment, plan.end_frames - k * plan.segment)
-                    for stack in stacks:
-                        if all(c in ran for c, _ in stack.members):
-                            stack.add_up(k, frames)
+                    _add_up(plan, stacks, set(chains), k)
                     conn.send(("ok", None))
                 elif message[0] == "reset":
                     for node_id, node in chain_nodes.items():
@@ -313,6 +310,14 @@ def _child(conn, plan: Plan, mine: set[int], watch,
         pass
     finally:
         os._exit(0)
+
+
+def _add_up(plan: Plan, stacks: list[Stack], ran: set[int], k: int) -> None:
+    """Sum segment ``k`` of those ``stacks`` whose chains were all in ``ran``."""
+    frames = min(plan.segment, plan.end_frames - k * plan.segment)
+    for stack in stacks:
+        if all(c in ran for c, _ in stack.members):
+            stack.add_up(k, frames)
 
 
 def _portable(exc: BaseException) -> BaseException:
@@ -361,11 +366,6 @@ def _share_segments(plan: Plan) -> None:
     plan.shared = memory
 
 
-STACK_IMBALANCE = 1.05   # how much busier a worker may be so that each stack stays whole
-#                          (the session bench at block 1024 renders 4 % faster shared
-#                          out chain by chain than with whole groups 8 % over even)
-
-
 def _weight(steps) -> float:
     return sum(s.node.cost * max(s.out_channels, default=1) for s in steps)
 
@@ -385,33 +385,42 @@ def _loop_weight(plan: Plan) -> float:
 
 def _balance(chains: list[Chain], workers: int, stacks: list[Stack] = (),
              loop: float = 0.0) -> list[list[int]]:
-    """Chains shared among workers, the heaviest first to the least loaded; worker 0
-    starts with ``loop`` (the block loop runs there).  The chains a stack sums go to
-    one worker together where that costs the busiest worker at most STACK_IMBALANCE
-    times what sharing them out chain by chain would.  Returns every worker's chains
-    (worker 0's may be empty)."""
-    def share(units: list[list[int]]) -> tuple[float, list[list[int]]]:
-        loads = [loop] + [0.0] * (workers - 1)
-        owners: list[list[int]] = [[] for _ in range(workers)]
-        for unit in sorted(units, key=lambda u: (-sum(_weight(chains[c].steps) for c in u),
-                                                 u)):
-            w = loads.index(min(loads))
-            owners[w].extend(unit)
-            loads[w] += sum(_weight(chains[c].steps) for c in unit)
-        return max(loads), [sorted(o) for o in owners]
-
-    loose, owners = share([[c] for c in range(len(chains))])
+    """Chains shared among workers; worker 0 starts with ``loop`` (the block loop runs
+    there).  The chains a stack sums are a unit, the heaviest unit first to the least
+    loaded worker; then single chains move from the busiest worker to the least busy
+    while that lowers the busiest load, taken first from units already split, so that
+    as few stacks as possible are summed outside their worker.  Returns every
+    worker's chains (worker 0's may be empty)."""
+    weight = [_weight(chain.steps) for chain in chains]
     together = {c: {c} for c in range(len(chains))}       # chains that share a stack
     for st in stacks:
         unit = set().union(*(together[c] for c, _ in st.members))
         for c in unit:
             together[c] = unit
-    units = sorted({tuple(sorted(u)) for u in together.values()})
-    if len(units) < len(chains):
-        kept, owners_kept = share([list(u) for u in units])
-        if kept <= STACK_IMBALANCE * loose:
-            return owners_kept
-    return owners
+    units = sorted({tuple(sorted(u)) for u in together.values()},
+                   key=lambda u: (-sum(weight[c] for c in u), u))
+    loads = [loop] + [0.0] * (workers - 1)
+    owner: dict[int, int] = {}
+    for unit in units:
+        w = loads.index(min(loads))
+        owner.update((c, w) for c in unit)
+        loads[w] += sum(weight[c] for c in unit)
+    while workers > 1:
+        busy, idle = loads.index(max(loads)), loads.index(min(loads))
+        gap = loads[busy] - loads[idle]
+        movable = [c for c in owner if owner[c] == busy and 0 < weight[c] < gap]
+        if not movable:
+            break
+
+        def preference(c: int):
+            split = any(owner[m] != busy for m in together[c])
+            return (not split, abs(gap / 2 - weight[c]), c)   # nearest half the gap
+
+        c = min(movable, key=preference)
+        owner[c] = idle
+        loads[busy] -= weight[c]
+        loads[idle] += weight[c]
+    return [sorted(c for c in owner if owner[c] == w) for w in range(workers)]
 
 
 def make_runner(plan: Plan, workers: int, watch=None):

@@ -289,7 +289,13 @@ class Node:
 
     def gain(self, name: str, start: int, frames: int):
         """A ``_db`` parameter over one block as an amplitude ratio."""
-        return self.derived(db_to_gain, (name,), start, frames)
+        kept = self.__dict__.get("_gains")            # fixed ones, by name: the
+        if kept is not None and name in kept:         # per-block path of every fader
+            return kept[name]
+        g = self.derived(db_to_gain, (name,), start, frames)
+        if not isinstance(self._values[name], Automation):
+            self.__dict__.setdefault("_gains", {})[name] = g
+        return g
 
     def derived(self, make, names: tuple[str, ...], start: int, frames: int):
         """``make(*values)`` of the parameters ``names`` over one block.
