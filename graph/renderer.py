@@ -611,14 +611,14 @@ def _gather(port: InputPort, bufs: list[np.ndarray], f: int, full: bool):
     if port.direct is not None:
         b = bufs[port.direct]
         return b if full else b[:, :f]
+    if port.stack is not None:           # chains' last outputs, summed a segment at a time
+        summed = bufs[port.stack]
+        return summed if full else summed[:, :f]
     if port.scratch is None:
         return None
     x = bufs[port.scratch]
     if not full:
         x = x[:, :f]
-    if port.stack is not None:           # chains' last outputs, summed a segment at a time
-        summed = bufs[port.stack]
-        return summed if full else summed[:, :f]
     held = None                          # the first feed, added to the second
     for i, feed in enumerate(port.feeds):
         s = bufs[feed.buffer]

@@ -472,6 +472,9 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
                         own.add(len(pool.buffers) - 1)
                         port.stack = len(pool.buffers) - 1
                         stacks.append(Stack(rings, members, port.stack, sums))
+                        scratch.remove(port.scratch)            # the sums replace it
+                        pool.give(port.scratch)
+                        port.scratch = None
             inputs.append(port)
         outs = []
         k = chain_of.get(nid)

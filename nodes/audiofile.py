@@ -79,14 +79,17 @@ def _wav_data_offset(path: Path) -> int | None:
 
 
 class _RawWav:
-    """Positional reads of a little-endian WAV file's samples, one read call per
-    chunk, converted by a compiled pass: libsndfile copies through a small buffer of
-    its own, which took twice as long.  Only made where libsndfile reads the same
-    first frames (see :meth:`open`)."""
+    """Positional reads of a little-endian WAV file's samples into a reused buffer,
+    converted by a compiled pass: libsndfile copies through a small buffer of its
+    own, which took twice as long.  Only made where libsndfile reads the same frames
+    at the start and at the end of the file (see :meth:`open`)."""
+
+    CHECK_END = 4096                    # frames compared at the end (the start may be silent)
 
     def __init__(self, path: Path, offset: int, channels: int, frames: int, subtype: str):
         from .kernels.samples import deinterleave, deinterleave24
 
+        self.path = path
         self.offset = offset
         self.channels = channels
         self.frames = frames
@@ -99,25 +102,36 @@ class _RawWav:
 
     @classmethod
     def open(cls, path: Path, sound_file) -> "_RawWav | None":
-        """A raw reader of ``path`` (open in libsndfile as ``sound_file``, at frame 0),
-        or None where the file is not a plain little-endian WAV or the two disagree."""
+        """A raw reader of ``path`` (open in libsndfile as ``sound_file``), or None where
+        the file is not a plain little-endian WAV or the two readers disagree.  Leaves
+        ``sound_file`` at frame 0."""
         if sound_file.format not in ("WAV", "WAVEX", "RF64") or \
                 sound_file.endian not in ("FILE", "LITTLE") or sound_file.subtype not in RAW_WAV:
             return None
         offset = _wav_data_offset(path)
         if offset is None:
             return None
-        raw = cls(path, offset, sound_file.channels, sound_file.frames, sound_file.subtype)
-        check = min(sound_file.frames, READ_CHUNK)
-        mine = np.empty((sound_file.channels, check))
         try:
-            raw.read_into(0, mine)
-            theirs = sound_file.read(check, dtype="float64", always_2d=True)
+            raw = cls(path, offset, sound_file.channels, sound_file.frames, sound_file.subtype)
+        except OSError:
+            return None
+        frames = sound_file.frames
+        agree = True
+        try:
+            for start, count in ((0, min(frames, READ_CHUNK)),
+                                 (max(0, frames - cls.CHECK_END), min(frames, cls.CHECK_END))):
+                mine = np.empty((sound_file.channels, count))
+                raw.read_into(start, mine)
+                sound_file.seek(start)
+                theirs = sound_file.read(count, dtype="float64", always_2d=True)
+                agree = agree and np.array_equal(mine, theirs.T)
+        except Exception:
+            agree = False
+        try:
             sound_file.seek(0)
         except Exception:
-            raw.close()
-            return None
-        if not np.array_equal(mine, theirs.T):
+            agree = False
+        if not agree:
             raw.close()
             return None
         return raw
@@ -131,9 +145,8 @@ class _RawWav:
             if take == 0:
                 out[:, done:] = 0.0
                 return
-            size = take * self.frame_bytes
-            self._file.seek(self.offset + (pos + done) * self.frame_bytes)
-            got = self._file.readinto(memoryview(self._bytes)[:size]) // self.frame_bytes
+            got = self._read(self.offset + (pos + done) * self.frame_bytes,
+                             take * self.frame_bytes) // self.frame_bytes
             if got:
                 if self._view is not None:
                     self._convert(self._view[:got], self.scale, out[:, done:done + got])
@@ -144,6 +157,26 @@ class _RawWav:
                 out[:, done + got:] = 0.0
                 return
             done += take
+
+    def _read(self, at: int, size: int) -> int:
+        """Read ``size`` bytes at offset ``at`` into the buffer; returns how many came
+        (fewer only at the end of the file: a read may return less, so it goes on)."""
+        view = memoryview(self._bytes)[:size]
+        total = 0
+        try:
+            while total < size:
+                if hasattr(os, "preadv"):
+                    got = os.preadv(self._file.fileno(), [view[total:]], at + total)
+                else:                                                  # pragma: no cover
+                    self._file.seek(at + total)
+                    got = self._file.readinto(view[total:])
+                if not got:
+                    break
+                total += got
+        except OSError as exc:
+            raise AudioFileError(f"error reading {self.path} ({exc.strerror or exc})",
+                                 path=str(self.path)) from None
+        return total
 
     def close(self) -> None:
         self._file.close()
@@ -185,6 +218,8 @@ class AudioReader:
         self._deinterleave = deinterleave     # the fifo holds frames as read: (n, channels)
         self._restart()
         self._raw = None if self.resampled else _RawWav.open(self.path, self._file)
+        if self._raw is not None:             # one open file per stem, not two
+            self._file.close()
 
     def _restart(self) -> None:
         self._file.seek(0)

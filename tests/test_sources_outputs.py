@@ -603,12 +603,45 @@ def test_reader_finds_the_samples_past_other_chunks_and_in_short_files(tmp_path,
     assert not got[:, expected.shape[0]:].any()
 
 
-def test_reader_falls_back_to_libsndfile_where_the_two_disagree(tmp_path, monkeypatch):
-    # a data chunk found in the wrong place reads other numbers than libsndfile: the
-    # reader notices on opening and reads through libsndfile instead
+def test_reader_takes_short_reads_as_they_come_and_keeps_one_file_open(tmp_path,
+                                                                       monkeypatch):
+    # a read may return fewer bytes than asked (network and FUSE file systems do):
+    # the reader asks again rather than taking it for the end of the file
+    import os as os_module
+
     import nodes.audiofile as audiofile
 
-    x = np.random.default_rng(6).uniform(-0.9, 0.9, (3000, 1))
+    x = np.random.default_rng(8).uniform(-0.9, 0.9, (40000, 2))
+    path = tmp_path / "a.wav"
+    sf.write(str(path), x, SR, subtype="PCM_24")
+    real = os_module.preadv
+    monkeypatch.setattr(os_module, "preadv",
+                        lambda fd, bufs, at: real(fd, [bufs[0][:999]], at))
+    fds = len(os_module.listdir("/proc/self/fd")) if os_module.path.isdir("/proc/self/fd") \
+        else None
+    reader = audiofile.AudioReader(path, SR)
+    try:
+        assert reader._raw is not None
+        if fds is not None:                            # libsndfile's handle is closed
+            assert len(os_module.listdir("/proc/self/fd")) == fds + 1
+        got = np.empty((2, 40000))
+        reader.read_into(got)
+    finally:
+        reader.close()
+    assert np.array_equal(got, sf.read(str(path), dtype="float64", always_2d=True)[0].T)
+
+
+@pytest.mark.parametrize("silent_start", [False, True])
+def test_reader_falls_back_to_libsndfile_where_the_two_disagree(tmp_path, monkeypatch,
+                                                                silent_start):
+    # a data chunk found in the wrong place reads other numbers than libsndfile: the
+    # reader notices on opening (at the end too, where the start is silence) and
+    # reads through libsndfile instead
+    import nodes.audiofile as audiofile
+
+    x = np.random.default_rng(6).uniform(-0.9, 0.9, (30000 if silent_start else 3000, 1))
+    if silent_start:
+        x[:20000] = 0.0
     path = tmp_path / "a.wav"
     sf.write(str(path), x, SR, subtype="PCM_16")
     real = audiofile._wav_data_offset
@@ -616,7 +649,7 @@ def test_reader_falls_back_to_libsndfile_where_the_two_disagree(tmp_path, monkey
     reader = audiofile.AudioReader(path, SR)
     try:
         assert reader._raw is None
-        got = np.empty((1, 3000))
+        got = np.empty((1, x.shape[0]))
         reader.read_into(got)
     finally:
         reader.close()
