@@ -325,7 +325,7 @@ def _run_pass(plan: Plan, steps: list[Step], tapes: dict[str, "Tape"], tracker: 
 
         runner = Inline(plan, watch)
     tails = _Tails(plan, [c for c in chained if plan.chains[c].is_tail], steps, runner,
-                   watch)
+                   watch, tracker)
     segments = _Segments(plan, [c for c in chained if not plan.chains[c].is_tail], runner,
                          _read_views(steps, plan, capture))
     # the block loop: steps outside chains and outputs of tail chains, and where a
@@ -367,7 +367,8 @@ def _run_pass(plan: Plan, steps: list[Step], tapes: dict[str, "Tape"], tracker: 
             tails.advance(n)
             if cancel is not None and cancel.is_set():
                 raise RenderCancelled("render cancelled; nothing was written")
-            tracker.advance(f)
+            if not tails.chains:          # else progress is counted as the outputs write
+                tracker.advance(f)
         tails.finish()
     finally:
         segments.close()
@@ -460,11 +461,13 @@ class _Tails:
     handed to the runner, and the outputs they feed write it once it is back (up to
     two segments behind when the runner works alongside the loop)."""
 
-    def __init__(self, plan: Plan, chains: list[int], steps: list[Step], runner, watch):
+    def __init__(self, plan: Plan, chains: list[int], steps: list[Step], runner, watch,
+                 tracker: "_Tracker"):
         self.plan = plan
         self.chains = chains
         self.runner = runner
         self.watch = watch
+        self.tracker = tracker
         self.first = {plan.chains[c].steps[0].node_id: plan.chains[c] for c in chains}
         ends = {view for c in chains for _, view in plan.chains[c].ends}
         self.post = [s for s in steps if s.chain is None and s.is_sink
@@ -510,6 +513,7 @@ class _Tails:
                 if self.watch is not None:
                     self.watch.see(step, ins, n - step.latency_in)
                 step.node.process(ins, (), n - step.latency_in)
+        self.tracker.advance(end - start)
 
 
 class _Tracker:

@@ -190,6 +190,34 @@ def test_a_tail_chain_renders_equal_the_serial_render_bit_for_bit(project, mute,
         assert serial.nodes["m_lim"][1]["gain_reduction_max_db"] > 0.1
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_reaches_the_total_only_once_the_outputs_have_everything(project,
+                                                                          monkeypatch,
+                                                                          workers):
+    # the outputs of a tail chain write up to two segments behind the block loop: the
+    # progress they report is what has been written, so 100 % means written
+    from nodes.output import Output
+
+    master_session(project)
+    fed = [0]
+    process = Output.process
+
+    def counting(self, ins, outs, start):
+        process(self, ins, outs, start)
+        fed[0] = max(fed[0], start + ins[0].shape[1])
+
+    monkeypatch.setattr(Output, "process", counting)
+    seen = []
+
+    def progress(done, total):
+        seen.append((done, total, fed[0]))
+
+    render(project.graph, block_size=1024, workers=workers, progress=progress)
+    assert seen[-1][0] == seen[-1][1]
+    first_full = next(w for d, t, w in seen if d == t)
+    assert first_full == fed[0] > 0                # everything was written by then
+
+
 def test_threads_give_the_same_render_as_processes(project, monkeypatch):
     """The same render with worker processes, then (forking refused) with threads: the
     threads really ran, and both equal the serial render bit for bit."""
