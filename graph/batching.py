@@ -249,6 +249,19 @@ def _stat(path: Path) -> dict:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
+_input_hashes: dict[tuple[str, int, int], str] = {}   # (path, size, mtime_ns): sha256
+
+
+def _input_record(path: Path) -> dict:
+    """A job input's size, time and sha256; the hash is kept for the process, so the
+    variants of one song rendered by one worker read its stems once."""
+    st = _stat(path)
+    key = (str(path), st["size"], st["mtime_ns"])
+    if key not in _input_hashes:
+        _input_hashes[key] = sha256_file(path)
+    return dict(st, sha256=_input_hashes[key])
+
+
 def inputs_of(graph: Graph) -> list[Path]:
     """The files a project reads (its stems), resolved."""
     found = []
@@ -302,8 +315,7 @@ def run_job(job: Job, template_doc: dict, progress: Callable | None = None) -> d
         graph, binding, notices = prepare(job, template_doc)
         entry["binding"] = binding.to_dict()
         entry["project_hash"] = project_hash(graph)
-        entry["inputs"] = {str(p): dict(_stat(p), sha256=sha256_file(p))
-                           for p in inputs_of(graph)}
+        entry["inputs"] = {str(p): _input_record(p) for p in inputs_of(graph)}
         folder = Path(job.project_dir)
         folder.mkdir(parents=True, exist_ok=True)
         from .fileformat import save

@@ -1114,3 +1114,22 @@ def test_an_output_path_that_is_a_file_is_refused(tmp_path, template_file, songs
     with pytest.raises(ParameterError) as info:
         batch(str(template_file), [songs[0]], tmp_path / "file", workers=1)
     assert "is a file" in info.value.message
+
+
+def test_a_worker_hashes_a_stem_once_for_all_its_variants_until_it_changes(tmp_path,
+                                                                           monkeypatch):
+    import graph.batching as batching
+
+    calls = []
+    real = batching.sha256_file
+    monkeypatch.setattr(batching, "sha256_file", lambda p: calls.append(p) or real(p))
+    monkeypatch.setattr(batching, "_input_hashes", {})
+    stem = tmp_path / "kick.wav"
+    sf.write(str(stem), np.zeros(100), SR)
+    first = batching._input_record(stem)
+    assert batching._input_record(stem) == first and len(calls) == 1
+    assert first["sha256"] == hashlib.sha256(stem.read_bytes()).hexdigest()
+    sf.write(str(stem), np.full(100, 0.5), SR)               # changed: hashed again
+    os.utime(stem, ns=(first["mtime_ns"] + 10**9, first["mtime_ns"] + 10**9))
+    second = batching._input_record(stem)
+    assert len(calls) == 2 and second["sha256"] != first["sha256"]
