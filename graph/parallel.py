@@ -13,9 +13,10 @@ Where the platform can fork and no other thread is running, the workers are proc
 instead: the render's own process is one of them (it runs the block loop and the
 chains left to it), the others are forked.  A child is a copy of the prepared plan;
 it runs only its chains, writing their last outputs into shared memory (mapped
-before the fork), and answers over a pipe.  Resets between passes, the chain nodes' reports and the headroom they
-saw go over the same pipe.  Children never touch output nodes and leave with
-``os._exit``, so no temporary file or finaliser of the parent runs twice.
+before the fork), and answers over a pipe.  Resets between passes, the chain nodes'
+reports and the headroom they saw go over the same pipe.  Children never touch output
+nodes and leave with ``os._exit``, so no temporary file or finaliser of the parent
+runs twice.
 """
 
 from __future__ import annotations
@@ -40,8 +41,7 @@ def run_chain(plan: Plan, chain: Chain, k: int, watch=None) -> None:
     from .renderer import _gather
 
     bufs = plan.buffers
-    n = k * plan.segment
-    f = min(plan.segment, plan.end_frames - n)
+    n, f = plan.segment_span(k)
     full = f == plan.segment
     for (b, _), ring in zip(chain.ends, chain.segments):
         bufs[b] = ring[k % RING]
@@ -314,7 +314,7 @@ def _child(conn, plan: Plan, mine: set[int], watch,
 
 def _add_up(plan: Plan, stacks: list[Stack], ran: set[int], k: int) -> None:
     """Sum segment ``k`` of those ``stacks`` whose chains were all in ``ran``."""
-    frames = min(plan.segment, plan.end_frames - k * plan.segment)
+    _, frames = plan.segment_span(k)
     for stack in stacks:
         if all(c in ran for c, _ in stack.members):
             stack.add_up(k, frames)
@@ -367,7 +367,10 @@ def _share_segments(plan: Plan) -> None:
 
 
 def _weight(steps) -> float:
-    return sum(s.node.cost * max(s.out_channels, default=1) for s in steps)
+    """The steps' rough cost per sample: each node's cost times its channels (a sink's
+    are its input's)."""
+    return sum(s.node.cost * max(s.out_channels or tuple(p.channels or 1 for p in s.inputs),
+                                 default=1) for s in steps)
 
 
 LOOP_STEP_BLOCK = 600.0  # a loop step's Python per block, in weight x samples (the
@@ -378,9 +381,7 @@ def _loop_weight(plan: Plan) -> float:
     """What the block loop costs, in chain weights: its own steps' work, outputs
     included (a sink weighs as its input's channels), and their Python per block."""
     steps = [s for s in plan.steps if s.chain is None]
-    return sum(s.node.cost * max(s.out_channels or
-                                 tuple(p.channels or 1 for p in s.inputs), default=1)
-               for s in steps) + LOOP_STEP_BLOCK * len(steps) / plan.block_size
+    return _weight(steps) + LOOP_STEP_BLOCK * len(steps) / plan.block_size
 
 
 def _balance(chains: list[Chain], workers: int, stacks: list[Stack] = (),

@@ -408,9 +408,7 @@ class _Segments:
         self.stacks = [st for st in plan.stacks if all(c in running for c, _ in st.members)]
         # the stacks the runner's workers do not sum themselves
         self.adding = [st for st in self.stacks if not runner.adds_up(st)]
-        self.pointed = [(view, ring) for c in chains
-                        for (_, view), ring in zip(plan.chains[c].ends, plan.chains[c].segments)
-                        if view in read]
+        self.pointed = _end_views(plan, chains, read)
 
     def serve(self, n: int) -> None:
         """Point the chains' block buffers at render-clock block ``n``."""
@@ -426,13 +424,12 @@ class _Segments:
                 self.tickets.append(self.runner.start(self.chains, self.started))
                 self.started += 1
             self.runner.wait(self.tickets.popleft())
-            frames = min(segment, self.plan.end_frames - k * segment)
+            _, frames = self.plan.segment_span(k)
             for stack in self.adding:
                 stack.add_up(k, frames)
             self.current = k
+        _point(self.plan, self.pointed, k, offset)
         bufs, block = self.plan.buffers, self.plan.block_size
-        for view, ring in self.pointed:
-            bufs[view] = ring[k % RING][:, offset:offset + block]
         for stack in self.stacks:
             bufs[stack.view] = stack.sums[k % RING][:, offset:offset + block]
 
@@ -445,14 +442,20 @@ class _Segments:
             pass
 
 
-def _point(plan: Plan, chains: list[int], k: int, offset: int) -> None:
-    """Point the block buffers of the chains' last outputs at the block at ``offset``
-    of segment ``k``."""
+def _end_views(plan: Plan, chains: list[int], read: set[int] | None = None) -> list:
+    """(block buffer, ring of segments) of the chains' last outputs (those in ``read``
+    where given)."""
+    return [(view, ring) for c in chains
+            for (_, view), ring in zip(plan.chains[c].ends, plan.chains[c].segments)
+            if read is None or view in read]
+
+
+def _point(plan: Plan, views: list, k: int, offset: int) -> None:
+    """Point each block buffer of ``views`` (see :func:`_end_views`) at the block at
+    ``offset`` of segment ``k`` of its ring."""
     bufs, block = plan.buffers, plan.block_size
-    for c in chains:
-        chain = plan.chains[c]
-        for (_, view), ring in zip(chain.ends, chain.segments):
-            bufs[view] = ring[k % RING][:, offset:offset + block]
+    for view, ring in views:
+        bufs[view] = ring[k % RING][:, offset:offset + block]
 
 
 class _Tails:
@@ -469,7 +472,8 @@ class _Tails:
         self.watch = watch
         self.tracker = tracker
         self.first = {plan.chains[c].steps[0].node_id: plan.chains[c] for c in chains}
-        ends = {view for c in chains for _, view in plan.chains[c].ends}
+        self.views = _end_views(plan, chains)
+        ends = {view for view, _ in self.views}
         self.post = [s for s in steps if s.chain is None and s.is_sink
                      and any(p.direct in ends for p in s.inputs)]
         self.post_ids = {id(s) for s in self.post}
@@ -500,12 +504,12 @@ class _Tails:
         """Run the outputs over segment ``k`` of the tail chains' last outputs."""
         self.runner.wait(ticket)
         plan, bufs, block = self.plan, self.plan.buffers, self.plan.block_size
-        start = k * plan.segment
-        end = min(start + plan.segment, plan.end_frames)
+        start, frames = plan.segment_span(k)
+        end = start + frames
         for n in range(start, end, block):
             f = min(block, end - n)
             full = f == block
-            _point(plan, self.chains, k, n - start)
+            _point(plan, self.views, k, n - start)
             for step in self.post:
                 if step.silent:
                     continue
@@ -513,7 +517,7 @@ class _Tails:
                 if self.watch is not None:
                     self.watch.see(step, ins, n - step.latency_in)
                 step.node.process(ins, (), n - step.latency_in)
-        self.tracker.advance(end - start)
+        self.tracker.advance(frames)
 
 
 class _Tracker:

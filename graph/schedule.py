@@ -146,6 +146,11 @@ class Plan:
     stacks: list[Stack] = field(default_factory=list)
     shared: object = None              # memory the chains' last outputs live in, if shared
 
+    def segment_span(self, k: int) -> tuple[int, int]:
+        """Render-clock start and frames of segment ``k`` (the last one may be short)."""
+        start = k * self.segment
+        return start, min(self.segment, self.end_frames - start)
+
     @property
     def delay_lines(self) -> list:
         return [f.delay for s in self.steps for p in s.inputs for f in p.feeds if f.delay]
@@ -240,7 +245,7 @@ def _members(graph: Graph, spec) -> list[str]:
     return list(members)
 
 
-SEGMENT_FRAMES = 16384                  # a chain runs at least this many frames at a time
+SEGMENT_FRAMES = 16384                 # a chain runs at least this many frames at a time
 RING = 3                               # segments of a chain's last outputs in flight
 
 
@@ -292,38 +297,44 @@ def find_chains(order_: list[str], links_in: dict[str, list[Link]], nodes: dict[
     """Chains of node ids: a source, then each node whose only link comes from the one
     before, where that link is the only one leaving it (outputs and nodes that need an
     analysis pass end a chain before them)."""
+    links_out = _links_out(order_, links_in)
+
+    def joins(nid: str) -> bool:
+        return len(links_in[nid]) == 1 and not isinstance(nodes[nid], Sink) \
+            and not nodes[nid].needs_analysis
+
+    return [_follow([nid], links_out, live, joins) for nid in order_
+            if not type(nodes[nid]).inputs and not isinstance(nodes[nid], Sink)]
+
+
+def _links_out(order_: list[str], links_in: dict[str, list[Link]]) -> dict[str, list[Link]]:
     links_out: dict[str, list[Link]] = {nid: [] for nid in order_}
     for nid in order_:
         for link in links_in[nid]:
             links_out[link.src.node].append(link)
-    found = []
-    for nid in order_:
-        node = nodes[nid]
-        if type(node).inputs or isinstance(node, Sink):
-            continue
-        chain = [nid]
-        while len(links_out[chain[-1]]) == 1 and links_out[chain[-1]][0] in live:
-            nxt = links_out[chain[-1]][0].dst.node
-            if len(links_in[nxt]) != 1 or isinstance(nodes[nxt], Sink) \
-                    or nodes[nxt].needs_analysis:
-                break
-            chain.append(nxt)
-        found.append(chain)
-    return found
+    return links_out
+
+
+def _follow(chain: list[str], links_out: dict[str, list[Link]], live: set[Link],
+            joins) -> list[str]:
+    """``chain`` extended while its last node's one link out is live and leads to a
+    node that ``joins``."""
+    while len(links_out[chain[-1]]) == 1 and links_out[chain[-1]][0] in live \
+            and joins(links_out[chain[-1]][0].dst.node):
+        chain.append(links_out[chain[-1]][0].dst.node)
+    return chain
 
 
 def find_tail_chains(order_: list[str], links_in: dict[str, list[Link]],
-                     nodes: dict[str, Node], live: set[Link], taken: set[str]) -> list[list[str]]:
+                     nodes: dict[str, Node], live: set[Link],
+                     taken: set[str]) -> list[list[str]]:
     """Chains that start downstream: a node with one live link in (from outside any
     chain), then nodes as in :func:`find_chains`, where everything the last one feeds
     is an output that reads only it and needs no analysis pass (a master chain: eq ->
     compressor -> limiter -> dither -> output).  The block loop gathers the first
     node's input into a ring of segments; the outputs read the last node's segments a
     segment later."""
-    links_out: dict[str, list[Link]] = {nid: [] for nid in order_}
-    for nid in order_:
-        for link in links_in[nid]:
-            links_out[link.src.node].append(link)
+    links_out = _links_out(order_, links_in)
 
     def plain(nid: str) -> bool:
         node = nodes[nid]
@@ -334,10 +345,7 @@ def find_tail_chains(order_: list[str], links_in: dict[str, list[Link]],
     for nid in order_:
         if not plain(nid) or any(nid in chain for chain in found):
             continue
-        chain = [nid]
-        while len(links_out[chain[-1]]) == 1 and links_out[chain[-1]][0] in live \
-                and plain(links_out[chain[-1]][0].dst.node):
-            chain.append(links_out[chain[-1]][0].dst.node)
+        chain = _follow([nid], links_out, live, plain)
         ends = links_out[chain[-1]]
         if ends and all(l in live and isinstance(nodes[l.dst.node], Sink)
                         and not nodes[l.dst.node].needs_analysis
@@ -430,6 +438,11 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
         pool.buffers.append(np.zeros((ch, frames), dtype=DTYPE))
         own.add(len(pool.buffers) - 1)
         return len(pool.buffers) - 1
+
+    def ring_from(b: int) -> tuple[np.ndarray, ...]:
+        """Buffer b and RING - 1 more like it, for segments in flight."""
+        return (pool.buffers[b],) + tuple(np.zeros_like(pool.buffers[b])
+                                          for _ in range(RING - 1))
     sink_ends: dict[str, int] = {}
     end = 0
     for i, (nid, node, ports) in enumerate(prepared):
@@ -455,8 +468,6 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
                     port.direct = port.feeds[0].buffer
                     port.feeds = []
                 else:
-                    port.scratch = pool.take(ch)
-                    scratch.append(port.scratch)
                     members = [end_of.get(f.buffer) for f in port.feeds]
                     if len(members) > 1 and all(m is not None for m in members) \
                             and all(f.delay is None for f in port.feeds) \
@@ -472,9 +483,9 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
                         own.add(len(pool.buffers) - 1)
                         port.stack = len(pool.buffers) - 1
                         stacks.append(Stack(rings, members, port.stack, sums))
-                        scratch.remove(port.scratch)            # the sums replace it
-                        pool.give(port.scratch)
-                        port.scratch = None
+                    else:
+                        port.scratch = pool.take(ch)
+                        scratch.append(port.scratch)
             inputs.append(port)
         outs = []
         k = chain_of.get(nid)
@@ -485,8 +496,7 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
             port = inputs[j]
             chains[k].feed = port
             chains[k].inlet = dedicated(port.channels, segment)
-            chains[k].inlet_segments = (pool.buffers[chains[k].inlet],) + tuple(
-                np.zeros_like(pool.buffers[chains[k].inlet]) for _ in range(RING - 1))
+            chains[k].inlet_segments = ring_from(chains[k].inlet)
             inputs[j] = InputPort(port.name, port.channels, direct=chains[k].inlet)
         for j, port in enumerate(type(node).outputs):
             ch = channels[PortRef(nid, port.name)]
@@ -506,8 +516,7 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
                 if k < heads:
                     end_of[view] = (k, len(chains[k].ends))
                 chains[k].ends.append((b, view))
-                chains[k].segments.append((pool.buffers[b],) + tuple(
-                    np.zeros_like(pool.buffers[b]) for _ in range(RING - 1)))
+                chains[k].segments.append(ring_from(b))
             outs.append(b)
         step = Step(nid, node, inputs, outs,
                     tuple(channels[PortRef(nid, p.name)] for p in type(node).outputs),

@@ -78,6 +78,9 @@ def _wav_data_offset(path: Path) -> int | None:
     return None
 
 
+_PREADV = hasattr(os, "preadv")         # a positional read (not on Windows)
+
+
 class _RawWav:
     """Positional reads of a little-endian WAV file's samples into a reused buffer,
     converted by a compiled pass: libsndfile copies through a small buffer of its
@@ -105,8 +108,9 @@ class _RawWav:
         """A raw reader of ``path`` (open in libsndfile as ``sound_file``), or None where
         the file is not a plain little-endian WAV or the two readers disagree.  Leaves
         ``sound_file`` at frame 0."""
-        if sound_file.format not in ("WAV", "WAVEX", "RF64") or \
-                sound_file.endian not in ("FILE", "LITTLE") or sound_file.subtype not in RAW_WAV:
+        if sound_file.format not in ("WAV", "WAVEX", "RF64") \
+                or sound_file.endian not in ("FILE", "LITTLE") \
+                or sound_file.subtype not in RAW_WAV:
             return None
         offset = _wav_data_offset(path)
         if offset is None:
@@ -165,7 +169,7 @@ class _RawWav:
         total = 0
         try:
             while total < size:
-                if hasattr(os, "preadv"):
+                if _PREADV:
                     got = os.preadv(self._file.fileno(), [view[total:]], at + total)
                 else:                                                  # pragma: no cover
                     self._file.seek(at + total)

@@ -197,6 +197,9 @@ class Context:
         return Path(os.path.normpath(p if p.is_absolute() else self.base_dir / p))
 
 
+_UNSET = object()                      # no value kept (None may be one)
+
+
 class Node:
     """Base class of every node type.  Subclasses declare, then implement ``process``."""
 
@@ -289,25 +292,23 @@ class Node:
 
     def gain(self, name: str, start: int, frames: int):
         """A ``_db`` parameter over one block as an amplitude ratio."""
-        kept = self.__dict__.get("_gains")            # fixed ones, by name: the
-        if kept is not None and name in kept:         # per-block path of every fader
-            return kept[name]
-        g = self.derived(db_to_gain, (name,), start, frames)
-        if not isinstance(self._values[name], Automation):
-            self.__dict__.setdefault("_gains", {})[name] = g
-        return g
+        return self.derived(db_to_gain, (name,), start, frames)
 
     def derived(self, make, names: tuple[str, ...], start: int, frames: int):
         """``make(*values)`` of the parameters ``names`` over one block.
 
         A node's values are set once, when it is made, so while none of these is
         automated the result cannot change: it is worked out once and kept (the
-        per-block cost of a node with fixed settings stays small).
+        per-block cost of a node with fixed settings stays small).  ``make`` is a
+        function or a method, never a lambda made per call: it is part of the key.
         """
-        memo = self.__dict__.setdefault("_derived", {})
-        key = (getattr(getattr(make, "__func__", make), "__code__", make), names)
-        if key in memo:
-            return memo[key]
+        memo = self.__dict__.get("_derived")
+        if memo is None:
+            memo = self.__dict__["_derived"] = {}
+        key = (make, names)
+        kept = memo.get(key, _UNSET)
+        if kept is not _UNSET:
+            return kept
         raw = tuple(self._values[n] for n in names)
         if any(isinstance(v, Automation) for v in raw):
             return make(*(self.value(n, start, frames) for n in names))

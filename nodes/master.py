@@ -105,8 +105,8 @@ class TruePeakEnvelope(PartitionStream):
 class LimiterCore:
     """A linked lookahead brickwall limiter; the audio is delayed by ``latency``.
 
-    The detector reads the true peak around each sample (8x oversampled and refined, or the
-    sample peak); the gain comes from :func:`nodes.kernels.master.limiter_gain`.
+    The detector reads the true peak around each sample (8x oversampled and refined,
+    or the sample peak); the gain comes from :func:`nodes.kernels.master.limiter_gain`.
     """
 
     def __init__(self, rate: int, channels: int, max_block: int, lookahead_ms: float,
@@ -214,9 +214,11 @@ class Limiter(Node):
         # acts on audio `latency` samples old
         ceiling = self.derived(_detect_ceiling, ("ceiling_dbtp",),
                                start - self._core.detect_delay, n)
-        release = self.derived(lambda r: time_coefficient(r, self.sample_rate),
-                               ("release_ms",), start - self._core.latency, n)
+        release = self.derived(self._release, ("release_ms",), start - self._core.latency, n)
         self._core.process(x, out, ceiling, release, start)
+
+    def _release(self, release_ms):
+        return time_coefficient(release_ms, self.sample_rate)
 
     def report(self) -> dict:
         return dict(self._core.meter.report(),

@@ -56,9 +56,9 @@ def biquad_cascade(x, out, sos, state):
     """Run channels of ``x`` (ch, n) through biquad sections; ``out`` may be ``x``.
 
     sos (sections, 5): rows (b0, b1, b2, -a1, -a2) with a0 = 1 (the feedback negated,
-    so that it fuses into an addition); state (ch, sections, 2), updated in place.  Sections run four at a time over the whole block (then two,
-    then one), so each sample passes them in order and the result does not depend on
-    the grouping.
+    so that it fuses into an addition); state (ch, sections, 2), updated in place.
+    Sections run four at a time over the whole block (then two, then one), so each
+    sample passes them in order and the result does not depend on the grouping.
     """
     channels, n = x.shape
     sections = sos.shape[0]
