@@ -12,18 +12,16 @@ Prints wall time, songs per minute and the speed-up over one worker.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
 
 
 def make_songs(folder: Path, songs: int, seconds: float) -> list[Path]:
     import soundfile as sf
 
-    from graph.demo import synthesise
+    from mixgraph.workflows.demo import synthesise
 
     made = []
     for i in range(songs):
@@ -47,7 +45,7 @@ def main() -> None:
     ap.add_argument("--dask", action="store_true", help="also on a Dask LocalCluster")
     args = ap.parse_args()
 
-    from graph import batch
+    from mixgraph import batch
 
     root = HERE / "out" / "batch"
     songs = make_songs(root / "songs", args.songs, args.seconds)
@@ -68,7 +66,7 @@ def main() -> None:
         for workers in args.workers:
             with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                               dashboard_address=None) as cluster, Client(cluster) as client:
-                client.run(lambda: __import__("graph.renderer"))       # workers warm
+                client.run(lambda: __import__("mixgraph.core.renderer"))       # workers warm
                 t0 = time.perf_counter()
                 report = batch("band", songs, root / "out_dask", scheduler=client,
                                force=True)

@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
 
 
 def project(folder: Path, strips: int = 40) -> Path:
@@ -26,8 +25,8 @@ def project(folder: Path, strips: int = 40) -> Path:
     import numpy as np
     import soundfile as sf
 
-    from graph import Graph, save
-    from graph.layout import arrange
+    from mixgraph import Graph, save
+    from mixgraph.editor.layout import arrange
 
     (folder / "stems").mkdir(parents=True, exist_ok=True)
     g = Graph(base_dir=folder)
@@ -64,8 +63,8 @@ def main() -> None:
                                   sys.executable, __file__]))
     import dearpygui.dearpygui as dpg
 
-    from editor.app import EditorApp
-    from editor.session import Session
+    from mixgraph.editor.app import EditorApp
+    from mixgraph.editor.session import Session
 
     path = project(Path(tempfile.mkdtemp()))
     t0 = time.perf_counter()

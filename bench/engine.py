@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
 
 SR = 48000
 
@@ -63,7 +62,7 @@ def write_stems(folder: Path, stems: int, seconds: float, material=engine_materi
 
 
 def build_session(folder: Path, stems: list[tuple[str, int]], seconds: float) -> Path:
-    from graph import Graph, save
+    from mixgraph import Graph, save
 
     g = Graph(sample_rate=SR, base_dir=folder)
     groups = ["drums", "music", "vocals"]
@@ -91,7 +90,7 @@ def build_session(folder: Path, stems: list[tuple[str, int]], seconds: float) ->
 
 
 def child(project: str, block: int) -> None:
-    from graph import render
+    from mixgraph import render
 
     t0 = time.perf_counter()
     report = render(project, block_size=block)
@@ -108,7 +107,7 @@ def measure(project: Path, block: int) -> dict:
 
 def baseline_rss() -> float:
     code = ("import resource, graph, nodes, numpy, scipy.signal, soundfile, soxr, networkx;"
-            "from graph import render;"
+            "from mixgraph import render;"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=str(HERE.parent))

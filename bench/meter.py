@@ -9,21 +9,19 @@ and of ``mixgraph meter`` on a 24-bit WAV file of the same audio (read from disk
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
 SR = 48000
 
 
 def main() -> None:
     import soundfile as sf
 
-    from nodes.meters import LoudnessMeter, meter_file
+    from mixgraph.nodes.meters import LoudnessMeter, meter_file
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=10.0)

@@ -10,13 +10,11 @@ realtime factor of the whole signal.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 SR = 48000
 
@@ -69,7 +67,7 @@ def _label(name, params) -> str:
 def main() -> None:
     import soundfile as sf
 
-    from nodes.base import Context, node_class
+    from mixgraph.nodes.base import Context, node_class
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0)

@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
 SR = 48000
 STEMS = 32
 EQ_BANDS = [{"type": "highpass", "freq_hz": 30.0, "slope_db_oct": 12},
@@ -57,8 +56,8 @@ def write_stems(folder: Path, seconds: float) -> list[tuple[str, int]]:
 
 
 def build(folder: Path, stems: list[tuple[str, int]]) -> Path:
-    from graph import Graph, save
-    from graph.layout import arrange
+    from mixgraph import Graph, save
+    from mixgraph.editor.layout import arrange
 
     g = Graph(sample_rate=SR, base_dir=folder)
     groups = [g.add("group", id=f"group{k}") for k in range(4)]
@@ -101,7 +100,7 @@ def build(folder: Path, stems: list[tuple[str, int]]) -> Path:
 
 
 def child(project: str, block: int, workers: int) -> None:
-    from graph import render
+    from mixgraph import render
 
     t0 = time.perf_counter()
     report = render(project, block_size=block, workers=workers)
@@ -118,9 +117,9 @@ def by_node(project: Path, block: int) -> None:
     """Where one worker's time goes: seconds in each node type's ``process``."""
     import collections
 
-    import graph.renderer as renderer
-    from graph import render
-    from graph.schedule import make_plan
+    import mixgraph.core.renderer as renderer
+    from mixgraph import render
+    from mixgraph.core.schedule import make_plan
 
     spent: dict = collections.defaultdict(float)
     calls: collections.Counter = collections.Counter()

@@ -9,7 +9,6 @@ report), both at half size.
 from __future__ import annotations
 
 import struct
-import sys
 import tempfile
 import time
 import zlib
@@ -18,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
 
 
 def write_png(path: Path, rgb: np.ndarray) -> None:
@@ -91,9 +89,9 @@ def capture(dpg, app, path: Path) -> None:
 def main() -> None:
     import dearpygui.dearpygui as dpg
 
-    from editor.app import EditorApp
-    from editor.session import Session
-    from graph.demo import write_demo
+    from mixgraph.editor.app import EditorApp
+    from mixgraph.editor.session import Session
+    from mixgraph.workflows.demo import write_demo
 
     folder = Path(tempfile.mkdtemp())
     graph = write_demo(folder / "demo")

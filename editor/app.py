@@ -1,6 +1,6 @@
 """The node editor window (Dear PyGui).
 
-A view and a controller over a :class:`editor.session.Session`: every widget edits the
+A view and a controller over a :class:`mixgraph.editor.session.Session`: every widget edits the
 graph through the session (which keeps undo and redo), and after every change the
 canvas is brought up to date from the model (``sync``), redrawing only the nodes and
 links that changed.  Rendering and playback run in threads; the window polls them
@@ -19,9 +19,9 @@ from typing import Any, Callable
 
 import dearpygui.dearpygui as dpg
 
-from graph import MixgraphError
-from nodes.base import node_class
-from nodes.eq import BAND_FIELDS, BAND_TYPES, SLOPES
+from mixgraph import MixgraphError
+from mixgraph.nodes.base import node_class
+from mixgraph.nodes.eq import BAND_FIELDS, BAND_TYPES, SLOPES
 
 from . import canvas, recovery
 from .jobs import RenderJob
@@ -640,7 +640,7 @@ class EditorApp:
             self.status(exc.message, error=True)
 
     def open_template_dialog(self) -> None:
-        from graph.templates import list_templates
+        from mixgraph.workflows.templates import list_templates
 
         found = list_templates()
         dpg.configure_item("template_choice", items=[t.name for t in found],
@@ -653,7 +653,7 @@ class EditorApp:
         dpg.show_item("template_window")
 
     def new_from_template(self, name: str, stems: str) -> None:
-        from graph.templates import bind, load_template
+        from mixgraph.workflows.templates import bind, load_template
 
         try:
             template = load_template(name)
@@ -685,7 +685,7 @@ class EditorApp:
         dpg.show_item("save_dialog")
 
     def save_template(self, name: str) -> None:
-        from graph.templates import save_user_template
+        from mixgraph.workflows.templates import save_user_template
 
         try:
             target = save_user_template(self.session.graph, name, overwrite=True)
@@ -694,7 +694,7 @@ class EditorApp:
             self.status(exc.message, error=True)
 
     def save_version(self, name: str) -> None:
-        from graph.versions import save_version
+        from mixgraph.workflows.versions import save_version
 
         if self.session.path is None or self.session.dirty:
             if not self.save():
@@ -734,7 +734,7 @@ class EditorApp:
         dpg.hide_item("recover_window")
         if yes:
             doc = recovery.recovered_document(self._recovery_file)
-            from graph import Graph
+            from mixgraph import Graph
 
             g = Graph.from_document(doc, base_dir=self.session.graph.base_dir)
             self.session.replace_graph(g, "recover")

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph import Graph
-from nodes.base import node_types
+from mixgraph import Graph
+from mixgraph.nodes.base import node_types
 
 from .widgets import WidgetSpec, spec_for
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from graph import Graph, MixgraphError, RenderCancelled, render
+from mixgraph import Graph, MixgraphError, RenderCancelled, render
 
 
 class RenderJob:
@@ -68,7 +68,7 @@ def plot_data(path: Path, points: int = 1200) -> dict:
     """Waveform envelope (min and max per slice, channels mixed) and loudness over time."""
     import soundfile as sf
 
-    from nodes.meters import meter_file
+    from mixgraph.nodes.meters import meter_file
 
     with sf.SoundFile(str(path)) as f:
         frames, rate = f.frames, f.samplerate

@@ -58,7 +58,7 @@ class Player:
     def _run(self, graph, source: str, start_s: float) -> None:
         import sounddevice as sd
 
-        from graph import preview
+        from mixgraph import preview
 
         try:
             stream = None

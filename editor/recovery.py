@@ -15,8 +15,8 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from graph.fileformat import read_document, write_document
-from graph.templates import user_dir
+from mixgraph.core.fileformat import read_document, write_document
+from mixgraph.workflows.templates import user_dir
 
 
 def recovery_dir() -> Path:

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from graph import Graph, MixgraphError, load, save, validate
-from nodes.base import node_class
+from mixgraph import Graph, MixgraphError, load, save, validate
+from mixgraph.nodes.base import node_class
 
 HISTORY_LIMIT = 200
 COALESCE_S = 1.5
@@ -202,7 +202,7 @@ class Session:
 
     def arrange(self) -> None:
         """Tidy the layout (one undoable step)."""
-        from graph.layout import arrange
+        from .layout import arrange
         self._edit("arrange", lambda: arrange(self.graph))
 
     def replace_graph(self, graph: Graph, label: str = "replace") -> None:
@@ -222,7 +222,7 @@ class Session:
 
     def can_connect(self, src: str, dst: str) -> str | None:
         """Why a link cannot be made (one sentence), or None if it can."""
-        from graph.model import Link, PortRef
+        from mixgraph.core.model import Link, PortRef
 
         try:
             link = Link(self.graph.full(PortRef.parse(src), as_input=False),
@@ -244,7 +244,7 @@ def _fresh_id(g: Graph, base: str) -> str:
 def palette(query: str = "") -> list[tuple[str, str, str]]:
     """(type, category, summary) of the node types whose name or summary has ``query``,
     from the registry (never a hand-kept list); built-ins first."""
-    from nodes.base import node_types
+    from mixgraph.nodes.base import node_types
 
     q = query.lower().strip()
     out = []

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from nodes.base import Param
+from mixgraph.nodes.base import Param
 
 UNIT_FORMATS = {"dB": "%.1f dB", "dBFS": "%.1f dBFS", "dBTP": "%.1f dBTP", "LUFS": "%.1f LUFS",
                 "Hz": "%.0f Hz", "ms": "%.1f ms", "s": "%.2f s", "dB/oct": "%d dB/oct"}

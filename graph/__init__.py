@@ -2,15 +2,15 @@
 
 The public API::
 
-    from graph import Graph, load, save, render
+    from mixgraph import Graph, load, save, render
     g = load("song.mgraph")                       # or Graph(sample_rate=48000), g.add(...)
     report = render(g, block_size=1024, progress=callback)
 
-Everything else lives in modules named for what they do: ``graph.model`` (the
-graph), ``graph.fileformat`` (project files), ``graph.validation``,
-``graph.schedule`` (the render plan), ``graph.renderer`` (the block loop),
-``graph.batching`` (many songs through a template; ``graph.batch``) and
-``graph.cli`` (the command line).  The names below are imported on first use, so
+Everything else lives in modules named for what they do: ``mixgraph.core.model`` (the
+graph), ``mixgraph.core.fileformat`` (project files), ``mixgraph.core.validation``,
+``mixgraph.core.schedule`` (the render plan), ``mixgraph.core.renderer`` (the block loop),
+``mixgraph.workflows.batch`` (many songs through a template; ``graph.batch``) and
+``mixgraph.cli.commands`` (the command line).  The names below are imported on first use, so
 that the command line starts without loading numpy.
 """
 
@@ -22,16 +22,16 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Graph": "graph.model", "Link": "graph.model", "NodeSpec": "graph.model",
-    "PortRef": "graph.model",
-    "load": "graph.fileformat", "save": "graph.fileformat",
-    "render": "graph.renderer", "preview": "graph.renderer", "batch": "graph.batching",
-    "validate": "graph.validation", "Validation": "graph.validation",
-    "Report": "graph.report",
-    "MixgraphError": "nodes.errors", "GraphError": "nodes.errors",
-    "ParameterError": "nodes.errors", "ProjectFileError": "nodes.errors",
-    "AudioFileError": "nodes.errors", "RenderCancelled": "nodes.errors",
-    "ValidationError": "nodes.errors",
+    "Graph": "mixgraph.core.model", "Link": "mixgraph.core.model", "NodeSpec": "mixgraph.core.model",
+    "PortRef": "mixgraph.core.model",
+    "load": "mixgraph.core.fileformat", "save": "mixgraph.core.fileformat",
+    "render": "mixgraph.core.renderer", "preview": "mixgraph.core.renderer", "batch": "mixgraph.workflows.batch",
+    "validate": "mixgraph.core.validation", "Validation": "mixgraph.core.validation",
+    "Report": "mixgraph.core.report",
+    "MixgraphError": "mixgraph.errors", "GraphError": "mixgraph.errors",
+    "ParameterError": "mixgraph.errors", "ProjectFileError": "mixgraph.errors",
+    "AudioFileError": "mixgraph.errors", "RenderCancelled": "mixgraph.errors",
+    "ValidationError": "mixgraph.errors",
 }
 __all__ = list(_EXPORTS)
 
@@ -50,11 +50,11 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nodes.errors import (AudioFileError, GraphError, MixgraphError, ParameterError,
+    from mixgraph.errors import (AudioFileError, GraphError, MixgraphError, ParameterError,
                               ProjectFileError, RenderCancelled, ValidationError)
 
-    from .fileformat import load, save
-    from .model import Graph, Link, NodeSpec, PortRef
-    from .renderer import render
-    from .report import Report
-    from .validation import Validation, validate
+    from mixgraph.core.fileformat import load, save
+    from mixgraph.core.model import Graph, Link, NodeSpec, PortRef
+    from mixgraph.core.renderer import render
+    from mixgraph.core.report import Report
+    from mixgraph.core.validation import Validation, validate

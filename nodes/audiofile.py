@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import DTYPE, Batcher
-from .errors import AudioFileError
+from mixgraph.errors import AudioFileError
 
 FORMATS = {"wav": "WAV", "flac": "FLAC", "aiff": "AIFF"}
 EXTENSIONS = {".wav": "wav", ".wave": "wav", ".flac": "flac", ".aif": "aiff", ".aiff": "aiff"}

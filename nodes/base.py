@@ -27,7 +27,7 @@ from typing import Any, Callable, ClassVar, Iterable
 import numpy as np
 
 from .automation import Automation, finite
-from .errors import GraphError, ParameterError
+from mixgraph.errors import GraphError, ParameterError
 
 DTYPE = np.float64
 KINDS = ("float", "int", "bool", "choice", "str", "path", "list", "nodes")

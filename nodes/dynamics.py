@@ -25,7 +25,7 @@ def time_coefficient(ms, rate: float):
 
 class CompressorCore:
     """Detector, gain computer, smoothing and gain of a compressor, for ``channels``
-    (one compiled pass: :func:`nodes.kernels.dynamics.compress`).
+    (one compiled pass: :func:`mixgraph.nodes.kernels.dynamics.compress`).
 
     ``process(x, key, out, start, values)`` compresses x by the level of key (x itself
     if None).  ``values`` holds the parameters (floats, or arrays over the block for
@@ -84,7 +84,7 @@ def _arr(v) -> np.ndarray:
     return np.atleast_1d(np.asarray(v, dtype=np.float64))
 
 
-class _GainReductionMeter:
+class GainReductionMeter:
     """Collects a node's gain reduction for the render report."""
 
     def __init__(self):

@@ -9,7 +9,7 @@ A band is ``{"type": ..., "freq_hz": ..., "gain_db": ..., "q": ..., "slope_db_oc
   to four sections); the 12 dB case is the RBJ filter with Q = 1/sqrt(2).
 
 Each second-order section is designed as a trapezoidal state-variable filter (see
-:mod:`nodes.kernels.filters`), whose transfer function is the same bilinear
+:mod:`mixgraph.nodes.kernels.filters`), whose transfer function is the same bilinear
 transform of the analog prototype the cookbook uses.  An EQ whose bands are all
 fixed runs them as the equivalent biquads (:class:`Cascade`, the fastest form);
 one with an automated band runs every section as an SVF with new coefficients

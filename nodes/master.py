@@ -9,7 +9,7 @@ import numpy as np
 
 from .base import Context, Node, Param, db_to_gain, register
 from .convolution import PartitionStream
-from .dynamics import COMPRESSOR_PARAMS, CompressorCore, _GainReductionMeter, time_coefficient
+from .dynamics import COMPRESSOR_PARAMS, CompressorCore, GainReductionMeter, time_coefficient
 from .eq import band_problems, response_db
 
 # ------------------------------------------------------------------ limiter
@@ -106,7 +106,7 @@ class LimiterCore:
     """A linked lookahead brickwall limiter; the audio is delayed by ``latency``.
 
     The detector reads the true peak around each sample (8x oversampled and refined,
-    or the sample peak); the gain comes from :func:`nodes.kernels.master.limiter_gain`.
+    or the sample peak); the gain comes from :func:`mixgraph.nodes.kernels.master.limiter_gain`.
     """
 
     def __init__(self, rate: int, channels: int, max_block: int, lookahead_ms: float,
@@ -121,7 +121,7 @@ class LimiterCore:
         self.detect_delay = self.detector.delay if true_peak else 0
         self.latency = self.window - 1 + self.detect_delay
         self.delay = DelayLine(channels, self.latency, max_block)
-        self.meter = _GainReductionMeter()
+        self.meter = GainReductionMeter()
         self.reset()
 
     def reset(self) -> None:
@@ -132,7 +132,7 @@ class LimiterCore:
         self.dq_idx = np.zeros(self.window, dtype=np.int64)
         self.ring = np.ones(self.window)
         self.state = np.array([0.0, 0.0, 0.0, 0.0, float(self.window), 1.0])
-        self.meter = _GainReductionMeter()
+        self.meter = GainReductionMeter()
         self.input_peak = 0.0
 
     def envelope(self, x: np.ndarray) -> np.ndarray:

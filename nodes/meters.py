@@ -337,7 +337,7 @@ def meter_file(path: Path, block: int = 65536, series: bool = False) -> dict:
     import soundfile as sf
 
     from .audiofile import info
-    from .errors import AudioFileError
+    from mixgraph.errors import AudioFileError
 
     path = Path(path)
     info(path)

@@ -3,7 +3,7 @@
 Song time 0 of the input is the file's first sample (the engine has compensated
 latency upstream).  The song's content is always written in full; after it, tails
 are written up to their last sample at or above -90 dBFS and no further
-(:class:`nodes.base.SongWindow`), so a dry mix is exactly as long as the song and a
+(:class:`mixgraph.nodes.base.SongWindow`), so a dry mix is exactly as long as the song and a
 reverb tail ends where it has decayed.
 """
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from .audiofile import AudioReader, info
 from .base import DTYPE, Context, Node, Param, register
-from .errors import AudioFileError
+from mixgraph.errors import AudioFileError
 
 OFFSET = Param("offset_s", 0.0, min=-86400.0, max=86400.0, unit="s", automatable=False,
                doc="where the source starts on the song's timeline (negative skips "

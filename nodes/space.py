@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .base import Context, Node, Param, register
-from .errors import AudioFileError
+from mixgraph.errors import AudioFileError
 
 MIX = Param("mix", 1.0, min=0.0, max=1.0, doc="dry/wet: 0 = dry, 1 = wet only")
 TAIL_DB = 90.0                                           # tails run until -90 dB

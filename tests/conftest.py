@@ -14,8 +14,8 @@ import pytest
 import soundfile as sf
 from scipy.signal import lfilter
 
-from graph import Graph, render
-from nodes.base import Node, Param, Port, register
+from mixgraph import Graph, render
+from mixgraph.nodes.base import Node, Param, register
 
 SR = 48000
 BLOCK_SIZES = [1, 64, 65, 1000, 8192, 8193]
@@ -186,7 +186,7 @@ TEST_TYPES = ("test_latent", "test_decay", "test_fail")
 def pytest_collection_modifyitems(config, items):
     """Tests on a Dask cluster run last: Dask leaves a thread running in the test
     process, and renders started beside another thread use worker threads instead of
-    forked worker processes (graph.parallel), which the other tests want to exercise."""
+    forked worker processes (mixgraph.core.runners), which the other tests want to exercise."""
     items.sort(key=lambda item: "cluster" in getattr(item, "fixturenames", ()))
 
 

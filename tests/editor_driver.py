@@ -17,10 +17,9 @@ from pathlib import Path
 
 import dearpygui.dearpygui as dpg
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from editor.app import EditorApp  # noqa: E402
-from editor.session import Session  # noqa: E402
+from mixgraph.editor.app import EditorApp  # noqa: E402
+from mixgraph.editor.session import Session  # noqa: E402
 
 
 def frames(app: EditorApp, n: int = 3) -> None:

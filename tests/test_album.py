@@ -17,12 +17,12 @@ import pytest
 import soundfile as sf
 from scipy.signal import butter, firwin, oaconvolve, sosfilt
 
-from graph import Graph, render
-from graph.album import load_album, render_album
-from graph.demo import build_project, synthesise
-from graph.fileformat import save
-from nodes.errors import MixgraphError, ProjectFileError
-from nodes.meters import LoudnessMeter, meter_file
+from mixgraph import Graph, render
+from mixgraph.workflows.album import load_album, render_album
+from mixgraph.workflows.demo import build_project, synthesise
+from mixgraph.core.fileformat import save
+from mixgraph.errors import MixgraphError, ProjectFileError
+from mixgraph.nodes.meters import LoudnessMeter, meter_file
 
 SR = 48000
 CUE_FPS = 75
@@ -32,7 +32,7 @@ PCM24_TOL = 2.0 ** -23 * 1.01        # PCM_24 files: one step of the 24-bit grid
 
 # ------------------------------------------------------------------ helpers
 def mixgraph(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "graph.cli", *map(str, args)], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "mixgraph", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=180)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import BLOCK_SIZES, SR, ProjectHelper, seeded_noise, sine
-from nodes.base import Node, Param, register
+from mixgraph.nodes.base import Node, Param, register
 
 
 @register

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import SR
-from nodes.automation import Automation
+from mixgraph.nodes.automation import Automation
 
 CHUNKS = [1, 64, 65, 1000, 8193]
 

@@ -27,13 +27,13 @@ import pytest
 from scipy.signal import butter, sosfiltfilt
 
 from conftest import SR, ProjectHelper, db, sine
-from nodes.base import Node, node_types
+from mixgraph.nodes.base import Node, node_types
 
 LIMIT_DBFS = -60.0
 START_S, END_S = 0.25, 1.75            # the sweep: 1.5 s inside a 2 s signal
 HF_SOS = butter(8, 10000.0, "highpass", fs=SR, output="sos")
 
-BUILTIN = {n: c for n, c in node_types().items() if c.__module__.startswith("nodes.")}
+BUILTIN = {n: c for n, c in node_types().items() if c.__module__.startswith("mixgraph.nodes.")}
 AUTOMATABLE = {n: [p for p in c.params if p.kind == "float" and p.automatable]
                for n, c in BUILTIN.items() if c.inputs}
 AUTOMATABLE = {n: ps for n, ps in AUTOMATABLE.items() if ps}
@@ -241,7 +241,7 @@ def test_a_12_db_gain_step_is_caught_as_a_click(tmp_path):
 def test_block_rate_automation_zipper_noise_is_caught(tmp_path, monkeypatch):
     """The measure can fail: a gain that takes one automation value per block (a
     classic zipper bug) sweeping -12 -> +12 dB is above the limit."""
-    from nodes.mixing import Gain
+    from mixgraph.nodes.mixing import Gain
 
     def once_per_block(self, name, start, frames):
         return Node.value(self, name, start, 1)

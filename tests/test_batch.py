@@ -22,14 +22,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import graph
-from graph import Graph, batch, load, render
-from graph.batching import MANIFEST, PROJECT, load_variants, parse_set
-from graph.cli import main as cli_main
-from graph.fileformat import write_document
-from graph.templates import bind, load_template
-from nodes.errors import ParameterError, ProjectFileError
-from nodes.meters import meter_file
+import mixgraph
+from mixgraph import Graph, batch, load, render
+from mixgraph.workflows.batch import MANIFEST
+from mixgraph.workflows.jobs import PROJECT
+from mixgraph.workflows.overrides import load_variants, parse_set
+from mixgraph.cli.commands import main as cli_main
+from mixgraph.core.fileformat import write_document
+from mixgraph.workflows.templates import bind, load_template
+from mixgraph.errors import ParameterError, ProjectFileError
+from mixgraph.nodes.meters import meter_file
 
 from conftest import SR
 
@@ -580,10 +582,10 @@ def test_unchanged_jobs_are_skipped_and_changed_ones_rendered_again(tmp_path, te
     assert run(template=louder).skipped == names
 
     # another mixgraph version: everything
-    monkeypatch.setattr(graph, "__version__", graph.__version__ + "+next")
+    monkeypatch.setattr(mixgraph, "__version__", mixgraph.__version__ + "+next")
     bumped = run(template=louder)
     assert rendered(bumped) == names
-    assert all(e["mixgraph"] == graph.__version__ for e in bumped.entries)
+    assert all(e["mixgraph"] == mixgraph.__version__ for e in bumped.entries)
 
 
 # ------------------------------------------------------------------ variants
@@ -710,7 +712,7 @@ def test_manifest_records_inputs_outputs_and_their_figures(tmp_path, template_fi
         e = doc["jobs"][song.name]
         assert e["status"] == "done" and e["error"] is None
         assert e["song"] == song.name and e["variant"] is None
-        assert e["mixgraph"] == graph.__version__
+        assert e["mixgraph"] == mixgraph.__version__
         assert e["render_s"] > 0 and isinstance(e["notices"], list)
         assert isinstance(e["warnings"], list)
         assert {k: v for k, v in e["binding"]["bound"].items()} == {
@@ -958,7 +960,7 @@ def test_sigterm_stops_the_workers_at_once_and_keeps_what_finished(tmp_path, tem
     marker = f"MIXGRAPH_TEST_{uuid.uuid4().hex}"
     env = dict(os.environ, **{marker: "1"})
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from graph.cli import main; "
+        [sys.executable, "-c", "import sys; from mixgraph.cli.commands import main; "
          "sys.exit(main(sys.argv[1:]))", "batch", str(template_file), *map(str, chosen),
          "-o", str(out), "-j", "2", "-q"], env=env, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE)
@@ -1002,7 +1004,7 @@ class _Proc:
 
 
 def test_only_the_job_whose_worker_died_is_blamed_for_a_broken_pool():
-    from graph.cluster import _culprits
+    from mixgraph.workflows.cluster import _culprits
 
     slots = [0.5, 0.2, -1.0, -1.0]                   # jobs 0, 1 running; 2, 3 queued
     pids = [101, 102, 0, 0]
@@ -1016,8 +1018,8 @@ def test_only_the_job_whose_worker_died_is_blamed_for_a_broken_pool():
 
 
 def test_two_batches_cannot_write_into_one_output_folder(tmp_path):
-    from graph.batching import Manifest
-    from nodes.errors import MixgraphError
+    from mixgraph.workflows.batch import Manifest
+    from mixgraph.errors import MixgraphError
 
     first = Manifest(tmp_path / "out", "t", "h")
     try:
@@ -1030,7 +1032,7 @@ def test_two_batches_cannot_write_into_one_output_folder(tmp_path):
 
 
 def test_the_manifest_is_written_as_each_job_ends(tmp_path):
-    from graph.batching import Manifest
+    from mixgraph.workflows.batch import Manifest
 
     m = Manifest(tmp_path, "tmpl", "h")
     try:
@@ -1044,7 +1046,7 @@ def test_the_manifest_is_written_as_each_job_ends(tmp_path):
 
 
 def test_repeated_sets_apply_in_order():
-    from graph.batching import combine_sets
+    from mixgraph.workflows.overrides import combine_sets
 
     pairs = [parse_set(t) for t in ("mix.gain_db+=1", "mix.gain_db+=1.5", "a.b=2")]
     assert combine_sets(pairs) == {"mix.gain_db": {"by": 2.5}, "a.b": 2}
@@ -1118,18 +1120,18 @@ def test_an_output_path_that_is_a_file_is_refused(tmp_path, template_file, songs
 
 def test_a_worker_hashes_a_stem_once_for_all_its_variants_until_it_changes(tmp_path,
                                                                            monkeypatch):
-    import graph.batching as batching
+    import mixgraph.workflows.jobs as jobs
 
     calls = []
-    real = batching.sha256_file
-    monkeypatch.setattr(batching, "sha256_file", lambda p: calls.append(p) or real(p))
-    monkeypatch.setattr(batching, "_input_hashes", {})
+    real = jobs.sha256_file
+    monkeypatch.setattr(jobs, "sha256_file", lambda p: calls.append(p) or real(p))
+    monkeypatch.setattr(jobs, "_input_hashes", {})
     stem = tmp_path / "kick.wav"
     sf.write(str(stem), np.zeros(100), SR)
-    first = batching._input_record(stem)
-    assert batching._input_record(stem) == first and len(calls) == 1
+    first = jobs._input_record(stem)
+    assert jobs._input_record(stem) == first and len(calls) == 1
     assert first["sha256"] == hashlib.sha256(stem.read_bytes()).hexdigest()
     sf.write(str(stem), np.full(100, 0.5), SR)               # changed: hashed again
     os.utime(stem, ns=(first["mtime_ns"] + 10**9, first["mtime_ns"] + 10**9))
-    second = batching._input_record(stem)
+    second = jobs._input_record(stem)
     assert len(calls) == 2 and second["sha256"] != first["sha256"]

@@ -94,7 +94,7 @@ def test_output_starts_and_ends_exactly(project, block):
 
 def test_gains_are_computed_the_same_way_for_constants_and_ramps():
     """A constant block and an automated block must give bit-identical gains."""
-    from nodes.base import db_to_gain
+    from mixgraph.nodes.base import db_to_gain
     values = np.random.default_rng(0).uniform(-60, 12, 5000)
     as_array = db_to_gain(values)
     assert all(db_to_gain(float(v)) == g for v, g in zip(values, as_array))

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from graph import load, save
+from mixgraph import load, save
 
 REPORT_KEYS = {"path", "duration_s", "sample_peak_dbfs"}
 
 
 def mixgraph(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "graph.cli", *map(str, args)], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "mixgraph", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -40,7 +40,7 @@ def test_demo_writes_stems_project_and_renders(demo):
     assert "compressor 'drum_glue'" in result.stdout
     master = sf.info(str(folder / "out" / "master.wav"))
     assert master.subtype == "PCM_16" and master.frames == 8 * 48000    # faded to the end
-    from nodes.meters import meter_file
+    from mixgraph.nodes.meters import meter_file
     figures = meter_file(folder / "out" / "master.wav")
     assert figures["integrated_lufs"] == pytest.approx(-14.0, abs=0.1)
     assert figures["true_peak_dbtp"] <= -1.0 + 0.1

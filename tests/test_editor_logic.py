@@ -3,9 +3,9 @@ drags, refusals), link validation, the document <-> canvas mapping, widget specs
 background render job, preview streaming, autosave/recovery, playback probing and the
 node palette.
 
-Nothing here imports Dear PyGui or needs a display: only ``editor.session``,
-``editor.canvas``, ``editor.widgets``, ``editor.jobs``, ``editor.recovery``,
-``editor.player`` and ``graph.*`` are used.
+Nothing here imports Dear PyGui or needs a display: only ``mixgraph.editor.session``,
+``mixgraph.editor.canvas``, ``mixgraph.editor.widgets``, ``mixgraph.editor.jobs``, ``mixgraph.editor.recovery``,
+``mixgraph.editor.player`` and ``graph.*`` are used.
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from editor import canvas, recovery
-from editor import player as player_mod
-from editor.jobs import RenderJob, plot_data
-from editor.session import COALESCE_S, HISTORY_LIMIT, Session, palette
-from editor.widgets import describe_automation, model_value, shown_value, spec_for
-from graph import Graph, MixgraphError, load, preview, render
-from graph.demo import build_project, write_demo
-from graph.layout import node_height, node_width
-from nodes.base import Node, Param, node_types, register, unregister
+from mixgraph.editor import canvas, recovery
+from mixgraph.editor import player as player_mod
+from mixgraph.editor.jobs import RenderJob, plot_data
+from mixgraph.editor.session import COALESCE_S, HISTORY_LIMIT, Session, palette
+from mixgraph.editor.widgets import describe_automation, model_value, shown_value, spec_for
+from mixgraph import Graph, MixgraphError, load, preview, render
+from mixgraph.workflows.demo import build_project, write_demo
+from mixgraph.editor.layout import node_height, node_width
+from mixgraph.nodes.base import Node, Param, node_types, register, unregister
 
 SR = 48000
 WIDGET_KINDS = {"drag_float", "drag_int", "combo", "checkbox", "text", "path", "bands",
@@ -116,8 +116,8 @@ def read(path: Path) -> np.ndarray:
 # ============================================================== headless guarantee
 def test_editor_logic_modules_import_without_dear_pygui_or_a_display(tmp_path):
     code = ("import sys\n"
-            "import editor.session, editor.canvas, editor.widgets, editor.jobs, "
-            "editor.recovery, editor.player\n"
+            "import mixgraph.editor.session, mixgraph.editor.canvas, mixgraph.editor.widgets, mixgraph.editor.jobs, "
+            "mixgraph.editor.recovery, mixgraph.editor.player\n"
             "assert 'dearpygui' not in sys.modules, sorted(m for m in sys.modules "
             "if 'dearpygui' in m)\n")
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
@@ -1283,8 +1283,8 @@ def test_a_newly_registered_node_type_appears_in_the_palette():
 
 
 def test_undoing_back_to_the_saved_state_is_not_dirty(tmp_path):
-    from editor.session import Session
-    from graph import Graph, save
+    from mixgraph.editor.session import Session
+    from mixgraph import Graph, save
     g = Graph(base_dir=tmp_path)
     g.add("tone", id="t", duration_s=0.5)
     g.add("output", id="out", path="out.wav")
@@ -1300,8 +1300,8 @@ def test_undoing_back_to_the_saved_state_is_not_dirty(tmp_path):
 
 
 def test_a_duplicated_output_writes_its_own_file(tmp_path):
-    from editor.session import Session
-    from graph import Graph
+    from mixgraph.editor.session import Session
+    from mixgraph import Graph
     g = Graph(base_dir=tmp_path)
     g.add("tone", id="t", duration_s=0.5)
     g.add("output", id="out", path="renders/mix.wav")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from graph import load
+from mixgraph import load
 
 HERE = Path(__file__).resolve().parent
 needs_screen = pytest.mark.skipif(
@@ -24,7 +24,7 @@ needs_screen = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def driven(tmp_path_factory):
     folder = tmp_path_factory.mktemp("window")
-    from graph.demo import write_demo
+    from mixgraph.workflows.demo import write_demo
 
     graph = write_demo(folder / "demo")
     result = folder / "result.json"

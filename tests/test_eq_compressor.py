@@ -11,9 +11,9 @@ import pytest
 from scipy import signal
 
 from conftest import BLOCK_SIZES, SR, ProjectHelper, db, seeded_noise, sine, soft_knee
-from graph import ParameterError, validate
-from nodes.base import Context
-from nodes.eq import Eq
+from mixgraph import ParameterError, validate
+from mixgraph.nodes.base import Context
+from mixgraph.nodes.eq import Eq
 
 # --------------------------------------------------------------------- EQ
 FREQS = np.unique(np.round(np.geomspace(20, 20000, 240)).astype(int))
@@ -117,7 +117,7 @@ def test_fused_multiply_add_rounds_once():
     # the add loses e^2 (2^-60) entirely
     import numba as nb
 
-    from nodes.kernels.fused import fma
+    from mixgraph.nodes.kernels.fused import fma
 
     fused = nb.njit(lambda a, b, c: fma(a, b, c))
     e = 2.0 ** -30
@@ -128,7 +128,7 @@ def test_fused_multiply_add_rounds_once():
 def test_cascade_kernel_equals_scipy_sosfilt_across_cuts():
     # the biquad kernel (fused feedback, sections four at a time) against scipy's
     # independent direct form II transposed, on six sections cut at awkward places
-    from nodes.eq import Cascade
+    from mixgraph.nodes.eq import Cascade
 
     sos = np.vstack([signal.butter(4, 30, "high", fs=SR, output="sos"),
                      signal.butter(2, 3000, fs=SR, output="sos"),
@@ -325,7 +325,7 @@ def test_the_compressors_own_log2_and_exp2_agree_with_libm():
     to a few units in the last place: far below anything audible (1e-13 dB)."""
     import numba as nb
 
-    from nodes.kernels.dynamics import _exp2_block, _log2_block
+    from mixgraph.nodes.kernels.dynamics import _exp2_block, _log2_block
 
     @nb.njit
     def log2_of(x):

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from conftest import SR, sine
-from graph import (Graph, GraphError, ParameterError, ValidationError,
+from mixgraph import (Graph, GraphError, ParameterError, ValidationError,
                    render, validate)
 
 
@@ -57,7 +57,7 @@ def test_connect_refuses_a_cycle_at_once(simple):
 
 def test_unknown_type_lists_close_matches(simple):
     g = simple.graph
-    from graph.model import NodeSpec
+    from mixgraph.core.model import NodeSpec
     g.nodes["verb"] = NodeSpec("verb", "chanel")
     (msg,) = [m for m in _messages(g) if "unknown type" in m]
     assert "'verb'" in msg and "'chanel'" in msg and "did you mean channel" in msg
@@ -162,7 +162,7 @@ def test_output_onto_a_source_via_override_is_refused(simple):
 
 
 def test_output_onto_the_project_file_is_refused(simple):
-    from graph import save, load
+    from mixgraph import save, load
     save(simple.graph, simple.folder / "song.json")
     g = load(simple.folder / "song.json")
     g.nodes["master"].params["path"] = "song.json"
@@ -262,7 +262,7 @@ def test_bad_block_size(simple):
 
 def test_cancel_writes_nothing(simple):
     import threading
-    from graph import RenderCancelled
+    from mixgraph import RenderCancelled
     cancel = threading.Event()
     cancel.set()
     with pytest.raises(RenderCancelled):
@@ -292,7 +292,7 @@ def test_warning_for_a_node_that_reaches_no_output(simple):
 
 
 def _r(text):
-    from graph.model import PortRef
+    from mixgraph.core.model import PortRef
     return PortRef.parse(text)
 
 
@@ -342,7 +342,7 @@ def test_nul_in_a_path_is_a_clear_error(simple):
 
 
 def test_non_string_group_member_is_an_error_not_a_crash(simple):
-    from graph.model import NodeSpec
+    from mixgraph.core.model import NodeSpec
     simple.graph.nodes["grp"] = NodeSpec("grp", "group", {"members": [["kick_ch"]]})
     assert any("members must be a list of node ids" in m for m in _messages(simple.graph))
 
@@ -363,7 +363,7 @@ def test_failed_render_with_nested_new_folders_leaves_none(simple):
 
 def test_rendered_files_and_saved_projects_get_normal_permissions(simple):
     import stat
-    from graph import save
+    from mixgraph import save
     old = os.umask(0o022)
     try:
         simple.render()

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import graph.fileformat as fileformat
+import mixgraph.core.fileformat as fileformat
 from conftest import SR
-from graph import Graph, ProjectFileError, load, render, save, validate
-from graph.fileformat import read_document
+from mixgraph import Graph, ProjectFileError, load, render, save, validate
+from mixgraph.core.fileformat import read_document
 
 SPEC_HEADER = {"format": "mixgraph", "version": 1, "sample_rate": 48000}
 
@@ -632,7 +632,7 @@ def test_rename_updates_links_ui_and_group_members(tmp_path):
 
 
 def test_rename_refuses_a_taken_or_bad_id_and_changes_nothing(tmp_path):
-    from graph import GraphError
+    from mixgraph import GraphError
     g = _built_graph(tmp_path)
     before = g.to_document()
     with pytest.raises(GraphError, match="already a node 'drums'"):

@@ -23,14 +23,14 @@ import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from graph import Graph, load, render, save, validate
-from graph.demo import build_project
-from graph.fileformat import (MAX_DEPTH, MAX_FILE_BYTES, decode, encode, read_document,
+from mixgraph import Graph, load, render, save, validate
+from mixgraph.workflows.demo import build_project
+from mixgraph.core.fileformat import (MAX_DEPTH, MAX_FILE_BYTES, decode, encode, read_document,
                               upgrade, write_document)
-from graph.model import FORMAT_VERSION, KNOWN_KEYS
-from graph.templates import shipped_dir
-from nodes.base import node_types
-from nodes.errors import MixgraphError, ProjectFileError
+from mixgraph.core.model import FORMAT_VERSION, KNOWN_KEYS
+from mixgraph.workflows.templates import shipped_dir
+from mixgraph.nodes.base import node_types
+from mixgraph.errors import MixgraphError, ProjectFileError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "v0_project.json"
 SR = 48000
@@ -159,7 +159,7 @@ def _canonical(doc) -> str:
 @pytest.fixture(scope="module")
 def demo_folder(tmp_path_factory):
     """The demo project with short stems (for round trips and as the fuzz base)."""
-    from graph.demo import synthesise
+    from mixgraph.workflows.demo import synthesise
 
     folder = tmp_path_factory.mktemp("demo")
     (folder / "stems").mkdir()

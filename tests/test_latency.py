@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import BLOCK_SIZES, SR, db, impulse, seeded_noise
-from nodes.delayline import DelayLine
+from mixgraph.nodes.delayline import DelayLine
 
 
 def test_parallel_paths_null_after_compensation(project):
@@ -138,7 +138,7 @@ def test_tails_of_nodes_in_series_add_up(project):
     g.connect("r1", "r2")
     project.output(src="r2")
     project.render()
-    from graph.schedule import make_plan
+    from mixgraph.core.schedule import make_plan
     plan = make_plan(g, 1024)
     try:
         assert plan.sink_ends["out"] == int(0.02 * SR) + int(math.ceil(0.7 * SR))

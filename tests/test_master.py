@@ -18,11 +18,11 @@ import pytest
 from scipy import signal
 
 from conftest import SR, ProjectHelper, db, impulse, rms_db, seeded_noise, sine, soft_knee
-from graph import ParameterError
-from nodes.base import Context
-from nodes.eq import response_db
-from nodes.master import Fade, LinearPhaseEq, Limiter, MultibandCompressor
-from nodes.meters import meter_file
+from mixgraph import ParameterError
+from mixgraph.nodes.base import Context
+from mixgraph.nodes.eq import response_db
+from mixgraph.nodes.master import Fade, LinearPhaseEq, Limiter, MultibandCompressor
+from mixgraph.nodes.meters import meter_file
 
 # ------------------------------------------------------- independent true peak
 UP = 16

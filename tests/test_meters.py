@@ -21,7 +21,7 @@ import pytest
 import soundfile as sf
 from scipy.signal import butter, firwin, sosfilt, upfirdn
 
-from nodes.meters import LoudnessMeter, meter_file
+from mixgraph.nodes.meters import LoudnessMeter, meter_file
 
 from conftest import SR
 
@@ -342,8 +342,8 @@ def test_polyphase_peak_kernel_equals_each_phase_convolved_whatever_the_split(ta
     # the compiled kernel sums a tile of outputs at a time, four taps per pass (and the
     # rest one by one): every phase's output must be the plain convolution, and the
     # peak must not depend on where the signal is cut
-    from nodes.kernels.filters import polyphase_peak
-    from nodes.meters import interpolator
+    from mixgraph.nodes.kernels.filters import polyphase_peak
+    from mixgraph.nodes.meters import interpolator
 
     rng = np.random.default_rng(7)
     x = rng.standard_normal((2, 3001)) * 0.4
@@ -435,7 +435,7 @@ BS1770_K_48K = np.array([
 
 
 def test_k_weighting_at_48k_is_the_published_bs1770_filter():
-    from nodes.meters import k_weighting
+    from mixgraph.nodes.meters import k_weighting
 
     np.testing.assert_allclose(k_weighting(48000), BS1770_K_48K, rtol=0, atol=1e-12)
 
@@ -709,7 +709,7 @@ def test_render_does_not_warn_about_phase_for_a_mono_compatible_output(project):
 
 # ------------------------------------------------------------------- the CLI
 def mixgraph(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "graph.cli", *map(str, args)], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "mixgraph", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -768,7 +768,7 @@ def test_cli_meter_text_prints_readable_lines(meter_files):
 def test_meter_refuses_more_than_two_channels_in_one_clear_line(tmp_path):
     path = tmp_path / "quad.wav"
     sf.write(str(path), np.zeros((SR, 4)), SR, subtype="PCM_16")
-    from nodes.errors import AudioFileError
+    from mixgraph.errors import AudioFileError
 
     with pytest.raises(AudioFileError, match="4 channels"):
         meter_file(path)
@@ -797,7 +797,7 @@ def test_kaiser_lowpass_is_the_classic_windowed_sinc_design(taps, cutoff, beta):
     imported here, in the test, never while rendering)."""
     from scipy.signal import firwin
 
-    from nodes.firdesign import kaiser_lowpass
+    from mixgraph.nodes.firdesign import kaiser_lowpass
 
     expected = firwin(taps, cutoff, window=("kaiser", beta))
     assert np.max(np.abs(kaiser_lowpass(taps, cutoff, beta) - expected)) < 1e-15
@@ -806,7 +806,7 @@ def test_kaiser_lowpass_is_the_classic_windowed_sinc_design(taps, cutoff, beta):
 def test_k_weighting_kernel_matches_scipy_sosfilt_across_blocks():
     from scipy.signal import sosfilt
 
-    from nodes.meters import LoudnessMeter, k_weighting
+    from mixgraph.nodes.meters import LoudnessMeter, k_weighting
 
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 20000)) * 0.3

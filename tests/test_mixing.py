@@ -109,8 +109,8 @@ def test_prefader_send_ignores_fader_and_pan(project):
 
 def test_a_channel_whose_pre_port_nothing_reads_skips_it_but_a_preview_still_hears_it(
         project):
-    from graph.renderer import preview
-    from graph.schedule import make_plan
+    from mixgraph.core.renderer import preview
+    from mixgraph.core.schedule import make_plan
 
     x = seeded_noise(0.5)
     project.stem("src", x)

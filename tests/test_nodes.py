@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from conftest import BLOCK_SIZES, SR
-from graph import Graph, ParameterError, load, save
-from nodes.base import Context, Sink, node_types
+from mixgraph import Graph, ParameterError, load, save
+from mixgraph.nodes.base import Context, Sink, node_types
 
-BUILTIN = {name: cls for name, cls in node_types().items() if cls.__module__.startswith("nodes.")}
+BUILTIN = {name: cls for name, cls in node_types().items() if cls.__module__.startswith("mixgraph.nodes.")}
 PROCESSORS = {n: c for n, c in BUILTIN.items() if c.inputs and c.outputs}
 UNIT_SUFFIXES = {"_db": "dB", "_dbfs": "dBFS", "_hz": "Hz", "_ms": "ms", "_s": "s",
                  "_lufs": "LUFS", "_dbtp": "dBTP"}
@@ -166,7 +166,7 @@ def test_reset_then_rerun_gives_the_same_output(name):
 
 
 def test_node_reads_like_its_front_panel():
-    from nodes.mixing import Channel
+    from mixgraph.nodes.mixing import Channel
     ch = Channel(gain_db=-3.0, pan=0.25)
     assert ch.gain_db == -3.0 and ch.pan == 0.25 and ch.mute is False
     with pytest.raises(ParameterError, match="channel has no parameter 'gain'"):

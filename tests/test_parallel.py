@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from graph import render
-from graph.parallel import Inline, Processes, Threads, _balance, _weight, make_runner
-from graph.schedule import SEGMENT_FRAMES, make_plan
-from nodes.errors import RenderCancelled
+from mixgraph import render
+from mixgraph.core.runners import Inline, Processes, Threads, _balance, _weight, make_runner
+from mixgraph.core.schedule import SEGMENT_FRAMES, make_plan
+from mixgraph.errors import RenderCancelled
 
 from conftest import SR, seeded_noise, sine
 
@@ -115,7 +115,7 @@ def loop_weight(request, monkeypatch):
     workers take them all), and with the loop taken as free, so that the render's own
     process runs strips too."""
     if request.param == "loop weightless":
-        monkeypatch.setattr("graph.parallel._loop_weight", lambda plan: 0.0)
+        monkeypatch.setattr("mixgraph.core.runners._loop_weight", lambda plan: 0.0)
 
 
 @pytest.mark.parametrize("mute,solo", [(None, None), ("s1_ch", None), (None, "s4_ch")])
@@ -196,7 +196,7 @@ def test_progress_reaches_the_total_only_once_the_outputs_have_everything(projec
                                                                           workers):
     # the outputs of a tail chain write up to two segments behind the block loop: the
     # progress they report is what has been written, so 100 % means written
-    from nodes.output import Output
+    from mixgraph.nodes.output import Output
 
     master_session(project)
     fed = [0]
@@ -300,7 +300,7 @@ def test_an_error_in_a_worker_process_reaches_the_caller_and_writes_nothing(proj
                                                                           monkeypatch):
     # a loop that seems heavy keeps the render's own process out of the chains: all
     # three run in the forked worker
-    monkeypatch.setattr("graph.parallel._loop_weight", lambda plan: 1e9)
+    monkeypatch.setattr("mixgraph.core.runners._loop_weight", lambda plan: 1e9)
     g = project.graph
     for i in range(3):
         project.stem(f"s{i}", seeded_noise(SECONDS, seed=i))

@@ -7,8 +7,8 @@ import io
 import numpy as np
 
 from conftest import SR, seeded_noise
-from graph.progress import ProgressBar
-from graph.schedule import SEGMENT_FRAMES, make_plan, order
+from mixgraph.cli.progress import ProgressBar
+from mixgraph.core.schedule import SEGMENT_FRAMES, make_plan, order
 
 
 def _chain(project, length: int):
@@ -107,7 +107,7 @@ def test_progress_bar_says_when_the_kernels_are_compiled_for_the_first_time(tmp_
     import sys
 
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
-    bar = ("import io; from graph.progress import ProgressBar; s = io.StringIO(); "
+    bar = ("import io; from mixgraph.cli.progress import ProgressBar; s = io.StringIO(); "
            "ProgressBar(48000, stream=s, force=True); print(repr(s.getvalue()))")
 
     def run(code: str) -> str:
@@ -115,7 +115,7 @@ def test_progress_bar_says_when_the_kernels_are_compiled_for_the_first_time(tmp_
                               text=True, check=True, cwd=tmp_path).stdout
 
     assert "compiling the DSP kernels" in run(bar)
-    run("from graph import Graph, render\n"
+    run("from mixgraph import Graph, render\n"
         "g = Graph(sample_rate=48000, base_dir='.')\n"
         "g.add('tone', id='t', duration_s=0.05)\n"
         "g.add('compressor', id='c')\n"

@@ -13,7 +13,7 @@ import soundfile as sf
 from scipy.signal import welch
 
 from conftest import SR, ProjectHelper, db, impulse, rms_db, seeded_noise, sine
-from graph import ParameterError
+from mixgraph import ParameterError
 
 # ------------------------------------------------------------------ helpers
 
@@ -543,7 +543,7 @@ def test_reader_gives_exactly_what_libsndfile_gives_as_double(tmp_path, fmt, sub
     """WAV samples are read straight from the file, other files through libsndfile as
     integers scaled by a power of two here: either way the same numbers, bit for bit,
     as libsndfile's conversion, across chunk boundaries, after seeks and past the end."""
-    from nodes.audiofile import READ_CHUNK, AudioReader
+    from mixgraph.nodes.audiofile import READ_CHUNK, AudioReader
 
     rng = np.random.default_rng(3)
     x = np.clip(rng.standard_normal((READ_CHUNK * 2 + 123, channels)) * 0.5, -1.0, 1.0)
@@ -583,7 +583,7 @@ def wav_with_chunks(path, frames: np.ndarray, extra: bytes, claimed_frames=None)
 
 @pytest.mark.parametrize("case", ["odd chunk before data", "truncated data"])
 def test_reader_finds_the_samples_past_other_chunks_and_in_short_files(tmp_path, case):
-    from nodes.audiofile import AudioReader
+    from mixgraph.nodes.audiofile import AudioReader
 
     x = np.random.default_rng(5).uniform(-0.9, 0.9, (5000, 2))
     path = tmp_path / "a.wav"
@@ -609,7 +609,7 @@ def test_reader_takes_short_reads_as_they_come_and_keeps_one_file_open(tmp_path,
     # the reader asks again rather than taking it for the end of the file
     import os as os_module
 
-    import nodes.audiofile as audiofile
+    import mixgraph.nodes.audiofile as audiofile
 
     x = np.random.default_rng(8).uniform(-0.9, 0.9, (40000, 2))
     path = tmp_path / "a.wav"
@@ -637,7 +637,7 @@ def test_reader_falls_back_to_libsndfile_where_the_two_disagree(tmp_path, monkey
     # a data chunk found in the wrong place reads other numbers than libsndfile: the
     # reader notices on opening (at the end too, where the start is silence) and
     # reads through libsndfile instead
-    import nodes.audiofile as audiofile
+    import mixgraph.nodes.audiofile as audiofile
 
     x = np.random.default_rng(6).uniform(-0.9, 0.9, (30000 if silent_start else 3000, 1))
     if silent_start:

@@ -16,8 +16,8 @@ import soundfile as sf
 from scipy.signal import butter, fftconvolve, sosfiltfilt
 
 from conftest import SR, db, impulse, rms_db, seeded_noise, sine
-from graph import Graph, ParameterError, ValidationError, load, validate
-from nodes.base import Context
+from mixgraph import Graph, ParameterError, ValidationError, load, validate
+from mixgraph.nodes.base import Context
 
 TAIL_THRESHOLD = 10 ** (-90 / 20)
 HF_SOS = butter(8, 10000.0, "highpass", fs=SR, output="sos")
@@ -213,8 +213,8 @@ def test_saturation_of_a_full_scale_5k_sine_driven_24_db_has_no_alias_above_minu
 
 @pytest.mark.parametrize("sr", [48000, 44100])
 def test_saturation_reports_91_samples_of_latency(tmp_path, sr):
-    from graph.schedule import make_plan
-    from nodes.dynamics import Saturation
+    from mixgraph.core.schedule import make_plan
+    from mixgraph.nodes.dynamics import Saturation
 
     node = Saturation(drive_db=24.0)
     node.prepare(Context(sample_rate=sr, max_block=1000, input_channels=(2,)))
@@ -340,7 +340,7 @@ def test_delay_with_mix_zero_is_the_dry_signal_exactly(project):
 
 def test_delay_tail_runs_past_the_stem_until_the_echoes_fall_below_minus_90_dbfs(tmp_path):
     from conftest import ProjectHelper
-    from nodes.space import Delay
+    from mixgraph.nodes.space import Delay
 
     short = impulse(0.09, 0.1)                          # the click at the stem's very end
     y = insert(ProjectHelper(tmp_path / "short"), "delay", short, **ECHO)
@@ -439,7 +439,7 @@ def test_reverb_of_a_mono_input_is_stereo(project):
 @pytest.mark.parametrize("decay", [0.5, 1.8])
 def test_reverb_tail_is_rendered_until_it_falls_below_minus_90_dbfs(tmp_path, decay):
     from conftest import ProjectHelper
-    from nodes.space import Reverb
+    from mixgraph.nodes.space import Reverb
 
     stem_s = 0.05
     y = insert(ProjectHelper(tmp_path / "short"), "reverb", impulse(0.0, stem_s),
@@ -498,7 +498,7 @@ def test_convolution_reverb_equals_fftconvolve_through_the_graph_sample_aligned(
 
 
 def test_convolution_reverb_node_equals_fftconvolve_within_1e_9(tmp_path):
-    from nodes.space import Reverb
+    from mixgraph.nodes.space import Reverb
 
     ir = write_ir(tmp_path / "hall.wav")
     x = seeded_noise(0.5, channels=2, seed=4, level_db=-20.0)
@@ -523,7 +523,7 @@ def test_convolution_reverb_node_equals_fftconvolve_within_1e_9(tmp_path):
 
 
 def test_convolution_latency_is_one_partition_not_the_length_of_the_ir(tmp_path):
-    from nodes.space import Reverb
+    from mixgraph.nodes.space import Reverb
 
     ir = write_ir(tmp_path / "hall.wav", seconds=3.0)
     node = Reverb(mode="convolution", ir_path="hall.wav")

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from graph import Graph, render
-from graph.demo import build_project, synthesise
-from graph.fileformat import save
-from graph.stems import find_mix_bus, render_stems, stem_graph
-from nodes.base import Sink
-from nodes.errors import GraphError, MixgraphError
+from mixgraph import Graph, render
+from mixgraph.workflows.demo import build_project, synthesise
+from mixgraph.core.fileformat import save
+from mixgraph.workflows.stems import find_mix_bus, render_stems, stem_graph
+from mixgraph.nodes.base import Sink
+from mixgraph.errors import GraphError, MixgraphError
 
 SR = 48000
 NULL_DBFS = -100.0
@@ -23,7 +23,7 @@ NULL_DBFS = -100.0
 
 # ------------------------------------------------------------------ helpers
 def mixgraph(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "graph.cli", *map(str, args)], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "mixgraph", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=120)
 
 

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from graph import Graph, load, render, save, validate
-from graph.demo import build_project, synthesise
-from graph.templates import bind, list_templates, load_template, normalise
-from nodes.errors import MixgraphError
-from nodes.meters import meter_file
+from mixgraph import Graph, load, render, save, validate
+from mixgraph.workflows.demo import build_project, synthesise
+from mixgraph.workflows.templates import bind, list_templates, load_template, normalise
+from mixgraph.errors import MixgraphError
+from mixgraph.nodes.meters import meter_file
 
 SR = 48000
 SHIPPED = ("band", "mastering", "podcast", "stem_master")
@@ -28,7 +28,7 @@ DEMO_SECONDS = 4.0                       # two bars: enough for gated loudness, 
 def mixgraph(*args, env_home: Path, cwd=None):
     """Run the command line in a subprocess with its own XDG_DATA_HOME."""
     env = dict(os.environ, XDG_DATA_HOME=str(env_home))
-    return subprocess.run([sys.executable, "-m", "graph.cli", *map(str, args)], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "mixgraph", *map(str, args)], cwd=cwd,
                           env=env, capture_output=True, text=True, timeout=120)
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from graph import Graph, load, render, save, validate
-from graph.demo import build_project, synthesise
-from graph.diff import diff
-from graph.versions import find_version, list_versions, save_version, versions_dir
-from nodes.errors import ProjectFileError
+from mixgraph import Graph, load, render, save, validate
+from mixgraph.workflows.demo import build_project, synthesise
+from mixgraph.workflows.diff import diff
+from mixgraph.workflows.versions import find_version, list_versions, save_version, versions_dir
+from mixgraph.errors import ProjectFileError
 
 SR = 48000
 ID_RE = r"\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d"
@@ -25,7 +25,7 @@ T0 = datetime(2020, 1, 1, 10, 0, 0)       # fixed times well before any real sav
 
 
 def mixgraph(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "graph.cli", *map(str, args)], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "mixgraph", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=120)
 
 

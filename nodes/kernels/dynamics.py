@@ -11,7 +11,7 @@ import math
 import numba as nb
 import numpy as np
 
-from . import JIT
+from .jit import JIT
 from .fused import fma
 
 

@@ -4,12 +4,12 @@ Fixed filters run as transposed direct form II biquads, four sections to a pass 
 their states held in registers (:func:`biquad_cascade`): a recursion whose state lives
 in memory waits on the store of one sample before it can load for the next, which
 made the same filter three times slower.  Each section's two recursive products are
-fused multiply-adds (:mod:`nodes.kernels.fused`): a sample's wait on the last one is
+fused multiply-adds (:mod:`mixgraph.nodes.kernels.fused`): a sample's wait on the last one is
 two fused operations, not two multiplies and three additions.
 
 Each section is Andrew Simper's linear trapezoidal SVF: the bilinear transform of
 an analog second-order section with the cutoff prewarped, so with the mixing
-coefficients of :mod:`nodes.eqdesign` its transfer function is exactly the RBJ
+coefficients of :mod:`mixgraph.nodes.eqdesign` its transfer function is exactly the RBJ
 Audio EQ Cookbook filter of the same type.  Unlike direct-form biquads it stays
 well behaved when its coefficients change every sample, which is how automated
 bands are rendered without zipper noise.
@@ -25,7 +25,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from . import JIT
+from .jit import JIT
 from .fused import fma
 
 

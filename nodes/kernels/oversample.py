@@ -14,7 +14,7 @@ import math
 
 import numba as nb
 
-from . import JIT
+from .jit import JIT
 
 
 @nb.njit(inline="always")

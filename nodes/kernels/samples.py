@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from . import JIT
+from .jit import JIT
 
 
 @nb.njit(**JIT)

@@ -167,14 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
-        from graph import __version__
+        from mixgraph import __version__
 
         print(f"mixgraph {__version__}")
         return EXIT_OK
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
-    from nodes.errors import MixgraphError
+    from mixgraph.errors import MixgraphError
 
     try:
         return COMMANDS[args.command](args)
@@ -202,14 +202,14 @@ def main(argv: list[str] | None = None) -> int:
 
 # ----------------------------------------------------------------------- commands
 def cmd_render(args) -> int:
-    from graph import load, render
-    from nodes.base import Sink
+    from mixgraph import load, render
+    from mixgraph.nodes.base import Sink
 
     from .progress import ProgressBar
 
     graph = load(args.project)
     if args.stems:
-        from .stems import render_stems
+        from mixgraph.workflows.stems import render_stems
 
         bar = ProgressBar(graph.sample_rate) if not args.quiet else None
         try:
@@ -222,7 +222,7 @@ def cmd_render(args) -> int:
         _print_report(report, args.json)
         return EXIT_OK
     if args.output is not None and not args.output.strip():
-        from nodes.errors import ParameterError
+        from mixgraph.errors import ParameterError
         raise ParameterError("-o needs a file or folder to write to")
     paths = _redirect(graph, args.output, Sink) if args.output is not None else None
     bar = ProgressBar(graph.sample_rate, force=False) if not args.quiet else None
@@ -249,7 +249,7 @@ def _redirect(graph, out: str, sink_type) -> dict[str, str]:
 
 
 def cmd_validate(args) -> int:
-    from graph import load, validate
+    from mixgraph import load, validate
 
     graph = load(args.project)
     result = validate(graph)
@@ -272,9 +272,9 @@ def cmd_validate(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from graph import render
+    from mixgraph import render
 
-    from .demo import write_demo
+    from mixgraph.workflows.demo import write_demo
     from .progress import ProgressBar
 
     folder = Path(args.dir)
@@ -295,7 +295,8 @@ def cmd_demo(args) -> int:
 def cmd_batch(args) -> int:
     import signal
 
-    from .batching import batch, combine_sets, parse_set
+    from mixgraph.workflows.batch import batch
+    from mixgraph.workflows.overrides import combine_sets, parse_set
     from .progress import BatchProgress
 
     overrides = combine_sets(parse_set(text) for text in args.overrides)
@@ -321,18 +322,18 @@ def _interrupt(signum, frame):
 
 
 def cmd_new(args) -> int:
-    from graph import save
+    from mixgraph import save
 
-    from .templates import bind, load_template
+    from mixgraph.workflows.templates import bind, load_template
 
     target = Path(args.output)
     if target.exists() and not args.force:
-        from nodes.errors import ProjectFileError
+        from mixgraph.errors import ProjectFileError
         raise ProjectFileError(f"{target} exists; pass --force to replace it")
     template = load_template(args.template)
     graph, binding = bind(template, Path(args.stems), target.resolve().parent)
     if not any(s.type == "stem" for s in graph):
-        from nodes.errors import ProjectFileError
+        from mixgraph.errors import ProjectFileError
         raise ProjectFileError(f"no file in {args.stems} fits the template "
                                f"{args.template!r}; nothing was written")
     save(graph, target)
@@ -346,7 +347,7 @@ def cmd_new(args) -> int:
 
 
 def cmd_templates(args) -> int:
-    from .templates import list_templates, user_dir
+    from mixgraph.workflows.templates import list_templates, user_dir
 
     found = list_templates()
     if args.json:
@@ -361,9 +362,9 @@ def cmd_templates(args) -> int:
 
 
 def cmd_template(args) -> int:
-    from graph import load
+    from mixgraph import load
 
-    from .templates import save_user_template
+    from mixgraph.workflows.templates import save_user_template
 
     target = save_user_template(load(args.project), args.name, args.description,
                                 overwrite=args.force)
@@ -372,7 +373,7 @@ def cmd_template(args) -> int:
 
 
 def cmd_version(args) -> int:
-    from .versions import list_versions, restore_version, save_version
+    from mixgraph.workflows.versions import list_versions, restore_version, save_version
 
     project = Path(args.project)
     if args.action == "save":
@@ -392,9 +393,9 @@ def cmd_version(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    from graph import load
+    from mixgraph import load
 
-    from .diff import diff
+    from mixgraph.workflows.diff import diff
 
     changes = diff(load(args.a), load(args.b))
     if not changes:
@@ -406,17 +407,17 @@ def cmd_diff(args) -> int:
 
 def cmd_edit(args) -> int:
     try:
-        from editor.app import main as editor_main
+        from mixgraph.editor.app import main as editor_main
     except ImportError as exc:
-        from nodes.errors import MixgraphError
+        from mixgraph.errors import MixgraphError
         raise MixgraphError(f"the editor needs Dear PyGui ({exc}); "
                             "install it with: pip install dearpygui") from None
     return editor_main(args.project)
 
 
 def cmd_album(args) -> int:
-    from .album import load_album, new_album, render_album
-    from .fileformat import write_document
+    from mixgraph.workflows.album import load_album, new_album, render_album
+    from mixgraph.core.fileformat import write_document
     from .progress import ProgressBar
 
     if args.action == "new":
@@ -455,13 +456,13 @@ METER_KEYS = ("integrated_lufs", "short_term_max_lufs", "momentary_max_lufs", "l
 
 
 def cmd_meter(args) -> int:
-    from nodes.meters import meter_file
+    from mixgraph.nodes.meters import meter_file
 
-    from .report import _json_number
+    from mixgraph.core.report import json_number
 
     results = [meter_file(Path(f)) for f in args.files]
     if args.json:
-        print(json.dumps([{k: _json_number(v) for k, v in r.items()} for r in results],
+        print(json.dumps([{k: json_number(v) for k, v in r.items()} for r in results],
                          indent=2))
         return EXIT_OK
     for r in results:
@@ -487,7 +488,7 @@ def format_loudness(r: dict) -> str:
 
 
 def cmd_nodes(args) -> int:
-    from nodes.base import node_class, node_types
+    from mixgraph.nodes.base import node_class, node_types
 
     types = node_types()
     if args.type:
@@ -531,6 +532,3 @@ COMMANDS = {"render": cmd_render, "validate": cmd_validate, "demo": cmd_demo,
             "version": cmd_version, "diff": cmd_diff, "meter": cmd_meter, "nodes": cmd_nodes,
             "edit": cmd_edit, "album": cmd_album, "batch": cmd_batch}
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,11 +18,11 @@ import os
 import re
 from pathlib import Path
 
-from nodes.base import Sink
-from nodes.errors import GraphError
+from mixgraph.nodes.base import Sink
+from mixgraph.errors import GraphError
 
-from .model import Graph
-from .renderer import render
+from mixgraph.core.model import Graph
+from mixgraph.core.renderer import render
 
 
 def find_mix_bus(graph: Graph) -> str:

@@ -18,8 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from nodes.audiofile import file_mode
-from nodes.errors import ProjectFileError
+from mixgraph.nodes.audiofile import file_mode
+from mixgraph.errors import ProjectFileError
 
 from .model import FORMAT_NAME, FORMAT_VERSION
 

@@ -34,325 +34,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from nodes.errors import MixgraphError, ParameterError, ProjectFileError
+from mixgraph.errors import MixgraphError, ParameterError, ProjectFileError
 
-from .model import Graph
+from mixgraph.core.model import Graph
+
+from .jobs import Job, inputs_of, job_key, prepare, project_hash, sha256_file, stat
+from .overrides import check_overrides, check_variants, load_variants
 
 MANIFEST = "manifest.json"
-PROJECT = "project.mgraph"
 MANIFEST_FORMAT = "mixgraph-batch"
 ATTEMPTS = 2                       # a job whose worker dies twice is reported as failed
-
-
-# ------------------------------------------------------------------ overrides
-def parse_set(text: str) -> tuple[str, Any]:
-    """``node.param=VALUE``, ``node.param+=X`` or ``node.param-=X`` as (key, value)."""
-    key, eq, raw = text.partition("=")
-    if eq and key.endswith(("+", "-")):
-        sign = 1.0 if key.endswith("+") else -1.0
-        try:
-            return key[:-1].strip(), {"by": sign * float(raw)}
-        except ValueError:
-            raise ParameterError(f"--set {text!r}: {key[-1]}= needs a number") from None
-    if not eq or not key.strip():
-        raise ParameterError(f"--set {text!r}: write node.param=value")
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        value = _signed_number(raw)
-    return key.strip(), value
-
-
-def _signed_number(raw: str) -> Any:
-    """``+1.5`` (which JSON refuses) as a number; anything else stays text."""
-    text = raw.strip()
-    if text.startswith("+"):
-        try:
-            number = float(text)
-        except ValueError:
-            return raw
-        if math.isfinite(number):
-            return int(number) if number.is_integer() and "." not in text else number
-    return raw
-
-
-def combine_sets(pairs) -> dict[str, Any]:
-    """Several ``--set`` (key, value) pairs in order: a later value replaces an earlier
-    one, a later move (``{"by": x}``) moves the earlier value or adds to its move."""
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        prev = out.get(key)
-        if _is_move(value) and prev is not None:
-            if _is_move(prev):
-                value = {"by": prev["by"] + value["by"]}
-            elif isinstance(prev, (int, float)) and not isinstance(prev, bool):
-                value = prev + value["by"]
-        out[key] = value
-    return out
-
-
-def _is_move(value: Any) -> bool:
-    return isinstance(value, dict) and set(value) == {"by"}
-
-
-def load_variants(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
-    """Named sets of overrides from a JSON file: ``{"name": {"node.param": value}}``."""
-    path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8-sig"))
-    except OSError as exc:
-        raise ProjectFileError(f"cannot read variants file {path} ({exc.strerror or exc})",
-                               path=str(path)) from None
-    except ValueError as exc:
-        raise ProjectFileError(f"variants file {path} is not JSON ({exc})",
-                               path=str(path)) from None
-    if not isinstance(doc, dict) or not doc:
-        raise ProjectFileError(f"variants file {path} must be an object of named variants, "
-                               "each an object of node.param overrides", path=str(path))
-    try:
-        check_variants(doc)
-    except ParameterError as exc:
-        raise ProjectFileError(f"variants file {path}: {exc.message}", path=str(path)) \
-            from None
-    return doc
-
-
-def check_variants(variants: dict) -> None:
-    """Variant names are plain (each becomes a folder) and each holds overrides."""
-    if not isinstance(variants, dict):
-        raise ParameterError("variants must be an object of named variants")
-    for name, overrides in variants.items():
-        if not isinstance(name, str) or not _plain_name(name):
-            raise ParameterError(f"variant name {name!r} must be 1-128 letters, digits, "
-                                 "'_' or '-' (it names a folder)")
-        if not isinstance(overrides, dict):
-            raise ParameterError(f"variant {name!r} must be an object of node.param "
-                                 "overrides")
-
-
-def _plain_name(name: str) -> bool:
-    return bool(name) and len(name) <= 128 and all(c.isalnum() or c in "_-" for c in name)
-
-
-def check_overrides(template: Graph, overrides: dict[str, Any], where: str) -> None:
-    """Every override names a node of the template and a value its parameter takes."""
-    trial = template.copy()
-    for key, value in overrides.items():
-        node, param = _split(key, where)
-        if node not in trial.nodes:
-            from nodes.base import close_matches
-
-            raise ParameterError(f"{where}: the template has no node {node!r}"
-                                 f"{close_matches(node, trial.nodes)}")
-        _apply(trial, node, param, value, where)
-
-
-def _split(key: str, where: str) -> tuple[str, str]:
-    node, dot, param = str(key).rpartition(".")
-    if not dot or not node or not param:
-        raise ParameterError(f"{where}: {key!r} must be node.param")
-    return node, param
-
-
-def _apply(g: Graph, node: str, param: str, value: Any, where: str) -> None:
-    spec = g.node(node)
-    if _is_move(value):
-        step = value["by"]
-        current = spec.value(param)
-        if isinstance(step, bool) or not isinstance(step, (int, float)) \
-                or isinstance(current, bool) or not isinstance(current, (int, float)):
-            raise ParameterError(f"{where}: {node}.{param} cannot be moved by {step!r}; "
-                                 "'by' takes a number, for a numeric parameter")
-        value = current + step
-    try:
-        g.set(node, param, value)
-    except MixgraphError as exc:
-        raise ParameterError(f"{where}: {exc.message}") from None
-
-
-def apply_overrides(g: Graph, template_nodes: set[str], overrides: dict[str, Any],
-                    where: str) -> list[str]:
-    """Apply overrides to a bound project; returns notices for skipped ones."""
-    notices = []
-    for key, value in overrides.items():
-        node, param = _split(key, where)
-        if node not in g.nodes and node in template_nodes:
-            notices.append(f"{where}: {key} skipped: '{node}' is not in this song's project "
-                           "(its slot found no file)")
-            continue
-        _apply(g, node, param, value, where)
-    return notices
-
-
-# ---------------------------------------------------------------------- jobs
-@dataclass
-class Job:
-    song: str
-    song_dir: str
-    variant: str | None
-    project_dir: str
-    overrides: list[tuple[str, dict]]          # (where, overrides), applied in order
-    block_size: int = 1024
-
-    @property
-    def key(self) -> str:
-        return job_key(self.song, self.variant)
-
-    def entry(self, **more) -> dict:
-        """The start of this job's manifest entry: what it is, then ``more``."""
-        return {"song": self.song, "variant": self.variant, "song_dir": self.song_dir,
-                **more}
-
-
-def job_key(song: str, variant: str | None) -> str:
-    """A job's name: the song, or song/variant."""
-    return song if variant is None else f"{song}/{variant}"
-
-
-def prepare(job: Job, template_doc: dict) -> tuple[Graph, Any, list[str]]:
-    """The job's project: the template bound to its stems, with its overrides (the
-    same wherever it is made, so that its hash is too)."""
-    from .templates import bind
-
-    template = Graph.from_document(template_doc, base_dir=job.project_dir)
-    graph, binding = bind(template, job.song_dir, job.project_dir)
-    if not any(s.type == "stem" for s in graph):
-        raise ProjectFileError(f"no file in {job.song_dir} fits the template")
-    notices = []
-    names = set(template.nodes)
-    for where, overrides in job.overrides:
-        notices += apply_overrides(graph, names, overrides, where)
-    return graph, binding, notices
-
-
-def project_hash(graph: Graph) -> str:
-    """SHA-256 of the bound project (as it will be saved) and the mixgraph version."""
-    from . import __version__
-
-    doc = graph.to_document()
-    doc.pop("ui", None)
-    text = json.dumps({"mixgraph": __version__, "project": doc}, sort_keys=True,
-                      separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _stat(path: Path) -> dict:
-    st = path.stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-_input_hashes: dict[tuple[str, int, int], str] = {}   # (path, size, mtime_ns): sha256
-
-
-def _input_record(path: Path) -> dict:
-    """A job input's size, time and sha256; the hash is kept for the process, so the
-    variants of one song rendered by one worker read its stems once."""
-    st = _stat(path)
-    key = (str(path), st["size"], st["mtime_ns"])
-    if key not in _input_hashes:
-        _input_hashes[key] = sha256_file(path)
-    return dict(st, sha256=_input_hashes[key])
-
-
-def inputs_of(graph: Graph) -> list[Path]:
-    """The files a project reads (its stems), resolved."""
-    found = []
-    for spec in graph:
-        cls = spec.node_class()
-        for name in getattr(cls, "reads", ()):
-            value = spec.params.get(name)
-            if isinstance(value, str) and value:
-                found.append(Path(os.path.normpath(graph.resolve_path(value))))
-    return sorted(set(found))
-
-
-def _undo_malloc_trimming() -> None:
-    """Give glibc's allocator back its usual thresholds in a Dask worker.
-
-    Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also freezes
-    the mmap threshold at 128 KiB: every block buffer is then mapped and unmapped on
-    each use, and a render runs about 1.6x slower (measured on the band template).
-    A render's memory is bounded by its buffer plan, so keeping freed pages is safe.
-    """
-    global _MALLOC_TUNED
-    if _MALLOC_TUNED or "MALLOC_TRIM_THRESHOLD_" not in os.environ:
-        return
-    _MALLOC_TUNED = True
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 32 * 1024 * 1024)      # M_MMAP_THRESHOLD
-        libc.mallopt(-1, 128 * 1024 * 1024)     # M_TRIM_THRESHOLD
-    except (OSError, AttributeError):           # not glibc: nothing to undo
-        pass
-
-
-_MALLOC_TUNED = False
-
-
-def run_job(job: Job, template_doc: dict, progress: Callable | None = None) -> dict:
-    """Render one job (in whatever process runs it); returns its manifest entry.
-
-    Never raises for the job's own problems: they are the entry's ``error``.
-    """
-    from . import __version__
-    from .renderer import render
-
-    _undo_malloc_trimming()
-    started = time.perf_counter()
-    entry: dict[str, Any] = job.entry(mixgraph=__version__, overrides=combine_sets(
-        (k, v) for _, o in job.overrides for k, v in o.items()))
-    try:
-        graph, binding, notices = prepare(job, template_doc)
-        entry["binding"] = binding.to_dict()
-        entry["project_hash"] = project_hash(graph)
-        entry["inputs"] = {str(p): _input_record(p) for p in inputs_of(graph)}
-        folder = Path(job.project_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        from .fileformat import save
-
-        save(graph, folder / PROJECT)
-        _remove_stale_partials(graph)
-        report = render(graph, block_size=job.block_size, workers=1, progress=progress)
-        outputs = []
-        for o in report.outputs:
-            path = Path(o["path"])
-            outputs.append(dict(
-                {k: o.get(k) for k in ("node", "path", "duration_s", "integrated_lufs",
-                                       "true_peak_dbtp", "lra_lu", "sample_peak_dbfs")},
-                **_stat(path), sha256=sha256_file(path)))
-        entry.update(status="done", project=str(folder / PROJECT), outputs=outputs,
-                     notices=notices + list(report.notices), warnings=list(report.warnings),
-                     error=None)
-    except MixgraphError as exc:
-        entry.update(status="failed", error=exc.message)
-    except Exception as exc:  # a job's failure must not take the batch down
-        entry.update(status="failed", error=f"{type(exc).__name__}: {exc}")
-    entry["render_s"] = round(time.perf_counter() - started, 3)
-    entry["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    return entry
-
-
-def _remove_stale_partials(graph: Graph) -> None:
-    """Temporary files left by an earlier render of this job that was killed."""
-    from nodes.base import Sink
-
-    for spec in graph:
-        cls = spec.node_class()
-        if cls is not None and issubclass(cls, Sink) and spec.params.get("path"):
-            target = graph.resolve_path(spec.params["path"])
-            if target.parent.is_dir():
-                for stale in target.parent.glob(f".{target.name}.*.partial"):
-                    stale.unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------ manifest
@@ -387,7 +78,7 @@ class Manifest:
         self.save()
 
     def save(self) -> None:
-        from .fileformat import write_atomic
+        from mixgraph.core.fileformat import write_atomic
 
         write_atomic(self.path, json.dumps(self.doc, indent=1, sort_keys=True,
                                            default=str).encode("utf-8"))
@@ -437,7 +128,7 @@ def unchanged(job: Job, template_doc: dict, entry: dict | None) -> bool:
     for path, known in files:
         p = Path(path)
         try:
-            now = _stat(p)
+            now = stat(p)
         except OSError:
             return False
         if now["size"] != known.get("size"):
@@ -555,7 +246,7 @@ def batch(template: str | os.PathLike | Graph, song_dirs: list[str | os.PathLike
     check_overrides(tmpl, overrides, "--set")
     for name, changes in (variants or {}).items():
         check_overrides(tmpl, changes, f"variant '{name}'")
-    from .renderer import check_block_size
+    from mixgraph.core.renderer import check_block_size
 
     check_block_size(block_size)
     _count(workers, 1)                       # a bad worker count, before anything runs
@@ -621,9 +312,9 @@ def _run(jobs: list[Job], template_doc: dict, manifest: Manifest, workers: int |
 
 
 def _count(workers: int | None, jobs: int) -> int:
-    from .renderer import _workers
+    from mixgraph.core.renderer import check_workers
 
-    return max(1, min(_workers(workers), jobs))
+    return max(1, min(check_workers(workers), jobs))
 
 
 def _jobs(song_dirs, out: Path, variants: dict | None, overrides: dict,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from .model import Graph
+from mixgraph.core.model import Graph
 
 WIDTH = 270
 WIDE = 450                              # nodes that show a band list

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from nodes.errors import ProjectFileError
+from mixgraph.errors import ProjectFileError
 
-from .fileformat import load, save
+from mixgraph.core.fileformat import load, save
 
 STAMP = "%Y-%m-%dT%H-%M-%S"
 

@@ -32,25 +32,24 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nodes.base import close_matches
-from nodes.errors import MixgraphError, ProjectFileError
+from mixgraph.nodes.base import close_matches
+from mixgraph.errors import MixgraphError, ProjectFileError
 
-from .fileformat import load, write_document
-from .model import Graph
+from mixgraph.core.fileformat import load, write_document
+from mixgraph.core.model import Graph
 
 TEMPLATE_SUFFIXES = (".mgtemplate", ".json")
 AUDIO_SUFFIXES = (".wav", ".wave", ".flac", ".aif", ".aiff", ".ogg", ".oga", ".w64", ".caf",
                   ".rf64", ".mp3")
-UNMATCHED_RULES = ("catch_all", "leave_out")
 
 
 # ------------------------------------------------------------------ locations
 def shipped_dir() -> Path:
-    """Templates shipped with mixgraph (projects/templates, or its installed copy)."""
-    here = Path(__file__).resolve().parent.parent / "projects" / "templates"
-    if here.is_dir():
-        return here
-    return Path(sys.prefix) / "share" / "mixgraph" / "templates"
+    """Templates shipped with mixgraph: ``templates/`` of the package data
+    :mod:`mixgraph.projects` (the repository's projects/templates)."""
+    from importlib.resources import files
+
+    return Path(str(files("mixgraph.projects") / "templates"))
 
 
 def user_dir() -> Path:

@@ -3,7 +3,7 @@
 ``Graph`` is the only model of a project; the command line, the Python API and the
 editor all work on it.  Interactive edits (``add``, ``connect``, ``set``, ...) are
 checked at once and raise a :class:`MixgraphError` naming what is wrong.  A graph
-read from a file is taken as written, so that :func:`graph.validation.validate` can
+read from a file is taken as written, so that :func:`mixgraph.core.validation.validate` can
 report every problem in it at once.
 
 A port is written ``"node.port"``; a bare ``"node"`` means the node's default port
@@ -20,15 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-import nodes  # noqa: F401  (registers the node catalogue)
-from nodes.base import close_matches, node_class, node_types
-from nodes.errors import GraphError, ParameterError, ProjectFileError
+import mixgraph.nodes  # noqa: F401  (registers the node catalogue)
+from mixgraph.nodes.base import close_matches, node_class, node_types
+from mixgraph.errors import GraphError, ParameterError, ProjectFileError
 
 FORMAT_NAME = "mixgraph"
 FORMAT_VERSION = 1
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,127}$")
 DEFAULT_SETTINGS = {"max_tail_s": 30.0}
 SETTINGS_RANGES = {"max_tail_s": (0.0, 3600.0)}
+# a template's rule for files no slot matches (its "template" section, see templates)
+UNMATCHED_RULES = ("catch_all", "leave_out")
 KNOWN_KEYS = ("format", "version", "kind", "sample_rate", "settings", "meta", "template",
               "nodes", "links", "ui")
 

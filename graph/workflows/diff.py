@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from nodes.base import node_types
+from mixgraph.nodes.base import node_types
 
-from .model import Graph, Link
+from mixgraph.core.model import Graph, Link
 
 
 def diff(a: Graph, b: Graph) -> list[str]:

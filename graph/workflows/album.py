@@ -47,11 +47,11 @@ from typing import Any
 
 import numpy as np
 
-from nodes.base import node_class
-from nodes.errors import AudioFileError, MixgraphError, ProjectFileError
+from mixgraph.nodes.base import node_class
+from mixgraph.errors import AudioFileError, MixgraphError, ProjectFileError
 
-from .fileformat import load, read_document
-from .model import Graph
+from mixgraph.core.fileformat import load, read_document
+from mixgraph.core.model import Graph
 
 CUE_FRAMES_PER_S = 75
 CROSSFADE_CURVES = ("equal_power", "linear", "s_curve")
@@ -256,7 +256,7 @@ def _clock(frames: int, rate: int) -> str:
 
 def render_album(album: Album, folder: str | os.PathLike, progress=None) -> AlbumReport:
     """Write every song, the programme and its CUE sheet into ``folder``."""
-    from .renderer import render
+    from mixgraph.core.renderer import render
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -307,7 +307,7 @@ def render_album(album: Album, folder: str | os.PathLike, progress=None) -> Albu
 
 def _song_audio(song: Song, tmp: Path, i: int) -> Path:
     """The song's mix: the file itself, or a project rendered now."""
-    from .renderer import render
+    from mixgraph.core.renderer import render
 
     if song.source.suffix.lower() not in (".mgraph", ".json"):
         return song.source
@@ -360,7 +360,7 @@ def _targets(album: Album, pre: list[Path], notices: list[str]):
     gain, except that a song its limiter takes loudness from is driven into it a little
     harder to keep that distance (the loudest one usually).
     """
-    from nodes.meters import meter_file
+    from mixgraph.nodes.meters import meter_file
 
     levels = [meter_file(p)["integrated_lufs"] for p in pre]
     if album.mode == "track" or not any(math.isfinite(lv) for lv in levels):
@@ -374,7 +374,7 @@ def _targets(album: Album, pre: list[Path], notices: list[str]):
 
 def _album_gain(album: Album, pieces: list[Path], tmp: Path, notices: list[str]) -> float:
     """One gain for a continuous programme: the loudest song's loudness-stage gain."""
-    from .renderer import render
+    from mixgraph.core.renderer import render
 
     levels, _ = _targets(album, pieces, notices)
     loudest = int(np.argmax([lv if math.isfinite(lv) else -math.inf for lv in levels]))
@@ -411,7 +411,7 @@ def _assemble(album: Album, finals: list[Path], gains, limits, folder: Path,
               notices: list[str], cue_frame: int, tick) -> AlbumReport:
     import soundfile as sf
 
-    from nodes.meters import meter_file
+    from mixgraph.nodes.meters import meter_file
 
     rate = album.sample_rate
     songs = [sf.read(str(p), dtype="float64", always_2d=True)[0].T for p in finals]
@@ -460,7 +460,7 @@ def _assemble(album: Album, finals: list[Path], gains, limits, folder: Path,
 
 def _write(path: Path, audio: np.ndarray, album: Album) -> None:
     """Write ``(channels, frames)`` audio whole or not at all."""
-    from nodes.audiofile import AtomicWriter, format_for
+    from mixgraph.nodes.audiofile import AtomicWriter, format_for
 
     writer = AtomicWriter(path, rate=album.sample_rate, channels=audio.shape[0],
                           fmt=format_for(str(path), album.format), subtype=album.subtype)
@@ -496,7 +496,7 @@ def _render_songs(album: "Album", sources, tmp: Path, prefix: str, master: bool,
                   tick) -> list[Path]:
     """Each song trimmed and faded (and through the master chain with ``master``) into
     ``tmp/PREFIX<i>.wav``; their paths, in album order."""
-    from .renderer import render
+    from mixgraph.core.renderer import render
 
     made = []
     for i, (song, src) in enumerate(zip(album.songs, sources)):
@@ -511,7 +511,7 @@ def _programme_mode(album: Album, sources, folder: Path, tmp: Path, notices, tic
     """The master chain over the whole programme: assemble, master, cut the songs out."""
     import soundfile as sf
 
-    from .renderer import render
+    from mixgraph.core.renderer import render
 
     rate = album.sample_rate
     cue_frame = rate // CUE_FRAMES_PER_S
@@ -556,7 +556,7 @@ def _programme_mode(album: Album, sources, folder: Path, tmp: Path, notices, tic
     target = folder / album.programme
     _write(target, final[:raw.songs[-1].start + -(-raw.songs[-1].frames // cue_frame)
                          * cue_frame].T, album)
-    from nodes.meters import meter_file
+    from mixgraph.nodes.meters import meter_file
     results = []
     for i, (song, path) in enumerate(zip(raw.songs, finals)):
         m = meter_file(path)

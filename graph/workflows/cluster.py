@@ -1,5 +1,5 @@
 """Where batch jobs run: in this process, in a local pool of worker processes, or on a
-Dask distributed cluster.  Every way calls :func:`graph.batch.run_job` on the same
+Dask distributed cluster.  Every way calls :func:`.jobs.run_job` on the same
 plain-data job and hands its manifest entry to ``finished`` in this process.
 
 The local pool's workers are started by a fork server (never forked from a process
@@ -19,7 +19,7 @@ import signal
 import time
 from typing import Callable
 
-from .batching import ATTEMPTS, Job, run_job
+from .jobs import ATTEMPTS, Job, run_job
 
 _slots = None                       # a worker's view of the shared progress array
 _pids = None                        # and of the worker pid per job
@@ -177,7 +177,7 @@ def connect(scheduler):
     """A Dask client for ``scheduler`` (an address such as ``tcp://host:8786``, or a
     ``dask.distributed.Client``), with at least one worker.  Returns (client, own):
     ``own`` when it was made here (and is to be closed here)."""
-    from nodes.errors import MixgraphError
+    from mixgraph.errors import MixgraphError
 
     try:
         from dask.distributed import Client

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .fileformat import save
-from .layout import arrange
-from .model import Graph
+from mixgraph.core.fileformat import save
+from mixgraph.editor.layout import arrange
+from mixgraph.core.model import Graph
 
 SR = 48000
 BPM = 120.0

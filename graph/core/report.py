@@ -38,13 +38,13 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "outputs": [{k: _json_number(v) for k, v in o.items()} for o in self.outputs],
-            "nodes": {nid: dict({k: _json_number(v) for k, v in figures.items()}, type=kind)
+            "outputs": [{k: json_number(v) for k, v in o.items()} for o in self.outputs],
+            "nodes": {nid: dict({k: json_number(v) for k, v in figures.items()}, type=kind)
                       for nid, (kind, figures) in self.nodes.items()},
             "notices": list(self.notices),
             "warnings": list(self.warnings),
             "render": {"seconds": round(self.render_s, 4),
-                       "realtime_factor": _json_number(round(self.realtime_factor, 2)),
+                       "realtime_factor": json_number(round(self.realtime_factor, 2)),
                        "song_s": self.song_s, "block_size": self.block_size,
                        "sample_rate": self.sample_rate},
         }
@@ -105,7 +105,8 @@ def _short(path: str) -> str:
     return rel if not rel.startswith("..") else str(Path(path))
 
 
-def _json_number(v: Any) -> Any:
+def json_number(v: Any) -> Any:
+    """A figure as JSON has it: NaN and infinities (nothing measured) become null."""
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v

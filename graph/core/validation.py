@@ -14,12 +14,12 @@ from pathlib import Path
 
 import networkx as nx
 
-from nodes.audiofile import info
-from nodes.base import Sink, close_matches, node_types
-from nodes.errors import (AudioFileError, GraphError, MixgraphError, ParameterError,
+from mixgraph.nodes.audiofile import info
+from mixgraph.nodes.base import Sink, close_matches, node_types
+from mixgraph.errors import (AudioFileError, GraphError, MixgraphError, ParameterError,
                           ProjectFileError, ValidationError)
 
-from .model import DEFAULT_SETTINGS, SETTINGS_RANGES, Graph, Link
+from .model import DEFAULT_SETTINGS, SETTINGS_RANGES, UNMATCHED_RULES, Graph, Link
 
 MIN_RATE, MAX_RATE = 8000, 384000
 
@@ -223,8 +223,6 @@ def _check_inside(graph: Graph, known: dict, overrides: dict, v: Validation) -> 
 
 
 def _check_template(graph: Graph, err) -> None:
-    from .templates import UNMATCHED_RULES
-
     t = graph.template
     rule = t.get("unmatched", "leave_out")
     if rule not in UNMATCHED_RULES:

@@ -55,7 +55,7 @@ class ProgressBar(_Line):
         self.label = label
         self.delay_s = delay_s
         if self.enabled:
-            from nodes.kernels import cached
+            from mixgraph.nodes.kernels import cached
 
             if not cached():
                 self.stream.write("first render on this machine: compiling the DSP kernels "

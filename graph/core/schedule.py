@@ -47,9 +47,9 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
-from nodes.base import DTYPE, Context, Node, Sink, node_class
-from nodes.delayline import DelayLine
-from nodes.errors import GraphError, MixgraphError
+from mixgraph.nodes.base import DTYPE, Context, Node, Sink, node_class
+from mixgraph.nodes.delayline import DelayLine
+from mixgraph.errors import GraphError, MixgraphError
 
 from .model import Graph, Link, PortRef
 
@@ -79,7 +79,7 @@ class Stack:
     """The rings of chain ends that one port sums, allocated together: rings[r, i] is
     slot r of feed i's ring, so a segment of all feeds is one (feeds, ch, n) view,
     summed in one reduction into the same slot of ``sums`` (by the worker that ran
-    all the feeds, where one did: see :mod:`graph.parallel`)."""
+    all the feeds, where one did: see :mod:`mixgraph.core.runners`)."""
 
     rings: np.ndarray                  # (RING, feeds, channels, segment)
     members: list[tuple[int, int]]     # per feed: (chain, end)
@@ -553,3 +553,33 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
                 notices=notices, latency=lat_out, upstream=upstream, graph=dag,
                 chains=chains, segment=segment, stacks=stacks)
 
+
+def gather(port: InputPort, bufs: list[np.ndarray], f: int, full: bool):
+    """The signal at an input port for this block (a buffer, or the sum of the feeds)."""
+    if port.direct is not None:
+        b = bufs[port.direct]
+        return b if full else b[:, :f]
+    if port.stack is not None:           # chains' last outputs, summed a segment at a time
+        summed = bufs[port.stack]
+        return summed if full else summed[:, :f]
+    if port.scratch is None:
+        return None
+    x = bufs[port.scratch]
+    if not full:
+        x = x[:, :f]
+    held = None                          # the first feed, added to the second
+    for i, feed in enumerate(port.feeds):
+        s = bufs[feed.buffer]
+        if not full:
+            s = s[:, :f]
+        if feed.delay is not None:
+            s = feed.delay.process(s)
+        if i == 0:
+            held = s
+        elif i == 1:
+            np.add(held, s, out=x)       # a mono feed fills both channels of a stereo port
+        else:
+            np.add(x, s, out=x)
+    if len(port.feeds) == 1:
+        x[...] = held
+    return x

@@ -19,11 +19,11 @@ from typing import Callable
 import networkx as nx
 import numpy as np
 
-from nodes.errors import MixgraphError, ParameterError, RenderCancelled
+from mixgraph.errors import MixgraphError, ParameterError, RenderCancelled
 
 from .model import Graph
 from .report import Report
-from .schedule import RING, InputPort, Plan, Step, make_plan
+from .schedule import RING, Plan, Step, gather, make_plan
 from .validation import check
 
 MAX_BLOCK = 65536
@@ -44,7 +44,7 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
     ``output_paths`` writes output nodes elsewhere (``{node_id: path}``).  Setting
     ``cancel`` stops the render (:class:`RenderCancelled`), writing nothing.
     ``allow_outside`` lets a project from a file write outside its folder (see
-    :func:`graph.validation.validate`).  The outputs named in ``same_length`` all run
+    :func:`mixgraph.core.validation.validate`).  The outputs named in ``same_length`` all run
     to the end of the longest of them (stems that are to be summed).  ``workers``
     threads run independent chains of nodes in parallel (default: one per core); the
     output is the same, bit for bit, for any number.
@@ -54,7 +54,7 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
     graph = project if isinstance(project, Graph) else load(project)
     check_block_size(block_size)
     paths = redirect_paths(graph, output_paths or {})
-    workers = _workers(workers)
+    workers = check_workers(workers)
     validation = check(graph, output_paths=paths, allow_outside=allow_outside)
     started = time.perf_counter()
     plan = make_plan(graph, block_size, paths)
@@ -89,7 +89,7 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
 def redirect_paths(graph: Graph, output_paths: dict) -> dict[str, str]:
     """Output redirections as absolute paths (relative ones are taken from the current
     folder, as a command line user means them), for output nodes only."""
-    from nodes.base import Sink
+    from mixgraph.nodes.base import Sink
 
     paths = {}
     for node_id, value in output_paths.items():
@@ -153,7 +153,9 @@ def check_block_size(block_size) -> None:
                              f"got {block_size!r}")
 
 
-def _workers(workers: int | None) -> int:
+def check_workers(workers: int | None) -> int:
+    """The number of workers to use: ``workers``, or one per core where it is None;
+    ParameterError unless it is a whole number of at least 1."""
     if workers is None:
         return os.cpu_count() or 1
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
@@ -169,10 +171,10 @@ def run(plan: Plan, *, progress: Progress | None = None,
     A node that needs an analysis pass gets its input rendered once into a temporary
     file (its tape); it analyses the tape, and in the final pass reads its input from
     it, so what feeds only that node is not rendered again.  ``workers`` run the
-    plan's chains (:mod:`graph.parallel`); where they ran in other processes, their
+    plan's chains (:mod:`mixgraph.core.runners`); where they ran in other processes, their
     nodes' reports are put in ``reports``.
     """
-    from .parallel import make_runner
+    from .runners import make_runner
 
     runner = make_runner(plan, workers, watch)
     try:
@@ -285,10 +287,10 @@ def preview(project: Graph | str | os.PathLike, source: str, *, start_s: float =
                                 out.fill(0.0)
                             continue
                         ins = readers[s.node_id].read(f) if s.node_id in readers else \
-                            tuple(_gather(port, plan.buffers, f, True) for port in s.inputs)
+                            tuple(gather(port, plan.buffers, f, True) for port in s.inputs)
                         s.node.process(ins, outs, n - s.latency_in)
                     if tap[0] == "in":
-                        block = _gather(tap[1].inputs[0], plan.buffers, f, True)
+                        block = gather(tap[1].inputs[0], plan.buffers, f, True)
                     else:
                         block = plan.buffers[tap[1]]
                     yield n - latency, block.copy()
@@ -321,7 +323,7 @@ def _run_pass(plan: Plan, steps: list[Step], tapes: dict[str, "Tape"], tracker: 
     readers = {s.node_id: tapes[s.node_id].reader() for s in steps if s.node_id in tapes}
     chained = sorted({s.chain for s in steps if s.chain is not None})
     if runner is None:
-        from .parallel import Inline
+        from .runners import Inline
 
         runner = Inline(plan, watch)
     tails = _Tails(plan, [c for c in chained if plan.chains[c].is_tail], steps, runner,
@@ -346,7 +348,7 @@ def _run_pass(plan: Plan, steps: list[Step], tapes: dict[str, "Tape"], tracker: 
             segments.serve(n)
             for step, chain in loop:
                 if chain is not None:
-                    tails.feed(chain, n, _gather(chain.feed, bufs, f, full))
+                    tails.feed(chain, n, gather(chain.feed, bufs, f, full))
                     continue
                 outs = whole[id(step)] if full else tuple(bufs[b][:, :f] for b in step.outputs)
                 if step.silent:
@@ -356,13 +358,13 @@ def _run_pass(plan: Plan, steps: list[Step], tapes: dict[str, "Tape"], tracker: 
                 if step.node_id in readers:
                     ins = readers[step.node_id].read(f)
                 else:
-                    ins = tuple(_gather(port, bufs, f, full) for port in step.inputs)
+                    ins = tuple(gather(port, bufs, f, full) for port in step.inputs)
                 if watch is not None:
                     watch.see(step, ins, n - step.latency_in)
                 step.node.process(ins, outs, n - step.latency_in)
             if capture is not None:
                 target, tape = capture
-                tape.write(tuple(_gather(port, bufs, f, full) for port in target.inputs))
+                tape.write(tuple(gather(port, bufs, f, full) for port in target.inputs))
             n += f
             tails.advance(n)
             if cancel is not None and cancel.is_set():
@@ -394,7 +396,7 @@ def _read_views(steps: list[Step], plan: Plan, capture) -> set[int]:
 
 class _Segments:
     """Serves the block loop the current block of each chain's last outputs, running
-    the chains (through ``runner``, see :mod:`graph.parallel`) a segment ahead.  Ends
+    the chains (through ``runner``, see :mod:`mixgraph.core.runners`) a segment ahead.  Ends
     that only a stack reads are not pointed at one by one."""
 
     def __init__(self, plan: Plan, chains: list[int], runner, read: set[int]):
@@ -459,7 +461,7 @@ def _point(plan: Plan, views: list, k: int, offset: int) -> None:
 
 
 class _Tails:
-    """Tail chains (a master chain, see :func:`graph.schedule.find_tail_chains`): the
+    """Tail chains (a master chain, see :func:`mixgraph.core.schedule.find_tail_chains`): the
     block loop gathers their input into a ring of segments; each full segment is
     handed to the runner, and the outputs they feed write it once it is back (up to
     two segments behind when the runner works alongside the loop)."""
@@ -513,7 +515,7 @@ class _Tails:
             for step in self.post:
                 if step.silent:
                     continue
-                ins = tuple(_gather(port, bufs, f, full) for port in step.inputs)
+                ins = tuple(gather(port, bufs, f, full) for port in step.inputs)
                 if self.watch is not None:
                     self.watch.see(step, ins, n - step.latency_in)
                 step.node.process(ins, (), n - step.latency_in)
@@ -612,34 +614,3 @@ class _TapeReader:
         for f in self._files:
             if f is not None:
                 f.close()
-
-
-def _gather(port: InputPort, bufs: list[np.ndarray], f: int, full: bool):
-    """The signal at an input port for this block (a buffer, or the sum of the feeds)."""
-    if port.direct is not None:
-        b = bufs[port.direct]
-        return b if full else b[:, :f]
-    if port.stack is not None:           # chains' last outputs, summed a segment at a time
-        summed = bufs[port.stack]
-        return summed if full else summed[:, :f]
-    if port.scratch is None:
-        return None
-    x = bufs[port.scratch]
-    if not full:
-        x = x[:, :f]
-    held = None                          # the first feed, added to the second
-    for i, feed in enumerate(port.feeds):
-        s = bufs[feed.buffer]
-        if not full:
-            s = s[:, :f]
-        if feed.delay is not None:
-            s = feed.delay.process(s)
-        if i == 0:
-            held = s
-        elif i == 1:
-            np.add(held, s, out=x)       # a mono feed fills both channels of a stereo port
-        else:
-            np.add(x, s, out=x)
-    if len(port.feeds) == 1:
-        x[...] = held
-    return x

@@ -1,4 +1,4 @@
-"""Running the plan's chains (see :mod:`graph.schedule`) inline, in threads or in
+"""Running the plan's chains (see :mod:`mixgraph.core.schedule`) inline, in threads or in
 forked worker processes.
 
 A chain runs a segment (several blocks) at a time.  While the block loop reads
@@ -25,21 +25,19 @@ import mmap
 import os
 import pickle
 import threading
-import numpy as np
-
-from nodes.errors import MixgraphError
-
 from collections import deque
 
-from .schedule import RING, Chain, Plan, Stack
+import numpy as np
+
+from mixgraph.errors import MixgraphError
+
+from .schedule import RING, Chain, Plan, Stack, gather
 
 MIN_PARALLEL_SEGMENTS = 4              # shorter renders are not worth a worker
 
 
 def run_chain(plan: Plan, chain: Chain, k: int, watch=None) -> None:
     """Compute segment ``k`` of ``chain`` into place ``k % RING`` of its rings."""
-    from .renderer import _gather
-
     bufs = plan.buffers
     n, f = plan.segment_span(k)
     full = f == plan.segment
@@ -53,7 +51,7 @@ def run_chain(plan: Plan, chain: Chain, k: int, watch=None) -> None:
             for out in outs:
                 out.fill(0.0)
             continue
-        ins = tuple(_gather(port, bufs, f, full) for port in step.inputs)
+        ins = tuple(gather(port, bufs, f, full) for port in step.inputs)
         if watch is not None:
             watch.see(step, ins, n - step.latency_in)
         step.node.process(ins, outs, n - step.latency_in)

@@ -1,0 +1,6 @@
+"""The ``mixgraph`` command line (:mod:`.commands`) and its progress bars
+(:mod:`.progress`)."""
+
+from .commands import main
+
+__all__ = ["main"]

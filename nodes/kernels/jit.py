@@ -1,0 +1,3 @@
+"""The compile options every kernel shares (see the package notes)."""
+
+JIT = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
