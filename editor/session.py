@@ -184,8 +184,7 @@ class Session:
             for nid in node_ids:
                 spec = self.graph.node(nid)
                 params = copy.deepcopy(spec.params)
-                cls = spec.node_class()
-                for name in getattr(cls, "writes", ()):   # a copy writes its own file
+                for name in spec.with_role("writes"):   # a copy writes its own file
                     if params.get(name):
                         p = Path(params[name])
                         params[name] = str(p.with_name(f"{p.stem}_copy{p.suffix}"))

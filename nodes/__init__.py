@@ -2,7 +2,8 @@
 
 Importing this package registers every built-in node type.  A node is declared by
 its class (type name, ports, parameter table) and processes ``(channels, frames)``
-float64 blocks; see :mod:`mixgraph.nodes.base`.
+float64 blocks; see :mod:`mixgraph.nodes.base`.  Nodes raise the errors of
+:mod:`mixgraph.errors`.
 """
 
 # registration order is the catalogue's order
@@ -16,11 +17,8 @@ from . import meters  # noqa: F401
 from . import output  # noqa: F401
 from .base import (Context, Node, Param, Port, Sink, node_class, node_types, register,
                    unregister)
-from mixgraph.errors import (AudioFileError, GraphError, MixgraphError, ParameterError,
-                     ProjectFileError, RenderCancelled, ValidationError)
 
 __all__ = [
     "Context", "Node", "Param", "Port", "Sink", "node_class", "node_types", "register",
-    "unregister", "MixgraphError", "GraphError", "ParameterError", "ProjectFileError",
-    "AudioFileError", "RenderCancelled", "ValidationError",
+    "unregister",
 ]

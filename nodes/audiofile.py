@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import DTYPE, Batcher
+from .base import DTYPE
+from .stream import Batcher
 from mixgraph.errors import AudioFileError
 
 FORMATS = {"wav": "WAV", "flac": "FLAC", "aiff": "AIFF"}

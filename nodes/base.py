@@ -2,10 +2,13 @@
 
 A node knows nothing of graphs or project files.  The engine calls, in order::
 
-    outs_channels = node.prepare(ctx)     # once, after construction
+    node = NodeClass(**params)            # parameters checked against the table
+    node.node_id = "..."                  # the engine's attributes: ENGINE_ATTRIBUTES
+    outs_channels = node.prepare(ctx)     # once: sets node.rate, returns channels
+    node.analyse(tape)                    # only where needs_analysis (see AnalysisTape)
     node.process(ins, outs, start)        # once per block
-    node.reset()                          # optional: clear tails and delay lines
-    node.close()                          # release files
+    node.reset()                          # between passes: clear tails and delay lines
+    node.close()                          # always, even if prepare was never reached
 
 Signals are ``float64`` arrays of shape ``(channels, frames)``, channels 1 or 2.
 ``ins`` holds one array per declared input port (``None`` for an optional port
@@ -15,6 +18,12 @@ with nothing linked); ``outs`` holds one preallocated array per output port that
 engine subtracts the latency upstream of the node, so automation evaluated at
 ``start`` lines up with the audio.  A block-to-block state lives in the node and
 ``reset()`` clears it without touching parameters.
+
+Parameters read back as attributes (``node.gain_db``); the engine's own facts live
+under the names in :data:`ENGINE_ATTRIBUTES`, which no parameter may take.  What the
+engine does with a parameter beyond handing it to the node (mute, solo, a group's
+members, the files a node reads and writes) it finds by the parameter's declared
+``role`` (:data:`ROLES`), never by its name.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -31,6 +40,14 @@ from mixgraph.errors import GraphError, ParameterError
 
 DTYPE = np.float64
 KINDS = ("float", "int", "bool", "choice", "str", "path", "list", "nodes")
+#: what the engine and the workflows find a parameter by, and the kind it must have:
+#: ``mute`` silences every output of the node, ``solo`` solos the paths through it,
+#: ``members`` names the nodes a group controls (mutes and solos with it), ``reads`` a
+#: file the node reads (a stem, an impulse response), ``writes`` the file it writes
+ROLES = {"mute": "bool", "solo": "bool", "members": "nodes", "reads": "path",
+         "writes": "path"}
+#: attributes the engine sets on every node; no parameter may be named like one
+ENGINE_ATTRIBUTES = ("node_id", "rate")
 
 
 def db_to_gain(db):
@@ -58,10 +75,12 @@ class Param:
     """One row of a node's parameter table.
 
     ``kind`` is one of float, int, bool, choice, str, path, list or nodes (a list of
-    node ids, checked against the graph and kept up to date when a node is renamed).  Floats are
-    automatable unless ``automatable=False``; a parameter that changes the render's
-    structure (a latency, a duration) must not be.  ``check`` adds a rule a range
-    cannot express (it returns problem sentences).
+    node ids, checked against the graph and kept up to date when a node is renamed).
+    Floats are automatable unless ``automatable=False``; a parameter that changes the
+    render's structure (a latency, a duration) must not be.  ``check`` adds a rule a
+    range cannot express (it returns problem sentences).  ``role`` (one of
+    :data:`ROLES`) is what the engine finds the parameter by; nothing outside the
+    node keys on a parameter's name.
     """
 
     name: str
@@ -77,10 +96,14 @@ class Param:
     check: Callable[[Any], list[str]] | None = None
     #: a template's slot rule: the editor shows it only when editing a template
     template_only: bool = False
+    role: str = ""
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"parameter {self.name}: unknown kind {self.kind!r}")
+        if self.role and ROLES.get(self.role) != self.kind:
+            raise ValueError(f"parameter {self.name}: role {self.role!r} needs kind "
+                             f"{ROLES.get(self.role)!r} (roles: {', '.join(ROLES)})")
         if self.automatable is None:
             object.__setattr__(self, "automatable", self.kind == "float")
 
@@ -197,6 +220,29 @@ class Context:
         return Path(os.path.normpath(p if p.is_absolute() else self.base_dir / p))
 
 
+@runtime_checkable
+class AnalysisTape(Protocol):
+    """What :meth:`Node.analyse` is given: the node's whole input, rendered once by the
+    engine before the render proper (in the final pass the node reads its input from
+    the same tape, so what it heard while analysing is what it processes)."""
+
+    #: render-clock samples on the tape (the song, its tails and the latency before it)
+    frames: int
+    #: samples per second
+    rate: int
+    #: song time = tape position - latency_in (the first samples are pre-roll)
+    latency_in: int
+    #: frames per block that :meth:`blocks` yields unless told otherwise
+    block: int
+
+    def blocks(self, block: int | None = None) -> Iterator[tuple[int, tuple]]:
+        """``(start, ins)`` over the whole input, in order: ``start`` is the block's song
+        time (negative in the pre-roll), ``ins`` one array per input port (``None``
+        for an unlinked optional port), fresh copies the node may keep.  May be
+        called as often as the node likes."""
+        ...
+
+
 _UNSET = object()                      # no value kept (None may be one)
 
 
@@ -210,12 +256,8 @@ class Node:
     inputs: ClassVar[tuple[Port, ...]] = (Port("in"),)
     outputs: ClassVar[tuple[Port, ...]] = (Port("out"),)
     params: ClassVar[tuple[Param, ...]] = ()
-    #: the engine applies this node's ``mute`` and ``solo`` parameters
-    soloable: ClassVar[bool] = False
-    #: names of ``path`` parameters naming files the node reads / writes
-    reads: ClassVar[tuple[str, ...]] = ()
-    writes: ClassVar[tuple[str, ...]] = ()
-    #: the engine renders this node's input once and calls ``analyse`` before the render
+    #: the engine renders this node's input once and calls ``analyse`` with it (an
+    #: :class:`AnalysisTape`) before the render
     needs_analysis: ClassVar[bool] = False
     #: rough CPU time of a channel-sample relative to a compressor's (from
     #: ``bench/session.py --by-node``); the engine shares chains among workers by it
@@ -237,13 +279,18 @@ class Node:
                     raise ParameterError(f"{self.type_name}: {problems[0]}", param=name)
             resolved[name] = p.coerce(raw)
         self._values = resolved
-        self.node_id = ""
-        self.sample_rate = 0
+        self.node_id = ""        # set by the engine (see ENGINE_ATTRIBUTES)
+        self.rate = 0
 
     # ----------------------------------------------------------- declaration
     @classmethod
     def param_table(cls) -> dict[str, Param]:
         return {p.name: p for p in cls.params}
+
+    @classmethod
+    def with_role(cls, role: str) -> tuple[str, ...]:
+        """Names of the parameters declared with ``role`` (see :data:`ROLES`)."""
+        return tuple(p.name for p in cls.params if p.role == role)
 
     @classmethod
     def input_names(cls) -> tuple[str, ...]:
@@ -282,7 +329,7 @@ class Node:
         """A parameter over one block: a float, or an array of ``frames`` values."""
         v = self._values[name]
         if isinstance(v, Automation):
-            return v.render(start, frames, self.sample_rate)
+            return v.render(start, frames, self.rate)
         return v
 
     def value_array(self, name: str, start: int, frames: int) -> np.ndarray:
@@ -318,7 +365,7 @@ class Node:
     # -------------------------------------------------------------- lifecycle
     def prepare(self, ctx: Context) -> tuple[int, ...]:
         """Get ready to process; returns the channel count of each output port."""
-        self.sample_rate = ctx.sample_rate
+        self.rate = ctx.sample_rate
         connected = [c for c in ctx.input_channels if c]
         return tuple(max(connected, default=1) for _ in self.outputs)
 
@@ -336,9 +383,9 @@ class Node:
         """Seconds of output that may follow the end of the input."""
         return 0.0
 
-    def analyse(self, tape) -> None:
-        """For nodes that need the whole input first: ``tape.blocks()`` yields
-        ``(start, ins)`` for the node's entire input, as many times as it likes."""
+    def analyse(self, tape: AnalysisTape) -> None:
+        """For nodes that declare ``needs_analysis``: called once, before the render,
+        with the node's entire input (see :class:`AnalysisTape`)."""
 
     def report(self) -> dict | None:
         """What the node measured during the render, for the report (or ``None``)."""
@@ -379,80 +426,6 @@ class Sink(Node):
         raise NotImplementedError
 
 
-TAIL_THRESHOLD_DBFS = -90.0
-
-
-class Batcher:
-    """Hands ``emit`` blocks of at least ``chunk`` frames: a block that long passes
-    straight through, shorter ones are copied and joined first (libsndfile calls and
-    the meter's bookkeeping cost per call, not per frame).  Call :meth:`flush` at the
-    end for what is left."""
-
-    def __init__(self, emit, chunk: int = 8192):
-        self.emit = emit
-        self.chunk = chunk
-        self._held: list[np.ndarray] = []
-        self._frames = 0
-
-    def add(self, x: np.ndarray) -> None:
-        if x.shape[1] >= self.chunk and not self._held:
-            self.emit(x)
-            return
-        self._held.append(np.array(x, dtype=DTYPE))
-        self._frames += x.shape[1]
-        if self._frames >= self.chunk:
-            self.flush()
-
-    def flush(self) -> None:
-        if self._held:
-            x = np.concatenate(self._held, axis=1)
-            self._held, self._frames = [], 0
-            self.emit(x)
-
-
-class SongWindow:
-    """Which samples of a stream belong to the song, as outputs write and meters measure.
-
-    Song time before 0 (the engine's pre-roll) is dropped; everything up to
-    ``content`` (the end of the last source) is kept; after it, a tail is kept up to
-    its last sample at or above -90 dBFS (quiet stretches are held back until
-    something louder follows), and nothing at or after ``end``.
-    """
-
-    THRESHOLD = 10.0 ** (TAIL_THRESHOLD_DBFS / 20.0)
-
-    def __init__(self, content: int, end: int | None = None):
-        self.content = content
-        self.end = end
-        self.next = 0
-        self.held: list[np.ndarray] = []
-
-    def feed(self, x: np.ndarray, start: int) -> list[np.ndarray]:
-        """The parts of block ``x`` (song time ``start``) to keep, in order."""
-        lo = max(start, self.next)
-        hi = start + x.shape[1] if self.end is None else min(start + x.shape[1], self.end)
-        if hi <= lo:
-            return []
-        kept = []
-        cut = min(max(self.content, lo), hi)
-        if cut > lo:
-            kept.append(x[:, lo - start:cut - start])
-        if hi > cut:
-            seg = x[:, cut - start:hi - start]
-            loud = np.flatnonzero(np.abs(seg).max(axis=0) >= self.THRESHOLD)
-            if loud.size == 0:
-                self.held.append(seg.copy())
-            else:
-                kept += self.held
-                self.held = []
-                last = int(loud[-1]) + 1
-                kept.append(seg[:, :last])
-                if last < seg.shape[1]:
-                    self.held.append(seg[:, last:].copy())
-        self.next = hi
-        return kept
-
-
 # ------------------------------------------------------------------ registry
 _REGISTRY: dict[str, type[Node]] = {}
 
@@ -470,6 +443,9 @@ def register(cls: type[Node]) -> type[Node]:
         if p.name in seen:
             raise TypeError(f"{name}: parameter {p.name!r} declared twice")
         seen.add(p.name)
+        if p.name in ENGINE_ATTRIBUTES or hasattr(cls, p.name):
+            raise TypeError(f"{name}: parameter {p.name!r} would be hidden by the node's "
+                            "own attribute of that name")
         if not p.required:
             bad = p.problems(p.default)
             if bad:

@@ -211,7 +211,7 @@ class Gate(Node):
         n = x.shape[1]
         level = np.abs(x if key is None else key).max(axis=0)
         gain = np.empty(n)
-        rate = self.sample_rate
+        rate = self.rate
         v = lambda name: self.value(name, start, n)  # noqa: E731
         gate_gain(level, gain, _arr(db_to_gain(v("threshold_db"))),
                   _arr(v("range_db")), _arr(time_coefficient(v("attack_ms"), rate)),

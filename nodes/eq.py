@@ -226,9 +226,9 @@ class Eq(Node):
         coefs = np.empty((self._sections, 6, n))
         i = 0
         for v, auto in self._bands:
-            args = [v[k].render(start, n, self.sample_rate) if k in auto else v[k]
+            args = [v[k].render(start, n, self.rate) if k in auto else v[k]
                     for k in ("freq_hz", "gain_db", "q")]
-            for s in svf_sections(v["type"], *args, v["slope_db_oct"], self.sample_rate):
+            for s in svf_sections(v["type"], *args, v["slope_db_oct"], self.rate):
                 coefs[i] = s[:, None] if s.ndim == 1 else s
                 i += 1
         return coefs

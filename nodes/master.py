@@ -218,7 +218,7 @@ class Limiter(Node):
         self._core.process(x, out, ceiling, release, start)
 
     def _release(self, release_ms):
-        return time_coefficient(release_ms, self.sample_rate)
+        return time_coefficient(release_ms, self.rate)
 
     def report(self) -> dict:
         return dict(self._core.meter.report(),
@@ -276,7 +276,7 @@ class Loudness(Node):
         if self._limit:
             ceiling = db_to_gain(self.ceiling_dbtp - DETECT_MARGIN_DB)
             self._core.process(x, out, ceiling, time_coefficient(self.release_ms,
-                                                                 self.sample_rate), start)
+                                                                 self.rate), start)
         else:
             self._core.input_peak = max(self._core.input_peak,
                                         float(np.abs(x).max(initial=0.0)))
@@ -285,7 +285,7 @@ class Loudness(Node):
     def _measure(self, tape) -> dict:
         from .meters import LoudnessMeter
 
-        meter = LoudnessMeter(self.sample_rate, self._channels)
+        meter = LoudnessMeter(self.rate, self._channels)
         self._core.reset()
         out = np.empty((self._channels, tape.block))
         for start, (x,) in tape.blocks():
@@ -299,7 +299,7 @@ class Loudness(Node):
     def analyse(self, tape) -> None:
         from .meters import LoudnessMeter
 
-        meter = LoudnessMeter(self.sample_rate, self._channels)
+        meter = LoudnessMeter(self.rate, self._channels)
         peak = TruePeakEnvelope(self._channels)      # the limiter's detector, not 4x
         highest = 0.0
         for start, (x,) in tape.blocks():
@@ -483,7 +483,7 @@ class MultibandCompressor(Node):
     def reset(self):
         count = len(self.crossovers_hz) + 1
         linked = not self.is_automated("stereo_link") and self.stereo_link == 1.0
-        self._cores = [CompressorCore(self.sample_rate, self._channels, self._max_block,
+        self._cores = [CompressorCore(self.rate, self._channels, self._max_block,
                                       self.detector, linked=linked) for _ in range(count)]
         for core, band in zip(self._cores, self._bands):
             if self._constant(band):
@@ -521,7 +521,7 @@ class MultibandCompressor(Node):
             if core.fixed is not None:
                 core.process(band, None, compressed, start)
             else:
-                v = {k: (p.render(start, n, self.sample_rate) if hasattr(p, "render") else p)
+                v = {k: (p.render(start, n, self.rate) if hasattr(p, "render") else p)
                      for k, p in self._bands[i].items()}
                 v.update(stereo_link=self.value("stereo_link", start, n), mix=1.0)
                 core.process(band, None, compressed, start, v)
@@ -591,7 +591,7 @@ class LinearPhaseEq(Node):
         return self._latency
 
     def tail(self) -> float:
-        return (LINEAR_PHASE_TAPS // 2) / self.sample_rate
+        return (LINEAR_PHASE_TAPS // 2) / self.rate
 
     def reset(self):
         self._conv.reset()
@@ -747,5 +747,5 @@ class Dither(Node):
         (x,), (out,) = ins, outs
         noise, offset = self._tpdf(start, x.shape[1])
         shaped_quantise(x, out, noise, offset, self._ntf, self._step, -1.0, 1.0 - self._step,
-                        self._history, bool(self.auto_mute), 0.01 * self.sample_rate,
+                        self._history, bool(self.auto_mute), 0.01 * self.rate,
                         self._quiet_run)

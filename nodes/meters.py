@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import DTYPE, Batcher, Context, Node, Param, SongWindow, register
+from .base import DTYPE, Context, Node, Param, register
+from .stream import Batcher, SongWindow
 
 ABSOLUTE_GATE = -70.0
 RELATIVE_GATE = -10.0
@@ -383,7 +384,7 @@ class Meter(Node):
         return chans
 
     def reset(self):
-        self._meter = LoudnessMeter(self.sample_rate, self._channels)
+        self._meter = LoudnessMeter(self.rate, self._channels)
         # measures the song and its own tail, as an output would write it; not the
         # silence that runs on while other branches finish their tails
         self._window = SongWindow(self._content)

@@ -29,8 +29,10 @@ GAIN = Param("gain_db", 0.0, min=-120.0, max=24.0, unit="dB", doc="fader level")
 PAN = Param("pan", 0.0, min=-1.0, max=1.0,
             doc="-1 = left, 0 = centre, 1 = right (constant power for mono, balance "
                 "for stereo)")
-MUTE = Param("mute", False, kind="bool", doc="silence every output of this node")
-SOLO = Param("solo", False, kind="bool", doc="hear only the paths through soloed nodes")
+MUTE = Param("mute", False, kind="bool", role="mute",
+             doc="silence every output of this node")
+SOLO = Param("solo", False, kind="bool", role="solo",
+             doc="hear only the paths through soloed nodes")
 POLARITY = Param("polarity_invert", False, kind="bool", doc="invert the polarity")
 SQRT2 = math.sqrt(2.0)
 
@@ -100,7 +102,6 @@ class Channel(Node):
     params = (GAIN, PAN, MUTE, SOLO, POLARITY,
               Param("width", 1.0, min=0.0, max=2.0,
                     doc="stereo width of a stereo input: 0 = mono, 1 = unchanged, 2 = wide"))
-    soloable = True
 
     def prepare(self, ctx: Context):
         super().prepare(ctx)
@@ -136,7 +137,6 @@ class Bus(Node):
     category = "mixing"
     summary = "sums its inputs; fader, balance, mute, solo"
     params = (GAIN, PAN, MUTE, SOLO)
-    soloable = True
 
     def prepare(self, ctx: Context):
         (channels,) = super().prepare(ctx)
@@ -170,7 +170,7 @@ class Group(Bus):
     inputs = (Port("in", "the members' audio (optional: a group may only control)",
                    optional=True),)
     params = (GAIN, PAN, MUTE, SOLO,
-              Param("members", [], kind="nodes",
+              Param("members", [], kind="nodes", role="members",
                     doc="node ids controlled by the group (empty: the nodes linked in)"))
 
     def process(self, ins, outs, start):

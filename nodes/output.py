@@ -3,7 +3,7 @@
 Song time 0 of the input is the file's first sample (the engine has compensated
 latency upstream).  The song's content is always written in full; after it, tails
 are written up to their last sample at or above -90 dBFS and no further
-(:class:`mixgraph.nodes.base.SongWindow`), so a dry mix is exactly as long as the song and a
+(:class:`mixgraph.nodes.stream.SongWindow`), so a dry mix is exactly as long as the song and a
 reverb tail ends where it has decayed.
 """
 
@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from .audiofile import EXTENSIONS, SUBTYPES, AtomicWriter, format_for
-from .base import Context, Param, Port, Sink, SongWindow, register
+from .base import Context, Param, Port, Sink, register
+from .stream import SongWindow
 
 
 def _check_rate(value) -> list[str]:
@@ -32,7 +33,7 @@ class Output(Sink):
     summary = "writes its input to an audio file"
     inputs = (Port("in"),)
     params = (
-        Param("path", "", kind="path", required=True,
+        Param("path", "", kind="path", required=True, role="writes",
               doc="file to write (relative to the project's folder)"),
         Param("format", "", kind="choice", choices=("", "wav", "flac", "aiff"),
               doc="container; empty = from the file name's extension"),
@@ -43,7 +44,6 @@ class Output(Sink):
               doc="end the file where its tail falls below -90 dBFS; false: write the "
                   "whole declared tail (stems that must sum back exactly)"),
     )
-    writes = ("path",)
 
     @classmethod
     def check_params(cls, values, sample_rate):
@@ -64,11 +64,12 @@ class Output(Sink):
             problems.append("FLAC cannot store FLOAT samples; use PCM_16 or PCM_24")
         return problems
 
+    _writer = None           # until begin(); close() may come before prepare()
+
     def prepare(self, ctx: Context):
         super().prepare(ctx)
         self._path = ctx.resolve(self.path)
         self._channels = ctx.input_channels[0] or 1
-        self._writer = None
         return ()
 
     @property
@@ -84,14 +85,15 @@ class Output(Sink):
         from .meters import LoudnessMeter
 
         self._meter = LoudnessMeter(rate, self._channels)
-        self._writer = AtomicWriter(self._path, rate=self.sample_rate, channels=self._channels,
+        self._writer = AtomicWriter(self._path, rate=self.rate, channels=self._channels,
                                     fmt=format_for(self.path, self.format),
                                     subtype=self.subtype, file_rate=rate)
         self._writer.on_write = self._measure
 
     @property
     def sample_rate_out(self) -> int:
-        return self._values["sample_rate"] or self.sample_rate
+        """The file's rate: the ``sample_rate`` parameter, or the project's (0)."""
+        return self.sample_rate or self.rate
 
     def _measure(self, data: np.ndarray) -> None:
         """Meter what the file holds (clipped, for integer formats)."""

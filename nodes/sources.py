@@ -49,7 +49,8 @@ class Stem(Source):
     cost = 0.2
     summary = "an audio file on the timeline, streamed from disk"
     params = (
-        Param("path", "", kind="path", required=True, doc="audio file (wav, flac, aiff ...)"),
+        Param("path", "", kind="path", required=True, role="reads",
+              doc="audio file (wav, flac, aiff ...)"),
         Param("gain_db", 0.0, min=-120.0, max=24.0, unit="dB", doc="clip gain"),
         OFFSET,
         Param("length_s", 0.0, min=0.0, max=86400.0, unit="s", automatable=False,
@@ -62,7 +63,6 @@ class Stem(Source):
               doc="template slot: take every matching file (each a stem into the same "
                   "place), not just the best one"),
     )
-    reads = ("path",)
 
     def prepare(self, ctx: Context) -> tuple[int, ...]:
         super().prepare(ctx)
@@ -173,7 +173,7 @@ class Tone(Generator):
             return
         k0 = start + a - self._first                 # index within the tone
         n = b - a
-        sr = self.sample_rate
+        sr = self.rate
         if self.is_automated("freq_hz"):
             step = 2.0 * math.pi * self.value_array("freq_hz", start + a, n) / sr
             # phase of each sample = phase before it; sequential accumulation carried

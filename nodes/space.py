@@ -72,7 +72,7 @@ class Delay(Node):
 
     def _loop(self, time_ms, feedback, lowpass_hz, mix):
         """The kernel's arrays: delay in samples, feedback, lowpass pole, mix."""
-        sr = self.sample_rate
+        sr = self.rate
         return (_arr(np.asarray(time_ms) * (sr / 1000.0)), _arr(feedback),
                 _arr(np.exp(-2.0 * math.pi * np.minimum(lowpass_hz, 0.49 * sr) / sr)),
                 _arr(mix))
@@ -152,10 +152,9 @@ class Reverb(Node):
                   "times faster"),
         Param("size", 1.0, min=0.3, max=2.5, automatable=False,
               doc="room size: scales the network's delay lengths"),
-        Param("ir_path", "", kind="path", doc="impulse response file (convolution mode)"),
+        Param("ir_path", "", kind="path", role="reads", doc="impulse response file (convolution mode)"),
         MIX,
     )
-    reads = ("ir_path",)
 
     @classmethod
     def check_params(cls, values, sample_rate):
@@ -297,7 +296,7 @@ class Reverb(Node):
             if self._static is not None:
                 shelf = self._static
             else:
-                shelf = absorption(self._lengths, self.sample_rate,
+                shelf = absorption(self._lengths, self.rate,
                                    self.value("decay_s", start, n),
                                    self.value("damping", start, n))
             fdn_reverb(np.ascontiguousarray(wet_in), out, self._lines, self._lengths, self._pos,

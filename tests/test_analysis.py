@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import BLOCK_SIZES, SR, ProjectHelper, seeded_noise, sine
-from mixgraph.nodes.base import Node, Param, register
+from mixgraph.nodes.base import AnalysisTape, Node, Param, register
 
 
 @register
@@ -29,6 +29,9 @@ class PeakNormaliser(Node):
         return chans
 
     def analyse(self, tape):
+        # the engine's tape is what the node contract documents
+        assert isinstance(tape, AnalysisTape)
+        assert tape.rate == SR and tape.frames > 0 and tape.latency_in >= 0
         highest = 0.0
         for _ in range(2):                          # a node may read its tape many times
             self.passes_over_tape += 1

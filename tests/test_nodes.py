@@ -67,7 +67,7 @@ def _valid_params(cls, tmp_path) -> dict:
 
 
 def name_reads(cls, param) -> bool:
-    return param in getattr(cls, "reads", ())
+    return param in cls.with_role("reads")
 
 
 @pytest.mark.parametrize("name", sorted(BUILTIN))
@@ -185,3 +185,89 @@ def test_reset_clears_tails(name):
     node.reset()
     after = _run(node, out_ch, np.zeros((2, 48000)), 1000)
     assert all(np.all(o == 0) for o in after), f"{name} still sounds after reset"
+
+
+# ------------------------------------------------------------- the node contract
+def test_no_parameter_is_hidden_by_an_engine_attribute():
+    """A parameter reads back as the node's attribute after the engine has prepared it
+    (the engine's own facts live under names no parameter may take)."""
+    from mixgraph.nodes.base import ENGINE_ATTRIBUTES
+    from mixgraph.nodes.output import Output
+
+    for name, cls in BUILTIN.items():
+        for p in cls.params:
+            assert p.name not in ENGINE_ATTRIBUTES and not hasattr(cls, p.name), (name, p.name)
+    out = Output(path="x.wav", sample_rate=44100)
+    out.prepare(Context(sample_rate=48000, max_block=64, input_channels=(2,)))
+    assert (out.sample_rate, out.rate, out.sample_rate_out) == (44100, 48000, 44100)
+    assert Output(path="x.wav").sample_rate == 0
+
+
+def test_registering_a_parameter_an_attribute_would_hide_is_refused():
+    from mixgraph.nodes.base import Node, Param, register
+
+    for clash in ("rate", "node_id", "process", "latency"):
+        cls = type("Clash", (Node,), {"type_name": "clash_test", "summary": "x",
+                                      "params": (Param(clash, 0.0, doc="x"),)})
+        with pytest.raises(TypeError, match="hidden by the node's own attribute"):
+            register(cls)
+
+
+def test_a_role_must_have_its_kind():
+    from mixgraph.nodes.base import Param
+
+    with pytest.raises(ValueError, match="role 'mute' needs kind 'bool'"):
+        Param("silence", 0.0, role="mute")
+
+
+def test_the_engine_finds_mute_solo_and_members_by_role_not_by_name(tmp_path):
+    """A node type whose parameters are named differently mutes, solos and controls
+    its members through the roles it declares."""
+    from mixgraph.nodes.base import Node, Param, Port, register, unregister
+
+    @register
+    class Vca(Node):
+        type_name = "vca_test"
+        summary = "a VCA group with its own parameter names"
+        inputs = (Port("in", optional=True),)
+        params = (Param("kill", False, kind="bool", role="mute", doc="silence"),
+                  Param("listen", False, kind="bool", role="solo", doc="solo"),
+                  Param("controls", [], kind="nodes", role="members", doc="members"))
+
+        def process(self, ins, outs, start):
+            outs[0][...] = 0.0 if ins[0] is None else ins[0]
+
+    try:
+        def mix(**vca) -> np.ndarray:
+            g = Graph(sample_rate=SR, base_dir=tmp_path)
+            g.add("tone", id="a", freq_hz=440.0, duration_s=0.2)
+            g.add("tone", id="b", freq_hz=660.0, duration_s=0.2)
+            g.add("bus", id="mix")
+            g.add("vca_test", id="vca", controls=["a"], **vca)
+            g.add("output", id="o", path="o.wav", subtype="FLOAT")
+            for a, b in (("a", "mix"), ("b", "mix"), ("mix", "o")):
+                g.connect(a, b)
+            from mixgraph import render
+            import soundfile as sf
+            render(g, workers=1)
+            return sf.read(str(tmp_path / "o.wav"), always_2d=True)[0]
+
+        both, killed, listened = mix(), mix(kill=True), mix(listen=True)
+        t = np.arange(killed.shape[0]) / SR
+        b_only = 10 ** (-18 / 20) * np.sin(2 * np.pi * 660.0 * t)   # tone's default level
+        # muting the VCA silences its member 'a' only; soloing it leaves only 'a'
+        assert np.abs(killed[:, 0] - b_only).max() < 1e-6
+        assert np.abs(listened[:, 0] - (both[:, 0] - b_only)).max() < 1e-6
+        assert np.abs(listened).max() > 0.05
+    finally:
+        unregister("vca_test")
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN))
+def test_a_node_closes_cleanly_before_it_was_prepared(name, tmp_path):
+    """The engine closes every node it made when a later one fails to prepare: a
+    node never prepared must close without an error of its own (which would hide the
+    real one)."""
+    cls = BUILTIN[name]
+    cls(**{p.name: _valid_params(cls, tmp_path)[p.name] for p in cls.params
+           if p.required}).close()

@@ -56,8 +56,7 @@ def content(g: Graph) -> dict:
     nodes = {}
     for spec in g:
         params = dict(spec.params)
-        cls = spec.node_class()
-        for name in getattr(cls, "reads", ()):
+        for name in spec.with_role("reads"):
             if params.get(name):
                 params[name] = os.path.realpath(g.resolve_path(params[name]))
         nodes[spec.id] = (spec.type, params)

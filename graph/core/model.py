@@ -82,6 +82,19 @@ class NodeSpec:
         """The registered class of this node's type, or ``None`` if unknown."""
         return node_types().get(self.type)
 
+    def with_role(self, role: str) -> tuple[str, ...]:
+        """Names of this node's parameters with ``role`` (none if its type is unknown)."""
+        cls = self.node_class()
+        return () if cls is None else cls.with_role(role)
+
+    def params_writing(self, path: str | None) -> dict[str, Any]:
+        """A copy of the parameters, with the file the node writes (its ``writes``
+        parameter) set to ``path`` where one is given (an output redirected)."""
+        params = dict(self.params)
+        if path is not None:
+            params.update((name, str(path)) for name in self.with_role("writes"))
+        return params
+
     def value(self, name: str) -> Any:
         """The parameter's value as written, or its default."""
         if name in self.params:
@@ -202,7 +215,7 @@ class Graph:
                 raise ParameterError(f"node '{spec.id}' ({spec.type}) has no parameter "
                                      f"{name!r}{close_matches(name, table)}",
                                      node=spec.id, param=name)
-            if self.kind == "template" and name in cls.reads and value == "":
+            if self.kind == "template" and name in cls.with_role("reads") and value == "":
                 continue                          # a template's slot: no file yet
             problems = table[name].problems(value)
             if problems:
@@ -493,7 +506,7 @@ class Graph:
                 cls = spec.node_class()
                 if cls is None:
                     continue
-                for name in cls.reads:
+                for name in cls.with_role("reads"):
                     value = spec.params.get(name)
                     if isinstance(value, str) and value \
                             and not Path(value).expanduser().is_absolute():

@@ -198,14 +198,10 @@ def solo_gate(graph: Graph) -> tuple[set[str], set[Link]]:
     muted: set[str] = set()
     soloed: set[str] = set()
     for spec in graph:
-        cls = spec.node_class()
-        if cls is None or not cls.soloable:
-            continue
-        members = _controlled(graph, spec.id)
-        if spec.params.get("mute", False):
-            muted |= members
-        if spec.params.get("solo", False):
-            soloed |= members
+        if any(spec.params.get(name, False) for name in spec.with_role("mute")):
+            muted |= _controlled(graph, spec.id)
+        if any(spec.params.get(name, False) for name in spec.with_role("solo")):
+            soloed |= _controlled(graph, spec.id)
     if not soloed:
         return muted, set(graph.links)
     dag = nx.DiGraph()
@@ -225,8 +221,6 @@ def _controlled(graph: Graph, node_id: str) -> set[str]:
     todo = [node_id]
     while todo:
         spec = graph.nodes[todo.pop()]
-        if spec.node_class() is None:
-            continue
         for member in _members(graph, spec):
             if member in graph.nodes and member not in found:
                 found.add(member)
@@ -236,10 +230,10 @@ def _controlled(graph: Graph, node_id: str) -> set[str]:
 
 def _members(graph: Graph, spec) -> list[str]:
     """The nodes a group controls: its ``members``, or the nodes linked into it."""
-    cls = spec.node_class()
-    if not any(p.kind == "nodes" and p.name == "members" for p in cls.params):
+    names = spec.with_role("members")
+    if not names:
         return []
-    members = spec.params.get("members") or []
+    members = [m for name in names for m in spec.params.get(name) or []]
     if not members:
         members = sorted({l.src.node for l in graph.links_into(spec.id)})
     return list(members)

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import networkx as nx
 
+from mixgraph.errors import (AudioFileError, GraphError, MixgraphError, ParameterError,
+                             ProjectFileError, ValidationError)
 from mixgraph.nodes.audiofile import info
 from mixgraph.nodes.base import Sink, close_matches, node_types
-from mixgraph.errors import (AudioFileError, GraphError, MixgraphError, ParameterError,
-                          ProjectFileError, ValidationError)
 
 from .model import DEFAULT_SETTINGS, SETTINGS_RANGES, UNMATCHED_RULES, Graph, Link
+from .policy import undithered_pcm16
 
 MIN_RATE, MAX_RATE = 8000, 384000
 
@@ -93,7 +94,7 @@ def validate(graph: Graph, *, check_files: bool = True,
         table = cls.param_table()
         bad_param = False
         for name, value in spec.params.items():
-            if template and name in cls.reads and value == "":
+            if template and name in spec.with_role("reads") and value == "":
                 continue
             if name not in table:
                 err(ParameterError(f"node '{spec.id}' ({spec.type}) has no parameter "
@@ -112,16 +113,14 @@ def validate(graph: Graph, *, check_files: bool = True,
                                            f"{close_matches(member, graph.nodes)}",
                                            node=spec.id, param=name))
         for p in cls.params:
-            if template and p.name in cls.reads:
+            if template and p.name in spec.with_role("reads"):
                 continue
             if p.required and p.name not in spec.params:
                 err(ParameterError(f"node '{spec.id}' ({spec.type}) needs a {p.name}",
                                    node=spec.id, param=p.name))
                 bad_param = True
         if not bad_param:
-            params = dict(spec.params)
-            if spec.id in (output_paths or {}):
-                params["path"] = str(output_paths[spec.id])
+            params = spec.params_writing((output_paths or {}).get(spec.id))
             for problem in cls.check_params(params, rate):
                 err(ParameterError(f"node '{spec.id}': {problem}", node=spec.id))
 
@@ -181,32 +180,23 @@ def validate(graph: Graph, *, check_files: bool = True,
             if not (nx.descendants(dag, spec.id) & sinks):
                 v.warnings.append(f"node '{spec.id}' does not reach any output")
 
-    for spec in graph:
-        if spec.id in sinks and spec.params.get("subtype") == "PCM_16" \
-                and dag.has_node(spec.id) \
-                and not any(graph.nodes[a].type == "dither"
-                            and graph.nodes[a].params.get("bit_depth", 24) == 16
-                            for a in nx.ancestors(dag, spec.id)):
-            v.warnings.append(f"output '{spec.id}' writes PCM_16 with no 16-bit dither "
-                              "before it: quiet passages will carry truncation distortion; "
-                              "add a dither node (bit_depth 16) as the last stage")
+    v.warnings += undithered_pcm16(graph, dag, sinks)
 
     # ------------------------------------------------------------------ files
     if check_files:
-        _check_files(graph, known, output_paths or {}, v)
+        _check_files(graph, output_paths or {}, v)
     if allow_outside is None:
         allow_outside = graph.path is None
     if not allow_outside:
-        _check_inside(graph, known, output_paths or {}, v)
+        _check_inside(graph, output_paths or {}, v)
     return v
 
 
-def _check_inside(graph: Graph, known: dict, overrides: dict, v: Validation) -> None:
+def _check_inside(graph: Graph, overrides: dict, v: Validation) -> None:
     """Outputs of a project from a file stay inside the project's folder."""
     base = os.path.normpath(os.path.realpath(graph.base_dir))
     for spec in graph:
-        cls = known.get(spec.id)
-        for name in getattr(cls, "writes", ()):
+        for name in spec.with_role("writes"):
             value = spec.params.get(name)
             if spec.id in overrides or not isinstance(value, str) or not value \
                     or "\x00" in value:
@@ -261,12 +251,11 @@ def find_cycles(dag: nx.DiGraph) -> list[list[str]]:
     return sorted(cycles)
 
 
-def _check_files(graph: Graph, known: dict[str, type], overrides: dict, v: Validation) -> None:
+def _check_files(graph: Graph, overrides: dict, v: Validation) -> None:
     err = v.errors.append
     reads: dict[str, tuple[str, Path]] = {}
     for spec in graph:
-        cls = known.get(spec.id)
-        for name in getattr(cls, "reads", ()):
+        for name in spec.with_role("reads"):
             value = spec.params.get(name)
             if not isinstance(value, str) or not value or "\x00" in value:
                 continue                          # reported with the parameters
@@ -286,8 +275,7 @@ def _check_files(graph: Graph, known: dict[str, type], overrides: dict, v: Valid
         reads.setdefault(_key(graph.path), ("the project file", graph.path))
     written: dict[str, str] = {}
     for spec in graph:
-        cls = known.get(spec.id)
-        for name in getattr(cls, "writes", ()):
+        for name in spec.with_role("writes"):
             value = overrides.get(spec.id, spec.params.get(name))
             if not isinstance(value, str) or not value or "\x00" in value:
                 continue                          # reported with the parameters

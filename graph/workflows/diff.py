@@ -48,7 +48,7 @@ def diff(a: Graph, b: Graph) -> list[str]:
             continue
         cls = node_types().get(spec.type)
         table = {p.name: p for p in getattr(cls, "params", ())}
-        files = set(getattr(cls, "reads", ())) | set(getattr(cls, "writes", ()))
+        files = set(spec.with_role("reads")) | set(spec.with_role("writes"))
         for name in _ordered(spec.params, other.params, table):
             before = spec.value(name) if name in table else spec.params.get(name)
             after = other.value(name) if name in table else other.params.get(name)

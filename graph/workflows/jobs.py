@@ -103,8 +103,7 @@ def inputs_of(graph: Graph) -> list[Path]:
     """The files a project reads (its stems), resolved."""
     found = []
     for spec in graph:
-        cls = spec.node_class()
-        for name in getattr(cls, "reads", ()):
+        for name in spec.with_role("reads"):
             value = spec.params.get(name)
             if isinstance(value, str) and value:
                 found.append(Path(os.path.normpath(graph.resolve_path(value))))
@@ -181,12 +180,11 @@ def run_job(job: Job, template_doc: dict, progress: Callable | None = None) -> d
 
 def _remove_stale_partials(graph: Graph) -> None:
     """Temporary files left by an earlier render of this job that was killed."""
-    from mixgraph.nodes.base import Sink
-
     for spec in graph:
-        cls = spec.node_class()
-        if cls is not None and issubclass(cls, Sink) and spec.params.get("path"):
-            target = graph.resolve_path(spec.params["path"])
+        for name in spec.with_role("writes"):
+            if not spec.params.get(name):
+                continue
+            target = graph.resolve_path(spec.params[name])
             if target.parent.is_dir():
                 for stale in target.parent.glob(f".{target.name}.*.partial"):
                     stale.unlink(missing_ok=True)

@@ -330,8 +330,9 @@ def _prune(g: Graph) -> list[str]:
                 continue
             fed = {l.dst.port for l in g.links_into(spec.id)}
             dangling = any(not p.optional and p.name not in fed for p in cls.inputs)
-            idle_group = (spec.type == "group" and not fed
-                          and not spec.params.get("members"))
+            controls = spec.with_role("members")
+            idle_group = bool(controls) and not fed and not any(
+                spec.params.get(name) for name in controls)
             if dangling or idle_group:
                 g.remove(spec.id)
                 removed.append(spec.id)
