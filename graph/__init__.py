@@ -3,15 +3,23 @@
 The public API::
 
     from mixgraph import Graph, load, save, render
-    g = load("song.mgraph")                       # or Graph(sample_rate=48000), g.add(...)
+    g = load("song.mgraph")                # or Graph(sample_rate=48000), g.add(...)
     report = render(g, block_size=1024, progress=callback)
 
-Everything else lives in modules named for what they do: ``mixgraph.core.model`` (the
-graph), ``mixgraph.core.fileformat`` (project files), ``mixgraph.core.validation``,
-``mixgraph.core.schedule`` (the render plan), ``mixgraph.core.renderer`` (the block loop),
-``mixgraph.workflows.batch`` (many songs through a template; ``graph.batch``) and
-``mixgraph.cli.commands`` (the command line).  The names below are imported on first use, so
-that the command line starts without loading numpy.
+The package, by layer (each imports only from the layers before it):
+
+- :mod:`mixgraph.errors`: the error family (``MixgraphError`` and its kinds);
+- :mod:`mixgraph.nodes`: the node catalogue, and :mod:`mixgraph.nodes.kernels`, the
+  compiled per-sample loops;
+- :mod:`mixgraph.core`: the engine (model, project files, validation, the render
+  plan, the block loop and its runners, the report);
+- :mod:`mixgraph.workflows`: what is built on the engine (templates, versions, diff,
+  stems, albums, batches and clusters, the demo);
+- :mod:`mixgraph.cli` and :mod:`mixgraph.editor`: the command line and the node
+  editor.
+
+The names below are imported on first use, so that the command line starts without
+loading numpy.
 """
 
 from __future__ import annotations
@@ -22,12 +30,13 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Graph": "mixgraph.core.model", "Link": "mixgraph.core.model", "NodeSpec": "mixgraph.core.model",
-    "PortRef": "mixgraph.core.model",
+    "Graph": "mixgraph.core.model", "Link": "mixgraph.core.model",
+    "NodeSpec": "mixgraph.core.model", "PortRef": "mixgraph.core.model",
     "load": "mixgraph.core.fileformat", "save": "mixgraph.core.fileformat",
-    "render": "mixgraph.core.renderer", "preview": "mixgraph.core.renderer", "batch": "mixgraph.workflows.batch",
+    "render": "mixgraph.core.renderer", "preview": "mixgraph.core.renderer",
     "validate": "mixgraph.core.validation", "Validation": "mixgraph.core.validation",
     "Report": "mixgraph.core.report",
+    "batch": "mixgraph.workflows.batch",
     "MixgraphError": "mixgraph.errors", "GraphError": "mixgraph.errors",
     "ParameterError": "mixgraph.errors", "ProjectFileError": "mixgraph.errors",
     "AudioFileError": "mixgraph.errors", "RenderCancelled": "mixgraph.errors",
@@ -39,7 +48,7 @@ __all__ = list(_EXPORTS)
 def __getattr__(name: str):
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module 'graph' has no attribute {name!r}")
+        raise AttributeError(f"module 'mixgraph' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
@@ -50,11 +59,11 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mixgraph.errors import (AudioFileError, GraphError, MixgraphError, ParameterError,
-                              ProjectFileError, RenderCancelled, ValidationError)
-
     from mixgraph.core.fileformat import load, save
     from mixgraph.core.model import Graph, Link, NodeSpec, PortRef
-    from mixgraph.core.renderer import render
+    from mixgraph.core.renderer import preview, render
     from mixgraph.core.report import Report
     from mixgraph.core.validation import Validation, validate
+    from mixgraph.errors import (AudioFileError, GraphError, MixgraphError, ParameterError,
+                                 ProjectFileError, RenderCancelled, ValidationError)
+    from mixgraph.workflows.batch import batch

@@ -184,3 +184,17 @@ def test_the_checks_see_imports():
     """The checks above read something: the core's renderer imports its plan."""
     assert ("mixgraph.core.renderer", "mixgraph.core.schedule") in import_graph().edges
     assert len(MODULES) > 40
+
+
+def test_the_public_api_is_one_import_away():
+    import mixgraph
+
+    for name in ("Graph", "load", "save", "render", "preview", "batch", "validate",
+                 "Report", "MixgraphError", "GraphError", "ParameterError",
+                 "ProjectFileError", "AudioFileError", "RenderCancelled", "ValidationError"):
+        assert name in mixgraph.__all__, name
+        assert getattr(mixgraph, name) is not None
+    from mixgraph.errors import MixgraphError
+    assert issubclass(mixgraph.ParameterError, MixgraphError)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        mixgraph.nope
