@@ -58,12 +58,12 @@ def __dir__():
     return sorted(set(globals()) | set(__all__))
 
 
-if TYPE_CHECKING:  # pragma: no cover
-    from mixgraph.core.fileformat import load, save
-    from mixgraph.core.model import Graph, Link, NodeSpec, PortRef
-    from mixgraph.core.renderer import preview, render
-    from mixgraph.core.report import Report
-    from mixgraph.core.validation import Validation, validate
-    from mixgraph.errors import (AudioFileError, GraphError, MixgraphError, ParameterError,
+if TYPE_CHECKING:  # pragma: no cover  (the names, for type checkers and editors)
+    from mixgraph.core.fileformat import load, save  # noqa: F401
+    from mixgraph.core.model import Graph, Link, NodeSpec, PortRef  # noqa: F401
+    from mixgraph.core.renderer import preview, render  # noqa: F401
+    from mixgraph.core.report import Report  # noqa: F401
+    from mixgraph.core.validation import Validation, validate  # noqa: F401
+    from mixgraph.errors import (AudioFileError, GraphError, MixgraphError, ParameterError,  # noqa: F401
                                  ProjectFileError, RenderCancelled, ValidationError)
-    from mixgraph.workflows.batch import batch
+    from mixgraph.workflows.batch import batch  # noqa: F401

@@ -102,7 +102,7 @@ class _RawWav:
         self._bytes = np.empty(READ_CHUNK * self.frame_bytes, dtype=np.uint8)
         self._view = None if kind is None else self._bytes.view(kind).reshape(-1, channels)
         self._convert = deinterleave if kind is not None else deinterleave24
-        self._file = open(path, "rb", buffering=0)
+        self._handle = open(path, "rb", buffering=0)
 
     @classmethod
     def open(cls, path: Path, sound_file) -> "_RawWav | None":
@@ -171,10 +171,10 @@ class _RawWav:
         try:
             while total < size:
                 if _PREADV:
-                    got = os.preadv(self._file.fileno(), [view[total:]], at + total)
+                    got = os.preadv(self._handle.fileno(), [view[total:]], at + total)
                 else:                                                  # pragma: no cover
-                    self._file.seek(at + total)
-                    got = self._file.readinto(view[total:])
+                    self._handle.seek(at + total)
+                    got = self._handle.readinto(view[total:])
                 if not got:
                     break
                 total += got
@@ -184,7 +184,7 @@ class _RawWav:
         return total
 
     def close(self) -> None:
-        self._file.close()
+        self._handle.close()
 
 
 class AudioReader:
@@ -202,32 +202,32 @@ class AudioReader:
 
         self.path = Path(path)
         try:
-            self._file = sf.SoundFile(str(self.path))
+            self._sound = sf.SoundFile(str(self.path))
         except Exception as exc:
             raise AudioFileError(f"cannot read {self.path} as audio ({_reason(exc)})",
                                  path=str(self.path)) from None
-        self.channels = self._file.channels
-        self.file_rate = self._file.samplerate
-        self.file_frames = self._file.frames
+        self.channels = self._sound.channels
+        self.file_rate = self._sound.samplerate
+        self.file_frames = self._sound.frames
         self.rate = int(rate or self.file_rate)
         self.resampled = self.rate != self.file_rate
         if self.resampled:
             self.frames = int(math.ceil(self.file_frames * self.rate / self.file_rate))
         else:
             self.frames = self.file_frames
-        self._native, self._scale = NATIVE.get(self._file.subtype, ("float64", 1.0))
+        self._native, self._scale = NATIVE.get(self._sound.subtype, ("float64", 1.0))
         self._chunk = np.empty((READ_CHUNK, self.channels), dtype=self._native)
         self._fifo = np.zeros((0, self.channels), dtype=DTYPE)
         self._fifo_scale = 1.0
         self._fifo_pos = 0
         self._deinterleave = deinterleave     # the fifo holds frames as read: (n, channels)
         self._restart()
-        self._raw = None if self.resampled else _RawWav.open(self.path, self._file)
+        self._raw = None if self.resampled else _RawWav.open(self.path, self._sound)
         if self._raw is not None:             # one open file per stem, not two
-            self._file.close()
+            self._sound.close()
 
     def _restart(self) -> None:
-        self._file.seek(0)
+        self._sound.seek(0)
         self._eof = False
         self._pos = 0                                   # frames served so far (at rate)
         self._fifo = np.zeros((0, self.channels), dtype=DTYPE)
@@ -256,7 +256,7 @@ class AudioReader:
             self._pos = frame
             self._eof = frame >= self.file_frames
             if not self._eof:
-                self._file.seek(frame)
+                self._sound.seek(frame)
             return
         if frame < self._pos:
             self._restart()
@@ -292,13 +292,13 @@ class AudioReader:
         if self._eof:
             return
         try:
-            got = self._file.read(READ_CHUNK, dtype=self._native, always_2d=True,
+            got = self._sound.read(READ_CHUNK, dtype=self._native, always_2d=True,
                                   out=self._chunk)
         except Exception as exc:
             raise AudioFileError(f"error reading {self.path} ({_reason(exc)})",
                                  path=str(self.path)) from None
         count = got.shape[0]
-        last = count < READ_CHUNK or self._file.tell() >= self.file_frames
+        last = count < READ_CHUNK or self._sound.tell() >= self.file_frames
         if self.resampled:
             self._fifo = self._rs.resample_chunk(np.multiply(got[:count], self._scale,
                                                              dtype=DTYPE), last=last)
@@ -311,7 +311,7 @@ class AudioReader:
             self._eof = True
 
     def close(self) -> None:
-        self._file.close()
+        self._sound.close()
         if self._raw is not None:
             self._raw.close()
 
@@ -349,7 +349,7 @@ class AtomicWriter:
                                  path=str(self.path)) from None
         self._tmp = Path(tmp)
         try:
-            self._file = sf.SoundFile(tmp, mode="w", samplerate=self.file_rate,
+            self._sound = sf.SoundFile(tmp, mode="w", samplerate=self.file_rate,
                                       channels=channels, format=FORMATS[fmt], subtype=subtype)
         except Exception as exc:
             self._tmp.unlink(missing_ok=True)
@@ -357,7 +357,7 @@ class AtomicWriter:
             raise AudioFileError(f"cannot write {self.path} as {fmt} {subtype} "
                                  f"({_reason(exc)})", path=str(self.path)) from None
         if subtype in ("FLOAT", "DOUBLE"):
-            _no_peak_chunk(self._file)
+            _no_peak_chunk(self._sound)
         self._rs = None
         if self.file_rate != rate:
             import soxr
@@ -381,7 +381,7 @@ class AtomicWriter:
         if self.on_write is not None:
             self.on_write(data)
         try:
-            self._file.write(np.ascontiguousarray(data.T))
+            self._sound.write(np.ascontiguousarray(data.T))
         except Exception as exc:
             raise AudioFileError(f"error writing {self.path} ({_reason(exc)})",
                                  path=str(self.path)) from None
@@ -391,7 +391,7 @@ class AtomicWriter:
         if self._rs is not None:
             self.write(np.zeros((self.channels, 0), dtype=DTYPE), last=True)
         self._batch.flush()
-        self._file.close()
+        self._sound.close()
         try:
             with open(self._tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
@@ -404,7 +404,7 @@ class AtomicWriter:
 
     def discard(self) -> None:
         try:
-            self._file.close()
+            self._sound.close()
         except Exception:
             pass
         self._tmp.unlink(missing_ok=True)

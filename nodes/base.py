@@ -283,22 +283,36 @@ class Node:
         self.rate = 0
 
     # ----------------------------------------------------------- declaration
+    # a declaration does not change once its class is made: what is derived from it is
+    # worked out once per class (validation asks for it per node of a large graph)
+    @classmethod
+    def _declared(cls, key: str, make: Callable[[], Any]) -> Any:
+        found = cls.__dict__.get("_derived_declaration")
+        if found is None:
+            found = {}
+            setattr(cls, "_derived_declaration", found)
+        if key not in found:
+            found[key] = make()
+        return found[key]
+
     @classmethod
     def param_table(cls) -> dict[str, Param]:
-        return {p.name: p for p in cls.params}
+        """The parameters by name (a shared dict: do not change it)."""
+        return cls._declared("table", lambda: {p.name: p for p in cls.params})
 
     @classmethod
     def with_role(cls, role: str) -> tuple[str, ...]:
         """Names of the parameters declared with ``role`` (see :data:`ROLES`)."""
-        return tuple(p.name for p in cls.params if p.role == role)
+        return cls._declared("role " + role,
+                             lambda: tuple(p.name for p in cls.params if p.role == role))
 
     @classmethod
     def input_names(cls) -> tuple[str, ...]:
-        return tuple(p.name for p in cls.inputs)
+        return cls._declared("inputs", lambda: tuple(p.name for p in cls.inputs))
 
     @classmethod
     def output_names(cls) -> tuple[str, ...]:
-        return tuple(p.name for p in cls.outputs)
+        return cls._declared("outputs", lambda: tuple(p.name for p in cls.outputs))
 
     @classmethod
     def default_input(cls) -> str | None:
@@ -331,6 +345,12 @@ class Node:
         if isinstance(v, Automation):
             return v.render(start, frames, self.rate)
         return v
+
+    def max_value(self, name: str) -> float:
+        """The largest value a number parameter takes over the song (its automation's
+        highest point, or its fixed value)."""
+        v = self._values[name]
+        return v.max if isinstance(v, Automation) else float(v)
 
     def value_array(self, name: str, start: int, frames: int) -> np.ndarray:
         """A parameter over one block, always as an array of ``frames`` values."""
@@ -468,6 +488,11 @@ def node_class(type_name: str) -> type[Node]:
         return _REGISTRY[type_name]
     except (KeyError, TypeError):
         raise GraphError(f"unknown node type {type_name!r}{close_matches(type_name, _REGISTRY)}")
+
+
+def find_class(type_name: str) -> type[Node] | None:
+    """The class registered under ``type_name``, or None."""
+    return _REGISTRY.get(type_name) if isinstance(type_name, str) else None
 
 
 def node_types() -> dict[str, type[Node]]:

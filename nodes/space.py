@@ -17,11 +17,6 @@ def _arr(v) -> np.ndarray:
     return np.atleast_1d(np.asarray(v, dtype=np.float64))
 
 
-def _max_value(node: Node, name: str) -> float:
-    v = node._values[name]
-    return v.max if node.is_automated(name) else float(v)
-
-
 @register
 class Delay(Node):
     """A feedback delay with a lowpass in the loop; the delay time glides (no clicks)."""
@@ -43,7 +38,7 @@ class Delay(Node):
     def prepare(self, ctx: Context):
         chans = super().prepare(ctx)
         self._channels = chans[0]
-        longest = _max_value(self, "time_ms") * ctx.sample_rate / 1000.0
+        longest = self.max_value("time_ms") * ctx.sample_rate / 1000.0
         self._size = int(longest) + 8
         self._glide = math.exp(-1000.0 / (max(self.glide_ms, 1e-6) * ctx.sample_rate))
         self.reset()
@@ -56,10 +51,10 @@ class Delay(Node):
 
     def tail(self) -> float:
         repeats = 1.0
-        fb = _max_value(self, "feedback")
+        fb = self.max_value("feedback")
         if fb > 0:
             repeats += TAIL_DB / 20.0 * math.log(10) / -math.log(fb)
-        return repeats * _max_value(self, "time_ms") / 1000.0
+        return repeats * self.max_value("time_ms") / 1000.0
 
     def process(self, ins, outs, start):
         from .kernels.space import feedback_delay
@@ -266,7 +261,7 @@ class Reverb(Node):
         pre = self.predelay_ms / 1000.0
         if self.mode == "convolution":
             return pre + self._ir_seconds
-        return pre + TAIL_DB / 60.0 * _max_value(self, "decay_s") + 0.1
+        return pre + TAIL_DB / 60.0 * self.max_value("decay_s") + 0.1
 
     def reset(self):
         if self._pre is not None:

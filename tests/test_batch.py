@@ -883,8 +883,8 @@ def test_a_block_size_the_renderer_refuses_is_refused_before_any_job(tmp_path, t
 
 
 @pytest.mark.parametrize("content, words", [
-    (None, ["cannot read variants file"]),
-    ("{\"main\": {}, ", ["is not JSON"]),
+    (None, ["variants file not found"]),
+    ("{\"main\": {}, ", ["is not a variants file: it is not valid JSON"]),
     ("[{\"vocals.mute\": true}]", ["must be an object"]),
     ("{}", ["must be an object"]),
     ("{\"a/b\": {}}", ["'a/b'"]),

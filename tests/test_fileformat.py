@@ -15,6 +15,7 @@ import re
 import msgpack
 import numpy as np
 import pytest
+from pathlib import Path
 import soundfile as sf
 
 import mixgraph.core.fileformat as fileformat
@@ -649,3 +650,75 @@ def test_automation_points_given_as_tuples_can_be_saved(tmp_path):
     save(g, tmp_path / "song.json")
     loaded = load(tmp_path / "song.json")
     assert loaded.nodes["trim"].params["gain_db"]["automation"] == [[0.0, -6.0], [0.05, 0.0]]
+
+
+# ----------------------------------------------------------- reads with a bound
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder"])
+def test_a_project_that_is_not_a_regular_file_is_refused_at_once(tmp_path, kind):
+    """A FIFO would make a read wait forever, /dev/zero would never end: both are
+    refused before a byte is read, with one sentence naming the file."""
+    import os
+
+    from mixgraph import load
+    from mixgraph.errors import ProjectFileError
+
+    if kind == "fifo":
+        path = tmp_path / "song.mgraph"
+        os.mkfifo(path)
+        said = "is not a regular file (a FIFO)"
+    elif kind == "device":
+        path = Path("/dev/zero")
+        said = "is not a regular file (a character device)"
+    else:
+        path = tmp_path / "song.mgraph"
+        path.mkdir()
+        said = "is a folder, not a project file"
+    with pytest.raises(ProjectFileError) as err:
+        load(path)
+    assert said in err.value.message and str(path) in err.value.message
+
+
+def test_a_variants_file_that_is_a_device_is_refused(tmp_path):
+    from mixgraph.errors import ProjectFileError
+    from mixgraph.workflows.overrides import load_variants
+
+    with pytest.raises(ProjectFileError, match="character device"):
+        load_variants("/dev/zero")
+
+
+def _peak_growth_mb(code: str) -> float:
+    """Peak memory growth of running ``code`` (which sets ``data``, then is loaded)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import resource, gc\n" + code + "\ngc.collect()\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "from mixgraph.core.fileformat import decode\n"
+        "from mixgraph.errors import ProjectFileError\n"
+        "try:\n    decode(data, 'x'); print('loaded')\n"
+        "except ProjectFileError as e:\n    print('refused', e)\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    return out[0], float(out[1])
+
+
+@pytest.mark.parametrize("code, loads", [
+    # the most memory a file within the limits can ask for: one-byte empty containers
+    ("import msgpack; data = msgpack.packb([[] for _ in range(1_999_998)])", True),
+    ("import msgpack; data = msgpack.packb([{} for _ in range(1_999_998)])", True),
+    ("data = ('[' + ','.join(['[]'] * 1_333_332) + ']').encode()", True),
+    # and just past them
+    ("import msgpack; data = msgpack.packb([[] for _ in range(2_000_000)])", False),
+    ("data = ('[' + ','.join(['[]'] * 1_333_334) + ']').encode()", False),
+    ("import msgpack; data = msgpack.packb([[] for _ in range(30_000_000)])", False),
+])
+def test_loading_a_file_takes_a_bounded_amount_of_memory(code, loads):
+    """The bound the file format states: no file within the limits takes more than
+    200 MB to decode, and one past them is refused before it costs much."""
+    said, grew = _peak_growth_mb(code)
+    assert said.startswith("loaded" if loads else "refused"), said
+    assert grew < 200, f"decoding took {grew:.0f} MB"
+    if not loads:
+        assert "holds more than 4,000,000 values" in said

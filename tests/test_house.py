@@ -198,3 +198,46 @@ def test_the_public_api_is_one_import_away():
     assert issubclass(mixgraph.ParameterError, MixgraphError)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         mixgraph.nope
+
+
+def _private_members() -> dict[str, set[str]]:
+    """Private methods and attributes the package's classes define: name -> modules."""
+    found: dict[str, set[str]] = {}
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                for item in ast.walk(node):
+                    name = None
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        name = item.name
+                    elif isinstance(item, ast.Attribute) and isinstance(item.ctx, ast.Store) \
+                            and isinstance(item.value, ast.Name) and item.value.id == "self":
+                        name = item.attr
+                    if name and _private(name):
+                        found.setdefault(name, set()).add(module)
+    return found
+
+
+def test_no_private_members_of_other_objects():
+    """``graph._port_problem(...)`` from validation reaches into the model: a private
+    method or attribute is used only on ``self`` (or ``cls``), or inside a class that
+    defines a member of that name itself."""
+    members = _private_members()
+    wrong = []
+    for module, path in MODULES.items():
+        tree = ast.parse(path.read_text())
+        own: dict[ast.AST, set[str]] = {}
+        for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+            names = {n.name for n in ast.walk(cls) if isinstance(n, ast.FunctionDef)} | {
+                n.attr for n in ast.walk(cls) if isinstance(n, ast.Attribute)
+                and isinstance(n.value, ast.Name) and n.value.id == "self"}
+            for n in ast.walk(cls):
+                own.setdefault(n, set()).update(names)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in members \
+                    and not (isinstance(node.value, ast.Name)
+                             and node.value.id in ("self", "cls")) \
+                    and node.attr not in own.get(node, set()):
+                wrong.append(f"{module} line {node.lineno}: .{node.attr} "
+                             f"(defined in {', '.join(sorted(members[node.attr]))})")
+    assert not wrong, "private members used from outside their class:\n" + "\n".join(wrong)

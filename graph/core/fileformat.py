@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -27,6 +28,11 @@ if TYPE_CHECKING:
     from .model import Graph
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
+#: values a file may hold, where a list or an object counts once as a value and once
+#: more for itself: what bounds the memory a load takes, since a one-byte value can
+#: cost 60 bytes decoded (a 100,000-node project counts about 3.2 million); the
+#: worst file within the limits takes under 200 MB to load (tests/test_fileformat.py)
+MAX_VALUES = 4_000_000
 MAX_DEPTH = 64
 MSGPACK_SUFFIXES = (".mgraph", ".mgtemplate", ".msgpack")
 JSON_SUFFIXES = (".json",)
@@ -81,8 +87,12 @@ def encoding_for(path: str | os.PathLike) -> str:
     return "json" if Path(path).suffix.lower() in JSON_SUFFIXES else "msgpack"
 
 
-def decode(data: bytes, where: str = "the file") -> Any:
-    """Plain data from JSON or msgpack bytes (which one is told by the first byte)."""
+def decode(data: bytes, where: str = "the file", what: str = "mixgraph project") -> Any:
+    """Plain data from JSON or msgpack bytes (which one is told by the first byte).
+
+    At most :data:`MAX_FILE_BYTES` and :data:`MAX_VALUES`: the values are counted
+    before JSON is decoded (an upper bound from its separators) and while msgpack is,
+    so that no file makes a load take more than a few hundred MB."""
     if len(data) > MAX_FILE_BYTES:
         raise ProjectFileError(f"{where} is {len(data):,} bytes; project files are limited "
                                f"to {MAX_FILE_BYTES:,}")
@@ -92,26 +102,37 @@ def decode(data: bytes, where: str = "the file") -> Any:
         raise ProjectFileError(f"{where} is empty")
     head = data.lstrip()[:1]
     if head in (b"{", b"["):
+        # every value but the first follows a comma or opens a list or an object, and
+        # a list or an object counts once more
+        if data.count(b",") + 2 * (data.count(b"[") + data.count(b"{")) + 1 > MAX_VALUES:
+            raise _too_many(where)
         try:
             doc = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
         except RecursionError:
             raise ProjectFileError(f"{where} is nested too deeply") from None
         except (UnicodeDecodeError, ValueError) as exc:
-            raise ProjectFileError(f"{where} is not a mixgraph project: it is not valid JSON "
+            raise ProjectFileError(f"{where} is not a {what}: it is not valid JSON "
                                    f"({_first_line(exc)})") from None
     else:
         import msgpack
 
+        counted = _Counter()
         try:
             doc = msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=False,
-                                  ext_hook=_reject_ext)
+                                  ext_hook=_reject_ext, list_hook=counted.items,
+                                  object_pairs_hook=counted.pairs,
+                                  max_array_len=MAX_VALUES, max_map_len=MAX_VALUES)
+        except _TooMany:
+            raise _too_many(where) from None
         except _ExtType:
             raise ProjectFileError(f"{where} holds a msgpack extension type; project files "
                                    "hold only plain data") from None
         except Exception as exc:
             if type(exc).__name__ == "StackError":
                 raise ProjectFileError(f"{where} is nested too deeply") from None
-            raise ProjectFileError(f"{where} is not a mixgraph project: it is neither msgpack "
+            if "exceeds max_" in str(exc):                # msgpack's own length limits
+                raise _too_many(where) from None
+            raise ProjectFileError(f"{where} is not a {what}: it is neither msgpack "
                                    f"nor JSON ({_first_line(exc)})") from None
     _check_plain(doc, where)
     return doc
@@ -128,22 +149,72 @@ def encode(doc: dict, encoding: str) -> bytes:
 
 def read_document(path: str | os.PathLike) -> dict:
     """The current-version document stored in ``path`` (migrated if older)."""
-    path = Path(path)
+    return upgrade(read_plain(path, "project file"), str(path))
+
+
+def read_plain(path: str | os.PathLike, what: str = "project file") -> Any:
+    """The plain data (JSON or msgpack) of the file at ``path``, read within the
+    bounds of :func:`decode`; ``what`` names the file in errors ("variants file")."""
+    noun = "mixgraph project" if what == "project file" else what
+    return decode(read_bounded(path, what), str(path), noun)
+
+
+def read_bounded(path: str | os.PathLike, what: str = "file",
+                 limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of the regular file at ``path``, at most ``limit`` of them.
+
+    A FIFO, a device or a socket is refused before a byte is read (reading one could
+    wait forever or never end), and the size is checked as read, not only as the
+    file system reports it."""
     where = str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ProjectFileError(f"{where} is {size:,} bytes; project files are limited "
-                                   f"to {MAX_FILE_BYTES:,}")
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                     | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise ProjectFileError(f"project file not found: {where}", path=where) from None
-    except IsADirectoryError:
-        raise ProjectFileError(f"{where} is a folder, not a project file", path=where) from None
+        raise ProjectFileError(f"{what} not found: {where}", path=where) from None
     except OSError as exc:
-        raise ProjectFileError(f"cannot read {where} ({exc.strerror or exc})",
+        raise ProjectFileError(f"cannot read {what} {where} ({exc.strerror or exc})",
                                path=where) from None
-    return upgrade(decode(data, where), where)
+    try:
+        found = os.fstat(fd)
+        mode = found.st_mode
+        if stat.S_ISDIR(mode):
+            raise ProjectFileError(f"{where} is a folder, not a {what}", path=where)
+        if not stat.S_ISREG(mode):
+            raise ProjectFileError(f"{where} is not a regular file ({_file_kind(mode)}), "
+                                   f"so it cannot be a {what}", path=where)
+        if found.st_size > limit:
+            raise _too_large(where, found.st_size, what, limit)
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise _too_large(where, None, what, limit)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise ProjectFileError(f"cannot read {what} {where} ({exc.strerror or exc})",
+                               path=where) from None
+    finally:
+        os.close(fd)
+
+
+def _too_large(where: str, size: int | None, what: str, limit: int) -> ProjectFileError:
+    """``size`` None: more than the limit was read (the file system said less)."""
+    held = f"more than {limit:,}" if size is None else f"{size:,}"
+    return ProjectFileError(f"{where} is {held} bytes; a {what} is limited to {limit:,}",
+                            path=where)
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a plain file"
 
 
 def upgrade(doc: Any, where: str = "the project") -> dict:
@@ -216,25 +287,39 @@ def _pretty_json(value: Any, indent: int = 0, width: int = 88) -> str:
 
 
 def _check_plain(doc: Any, where: str) -> None:
-    """Only dicts with string keys, lists, strings, numbers, bools and None; bounded depth."""
+    """Only dicts with string keys, lists, strings, numbers, bools and None; bounded depth.
+
+    Only containers go on the stack (a tuple per value would cost more memory than
+    the document itself)."""
     stack = [(doc, 0)]
     while stack:
         value, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise ProjectFileError(f"{where} is nested more than {MAX_DEPTH} levels deep")
         if isinstance(value, dict):
-            for k, v in value.items():
+            for k in value:
                 if not isinstance(k, str):
                     raise ProjectFileError(f"{where} has a non-string key {k!r}"[:200])
-                stack.append((v, depth + 1))
+            children = value.values()
         elif isinstance(value, list):
-            stack.extend((v, depth + 1) for v in value)
-        elif isinstance(value, float):
-            if not math.isfinite(value):
-                raise ProjectFileError(f"{where} holds a non-finite number ({value})")
-        elif not (value is None or isinstance(value, (str, int, bool))):
-            raise ProjectFileError(f"{where} holds a {type(value).__name__} value; project "
-                                   "files hold only plain data")
+            children = value
+        else:
+            _check_scalar(value, where)
+            continue
+        for child in children:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+            else:
+                _check_scalar(child, where)
+
+
+def _check_scalar(value: Any, where: str) -> None:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ProjectFileError(f"{where} holds a non-finite number ({value})")
+    elif not (value is None or isinstance(value, (str, int, bool))):
+        raise ProjectFileError(f"{where} holds a {type(value).__name__} value; project "
+                               "files hold only plain data")
 
 
 def _reject_constant(name: str):
@@ -243,6 +328,37 @@ def _reject_constant(name: str):
 
 class _ExtType(Exception):
     """Raised from inside msgpack when a file holds an extension type."""
+
+
+class _TooMany(Exception):
+    """Raised from inside msgpack once a file holds more than MAX_VALUES values."""
+
+
+class _Counter:
+    """msgpack's hooks for lists and maps: counts the values decoded so far as
+    :data:`MAX_VALUES` does (a container's elements, keys and values of a map, as it
+    is made, and the container once more)."""
+
+    def __init__(self):
+        self.count = 1
+
+    def _add(self, n: int) -> None:
+        self.count += n + 1
+        if self.count > MAX_VALUES:
+            raise _TooMany()
+
+    def items(self, values: list) -> list:
+        self._add(len(values))
+        return values
+
+    def pairs(self, pairs: list) -> dict:
+        self._add(2 * len(pairs))
+        return dict(pairs)
+
+
+def _too_many(where: str) -> ProjectFileError:
+    return ProjectFileError(f"{where} holds more than {MAX_VALUES:,} values, the limit of a "
+                            "project file")
 
 
 def _reject_ext(code: int, data: bytes):

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import mixgraph.nodes  # noqa: F401  (registers the node catalogue)
-from mixgraph.nodes.base import close_matches, node_class, node_types
+from mixgraph.nodes.base import close_matches, find_class, node_class
 from mixgraph.errors import GraphError, ParameterError, ProjectFileError
 
 FORMAT_NAME = "mixgraph"
@@ -80,7 +80,7 @@ class NodeSpec:
 
     def node_class(self):
         """The registered class of this node's type, or ``None`` if unknown."""
-        return node_types().get(self.type)
+        return find_class(self.type)
 
     def with_role(self, role: str) -> tuple[str, ...]:
         """Names of this node's parameters with ``role`` (none if its type is unknown)."""
@@ -114,6 +114,51 @@ class NodeSpec:
         return doc
 
 
+class LinkList(list):
+    """The graph's links, in document order (a plain list to read and to change), that
+    counts its changes, so that the graph knows when its index of them is stale."""
+
+    changes = 0
+
+    def _changed(self, result=None):
+        self.changes += 1
+        return result
+
+
+def _counting(name: str):
+    method = getattr(list, name)
+
+    def changed(self, *args, **kwargs):
+        return self._changed(method(self, *args, **kwargs))
+
+    changed.__name__ = name
+    return changed
+
+
+for _name in ("append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse",
+              "__setitem__", "__delitem__", "__iadd__", "__imul__"):
+    setattr(LinkList, _name, _counting(_name))
+del _name
+
+
+class _LinkIndex:
+    """The links as a set and by node (out and in), for checks that must not walk the
+    whole list for each new link; built from a :class:`LinkList` at one change count."""
+
+    def __init__(self, links: LinkList):
+        self.changes = links.changes
+        self.known: set[Link] = set()
+        self.out: dict[str, list[Link]] = {}
+        self.into: dict[str, list[Link]] = {}
+        for link in links:
+            self.add(link)
+
+    def add(self, link: Link) -> None:
+        self.known.add(link)
+        self.out.setdefault(link.src.node, []).append(link)
+        self.into.setdefault(link.dst.node, []).append(link)
+
+
 class Graph:
     """A mix/master project: nodes, links, settings and the editor's layout.
 
@@ -130,7 +175,7 @@ class Graph:
                  settings: dict | None = None, meta: dict | None = None):
         self.sample_rate = sample_rate
         self.nodes: dict[str, NodeSpec] = {}
-        self.links: list[Link] = []
+        self.links = LinkList()
         self.ui: dict[str, dict] = {}
         self.settings: dict[str, Any] = dict(settings or {})
         self.meta: dict[str, Any] = dict(meta or {})
@@ -139,6 +184,22 @@ class Graph:
         self.kind: str | None = None
         self.path: Path | None = None         # the file this graph was loaded from / saved to
         self.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
+
+    @property
+    def links(self) -> LinkList:
+        """The links in document order; assigning a list takes a copy of it."""
+        return self._links
+
+    @links.setter
+    def links(self, value) -> None:
+        self._links = LinkList(value)
+        self._index: _LinkIndex | None = None
+
+    def _indexed(self) -> _LinkIndex:
+        """The index of the links, rebuilt if the list changed since it was made."""
+        if self._index is None or self._index.changes != self._links.changes:
+            self._index = _LinkIndex(self._links)
+        return self._index
 
     # ------------------------------------------------------------------ access
     def __contains__(self, node_id: str) -> bool:
@@ -161,10 +222,10 @@ class Graph:
         return self.settings.get(name, DEFAULT_SETTINGS[name])
 
     def links_into(self, node_id: str) -> list[Link]:
-        return [l for l in self.links if l.dst.node == node_id]
+        return list(self._indexed().into.get(node_id, ()))
 
     def links_from(self, node_id: str) -> list[Link]:
-        return [l for l in self.links if l.src.node == node_id]
+        return list(self._indexed().out.get(node_id, ()))
 
     def resolve_path(self, path: str) -> Path:
         """A path parameter as a filesystem path (relative ones against ``base_dir``)."""
@@ -244,7 +305,10 @@ class Graph:
         problem = self.link_problem(link)
         if problem:
             raise problem
+        index = self._indexed()
         self.links.append(link)
+        index.add(link)
+        index.changes = self.links.changes
         return link
 
     def link_problem(self, link: Link) -> GraphError | None:
@@ -253,10 +317,10 @@ class Graph:
             if end.node not in self.nodes:
                 return GraphError(f"link {link}: there is no node {end.node!r}"
                                   f"{close_matches(end.node, self.nodes)}", node=end.node)
-            problem = self._port_problem(link, end, as_input)
+            problem = self.port_problem(link, end, as_input)
             if problem:
                 return problem
-        if link in self.links:
+        if link in self._indexed().known:
             return GraphError(f"link {link} already exists", node=link.dst.node,
                               port=link.dst.port)
         if link.src.node == link.dst.node or self._reaches(link.dst.node, link.src.node):
@@ -266,7 +330,9 @@ class Graph:
                               node=link.src.node)
         return None
 
-    def _port_problem(self, link: Link, end: PortRef, as_input: bool) -> GraphError | None:
+    def port_problem(self, link: Link, end: PortRef, as_input: bool) -> GraphError | None:
+        """What is wrong with ``end`` of ``link`` (an input end if ``as_input``): a port
+        the node does not have, or one of the wrong direction; None if nothing."""
         cls = self.nodes[end.node].node_class()
         if cls is None:
             return None                          # unknown types are reported elsewhere
@@ -319,7 +385,7 @@ class Graph:
             if node in keep:
                 continue
             keep.add(node)
-            todo.extend(l.src.node for l in self.links if l.dst.node == node)
+            todo.extend(l.src.node for l in self.links_into(node))
             todo.extend(spec.id for spec, name in self._node_list_params()
                         if node in spec.params[name])
         gone = [node_id for node_id in self.nodes if node_id not in keep]
@@ -362,7 +428,7 @@ class Graph:
             raise GraphError(f"there is already a node '{node_id}'", node=node_id)
 
     def _successors(self, node_id: str) -> set[str]:
-        return {l.dst.node for l in self.links if l.src.node == node_id}
+        return {l.dst.node for l in self._indexed().out.get(node_id, ())}
 
     def _reaches(self, a: str, b: str) -> bool:
         return self._path(a, b) is not None

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import math
 
-import networkx as nx
-
 from .model import Graph
+from .walk import Adjacency, reaching
 
 #: what mastering engineers ask a mix to peak under where it enters the master chain
 HEADROOM_DBFS = -6.0
@@ -20,16 +19,16 @@ CORRELATION_WARNING = -0.5
 MASTER_CATEGORY = "master"
 
 
-def undithered_pcm16(graph: Graph, dag: nx.DiGraph, sinks: set[str]) -> list[str]:
-    """Outputs that write 16-bit PCM with no 16-bit dither anywhere before them."""
+def undithered_pcm16(graph: Graph, pred: Adjacency, sinks: set[str]) -> list[str]:
+    """Outputs that write 16-bit PCM with no 16-bit dither anywhere before them
+    (``pred``: each node's predecessors)."""
     out = []
     for spec in graph:
-        if spec.id not in sinks or spec.params.get("subtype") != "PCM_16" \
-                or not dag.has_node(spec.id):
+        if spec.id not in sinks or spec.params.get("subtype") != "PCM_16":
             continue
         if any(graph.nodes[a].type == "dither"
                and graph.nodes[a].params.get("bit_depth", 24) == 16
-               for a in nx.ancestors(dag, spec.id)):
+               for a in reaching(pred, {spec.id})):
             continue
         out.append(f"output '{spec.id}' writes PCM_16 with no 16-bit dither before it: "
                    "quiet passages will carry truncation distortion; add a dither node "
@@ -37,11 +36,11 @@ def undithered_pcm16(graph: Graph, dag: nx.DiGraph, sinks: set[str]) -> list[str
     return out
 
 
-def master_entries(categories: dict[str, str], dag: nx.DiGraph) -> list[str]:
+def master_entries(categories: dict[str, str], pred: Adjacency) -> list[str]:
     """The nodes where the mix enters the master chain: of the master category, and
-    fed by a node that is not."""
+    fed by a node that is not (``pred``: each node's predecessors)."""
     return [n for n, c in categories.items() if c == MASTER_CATEGORY
-            and any(categories[u] != MASTER_CATEGORY for u in dag.predecessors(n))]
+            and any(categories[u] != MASTER_CATEGORY for u in pred[n])]
 
 
 def headroom_warning(node_id: str, peak: float) -> str | None:

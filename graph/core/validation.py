@@ -12,7 +12,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import networkx as nx
 
 from mixgraph.errors import (AudioFileError, GraphError, MixgraphError, ParameterError,
                              ProjectFileError, ValidationError)
@@ -21,6 +20,7 @@ from mixgraph.nodes.base import Sink, close_matches, node_types
 
 from .model import DEFAULT_SETTINGS, SETTINGS_RANGES, UNMATCHED_RULES, Graph, Link
 from .policy import undithered_pcm16
+from .walk import adjacency, find_cycles, reaching
 
 MIN_RATE, MAX_RATE = 8000, 384000
 
@@ -92,9 +92,10 @@ def validate(graph: Graph, *, check_files: bool = True,
                            f"version {spec.version}; this mixgraph knows version "
                            f"{cls.version})", node=spec.id))
         table = cls.param_table()
+        slots = cls.with_role("reads") if template else ()     # a slot's file, unbound
         bad_param = False
         for name, value in spec.params.items():
-            if template and name in spec.with_role("reads") and value == "":
+            if name in slots and value == "":
                 continue
             if name not in table:
                 err(ParameterError(f"node '{spec.id}' ({spec.type}) has no parameter "
@@ -113,7 +114,7 @@ def validate(graph: Graph, *, check_files: bool = True,
                                            f"{close_matches(member, graph.nodes)}",
                                            node=spec.id, param=name))
         for p in cls.params:
-            if template and p.name in spec.with_role("reads"):
+            if p.name in slots:
                 continue
             if p.required and p.name not in spec.params:
                 err(ParameterError(f"node '{spec.id}' ({spec.type}) needs a {p.name}",
@@ -126,7 +127,7 @@ def validate(graph: Graph, *, check_files: bool = True,
 
     # ------------------------------------------------------------------ links
     good: list[Link] = []
-    seen: set[Link] = set()
+    seen: set[tuple] = set()
     for link in graph.links:
         problem = None
         for end, as_input in ((link.src, False), (link.dst, True)):
@@ -135,24 +136,22 @@ def validate(graph: Graph, *, check_files: bool = True,
                                      f"{close_matches(end.node, graph.nodes)}", node=end.node)
                 break
             if end.node in known:
-                problem = graph._port_problem(link, end, as_input)
+                problem = graph.port_problem(link, end, as_input)
                 if problem:
                     break
-        if problem is None and link in seen:
+        key = (link.src.node, link.src.port, link.dst.node, link.dst.port)
+        if problem is None and key in seen:
             problem = GraphError(f"link {link} appears twice (it would be summed twice)",
                                  node=link.dst.node, port=link.dst.port)
-        seen.add(link)
+        seen.add(key)
         if problem is not None:
             err(problem)
         elif link.src.node in known and link.dst.node in known:
             good.append(link)
 
-    dag = nx.DiGraph()
-    dag.add_nodes_from(graph.nodes)
-    dag.add_edges_from((l.src.node, l.dst.node) for l in good)
-    for cycle in find_cycles(dag):
-        err(GraphError("links form a cycle: " + " -> ".join(cycle + [cycle[0]]),
-                       node=cycle[0]))
+    succ, pred = adjacency(graph.nodes, ((l.src.node, l.dst.node) for l in good))
+    for cycle in find_cycles(succ, pred):
+        err(GraphError("links form a cycle: " + _cycle_text(cycle), node=cycle[0]))
 
     # ------------------------------------------------------ dangling inputs
     fed: dict[str, set[str]] = {}
@@ -175,12 +174,12 @@ def validate(graph: Graph, *, check_files: bool = True,
     if not sinks:
         err(GraphError("the project has no output node, so a render would write nothing; "
                        "add an 'output'"))
+    heard = reaching(pred, sinks)
     for spec in graph:
-        if spec.id in known and spec.id not in sinks and dag.has_node(spec.id):
-            if not (nx.descendants(dag, spec.id) & sinks):
-                v.warnings.append(f"node '{spec.id}' does not reach any output")
+        if spec.id in known and spec.id not in heard:
+            v.warnings.append(f"node '{spec.id}' does not reach any output")
 
-    v.warnings += undithered_pcm16(graph, dag, sinks)
+    v.warnings += undithered_pcm16(graph, pred, sinks)
 
     # ------------------------------------------------------------------ files
     if check_files:
@@ -236,19 +235,17 @@ def check(graph: Graph, **kwargs) -> Validation:
     return v
 
 
-def find_cycles(dag: nx.DiGraph) -> list[list[str]]:
-    """One cycle (as node ids) per strongly connected knot of the graph."""
-    cycles = []
-    for component in nx.strongly_connected_components(dag):
-        if len(component) == 1:
-            (n,) = component
-            if not dag.has_edge(n, n):
-                continue
-        sub = dag.subgraph(component)
-        start = min(component)
-        edges = nx.find_cycle(sub, source=start)
-        cycles.append([u for u, _ in edges])
-    return sorted(cycles)
+CYCLE_SHOWN = 12                       # nodes of a long cycle named in its message
+
+
+def _cycle_text(cycle: list[str]) -> str:
+    """``a -> b -> c -> a``; a long cycle names its first and last nodes and how many
+    lie between."""
+    if len(cycle) <= CYCLE_SHOWN:
+        return " -> ".join(cycle + [cycle[0]])
+    head, tail = cycle[:CYCLE_SHOWN - 2], cycle[-2:]
+    return (" -> ".join(head) + f" -> ... ({len(cycle) - CYCLE_SHOWN} more) -> "
+            + " -> ".join(tail + [cycle[0]]))
 
 
 def _check_files(graph: Graph, overrides: dict, v: Validation) -> None:

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mixgraph.core.fileformat import read_plain
 from mixgraph.core.model import Graph
 from mixgraph.errors import MixgraphError, ParameterError, ProjectFileError
 
@@ -67,14 +68,7 @@ def _is_move(value: Any) -> bool:
 def load_variants(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
     """Named sets of overrides from a JSON file: ``{"name": {"node.param": value}}``."""
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8-sig"))
-    except OSError as exc:
-        raise ProjectFileError(f"cannot read variants file {path} ({exc.strerror or exc})",
-                               path=str(path)) from None
-    except ValueError as exc:
-        raise ProjectFileError(f"variants file {path} is not JSON ({exc})",
-                               path=str(path)) from None
+    doc = read_plain(path, "variants file")
     if not isinstance(doc, dict) or not doc:
         raise ProjectFileError(f"variants file {path} must be an object of named variants, "
                                "each an object of node.param overrides", path=str(path))
