@@ -474,8 +474,8 @@ def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers
                             and all(channels[l.src] == ch for l in feeding) \
                             and len(set(members)) == len(members):
                         rings = np.zeros((RING, len(members), ch, segment), dtype=DTYPE)
-                        for i, (c, j) in enumerate(members):
-                            chains[c].segments[j] = tuple(rings[r, i] for r in range(RING))
+                        for m, (c, j) in enumerate(members):
+                            chains[c].segments[j] = tuple(rings[r, m] for r in range(RING))
                         for f in port.feeds:
                             del end_of[f.buffer]                # each ring in one stack
                         sums = np.zeros((RING, ch, segment), dtype=DTYPE)
