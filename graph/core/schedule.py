@@ -18,7 +18,8 @@ order, once per block:
   a soloed node, and what it feeds, stay audible; everything else is silent.
 - **Buffers**: one ``(channels, block)`` buffer per output port, taken from a pool
   and given back once the last node reading it has run; single links pass their
-  buffer through without a copy; fan-in is summed into a scratch buffer.
+  buffer through without a copy; fan-in is summed into a scratch buffer, given back
+  once its node has run.
 - **Chains**: a source and the nodes after it that each take one link from the one
   before, which feeds nothing else (stem -> eq -> compressor -> channel), form a
   chain.  Nothing outside a chain reaches into it, so it runs ahead of the block
@@ -37,6 +38,14 @@ order, once per block:
 - **Length**: the song ends where the last source ends; each output continues for
   the tails declared along the paths into it (capped by the ``max_tail_s`` project
   setting) and is trimmed where its tail falls below -90 dBFS.
+
+The plan is built in passes, one decision each (the builder's methods, in the order
+``_PlanBuilder.build`` runs them): construct the nodes; form the chains and tail
+chains; prepare the sources and find where the song ends; prepare the other nodes
+for their inputs' channels; latency in and out of each node; the tails; the steps,
+each with the buffers it reads and writes (pool, chains' turn buffers, rings of chain
+ends, stacks, tail chain inlets, silence for unfed ports, delay lines); each output's
+end and the render length; the ancestors of nodes that need an analysis pass.
 """
 
 from __future__ import annotations
@@ -164,23 +173,6 @@ class Plan:
             step.node.close()
 
 
-class _Pool:
-    def __init__(self, block: int):
-        self.block = block
-        self.buffers: list[np.ndarray] = []
-        self.free: dict[int, list[int]] = {}
-
-    def take(self, channels: int) -> int:
-        free = self.free.setdefault(channels, [])
-        if free:
-            return free.pop()
-        self.buffers.append(np.zeros((channels, self.block), dtype=DTYPE))
-        return len(self.buffers) - 1
-
-    def give(self, index: int) -> None:
-        self.free.setdefault(self.buffers[index].shape[0], []).append(index)
-
-
 def order(graph: Graph) -> list[str]:
     """Node ids in topological order, ties broken by document order."""
     position = {nid: i for i, nid in enumerate(graph.nodes)}
@@ -241,49 +233,6 @@ def _members(graph: Graph, spec) -> list[str]:
 
 SEGMENT_FRAMES = 16384                 # a chain runs at least this many frames at a time
 RING = 3                               # segments of a chain's last outputs in flight
-
-
-def make_plan(graph: Graph, block_size: int,
-              output_paths: dict[str, str] | None = None, chains: bool = True) -> Plan:
-    """Build the render plan of a validated graph (nodes are constructed and prepared).
-
-    ``chains=False`` runs every step once per block (for streaming a preview)."""
-    output_paths = output_paths or {}
-    steps_order = order(graph)
-    sr = graph.sample_rate
-    links_in: dict[str, list[Link]] = {nid: [] for nid in graph.nodes}
-    for link in graph.links:
-        links_in[link.dst.node].append(link)
-    consumers: dict[PortRef, list[str]] = {}
-    for link in graph.links:
-        consumers.setdefault(link.src, []).append(link.dst.node)
-
-    muted, live = solo_gate(graph)
-    built: list[Node] = []
-    try:
-        return _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers,
-                      muted, live, built, chains)
-    except BaseException:
-        for node in built:
-            node.close()
-        raise
-
-
-def _prepare(graph, node, nid, ports, block_size, notices, channels, content,
-             consumers) -> None:
-    """Prepare one node and record the channel count of each of its outputs."""
-    cls = type(node)
-    ctx = Context(sample_rate=graph.sample_rate, max_block=block_size,
-                  input_channels=tuple(ch for _, _, ch in ports), base_dir=graph.base_dir,
-                  node_id=nid, notices=notices, content_frames=content,
-                  outputs_read=() if consumers is None else
-                  tuple(PortRef(nid, p.name) in consumers for p in cls.outputs))
-    out_ch = tuple(node.prepare(ctx))
-    if len(out_ch) != len(cls.outputs) or any(c not in (1, 2) for c in out_ch):
-        raise GraphError(f"node '{nid}' ({cls.type_name}) reported channel counts {out_ch} "
-                         "for its outputs; expected 1 or 2 for each")
-    for port, ch in zip(cls.outputs, out_ch):
-        channels[PortRef(nid, port.name)] = ch
 
 
 def find_chains(order_: list[str], links_in: dict[str, list[Link]], nodes: dict[str, Node],
@@ -348,204 +297,395 @@ def find_tail_chains(order_: list[str], links_in: dict[str, list[Link]],
     return found
 
 
-def _build(graph, block_size, output_paths, steps_order, sr, links_in, consumers, muted,
-           live, built, use_chains) -> Plan:
-    channels: dict[PortRef, int] = {}
-    lat_out: dict[str, int] = {}
-    lat_in: dict[str, int] = {}
-    tail_out: dict[str, float] = {}
-    notices: list[str] = []
-    prepared: list[tuple[str, Node, list[tuple[str, list[Link], int | None]]]] = []
+def make_plan(graph: Graph, block_size: int,
+              output_paths: dict[str, str] | None = None, chains: bool = True) -> Plan:
+    """Build the render plan of a validated graph (nodes are constructed and prepared).
 
-    nodes: dict[str, Node] = {}
-    for nid in steps_order:
-        spec = graph.nodes[nid]
-        cls = node_class(spec.type)
-        params = dict(spec.params)
-        if nid in output_paths:
-            params["path"] = str(output_paths[nid])
-        try:
-            node = cls(**params)
-        except MixgraphError as exc:
-            raise type(exc)(f"node '{nid}': {exc.message}", node=nid,
-                            param=exc.param) from None
-        node.node_id = nid
-        built.append(node)
-        nodes[nid] = node
+    ``chains=False`` runs every step once per block (for streaming a preview)."""
+    builder = _PlanBuilder(graph, block_size, output_paths or {}, chains)
+    try:
+        return builder.build()
+    except BaseException:
+        builder.close()
+        raise
 
-    chain_ids = find_chains(steps_order, links_in, nodes, live) if use_chains else []
-    heads = len(chain_ids)
-    if use_chains:
-        chain_ids += find_tail_chains(steps_order, links_in, nodes, live,
-                                      {nid for chain in chain_ids for nid in chain})
-    chain_of = {nid: k for k, chain in enumerate(chain_ids) for nid in chain}
-    segment = block_size * max(1, -(-SEGMENT_FRAMES // block_size))
 
-    # which outputs something reads (a preview may listen to any port: all of them)
-    read = consumers if use_chains else None
+class _PlanBuilder:
+    """Builds a :class:`Plan` in passes, each deciding one thing.  :meth:`build` runs
+    them in the order they depend on each other; each keeps what it decides on the
+    builder for the passes after it:
 
-    def longest(nid: str) -> int:
-        return segment if nid in chain_of else block_size
+    - :meth:`construct_nodes`: ``nodes``
+    - :meth:`form_chains`: ``chain_ids`` (the first ``heads`` start at sources),
+      ``chain_of``, ``segment``
+    - :meth:`prepare_sources`: ``content``, and ``channels`` of the sources' outputs
+    - :meth:`prepare_the_rest`: ``ports`` and the other ``channels``
+    - :meth:`compensate_latency`: ``lat_in``, ``lat_out``
+    - :meth:`add_up_tails`: ``tail_out``
+    - :meth:`make_steps`: ``pool``, ``chains``, ``stacks``, and the steps
+    - :meth:`sink_ends`, :meth:`render_length`, :meth:`analysis_ancestors`: the rest
+      of the plan
+    """
 
-    # sources first: every other node may want to know where the song ends
-    content = 0
-    for nid in steps_order:
-        if not type(nodes[nid]).inputs:
-            _prepare(graph, nodes[nid], nid, [], longest(nid), notices, channels, 0,
-                     read)
-            content = max(content, nodes[nid].length() or 0)
-    for nid in steps_order:
-        node = nodes[nid]
+    def __init__(self, graph: Graph, block_size: int, output_paths: dict[str, str],
+                 use_chains: bool):
+        self.graph = graph
+        self.block = block_size
+        self.output_paths = output_paths
+        self.use_chains = use_chains
+        self.order = order(graph)
+        self.links_in: dict[str, list[Link]] = {nid: [] for nid in graph.nodes}
+        for link in graph.links:
+            self.links_in[link.dst.node].append(link)
+        self.read = {link.src for link in graph.links}   # output ports something reads
+        self.muted, self.live = solo_gate(graph)
+        self.nodes: dict[str, Node] = {}                  # every node constructed so far
+        self.notices: list[str] = []
+
+    def build(self) -> Plan:
+        """Run the passes and assemble the plan."""
+        self.construct_nodes()
+        self.form_chains()
+        self.prepare_sources()
+        self.prepare_the_rest()
+        self.compensate_latency()
+        self.add_up_tails()
+        steps = self.make_steps()
+        sink_ends = self.sink_ends()
+        dag, upstream = self.analysis_ancestors()
+        return Plan(steps=steps, buffers=self.pool.buffers, block_size=self.block,
+                    sample_rate=self.graph.sample_rate, content_frames=self.content,
+                    sink_ends=sink_ends, end_frames=self.render_length(sink_ends),
+                    notices=self.notices, latency=self.lat_out, upstream=upstream,
+                    graph=dag, chains=self.chains, segment=self.segment,
+                    stacks=self.stacks)
+
+    def close(self) -> None:
+        for node in self.nodes.values():
+            node.close()
+
+    # ------------------------------------------------------------ nodes and chains
+    def construct_nodes(self) -> None:
+        """Each node from its parameters, in order (an output that is redirected writes
+        to its new path)."""
+        for nid in self.order:
+            spec = self.graph.nodes[nid]
+            cls = node_class(spec.type)
+            params = dict(spec.params)
+            if nid in self.output_paths:
+                params["path"] = str(self.output_paths[nid])
+            try:
+                node = cls(**params)
+            except MixgraphError as exc:
+                raise type(exc)(f"node '{nid}': {exc.message}", node=nid,
+                                param=exc.param) from None
+            node.node_id = nid
+            self.nodes[nid] = node
+
+    def form_chains(self) -> None:
+        """Which nodes run a segment at a time: the chains from sources (the first
+        ``heads``), then tail chains among the other nodes; none for a preview.  And how
+        long a segment is: a whole number of blocks."""
+        heads, tails = [], []
+        if self.use_chains:
+            heads = find_chains(self.order, self.links_in, self.nodes, self.live)
+            tails = find_tail_chains(self.order, self.links_in, self.nodes, self.live,
+                                     {nid for chain in heads for nid in chain})
+        self.chain_ids: list[list[str]] = heads + tails
+        self.heads = len(heads)
+        self.chain_of = {nid: k for k, chain in enumerate(self.chain_ids) for nid in chain}
+        self.segment = self.block * max(1, -(-SEGMENT_FRAMES // self.block))
+
+    # ------------------------------------------------ preparing, latency and tails
+    def prepare_sources(self) -> None:
+        """Prepare the sources first, and find where the song ends (``content``: where
+        the last source ends): every other node may want to know."""
+        self.channels: dict[PortRef, int] = {}
+        self.content = 0
+        for nid in self.order:
+            if not type(self.nodes[nid]).inputs:
+                self._prepare(nid, [], 0)
+                self.content = max(self.content, self.nodes[nid].length() or 0)
+
+    def prepare_the_rest(self) -> None:
+        """Prepare the other nodes, in order, for what their input ports carry: each
+        the widest of the signals linked into it (``None``: nothing is linked)."""
+        self.ports: dict[str, list[tuple[str, list[Link], int | None]]] = {}
+        for nid in self.order:
+            ports = []
+            for port in type(self.nodes[nid]).inputs:
+                links = [l for l in self.links_in[nid] if l.dst.port == port.name]
+                ports.append((port.name, links,
+                              max((self.channels[l.src] for l in links), default=None)))
+            self.ports[nid] = ports
+            if ports:
+                self._prepare(nid, ports, self.content)
+
+    def _prepare(self, nid: str, ports: list, content: int) -> None:
+        """Prepare one node and record the channel count of each of its outputs."""
+        node = self.nodes[nid]
         cls = type(node)
-        ports = []
-        for port in cls.inputs:
-            links = [l for l in links_in[nid] if l.dst.port == port.name]
-            ch = max((channels[l.src] for l in links), default=None)
-            ports.append((port.name, links, ch))
-        if cls.inputs:
-            _prepare(graph, node, nid, ports, longest(nid), notices, channels, content,
-                     read)
-        lat_in[nid] = max((lat_out[l.src.node] for l in links_in[nid]), default=0)
-        lat_out[nid] = lat_in[nid] + int(node.latency())
-        tail_out[nid] = max((tail_out[l.src.node] for l in links_in[nid]), default=0.0) \
-            + float(node.tail())
-        prepared.append((nid, node, ports))
+        # which outputs something reads (a preview may listen to any port: all of them)
+        read = tuple(PortRef(nid, p.name) in self.read for p in cls.outputs) \
+            if self.use_chains else ()
+        ctx = Context(sample_rate=self.graph.sample_rate,
+                      max_block=self.segment if nid in self.chain_of else self.block,
+                      input_channels=tuple(ch for _, _, ch in ports),
+                      base_dir=self.graph.base_dir, node_id=nid, notices=self.notices,
+                      content_frames=content, outputs_read=read)
+        out_ch = tuple(node.prepare(ctx))
+        if len(out_ch) != len(cls.outputs) or any(c not in (1, 2) for c in out_ch):
+            raise GraphError(f"node '{nid}' ({cls.type_name}) reported channel counts "
+                             f"{out_ch} for its outputs; expected 1 or 2 for each")
+        for port, ch in zip(cls.outputs, out_ch):
+            self.channels[PortRef(nid, port.name)] = ch
 
-    max_tail = float(graph.setting("max_tail_s"))
+    def compensate_latency(self) -> None:
+        """Each node's inputs are aligned to the latest of them (``lat_in``: song time
+        is the render clock minus it); its outputs lag by its own latency more
+        (``lat_out``)."""
+        self.lat_in: dict[str, int] = {}
+        self.lat_out: dict[str, int] = {}
+        for nid in self.order:
+            self.lat_in[nid] = max((self.lat_out[l.src.node] for l in self.links_in[nid]),
+                                   default=0)
+            self.lat_out[nid] = self.lat_in[nid] + int(self.nodes[nid].latency())
 
-    pool = _Pool(block_size)
-    zero: dict[int, int] = {}
-    last_use: dict[PortRef, int] = {}
-    for i, (nid, _, _) in enumerate(prepared):
-        for link in links_in[nid]:
-            last_use[link.src] = i
+    def add_up_tails(self) -> None:
+        """Seconds of tail after each node's output: its own, after the longest of
+        those before it."""
+        self.tail_out: dict[str, float] = {}
+        for nid in self.order:
+            before = max((self.tail_out[l.src.node] for l in self.links_in[nid]),
+                         default=0.0)
+            self.tail_out[nid] = before + float(self.nodes[nid].tail())
 
-    out_buffers: dict[PortRef, int] = {}
-    steps: list[Step] = []
-    own: set[int] = set()             # buffers of chains, never given back to the pool
-    turns: dict[tuple, int] = {}      # (chain, turn, port, channels): a chain's inner buffer
-    chains = [Chain([], [], []) for _ in chain_ids]
-    end_of: dict[int, tuple[int, int]] = {}   # a head chain's end view: (chain, end)
-    stacks: list[Stack] = []
+    # --------------------------------------------------------------------- buffers
+    def make_steps(self) -> list[Step]:
+        """A step per node, in order, with the buffers it reads and writes.  Outside
+        the chains, buffers come from the pool and go back to it once no later step
+        reads them."""
+        self.pool = _Pool(self.block)
+        self.chains = [Chain([], [], []) for _ in self.chain_ids]
+        self.stacks: list[Stack] = []
+        # per output port, until its last reader has run: the buffer it writes
+        self.written: dict[PortRef, int] = {}
+        # per block view of a head chain's last output, until a stack takes it: (chain, end)
+        self.end_of: dict[int, tuple[int, int]] = {}
+        # per (chain, turn, port, channels): a segment the chain's inner steps share
+        self.turns: dict[tuple, int] = {}
+        last_reader = {link.src: nid for nid in self.order for link in self.links_in[nid]}
+        return [self.make_step(nid, last_reader) for nid in self.order]
 
-    def dedicated(ch: int, frames: int) -> int:
-        pool.buffers.append(np.zeros((ch, frames), dtype=DTYPE))
-        own.add(len(pool.buffers) - 1)
-        return len(pool.buffers) - 1
-
-    def ring_from(b: int) -> tuple[np.ndarray, ...]:
-        """Buffer b and RING - 1 more like it, for segments in flight."""
-        return (pool.buffers[b],) + tuple(np.zeros_like(pool.buffers[b])
-                                          for _ in range(RING - 1))
-    sink_ends: dict[str, int] = {}
-    end = 0
-    for i, (nid, node, ports) in enumerate(prepared):
-        inputs = []
-        scratch = []
-        for name, links, ch in ports:
-            port = InputPort(name, ch)
-            feeding = [l for l in links if l in live]
-            if not links:
-                pass
-            elif not feeding:
-                if ch not in zero:            # a buffer of its own that nothing writes
-                    pool.buffers.append(np.zeros((ch, block_size), dtype=DTYPE))
-                    zero[ch] = len(pool.buffers) - 1
-                port.direct = zero[ch]
-            else:
-                for l in feeding:
-                    d = lat_in[nid] - lat_out[l.src.node]
-                    delay = DelayLine(channels[l.src], d, block_size) if d else None
-                    port.feeds.append(Feed(out_buffers[l.src], delay))
-                if len(feeding) == 1 and port.feeds[0].delay is None \
-                        and channels[feeding[0].src] == ch:
-                    port.direct = port.feeds[0].buffer
-                    port.feeds = []
-                else:
-                    members = [end_of.get(f.buffer) for f in port.feeds]
-                    if len(members) > 1 and all(m is not None for m in members) \
-                            and all(f.delay is None for f in port.feeds) \
-                            and all(channels[l.src] == ch for l in feeding) \
-                            and len(set(members)) == len(members):
-                        rings = np.zeros((RING, len(members), ch, segment), dtype=DTYPE)
-                        for i, (c, j) in enumerate(members):
-                            chains[c].segments[j] = tuple(rings[r, i] for r in range(RING))
-                        for f in port.feeds:
-                            del end_of[f.buffer]                # each ring in one stack
-                        sums = np.zeros((RING, ch, segment), dtype=DTYPE)
-                        pool.buffers.append(sums[0, :, :block_size])
-                        own.add(len(pool.buffers) - 1)
-                        port.stack = len(pool.buffers) - 1
-                        stacks.append(Stack(rings, members, port.stack, sums))
-                    else:
-                        port.scratch = pool.take(ch)
-                        scratch.append(port.scratch)
-            inputs.append(port)
-        outs = []
-        k = chain_of.get(nid)
-        if k is not None and k >= heads and nid == chain_ids[k][0]:
-            # a tail chain's first step reads its ring; the block loop fills it from
-            # the one live link in (same channels, no delay: a buffer passed through)
-            j = next(j for j, (_, links, _) in enumerate(ports) if links)
-            port = inputs[j]
-            chains[k].feed = port
-            chains[k].inlet = dedicated(port.channels, segment)
-            chains[k].inlet_segments = ring_from(chains[k].inlet)
-            inputs[j] = InputPort(port.name, port.channels, direct=chains[k].inlet)
-        for j, port in enumerate(type(node).outputs):
-            ch = channels[PortRef(nid, port.name)]
-            if k is None:
-                b = pool.take(ch)
-                out_buffers[PortRef(nid, port.name)] = b
-            elif nid != chain_ids[k][-1]:
-                turn = (k, chain_ids[k].index(nid) % 2, j, ch)
-                if turn not in turns:
-                    turns[turn] = dedicated(ch, segment)
-                b = turns[turn]
-                out_buffers[PortRef(nid, port.name)] = b
-            else:
-                b = dedicated(ch, segment)
-                view = dedicated(ch, block_size)
-                out_buffers[PortRef(nid, port.name)] = view
-                if k < heads:
-                    end_of[view] = (k, len(chains[k].ends))
-                chains[k].ends.append((b, view))
-                chains[k].segments.append(ring_from(b))
-            outs.append(b)
-        step = Step(nid, node, inputs, outs,
-                    tuple(channels[PortRef(nid, p.name)] for p in type(node).outputs),
-                    lat_in[nid], silent=nid in muted, chain=k)
-        steps.append(step)
+    def make_step(self, nid: str, last_reader: dict[PortRef, str]) -> Step:
+        """The step of node ``nid``: its inputs, then its outputs; then what it was the
+        last to use goes back to the pool."""
+        node, k = self.nodes[nid], self.chain_of.get(nid)
+        inputs = [self.input_port(nid, *port) for port in self.ports[nid]]
+        summed = [port.scratch for port in inputs if port.scratch is not None]
+        if k is not None and k >= self.heads and nid == self.chain_ids[k][0]:
+            self.tail_inlet(k, nid, inputs)
+        out_channels = tuple(self.channels[PortRef(nid, port.name)]
+                             for port in type(node).outputs)
+        step = Step(nid, node, inputs, self.output_buffers(nid), out_channels,
+                    self.lat_in[nid], silent=nid in self.muted, chain=k)
         if k is not None:
-            chains[k].steps.append(step)
-        if isinstance(node, Sink):
-            tail = min(tail_out[nid], max_tail)
-            sink_ends[nid] = content + int(math.ceil(tail * sr))
-            end = max(end, lat_in[nid] + sink_ends[nid])
-        # give back what no later step reads
-        for b in scratch:
-            pool.give(b)
-        for link in links_in[nid]:
-            if last_use.get(link.src) == i and link.src in out_buffers:
-                b = out_buffers.pop(link.src)
-                if b not in own:
-                    pool.give(b)
-        for port in type(node).outputs:
-            ref = PortRef(nid, port.name)
-            if ref not in last_use:
-                b = out_buffers.pop(ref)
-                if b not in own:
-                    pool.give(b)
+            self.chains[k].steps.append(step)
+        self.give_back(nid, summed, last_reader)
+        return step
 
-    dag = nx.DiGraph()
-    dag.add_nodes_from(graph.nodes)
-    dag.add_edges_from((l.src.node, l.dst.node) for l in graph.links)
-    upstream = {step.node_id: nx.ancestors(dag, step.node_id) for step in steps
-                if step.node.needs_analysis}
-    return Plan(steps=steps, buffers=pool.buffers, block_size=block_size, sample_rate=sr,
-                content_frames=content, sink_ends=sink_ends, end_frames=end,
-                notices=notices, latency=lat_out, upstream=upstream, graph=dag,
-                chains=chains, segment=segment, stacks=stacks)
+    def input_port(self, nid: str, name: str, links: list[Link],
+                   channels: int | None) -> InputPort:
+        """Where an input port finds its signal: nowhere (nothing linked), silence (no
+        link live), one upstream buffer as it is, a stack of chain ends summed a segment
+        at a time, or the sum of its feeds in a buffer of the pool."""
+        port = InputPort(name, channels)
+        if not links:
+            return port
+        feeding = [l for l in links if l in self.live]
+        if not feeding:
+            port.direct = self.pool.zero(channels)
+            return port
+        port.feeds = self.feeds(nid, feeding)
+        if len(feeding) == 1 and port.feeds[0].delay is None \
+                and self.channels[feeding[0].src] == channels:
+            port.direct, port.feeds = port.feeds[0].buffer, []
+        elif (members := self.stack_members(port, feeding)) is not None:
+            port.stack = self.stack(port, members)
+        else:
+            port.scratch = self.pool.take(channels)
+        return port
+
+    def feeds(self, nid: str, feeding: list[Link]) -> list[Feed]:
+        """A feed per live link, through a delay line where the link's signal is ahead
+        of the node's latest input (latency compensation)."""
+        feeds = []
+        for link in feeding:
+            ahead = self.lat_in[nid] - self.lat_out[link.src.node]
+            delay = DelayLine(self.channels[link.src], ahead, self.block) if ahead else None
+            feeds.append(Feed(self.written[link.src], delay))
+        return feeds
+
+    def stack_members(self, port: InputPort, feeding: list[Link]
+                      ) -> list[tuple[int, int]] | None:
+        """The (chain, end) of each feed, if the port can sum them a segment at a time:
+        two or more, each the last output of a different chain from a source that is
+        in no stack yet, undelayed and as wide as the port."""
+        members = [self.end_of.get(feed.buffer) for feed in port.feeds]
+        if len(members) > 1 and all(m is not None for m in members) \
+                and all(feed.delay is None for feed in port.feeds) \
+                and all(self.channels[l.src] == port.channels for l in feeding) \
+                and len(set(members)) == len(members):
+            return members
+        return None
+
+    def stack(self, port: InputPort, members: list[tuple[int, int]]) -> int:
+        """The rings of the chain ends ``members``, allocated together (see
+        :class:`Stack`), and the sums they add up to; returns the buffer the block loop
+        points at this block's sum."""
+        ch = port.channels
+        rings = np.zeros((RING, len(members), ch, self.segment), dtype=DTYPE)
+        for m, (c, j) in enumerate(members):
+            self.chains[c].segments[j] = tuple(rings[r, m] for r in range(RING))
+        for feed in port.feeds:
+            del self.end_of[feed.buffer]              # each ring in one stack
+        sums = np.zeros((RING, ch, self.segment), dtype=DTYPE)
+        view = self.pool.keep(sums[0, :, :self.block])
+        self.stacks.append(Stack(rings, members, view, sums))
+        return view
+
+    def tail_inlet(self, k: int, nid: str, inputs: list[InputPort]) -> None:
+        """A tail chain's first step reads a ring that the block loop fills from the
+        one live link in (same channels, no delay: a buffer passed through); the port
+        as built becomes the chain's ``feed``, which the block loop gathers."""
+        j = next(j for j, (_, links, _) in enumerate(self.ports[nid]) if links)
+        chain, port = self.chains[k], inputs[j]
+        chain.feed = port
+        chain.inlet = self.pool.dedicated(port.channels, self.segment)
+        chain.inlet_segments = self.pool.ring(chain.inlet)
+        inputs[j] = InputPort(port.name, port.channels, direct=chain.inlet)
+
+    def output_buffers(self, nid: str) -> list[int]:
+        """The buffer each output port writes: one from the pool outside chains; in a
+        chain, a turn buffer (see :meth:`turn_buffer`), or at its end a segment that the
+        block loop reads through a block view."""
+        k = self.chain_of.get(nid)
+        outs = []
+        for j, port in enumerate(type(self.nodes[nid]).outputs):
+            ref = PortRef(nid, port.name)
+            ch = self.channels[ref]
+            if k is None:
+                b = self.written[ref] = self.pool.take(ch)
+            elif nid != self.chain_ids[k][-1]:
+                b = self.written[ref] = self.turn_buffer(k, nid, j, ch)
+            else:
+                b, self.written[ref] = self.chain_end(k, ch)
+            outs.append(b)
+        return outs
+
+    def turn_buffer(self, k: int, nid: str, j: int, channels: int) -> int:
+        """Inside chain ``k`` two segments take turns: a step writes output ``j`` into
+        the one that the step before it did not."""
+        turn = (k, self.chain_ids[k].index(nid) % 2, j, channels)
+        if turn not in self.turns:
+            self.turns[turn] = self.pool.dedicated(channels, self.segment)
+        return self.turns[turn]
+
+    def chain_end(self, k: int, channels: int) -> tuple[int, int]:
+        """A last output of chain ``k``: the segment it writes, with a ring of ``RING``
+        in flight, and the block view the block loop reads."""
+        b = self.pool.dedicated(channels, self.segment)
+        view = self.pool.dedicated(channels, self.block)
+        chain = self.chains[k]
+        if k < self.heads:
+            self.end_of[view] = (k, len(chain.ends))
+        chain.ends.append((b, view))
+        chain.segments.append(self.pool.ring(b))
+        return b, view
+
+    def give_back(self, nid: str, summed: list[int], last_reader: dict[PortRef, str]
+                  ) -> None:
+        """Once ``nid`` has run: the buffers it summed into, the outputs it was the
+        last to read and its own outputs that nothing reads go back to the pool."""
+        for b in summed:
+            self.pool.give(b)
+        for link in self.links_in[nid]:          # (two links may come from one port)
+            if last_reader[link.src] == nid and link.src in self.written:
+                self.pool.give(self.written.pop(link.src))
+        for port in type(self.nodes[nid]).outputs:
+            if PortRef(nid, port.name) not in last_reader:
+                self.pool.give(self.written.pop(PortRef(nid, port.name)))
+
+    # ------------------------------------------------------------ length and analysis
+    def sink_ends(self) -> dict[str, int]:
+        """Song samples each output may write: the song, then the longest tail along
+        the paths into it, capped by the ``max_tail_s`` setting."""
+        max_tail = float(self.graph.setting("max_tail_s"))
+        sr = self.graph.sample_rate
+        return {nid: self.content + int(math.ceil(min(self.tail_out[nid], max_tail) * sr))
+                for nid in self.order if isinstance(self.nodes[nid], Sink)}
+
+    def render_length(self, sink_ends: dict[str, int]) -> int:
+        """Render-clock samples to run: until the output that ends last, behind its
+        input latency, has written its end."""
+        return max([0] + [self.lat_in[nid] + end for nid, end in sink_ends.items()])
+
+    def analysis_ancestors(self) -> tuple[nx.DiGraph, dict[str, set[str]]]:
+        """The graph of node ids and links, and for each node that needs an analysis
+        pass, every node upstream of it (they run in that pass)."""
+        dag = nx.DiGraph()
+        dag.add_nodes_from(self.graph.nodes)
+        dag.add_edges_from((l.src.node, l.dst.node) for l in self.graph.links)
+        return dag, {nid: nx.ancestors(dag, nid) for nid in self.order
+                     if self.nodes[nid].needs_analysis}
+
+
+class _Pool:
+    """The plan's buffers.  Block buffers are lent, by channel count, to output ports and
+    to input ports' sums, and given back once no later step reads them; the others are
+    kept for good and never lent (chains' segments and block views, tail chain inlets,
+    stacks' sums, silence for ports whose links are all silenced)."""
+
+    def __init__(self, block: int):
+        self.block = block
+        self.buffers: list[np.ndarray] = []
+        self.free: dict[int, list[int]] = {}
+        self.kept: set[int] = set()
+        self.silence: dict[int, int] = {}
+
+    def take(self, channels: int) -> int:
+        """A block buffer to lend: a free one, or a new one when none is free."""
+        free = self.free.setdefault(channels, [])
+        if free:
+            return free.pop()
+        self.buffers.append(np.zeros((channels, self.block), dtype=DTYPE))
+        return len(self.buffers) - 1
+
+    def give(self, index: int) -> None:
+        """Take buffer ``index`` back, to lend again (a kept one stays as it is)."""
+        if index not in self.kept:
+            self.free.setdefault(self.buffers[index].shape[0], []).append(index)
+
+    def keep(self, array: np.ndarray) -> int:
+        """Add ``array`` as a buffer that is never lent."""
+        self.buffers.append(array)
+        self.kept.add(len(self.buffers) - 1)
+        return len(self.buffers) - 1
+
+    def dedicated(self, channels: int, frames: int) -> int:
+        """A new buffer of ``frames`` that is never lent."""
+        return self.keep(np.zeros((channels, frames), dtype=DTYPE))
+
+    def zero(self, channels: int) -> int:
+        """A block of silence that nothing writes (one per channel count)."""
+        if channels not in self.silence:
+            self.silence[channels] = self.dedicated(channels, self.block)
+        return self.silence[channels]
+
+    def ring(self, index: int) -> tuple[np.ndarray, ...]:
+        """Buffer ``index`` and ``RING - 1`` more like it, for segments in flight."""
+        first = self.buffers[index]
+        return (first,) + tuple(np.zeros_like(first) for _ in range(RING - 1))
 
 
 def gather(port: InputPort, bufs: list[np.ndarray], f: int, full: bool):
