@@ -55,14 +55,14 @@ def main() -> None:
     dpg.setup_dearpygui()
     dpg.show_viewport()
     frames(app, 5)
-    result["nodes_drawn"] = len(app.node_items)
-    result["links_drawn"] = len(app.link_items)
+    result["nodes_drawn"] = len(app.board.node_items)
+    result["links_drawn"] = len(app.board.link_items)
 
     # add a node from the palette (Tab, then the palette's button)
-    app._on_key(None, dpg.mvKey_Tab)
+    app.on_key(None, dpg.mvKey_Tab)
     frames(app)
     dpg.set_value("palette_filter", "width")
-    app._fill_palette()
+    app.palette.fill()
     buttons = dpg.get_item_children("palette_list", 1)
     button = next(b for b in buttons
                   if dpg.get_item_user_data(b) == "stereo_width")
@@ -72,11 +72,11 @@ def main() -> None:
     result["added"] = added
 
     # link mix.out -> added.in by the node editor's link callback (a drag)
-    pins = {v: k for k, v in app.pins.items()}
+    pins = {v: k for k, v in app.board.pins.items()}
     click("editor", (pins["mix.out"], pins[f"{added}.in"]))
     frames(app)
     result["linked"] = any(l.dst.node == added for l in session.graph.links)
-    result["links_after_link"] = len(app.link_items)
+    result["links_after_link"] = len(app.board.link_items)
 
     # a link that would make a cycle is refused at once, with a message
     click("editor", (pins[f"{added}.out"], pins["mix.in"]))
@@ -87,20 +87,20 @@ def main() -> None:
     click(menu_item("Undo"))
     frames(app)
     result["linked_after_undo"] = any(l.dst.node == added for l in session.graph.links)
-    result["links_after_undo"] = len(app.link_items)
+    result["links_after_undo"] = len(app.board.link_items)
 
     # wire the new node properly: mix -> width -> a new output, then save and render
     click("editor", (pins["mix.out"], pins[f"{added}.in"]))
     click(button)
-    app.palette_pos = (40, 40)
+    app.palette.pos = (40, 40)
     dpg.set_value("palette_filter", "output")
-    app._fill_palette()
+    app.palette.fill()
     out_button = next(b for b in dpg.get_item_children("palette_list", 1)
                       if dpg.get_item_user_data(b) == "output")
     click(out_button)
     out = [n for n in session.graph.nodes if n.startswith("output")][-1]
-    click(app.param_items[(out, "path")], "out/wide.wav")
-    pins = {v: k for k, v in app.pins.items()}
+    click(app.inspector.param_items[(out, "path")], "out/wide.wav")
+    pins = {v: k for k, v in app.board.pins.items()}
     click("editor", (pins[f"{added}.out"], pins[f"{out}.in"]))
     frames(app)
     widths = [n for n in session.graph.nodes if n.startswith("stereo_width")]
@@ -118,7 +118,7 @@ def main() -> None:
                          and dpg.get_item_label(i) == "Render")
     click(render_button)
     started = time.monotonic()
-    while app.job is not None and time.monotonic() - started < 120:
+    while app.rendering.job is not None and time.monotonic() - started < 120:
         frames(app, 1)
         time.sleep(0.01)
     frames(app, 10)
