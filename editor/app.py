@@ -151,8 +151,10 @@ class EditorApp:
             self.status("")
             return result
         except MixgraphError as exc:
-            self.status(exc.message, error=True)
-            self.sync()                                # put widgets back to the model
+            self.sync()                                # put widgets back to the model,
+            self.status(exc.message, error=True)       # then say why: after sync, whose
+            #                                            note of a project-wide problem
+            #                                            would otherwise hide the refusal
         except Exception as exc:                       # pragma: no cover - a bug
             self.status(f"internal error: {type(exc).__name__}: {exc}", error=True)
         return None
