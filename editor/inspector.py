@@ -2,8 +2,9 @@
 
 Each parameter gets the widget :func:`widgets.spec_for` describes; a change goes to
 the session as an edit and the widget is redrawn from the model (it keeps no value of
-its own).  EQ bands get a band editor (a row per band, "+ band"); a member list is
-edited as text.
+its own).  A list parameter that declares its items gets a list editor: a row per
+item with a widget per field the item uses, a remove button, and "+ band" (the item's
+noun) adding the declaration's new item; a member list is edited as text.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import dearpygui.dearpygui as dpg
 
-from mixgraph.nodes.base import node_class
-from mixgraph.nodes.eq import BAND_FIELDS, BAND_TYPES, SLOPES
+from mixgraph.nodes.base import Param, node_class
 
-from .widgets import WidgetSpec, describe_automation, model_value, shown_value
+from .widgets import (ITEM_INDENT, WidgetSpec, describe_automation, item_lines, model_value,
+                      shown_value)
 
 if TYPE_CHECKING:
     from .app import EditorApp
@@ -29,7 +30,7 @@ class Inspector:
         self.app = app
         self.param_items: dict[tuple[str, str], Any] = {}
 
-    def _param(self, nid: str, name: str):
+    def _param(self, nid: str, name: str) -> Param:
         return node_class(self.app.session.graph.nodes[nid].type).param_table()[name]
 
     def _set(self, nid: str, name: str, value: Any) -> None:
@@ -47,7 +48,7 @@ class Inspector:
                                    self.app.session.reset_param, *u))
             self.param_items[(nid, p.name)] = None
             return
-        if s.kind in ("bands", "members", "list"):
+        if s.kind in ("items", "members", "list"):
             item = dpg.add_group(tag=f"list::{nid}::{p.name}")
             self.param_items[(nid, p.name)] = item
             self.rebuild_list(nid, p)
@@ -92,7 +93,7 @@ class Inspector:
             item = self.param_items.get((view.id, p.name))
             if item is None or p.automated:
                 continue
-            if p.spec.kind in ("bands", "members"):
+            if p.spec.kind in ("items", "members"):
                 self.rebuild_list(view.id, p)
             elif dpg.does_item_exist(item):
                 dpg.set_value(item, shown_value(table[p.name], p.value))
@@ -108,8 +109,8 @@ class Inspector:
         if not dpg.does_item_exist(group):
             return
         dpg.delete_item(group, children_only=True)
-        if p.spec.kind == "bands":
-            self._band_editor(nid, p.name, list(p.value), group)
+        if p.spec.kind == "items":
+            self._item_editor(nid, self._param(nid, p.name), p.spec, list(p.value), group)
         elif p.spec.kind == "members":
             dpg.add_input_text(label=p.name, parent=group, width=WIDGET_WIDTH,
                                default_value=", ".join(p.value), on_enter=True,
@@ -119,49 +120,46 @@ class Inspector:
         else:
             dpg.add_text(f"{p.name}: {p.value}", parent=group, wrap=280)
 
-    def _band_editor(self, nid: str, name: str, bands: list, parent) -> None:
+    def _item_editor(self, nid: str, param: Param, spec: WidgetSpec, rows: list,
+                     parent) -> None:
+        """One row per item: the fields it uses (as declared), then its remove button."""
+        declared = param.items
+        fields = declared.table()
+        name = param.name
         dpg.add_text(name, parent=parent)
 
-        def setter(i, key):
-            def cb(sender, value, user_data):
-                new = [dict(b) for b in bands]
-                if key == "type":
-                    new[i]["type"] = value
-                elif key == "slope_db_oct":
-                    new[i][key] = int(value)
-                elif key == "on":
-                    new[i][key] = bool(value)
-                else:
-                    new[i][key] = float(value)
-                self._set(nid, name, new)
-            return cb
+        def set_field(sender, value, where):
+            i, key = where
+            self.app.edit(self.app.session.set_item, nid, name, i, key,
+                          model_value(fields[key], value))
 
-        for i, band in enumerate(bands):
-            values = {k: band.get(k, f.default) for k, f in BAND_FIELDS.items()}
-            with dpg.group(horizontal=True, parent=parent):
-                dpg.add_checkbox(default_value=bool(values["on"]), callback=setter(i, "on"))
-                dpg.add_combo(items=list(BAND_TYPES), default_value=values["type"], width=90,
-                              callback=setter(i, "type"))
-                gains = values["type"] in ("bell", "low_shelf", "high_shelf")
-                for key, fmt, width in (("freq_hz", "%.0f Hz", 80), ("gain_db", "%.1f dB", 64),
-                                        ("q", "Q %.2f", 60)):
-                    if (key == "gain_db" and not gains) or \
-                            (key == "q" and values["type"] in ("highpass", "lowpass")):
-                        continue
-                    v = values[key]
-                    if isinstance(v, dict):
-                        dpg.add_text(f"{key} automated")
-                        continue
-                    f = BAND_FIELDS[key]
-                    dpg.add_drag_float(default_value=float(v), width=width, format=fmt,
-                                       min_value=f.min, max_value=f.max, clamped=True,
-                                       speed=max((f.max - f.min) / 2000, 0.01),
-                                       callback=setter(i, key))
-                if values["type"] in ("highpass", "lowpass"):
-                    dpg.add_combo(items=[str(x) for x in SLOPES], width=50,
-                                  default_value=str(values["slope_db_oct"]),
-                                  callback=setter(i, "slope_db_oct"))
-                dpg.add_button(label="x", user_data=i, callback=lambda s, a, u: self._set(
-                    nid, name, [b for j, b in enumerate(bands) if j != u]))
-        dpg.add_button(label="+ band", parent=parent, callback=lambda: self._set(
-            nid, name, bands + [{"type": "bell", "freq_hz": 1000.0, "gain_db": 0.0, "q": 1.0}]))
+        def remove(sender, app_data, i):
+            self.app.edit(self.app.session.remove_item, nid, name, i)
+
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict):                 # not an item: say so, offer x
+                with dpg.group(horizontal=True, parent=parent):
+                    dpg.add_text(f"{declared.noun} {i}: {row!r}")
+                    dpg.add_button(label="x", user_data=i, callback=remove)
+                continue
+            values = declared.values(row)
+            lines = item_lines(spec, [f.name for f in declared.used(row)])
+            for n, line in enumerate(lines):
+                indent = ITEM_INDENT if n else -1         # later lines under the first
+                with dpg.group(horizontal=True, parent=parent, indent=indent):
+                    for f in line:
+                        value = values[f.label]
+                        if isinstance(value, dict):
+                            dpg.add_text(f"{f.label} automated")
+                            continue
+                        item = self.add_widget(f, shown_value(fields[f.label], value),
+                                               set_field, (i, f.label), width=f.width)
+                        if f.doc:
+                            with dpg.tooltip(item):
+                                dpg.add_text(f"{f.label}: {f.doc}")
+                    if n == len(lines) - 1:
+                        dpg.add_button(label="x", user_data=i, callback=remove)
+        if declared.max is None or len(rows) < declared.max:
+            dpg.add_button(label=f"+ {declared.noun}", parent=parent, user_data=(nid, name),
+                           callback=lambda s, a, u: self.app.edit(self.app.session.add_item,
+                                                                  *u))

@@ -3,14 +3,17 @@
     python tests/editor_driver.py PROJECT RESULT.json SCREENSHOT.png
 
 Uses Dear PyGui's own registered callbacks (the palette button, the node editor's
-link callback, menu items, the Render button), as a user's clicks would, then writes
-what happened to RESULT.json.
+link callback, menu items, the Render button), as a user's clicks would; the "+ band"
+of a multiband compressor is clicked with the real mouse (xdotool, when installed).
+Then writes what happened to RESULT.json.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,6 +21,7 @@ from pathlib import Path
 import dearpygui.dearpygui as dpg
 
 
+from mixgraph import validate  # noqa: E402
 from mixgraph.editor.app import EditorApp  # noqa: E402
 from mixgraph.editor.session import Session  # noqa: E402
 
@@ -44,6 +48,56 @@ def menu_item(label: str) -> int:
                 and dpg.get_item_label(item) == label:
             return item
     raise KeyError(label)
+
+
+def mouse_click(app: EditorApp, item) -> None:
+    """Click an item with the real mouse: move there, press, release, a frame between."""
+    (x0, y0), (x1, y1) = dpg.get_item_rect_min(item), dpg.get_item_rect_max(item)
+    vx, vy = dpg.get_viewport_pos()
+    x, y = int(vx + (x0 + x1) / 2), int(vy + (y0 + y1) / 2)
+    for args in (["mousemove", str(x), str(y)], ["mousedown", "1"], ["mouseup", "1"]):
+        subprocess.run(["xdotool", *args], check=True, timeout=30)
+        frames(app)
+
+
+def plus_button(group: str) -> int:
+    return next(b for b in dpg.get_item_children(group, 1)
+                if dpg.get_item_label(b) == "+ band")
+
+
+def multiband_plus_band(app: EditorApp, result: dict) -> None:
+    """A new project, a multiband compressor from the palette, and its "+ band" clicked."""
+    dpg.hide_item("report_window")
+    click(menu_item("New"))                  # the project was saved: nothing to ask
+    frames(app)
+    app.palette.pos = (40, 40)
+    app.palette.show()
+    dpg.set_value("palette_filter", "multiband")
+    app.palette.fill()
+    click(next(b for b in dpg.get_item_children("palette_list", 1)
+               if dpg.get_item_user_data(b) == "multiband_compressor"))
+    app.board.frame()
+    frames(app, 5)
+    session = app.session
+    (mb,) = session.graph.nodes
+    group = f"list::{mb}::bands"
+    if shutil.which("xdotool"):
+        mouse_click(app, plus_button(group))
+        result["plus_band_by"] = "mouse"
+    else:
+        click(plus_button(group))
+        result["plus_band_by"] = "callback"
+    frames(app)
+    result["bands_after_plus"] = session.graph.node(mb).params.get("bands")
+    result["band_problems"] = [e.message for e in validate(session.graph).errors
+                               if e.param == "bands"]
+    for _ in range(3):                        # to three bands (two crossovers), then a 4th
+        click(plus_button(group))
+        frames(app)
+    result["bands_after_four_clicks"] = len(session.graph.node(mb).params["bands"])
+    result["status_after_fourth"] = app.status_text
+    result["band_lines_drawn"] = len([g for g in dpg.get_item_children(group, 1)
+                                      if dpg.get_item_type(g) == "mvAppItemType::mvGroup"])
 
 
 def main() -> None:
@@ -126,6 +180,7 @@ def main() -> None:
     result["report_shown"] = dpg.is_item_shown("report_window")
     dpg.output_frame_buffer(file=shot)
     frames(app, 3)
+    multiband_plus_band(app, result)
     result_path.write_text(json.dumps(result, indent=2))
     dpg.destroy_context()
 
