@@ -97,12 +97,12 @@ def main() -> None:
             times.append(time.perf_counter() - t)
         return statistics.median(times) * 1000
 
-    drag_work = work(lambda i: app._call(session.set_param, "s8_ch", "gain_db", -10 + i * 0.1))
+    drag_work = work(lambda i: app.edit(session.set_param, "s8_ch", "gain_db", -10 + i * 0.1))
     frame = timed(lambda i: None)
-    drag = timed(lambda i: app._call(session.set_param, "s7_ch", "gain_db", -10 + i * 0.1))
-    add = timed(lambda i: app._call(session.add_node, "gain", (100 + 5 * i, 900)))
+    drag = timed(lambda i: app.edit(session.set_param, "s7_ch", "gain_db", -10 + i * 0.1))
+    add = timed(lambda i: app.edit(session.add_node, "gain", (100 + 5 * i, 900)))
     gains = [n for n in session.graph.nodes if n.startswith("gain")]
-    link = timed(lambda i: app._call(session.connect, "mix", gains[i]))
+    link = timed(lambda i: app.edit(session.connect, "mix", gains[i]))
     undo = timed(lambda i: app.undo())
     print(f"{len(session.graph)} nodes, {len(session.graph.links)} links")
     print(f"  open (build and first frames): {opened * 1000:7.0f} ms")

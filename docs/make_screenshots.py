@@ -103,8 +103,8 @@ def main() -> None:
         app.tick()
         dpg.render_dearpygui_frame()
     capture(dpg, app, HERE / "editor-mix.png")
-    job = app.start_render()
-    while app.job is not None:
+    job = app.rendering.start()
+    while app.rendering.job is not None:
         app.tick()
         dpg.render_dearpygui_frame()
         time.sleep(0.01)

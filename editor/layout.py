@@ -11,8 +11,10 @@ import networkx as nx
 
 from mixgraph.core.model import Graph
 
+from .widgets import item_lines, spec_for
+
 WIDTH = 270
-WIDE = 450                              # nodes that show a band list
+WIDE = 450                              # nodes that show a list of items (EQ bands ...)
 ROW = 24
 HEADER = 40
 GAP = 24
@@ -27,16 +29,25 @@ def node_height(graph: Graph, node_id: str) -> float:
     for p in cls.params:
         if getattr(p, "template_only", False) and graph.kind != "template":
             continue
-        if p.name == "bands":
-            rows += 2 + len(spec.params.get("bands", []))
+        if p.items is not None:                  # its name, its rows, "+ band"
+            items = spec.params.get(p.name, p.default)
+            rows += 2 + sum(_item_rows(p, item) for item in
+                            (items if isinstance(items, list) else []))
         else:
             rows += 1
     return HEADER + ROW * rows
 
 
+def _item_rows(param, item) -> int:
+    """Lines one item of a list parameter takes in the editor (as it draws them)."""
+    if not isinstance(item, dict):
+        return 1
+    return len(item_lines(spec_for(param), [f.name for f in param.items.used(item)]))
+
+
 def node_width(graph: Graph, node_id: str) -> float:
     cls = graph.nodes[node_id].node_class()
-    return WIDE if cls is not None and any(p.name == "bands" for p in cls.params) else WIDTH
+    return WIDE if cls is not None and any(p.items is not None for p in cls.params) else WIDTH
 
 
 def arrange(graph: Graph) -> dict[str, list[float]]:

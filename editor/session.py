@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from mixgraph import Graph, MixgraphError, load, save, validate
+from mixgraph import Graph, MixgraphError, ParameterError, load, save, validate
 from mixgraph.nodes.base import node_class
 
 HISTORY_LIMIT = 200
@@ -165,6 +165,41 @@ class Session:
 
     def reset_param(self, node_id: str, name: str) -> None:
         self._edit(f"reset {node_id}.{name}", lambda: self.graph.unset(node_id, name))
+
+    # ---------------------------------------------- a list parameter's items
+    def add_item(self, node_id: str, name: str) -> None:
+        """Append the item the parameter's declaration makes new (the list editor's
+        "+ band"); the node refuses it, with its own message, if it cannot take one."""
+        items, rows = self._items(node_id, name)
+        self._edit(f"add {items.noun} to {node_id}.{name}",
+                   lambda: self.graph.set(node_id, name, rows + [items.new()]))
+
+    def remove_item(self, node_id: str, name: str, index: int) -> None:
+        items, rows = self._items(node_id, name)
+        self._edit(f"remove {items.noun} {index} of {node_id}.{name}",
+                   lambda: self.graph.set(node_id, name,
+                                          [r for i, r in enumerate(rows) if i != index]))
+
+    def set_item(self, node_id: str, name: str, index: int, field: str, value: Any) -> None:
+        """Set one field of one item (a drag on it is one undo step, as for a parameter)."""
+        items, rows = self._items(node_id, name)
+        if not (0 <= index < len(rows) and isinstance(rows[index], dict)):
+            raise ParameterError(f"node '{node_id}': {name} has no {items.noun} {index}",
+                                 node=node_id, param=name)
+        rows[index][field] = value
+        self._edit(f"{node_id}.{name} {items.noun} {index} {field}",
+                   lambda: self.graph.set(node_id, name, rows),
+                   key=("item", node_id, name, index, field))
+
+    def _items(self, node_id: str, name: str):
+        """The parameter's item declaration and a copy of its items as they are."""
+        spec = self.graph.node(node_id)
+        rows = spec.value(name)
+        items = node_class(spec.type).param_table()[name].items
+        if items is None:
+            raise ParameterError(f"node '{node_id}': {name} is not a list of items",
+                                 node=node_id, param=name)
+        return items, copy.deepcopy(rows) if isinstance(rows, list) else []
 
     def rename(self, old: str, new: str) -> None:
         self._edit(f"rename {old} to {new}", lambda: self.graph.rename(old, new))

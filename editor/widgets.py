@@ -1,8 +1,11 @@
 """Which widget edits which parameter, read from the node's parameter table.
 
 ``spec_for(param)`` describes the widget (drag with unit and range, combo, toggle,
-text, file, band list, member list) without creating it, so the mapping is testable
-without a display and the editor draws from it.
+text, file, list of items, member list) without creating it, so the mapping is testable
+without a display and the editor draws from it.  A list parameter that declares its
+items (:class:`mixgraph.nodes.base.Items`) gets a list editor: one row per item, a
+compact widget per field (``field_spec``), packed into lines that fit a node
+(``item_lines``; the layout's node heights use the same packing).
 """
 
 from __future__ import annotations
@@ -11,16 +14,22 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from mixgraph.nodes.base import Param
+from mixgraph.nodes.base import Items, Param
 
 UNIT_FORMATS = {"dB": "%.1f dB", "dBFS": "%.1f dBFS", "dBTP": "%.1f dBTP", "LUFS": "%.1f LUFS",
                 "Hz": "%.0f Hz", "ms": "%.1f ms", "s": "%.2f s", "dB/oct": "%d dB/oct"}
+UNIT_SUFFIXES = ("_dbfs", "_dbtp", "_lufs", "_db_oct", "_db", "_hz", "_ms", "_s")
+CHAR_WIDTH = 7                    # pixels per character of the editor's font
+ITEM_LINE_WIDTH = 430             # room for an item's widgets in a node that shows a list
+ITEM_INDENT = 12                  # an item's second and later lines, under its first
+REMOVE_WIDTH = 20                 # the "x" that ends an item's last line
+SPACING = 8                       # between widgets on a line
 
 
 @dataclass
 class WidgetSpec:
     kind: str                      # drag_float, drag_int, combo, checkbox, text, path,
-    #                                bands, members, list
+    #                                items, members, list
     label: str
     doc: str = ""
     min: float | None = None
@@ -29,6 +38,8 @@ class WidgetSpec:
     speed: float = 0.1
     items: list = field(default_factory=list)
     automatable: bool = False
+    width: int = 0                 # an item field's widget: its width in pixels
+    fields: tuple = ()             # kind "items": a WidgetSpec per item field, as declared
 
 
 def spec_for(param: Param) -> WidgetSpec:
@@ -55,9 +66,59 @@ def spec_for(param: Param) -> WidgetSpec:
         return WidgetSpec("text", label, param.doc)
     if param.kind == "nodes":
         return WidgetSpec("members", label, param.doc)
-    if param.name == "bands":
-        return WidgetSpec("bands", label, param.doc)
+    if param.items is not None:
+        return WidgetSpec("items", label, param.doc,
+                          fields=tuple(field_spec(f, param.items) for f in param.items.fields))
     return WidgetSpec("list", label, param.doc)
+
+
+def short_name(name: str) -> str:
+    """A field's name without its unit suffix (``threshold_db`` -> ``threshold``)."""
+    for suffix in UNIT_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[:-len(suffix)]
+    return name
+
+
+def field_spec(param: Param, items: Items) -> WidgetSpec:
+    """The compact widget of one field in an item's row: the parameter's own widget,
+    with no label beside it (the row has no room): a number says what it is in its
+    format (its unit, and its short name where the unit alone does not tell the item's
+    fields apart), and its width fits the widest value it can show."""
+    spec = spec_for(param)
+    if spec.kind in ("drag_float", "drag_int"):
+        units = [f.unit for f in items.fields if f.kind in ("float", "int") and not f.choices]
+        if not param.unit or units.count(param.unit) > 1:
+            spec.format = f"{short_name(param.name)} {spec.format}"
+        widest = max((spec.format % v for v in (param.min, param.max, param.default)
+                      if v is not None), key=len)
+        spec.width = CHAR_WIDTH * len(widest) + 14
+        if param.min is not None and param.max is not None:     # a narrow drag: finer
+            spec.speed = max((param.max - param.min) / 2000.0, 0.01)
+    elif spec.kind == "combo":
+        spec.width = CHAR_WIDTH * max(len(i) for i in spec.items) + 36
+    elif spec.kind == "checkbox":
+        spec.width = 20
+    else:
+        spec.width = 100
+    return spec
+
+
+def item_lines(spec: WidgetSpec, names) -> list[list[WidgetSpec]]:
+    """The widgets of one item's row (the fields named, in declared order) packed into
+    lines that fit a node, the last with room for the item's remove button."""
+    names = set(names)
+    lines: list[list[WidgetSpec]] = [[]]
+    used = 0
+    for f in (f for f in spec.fields if f.label in names):
+        if lines[-1] and used + SPACING + f.width > ITEM_LINE_WIDTH:
+            lines.append([])
+            used = ITEM_INDENT
+        used += (SPACING if lines[-1] else 0) + f.width
+        lines[-1].append(f)
+    if used + SPACING + REMOVE_WIDTH > ITEM_LINE_WIDTH:
+        lines.append([])
+    return lines
 
 
 def shown_value(param: Param, value: Any) -> Any:

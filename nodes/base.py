@@ -81,6 +81,13 @@ class Param:
     range cannot express (it returns problem sentences).  ``role`` (one of
     :data:`ROLES`) is what the engine finds the parameter by; nothing outside the
     node keys on a parameter's name.
+
+    A ``list`` whose entries are objects declares them in ``items`` (an :class:`Items`:
+    each field a ``Param`` of its own), and everything that reads such a list, the
+    validator, the project diff and the editor's rows, reads the fields from there.
+    ``used_when`` (for an item's field) names another field of the same item and the
+    values for which this one matters, e.g. ``("type", ("highpass", "lowpass"))``:
+    the field is still checked and kept otherwise, but the editor does not show it.
     """
 
     name: str
@@ -97,6 +104,10 @@ class Param:
     #: a template's slot rule: the editor shows it only when editing a template
     template_only: bool = False
     role: str = ""
+    #: for a ``list`` of objects: what each object holds
+    items: Items | None = None
+    #: for a field of an item: (another field, the values of it for which this one matters)
+    used_when: tuple[str, tuple] | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -104,11 +115,21 @@ class Param:
         if self.role and ROLES.get(self.role) != self.kind:
             raise ValueError(f"parameter {self.name}: role {self.role!r} needs kind "
                              f"{ROLES.get(self.role)!r} (roles: {', '.join(ROLES)})")
+        if self.items is not None and self.kind != "list":
+            raise ValueError(f"parameter {self.name}: only a list declares items, "
+                             f"not a {self.kind}")
+        if self.used_when is not None and not (
+                len(self.used_when) == 2 and isinstance(self.used_when[0], str)
+                and isinstance(self.used_when[1], tuple)):
+            raise ValueError(f"parameter {self.name}: used_when must be (field name, "
+                             f"tuple of values), got {self.used_when!r}")
         if self.automatable is None:
             object.__setattr__(self, "automatable", self.kind == "float")
 
     def describe_range(self) -> str:
         unit = f" {self.unit}" if self.unit else ""
+        if self.items is not None:
+            return self.items.describe()
         if self.choices:
             return "one of " + ", ".join(str(c) for c in self.choices)
         if self.min is not None and self.max is not None:
@@ -164,6 +185,11 @@ class Param:
         elif kind == "list":
             if not isinstance(value, list):
                 return [f"{n} must be a list, got {_show(value)}"]
+            if self.items is not None:
+                found = self.items.problems(value)
+                if self.check is not None:
+                    found += self.check(value)
+                return [f"{n}: {p}" for p in found]
         elif kind == "nodes":
             if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
                 return [f"{n} must be a list of node ids, got {_show(value)}"]
@@ -190,6 +216,93 @@ class Param:
         if self.kind in ("list", "nodes"):
             return list(value)
         return value
+
+
+@dataclass(frozen=True)
+class Items:
+    """What each entry of a ``list`` parameter holds: an object of named fields.
+
+    Each field is a :class:`Param` (default, kind, range, unit, choices, doc) and is
+    checked by the same :meth:`Param.problems` as a node's parameters; a field an item
+    leaves out takes its default.  ``noun`` names one item in messages and in the
+    editor ("band 2 gain_db must be ...", "+ band"), ``field_noun`` its fields ("band 1
+    has no setting 'x'"); ``max`` caps how many items the list may hold.  A rule that
+    involves several fields or the node's other parameters stays the node's
+    (``Param.check`` or ``Node.check_params``)::
+
+        Param("bands", [], kind="list", items=Items((
+            Param("type", "bell", kind="choice", choices=("bell", "highpass")),
+            Param("freq_hz", 1000.0, min=5.0, max=96000.0, unit="Hz"),
+            Param("q", 0.7071, min=0.05, max=40.0, used_when=("type", ("bell",))),
+        ), noun="band", max=32))
+    """
+
+    fields: tuple[Param, ...]
+    noun: str = "item"
+    field_noun: str = "field"
+    max: int | None = None
+
+    def __post_init__(self):
+        names = [f.name for f in self.fields]
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"{self.noun} fields must be named once each, got {names}")
+        table = self.table()
+        for f in self.fields:
+            if f.required or f.items is not None or f.kind == "nodes":
+                raise ValueError(f"{self.noun} field {f.name}: a field has a default and "
+                                 "holds one value")
+            bad = f.problems(f.default)
+            if bad:
+                raise ValueError(f"{self.noun} field default: {bad[0]}")
+            if f.used_when is not None:
+                other, values = f.used_when
+                if other not in table or other == f.name or any(
+                        table[other].problems(v) for v in values):
+                    raise ValueError(f"{self.noun} field {f.name}: used_when names "
+                                     f"{other!r} and values {values!r}, which it cannot hold")
+
+    def table(self) -> dict[str, Param]:
+        return {f.name: f for f in self.fields}
+
+    def values(self, item: dict) -> dict[str, Any]:
+        """An item's fields, in declared order, with the defaults filled in."""
+        return {f.name: item.get(f.name, f.default) for f in self.fields}
+
+    def used(self, item: dict) -> tuple[Param, ...]:
+        """The fields that matter for ``item`` (``used_when`` met, with defaults)."""
+        values = self.values(item)
+        return tuple(f for f in self.fields
+                     if f.used_when is None or values[f.used_when[0]] in f.used_when[1])
+
+    def new(self) -> dict[str, Any]:
+        """A new item, as the editor adds it: every field it uses, at its default."""
+        return {f.name: f.default for f in self.used({})}
+
+    def describe(self) -> str:
+        text = (f"{self.noun}s of {self.field_noun}s "
+                + ", ".join(f.name for f in self.fields))
+        return text + (f"; at most {self.max}" if self.max is not None else "")
+
+    def problems(self, items: list) -> list[str]:
+        """What is wrong with a list of items (sentences naming the item and field)."""
+        if self.max is not None and len(items) > self.max:
+            return [f"has {len(items)} {self.noun}s; at most {self.max} are allowed"]
+        table = self.table()
+        out = []
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                out.append(f"{self.noun} {i} must be an object of {self.field_noun}s "
+                           f"({', '.join(table)}), got {_show(item)}")
+                continue
+            for key, value in item.items():
+                field = table.get(key)
+                if field is None:
+                    hint = (close_matches(key, table)
+                            or f" ({self.field_noun}s: {', '.join(table)})")
+                    out.append(f"{self.noun} {i} has no {self.field_noun} {key!r}{hint}")
+                    continue
+                out += [f"{self.noun} {i} {p}" for p in field.problems(value)]
+        return out
 
 
 @dataclass

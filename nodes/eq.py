@@ -1,7 +1,8 @@
 """Parametric EQ: bands of RBJ-cookbook and Butterworth filters.
 
-A band is ``{"type": ..., "freq_hz": ..., "gain_db": ..., "q": ..., "slope_db_oct":
-..., "on": ...}``; its numeric fields may be automated like any parameter.
+A band is an object of the fields :data:`EQ_BANDS` declares (``on``, ``type``,
+``freq_hz``, ``gain_db``, ``q``, ``slope_db_oct``); its numeric fields may be automated
+like any parameter.
 
 - ``bell``, ``low_shelf``, ``high_shelf``, ``notch`` and ``bandpass`` (0 dB peak)
   have the transfer functions of the RBJ Audio EQ Cookbook (shelves with Q);
@@ -23,48 +24,28 @@ import math
 
 import numpy as np
 
-from .base import Context, Node, Param, register
+from .base import Context, Items, Node, Param, register
 
 BAND_TYPES = ("bell", "low_shelf", "high_shelf", "highpass", "lowpass", "bandpass", "notch")
+PASS_TYPES = ("highpass", "lowpass")                 # Butterworth: a slope, no Q
+GAIN_TYPES = ("bell", "low_shelf", "high_shelf")     # the types that boost or cut
 SLOPES = (12, 24, 36, 48)
 MAX_BANDS = 32
 NYQUIST_LIMIT = 0.499                  # automated frequencies are kept below this * rate
 
-BAND_FIELDS = {p.name: p for p in (
+#: what a band of ``eq`` and ``linear_phase_eq`` holds
+EQ_BANDS = Items((
+    Param("on", True, kind="bool", doc="false bypasses the band"),
     Param("type", "bell", kind="choice", choices=BAND_TYPES, doc="filter type"),
     Param("freq_hz", 1000.0, min=5.0, max=96000.0, unit="Hz",
           doc="centre, corner or shelf frequency"),
-    Param("gain_db", 0.0, min=-30.0, max=30.0, unit="dB", doc="boost or cut (bell, shelves)"),
-    Param("q", 0.7071, min=0.05, max=40.0, doc="bandwidth: higher is narrower"),
+    Param("gain_db", 0.0, min=-30.0, max=30.0, unit="dB", doc="boost or cut (bell, shelves)",
+          used_when=("type", GAIN_TYPES)),
+    Param("q", 0.7071, min=0.05, max=40.0, doc="bandwidth: higher is narrower",
+          used_when=("type", tuple(t for t in BAND_TYPES if t not in PASS_TYPES))),
     Param("slope_db_oct", 12, kind="int", choices=SLOPES, unit="dB/oct",
-          doc="highpass and lowpass slope"),
-    Param("on", True, kind="bool", doc="false bypasses the band"),
-)}
-
-
-def band_problems(bands) -> list[str]:
-    """What is wrong with a list of bands (sentences)."""
-    if len(bands) > MAX_BANDS:
-        return [f"has {len(bands)} bands; at most {MAX_BANDS} are allowed"]
-    out = []
-    for i, band in enumerate(bands):
-        if not isinstance(band, dict):
-            out.append(f"band {i} must be an object like {{\"type\": \"bell\", "
-                       f"\"freq_hz\": 1000, \"gain_db\": 3, \"q\": 1}}")
-            continue
-        for key, value in band.items():
-            field = BAND_FIELDS.get(key)
-            if field is None:
-                out.append(f"band {i} has no field {key!r} (fields: "
-                           f"{', '.join(BAND_FIELDS)})")
-                continue
-            out += [f"band {i} {p}" for p in field.problems(value)]
-    return out
-
-
-def band_values(band: dict) -> dict:
-    """A band's fields with defaults filled in."""
-    return {name: band.get(name, p.default) for name, p in BAND_FIELDS.items()}
+          doc="highpass and lowpass slope", used_when=("type", PASS_TYPES)),
+), noun="band", max=MAX_BANDS)
 
 
 def butterworth_qs(order: int) -> list[float]:
@@ -143,7 +124,7 @@ class Cascade:
 
 def band_biquads(band: dict, rate: float) -> list[tuple[np.ndarray, np.ndarray]]:
     """A (non-automated) band as biquad sections; empty if the band is off."""
-    v = band_values(band)
+    v = EQ_BANDS.values(band)
     if not v["on"]:
         return []
     return [svf_to_biquad(s) for s in svf_sections(v["type"], v["freq_hz"], v["gain_db"],
@@ -175,8 +156,7 @@ class Eq(Node):
     category = "eq"
     cost = 0.6                         # four fixed bands; the compressor is 1
     summary = "parametric EQ: bell, shelves, notch, bandpass, Butterworth high/lowpass"
-    params = (Param("bands", [], kind="list", check=band_problems,
-                    doc="list of bands: {type, freq_hz, gain_db, q, slope_db_oct, on}"),)
+    params = (Param("bands", [], kind="list", items=EQ_BANDS, doc="the EQ's bands"),)
 
     @classmethod
     def check_params(cls, values, sample_rate):
@@ -195,7 +175,7 @@ class Eq(Node):
 
         self._bands = []               # (values, automated field names) of bands that are on
         for band in self.bands:
-            v = band_values(band)
+            v = EQ_BANDS.values(band)
             if not v["on"]:
                 continue
             auto = {k for k, x in v.items() if isinstance(x, dict)}

@@ -4,13 +4,14 @@ fade and dither."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
-from .base import Context, Node, Param, db_to_gain, register
+from .base import Context, Items, Node, Param, db_to_gain, register
 from .convolution import PartitionStream
 from .dynamics import COMPRESSOR_PARAMS, CompressorCore, GainReductionMeter, time_coefficient
-from .eq import band_problems, response_db
+from .eq import EQ_BANDS, response_db
 
 # ------------------------------------------------------------------ limiter
 DETECT_FACTOR = 8
@@ -381,11 +382,14 @@ class Loudness(Node):
 
 
 # ------------------------------------------------------ multiband compressor
-MB_FIELDS = {p.name: p for p in COMPRESSOR_PARAMS + (
+#: a band of the multiband compressor: the compressor's settings with the defaults of a
+#: gentle master-bus band, and a makeup gain
+MULTIBAND_BANDS = Items(tuple(
+    replace(p, default={"threshold_db": -18.0, "ratio": 2.0, "knee_db": 6.0,
+                        "attack_ms": 20.0, "release_ms": 150.0}[p.name])
+    for p in COMPRESSOR_PARAMS) + (
     Param("makeup_db", 0.0, min=-24.0, max=24.0, unit="dB", doc="band gain after compression"),
-)}
-MB_DEFAULTS = {"threshold_db": -18.0, "ratio": 2.0, "knee_db": 6.0, "attack_ms": 20.0,
-               "release_ms": 150.0, "makeup_db": 0.0}
+), noun="band", field_noun="setting", max=4)
 
 
 def _crossover_problems(value) -> list[str]:
@@ -400,21 +404,6 @@ def _crossover_problems(value) -> list[str]:
     return []
 
 
-def _mb_band_problems(bands) -> list[str]:
-    out = []
-    for i, band in enumerate(bands):
-        if not isinstance(band, dict):
-            out.append(f"band {i} must be an object of compressor settings")
-            continue
-        for key, value in band.items():
-            field = MB_FIELDS.get(key)
-            if field is None:
-                out.append(f"band {i} has no setting {key!r} (settings: {', '.join(MB_FIELDS)})")
-            else:
-                out += [f"band {i} {p}" for p in field.problems(value)]
-    return out
-
-
 @register
 class MultibandCompressor(Node):
     """Two to four bands split by 4th-order Linkwitz-Riley crossovers (the bands sum to an
@@ -427,9 +416,8 @@ class MultibandCompressor(Node):
     params = (
         Param("crossovers_hz", [200.0, 2500.0], kind="list", check=_crossover_problems,
               unit="Hz", doc="crossover frequencies, rising (1 to 3)"),
-        Param("bands", [], kind="list", check=_mb_band_problems,
-              doc="per band, low to high: {threshold_db, ratio, knee_db, attack_ms, "
-                  "release_ms, makeup_db}; missing bands and settings take defaults"),
+        Param("bands", [], kind="list", items=MULTIBAND_BANDS,
+              doc="per band, low to high; missing bands and settings take defaults"),
         Param("detector", "peak", kind="choice", choices=("peak", "rms"), doc="level detector"),
         Param("stereo_link", 1.0, min=0.0, max=1.0,
               doc="1 = one gain for both channels per band, 0 = independent"),
@@ -468,8 +456,7 @@ class MultibandCompressor(Node):
         count = len(self.crossovers_hz) + 1
         self._bands = []
         for i in range(count):
-            given = self.bands[i] if i < len(self.bands) else {}
-            values = {k: given.get(k, MB_DEFAULTS[k]) for k in MB_DEFAULTS}
+            values = MULTIBAND_BANDS.values(self.bands[i] if i < len(self.bands) else {})
             values = {k: Automation.from_document(v) if isinstance(v, dict) else v
                       for k, v in values.items()}
             self._bands.append(values)
@@ -540,8 +527,9 @@ LINEAR_PHASE_TAPS = 8191
 LINEAR_PHASE_PARTITION = 1024
 
 
-def _static_band_problems(bands) -> list[str]:
-    out = band_problems(bands)
+def _unautomated_bands(bands) -> list[str]:
+    """The linear-phase EQ's own rule for its bands (their fields are the eq's)."""
+    out = []
     for i, band in enumerate(bands):
         if isinstance(band, dict) and any(isinstance(v, dict) for v in band.values()):
             out.append(f"band {i} cannot be automated in a linear-phase EQ (its filter is "
@@ -570,8 +558,8 @@ class LinearPhaseEq(Node):
     category = "master"
     cost = 6
     summary = "linear-phase EQ (FIR), same bands as eq; latency compensated"
-    params = (Param("bands", [], kind="list", check=_static_band_problems,
-                    doc="list of bands: {type, freq_hz, gain_db, q, slope_db_oct, on}"),)
+    params = (Param("bands", [], kind="list", items=EQ_BANDS, check=_unautomated_bands,
+                    doc="the EQ's bands, as eq's (not automated)"),)
 
     @classmethod
     def check_params(cls, values, sample_rate):

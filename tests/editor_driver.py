@@ -3,14 +3,17 @@
     python tests/editor_driver.py PROJECT RESULT.json SCREENSHOT.png
 
 Uses Dear PyGui's own registered callbacks (the palette button, the node editor's
-link callback, menu items, the Render button), as a user's clicks would, then writes
-what happened to RESULT.json.
+link callback, menu items, the Render button), as a user's clicks would; the "+ band"
+of a multiband compressor is clicked with the real mouse (xdotool, when installed).
+Then writes what happened to RESULT.json.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,6 +21,7 @@ from pathlib import Path
 import dearpygui.dearpygui as dpg
 
 
+from mixgraph import validate  # noqa: E402
 from mixgraph.editor.app import EditorApp  # noqa: E402
 from mixgraph.editor.session import Session  # noqa: E402
 
@@ -46,6 +50,56 @@ def menu_item(label: str) -> int:
     raise KeyError(label)
 
 
+def mouse_click(app: EditorApp, item) -> None:
+    """Click an item with the real mouse: move there, press, release, a frame between."""
+    (x0, y0), (x1, y1) = dpg.get_item_rect_min(item), dpg.get_item_rect_max(item)
+    vx, vy = dpg.get_viewport_pos()
+    x, y = int(vx + (x0 + x1) / 2), int(vy + (y0 + y1) / 2)
+    for args in (["mousemove", str(x), str(y)], ["mousedown", "1"], ["mouseup", "1"]):
+        subprocess.run(["xdotool", *args], check=True, timeout=30)
+        frames(app)
+
+
+def plus_button(group: str) -> int:
+    return next(b for b in dpg.get_item_children(group, 1)
+                if dpg.get_item_label(b) == "+ band")
+
+
+def multiband_plus_band(app: EditorApp, result: dict) -> None:
+    """A new project, a multiband compressor from the palette, and its "+ band" clicked."""
+    dpg.hide_item("report_window")
+    click(menu_item("New"))                  # the project was saved: nothing to ask
+    frames(app)
+    app.palette.pos = (40, 40)
+    app.palette.show()
+    dpg.set_value("palette_filter", "multiband")
+    app.palette.fill()
+    click(next(b for b in dpg.get_item_children("palette_list", 1)
+               if dpg.get_item_user_data(b) == "multiband_compressor"))
+    app.board.frame()
+    frames(app, 5)
+    session = app.session
+    (mb,) = session.graph.nodes
+    group = f"list::{mb}::bands"
+    if shutil.which("xdotool"):
+        mouse_click(app, plus_button(group))
+        result["plus_band_by"] = "mouse"
+    else:
+        click(plus_button(group))
+        result["plus_band_by"] = "callback"
+    frames(app)
+    result["bands_after_plus"] = session.graph.node(mb).params.get("bands")
+    result["band_problems"] = [e.message for e in validate(session.graph).errors
+                               if e.param == "bands"]
+    for _ in range(3):                        # to three bands (two crossovers), then a 4th
+        click(plus_button(group))
+        frames(app)
+    result["bands_after_four_clicks"] = len(session.graph.node(mb).params["bands"])
+    result["status_after_fourth"] = app.status_text
+    result["band_lines_drawn"] = len([g for g in dpg.get_item_children(group, 1)
+                                      if dpg.get_item_type(g) == "mvAppItemType::mvGroup"])
+
+
 def main() -> None:
     project, result_path, shot = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
     result: dict = {}
@@ -55,14 +109,14 @@ def main() -> None:
     dpg.setup_dearpygui()
     dpg.show_viewport()
     frames(app, 5)
-    result["nodes_drawn"] = len(app.node_items)
-    result["links_drawn"] = len(app.link_items)
+    result["nodes_drawn"] = len(app.board.node_items)
+    result["links_drawn"] = len(app.board.link_items)
 
     # add a node from the palette (Tab, then the palette's button)
-    app._on_key(None, dpg.mvKey_Tab)
+    app.on_key(None, dpg.mvKey_Tab)
     frames(app)
     dpg.set_value("palette_filter", "width")
-    app._fill_palette()
+    app.palette.fill()
     buttons = dpg.get_item_children("palette_list", 1)
     button = next(b for b in buttons
                   if dpg.get_item_user_data(b) == "stereo_width")
@@ -72,11 +126,11 @@ def main() -> None:
     result["added"] = added
 
     # link mix.out -> added.in by the node editor's link callback (a drag)
-    pins = {v: k for k, v in app.pins.items()}
+    pins = {v: k for k, v in app.board.pins.items()}
     click("editor", (pins["mix.out"], pins[f"{added}.in"]))
     frames(app)
     result["linked"] = any(l.dst.node == added for l in session.graph.links)
-    result["links_after_link"] = len(app.link_items)
+    result["links_after_link"] = len(app.board.link_items)
 
     # a link that would make a cycle is refused at once, with a message
     click("editor", (pins[f"{added}.out"], pins["mix.in"]))
@@ -87,20 +141,20 @@ def main() -> None:
     click(menu_item("Undo"))
     frames(app)
     result["linked_after_undo"] = any(l.dst.node == added for l in session.graph.links)
-    result["links_after_undo"] = len(app.link_items)
+    result["links_after_undo"] = len(app.board.link_items)
 
     # wire the new node properly: mix -> width -> a new output, then save and render
     click("editor", (pins["mix.out"], pins[f"{added}.in"]))
     click(button)
-    app.palette_pos = (40, 40)
+    app.palette.pos = (40, 40)
     dpg.set_value("palette_filter", "output")
-    app._fill_palette()
+    app.palette.fill()
     out_button = next(b for b in dpg.get_item_children("palette_list", 1)
                       if dpg.get_item_user_data(b) == "output")
     click(out_button)
     out = [n for n in session.graph.nodes if n.startswith("output")][-1]
-    click(app.param_items[(out, "path")], "out/wide.wav")
-    pins = {v: k for k, v in app.pins.items()}
+    click(app.inspector.param_items[(out, "path")], "out/wide.wav")
+    pins = {v: k for k, v in app.board.pins.items()}
     click("editor", (pins[f"{added}.out"], pins[f"{out}.in"]))
     frames(app)
     widths = [n for n in session.graph.nodes if n.startswith("stereo_width")]
@@ -118,7 +172,7 @@ def main() -> None:
                          and dpg.get_item_label(i) == "Render")
     click(render_button)
     started = time.monotonic()
-    while app.job is not None and time.monotonic() - started < 120:
+    while app.rendering.job is not None and time.monotonic() - started < 120:
         frames(app, 1)
         time.sleep(0.01)
     frames(app, 10)
@@ -126,6 +180,7 @@ def main() -> None:
     result["report_shown"] = dpg.is_item_shown("report_window")
     dpg.output_frame_buffer(file=shot)
     frames(app, 3)
+    multiband_plus_band(app, result)
     result_path.write_text(json.dumps(result, indent=2))
     dpg.destroy_context()
 

@@ -27,14 +27,15 @@ from mixgraph.editor import canvas, recovery
 from mixgraph.editor import player as player_mod
 from mixgraph.editor.jobs import RenderJob, plot_data
 from mixgraph.editor.session import COALESCE_S, HISTORY_LIMIT, Session, palette
-from mixgraph.editor.widgets import describe_automation, model_value, shown_value, spec_for
+from mixgraph.editor.widgets import (describe_automation, item_lines, model_value,
+                                     shown_value, spec_for)
 from mixgraph import Graph, MixgraphError, load, preview, render
 from mixgraph.workflows.demo import build_project, write_demo
 from mixgraph.editor.layout import node_height, node_width
-from mixgraph.nodes.base import Node, Param, node_types, register, unregister
+from mixgraph.nodes.base import Context, Node, Param, node_types, register, unregister
 
 SR = 48000
-WIDGET_KINDS = {"drag_float", "drag_int", "combo", "checkbox", "text", "path", "bands",
+WIDGET_KINDS = {"drag_float", "drag_int", "combo", "checkbox", "text", "path", "items",
                 "members", "list"}
 TEST_TYPES = ("test_latent", "test_decay", "test_fail")        # registered by conftest
 AUTOMATION = {"automation": [[0.0, -60.0], [0.5, 0.0]], "curve": "linear"}
@@ -589,8 +590,14 @@ def test_views_widget_specs_follow_the_parameter_tables(demo):
     dither = spec("master_dither", "bit_depth")
     assert (dither.kind, dither.items) == ("combo", ["16", "24"])
     assert spec("kick_ch", "mute").kind == "checkbox"
-    assert spec("kick_eq", "bands").kind == "bands"
-    assert spec("master_glue", "bands").kind == "bands"
+    eq_bands = spec("kick_eq", "bands")
+    assert eq_bands.kind == "items"
+    assert [f.label for f in eq_bands.fields] == ["on", "type", "freq_hz", "gain_db", "q",
+                                                   "slope_db_oct"]
+    glue_bands = spec("master_glue", "bands")      # a compressor's settings, not EQ fields
+    assert glue_bands.kind == "items"
+    assert [f.label for f in glue_bands.fields] == ["threshold_db", "ratio", "knee_db",
+                                                     "attack_ms", "release_ms", "makeup_db"]
     assert spec("master_glue", "crossovers_hz").kind == "list"
     assert spec("drums", "members").kind == "members"
     assert param_dict(nodes["drums"])["members"] == ["kick_ch", "snare_ch", "hats_ch"]
@@ -876,6 +883,97 @@ def test_describe_automation_says_points_curve_and_range():
                                 "curve": "exponential"}) == \
         "automated: 3 points, exponential, 100 to 6400"
     assert describe_automation({"automation": []}) == "automated"
+
+
+# ============================================================ list editor (items)
+def multiband_in(s: Session, crossovers: list[float] | None = None) -> str:
+    """A multiband compressor wired g2 -> mb -> mix, as the palette adds it."""
+    params = {} if crossovers is None else {"crossovers_hz": crossovers}
+    mb = s.add_node("multiband_compressor", (300, 300), "mb", **params)
+    s.connect("g2", mb)
+    s.connect(mb, "mix")
+    return mb
+
+
+def test_plus_band_on_a_multiband_adds_a_compressor_band_the_node_accepts(sess):
+    mb = multiband_in(sess)
+    sess.add_item(mb, "bands")                             # the list editor's "+ band"
+    (band,) = sess.graph.node(mb).params["bands"]
+    assert band == {"threshold_db": -18.0, "ratio": 2.0, "knee_db": 6.0, "attack_ms": 20.0,
+                    "release_ms": 150.0, "makeup_db": 0.0}
+    assert not {"type", "freq_hz", "gain_db", "q"} & set(band)
+    assert sess.problems() == {}
+    node = node_types()["multiband_compressor"](**sess.graph.node(mb).params)
+    node.prepare(Context(sample_rate=SR, max_block=256, input_channels=(2,)))
+    x = np.random.default_rng(3).standard_normal((2, 256)) * 0.1
+    out = np.empty_like(x)
+    node.process((x,), (out,), 0)
+    assert np.all(np.isfinite(out))
+    assert sess.undo_stack[-1].label == "add band to mb.bands"
+
+
+def test_plus_band_stops_where_the_multiband_crossovers_do(sess):
+    mb = multiband_in(sess, crossovers=[500.0])            # one crossover: two bands
+    sess.add_item(mb, "bands")
+    sess.add_item(mb, "bands")
+    before = sess.document()
+    with pytest.raises(MixgraphError, match=r"has 3 bands, but 1 crossover makes 2 bands"):
+        sess.add_item(mb, "bands")
+    assert sess.document() == before and len(sess.graph.node(mb).params["bands"]) == 2
+
+
+def test_plus_band_on_an_eq_adds_the_declared_default_band(sess):
+    sess.add_node("eq", (0, 0), "eq1")
+    sess.add_item("eq1", "bands")
+    assert sess.graph.node("eq1").params["bands"] == [
+        {"on": True, "type": "bell", "freq_hz": 1000.0, "gain_db": 0.0, "q": 0.7071}]
+
+
+def test_set_item_changes_one_field_checked_by_its_declaration(sess):
+    sess.add_node("eq", (0, 0), "eq1", bands=[{"type": "bell", "freq_hz": 300.0}])
+    end_drag(sess)
+    for f in (310.0, 320.0, 330.0):                        # a drag on one field: one step
+        sess.set_item("eq1", "bands", 0, "freq_hz", f)
+    sess.set_item("eq1", "bands", 0, "type", "highpass")
+    assert sess.graph.node("eq1").params["bands"] == [{"type": "highpass", "freq_hz": 330.0}]
+    assert [s.label for s in sess.undo_stack[-2:]] == ["eq1.bands band 0 freq_hz",
+                                                       "eq1.bands band 0 type"]
+    with pytest.raises(MixgraphError, match=r"node 'eq1': bands: band 0 freq_hz must be "
+                                            r"between 5 and 96000 Hz, got 1.0"):
+        sess.set_item("eq1", "bands", 0, "freq_hz", 1.0)
+    with pytest.raises(MixgraphError, match=r"node 'eq1': bands has no band 3"):
+        sess.set_item("eq1", "bands", 3, "freq_hz", 100.0)
+    with pytest.raises(MixgraphError, match=r"node 'g1': gain_db is not a list of items"):
+        sess.add_item("g1", "gain_db")
+    sess.remove_item("eq1", "bands", 0)
+    assert sess.graph.node("eq1").params["bands"] == []
+    sess.undo()
+    assert sess.graph.node("eq1").params["bands"] == [{"type": "highpass", "freq_hz": 330.0}]
+
+
+def test_item_rows_show_the_fields_each_item_uses_in_compact_widgets():
+    eq = spec_for(node_types()["eq"].param_table()["bands"])
+    fields = {f.label: f for f in eq.fields}
+    assert fields["freq_hz"].format == "%.0f Hz" and fields["gain_db"].format == "%.1f dB"
+    assert fields["q"].format == "q %.2f"                  # no unit: its name says it
+    assert fields["type"].kind == "combo" and fields["slope_db_oct"].items == ["12", "24",
+                                                                               "36", "48"]
+    assert fields["on"].kind == "checkbox"
+
+    def labels(spec, names):
+        return [[f.label for f in line] for line in item_lines(spec, names)]
+
+    assert labels(eq, ["on", "type", "freq_hz", "gain_db", "q"]) == \
+        [["on", "type", "freq_hz", "gain_db", "q"]]
+    assert labels(eq, ["on", "type", "freq_hz", "slope_db_oct"]) == \
+        [["on", "type", "freq_hz", "slope_db_oct"]]
+    mb = spec_for(node_types()["multiband_compressor"].param_table()["bands"])
+    formats = [f.format for f in mb.fields]
+    assert formats == ["threshold %.1f dB", "ratio %.2f", "knee %.1f dB", "attack %.1f ms",
+                       "release %.1f ms", "makeup %.1f dB"]     # dB and ms appear twice
+    assert labels(mb, [f.label for f in mb.fields]) == \
+        [["threshold_db", "ratio", "knee_db"], ["attack_ms", "release_ms", "makeup_db"]]
+    assert all(f.width > 0 for f in eq.fields + mb.fields)
 
 
 # ===================================================================== render job

@@ -1,4 +1,5 @@
-"""The editor in a real window under Xvfb: add a node, link it, undo, save, render."""
+"""The editor in a real window under Xvfb: add a node, link it, undo, save, render; a
+multiband compressor's "+ band" clicked with the mouse."""
 
 from __future__ import annotations
 
@@ -75,3 +76,18 @@ def test_a_screenshot_of_the_window_is_saved(driven):
     _, _, shot = driven
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+@needs_screen
+def test_plus_band_on_a_multiband_compressor_adds_a_band_it_accepts(driven):
+    result, _, _ = driven
+    if shutil.which("xdotool"):
+        assert result["plus_band_by"] == "mouse"
+    (band,) = result["bands_after_plus"]
+    assert band == {"threshold_db": -18.0, "ratio": 2.0, "knee_db": 6.0, "attack_ms": 20.0,
+                    "release_ms": 150.0, "makeup_db": 0.0}          # no EQ fields
+    assert result["band_problems"] == []
+    # two crossovers make three bands: the fourth click is refused with the node's words
+    assert result["bands_after_four_clicks"] == 3
+    assert "has 4 bands, but 2 crossovers make 3 bands" in result["status_after_fourth"]
+    assert result["band_lines_drawn"] == 3 * 2          # a band's six settings: two lines

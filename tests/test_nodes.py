@@ -98,7 +98,7 @@ def test_out_of_range_parameters_are_refused(name, tmp_path):
             bad.append("no-such-choice")
         if p.kind == "bool":
             bad.append("yes")
-        if p.kind == "list" and p.check is not None:
+        if p.kind == "list" and (p.check is not None or p.items is not None):
             bad.append([{"no_such_field": 1}])
         for value in bad:
             with pytest.raises(ParameterError, match=f"node 'n': {p.name}"):

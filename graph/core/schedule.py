@@ -371,9 +371,7 @@ class _PlanBuilder:
         for nid in self.order:
             spec = self.graph.nodes[nid]
             cls = node_class(spec.type)
-            params = dict(spec.params)
-            if nid in self.output_paths:
-                params["path"] = str(self.output_paths[nid])
+            params = spec.params_writing(self.output_paths.get(nid))
             try:
                 node = cls(**params)
             except MixgraphError as exc:

@@ -58,7 +58,9 @@ def diff(a: Graph, b: Graph) -> list[str]:
                     and isinstance(before, list):
                 before = [renamed.get(m, m) for m in before]   # renames are reported once
             if before != after:
-                out.append(f"{new_id}: {_param_change(name, before, after, table.get(name))}")
+                change = _param_change(name, before, after, table.get(name))
+                if change:
+                    out.append(f"{new_id}: {change}")
 
     def moved(link: Link) -> Link:
         def m(ref):
@@ -119,8 +121,12 @@ def _ordered(pa: dict, pb: dict, table: dict) -> list[str]:
     return names + sorted(n for n in set(pa) | set(pb) if n not in table)
 
 
-def _param_change(name: str, before: Any, after: Any, param) -> str:
-    unit = f" {param.unit}" if param is not None and param.unit else ""
+def _param_change(name: str, before: Any, after: Any, param, units: bool = True) -> str | None:
+    """One parameter's change in words (``None``: no change in effect)."""
+    items = param.items if param is not None else None
+    if items is not None and isinstance(before, list) and isinstance(after, list):
+        return _items_change(name, before, after, items)
+    unit = f" {param.unit}" if units and param is not None and param.unit else ""
     if param is not None and param.kind == "float":
         before, after = (float(v) if isinstance(v, int) and not isinstance(v, bool) else v
                          for v in (before, after))
@@ -131,28 +137,46 @@ def _param_change(name: str, before: Any, after: Any, param) -> str:
         return f"{name} no longer automated, now {_show(after)}{unit}"
     if auto_a and auto_b:
         return f"{name} automation changed ({_auto_summary(before)} -> {_auto_summary(after)})"
-    if name == "bands" and isinstance(before, list) and isinstance(after, list):
-        return _bands_change(before, after)
     return f"{name} from {_show(before)}{unit} to {_show(after)}{unit}"
 
 
-def _bands_change(before: list, after: list) -> str:
+def _items_change(name: str, before: list, after: list, items) -> str | None:
+    """A list of items (EQ bands, compressor bands) item by item and field by field, in
+    the words the item's declaration gives: a field left out is at its default, so
+    writing a default out changes nothing."""
     parts = []
     for i in range(max(len(before), len(after))):
+        label = f"{items.noun} {i}"
         if i >= len(before):
-            parts.append(f"band {i} added ({_band(after[i])})")
+            parts.append(f"{label} added ({_item(after[i], items)})")
         elif i >= len(after):
-            parts.append(f"band {i} removed ({_band(before[i])})")
-        elif before[i] != after[i]:
-            keys = [k for k in sorted(set(before[i]) | set(after[i]))
-                    if before[i].get(k) != after[i].get(k)]
-            parts.append(f"band {i} " + ", ".join(
-                f"{k} from {_show(before[i].get(k))} to {_show(after[i].get(k))}" for k in keys))
-    return "bands: " + "; ".join(parts)
+            parts.append(f"{label} removed ({_item(before[i], items)})")
+        elif not (isinstance(before[i], dict) and isinstance(after[i], dict)):
+            if before[i] != after[i]:
+                parts.append(f"{label} from {_show(before[i])} to {_show(after[i])}")
+        else:
+            fields = items.table()
+            keys = list(fields) + sorted(k for k in set(before[i]) | set(after[i])
+                                         if k not in fields)
+            changes = []
+            for k in keys:
+                field = fields.get(k)
+                default = field.default if field is not None else None
+                a, b = before[i].get(k, default), after[i].get(k, default)
+                if a != b:
+                    changes.append(_param_change(k, a, b, field, units=False))
+            if changes:
+                parts.append(f"{label} " + ", ".join(changes))
+    return f"{name}: " + "; ".join(parts) if parts else None
 
 
-def _band(band: dict) -> str:
-    return " ".join(f"{k} {_show(v)}" for k, v in band.items())
+def _item(item: Any, items) -> str:
+    """An item as written: its fields in declared order (a true flag by its name)."""
+    if not isinstance(item, dict):
+        return _show(item)
+    fields = items.table()
+    keys = [k for k in fields if k in item] + [k for k in item if k not in fields]
+    return ", ".join(k if item[k] is True else f"{k} {_show(item[k])}" for k in keys)
 
 
 def _is_auto(v: Any) -> bool:

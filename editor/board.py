@@ -1,0 +1,203 @@
+"""The node canvas of the window: nodes, pins and links drawn from the model.
+
+``Board.sync(problems)`` brings the drawing up to date with the session's graph,
+redrawing only the nodes and links that changed (:func:`canvas.changes` says which);
+a node's parameter widgets are the inspector's.  The board also turns the node
+editor's gestures back into edits: a link dragged or cut, nodes dragged (one undoable
+step when the drag ends), the selection deleted or duplicated.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import dearpygui.dearpygui as dpg
+
+from . import canvas
+
+if TYPE_CHECKING:
+    from .app import EditorApp
+
+ERROR_COLOUR = (200, 60, 60)
+
+
+class Board:
+    def __init__(self, app: EditorApp):
+        self.app = app
+        self.node_items: dict[str, int] = {}
+        self.pins: dict[int, str] = {}               # attribute item -> "node.port"
+        self.node_pins: dict[str, list[int]] = {}    # node id -> its attribute items
+        self.link_items: dict[tuple[str, str], int] = {}
+        self.shown: tuple[dict, set] = ({}, set())
+        self.offset = (0.0, 0.0)
+        self.mouse_was_down = False
+
+    # ================================================================= setup
+    def build(self) -> None:
+        """The node editor (inside the main window) and the theme of a node in trouble."""
+        with dpg.theme(tag="problem_theme"):
+            with dpg.theme_component(dpg.mvNode):
+                dpg.add_theme_color(dpg.mvNodeCol_TitleBar, ERROR_COLOUR,
+                                    category=dpg.mvThemeCat_Nodes)
+                dpg.add_theme_color(dpg.mvNodeCol_TitleBarHovered, (230, 80, 80),
+                                    category=dpg.mvThemeCat_Nodes)
+                dpg.add_theme_color(dpg.mvNodeCol_TitleBarSelected, (240, 90, 90),
+                                    category=dpg.mvThemeCat_Nodes)
+
+    def build_editor(self) -> None:
+        with dpg.node_editor(tag="editor", callback=self.on_link,
+                             delink_callback=self.on_delink, minimap=True,
+                             minimap_location=dpg.mvNodeMiniMap_Location_BottomRight,
+                             height=-28):
+            pass
+
+    def frame_offset(self) -> tuple[float, float]:
+        nodes, _ = canvas.views(self.app.session.graph)
+        left, top, _, _ = canvas.bounds(nodes)
+        return (20.0 - left, 20.0 - top)
+
+    # ============================================================== drawing
+    def sync(self, problems: dict) -> None:
+        """Bring the canvas up to date with the model (only what changed)."""
+        new = canvas.views(self.app.session.graph, problems)
+        change = canvas.changes(self.shown, new)
+        nodes = new[0]
+        for nid in change.delete:
+            self.delete_node(nid)
+        for nid in change.create:
+            self.draw_node(nodes[nid])
+        for nid in change.refresh:
+            self.refresh_node(nodes[nid])
+        for nid in change.move:
+            if nid in self.node_items:
+                dpg.set_item_pos(self.node_items[nid], self.to_canvas(nodes[nid].pos))
+        for key in change.links_remove:
+            item = self.link_items.pop(key, None)
+            if item is not None and dpg.does_item_exist(item):
+                dpg.delete_item(item)
+        for key in change.links_add:
+            self.draw_link(key)
+        self.shown = new
+
+    def to_canvas(self, pos) -> list[float]:
+        return [pos[0] + self.offset[0], pos[1] + self.offset[1]]
+
+    def draw_node(self, view: canvas.NodeView) -> None:
+        pins = self.node_pins.setdefault(view.id, [])
+        with dpg.node(label=view.label, parent="editor", pos=self.to_canvas(view.pos),
+                      user_data=view.id) as node:
+            for port in view.inputs:
+                with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Input) as attr:
+                    dpg.add_text(port)
+                self.pins[attr] = f"{view.id}.{port}"
+                pins.append(attr)
+            for p in view.params:
+                with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static):
+                    self.app.inspector.draw(view.id, p)
+            with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static):
+                dpg.add_text(view.problem or "", tag=f"problem::{view.id}",
+                             color=ERROR_COLOUR, wrap=260, show=bool(view.problem))
+            for port in view.outputs:
+                with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Output) as attr:
+                    dpg.add_text(port, indent=60)
+                self.pins[attr] = f"{view.id}.{port}"
+                pins.append(attr)
+        self.node_items[view.id] = node
+        if view.problem:
+            dpg.bind_item_theme(node, "problem_theme")
+
+    def delete_node(self, nid: str) -> None:
+        item = self.node_items.pop(nid, None)
+        for attr in self.node_pins.pop(nid, []):
+            self.pins.pop(attr, None)
+        for key in [k for k in self.link_items
+                    if k[0].split(".")[0] == nid or k[1].split(".")[0] == nid]:
+            link = self.link_items.pop(key)
+            if dpg.does_item_exist(link):
+                dpg.delete_item(link)
+        if item is not None and dpg.does_item_exist(item):
+            dpg.delete_item(item)
+        self.app.inspector.forget(nid)
+
+    def refresh_node(self, view: canvas.NodeView) -> None:
+        self.app.inspector.refresh(view)
+        tag = f"problem::{view.id}"
+        if dpg.does_item_exist(tag):
+            dpg.set_value(tag, view.problem or "")
+            dpg.configure_item(tag, show=bool(view.problem))
+        node = self.node_items.get(view.id)
+        if node is not None:
+            dpg.bind_item_theme(node, "problem_theme" if view.problem else 0)
+
+    def draw_link(self, key: tuple[str, str]) -> None:
+        src = next((a for a, p in self.pins.items() if p == key[0]), None)
+        dst = next((a for a, p in self.pins.items() if p == key[1]), None)
+        if src is None or dst is None:
+            return
+        self.link_items[key] = dpg.add_node_link(src, dst, parent="editor")
+
+    def clear(self) -> None:
+        """Take every node off the canvas (the next sync draws them all again)."""
+        for nid in list(self.node_items):
+            self.delete_node(nid)
+        self.shown = ({}, set())
+
+    def frame(self) -> None:
+        """Show the whole graph: redraw it with its top-left corner at the view's."""
+        self.offset = self.frame_offset()
+        self.clear()
+        self.app.sync()
+
+    def hovered_node(self) -> str | None:
+        return next((nid for nid, item in self.node_items.items() if dpg.is_item_hovered(item)),
+                    None)
+
+    # ============================================================== gestures
+    def poll_moves(self) -> None:
+        """After a drag ends, record where the nodes went (one undoable step)."""
+        down = dpg.is_mouse_button_down(dpg.mvMouseButton_Left)
+        if self.mouse_was_down and not down:
+            moved = {}
+            for nid, item in self.node_items.items():
+                x, y = dpg.get_item_pos(item)
+                pos = (x - self.offset[0], y - self.offset[1])
+                view = self.shown[0].get(nid)
+                if view is not None and (abs(view.pos[0] - pos[0]) > 0.5
+                                         or abs(view.pos[1] - pos[1]) > 0.5):
+                    moved[nid] = pos
+            if moved:
+                self.app.edit(self.app.session.move_nodes, moved)
+        self.mouse_was_down = down
+
+    def on_link(self, sender, app_data) -> None:
+        a, b = app_data[0], app_data[1]
+        src, dst = self.pins.get(a), self.pins.get(b)
+        if src is None or dst is None:
+            return
+        self.app.edit(self.app.session.connect, src, dst)
+
+    def on_delink(self, sender, link_item) -> None:
+        key = next((k for k, v in self.link_items.items() if v == link_item), None)
+        if key is not None:
+            self.app.edit(self.app.session.disconnect, *key)
+
+    def selected_nodes(self) -> list[str]:
+        items = set(dpg.get_selected_nodes("editor"))
+        return [nid for nid, item in self.node_items.items() if item in items]
+
+    def delete_selected(self) -> None:
+        links = set(dpg.get_selected_links("editor"))
+        nodes = self.selected_nodes()
+        for key, item in list(self.link_items.items()):
+            if item in links and key[0].split(".")[0] not in nodes \
+                    and key[1].split(".")[0] not in nodes:
+                self.app.edit(self.app.session.disconnect, *key)
+        if nodes:
+            self.app.edit(self.app.session.remove_nodes, nodes)
+        dpg.clear_selected_nodes("editor")
+        dpg.clear_selected_links("editor")
+
+    def duplicate_selected(self) -> None:
+        nodes = self.selected_nodes()
+        if nodes:
+            self.app.edit(self.app.session.duplicate, nodes)

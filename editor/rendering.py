@@ -1,0 +1,110 @@
+"""Rendering from the window: the render runs in a thread (:class:`jobs.RenderJob`), the
+window shows its progress once a frame, and when it is done the report: loudness and
+peaks per output, warnings, and each meter's waveform and loudness plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import dearpygui.dearpygui as dpg
+
+from .jobs import RenderJob
+
+if TYPE_CHECKING:
+    from .app import EditorApp
+
+
+class Rendering:
+    def __init__(self, app: EditorApp):
+        self.app = app
+        self.job: RenderJob | None = None
+
+    def build(self) -> None:
+        with dpg.window(tag="render_window", label="Render", show=False, width=420,
+                        height=110, no_collapse=True):
+            dpg.add_progress_bar(tag="render_progress", width=-1, overlay="0 %")
+            dpg.add_button(label="Cancel", tag="render_cancel",
+                           callback=lambda: self.job and self.job.cancel())
+        with dpg.window(tag="report_window", label="Render report", show=False, width=1000,
+                        height=700, pos=(120, 80)):
+            pass
+
+    def start(self) -> RenderJob | None:
+        if self.job is not None and not self.job.done:
+            return self.job
+        problems = self.app.session.problems()
+        if problems:
+            first = next(iter(problems.values()))[0]
+            self.app.status(f"cannot render: {first}", error=True)
+            return None
+        self.job = RenderJob(self.app.session.graph).start()
+        dpg.set_value("render_progress", 0.0)
+        dpg.show_item("render_window")
+        return self.job
+
+    def poll(self) -> None:
+        job = self.job
+        if job is None:
+            return
+        dpg.set_value("render_progress", job.progress)
+        dpg.configure_item("render_progress", overlay=f"{job.progress * 100:.0f} %")
+        if job.done:
+            dpg.hide_item("render_window")
+            self.job = None
+            if job.report is not None:
+                self.show_report(job)
+                self.app.status(job.report.format().splitlines()[0])
+            elif job.cancelled:
+                self.app.status("render cancelled; nothing was written")
+            else:
+                self.app.status(job.error or "render failed", error=True)
+
+    def show_report(self, job: RenderJob) -> None:
+        dpg.delete_item("report_window", children_only=True)
+        report = job.report
+        with dpg.table(parent="report_window", header_row=True, resizable=True,
+                       borders_innerH=True, borders_outerH=True, row_background=True):
+            for head in ("output", "I LUFS", "S max", "M max", "LRA LU", "true peak dBTP",
+                         "sample peak dBFS", "correlation", "length s"):
+                dpg.add_table_column(label=head)
+            for o in report.outputs:
+                with dpg.table_row():
+                    dpg.add_text(Path(o["path"]).name)
+                    for key in ("integrated_lufs", "short_term_max_lufs", "momentary_max_lufs",
+                                "lra_lu", "true_peak_dbtp", "sample_peak_dbfs"):
+                        dpg.add_text(_num(o.get(key)))
+                    c = o.get("correlation")
+                    dpg.add_text("mono" if c is None else f"{c:+.2f}")
+                    dpg.add_text(f"{o['duration_s']:.2f}")
+        for w in report.warnings:
+            dpg.add_text(f"warning: {w}", parent="report_window", color=(230, 170, 60),
+                         wrap=860)
+        for node_id, plots in job.plots.items():
+            dpg.add_text(node_id, parent="report_window")
+            with dpg.group(horizontal=True, parent="report_window"):
+                end = plots["time_s"][-1] if plots["time_s"] else 1.0
+                with dpg.plot(label="waveform", height=220, width=470):
+                    x_axis = dpg.add_plot_axis(dpg.mvXAxis, label="s")
+                    dpg.set_axis_limits(x_axis, 0.0, end)
+                    with dpg.plot_axis(dpg.mvYAxis):
+                        dpg.set_axis_limits(dpg.last_item(), -1.0, 1.0)
+                        dpg.add_shade_series(plots["time_s"], plots["max"],
+                                             y2=plots["min"], label="level")
+                with dpg.plot(label="loudness", height=220, width=470):
+                    dpg.add_plot_legend()
+                    x_axis = dpg.add_plot_axis(dpg.mvXAxis, label="s")
+                    dpg.set_axis_limits(x_axis, 0.0, end)
+                    with dpg.plot_axis(dpg.mvYAxis, label="LUFS"):
+                        dpg.set_axis_limits(dpg.last_item(), -50.0, 0.0)
+                        dpg.add_line_series(plots["momentary_time_s"], plots["momentary_lufs"],
+                                            label="momentary")
+                        dpg.add_line_series(plots["short_term_time_s"],
+                                            plots["short_term_lufs"], label="short-term")
+        dpg.show_item("report_window")
+
+
+def _num(v) -> str:
+    if v is None:
+        return "-inf"
+    return f"{v:.1f}" if abs(v) != float("inf") else "-inf"
