@@ -23,7 +23,9 @@ from mixgraph.errors import MixgraphError, ParameterError, RenderCancelled
 
 from .model import Graph
 from .report import Report
-from .schedule import RING, Plan, Step, gather, make_plan
+from .schedule import RING, Plan, Step, make_plan
+from .steps import gather
+from .tape import Tape
 from .validation import check
 
 MAX_BLOCK = 65536
@@ -208,7 +210,7 @@ def _run(plan: Plan, progress, cancel, watch, runner) -> list[dict]:
 
 
 def _analyse(plan: Plan, folder: Path, final: set[str], tracker: "_Tracker",
-             cancel: threading.Event | None, runner=None) -> dict[str, "Tape"]:
+             cancel: threading.Event | None, runner=None) -> dict[str, Tape]:
     """The analysis passes, in order; returns each analysed node's tape."""
     analysed = [s for s in plan.steps if s.node.needs_analysis]
     tapes: dict[str, Tape] = {}
@@ -314,7 +316,7 @@ def _needed(plan: Plan, targets: set[str], taped: set[str]) -> set[str]:
     return needed
 
 
-def _run_pass(plan: Plan, steps: list[Step], tapes: dict[str, "Tape"], tracker: "_Tracker",
+def _run_pass(plan: Plan, steps: list[Step], tapes: dict[str, Tape], tracker: "_Tracker",
               cancel: threading.Event | None, capture=None, watch=None,
               runner=None) -> None:
     bufs = plan.buffers
@@ -537,80 +539,3 @@ class _Tracker:
         if self.progress is not None and (self.done >= self.next or self.done >= self.total):
             self.progress(self.done, self.total)
             self.next = self.done + self.every
-
-
-class Tape:
-    """A node's whole input, rendered once to temporary float64 files (one per port)."""
-
-    def __init__(self, folder: Path, step: Step, plan: Plan):
-        import soundfile as sf
-
-        self.latency_in = step.latency_in
-        self.frames = plan.end_frames
-        self.block = 65536
-        self.rate = plan.sample_rate
-        self.paths: list[Path | None] = []
-        self._writers = []
-        for i, port in enumerate(step.inputs):
-            if port.channels is None:
-                self.paths.append(None)
-                self._writers.append(None)
-                continue
-            path = folder / f"{step.node_id}.{port.name}.{i}.wav"
-            self.paths.append(path)
-            self._writers.append(sf.SoundFile(str(path), "w", plan.sample_rate, port.channels,
-                                              subtype="DOUBLE", format="RF64"))
-
-    def write(self, ins: tuple) -> None:
-        for writer, x in zip(self._writers, ins):
-            if writer is not None:
-                writer.write(np.ascontiguousarray(x.T))
-
-    def close(self) -> None:
-        for writer in self._writers:
-            if writer is not None:
-                writer.close()
-
-    def reader(self) -> "_TapeReader":
-        return _TapeReader(self.paths)
-
-    def blocks(self, block: int | None = None):
-        """(start, ins) for the whole input: start is the block's song time."""
-        block = block or self.block
-        reader = self.reader()
-        try:
-            clock = 0
-            while clock < self.frames:
-                n = min(block, self.frames - clock)
-                yield clock - self.latency_in, tuple(
-                    None if x is None else x.copy() for x in reader.read(n))
-                clock += n
-        finally:
-            reader.close()
-
-
-class _TapeReader:
-    def __init__(self, paths):
-        import soundfile as sf
-
-        self._files = [None if p is None else sf.SoundFile(str(p)) for p in paths]
-
-    def skip(self, n: int) -> None:
-        for f in self._files:
-            if f is not None:
-                f.seek(min(n, f.frames))
-
-    def read(self, n: int) -> tuple:
-        out = []
-        for f in self._files:
-            if f is None:
-                out.append(None)
-            else:
-                data = f.read(n, dtype="float64", always_2d=True, fill_value=0.0)
-                out.append(np.ascontiguousarray(data.T))
-        return tuple(out)
-
-    def close(self) -> None:
-        for f in self._files:
-            if f is not None:
-                f.close()

@@ -31,7 +31,8 @@ import numpy as np
 
 from mixgraph.errors import MixgraphError
 
-from .schedule import RING, Chain, Plan, Stack, gather
+from .schedule import RING, Chain, Plan, Stack
+from .steps import gather
 
 MIN_PARALLEL_SEGMENTS = 4              # shorter renders are not worth a worker
 
