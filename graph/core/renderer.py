@@ -23,8 +23,8 @@ from mixgraph.errors import MixgraphError, ParameterError, RenderCancelled
 
 from .model import Graph
 from .report import Report
-from .schedule import RING, Plan, Step, make_plan
-from .steps import gather
+from .schedule import RING, Chain, Plan, Step, make_plan
+from .steps import StepLoop, gather
 from .tape import Tape
 from .validation import check
 
@@ -69,7 +69,7 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
     try:
         if plan.content_frames <= 0:
             raise MixgraphError("nothing to render: every source in the project is empty")
-        headroom = _MasterHeadroom(plan)
+        headroom = MasterHeadroom(plan)
         elsewhere: dict = {}
         outputs = run(plan, progress=progress, cancel=cancel, watch=headroom,
                       workers=workers, reports=elsewhere)
@@ -110,9 +110,10 @@ HEADROOM_DBFS = -6.0                  # what mastering engineers ask a mix to pe
 CORRELATION_WARNING = -0.5
 
 
-class _MasterHeadroom:
+class MasterHeadroom:
     """Peak level of the mix where it enters the master chain (nodes of category
-    'master' fed by a node that is not), for the headroom warning."""
+    'master' fed by a node that is not), for the headroom warning: a
+    :class:`mixgraph.core.steps.Watcher`."""
 
     def __init__(self, plan: Plan):
         categories = {s.node_id: type(s.node).category for s in plan.steps}
@@ -120,12 +121,22 @@ class _MasterHeadroom:
             s.node_id: 0.0 for s in plan.steps if categories[s.node_id] == "master"
             and any(categories[u] != "master" for u in plan.graph.predecessors(s.node_id))}
 
+    def watches(self, step: Step) -> bool:
+        return step.node_id in self.entries
+
     def see(self, step: Step, ins: tuple, start: int) -> None:
         if step.node_id in self.entries and ins and ins[0] is not None:
             x = ins[0][:, max(0, -start):]
             if x.size:
                 self.entries[step.node_id] = max(self.entries[step.node_id],
                                                  float(np.abs(x).max()))
+
+    def peaks(self) -> dict[str, float]:
+        return dict(self.entries)
+
+    def merge(self, peaks: dict[str, float]) -> None:
+        for node_id, peak in peaks.items():
+            self.entries[node_id] = max(self.entries[node_id], peak)
 
     def warnings(self) -> list[str]:
         out = []
@@ -277,20 +288,13 @@ def preview(project: Graph | str | os.PathLike, source: str, *, start_s: float =
             start = max(0, int(round(start_s * plan.sample_rate)))
             end = plan.content_frames + plan.sample_rate * 2
             n = start + latency
+            loop = StepLoop(steps, plan.buffers, readers=readers, fixed_outputs=True)
             try:
                 for reader in readers.values():
                     reader.skip(n)
                 while n - latency < end:
                     f = block_size
-                    for s in steps:
-                        outs = tuple(plan.buffers[b] for b in s.outputs)
-                        if s.silent:
-                            for out in outs:
-                                out.fill(0.0)
-                            continue
-                        ins = readers[s.node_id].read(f) if s.node_id in readers else \
-                            tuple(gather(port, plan.buffers, f, True) for port in s.inputs)
-                        s.node.process(ins, outs, n - s.latency_in)
+                    loop.run(n, f, True)
                     if tap[0] == "in":
                         block = gather(tap[1].inputs[0], plan.buffers, f, True)
                     else:
@@ -332,38 +336,31 @@ def _run_pass(plan: Plan, steps: list[Step], tapes: dict[str, Tape], tracker: "_
                    watch, tracker)
     segments = _Segments(plan, [c for c in chained if not plan.chains[c].is_tail], runner,
                          _read_views(steps, plan, capture))
-    # the block loop: steps outside chains and outputs of tail chains, and where a
-    # tail chain starts, the gathering of its input
-    loop: list[tuple[Step | None, object]] = []
+    # the block loop: the steps outside chains (but the outputs of tail chains), in
+    # runs that end where a tail chain starts and its input is gathered
+
+    def looped(run: list[Step]) -> StepLoop:
+        return StepLoop(run, bufs, watch=watch, readers=readers, fixed_outputs=True)
+
+    loop: list[tuple[StepLoop, Chain | None]] = []
+    run: list[Step] = []
     for s in steps:
         if s.node_id in tails.first:
-            loop.append((None, tails.first[s.node_id]))
+            loop.append((looped(run), tails.first[s.node_id]))
+            run = []
         elif s.chain is None and id(s) not in tails.post_ids:
-            loop.append((s, None))
-    # a whole block writes whole buffers: their tuples are made once
-    whole = {id(s): tuple(bufs[b] for b in s.outputs) for s, _ in loop if s is not None}
+            run.append(s)
+    loop.append((looped(run), None))
     n = 0
     try:
         while n < total:
             f = min(block, total - n)
             full = f == block
             segments.serve(n)
-            for step, chain in loop:
+            for part, chain in loop:
+                part.run(n, f, full)
                 if chain is not None:
                     tails.feed(chain, n, gather(chain.feed, bufs, f, full))
-                    continue
-                outs = whole[id(step)] if full else tuple(bufs[b][:, :f] for b in step.outputs)
-                if step.silent:
-                    for out in outs:
-                        out.fill(0.0)
-                    continue
-                if step.node_id in readers:
-                    ins = readers[step.node_id].read(f)
-                else:
-                    ins = tuple(gather(port, bufs, f, full) for port in step.inputs)
-                if watch is not None:
-                    watch.see(step, ins, n - step.latency_in)
-                step.node.process(ins, outs, n - step.latency_in)
             if capture is not None:
                 target, tape = capture
                 tape.write(tuple(gather(port, bufs, f, full) for port in target.inputs))
@@ -473,7 +470,6 @@ class _Tails:
         self.plan = plan
         self.chains = chains
         self.runner = runner
-        self.watch = watch
         self.tracker = tracker
         self.first = {plan.chains[c].steps[0].node_id: plan.chains[c] for c in chains}
         self.views = _end_views(plan, chains)
@@ -481,6 +477,7 @@ class _Tails:
         self.post = [s for s in steps if s.chain is None and s.is_sink
                      and any(p.direct in ends for p in s.inputs)]
         self.post_ids = {id(s) for s in self.post}
+        self.writing = StepLoop(self.post, plan.buffers, watch=watch)
         self.pending: deque = deque()        # (segment, ticket) asked for
 
     def feed(self, chain, n: int, x: np.ndarray) -> None:
@@ -507,20 +504,13 @@ class _Tails:
     def _write(self, k: int, ticket) -> None:
         """Run the outputs over segment ``k`` of the tail chains' last outputs."""
         self.runner.wait(ticket)
-        plan, bufs, block = self.plan, self.plan.buffers, self.plan.block_size
+        plan, block = self.plan, self.plan.block_size
         start, frames = plan.segment_span(k)
         end = start + frames
         for n in range(start, end, block):
             f = min(block, end - n)
-            full = f == block
             _point(plan, self.views, k, n - start)
-            for step in self.post:
-                if step.silent:
-                    continue
-                ins = tuple(gather(port, bufs, f, full) for port in step.inputs)
-                if self.watch is not None:
-                    self.watch.see(step, ins, n - step.latency_in)
-                step.node.process(ins, (), n - step.latency_in)
+            self.writing.run(n, f, f == block)
         self.tracker.advance(frames)
 
 

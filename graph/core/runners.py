@@ -32,30 +32,30 @@ import numpy as np
 from mixgraph.errors import MixgraphError
 
 from .schedule import RING, Chain, Plan, Stack
-from .steps import gather
+from .steps import StepLoop, Watcher
 
 MIN_PARALLEL_SEGMENTS = 4              # shorter renders are not worth a worker
 
 
-def run_chain(plan: Plan, chain: Chain, k: int, watch=None) -> None:
-    """Compute segment ``k`` of ``chain`` into place ``k % RING`` of its rings."""
-    bufs = plan.buffers
-    n, f = plan.segment_span(k)
-    full = f == plan.segment
-    for (b, _), ring in zip(chain.ends, chain.segments):
-        bufs[b] = ring[k % RING]
-    if chain.inlet is not None:
-        bufs[chain.inlet] = chain.inlet_segments[k % RING]
-    for step in chain.steps:
-        outs = tuple(bufs[b] if full else bufs[b][:, :f] for b in step.outputs)
-        if step.silent:
-            for out in outs:
-                out.fill(0.0)
-            continue
-        ins = tuple(gather(port, bufs, f, full) for port in step.inputs)
-        if watch is not None:
-            watch.see(step, ins, n - step.latency_in)
-        step.node.process(ins, outs, n - step.latency_in)
+class ChainLoops:
+    """Runs segments of the plan's chains in the calling thread: each chain's steps
+    through a :class:`~mixgraph.core.steps.StepLoop` of its own, made once."""
+
+    def __init__(self, plan: Plan, watch: Watcher | None = None):
+        self.plan = plan
+        self.loops = [StepLoop(chain.steps, plan.buffers, watch=watch)
+                      for chain in plan.chains]
+
+    def run(self, c: int, k: int) -> None:
+        """Compute segment ``k`` of chain ``c`` into place ``k % RING`` of its rings."""
+        plan, chain = self.plan, self.plan.chains[c]
+        bufs = plan.buffers
+        for (b, _), ring in zip(chain.ends, chain.segments):
+            bufs[b] = ring[k % RING]
+        if chain.inlet is not None:
+            bufs[chain.inlet] = chain.inlet_segments[k % RING]
+        n, f = plan.segment_span(k)
+        self.loops[c].run(n, f, f == plan.segment)
 
 
 class Inline:
@@ -63,15 +63,16 @@ class Inline:
 
     asynchronous = False
 
-    def __init__(self, plan: Plan, watch=None):
+    def __init__(self, plan: Plan, watch: Watcher | None = None):
         self.plan = plan
         self.watch = watch
+        self.chains = ChainLoops(plan, watch)
 
     def start(self, chains: list[int], k: int) -> int:
         """Ask for segment ``k`` of ``chains`` (here: compute it now); returns a ticket
         for :meth:`wait`."""
         for c in chains:
-            run_chain(self.plan, self.plan.chains[c], k, self.watch)
+            self.chains.run(c, k)
         return 0
 
     def wait(self, ticket: int | None = None) -> None:
@@ -112,7 +113,7 @@ class Threads(Inline):
     def _job(self, c: int, k: int, before) -> None:
         if before is not None:
             before.result()
-        run_chain(self.plan, self.plan.chains[c], k, self.watch)
+        self.chains.run(c, k)
 
     def start(self, chains: list[int], k: int) -> int:
         jobs = []
@@ -154,6 +155,7 @@ class Processes:
 
         self.plan = plan
         self.watch = watch
+        self.chains = ChainLoops(plan, watch)
         _share_segments(plan)
         owners = _balance(plan.chains, workers, plan.stacks, _loop_weight(plan))
         self.owner = {c: w for w, mine in enumerate(owners) for c in mine}
@@ -177,7 +179,7 @@ class Processes:
                 if pid == 0:                              # pragma: no cover (child)
                     for conn in [*self.conns.values(), parent]:
                         conn.close()
-                    _child(child, plan, set(theirs), watch,
+                    _child(child, plan, self.chains, set(theirs), watch,
                            [st for st in plan.stacks if self.summing.get(id(st)) == w])
                 child.close()
                 self.conns[w] = parent
@@ -209,7 +211,7 @@ class Processes:
         here = by_worker.pop(0, [])
         ticket = self._ask({w: ("run", k, cs) for w, cs in by_worker.items()})
         for c in here:
-            run_chain(self.plan, self.plan.chains[c], k, self.watch)
+            self.chains.run(c, k)
         _add_up(self.plan, self.own_stacks, set(here), k)
         return ticket
 
@@ -276,7 +278,7 @@ class Processes:
         self.conns, self.pids, self.waiting, self.queued = {}, [], {}, {}
 
 
-def _child(conn, plan: Plan, mine: set[int], watch,
+def _child(conn, plan: Plan, loops: ChainLoops, mine: set[int], watch,
            stacks: list[Stack]) -> None:  # pragma: no cover
     """A worker process's life: answer the parent's requests, then leave quietly.
     ``stacks``: the sums of chain ends it makes once it has run all their chains."""
@@ -288,7 +290,7 @@ def _child(conn, plan: Plan, mine: set[int], watch,
                 if message[0] == "run":
                     _, k, chains = message
                     for c in chains:
-                        run_chain(plan, plan.chains[c], k, watch)
+                        loops.run(c, k)
                     _add_up(plan, stacks, set(chains), k)
                     conn.send(("ok", None))
                 elif message[0] == "reset":
