@@ -24,7 +24,8 @@ from mixgraph.errors import MixgraphError, ParameterError, RenderCancelled
 from .model import Graph
 from .report import Report
 from .schedule import RING, Chain, Plan, Step, make_plan
-from .steps import StepLoop, gather
+from .runners import Inline, Runner, make_runner
+from .steps import StepLoop, Watcher, gather
 from .tape import Tape
 from .validation import check
 
@@ -177,29 +178,31 @@ def check_workers(workers: int | None) -> int:
 
 
 def run(plan: Plan, *, progress: Progress | None = None,
-        cancel: threading.Event | None = None, watch=None, workers: int = 1,
-        reports: dict | None = None) -> list[dict]:
+        cancel: threading.Event | None = None, watch: Watcher | None = None,
+        workers: int = 1, reports: dict | None = None) -> list[dict]:
     """Run the analysis passes, then every block of ``plan``; returns the outputs' reports.
 
     A node that needs an analysis pass gets its input rendered once into a temporary
-    file (its tape); it analyses the tape, and in the final pass reads its input from
-    it, so what feeds only that node is not rendered again.  ``workers`` run the
-    plan's chains (:mod:`mixgraph.core.runners`); where they ran in other processes, their
-    nodes' reports are put in ``reports``.
+    file (its tape, :mod:`mixgraph.core.tape`); it analyses the tape, and in the final
+    pass reads its input from it, so what feeds only that node is not rendered again.
+    ``workers`` run the plan's chains (a :class:`~mixgraph.core.runners.Runner`); where
+    they ran in other processes, their nodes' reports are put in ``reports`` and the
+    peaks their copy of ``watch`` saw are merged into ``watch``.
     """
-    from .runners import make_runner
-
     runner = make_runner(plan, workers, watch)
     try:
         outputs = _run(plan, progress, cancel, watch, runner)
+        found = runner.reports()
         if reports is not None:
-            reports.update(runner.reports())
+            reports.update(found.nodes)
+        if watch is not None:
+            watch.merge(found.peaks)
         return outputs
     finally:
         runner.close()
 
 
-def _run(plan: Plan, progress, cancel, watch, runner) -> list[dict]:
+def _run(plan: Plan, progress, cancel, watch: Watcher | None, runner: Runner) -> list[dict]:
     analysed = [s for s in plan.steps if s.node.needs_analysis]
     tracker = _Tracker(progress, plan.end_frames * (len(analysed) + 1))
     sinks = plan.sinks
@@ -221,7 +224,8 @@ def _run(plan: Plan, progress, cancel, watch, runner) -> list[dict]:
 
 
 def _analyse(plan: Plan, folder: Path, final: set[str], tracker: "_Tracker",
-             cancel: threading.Event | None, runner=None) -> dict[str, Tape]:
+             cancel: threading.Event | None, runner: Runner | None = None
+             ) -> dict[str, Tape]:
     """The analysis passes, in order; returns each analysed node's tape."""
     analysed = [s for s in plan.steps if s.node.needs_analysis]
     tapes: dict[str, Tape] = {}
@@ -321,16 +325,14 @@ def _needed(plan: Plan, targets: set[str], taped: set[str]) -> set[str]:
 
 
 def _run_pass(plan: Plan, steps: list[Step], tapes: dict[str, Tape], tracker: "_Tracker",
-              cancel: threading.Event | None, capture=None, watch=None,
-              runner=None) -> None:
+              cancel: threading.Event | None, capture=None, watch: Watcher | None = None,
+              runner: Runner | None = None) -> None:
     bufs = plan.buffers
     block = plan.block_size
     total = plan.end_frames
     readers = {s.node_id: tapes[s.node_id].reader() for s in steps if s.node_id in tapes}
     chained = sorted({s.chain for s in steps if s.chain is not None})
     if runner is None:
-        from .runners import Inline
-
         runner = Inline(plan, watch)
     tails = _Tails(plan, [c for c in chained if plan.chains[c].is_tail], steps, runner,
                    watch, tracker)
@@ -398,7 +400,7 @@ class _Segments:
     the chains (through ``runner``, see :mod:`mixgraph.core.runners`) a segment ahead.  Ends
     that only a stack reads are not pointed at one by one."""
 
-    def __init__(self, plan: Plan, chains: list[int], runner, read: set[int]):
+    def __init__(self, plan: Plan, chains: list[int], runner: Runner, read: set[int]):
         self.plan = plan
         self.chains = chains
         self.runner = runner
@@ -465,8 +467,8 @@ class _Tails:
     handed to the runner, and the outputs they feed write it once it is back (up to
     two segments behind when the runner works alongside the loop)."""
 
-    def __init__(self, plan: Plan, chains: list[int], steps: list[Step], runner, watch,
-                 tracker: "_Tracker"):
+    def __init__(self, plan: Plan, chains: list[int], steps: list[Step], runner: Runner,
+                 watch: Watcher | None, tracker: "_Tracker"):
         self.plan = plan
         self.chains = chains
         self.runner = runner
@@ -501,7 +503,7 @@ class _Tails:
         while self.pending:
             self._write(*self.pending.popleft())
 
-    def _write(self, k: int, ticket) -> None:
+    def _write(self, k: int, ticket: int) -> None:
         """Run the outputs over segment ``k`` of the tail chains' last outputs."""
         self.runner.wait(ticket)
         plan, block = self.plan, self.plan.block_size

@@ -68,7 +68,8 @@ class StepLoop:
         # buffers themselves (fixed_outputs), tape reader, the step if watched
         self._items = tuple(
             (step.node, tuple(step.inputs), tuple(step.outputs), step.latency_in,
-             step.silent, tuple(buffers[b] for b in step.outputs) if fixed_outputs else None,
+             step.silent,
+             tuple(buffers[b] for b in step.outputs) if fixed_outputs else None,
              readers.get(step.node_id),
              step if watch is not None and watch.watches(step) else None)
             for step in self.steps)
