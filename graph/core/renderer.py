@@ -1,9 +1,16 @@
 """The block renderer: runs a plan block by block, streaming from and to disk.
 
 Memory stays flat as songs get longer: sources are read and outputs written one
-block at a time, and the only buffers are the plan's ``(channels, block)`` ones.
-Outputs are written to temporary files that are renamed into place when the whole
-render has succeeded; on any error or cancellation they are removed.
+block at a time, and the only buffers are the plan's ``(channels, block)`` ones (and
+the chains' segments).  Outputs are written to temporary files that are renamed into
+place when the whole render has succeeded; on any error or cancellation they are
+removed.
+
+Here: :func:`render` and :func:`preview`, the analysis passes and the block loop.
+Steps run through the one step loop (:class:`mixgraph.core.steps.StepLoop`); the
+plan's chains run a segment ahead through a runner (:mod:`mixgraph.core.runners`);
+a node that needs an analysis pass reads its input from a tape
+(:mod:`mixgraph.core.tape`).
 """
 
 from __future__ import annotations
@@ -47,10 +54,17 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
     ``output_paths`` writes output nodes elsewhere (``{node_id: path}``).  Setting
     ``cancel`` stops the render (:class:`RenderCancelled`), writing nothing.
     ``allow_outside`` lets a project from a file write outside its folder (see
-    :func:`mixgraph.core.validation.validate`).  The outputs named in ``same_length`` all run
-    to the end of the longest of them (stems that are to be summed).  ``workers``
-    threads run independent chains of nodes in parallel (default: one per core); the
-    output is the same, bit for bit, for any number.
+    :func:`mixgraph.core.validation.validate`).  The outputs named in
+    ``same_length`` all run to the end of the longest of them (stems that are to be
+    summed).
+
+    ``workers`` (default: one per core) run independent chains of nodes in parallel
+    (see :mod:`mixgraph.core.runners`).  Where the platform can fork and no other
+    thread is running, they are processes: the render's own process is one of them
+    (it also runs the block loop), the others are forked from it.  Otherwise (another
+    thread is running, no ``os.fork``, or ``MIXGRAPH_NO_FORK=1``) they are threads.
+    One worker, a short render or fewer than two chains run everything in the
+    render's own thread.  The output is the same, bit for bit, for any number.
     """
     from .fileformat import load
 
