@@ -128,7 +128,6 @@ class Inline:
 
     def __init__(self, plan: Plan, watch: Watcher | None = None):
         self.plan = plan
-        self.watch = watch
         self.chains = ChainLoops(plan, watch)
 
     def start(self, chains: list[int], k: int) -> int:
@@ -216,7 +215,6 @@ class Processes:
         from multiprocessing import Pipe
 
         self.plan = plan
-        self.watch = watch
         self.chains = ChainLoops(plan, watch)
         _share_segments(plan)
         owners = _balance(plan.chains, workers, plan.stacks, _loop_weight(plan))
