@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import get_type_hints
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from mixgraph import render
-from mixgraph.core.runners import Inline, Processes, Threads, _balance, _weight, make_runner
+from mixgraph.core.renderer import MasterHeadroom
+from mixgraph.core.runners import (ChainReports, Inline, Processes, Runner, Threads,
+                                   _balance, _weight, make_runner)
 from mixgraph.core.schedule import SEGMENT_FRAMES, make_plan
 from mixgraph.errors import RenderCancelled
 
@@ -334,9 +337,9 @@ def test_cancelling_a_parallel_render_writes_nothing_and_leaves_no_workers(proje
     assert len(worker_pids) == 2 and _all_gone(worker_pids)
 
 
-def test_headroom_seen_inside_a_chain_in_a_worker_is_reported(project):
-    """A limiter straight after a hot stem is where the mix meets the master chain;
-    the peak it saw in the worker process reaches the warning."""
+def hot_limiters(project):
+    """Two hot stems (peaks at -0.9 dBFS), each straight into a limiter: where the mix
+    meets the master chain, inside a chain."""
     g = project.graph
     for i in range(2):
         project.stem(f"s{i}", sine(100.0 * (i + 1), SECONDS, level_db=-0.9))
@@ -346,11 +349,82 @@ def test_headroom_seen_inside_a_chain_in_a_worker_is_reported(project):
     g.connect("lim0", "mix")
     g.connect("lim1", "mix")
     project.output(src="mix")
+
+
+@pytest.mark.parametrize("forked_takes", ["one chain", "every chain"])
+def test_headroom_seen_inside_a_chain_in_a_worker_is_reported(project, monkeypatch,
+                                                              forked_takes):
+    """A limiter straight after a hot stem is where the mix meets the master chain;
+    the peak it saw in the worker process reaches the warning."""
+    hot_limiters(project)
+    g = project.graph
     serial = render(g, workers=1)
+    if forked_takes == "every chain":        # a loop that seems heavy: the render's own
+        monkeypatch.setattr("mixgraph.core.runners._loop_weight", lambda plan: 1e9)
+    owners = []
+    original = Processes.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        owners.append(self.owner)
+
+    monkeypatch.setattr(Processes, "__init__", init)
     parallel = render(g, workers=2)
+    assert owners == [{0: 0, 1: 1}] if forked_takes == "one chain" else [{0: 1, 1: 1}]
     hot = [w for w in serial.warnings if "headroom" in w]
     assert len(hot) == 2 and "'lim0'" in hot[0] and "-0.9 dBFS" in hot[0]
     assert parallel.warnings == serial.warnings
+
+
+RUNNERS = {"inline": lambda plan, watch: Inline(plan, watch),
+           "threads": lambda plan, watch: Threads(plan, watch, 2),
+           "processes": lambda plan, watch: Processes(plan, watch, 2)}
+
+
+@pytest.mark.parametrize("kind", sorted(RUNNERS))
+def test_every_runner_implements_the_runner_protocol(project, kind, monkeypatch):
+    """Each runner is a Runner; wait() gives None whatever the runner; the figures the
+    forked workers measured come back from reports(), and only there: the render's
+    watcher learns the peaks seen in a worker when it merges them."""
+    assert get_type_hints(make_runner)["return"] is Runner
+    monkeypatch.setattr("mixgraph.core.runners._loop_weight", lambda plan: 1e9)
+    hot_limiters(project)
+    plan = make_plan(project.graph, 1024)
+    try:
+        watch = MasterHeadroom(plan)
+        assert set(watch.entries) == {"lim0", "lim1"}
+        runner = RUNNERS[kind](plan, watch)
+        try:
+            assert isinstance(runner, Runner)
+            chains = list(range(len(plan.chains)))
+            tickets = [runner.start(chains, k) for k in range(2)]
+            assert runner.wait(tickets[0]) is None
+            assert runner.wait() is None             # the oldest left: the second
+            runner.drain()
+            found = runner.reports()
+            assert isinstance(found, ChainReports)
+            peak = pytest.approx(10 ** (-0.9 / 20), rel=1e-3)
+            if kind == "processes":                  # both chains ran in the fork
+                assert set(found.nodes) == {"s0", "lim0", "s1", "lim1"}
+                seen = found.nodes["lim1"]["input_peak_dbfs"]
+                assert seen == pytest.approx(-0.9, abs=0.01)
+                assert found.peaks == {"lim0": peak, "lim1": peak}
+                assert watch.entries == {"lim0": 0.0, "lim1": 0.0}
+                watch.merge(found.peaks)
+            else:                                    # here: the render's own watcher
+                assert found == ChainReports()
+            assert watch.entries == {"lim0": peak, "lim1": peak}
+            # a reset reaches the nodes where they live: lim0 starts afresh, lim1 not
+            assert runner.reset({"lim0"}) is None
+            if kind == "processes":
+                fresh = plan.chains[0].steps[1].node.report()      # never ran here
+                assert fresh["input_peak_dbfs"] == -np.inf
+                after = runner.reports().nodes
+                assert after["lim0"] == fresh and after["lim1"] == found.nodes["lim1"]
+        finally:
+            runner.close()
+    finally:
+        plan.close()
 
 
 def test_stem_files_survive_a_parallel_render(project):

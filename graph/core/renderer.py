@@ -1,9 +1,16 @@
 """The block renderer: runs a plan block by block, streaming from and to disk.
 
 Memory stays flat as songs get longer: sources are read and outputs written one
-block at a time, and the only buffers are the plan's ``(channels, block)`` ones.
-Outputs are written to temporary files that are renamed into place when the whole
-render has succeeded; on any error or cancellation they are removed.
+block at a time, and the only buffers are the plan's ``(channels, block)`` ones (and
+the chains' segments).  Outputs are written to temporary files that are renamed into
+place when the whole render has succeeded; on any error or cancellation they are
+removed.
+
+Here: :func:`render` and :func:`preview`, the analysis passes and the block loop.
+Steps run through the one step loop (:class:`mixgraph.core.steps.StepLoop`); the
+plan's chains run a segment ahead through a runner (:mod:`mixgraph.core.runners`);
+a node that needs an analysis pass reads its input from a tape
+(:mod:`mixgraph.core.tape`).
 """
 
 from __future__ import annotations
@@ -22,8 +29,12 @@ import numpy as np
 from mixgraph.errors import MixgraphError, ParameterError, RenderCancelled
 
 from .model import Graph
+from .policy import correlation_warnings, headroom_warning, master_entries
 from .report import Report
-from .schedule import RING, Plan, Step, gather, make_plan
+from .schedule import RING, Chain, Plan, Step, make_plan
+from .runners import Inline, Runner, make_runner
+from .steps import StepLoop, Watcher, gather
+from .tape import Tape
 from .validation import check
 
 MAX_BLOCK = 65536
@@ -44,10 +55,17 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
     ``output_paths`` writes output nodes elsewhere (``{node_id: path}``).  Setting
     ``cancel`` stops the render (:class:`RenderCancelled`), writing nothing.
     ``allow_outside`` lets a project from a file write outside its folder (see
-    :func:`mixgraph.core.validation.validate`).  The outputs named in ``same_length`` all run
-    to the end of the longest of them (stems that are to be summed).  ``workers``
-    threads run independent chains of nodes in parallel (default: one per core); the
-    output is the same, bit for bit, for any number.
+    :func:`mixgraph.core.validation.validate`).  The outputs named in
+    ``same_length`` all run to the end of the longest of them (stems that are to be
+    summed).
+
+    ``workers`` (default: one per core) run independent chains of nodes in parallel
+    (see :mod:`mixgraph.core.runners`).  Where the platform can fork and no other
+    thread is running, they are processes: the render's own process is one of them
+    (it also runs the block loop), the others are forked from it.  Otherwise (another
+    thread is running, no ``os.fork``, or ``MIXGRAPH_NO_FORK=1``) they are threads.
+    One worker, a short render or fewer than two chains run everything in the
+    render's own thread.  The output is the same, bit for bit, for any number.
     """
     from .fileformat import load
 
@@ -67,7 +85,7 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
     try:
         if plan.content_frames <= 0:
             raise MixgraphError("nothing to render: every source in the project is empty")
-        headroom = _MasterHeadroom(plan)
+        headroom = MasterHeadroom(plan)
         elsewhere: dict = {}
         outputs = run(plan, progress=progress, cancel=cancel, watch=headroom,
                       workers=workers, reports=elsewhere)
@@ -76,7 +94,7 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
                         else step.node.report())}
     finally:
         plan.close()
-    warnings = list(validation.warnings) + headroom.warnings() + _output_warnings(outputs)
+    warnings = list(validation.warnings) + headroom.warnings() + correlation_warnings(outputs)
     for node_id, (_, figures) in measured.items():
         warnings += [f"{node_id}: {w}" for w in figures.pop("warnings", [])]
     return Report(outputs=outputs, nodes=measured, notices=list(plan.notices),
@@ -104,19 +122,17 @@ def redirect_paths(graph: Graph, output_paths: dict) -> dict[str, str]:
     return paths
 
 
-HEADROOM_DBFS = -6.0                  # what mastering engineers ask a mix to peak under
-CORRELATION_WARNING = -0.5
-
-
-class _MasterHeadroom:
-    """Peak level of the mix where it enters the master chain (nodes of category
-    'master' fed by a node that is not), for the headroom warning."""
+class MasterHeadroom:
+    """Peak level of the mix where it enters the master chain (see
+    :func:`mixgraph.core.policy.master_entries`), for the headroom warning: a
+    :class:`mixgraph.core.steps.Watcher`."""
 
     def __init__(self, plan: Plan):
         categories = {s.node_id: type(s.node).category for s in plan.steps}
-        self.entries = {
-            s.node_id: 0.0 for s in plan.steps if categories[s.node_id] == "master"
-            and any(categories[u] != "master" for u in plan.graph.predecessors(s.node_id))}
+        self.entries = dict.fromkeys(master_entries(categories, plan.graph.pred), 0.0)
+
+    def watches(self, step: Step) -> bool:
+        return step.node_id in self.entries
 
     def see(self, step: Step, ins: tuple, start: int) -> None:
         if step.node_id in self.entries and ins and ins[0] is not None:
@@ -125,24 +141,16 @@ class _MasterHeadroom:
                 self.entries[step.node_id] = max(self.entries[step.node_id],
                                                  float(np.abs(x).max()))
 
+    def peaks(self) -> dict[str, float]:
+        return dict(self.entries)
+
+    def merge(self, peaks: dict[str, float]) -> None:
+        for node_id, peak in peaks.items():
+            self.entries[node_id] = max(self.entries[node_id], peak)
+
     def warnings(self) -> list[str]:
-        out = []
-        for node_id, peak in self.entries.items():
-            if peak > 10 ** (HEADROOM_DBFS / 20):
-                out.append(f"the mix feeding the master chain at '{node_id}' peaks at "
-                           f"{20 * np.log10(peak):.1f} dBFS; engineers leave about 6 dB of "
-                           "headroom for mastering (peaks at or below -6 dBFS)")
-        return out
-
-
-def _output_warnings(outputs: list[dict]) -> list[str]:
-    out = []
-    for o in outputs:
-        low = o.get("correlation_min")
-        if low is not None and low < CORRELATION_WARNING:
-            out.append(f"output '{o['node']}': phase correlation falls to {low:.2f} (3 s "
-                       "windows); parts of the mix cancel in mono")
-    return out
+        found = (headroom_warning(node_id, peak) for node_id, peak in self.entries.items())
+        return [w for w in found if w]
 
 
 def check_block_size(block_size) -> None:
@@ -164,29 +172,31 @@ def check_workers(workers: int | None) -> int:
 
 
 def run(plan: Plan, *, progress: Progress | None = None,
-        cancel: threading.Event | None = None, watch=None, workers: int = 1,
-        reports: dict | None = None) -> list[dict]:
+        cancel: threading.Event | None = None, watch: Watcher | None = None,
+        workers: int = 1, reports: dict | None = None) -> list[dict]:
     """Run the analysis passes, then every block of ``plan``; returns the outputs' reports.
 
     A node that needs an analysis pass gets its input rendered once into a temporary
-    file (its tape); it analyses the tape, and in the final pass reads its input from
-    it, so what feeds only that node is not rendered again.  ``workers`` run the
-    plan's chains (:mod:`mixgraph.core.runners`); where they ran in other processes, their
-    nodes' reports are put in ``reports``.
+    file (its tape, :mod:`mixgraph.core.tape`); it analyses the tape, and in the final
+    pass reads its input from it, so what feeds only that node is not rendered again.
+    ``workers`` run the plan's chains (a :class:`~mixgraph.core.runners.Runner`); where
+    they ran in other processes, their nodes' reports are put in ``reports`` and the
+    peaks their copy of ``watch`` saw are merged into ``watch``.
     """
-    from .runners import make_runner
-
     runner = make_runner(plan, workers, watch)
     try:
         outputs = _run(plan, progress, cancel, watch, runner)
+        found = runner.reports()
         if reports is not None:
-            reports.update(runner.reports())
+            reports.update(found.nodes)
+        if watch is not None:
+            watch.merge(found.peaks)
         return outputs
     finally:
         runner.close()
 
 
-def _run(plan: Plan, progress, cancel, watch, runner) -> list[dict]:
+def _run(plan: Plan, progress, cancel, watch: Watcher | None, runner: Runner) -> list[dict]:
     analysed = [s for s in plan.steps if s.node.needs_analysis]
     tracker = _Tracker(progress, plan.end_frames * (len(analysed) + 1))
     sinks = plan.sinks
@@ -208,7 +218,8 @@ def _run(plan: Plan, progress, cancel, watch, runner) -> list[dict]:
 
 
 def _analyse(plan: Plan, folder: Path, final: set[str], tracker: "_Tracker",
-             cancel: threading.Event | None, runner=None) -> dict[str, "Tape"]:
+             cancel: threading.Event | None, runner: Runner | None = None
+             ) -> dict[str, Tape]:
     """The analysis passes, in order; returns each analysed node's tape."""
     analysed = [s for s in plan.steps if s.node.needs_analysis]
     tapes: dict[str, Tape] = {}
@@ -275,20 +286,13 @@ def preview(project: Graph | str | os.PathLike, source: str, *, start_s: float =
             start = max(0, int(round(start_s * plan.sample_rate)))
             end = plan.content_frames + plan.sample_rate * 2
             n = start + latency
+            loop = StepLoop(steps, plan.buffers, readers=readers, fixed_outputs=True)
             try:
                 for reader in readers.values():
                     reader.skip(n)
                 while n - latency < end:
                     f = block_size
-                    for s in steps:
-                        outs = tuple(plan.buffers[b] for b in s.outputs)
-                        if s.silent:
-                            for out in outs:
-                                out.fill(0.0)
-                            continue
-                        ins = readers[s.node_id].read(f) if s.node_id in readers else \
-                            tuple(gather(port, plan.buffers, f, True) for port in s.inputs)
-                        s.node.process(ins, outs, n - s.latency_in)
+                    loop.run(n, f, True)
                     if tap[0] == "in":
                         block = gather(tap[1].inputs[0], plan.buffers, f, True)
                     else:
@@ -314,54 +318,45 @@ def _needed(plan: Plan, targets: set[str], taped: set[str]) -> set[str]:
     return needed
 
 
-def _run_pass(plan: Plan, steps: list[Step], tapes: dict[str, "Tape"], tracker: "_Tracker",
-              cancel: threading.Event | None, capture=None, watch=None,
-              runner=None) -> None:
+def _run_pass(plan: Plan, steps: list[Step], tapes: dict[str, Tape], tracker: "_Tracker",
+              cancel: threading.Event | None, capture=None, watch: Watcher | None = None,
+              runner: Runner | None = None) -> None:
     bufs = plan.buffers
     block = plan.block_size
     total = plan.end_frames
     readers = {s.node_id: tapes[s.node_id].reader() for s in steps if s.node_id in tapes}
     chained = sorted({s.chain for s in steps if s.chain is not None})
     if runner is None:
-        from .runners import Inline
-
         runner = Inline(plan, watch)
     tails = _Tails(plan, [c for c in chained if plan.chains[c].is_tail], steps, runner,
                    watch, tracker)
     segments = _Segments(plan, [c for c in chained if not plan.chains[c].is_tail], runner,
                          _read_views(steps, plan, capture))
-    # the block loop: steps outside chains and outputs of tail chains, and where a
-    # tail chain starts, the gathering of its input
-    loop: list[tuple[Step | None, object]] = []
+    # the block loop: the steps outside chains (but the outputs of tail chains), in
+    # runs that end where a tail chain starts and its input is gathered
+
+    def looped(run: list[Step]) -> StepLoop:
+        return StepLoop(run, bufs, watch=watch, readers=readers, fixed_outputs=True)
+
+    loop: list[tuple[StepLoop, Chain | None]] = []
+    run: list[Step] = []
     for s in steps:
         if s.node_id in tails.first:
-            loop.append((None, tails.first[s.node_id]))
+            loop.append((looped(run), tails.first[s.node_id]))
+            run = []
         elif s.chain is None and id(s) not in tails.post_ids:
-            loop.append((s, None))
-    # a whole block writes whole buffers: their tuples are made once
-    whole = {id(s): tuple(bufs[b] for b in s.outputs) for s, _ in loop if s is not None}
+            run.append(s)
+    loop.append((looped(run), None))
     n = 0
     try:
         while n < total:
             f = min(block, total - n)
             full = f == block
             segments.serve(n)
-            for step, chain in loop:
+            for part, chain in loop:
+                part.run(n, f, full)
                 if chain is not None:
                     tails.feed(chain, n, gather(chain.feed, bufs, f, full))
-                    continue
-                outs = whole[id(step)] if full else tuple(bufs[b][:, :f] for b in step.outputs)
-                if step.silent:
-                    for out in outs:
-                        out.fill(0.0)
-                    continue
-                if step.node_id in readers:
-                    ins = readers[step.node_id].read(f)
-                else:
-                    ins = tuple(gather(port, bufs, f, full) for port in step.inputs)
-                if watch is not None:
-                    watch.see(step, ins, n - step.latency_in)
-                step.node.process(ins, outs, n - step.latency_in)
             if capture is not None:
                 target, tape = capture
                 tape.write(tuple(gather(port, bufs, f, full) for port in target.inputs))
@@ -399,7 +394,7 @@ class _Segments:
     the chains (through ``runner``, see :mod:`mixgraph.core.runners`) a segment ahead.  Ends
     that only a stack reads are not pointed at one by one."""
 
-    def __init__(self, plan: Plan, chains: list[int], runner, read: set[int]):
+    def __init__(self, plan: Plan, chains: list[int], runner: Runner, read: set[int]):
         self.plan = plan
         self.chains = chains
         self.runner = runner
@@ -466,12 +461,11 @@ class _Tails:
     handed to the runner, and the outputs they feed write it once it is back (up to
     two segments behind when the runner works alongside the loop)."""
 
-    def __init__(self, plan: Plan, chains: list[int], steps: list[Step], runner, watch,
-                 tracker: "_Tracker"):
+    def __init__(self, plan: Plan, chains: list[int], steps: list[Step], runner: Runner,
+                 watch: Watcher | None, tracker: "_Tracker"):
         self.plan = plan
         self.chains = chains
         self.runner = runner
-        self.watch = watch
         self.tracker = tracker
         self.first = {plan.chains[c].steps[0].node_id: plan.chains[c] for c in chains}
         self.views = _end_views(plan, chains)
@@ -479,6 +473,7 @@ class _Tails:
         self.post = [s for s in steps if s.chain is None and s.is_sink
                      and any(p.direct in ends for p in s.inputs)]
         self.post_ids = {id(s) for s in self.post}
+        self.writing = StepLoop(self.post, plan.buffers, watch=watch)
         self.pending: deque = deque()        # (segment, ticket) asked for
 
     def feed(self, chain, n: int, x: np.ndarray) -> None:
@@ -502,23 +497,16 @@ class _Tails:
         while self.pending:
             self._write(*self.pending.popleft())
 
-    def _write(self, k: int, ticket) -> None:
+    def _write(self, k: int, ticket: int) -> None:
         """Run the outputs over segment ``k`` of the tail chains' last outputs."""
         self.runner.wait(ticket)
-        plan, bufs, block = self.plan, self.plan.buffers, self.plan.block_size
+        plan, block = self.plan, self.plan.block_size
         start, frames = plan.segment_span(k)
         end = start + frames
         for n in range(start, end, block):
             f = min(block, end - n)
-            full = f == block
             _point(plan, self.views, k, n - start)
-            for step in self.post:
-                if step.silent:
-                    continue
-                ins = tuple(gather(port, bufs, f, full) for port in step.inputs)
-                if self.watch is not None:
-                    self.watch.see(step, ins, n - step.latency_in)
-                step.node.process(ins, (), n - step.latency_in)
+            self.writing.run(n, f, f == block)
         self.tracker.advance(frames)
 
 
@@ -537,80 +525,3 @@ class _Tracker:
         if self.progress is not None and (self.done >= self.next or self.done >= self.total):
             self.progress(self.done, self.total)
             self.next = self.done + self.every
-
-
-class Tape:
-    """A node's whole input, rendered once to temporary float64 files (one per port)."""
-
-    def __init__(self, folder: Path, step: Step, plan: Plan):
-        import soundfile as sf
-
-        self.latency_in = step.latency_in
-        self.frames = plan.end_frames
-        self.block = 65536
-        self.rate = plan.sample_rate
-        self.paths: list[Path | None] = []
-        self._writers = []
-        for i, port in enumerate(step.inputs):
-            if port.channels is None:
-                self.paths.append(None)
-                self._writers.append(None)
-                continue
-            path = folder / f"{step.node_id}.{port.name}.{i}.wav"
-            self.paths.append(path)
-            self._writers.append(sf.SoundFile(str(path), "w", plan.sample_rate, port.channels,
-                                              subtype="DOUBLE", format="RF64"))
-
-    def write(self, ins: tuple) -> None:
-        for writer, x in zip(self._writers, ins):
-            if writer is not None:
-                writer.write(np.ascontiguousarray(x.T))
-
-    def close(self) -> None:
-        for writer in self._writers:
-            if writer is not None:
-                writer.close()
-
-    def reader(self) -> "_TapeReader":
-        return _TapeReader(self.paths)
-
-    def blocks(self, block: int | None = None):
-        """(start, ins) for the whole input: start is the block's song time."""
-        block = block or self.block
-        reader = self.reader()
-        try:
-            clock = 0
-            while clock < self.frames:
-                n = min(block, self.frames - clock)
-                yield clock - self.latency_in, tuple(
-                    None if x is None else x.copy() for x in reader.read(n))
-                clock += n
-        finally:
-            reader.close()
-
-
-class _TapeReader:
-    def __init__(self, paths):
-        import soundfile as sf
-
-        self._files = [None if p is None else sf.SoundFile(str(p)) for p in paths]
-
-    def skip(self, n: int) -> None:
-        for f in self._files:
-            if f is not None:
-                f.seek(min(n, f.frames))
-
-    def read(self, n: int) -> tuple:
-        out = []
-        for f in self._files:
-            if f is None:
-                out.append(None)
-            else:
-                data = f.read(n, dtype="float64", always_2d=True, fill_value=0.0)
-                out.append(np.ascontiguousarray(data.T))
-        return tuple(out)
-
-    def close(self) -> None:
-        for f in self._files:
-            if f is not None:
-                f.close()

@@ -7,16 +7,24 @@ of each chain's ring of segments (``RING`` in all).  Each chain's nodes always s
 same segments in the same order, so the render is bit-identical for any number of
 workers.
 
+Every runner implements :class:`Runner`, the protocol the block loop uses (see
+:mod:`mixgraph.core.renderer`): ask for a segment of some chains, wait for it, reset
+nodes between passes, collect what the workers measured.  :class:`Inline` runs the
+chains when asked, :class:`Threads` in a pool of threads, :class:`Processes` in
+forked processes; :func:`make_runner` picks one.
+
 Threads share the interpreter lock: the kernels release it, but each node's Python
 glue needs it, and the block loop holds it most of the time, so threads give little.
 Where the platform can fork and no other thread is running, the workers are processes
 instead: the render's own process is one of them (it runs the block loop and the
 chains left to it), the others are forked.  A child is a copy of the prepared plan;
 it runs only its chains, writing their last outputs into shared memory (mapped
-before the fork), and answers over a pipe.  Resets between passes, the chain nodes'
-reports and the headroom they saw go over the same pipe.  Children never touch output
-nodes and leave with ``os._exit``, so no temporary file or finaliser of the parent
-runs twice.
+before the fork), and answers over a pipe.  Resets between passes go over the same
+pipe, and so do the chain nodes' reports and the peaks the child's copy of the
+headroom watcher saw: :meth:`Runner.reports` hands them to the render as
+:class:`ChainReports`, and the render merges the peaks into its own watcher.
+Children never touch output nodes and leave with ``os._exit``, so no temporary file
+or finaliser of the parent runs twice.
 """
 
 from __future__ import annotations
@@ -26,80 +34,135 @@ import os
 import pickle
 import threading
 from collections import deque
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from mixgraph.errors import MixgraphError
 
-from .schedule import RING, Chain, Plan, Stack, gather
+from .schedule import RING, Chain, Plan, Stack
+from .steps import StepLoop, Watcher
 
 MIN_PARALLEL_SEGMENTS = 4              # shorter renders are not worth a worker
 
 
-def run_chain(plan: Plan, chain: Chain, k: int, watch=None) -> None:
-    """Compute segment ``k`` of ``chain`` into place ``k % RING`` of its rings."""
-    bufs = plan.buffers
-    n, f = plan.segment_span(k)
-    full = f == plan.segment
-    for (b, _), ring in zip(chain.ends, chain.segments):
-        bufs[b] = ring[k % RING]
-    if chain.inlet is not None:
-        bufs[chain.inlet] = chain.inlet_segments[k % RING]
-    for step in chain.steps:
-        outs = tuple(bufs[b] if full else bufs[b][:, :f] for b in step.outputs)
-        if step.silent:
-            for out in outs:
-                out.fill(0.0)
-            continue
-        ins = tuple(gather(port, bufs, f, full) for port in step.inputs)
-        if watch is not None:
-            watch.see(step, ins, n - step.latency_in)
-        step.node.process(ins, outs, n - step.latency_in)
+@dataclass
+class ChainReports:
+    """What a runner's workers measured in other processes: the reports of their chain
+    nodes (node id: figures, or None) and the peak each watched node's input reached
+    in their copy of the watcher (see :meth:`mixgraph.core.steps.Watcher.peaks`).
+    Empty where the chains ran in the render's own process: their nodes and the
+    watcher are the render's own."""
+
+    nodes: dict[str, dict | None] = field(default_factory=dict)
+    peaks: dict[str, float] = field(default_factory=dict)
+
+    def add(self, other: "ChainReports") -> None:
+        """Take in another worker's figures (the higher peak where both saw a node)."""
+        self.nodes.update(other.nodes)
+        for node_id, peak in other.peaks.items():
+            self.peaks[node_id] = max(self.peaks.get(node_id, peak), peak)
+
+
+@runtime_checkable
+class Runner(Protocol):
+    """How a render runs the plan's chains: the block loop asks for segments of chains
+    (:meth:`start`) and waits for each before it reads it (:meth:`wait`)."""
+
+    #: whether :meth:`start` may return before the work is done (then the block loop
+    #: asks for segments ahead of the one it reads)
+    asynchronous: bool
+
+    def start(self, chains: list[int], k: int) -> int:
+        """Ask for segment ``k`` of ``chains``; returns a ticket for :meth:`wait`."""
+
+    def wait(self, ticket: int | None = None) -> None:
+        """Wait until a request is done (by default the oldest not yet waited for);
+        raises the first error any worker met doing it."""
+
+    def adds_up(self, stack: Stack) -> bool:
+        """Whether the runner sums ``stack`` itself once its feeds are done (else the
+        block loop does, when it comes to the segment)."""
+
+    def drain(self) -> None:
+        """Wait for everything asked for."""
+
+    def reset(self, node_ids: set[str]) -> None:
+        """Reset those of the named nodes that live in the workers only (the plan's
+        own nodes are reset by the caller)."""
+
+    def reports(self) -> ChainReports:
+        """What the workers measured in other processes (after :meth:`drain`)."""
+
+    def close(self) -> None:
+        """Stop the workers and free what they hold."""
+
+
+class ChainLoops:
+    """Runs segments of the plan's chains in the calling thread: each chain's steps
+    through a :class:`~mixgraph.core.steps.StepLoop` of its own, made once."""
+
+    def __init__(self, plan: Plan, watch: Watcher | None = None):
+        self.plan = plan
+        self.loops = [StepLoop(chain.steps, plan.buffers, watch=watch)
+                      for chain in plan.chains]
+
+    def run(self, c: int, k: int) -> None:
+        """Compute segment ``k`` of chain ``c`` into place ``k % RING`` of its rings."""
+        plan, chain = self.plan, self.plan.chains[c]
+        bufs = plan.buffers
+        for (b, _), ring in zip(chain.ends, chain.segments):
+            bufs[b] = ring[k % RING]
+        if chain.inlet is not None:
+            bufs[chain.inlet] = chain.inlet_segments[k % RING]
+        n, f = plan.segment_span(k)
+        self.loops[c].run(n, f, f == plan.segment)
 
 
 class Inline:
-    """Chains run in the calling thread, when the block loop asks for them."""
+    """Chains run in the calling thread, when the block loop asks for them (a
+    :class:`Runner`)."""
 
     asynchronous = False
 
-    def __init__(self, plan: Plan, watch=None):
+    def __init__(self, plan: Plan, watch: Watcher | None = None):
         self.plan = plan
-        self.watch = watch
+        self.chains = ChainLoops(plan, watch)
 
     def start(self, chains: list[int], k: int) -> int:
         """Ask for segment ``k`` of ``chains`` (here: compute it now); returns a ticket
         for :meth:`wait`."""
         for c in chains:
-            run_chain(self.plan, self.plan.chains[c], k, self.watch)
+            self.chains.run(c, k)
         return 0
 
     def wait(self, ticket: int | None = None) -> None:
         """Wait for a request (by default the oldest not yet waited for)."""
 
     def adds_up(self, stack: Stack) -> bool:
-        """Whether the runner sums ``stack`` itself once its feeds are done (else the
-        block loop does, when it comes to the segment)."""
         return False
 
     def drain(self) -> None:
-        """Wait for everything asked for."""
+        pass
 
     def reset(self, node_ids: set[str]) -> None:
         pass                           # the plan's own nodes are reset by the caller
 
-    def reports(self) -> dict:
-        return {}
+    def reports(self) -> ChainReports:
+        return ChainReports()          # everything ran here
 
     def close(self) -> None:
         pass
 
 
 class Threads(Inline):
-    """Chains run in a pool of threads; a chain's next segment waits for its last."""
+    """Chains run in a pool of threads; a chain's next segment waits for its last (a
+    :class:`Runner`; the threads share the render's nodes and watcher)."""
 
     asynchronous = True
 
-    def __init__(self, plan: Plan, watch, workers: int):
+    def __init__(self, plan: Plan, watch: Watcher | None, workers: int):
         from concurrent.futures import ThreadPoolExecutor
 
         super().__init__(plan, watch)
@@ -111,7 +174,7 @@ class Threads(Inline):
     def _job(self, c: int, k: int, before) -> None:
         if before is not None:
             before.result()
-        run_chain(self.plan, self.plan.chains[c], k, self.watch)
+        self.chains.run(c, k)
 
     def start(self, chains: list[int], k: int) -> int:
         jobs = []
@@ -142,17 +205,17 @@ class Threads(Inline):
 class Processes:
     """``workers`` share the chains: the render's own process, which also runs the
     block loop (its share is smaller by what the loop costs), and ``workers - 1``
-    forked worker processes.  One process per core: a third process on two cores
-    would make the scheduler share them out in thirds, and the busiest worker would
-    run at two thirds of its speed."""
+    forked worker processes (a :class:`Runner`).  One process per core: a third
+    process on two cores would make the scheduler share them out in thirds, and the
+    busiest worker would run at two thirds of its speed."""
 
     asynchronous = True
 
-    def __init__(self, plan: Plan, watch, workers: int):
+    def __init__(self, plan: Plan, watch: Watcher | None, workers: int):
         from multiprocessing import Pipe
 
         self.plan = plan
-        self.watch = watch
+        self.chains = ChainLoops(plan, watch)
         _share_segments(plan)
         owners = _balance(plan.chains, workers, plan.stacks, _loop_weight(plan))
         self.owner = {c: w for w, mine in enumerate(owners) for c in mine}
@@ -176,7 +239,7 @@ class Processes:
                 if pid == 0:                              # pragma: no cover (child)
                     for conn in [*self.conns.values(), parent]:
                         conn.close()
-                    _child(child, plan, set(theirs), watch,
+                    _child(child, plan, self.chains, set(theirs), watch,
                            [st for st in plan.stacks if self.summing.get(id(st)) == w])
                 child.close()
                 self.conns[w] = parent
@@ -208,13 +271,16 @@ class Processes:
         here = by_worker.pop(0, [])
         ticket = self._ask({w: ("run", k, cs) for w, cs in by_worker.items()})
         for c in here:
-            run_chain(self.plan, self.plan.chains[c], k, self.watch)
+            self.chains.run(c, k)
         _add_up(self.plan, self.own_stacks, set(here), k)
         return ticket
 
-    def wait(self, ticket: int | None = None) -> list:
-        """The answers to a request (by default the oldest not yet waited for); a
-        worker answers in the order it was asked, so earlier answers are kept."""
+    def wait(self, ticket: int | None = None) -> None:
+        self._answers(ticket)
+
+    def _answers(self, ticket: int | None = None) -> list:
+        """The workers' answers to a request (by default the oldest not yet waited
+        for); a worker answers in the order it was asked, so earlier answers are kept."""
         ticket = next(iter(self.waiting)) if ticket is None else ticket
         for w in sorted(self.waiting[ticket]):
             while ticket in self.queued[w]:
@@ -245,18 +311,13 @@ class Processes:
 
     def reset(self, node_ids: set[str]) -> None:
         self.drain()
-        self._ask({w: ("reset", node_ids) for w in self.conns})
-        self.wait()
+        self._answers(self._ask({w: ("reset", node_ids) for w in self.conns}))
 
-    def reports(self) -> dict:
+    def reports(self) -> ChainReports:
         self.drain()
-        self._ask({w: ("report",) for w in self.conns})
-        found: dict = {}
-        for reports, seen in self.wait():
-            found.update(reports)
-            if self.watch is not None:
-                for node_id, peak in seen.items():
-                    self.watch.entries[node_id] = max(self.watch.entries[node_id], peak)
+        found = ChainReports()
+        for theirs in self._answers(self._ask({w: ("report",) for w in self.conns})):
+            found.add(theirs)
         return found
 
     def close(self) -> None:
@@ -275,7 +336,7 @@ class Processes:
         self.conns, self.pids, self.waiting, self.queued = {}, [], {}, {}
 
 
-def _child(conn, plan: Plan, mine: set[int], watch,
+def _child(conn, plan: Plan, loops: ChainLoops, mine: set[int], watch: Watcher | None,
            stacks: list[Stack]) -> None:  # pragma: no cover
     """A worker process's life: answer the parent's requests, then leave quietly.
     ``stacks``: the sums of chain ends it makes once it has run all their chains."""
@@ -287,7 +348,7 @@ def _child(conn, plan: Plan, mine: set[int], watch,
                 if message[0] == "run":
                     _, k, chains = message
                     for c in chains:
-                        run_chain(plan, plan.chains[c], k, watch)
+                        loops.run(c, k)
                     _add_up(plan, stacks, set(chains), k)
                     conn.send(("ok", None))
                 elif message[0] == "reset":
@@ -298,8 +359,9 @@ def _child(conn, plan: Plan, mine: set[int], watch,
                 elif message[0] == "report":
                     reports = {nid: node.report() for nid, node in chain_nodes.items()}
                     seen = {} if watch is None else {
-                        nid: peak for nid, peak in watch.entries.items() if nid in chain_nodes}
-                    conn.send(("ok", (reports, seen)))
+                        nid: peak for nid, peak in watch.peaks().items()
+                        if nid in chain_nodes}
+                    conn.send(("ok", ChainReports(reports, seen)))
                 else:
                     break
             except BaseException as exc:
@@ -422,8 +484,10 @@ def _balance(chains: list[Chain], workers: int, stacks: list[Stack] = (),
     return [sorted(c for c in owner if owner[c] == w) for w in range(workers)]
 
 
-def make_runner(plan: Plan, workers: int, watch=None):
-    """The way this render runs its chains."""
+def make_runner(plan: Plan, workers: int, watch: Watcher | None = None) -> Runner:
+    """The way this render runs its chains: inline for one worker, a short render or
+    fewer than two chains; else forked processes where :func:`_fork_allowed`, threads
+    where not (``workers`` at most one per chain)."""
     segments = -(-plan.end_frames // plan.segment) if plan.segment else 0
     if workers <= 1 or len(plan.chains) < 2 or segments < MIN_PARALLEL_SEGMENTS:
         return Inline(plan, watch)

@@ -23,9 +23,9 @@ order, once per block:
 - **Chains**: a source and the nodes after it that each take one link from the one
   before, which feeds nothing else (stem -> eq -> compressor -> channel), form a
   chain.  Nothing outside a chain reaches into it, so it runs ahead of the block
-  loop in segments of several blocks (its nodes prepared for that length), in worker
-  threads when there are any; the block loop reads the chain's last outputs a block
-  at a time from the segment.  Inside a chain two buffers take turns; the chain's
+  loop in segments of several blocks (its nodes prepared for that length), on the
+  render's workers (see :mod:`mixgraph.core.runners`); the block loop reads the
+  chain's last outputs a block at a time from the segment.  Inside a chain two buffers take turns; the chain's
   last outputs have a ring of ``RING`` segments, one being read while the next ones
   are written.
 - **Tail chains**: the same shape downstream, where everything the last node feeds
@@ -685,33 +685,3 @@ class _Pool:
         first = self.buffers[index]
         return (first,) + tuple(np.zeros_like(first) for _ in range(RING - 1))
 
-
-def gather(port: InputPort, bufs: list[np.ndarray], f: int, full: bool):
-    """The signal at an input port for this block (a buffer, or the sum of the feeds)."""
-    if port.direct is not None:
-        b = bufs[port.direct]
-        return b if full else b[:, :f]
-    if port.stack is not None:           # chains' last outputs, summed a segment at a time
-        summed = bufs[port.stack]
-        return summed if full else summed[:, :f]
-    if port.scratch is None:
-        return None
-    x = bufs[port.scratch]
-    if not full:
-        x = x[:, :f]
-    held = None                          # the first feed, added to the second
-    for i, feed in enumerate(port.feeds):
-        s = bufs[feed.buffer]
-        if not full:
-            s = s[:, :f]
-        if feed.delay is not None:
-            s = feed.delay.process(s)
-        if i == 0:
-            held = s
-        elif i == 1:
-            np.add(held, s, out=x)       # a mono feed fills both channels of a stereo port
-        else:
-            np.add(x, s, out=x)
-    if len(port.feeds) == 1:
-        x[...] = held
-    return x
