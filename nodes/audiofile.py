@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
+import stat
 from pathlib import Path
 
 import numpy as np
 
 from .base import DTYPE
 from .stream import Batcher
+from .tempfiles import hidden_beside, remove_stale_beside
 from mixgraph.errors import AudioFileError
 
 FORMATS = {"wav": "WAV", "flac": "FLAC", "aiff": "AIFF"}
 EXTENSIONS = {".wav": "wav", ".wave": "wav", ".flac": "flac", ".aif": "aiff", ".aiff": "aiff"}
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
+#: sample rates mixgraph reads, writes and renders at (a file declaring 1 Hz would
+#: otherwise turn 600 bytes into minutes of audio)
+MIN_RATE, MAX_RATE = 8000, 384000
 READ_CHUNK = 16384
 RESAMPLE_QUALITY = "VHQ"
 # integer samples read as such and scaled here: libsndfile's own conversion to double
@@ -33,22 +37,67 @@ NATIVE = {"PCM_16": ("int16", 2.0 ** -15), "PCM_24": ("int32", 2.0 ** -31),
 
 
 def info(path: Path):
-    """soundfile's info for ``path``, or AudioFileError saying why it cannot be read."""
+    """soundfile's info for ``path``, or AudioFileError saying why it cannot be read:
+    not found, not a regular file (a FIFO or a device would make the read wait or
+    never end), not audio, or at a rate outside MIN_RATE..MAX_RATE."""
     import soundfile as sf
 
     try:
-        if not path.exists():
-            raise AudioFileError(f"file not found: {path}", path=str(path))
-        if path.is_dir():
-            raise AudioFileError(f"{path} is a folder, not an audio file", path=str(path))
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise AudioFileError(f"file not found: {path}", path=str(path)) from None
     except OSError as exc:                       # a name too long, a bad character ...
         raise AudioFileError(f"cannot use {path} ({exc.strerror or exc})",
                              path=str(path)) from None
+    if stat.S_ISDIR(mode):
+        raise AudioFileError(f"{path} is a folder, not an audio file", path=str(path))
+    if not stat.S_ISREG(mode):
+        raise AudioFileError(f"{path} is not a regular file (a FIFO, a device or a socket), "
+                             "so it cannot be read as audio", path=str(path))
     try:
-        return sf.info(str(path))
+        found = sf.info(str(path))
     except Exception as exc:  # soundfile raises RuntimeError/LibsndfileError
         raise AudioFileError(f"cannot read {path} as audio ({_reason(exc)})",
                              path=str(path)) from None
+    check_rate(found.samplerate, path)
+    return found
+
+
+def check_rate(rate: int, path: Path) -> None:
+    """AudioFileError unless a file's sample rate is one mixgraph works at."""
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise AudioFileError(f"{path} declares a sample rate of {rate} Hz; mixgraph reads "
+                             f"files from {MIN_RATE} to {MAX_RATE} Hz", path=str(path))
+
+
+def song_time(frame: int, rate: int) -> str:
+    """``m:ss.mmm`` of a frame at ``rate``, for messages."""
+    seconds = frame / rate
+    return f"{int(seconds // 60)}:{seconds % 60:06.3f}"
+
+
+def open_audio(path: Path, rate: int, node: str, node_type: str, param: str, shown: str,
+               notice) -> "AudioReader":
+    """An :class:`AudioReader` of ``path`` at ``rate`` for the node ``node``: errors and
+    notices name the node ("stem 'kick'") and the file as the user wrote it
+    (``shown``, the value of the node's parameter ``param``); ``notice`` takes the
+    notices (resampled, cut short).  Mono and stereo only."""
+    label = f"{node_type} '{node}'"
+    try:
+        info(path)
+        reader = AudioReader(path, rate, label=label)
+    except AudioFileError as exc:
+        raise AudioFileError(f"{label}: {exc.message}", node=node, param=param,
+                             path=exc.path) from None
+    if reader.channels > 2:
+        reader.close()
+        raise AudioFileError(f"{label}: {shown} has {reader.channels} channels; mixgraph "
+                             "mixes mono and stereo", node=node, param=param, path=str(path))
+    if reader.resampled:
+        notice(f"{label}: {shown} is {reader.file_rate} Hz; resampled to {rate} Hz")
+    for text in reader.warnings:
+        notice(f"{label}: {text}")
+    return reader
 
 
 # WAV sample formats read straight from the file: (numpy type or None for packed
@@ -58,8 +107,10 @@ RAW_WAV = {"PCM_16": ("<i2", 2, 2.0 ** -15), "PCM_24": (None, 3, 2.0 ** -23),
            "DOUBLE": ("<f8", 8, 1.0)}
 
 
-def _wav_data_offset(path: Path) -> int | None:
-    """Where the samples of a RIFF or RF64 WAVE file start (its ``data`` chunk)."""
+def _wav_data(path: Path) -> tuple[int, int | None] | None:
+    """(where the samples start, bytes the header says they take) of a RIFF or RF64
+    WAVE file's ``data`` chunk; the size is None where the header does not say (RF64
+    keeps it elsewhere; 0 and 0xFFFFFFFF mean a recorder never wrote it)."""
     try:
         with open(path, "rb") as f:
             head = f.read(12)
@@ -70,9 +121,10 @@ def _wav_data_offset(path: Path) -> int | None:
             while pos + 8 <= end:
                 f.seek(pos)
                 chunk = f.read(8)
-                if chunk[:4] == b"data":
-                    return pos + 8
                 size = int.from_bytes(chunk[4:], "little")
+                if chunk[:4] == b"data":
+                    known = head[:4] == b"RIFF" and size not in (0, 0xFFFFFFFF)
+                    return pos + 8, size if known else None
                 pos += 8 + size + (size & 1)
     except OSError:
         return None
@@ -90,18 +142,26 @@ class _RawWav:
 
     CHECK_END = 4096                    # frames compared at the end (the start may be silent)
 
-    def __init__(self, path: Path, offset: int, channels: int, frames: int, subtype: str):
+    def __init__(self, path: Path, offset: int, channels: int, frames: int, subtype: str,
+                 rate: int = 48000):
         from .kernels.samples import deinterleave, deinterleave24
 
         self.path = path
         self.offset = offset
         self.channels = channels
         self.frames = frames
+        self.rate = rate
         kind, width, self.scale = RAW_WAV[subtype]
         self.frame_bytes = width * channels
         self._bytes = np.empty(READ_CHUNK * self.frame_bytes, dtype=np.uint8)
         self._view = None if kind is None else self._bytes.view(kind).reshape(-1, channels)
         self._convert = deinterleave if kind is not None else deinterleave24
+        self.floating = kind is not None and kind[1] == "f"
+        if self.floating:
+            from .kernels.samples import deinterleave_finite
+
+            self._convert = deinterleave_finite
+        self.label = ""                      # names the node in errors (see AudioReader)
         self._handle = open(path, "rb", buffering=0)
 
     @classmethod
@@ -113,11 +173,13 @@ class _RawWav:
                 or sound_file.endian not in ("FILE", "LITTLE") \
                 or sound_file.subtype not in RAW_WAV:
             return None
-        offset = _wav_data_offset(path)
-        if offset is None:
+        found = _wav_data(path)
+        if found is None:
             return None
+        offset = found[0]
         try:
-            raw = cls(path, offset, sound_file.channels, sound_file.frames, sound_file.subtype)
+            raw = cls(path, offset, sound_file.channels, sound_file.frames, sound_file.subtype,
+                      sound_file.samplerate)
         except OSError:
             return None
         frames = sound_file.frames
@@ -153,14 +215,17 @@ class _RawWav:
             got = self._read(self.offset + (pos + done) * self.frame_bytes,
                              take * self.frame_bytes) // self.frame_bytes
             if got:
-                if self._view is not None:
-                    self._convert(self._view[:got], self.scale, out[:, done:done + got])
-                else:
+                if self._view is None:
                     self._convert(self._bytes, self.channels, self.scale,
                                   out[:, done:done + got])
-            if got < take:                                # the file is shorter than said
-                out[:, done + got:] = 0.0
-                return
+                elif self.floating:
+                    bad = self._convert(self._view[:got], self.scale, out[:, done:done + got])
+                    if bad >= 0:
+                        raise non_finite(self.path, pos + done + bad, self.rate, self.label)
+                else:
+                    self._convert(self._view[:got], self.scale, out[:, done:done + got])
+            if got < take:              # the file was cut while it was being read
+                raise shrunk(self.path, pos + done + got, self.rate, self.label)
             done += take
 
     def _read(self, at: int, size: int) -> int:
@@ -187,6 +252,42 @@ class _RawWav:
         self._handle.close()
 
 
+def non_finite(path: Path, frame: int, rate: int, label: str = "") -> AudioFileError:
+    """The error for a sample that is not a finite number (NaN or infinite): such a
+    signal would reach the speakers as full-scale DC, so the render stops."""
+    head = f"{label}: " if label else ""
+    return AudioFileError(f"{head}{path} holds a sample that is not a finite number (NaN "
+                          f"or infinite) at {song_time(frame, rate)} of the file; mixgraph "
+                          "stops rather than play it (repair or re-export the file)",
+                          path=str(path))
+
+
+def shrunk(path: Path, frame: int, rate: int, label: str = "") -> AudioFileError:
+    """The error for a file that ended sooner than when it was opened."""
+    head = f"{label}: " if label else ""
+    return AudioFileError(f"{head}{path} ended at {song_time(frame, rate)}, sooner than it "
+                          "did when the render began (it was changed or cut while being "
+                          "read)", path=str(path))
+
+
+def _cut_short(path: Path, sound) -> list[str]:
+    """A warning where a WAV file's header promises more samples than the file holds
+    (libsndfile then reads what is there, and the rest of the part goes missing)."""
+    found = _wav_data(path)
+    if found is None or found[1] is None or sound.frames <= 0:
+        return []
+    frame_bytes = {"PCM_U8": 1, "PCM_S8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4,
+                   "FLOAT": 4, "DOUBLE": 8}.get(sound.subtype)
+    if frame_bytes is None:
+        return []
+    promised = found[1] // (frame_bytes * sound.channels)
+    if promised <= sound.frames:
+        return []
+    rate = sound.samplerate
+    return [f"{path.name} is cut short: its header promises {promised / rate:.3f} s but the "
+            f"file holds {sound.frames / rate:.3f} s; the rest is silence"]
+
+
 class AudioReader:
     """Reads an audio file as ``(channels, frames)`` float64 blocks at ``rate`` Hz.
 
@@ -195,12 +296,13 @@ class AudioReader:
     through libsndfile, and soxr where it must be resampled.
     """
 
-    def __init__(self, path: Path, rate: int | None = None):
+    def __init__(self, path: Path, rate: int | None = None, *, label: str = ""):
         import soundfile as sf
 
         from .kernels.samples import deinterleave
 
         self.path = Path(path)
+        self.label = label                   # names the node in errors while reading
         try:
             self._sound = sf.SoundFile(str(self.path))
         except Exception as exc:
@@ -209,6 +311,13 @@ class AudioReader:
         self.channels = self._sound.channels
         self.file_rate = self._sound.samplerate
         self.file_frames = self._sound.frames
+        try:
+            check_rate(self.file_rate, self.path)
+        except AudioFileError:
+            self._sound.close()
+            raise
+        #: what the reader found that a user should know (a file cut short)
+        self.warnings: list[str] = _cut_short(self.path, self._sound)
         self.rate = int(rate or self.file_rate)
         self.resampled = self.rate != self.file_rate
         if self.resampled:
@@ -216,6 +325,7 @@ class AudioReader:
         else:
             self.frames = self.file_frames
         self._native, self._scale = NATIVE.get(self._sound.subtype, ("float64", 1.0))
+        self._floating = self._native.startswith("float")
         self._chunk = np.empty((READ_CHUNK, self.channels), dtype=self._native)
         self._fifo = np.zeros((0, self.channels), dtype=DTYPE)
         self._fifo_scale = 1.0
@@ -224,6 +334,7 @@ class AudioReader:
         self._restart()
         self._raw = None if self.resampled else _RawWav.open(self.path, self._sound)
         if self._raw is not None:             # one open file per stem, not two
+            self._raw.label = label
             self._sound.close()
 
     def _restart(self) -> None:
@@ -298,7 +409,15 @@ class AudioReader:
             raise AudioFileError(f"error reading {self.path} ({_reason(exc)})",
                                  path=str(self.path)) from None
         count = got.shape[0]
-        last = count < READ_CHUNK or self._sound.tell() >= self.file_frames
+        at = self._sound.tell()
+        if count < READ_CHUNK and at < self.file_frames:   # cut while being read
+            raise shrunk(self.path, at, self.file_rate, self.label)
+        if self._floating:
+            bad = np.flatnonzero(~np.isfinite(got[:count]).all(axis=1))
+            if bad.size:
+                raise non_finite(self.path, at - count + int(bad[0]), self.file_rate,
+                                 self.label)
+        last = count < READ_CHUNK or at >= self.file_frames
         if self.resampled:
             self._fifo = self._rs.resample_chunk(np.multiply(got[:count], self._scale,
                                                              dtype=DTYPE), last=last)
@@ -340,9 +459,9 @@ class AtomicWriter:
             for d in reversed(missing):
                 d.mkdir()
                 self._created_dirs.append(d)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial",
-                                       dir=str(self.path.parent))
-            os.close(fd)
+            remove_stale_beside(self.path)
+            tmp = hidden_beside(self.path, ".partial")
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         except OSError as exc:
             self._remove_dirs()
             raise AudioFileError(f"cannot write {self.path} ({exc.strerror or exc})",
@@ -383,24 +502,48 @@ class AtomicWriter:
         try:
             self._sound.write(np.ascontiguousarray(data.T))
         except Exception as exc:
-            raise AudioFileError(f"error writing {self.path} ({_reason(exc)})",
-                                 path=str(self.path)) from None
+            raise write_error(self.path, exc) from None
         self.frames_written += data.shape[1]
 
     def commit(self) -> None:
+        """:meth:`complete`, then :meth:`publish` for good."""
+        self.complete()
+        self.publish().keep()
+
+    def complete(self) -> None:
+        """Write out what is held, close and sync the temporary file: everything is on
+        the disk, under its hidden name."""
         if self._rs is not None:
             self.write(np.zeros((self.channels, 0), dtype=DTYPE), last=True)
         self._batch.flush()
-        self._sound.close()
         try:
+            self._sound.close()
             with open(self._tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
             os.chmod(self._tmp, file_mode(self.path))
+        except Exception as exc:
+            raise write_error(self.path, exc) from None
+
+    def publish(self) -> "Publication":
+        """Rename the completed file into place; the file it replaces is kept (a hard
+        link beside it) until :meth:`Publication.keep`, so that :meth:`Publication.undo`
+        can put it back when another output of the same render fails."""
+        kept = None
+        try:
+            if self.path.exists():
+                kept = hidden_beside(self.path, ".previous")
+                try:
+                    os.link(self.path, kept)
+                except OSError:                 # no hard links here: nothing to put back
+                    kept = None
             os.replace(self._tmp, self.path)
         except OSError as exc:
+            if kept is not None:
+                kept.unlink(missing_ok=True)
             self.discard()
             raise AudioFileError(f"cannot move the finished render into place at {self.path} "
                                  f"({exc.strerror or exc})", path=str(self.path)) from None
+        return Publication(self.path, kept, self._created_dirs)
 
     def discard(self) -> None:
         try:
@@ -417,6 +560,52 @@ class AtomicWriter:
             except OSError:
                 break
         self._created_dirs = []
+
+
+class Publication:
+    """A file just renamed into place, with what it replaced (a hidden hard link, or
+    None where there was nothing or no link could be made)."""
+
+    def __init__(self, path: Path, kept: Path | None, created_dirs: list[Path]):
+        self.path = path
+        self.kept = kept
+        self.created_dirs = list(created_dirs)
+
+    def undo(self) -> None:
+        """Put back what was there before (or remove the file, and the folders made
+        for it, where nothing was)."""
+        if self.kept is not None:
+            os.replace(self.kept, self.path)
+            return
+        self.path.unlink(missing_ok=True)
+        for d in reversed(self.created_dirs):
+            try:
+                d.rmdir()
+            except OSError:
+                break
+
+    def keep(self) -> None:
+        """The render succeeded: forget what was replaced."""
+        if self.kept is not None:
+            self.kept.unlink(missing_ok=True)
+
+
+def write_error(path: Path, exc: Exception) -> AudioFileError:
+    """The error for a failed write of ``path``, saying so plainly when the disk is
+    full (libsndfile only says "System error")."""
+    import errno
+    import shutil
+
+    full = getattr(exc, "errno", None) == errno.ENOSPC
+    if not full:
+        try:
+            full = shutil.disk_usage(path.parent).free < 1024 * 1024
+        except OSError:
+            pass
+    if full:
+        return AudioFileError(f"cannot write {path}: the disk holding it is full; free some "
+                              "space and render again (nothing was written)", path=str(path))
+    return AudioFileError(f"error writing {path} ({_reason(exc)})", path=str(path))
 
 
 SFC_SET_ADD_PEAK_CHUNK = 0x1050         # libsndfile's sf_command number

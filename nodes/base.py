@@ -543,8 +543,12 @@ class Sink(Node):
     song samples before ``content_frames`` are always kept; after it, only up to the
     last sample above the tail threshold; nothing at or after ``end_frames``.
     ``start`` may be negative during the engine's pre-roll (latency), and those
-    samples are dropped.  ``finish()`` commits and returns the sink's report;
-    ``abort()`` removes anything half-written.
+    samples are dropped.  ``finish()`` completes what was written, where nobody sees
+    it yet, and returns the sink's report; once every sink of the render has
+    finished, ``publish()`` makes each visible and returns a handle whose ``undo()``
+    takes it back (another sink failed to publish: all of a render's outputs appear
+    together or none does) and whose ``keep()`` settles it.  ``abort()`` removes
+    anything not yet published.
     """
 
     outputs: ClassVar[tuple[Port, ...]] = ()
@@ -553,6 +557,9 @@ class Sink(Node):
         raise NotImplementedError
 
     def finish(self) -> dict:
+        raise NotImplementedError
+
+    def publish(self):
         raise NotImplementedError
 
     def abort(self) -> None:

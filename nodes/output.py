@@ -9,13 +9,15 @@ reverb tail ends where it has decayed.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 
-from .audiofile import EXTENSIONS, SUBTYPES, AtomicWriter, format_for
+from .audiofile import EXTENSIONS, SUBTYPES, AtomicWriter, format_for, song_time
 from .base import Context, Param, Port, Sink, register
 from .stream import SongWindow
+from mixgraph.errors import AudioFileError
 
 
 def _check_rate(value) -> list[str]:
@@ -105,12 +107,24 @@ class Output(Sink):
         self._meter.add(data)
 
     def process(self, ins, outs, start):
-        for part in self._window.feed(ins[0], start):
+        x = ins[0]
+        if not math.isfinite(float(x.sum())):      # NaN and infinities survive a sum
+            self._refuse(x, start)
+        for part in self._window.feed(x, start):
             self._writer.write(part)
 
+    def _refuse(self, x: np.ndarray, start: int) -> None:
+        """Stop the render: a signal that is not finite would reach the file as
+        full-scale DC (or as NaN in a float file)."""
+        frame = start + int(np.flatnonzero(~np.isfinite(x).all(axis=0))[0])
+        raise AudioFileError(
+            f"output '{self.node_id}': the signal reaching it is not a finite number (NaN "
+            f"or infinite) at {song_time(max(frame, 0), self.rate)}; every stem and impulse "
+            "response is checked where it enters, so a node before this output produced "
+            "it; the render stopped and wrote nothing", node=self.node_id)
+
     def finish(self) -> dict:
-        self._writer.commit()
-        self._writer = None
+        self._writer.complete()
         rate = self.sample_rate_out
         figures = self._meter.result()
         return {
@@ -124,6 +138,10 @@ class Output(Sink):
             **figures,
             "clipped_samples": self._clipped,
         }
+
+    def publish(self):
+        writer, self._writer = self._writer, None
+        return writer.publish()
 
     def series(self) -> dict:
         """Loudness over time of what was written (for plots)."""

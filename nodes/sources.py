@@ -12,9 +12,8 @@ import math
 
 import numpy as np
 
-from .audiofile import AudioReader, info
+from .audiofile import open_audio
 from .base import DTYPE, Context, Node, Param, register
-from mixgraph.errors import AudioFileError
 
 OFFSET = Param("offset_s", 0.0, min=-86400.0, max=86400.0, unit="s", automatable=False,
                doc="where the source starts on the song's timeline (negative skips "
@@ -66,22 +65,8 @@ class Stem(Source):
 
     def prepare(self, ctx: Context) -> tuple[int, ...]:
         super().prepare(ctx)
-        path = ctx.resolve(self.path)
-        try:
-            info(path)
-            self._reader = AudioReader(path, ctx.sample_rate)
-        except AudioFileError as exc:
-            raise AudioFileError(f"stem '{ctx.node_id}': {exc.message}", node=ctx.node_id,
-                                 param="path", path=exc.path) from None
-        r = self._reader
-        if r.channels > 2:
-            r.close()
-            raise AudioFileError(f"stem '{ctx.node_id}': {self.path} has {r.channels} "
-                                 "channels; mixgraph mixes mono and stereo stems",
-                                 node=ctx.node_id, param="path", path=str(path))
-        if r.resampled:
-            ctx.notice(f"stem '{ctx.node_id}': {self.path} is {r.file_rate} Hz; "
-                       f"resampled to {ctx.sample_rate} Hz")
+        r = self._reader = open_audio(ctx.resolve(self.path), ctx.sample_rate, ctx.node_id,
+                                      self.type_name, "path", self.path, ctx.notice)
         self._offset = int(round(self.offset_s * ctx.sample_rate))
         self._end = self._offset + r.frames
         if self.length_s > 0:

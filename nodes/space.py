@@ -7,7 +7,6 @@ import math
 import numpy as np
 
 from .base import Context, Node, Param, register
-from mixgraph.errors import AudioFileError
 
 MIX = Param("mix", 1.0, min=0.0, max=1.0, doc="dry/wet: 0 = dry, 1 = wet only")
 TAIL_DB = 90.0                                           # tails run until -90 dB
@@ -228,24 +227,12 @@ class Reverb(Node):
             self._out_right *= math.sqrt(mean / energy[1])
 
     def _prepare_convolution(self, ctx: Context) -> None:
-        from .audiofile import AudioReader, info
+        from .audiofile import open_audio
         from .convolution import PartitionedConvolver
 
-        path = ctx.resolve(self.ir_path)
+        reader = open_audio(ctx.resolve(self.ir_path), ctx.sample_rate, ctx.node_id,
+                            self.type_name, "ir_path", self.ir_path, ctx.notice)
         try:
-            info(path)
-            reader = AudioReader(path, ctx.sample_rate)
-        except AudioFileError as exc:
-            raise AudioFileError(f"reverb '{ctx.node_id}': {exc.message}", node=ctx.node_id,
-                                 param="ir_path", path=exc.path) from None
-        try:
-            if reader.channels > 2:
-                raise AudioFileError(f"reverb '{ctx.node_id}': {self.ir_path} has "
-                                     f"{reader.channels} channels; use a mono or stereo IR",
-                                     node=ctx.node_id, param="ir_path")
-            if reader.resampled:
-                ctx.notice(f"reverb '{ctx.node_id}': {self.ir_path} is {reader.file_rate} Hz; "
-                           f"resampled to {ctx.sample_rate} Hz")
             ir = np.zeros((reader.channels, reader.frames))
             reader.read_into(ir)
         finally:

@@ -148,17 +148,17 @@ def test_progress_counts_every_pass(project):
 
 def test_the_tape_is_removed_after_the_render(project, monkeypatch):
     made = []
-    real = tempfile.TemporaryDirectory
+    real = tempfile.mkdtemp
 
     def spy(*args, **kwargs):
-        t = real(*args, **kwargs)
-        made.append(t.name)
-        return t
+        made.append(real(*args, **kwargs))
+        return made[-1]
 
-    monkeypatch.setattr(tempfile, "TemporaryDirectory", spy)
+    monkeypatch.setattr(tempfile, "mkdtemp", spy)
     _normalised(project)
     project.render()
-    assert made and not any(os.path.exists(p) for p in made)
+    tapes = [p for p in made if os.path.basename(p).startswith(f"mixgraph-{os.getpid()}-")]
+    assert tapes and not any(os.path.exists(p) for p in tapes)
 
 
 def test_a_failure_after_analysis_writes_nothing_and_removes_the_tape(project):

@@ -644,8 +644,8 @@ def test_reader_falls_back_to_libsndfile_where_the_two_disagree(tmp_path, monkey
         x[:20000] = 0.0
     path = tmp_path / "a.wav"
     sf.write(str(path), x, SR, subtype="PCM_16")
-    real = audiofile._wav_data_offset
-    monkeypatch.setattr(audiofile, "_wav_data_offset", lambda p: real(p) + 2)
+    real = audiofile._wav_data
+    monkeypatch.setattr(audiofile, "_wav_data", lambda p: (real(p)[0] + 2, real(p)[1]))
     reader = audiofile.AudioReader(path, SR)
     try:
         assert reader._raw is None

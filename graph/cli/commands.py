@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 import traceback
@@ -169,33 +170,34 @@ def main(argv: list[str] | None = None) -> int:
     if args.version:
         from mixgraph import __version__
 
-        print(f"mixgraph {__version__}")
+        say(f"mixgraph {__version__}")
         return EXIT_OK
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
     from mixgraph.errors import MixgraphError
 
+    _stop_on_signals()
     try:
         return COMMANDS[args.command](args)
     except MixgraphError as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"mixgraph: error: {exc.message}", file=sys.stderr)
+        say(f"mixgraph: error: {exc.message}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("mixgraph: interrupted; nothing half-written was left behind", file=sys.stderr)
+        say("mixgraph: interrupted; nothing half-written was left behind", file=sys.stderr)
         return EXIT_INTERRUPTED
     except OSError as exc:
         if args.debug:
             traceback.print_exc()
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
-        print(f"mixgraph: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        say(f"mixgraph: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as exc:  # a bug in mixgraph, not the user's mistake
         if args.debug:
             traceback.print_exc()
-        print(f"mixgraph: internal error: {type(exc).__name__}: {exc} (run with --debug for "
+        say(f"mixgraph: internal error: {type(exc).__name__}: {exc} (run with --debug for "
               "the traceback, and please report it)", file=sys.stderr)
         return EXIT_ERROR
 
@@ -238,14 +240,19 @@ def cmd_render(args) -> int:
 
 
 def _redirect(graph, out: str, sink_type) -> dict[str, str]:
-    """Output paths under ``-o OUT``: a file for one output, a folder for several."""
+    """Output paths under ``-o OUT``: a file for one output, a folder for several (made
+    by the render, once it has validated the project, as the outputs are written)."""
     sinks = [s for s in graph if s.node_class() is not None
              and issubclass(s.node_class(), sink_type)]
     target = Path(out)
     if len(sinks) == 1 and not (target.is_dir() or out.endswith(("/", "\\"))):
         return {sinks[0].id: str(target)}
-    target.mkdir(parents=True, exist_ok=True)
-    return {s.id: str(target / Path(str(s.params.get("path", s.id))).name) for s in sinks}
+
+    def name(spec) -> str:
+        written = [spec.params.get(p) for p in spec.with_role("writes")]
+        return Path(str(written[0] if written and written[0] else spec.id)).name
+
+    return {s.id: str(target / name(s)) for s in sinks}
 
 
 def cmd_validate(args) -> int:
@@ -258,16 +265,16 @@ def cmd_validate(args) -> int:
                           "warnings": result.warnings}, indent=2))
     else:
         for e in result.errors:
-            print(f"error: {e.message}", file=sys.stderr)
+            say(f"error: {e.message}", file=sys.stderr)
         for w in result.warnings:
-            print(f"warning: {w}", file=sys.stderr)
+            say(f"warning: {w}", file=sys.stderr)
         if result.ok:
             sinks = sum(1 for s in graph if s.type == "output")
-            print(f"{args.project}: ok ({len(graph)} nodes, {len(graph.links)} links, "
+            say(f"{args.project}: ok ({len(graph)} nodes, {len(graph.links)} links, "
                   f"{sinks} output{'s' if sinks != 1 else ''})")
         else:
             n = len(result.errors)
-            print(f"{args.project}: {n} problem{'s' if n != 1 else ''}", file=sys.stderr)
+            say(f"{args.project}: {n} problem{'s' if n != 1 else ''}", file=sys.stderr)
     return EXIT_OK if result.ok else EXIT_ERROR
 
 
@@ -280,7 +287,7 @@ def cmd_demo(args) -> int:
     folder = Path(args.dir)
     graph = write_demo(folder)
     if not args.json:
-        print(f"wrote demo stems and {graph.path}")
+        say(f"wrote demo stems and {graph.path}")
     bar = ProgressBar(graph.sample_rate)
     try:
         report = render(graph, progress=bar)
@@ -288,20 +295,17 @@ def cmd_demo(args) -> int:
         bar.close()
     _print_report(report, args.json)
     if not args.json:
-        print(f"render it again with: mixgraph render {graph.path}")
+        say(f"render it again with: mixgraph render {graph.path}")
     return EXIT_OK
 
 
 def cmd_batch(args) -> int:
-    import signal
-
     from mixgraph.workflows.batch import batch
     from mixgraph.workflows.overrides import combine_sets, parse_set
     from .progress import BatchProgress
 
     overrides = combine_sets(parse_set(text) for text in args.overrides)
     bar = BatchProgress() if not args.quiet and not args.json else None
-    signal.signal(signal.SIGTERM, _interrupt)     # stop the workers as Ctrl-C does
     try:
         report = batch(args.template, args.songs, args.output, workers=args.workers,
                        scheduler=args.scheduler, variants=args.variants,
@@ -313,8 +317,36 @@ def cmd_batch(args) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:
-        print(report.format())
+        say(report.format())
     return EXIT_OK if report.ok else EXIT_JOBS_FAILED
+
+
+LONG_NUMBER = re.compile(r"\d{25,}")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: control characters (an escape sequence in a file
+    name could clear the screen) shown as ``\\xNN``, and numbers of more than 24
+    digits shortened."""
+    text = CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return LONG_NUMBER.sub(lambda m: f"{m.group()[:12]}... ({len(m.group())} digits)", text)
+
+
+def say(*parts, file=None, **kwargs) -> None:
+    """``print``, through :func:`printable` (everything but JSON goes this way)."""
+    print(*(printable(str(p)) for p in parts), file=file, **kwargs)
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP (a closed terminal) stop a command as Ctrl-C does: what it
+    was writing is removed and its workers stopped, instead of the process ending
+    with hidden partial files and temporary folders left behind."""
+    import signal
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _interrupt)
 
 
 def _interrupt(signum, frame):
@@ -341,8 +373,8 @@ def cmd_new(args) -> int:
         print(json.dumps(dict(binding.to_dict(), project=str(target)), indent=2))
     else:
         for line in binding.lines():
-            print(line)
-        print(f"wrote {target} ({len(graph)} nodes); render it with: mixgraph render {target}")
+            say(line)
+        say(f"wrote {target} ({len(graph)} nodes); render it with: mixgraph render {target}")
     return EXIT_OK
 
 
@@ -356,8 +388,8 @@ def cmd_templates(args) -> int:
         return EXIT_OK
     width = max((len(t.name) for t in found), default=0)
     for t in found:
-        print(f"{t.name:<{width}}  {t.source:<7}  {t.description}")
-    print(f"(user templates live in {user_dir()})")
+        say(f"{t.name:<{width}}  {t.source:<7}  {t.description}")
+    say(f"(user templates live in {user_dir()})")
     return EXIT_OK
 
 
@@ -368,7 +400,7 @@ def cmd_template(args) -> int:
 
     target = save_user_template(load(args.project), args.name, args.description,
                                 overwrite=args.force)
-    print(f"saved template {args.name!r} to {target}")
+    say(f"saved template {args.name!r} to {target}")
     return EXIT_OK
 
 
@@ -378,17 +410,17 @@ def cmd_version(args) -> int:
     project = Path(args.project)
     if args.action == "save":
         v = save_version(project, args.name)
-        print(f"saved version {v.id} ({v.path})")
+        say(f"saved version {v.id} ({v.path})")
     elif args.action == "list":
         versions = list_versions(project)
         if not versions:
-            print(f"{project} has no versions yet; keep one with: mixgraph version save "
+            say(f"{project} has no versions yet; keep one with: mixgraph version save "
                   f"{project} NAME")
         for i, v in enumerate(versions, start=1):
-            print(f"{i:>3}  {v.created:%Y-%m-%d %H:%M:%S}  {v.name or '-':<24}  {v.id}")
+            say(f"{i:>3}  {v.created:%Y-%m-%d %H:%M:%S}  {v.name or '-':<24}  {v.id}")
     else:
         chosen, backup = restore_version(project, args.id)
-        print(f"restored {chosen.id}; what was there is kept as version {backup.id}")
+        say(f"restored {chosen.id}; what was there is kept as version {backup.id}")
     return EXIT_OK
 
 
@@ -399,9 +431,9 @@ def cmd_diff(args) -> int:
 
     changes = diff(load(args.a), load(args.b))
     if not changes:
-        print("no changes (layout aside)")
+        say("no changes (layout aside)")
     for line in changes:
-        print(line)
+        say(line)
     return EXIT_OK
 
 
@@ -430,7 +462,7 @@ def cmd_album(args) -> int:
             song["source"] = Path(os.path.relpath(folder / song["source"],
                                                   target.resolve().parent)).as_posix()
         write_document(doc, target)
-        print(f"wrote {target} with {len(doc['album']['songs'])} songs; render it with: "
+        say(f"wrote {target} with {len(doc['album']['songs'])} songs; render it with: "
               f"mixgraph album render {target}")
         return EXIT_OK
     album = load_album(args.album)
@@ -446,8 +478,8 @@ def cmd_album(args) -> int:
         print(json.dumps(dict(report.to_dict(), seconds=round(time.perf_counter() - started, 2)),
                          indent=2))
     else:
-        print(report.format())
-        print(f"rendered in {time.perf_counter() - started:.1f} s into {out}")
+        say(report.format())
+        say(f"rendered in {time.perf_counter() - started:.1f} s into {out}")
     return EXIT_OK
 
 
@@ -466,7 +498,7 @@ def cmd_meter(args) -> int:
                          indent=2))
         return EXIT_OK
     for r in results:
-        print(format_loudness(r))
+        say(format_loudness(r))
     return EXIT_OK
 
 
@@ -499,14 +531,14 @@ def cmd_nodes(args) -> int:
     for name, cls in types.items():
         ins = ", ".join(p.name for p in cls.inputs) or "-"
         outs = ", ".join(p.name for p in cls.outputs) or "-"
-        print(f"{name:<10} {cls.summary}   [in: {ins}; out: {outs}]")
+        say(f"{name:<10} {cls.summary}   [in: {ins}; out: {outs}]")
         if args.type:
             for p in cls.params:
                 rng = p.describe_range()
                 auto = ", automatable" if p.automatable else ""
                 print(f"    {p.name:<16} default {json.dumps(p.default):<10} {rng}{auto}")
                 if p.doc:
-                    print(f"    {'':<16} {p.doc}")
+                    say(f"    {'':<16} {p.doc}")
     return EXIT_OK
 
 
@@ -524,7 +556,7 @@ def _print_report(report, as_json: bool) -> None:
     if as_json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
-        print(report.format())
+        say(report.format())
 
 
 COMMANDS = {"render": cmd_render, "validate": cmd_validate, "demo": cmd_demo,

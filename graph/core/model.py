@@ -421,7 +421,7 @@ class Graph:
                     yield spec, p.name
 
     def _check_new_id(self, node_id: str) -> None:
-        if not isinstance(node_id, str) or not ID_PATTERN.match(node_id):
+        if not isinstance(node_id, str) or not ID_PATTERN.fullmatch(node_id):
             raise GraphError(f"node id {node_id!r} must be 1-128 letters, digits, '_' or "
                              "'-' (no dots or spaces)", node=str(node_id))
         if node_id in self.nodes:
@@ -501,7 +501,7 @@ class Graph:
                 continue
             nid, ntype = raw.get("id"), raw.get("type")
             label = f"node {i}" + (f" ('{nid}')" if isinstance(nid, str) else "")
-            if not isinstance(nid, str) or not ID_PATTERN.match(nid):
+            if not isinstance(nid, str) or not ID_PATTERN.fullmatch(nid):
                 problems.append(f"{label}: id must be 1-128 letters, digits, '_' or '-' "
                                 f"(no dots or spaces), got {nid!r}")
                 continue

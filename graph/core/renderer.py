@@ -16,7 +16,6 @@ a node that needs an analysis pass reads its input from a tape
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import time
 from collections import deque
@@ -27,6 +26,7 @@ import networkx as nx
 import numpy as np
 
 from mixgraph.errors import MixgraphError, ParameterError, RenderCancelled
+from mixgraph.nodes.tempfiles import temp_folder
 
 from .model import Graph
 from .policy import correlation_warnings, headroom_warning, master_entries
@@ -202,19 +202,39 @@ def _run(plan: Plan, progress, cancel, watch: Watcher | None, runner: Runner) ->
     sinks = plan.sinks
     final = _needed(plan, {s.node_id for s in sinks}, {s.node_id for s in analysed})
     begun = []
-    with tempfile.TemporaryDirectory(prefix="mixgraph-") as folder:
+    with temp_folder() as folder:
         try:
-            tapes = _analyse(plan, Path(folder), final, tracker, cancel, runner)
+            tapes = _analyse(plan, folder, final, tracker, cancel, runner)
             for step in sinks:
                 step.node.begin(plan.content_frames, plan.sink_ends[step.node_id])
                 begun.append(step)
             _run_pass(plan, [s for s in plan.steps if s.node_id in final], tapes, tracker,
                       cancel, watch=watch, runner=runner)
-            return [step.node.finish() for step in sinks]
+            reports = [step.node.finish() for step in sinks]
+            _publish_together([step.node for step in sinks])
+            return reports
         except BaseException:
             for step in reversed(begun):      # the last writer's folder may nest in the first's
                 step.node.abort()
             raise
+
+
+def _publish_together(sinks: list) -> None:
+    """Make every finished output visible, or none: where one cannot be moved into
+    place, those already moved are taken back (what they replaced is put back)."""
+    done = []
+    try:
+        for sink in sinks:
+            done.append(sink.publish())
+    except BaseException:
+        for publication in reversed(done):
+            try:
+                publication.undo()
+            except OSError:
+                pass
+        raise
+    for publication in done:
+        publication.keep()
 
 
 def _analyse(plan: Plan, folder: Path, final: set[str], tracker: "_Tracker",
@@ -278,8 +298,8 @@ def preview(project: Graph | str | os.PathLike, source: str, *, start_s: float =
             tap, latency = ("out", step.outputs[names.index(port)]), plan.latency[ref.node]
         analysed = {s.node_id for s in plan.steps if s.node.needs_analysis}
         final = _needed(plan, {ref.node}, analysed) - {s.node_id for s in plan.sinks}
-        with tempfile.TemporaryDirectory(prefix="mixgraph-") as folder:
-            tapes = _analyse(plan, Path(folder), final, _Tracker(None, 1), cancel)
+        with temp_folder() as folder:
+            tapes = _analyse(plan, folder, final, _Tracker(None, 1), cancel)
             steps = [s for s in plan.steps if s.node_id in final]
             readers = {s.node_id: tapes[s.node_id].reader() for s in steps
                        if s.node_id in tapes}

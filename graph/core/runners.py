@@ -253,7 +253,10 @@ class Processes:
         """Send each forked worker its message; returns the ticket."""
         self.tickets += 1
         for w, message in per_worker.items():
-            self.conns[w].send(message)
+            try:
+                self.conns[w].send(message)
+            except OSError:                    # the worker died (broken pipe)
+                raise _worker_died() from None
             self.queued[w].append(self.tickets)
         self.waiting[self.tickets] = set(per_worker)
         self.answers[self.tickets] = []
@@ -287,8 +290,7 @@ class Processes:
                 try:
                     answer = self.conns[w].recv()
                 except (EOFError, OSError):               # the worker died (reset pipe)
-                    answer = ("error", MixgraphError("a render worker process stopped "
-                                                     "unexpectedly"))
+                    answer = ("error", _worker_died())
                 got = self.queued[w].popleft()
                 self.waiting[got].discard(w)
                 self.answers[got].append(answer)
@@ -334,6 +336,11 @@ class Processes:
             except ChildProcessError:
                 pass
         self.conns, self.pids, self.waiting, self.queued = {}, [], {}, {}
+
+
+def _worker_died() -> MixgraphError:
+    return MixgraphError("a render worker process stopped unexpectedly (killed, or out of "
+                         "memory); nothing was written")
 
 
 def _child(conn, plan: Plan, loops: ChainLoops, mine: set[int], watch: Watcher | None,

@@ -13,7 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
+from mixgraph.errors import AudioFileError
+from mixgraph.nodes.audiofile import write_error
+
 from .schedule import Plan, Step
+
+
+def _tape_error(path: Path, exc: Exception) -> AudioFileError:
+    """A failed write of a tape, said as such (a full temporary folder, mostly)."""
+    return AudioFileError(f"{write_error(path, exc).message} (a temporary file of an "
+                          "analysis pass: the TMPDIR environment variable chooses the "
+                          "folder they go to)", path=str(path))
 
 
 class Tape:
@@ -35,18 +45,29 @@ class Tape:
                 continue
             path = folder / f"{step.node_id}.{port.name}.{i}.wav"
             self.paths.append(path)
-            self._writers.append(sf.SoundFile(str(path), "w", plan.sample_rate, port.channels,
-                                              subtype="DOUBLE", format="RF64"))
+            try:
+                self._writers.append(sf.SoundFile(str(path), "w", plan.sample_rate,
+                                                  port.channels, subtype="DOUBLE",
+                                                  format="RF64"))
+            except Exception as exc:
+                self.close()
+                raise _tape_error(path, exc) from None
 
     def write(self, ins: tuple) -> None:
-        for writer, x in zip(self._writers, ins):
+        for path, writer, x in zip(self.paths, self._writers, ins):
             if writer is not None:
-                writer.write(np.ascontiguousarray(x.T))
+                try:
+                    writer.write(np.ascontiguousarray(x.T))
+                except Exception as exc:
+                    raise _tape_error(path, exc) from None
 
     def close(self) -> None:
-        for writer in self._writers:
+        for path, writer in zip(self.paths, self._writers):
             if writer is not None:
-                writer.close()
+                try:
+                    writer.close()
+                except Exception as exc:
+                    raise _tape_error(path, exc) from None
 
     def reader(self) -> TapeReader:
         """A new reader from the tape's start."""

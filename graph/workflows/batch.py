@@ -36,6 +36,7 @@ from typing import Any, Callable
 
 from mixgraph.errors import MixgraphError, ParameterError, ProjectFileError
 
+from mixgraph.core.fileformat import read_plain
 from mixgraph.core.model import Graph
 
 from .jobs import Job, inputs_of, job_key, prepare, project_hash, sha256_file, stat
@@ -43,7 +44,6 @@ from .overrides import check_overrides, check_variants, load_variants
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "mixgraph-batch"
-ATTEMPTS = 2                       # a job whose worker dies twice is reported as failed
 
 
 # ------------------------------------------------------------------ manifest
@@ -60,14 +60,36 @@ class Manifest:
         self._lock = _lock(folder)
         self.doc = {"format": MANIFEST_FORMAT, "version": 1, "template": template,
                     "template_hash": template_hash, "jobs": {}}
+        self.notices: list[str] = []
         if self.path.exists():
+            self._read_earlier()
+
+    def _read_earlier(self) -> None:
+        """The entries of an earlier batch into this folder: an entry that is not what
+        a batch writes is left out (that job renders again), and a manifest that cannot
+        be read at all is set aside beside it, so that nothing stops the batch."""
+        try:
+            old = read_plain(self.path, "batch manifest")
+        except ProjectFileError as exc:
+            old = exc
+        if not (isinstance(old, dict) and old.get("format") == MANIFEST_FORMAT
+                and isinstance(old.get("jobs"), dict)):
+            aside = self.path.with_name(self.path.name + ".unreadable")
+            why = old.message if isinstance(old, ProjectFileError) else "it is not a manifest"
             try:
-                old = json.loads(self.path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                old = None
-            if isinstance(old, dict) and old.get("format") == MANIFEST_FORMAT \
-                    and isinstance(old.get("jobs"), dict):
-                self.doc["jobs"] = old["jobs"]
+                os.replace(self.path, aside)
+            except OSError:
+                aside = None
+            self.notices.append(f"the earlier manifest could not be used ({why}); "
+                                + (f"it was set aside as {aside.name} and " if aside else "")
+                                + "every job renders again")
+            return
+        for key, entry in old["jobs"].items():
+            if _usable(entry):
+                self.doc["jobs"][key] = entry
+            else:
+                self.notices.append(f"the manifest's entry for {key!r} is damaged; that "
+                                    "job renders again")
 
     def entry(self, key: str) -> dict | None:
         return self.doc["jobs"].get(key)
@@ -87,6 +109,19 @@ class Manifest:
         if self._lock is not None:
             self._lock.close()                # closing the file releases the lock
             self._lock = None
+
+
+def _usable(entry) -> bool:
+    """Whether a manifest entry has the shape a batch writes (a damaged one would stop
+    every later batch where it is read)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("song"), str) \
+            or entry.get("status") not in ("done", "failed"):
+        return False
+    inputs, outputs = entry.get("inputs", {}), entry.get("outputs", [])
+    return (isinstance(inputs, dict) and all(isinstance(v, dict) for v in inputs.values())
+            and isinstance(outputs, list)
+            and all(isinstance(o, dict) and isinstance(o.get("path"), str) for o in outputs)
+            and isinstance(entry.get("variant"), (str, type(None))))
 
 
 def _lock(folder: Path):
@@ -273,7 +308,7 @@ def batch(template: str | os.PathLike | Graph, song_dirs: list[str | os.PathLike
         if client is not None and own_client:
             client.close()
     return BatchReport([entries[j.key] for j in jobs], skipped, out, manifest.path,
-                       time.perf_counter() - started, count, where)
+                       time.perf_counter() - started, count, where, manifest.notices)
 
 
 def _run(jobs: list[Job], template_doc: dict, manifest: Manifest, workers: int | None,

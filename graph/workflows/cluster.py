@@ -19,7 +19,9 @@ import signal
 import time
 from typing import Callable
 
-from .jobs import ATTEMPTS, Job, run_job
+from mixgraph.nodes.tempfiles import process_alive
+
+from .jobs import ATTEMPTS, Job, prepare, remove_leftovers, run_job
 
 _slots = None                       # a worker's view of the shared progress array
 _pids = None                        # and of the worker pid per job
@@ -47,15 +49,14 @@ def _pool(todo, template_doc, workers, finished, running_cb) -> None:
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    ctx = multiprocessing.get_context(_start_method())
     slots = ctx.Array("d", len(todo), lock=False)   # -1 queued, else the fraction done
     pids = ctx.Array("q", len(todo), lock=False)    # the worker running each job
     attempts = {i: 0 for i in range(len(todo))}
     waiting = list(range(len(todo)))
     while waiting:
         pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init,
-                                   initargs=(slots, pids))
+                                   initargs=(slots, pids, os.getpid()))
         running = {}
         try:
             for i in waiting:
@@ -96,11 +97,26 @@ def _pool(todo, template_doc, workers, finished, running_cb) -> None:
         again = []
         for i in sorted(waiting):
             if attempts[i] >= ATTEMPTS:
+                _tidy(todo[i], template_doc)
                 finished(todo[i], _lost(todo[i], "the worker process rendering it stopped "
                                                   f"{ATTEMPTS} times (killed, or out of memory)"))
             else:
                 again.append(i)
         waiting = again
+
+
+SOCKET_PATH_MAX = 100         # AF_UNIX paths: 108 bytes on Linux, 104 on macOS
+
+
+def _start_method() -> str:
+    """The fork server where there is one and its socket's path fits (it goes in
+    TMPDIR, and a long TMPDIR makes it "AF_UNIX path too long"); else spawn."""
+    import tempfile
+
+    room = len(tempfile.gettempdir()) + len("/pymp-xxxxxxxx/listener-xxxxxxxx")
+    if "forkserver" in multiprocessing.get_all_start_methods() and room <= SOCKET_PATH_MAX:
+        return "forkserver"
+    return "spawn"
 
 
 def _culprits(lost: list[int], slots, pids, procs: dict) -> list[int]:
@@ -127,11 +143,28 @@ def _stop(pool) -> None:
             p.kill()
 
 
-def _init(slots, pids) -> None:
+def _init(slots, pids, batch_pid: int) -> None:
     global _slots, _pids
     _slots, _pids = slots, pids
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # the batch's process stops them
     signal.signal(signal.SIGTERM, _on_term)
+    import threading
+
+    threading.Thread(target=_watch_batch, args=(batch_pid,), daemon=True,
+                     name="mixgraph-batch-watch").start()
+
+
+ORPHAN_CHECK_S = 0.25
+
+
+def _watch_batch(batch_pid: int) -> None:
+    """A worker whose batch was killed (SIGKILL runs no clean-up, and the pool's
+    workers are the fork server's children, not the batch's) stops itself as SIGTERM
+    would stop it: the job under way is abandoned, its partial files removed, and
+    nothing more is rendered behind the manifest's back."""
+    while process_alive(batch_pid):
+        time.sleep(ORPHAN_CHECK_S)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 class _Stopped(BaseException):
@@ -162,6 +195,15 @@ def _pool_job(job: Job, template_doc: dict, slot: int) -> dict:
         os._exit(128 + signal.SIGTERM)
     finally:
         _in_job = False
+
+
+def _tidy(job: Job, template_doc: dict) -> None:
+    """Remove what the killed workers of a job left beside its outputs."""
+    try:
+        graph, _, _ = prepare(job, template_doc)
+    except Exception:                  # the job cannot even be bound: nothing was written
+        return
+    remove_leftovers(graph)
 
 
 def _lost(job: Job, why: str) -> dict:

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from mixgraph.core.model import Graph
 from mixgraph.errors import MixgraphError, ProjectFileError
+from mixgraph.nodes.tempfiles import remove_stale_beside
 
 from .overrides import apply_overrides, combine_sets
 
@@ -157,7 +158,7 @@ def run_job(job: Job, template_doc: dict, progress: Callable | None = None) -> d
         from mixgraph.core.fileformat import save
 
         save(graph, folder / PROJECT)
-        _remove_stale_partials(graph)
+        remove_leftovers(graph)
         report = render(graph, block_size=job.block_size, workers=1, progress=progress)
         outputs = []
         for o in report.outputs:
@@ -178,13 +179,9 @@ def run_job(job: Job, template_doc: dict, progress: Callable | None = None) -> d
     return entry
 
 
-def _remove_stale_partials(graph: Graph) -> None:
-    """Temporary files left by an earlier render of this job that was killed."""
+def remove_leftovers(graph: Graph) -> None:
+    """Hidden files that a killed render of this job left beside its outputs."""
     for spec in graph:
         for name in spec.with_role("writes"):
-            if not spec.params.get(name):
-                continue
-            target = graph.resolve_path(spec.params[name])
-            if target.parent.is_dir():
-                for stale in target.parent.glob(f".{target.name}.*.partial"):
-                    stale.unlink(missing_ok=True)
+            if spec.params.get(name):
+                remove_stale_beside(graph.resolve_path(spec.params[name]))

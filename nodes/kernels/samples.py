@@ -36,3 +36,19 @@ def deinterleave24(src, channels, scale, out):
             j = 3 * (i * channels + c)
             v = np.int32(src[j]) | (np.int32(src[j + 1]) << 8) | (np.int32(src[j + 2]) << 16)
             out[c, i] = ((v ^ 0x800000) - 0x800000) * scale
+
+
+@nb.njit(**JIT)
+def deinterleave_finite(src, scale, out):
+    """:func:`deinterleave` of floating-point frames that also looks for a sample that
+    is not a finite number: returns the first such frame's index, or -1 (the check
+    rides on the pass that touches every sample anyway)."""
+    n, ch = src.shape
+    bad = -1
+    for i in range(n):
+        for c in range(ch):
+            v = src[i, c] * scale
+            out[c, i] = v
+            if bad < 0 and not np.isfinite(v):
+                bad = i
+    return bad

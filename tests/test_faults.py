@@ -1,0 +1,529 @@
+"""Faults and hostile input, met as a user meets them: through the command line in a
+process of its own, killed with real signals, fed NaNs, FIFOs, devices, damaged and
+cut files and a disk that fills up.  After each: one clear sentence and a non-zero
+exit, earlier outputs intact, nothing hidden or half-written left once the next run
+ends, and no process left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import SR
+from mixgraph import Graph, render, save
+from mixgraph.errors import AudioFileError
+
+HIDDEN = (".partial", ".previous")
+
+
+def mixgraph(*args, cwd: Path, env: dict | None = None, timeout: float = 120):
+    return subprocess.run([sys.executable, "-m", "mixgraph", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ, **(env or {})))
+
+
+def leftovers(*folders: Path) -> list[Path]:
+    """Hidden partial and kept files, and temporary render folders, under ``folders``."""
+    found = []
+    for folder in folders:
+        for p in folder.rglob("*"):
+            if p.name.endswith(HIDDEN) or (p.is_dir() and p.name.startswith("mixgraph-")):
+                found.append(p)
+    return found
+
+
+def one_sentence(stderr: str) -> str:
+    """The error line; fails if there is a traceback or more than one line."""
+    lines = [l for l in stderr.strip().splitlines() if l.strip()]
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert lines[0].startswith("mixgraph: error: "), stderr
+    return lines[0]
+
+
+def write_stem(path: Path, audio: np.ndarray, subtype: str = "FLOAT", rate: int = SR):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), audio.T if audio.ndim == 2 else audio, rate, subtype=subtype)
+
+
+def chain_project(folder: Path, stem: str = "stems/a.wav", outputs=("out/mix.wav",),
+                  subtype: str = "PCM_24", ir: str | None = None) -> Path:
+    """stem -> eq -> bus -> limiter -> each output (and, with ``ir``, a convolution
+    reverb on the bus)."""
+    g = Graph(sample_rate=SR, base_dir=folder)
+    g.add("stem", id="a", path=stem)
+    g.add("eq", id="eq", bands=[{"type": "bell", "freq_hz": 1000.0, "gain_db": 3.0}])
+    g.add("bus", id="bus")
+    g.add("limiter", id="lim")
+    for a, b in (("a", "eq"), ("eq", "bus"), ("bus", "lim")):
+        g.connect(a, b)
+    if ir is not None:
+        g.add("reverb", id="verb", mode="convolution", ir_path=ir, mix=0.3)
+        g.connect("lim", "verb")
+    last = "verb" if ir is not None else "lim"
+    for i, path in enumerate(outputs):
+        g.add("output", id=f"o{i}", path=path, subtype=subtype)
+        g.connect(last, f"o{i}")
+    project = folder / "song.json"
+    save(g, project)
+    return project
+
+
+def tone(seconds: float, channels: int = 2, freq: float = 440.0) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    return np.tile(0.2 * np.sin(2 * np.pi * freq * t), (channels, 1))
+
+
+# ------------------------------------------------------------------ NaN and Inf
+@pytest.mark.parametrize("where_s, value", [(0.0, np.nan), (1.25, np.inf), (0.5, -np.inf)])
+@pytest.mark.parametrize("subtype", ["FLOAT", "DOUBLE"])
+def test_a_non_finite_stem_sample_stops_the_render_naming_file_and_time(
+        tmp_path, where_s, value, subtype):
+    """Before, NaN in a float stem came out as full-scale DC at exit 0."""
+    x = tone(2.0)
+    at = int(where_s * SR)
+    x[:, at:at + 100] = value
+    write_stem(tmp_path / "stems/a.wav", x, subtype)
+    project = chain_project(tmp_path)
+    out = mixgraph("render", project, cwd=tmp_path)
+    assert out.returncode == 1
+    line = one_sentence(out.stderr)
+    assert "stem 'a'" in line and "a.wav" in line and "not a finite number" in line
+    assert f"0:{where_s:06.3f}" in line
+    assert not (tmp_path / "out/mix.wav").exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_a_non_finite_impulse_response_is_refused_where_it_enters(tmp_path):
+    write_stem(tmp_path / "stems/a.wav", tone(1.0), "PCM_24")
+    ir = np.exp(-np.arange(4800) / 600.0)[None, :] * 0.5
+    ir[0, 2400] = np.nan
+    write_stem(tmp_path / "ir.wav", ir)
+    project = chain_project(tmp_path, ir="ir.wav")
+    out = mixgraph("render", project, cwd=tmp_path)
+    line = one_sentence(out.stderr)
+    assert "reverb 'verb'" in line and "ir.wav" in line and "0:00.050" in line
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+def test_a_node_that_produces_nan_is_caught_at_the_output(project):
+    """A signal that turns non-finite inside the graph (here a test node) never
+    reaches a file: the output names itself and the time, and nothing is written."""
+    from mixgraph.nodes.base import Node, register, unregister
+
+    @register
+    class NanAt(Node):
+        type_name = "test_nan_at"
+        summary = "passes audio, NaN from 0.5 s"
+
+        def process(self, ins, outs, start):
+            outs[0][...] = ins[0]
+            t = start + np.arange(ins[0].shape[1])
+            outs[0][:, t >= SR // 2] = np.nan
+
+    try:
+        project.stem("a", tone(1.0, 1))
+        project.graph.add("test_nan_at", id="bad")
+        project.graph.connect("a", "bad")
+        project.output("out", src="bad", subtype="FLOAT")
+        with pytest.raises(AudioFileError) as err:
+            project.render()
+        assert "output 'out'" in err.value.message and "0:00.500" in err.value.message
+        assert not (project.folder / "out").exists()
+        assert leftovers(project.folder) == []
+    finally:
+        unregister("test_nan_at")
+
+
+# ----------------------------------------------------------- reads with a bound
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize("what", ["project", "stem", "variants"])
+def test_a_fifo_is_refused_at_once_instead_of_hanging(tmp_path, what):
+    write_stem(tmp_path / "stems/a.wav", tone(0.5), "PCM_24")
+    if what == "project":
+        args = ("render", _fifo(tmp_path / "song.mgraph"))
+    elif what == "stem":
+        chain_project(tmp_path, stem="stems/pipe.wav")
+        _fifo(tmp_path / "stems/pipe.wav")
+        args = ("render", tmp_path / "song.json")
+    else:
+        template = tmp_path / "t.json"
+        g = Graph(sample_rate=SR)
+        g.kind = "template"
+        g.add("stem", id="a", path="", match=["a*"])
+        g.add("output", id="o", path="mix.wav")
+        g.connect("a", "o")
+        save(g, template)
+        args = ("batch", template, tmp_path / "stems", "-o", tmp_path / "out", "--variants",
+                _fifo(tmp_path / "variants.json"), "-q")
+    t0 = time.monotonic()
+    out = mixgraph(*args, cwd=tmp_path, timeout=60)
+    assert time.monotonic() - t0 < 30
+    line = one_sentence(out.stderr)
+    assert "FIFO" in line and out.returncode == 1
+
+
+@pytest.mark.parametrize("args", [("render", "/dev/zero"), ("validate", "/dev/zero"),
+                                  ("meter", "/dev/zero")])
+def test_a_device_is_refused_with_a_sentence(tmp_path, args):
+    out = mixgraph(*args, cwd=tmp_path, timeout=60)
+    assert out.returncode == 1
+    assert "/dev/zero" in one_sentence(out.stderr)
+
+
+# ------------------------------------------------------ damaged and cut files
+def test_a_stem_declaring_one_hertz_is_refused(tmp_path):
+    """A 600-byte WAV at 1 Hz would have rendered as 300 s of audio."""
+    write_stem(tmp_path / "stems/a.wav", np.zeros((1, 300)), "PCM_16", rate=1)
+    out = mixgraph("render", chain_project(tmp_path), cwd=tmp_path)
+    line = one_sentence(out.stderr)
+    assert "a.wav declares a sample rate of 1 Hz" in line and "8000 to 384000" in line
+
+
+def test_an_impulse_response_declaring_one_hertz_names_the_rate_not_an_internal_error(
+        tmp_path):
+    write_stem(tmp_path / "stems/a.wav", tone(0.5), "PCM_24")
+    write_stem(tmp_path / "ir.wav", np.ones((1, 10)) * 0.1, "PCM_16", rate=1)
+    out = mixgraph("render", chain_project(tmp_path, ir="ir.wav"), cwd=tmp_path)
+    line = one_sentence(out.stderr)
+    assert "ir.wav declares a sample rate of 1 Hz" in line and "internal" not in line
+
+
+def test_a_wav_cut_short_renders_what_it_holds_with_a_notice(tmp_path):
+    path = tmp_path / "stems/a.wav"
+    write_stem(path, tone(2.0), "PCM_24")
+    os.truncate(path, path.stat().st_size - 3 * 2 * SR // 2)      # half a second
+    out = mixgraph("render", chain_project(tmp_path), "--json", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    notices = json.loads(out.stdout)["notices"]
+    assert any("a.wav is cut short: its header promises 2.000 s but the file holds 1.500 s"
+               in n for n in notices), notices
+
+
+def test_a_stem_cut_while_the_render_reads_it_stops_the_render(tmp_path):
+    """Before, the rest of the stem was read as silence and the render exited 0."""
+    from mixgraph import load
+    from mixgraph.nodes import audiofile
+
+    path = tmp_path / "stems/a.wav"
+    write_stem(path, tone(6.0), "PCM_24")
+    project = chain_project(tmp_path)
+    real = audiofile.AudioReader.read_into
+    cut = []
+
+    def read_into(self, out):
+        if self.position > SR and not cut:
+            cut.append(os.truncate(path, path.stat().st_size // 2))
+        return real(self, out)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(audiofile.AudioReader, "read_into", read_into)
+    try:
+        with pytest.raises(AudioFileError, match="ended at .* sooner than it did when the "
+                                                 "render began"):
+            render(load(project), workers=1)
+    finally:
+        mp.undo()
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+# ------------------------------------------------ outputs appear together or not
+def test_a_failed_render_leaves_every_earlier_output_as_it_was(tmp_path, monkeypatch):
+    """Two outputs of one render: when the second cannot be moved into place, the
+    first, already moved, is taken back: both keep the earlier render's files."""
+    from mixgraph import load
+    from mixgraph.nodes import audiofile
+
+    write_stem(tmp_path / "stems/a.wav", tone(1.0), "PCM_24")
+    project = chain_project(tmp_path, outputs=("out/first.wav", "out/second.wav"))
+    render(load(project), workers=1)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    write_stem(tmp_path / "stems/a.wav", tone(1.0, freq=220.0), "PCM_24")
+    real = audiofile.AtomicWriter.publish
+
+    def publish(self):
+        if self.path.name == "second.wav":
+            self.discard()
+            raise AudioFileError(f"cannot move the finished render into place at {self.path}")
+        return real(self)
+
+    monkeypatch.setattr(audiofile.AtomicWriter, "publish", publish)
+    with pytest.raises(AudioFileError, match="second.wav"):
+        render(load(project), workers=1)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 3 MB tmpfs (mounting needs root); skips where it cannot be mounted (the
+    next test simulates the full disk instead)."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(folder)],
+                          capture_output=True)
+    if done.returncode:
+        pytest.skip("cannot mount a small tmpfs here")
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def test_a_full_disk_is_named_and_the_earlier_output_survives(tmp_path, small_disk):
+    write_stem(tmp_path / "stems/a.wav", tone(1.0), "PCM_16")
+    project = chain_project(tmp_path, outputs=(str(small_disk / "mix.wav"),),
+                            subtype="PCM_16")
+    first = mixgraph("render", project, "--allow-outside", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    earlier = (small_disk / "mix.wav").read_bytes()
+    write_stem(tmp_path / "stems/a.wav", tone(20.0), "PCM_16")     # 3.8 MB: too big
+    out = mixgraph("render", project, "--allow-outside", cwd=tmp_path)
+    line = one_sentence(out.stderr)
+    assert "the disk holding it is full" in line and "mix.wav" in line
+    assert (small_disk / "mix.wav").read_bytes() == earlier
+    assert leftovers(small_disk) == []
+
+
+def test_a_full_disk_is_named_where_it_is_simulated(tmp_path, monkeypatch):
+    import errno
+
+    import soundfile
+
+    from mixgraph import load
+
+    write_stem(tmp_path / "stems/a.wav", tone(1.0), "PCM_24")
+    project = chain_project(tmp_path)
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(soundfile.SoundFile, "write", full)
+    with pytest.raises(AudioFileError, match="the disk holding it is full"):
+        render(load(project), workers=1)
+    assert leftovers(tmp_path) == []
+
+
+# ------------------------------------------------------------------ kills
+def _slow_project(folder: Path) -> Path:
+    """A render long enough to be killed in its final pass (a minute of stems through
+    a limiter, block 64)."""
+    write_stem(folder / "stems/a.wav", tone(60.0), "PCM_24")
+    return chain_project(folder, outputs=("out/mix.wav", "out/copy.wav"))
+
+
+def _wait_for_partial(folder: Path, proc, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.name.endswith(".partial") for p in (folder / "out").glob(".*")) \
+                if (folder / "out").exists() else False:
+            return
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.02)
+    raise AssertionError("the render never began writing")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_render_stopped_by_a_signal_leaves_nothing_behind(tmp_path, sig):
+    project = _slow_project(tmp_path)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "mixgraph", "render", str(project),
+                             "--block-size", "64", "-q"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, TMPDIR=str(temp)))
+    try:
+        _wait_for_partial(tmp_path, proc)
+        proc.send_signal(sig)
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 130, proc.stderr.read()
+    assert leftovers(tmp_path) == [] and list(temp.iterdir()) == []
+    assert not (tmp_path / "out/mix.wav").exists()
+
+
+def test_after_a_sigkill_the_next_render_removes_what_the_killed_one_left(tmp_path):
+    project = _slow_project(tmp_path)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = dict(os.environ, TMPDIR=str(temp))
+    proc = subprocess.Popen([sys.executable, "-m", "mixgraph", "render", str(project),
+                             "--block-size", "64", "-q"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    _wait_for_partial(tmp_path, proc)
+    proc.kill()
+    proc.wait(timeout=30)
+    assert leftovers(tmp_path)                  # a SIGKILL runs no clean-up
+    # another render under way is left alone; the next render of this project removes
+    # what the dead one left, beside its outputs and in the temporary folder
+    out = mixgraph("render", project, "-q", cwd=tmp_path, env={"TMPDIR": str(temp)},
+                   timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert leftovers(tmp_path) == []
+    assert sf.info(str(tmp_path / "out/mix.wav")).duration == pytest.approx(60.0, abs=0.01)
+
+
+def _marked(marker: str) -> list[int]:
+    """Live processes whose environment carries ``marker``."""
+    from mixgraph.nodes.tempfiles import process_alive
+
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return [p for p in found if process_alive(p)]
+
+
+def test_a_killed_batch_leaves_no_orphan_and_writes_nothing_after(tmp_path):
+    """Before, the pool's workers lived on for minutes after a SIGKILL of the batch,
+    finished their jobs and wrote outputs no manifest records."""
+    template = tmp_path / "t.json"
+    g = Graph(sample_rate=SR)
+    g.kind = "template"
+    g.add("stem", id="a", path="", match=["a*"])
+    g.add("limiter", id="lim")
+    g.add("output", id="o", path="out/mix.wav")
+    g.connect("a", "lim")
+    g.connect("lim", "o")
+    save(g, template)
+    songs = []
+    for i in range(4):
+        write_stem(tmp_path / f"songs/s{i}/a.wav", tone(40.0, freq=200.0 + 50 * i), "PCM_16")
+        songs.append(tmp_path / f"songs/s{i}")
+    marker = f"MIXGRAPH_FAULT_{uuid.uuid4().hex}"
+    out = tmp_path / "renders"
+    proc = subprocess.Popen([sys.executable, "-m", "mixgraph", "batch", str(template),
+                             *map(str, songs), "-o", str(out), "-j", "2", "-q",
+                             "--block-size", "64"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=dict(os.environ, **{marker: "1"}))
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (out.exists() and leftovers(out)):
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.05)
+        assert leftovers(out), "no job began writing"
+        proc.kill()
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 5.0
+        while _marked(marker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _marked(marker) == [], "processes outlived the batch by 5 s"
+        written = sorted(p.relative_to(out) for p in out.rglob("*.wav"))
+        time.sleep(1.0)
+        assert sorted(p.relative_to(out) for p in out.rglob("*.wav")) == written
+        assert leftovers(out) == []
+    finally:
+        for pid in _marked(marker):
+            os.kill(pid, signal.SIGKILL)
+
+
+# --------------------------------------------------------------- batches
+@pytest.mark.parametrize("damage", ["an entry is a string", "an input is a number",
+                                    "an output is a list", "not json", "a list"])
+def test_a_damaged_manifest_does_not_stop_the_next_batch(tmp_path, damage):
+    from mixgraph import batch
+
+    template = tmp_path / "t.json"
+    g = Graph(sample_rate=SR)
+    g.kind = "template"
+    g.add("stem", id="a", path="", match=["a*"])
+    g.add("output", id="o", path="out/mix.wav")
+    g.connect("a", "o")
+    save(g, template)
+    songs = []
+    for i in range(2):
+        write_stem(tmp_path / f"songs/s{i}/a.wav", tone(0.5, freq=300.0 + 100 * i), "PCM_16")
+        songs.append(tmp_path / f"songs/s{i}")
+    out = tmp_path / "renders"
+    assert batch(template, songs, out, workers=1).ok
+    manifest = out / "manifest.json"
+    doc = json.loads(manifest.read_text())
+    if damage == "an entry is a string":
+        doc["jobs"]["s0"] = "gone"
+    elif damage == "an input is a number":
+        first = next(iter(doc["jobs"]["s0"]["inputs"]))
+        doc["jobs"]["s0"]["inputs"][first] = 7
+    elif damage == "an output is a list":
+        doc["jobs"]["s0"]["outputs"] = [["x"]]
+    manifest.write_text("{not json" if damage == "not json" else
+                        json.dumps([1, 2]) if damage == "a list" else json.dumps(doc))
+    again = batch(template, songs, out, workers=1)
+    assert again.ok
+    assert "s0" not in again.skipped
+    assert again.notices and ("damaged" in again.notices[0] or "set aside" in again.notices[0])
+    assert isinstance(json.loads(manifest.read_text())["jobs"]["s0"], dict)
+
+
+# --------------------------------------------------------------- messages
+def test_control_characters_in_a_path_are_shown_escaped(tmp_path):
+    bad = "nope\x1b[2J\x07.mgraph"
+    out = mixgraph("render", bad, cwd=tmp_path)
+    line = one_sentence(out.stderr)
+    assert "\x1b" not in out.stderr and "\x07" not in out.stderr
+    assert "nope\\x1b[2J\\x07.mgraph" in line
+
+
+def test_a_huge_number_is_shortened_in_the_message(tmp_path):
+    doc = {"format": "mixgraph", "version": 1, "sample_rate": 48000,
+           "settings": {"max_tail_s": int("9" * 4000)}, "nodes": [], "links": []}
+    (tmp_path / "p.json").write_text(json.dumps(doc))
+    out = mixgraph("validate", "p.json", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "9" * 30 not in out.stderr and "(4000 digits)" in out.stderr
+
+
+def test_a_failed_render_into_a_new_folder_leaves_no_folder(tmp_path):
+    write_stem(tmp_path / "stems/a.wav", tone(0.5), "PCM_24")
+    project = chain_project(tmp_path, outputs=("out/a.wav", "out/b.wav"))
+    g = json.loads(project.read_text())
+    g["nodes"][1]["params"]["bands"][0]["freq_hz"] = -5      # invalid: nothing renders
+    project.write_text(json.dumps(g))
+    out = mixgraph("render", project, "-o", "renders/new/", cwd=tmp_path)
+    assert out.returncode == 1 and "freq_hz" in one_sentence(out.stderr)
+    assert not (tmp_path / "renders").exists()
+
+
+def test_a_node_id_with_a_trailing_newline_is_refused():
+    from mixgraph.errors import GraphError
+
+    g = Graph()
+    with pytest.raises(GraphError, match="must be 1-128 letters"):
+        g.add("tone", id="kick\n")
+
+
+def test_a_batch_with_workers_runs_under_a_long_tmpdir(tmp_path):
+    """The fork server's socket lives in TMPDIR; past 100 bytes it cannot be made."""
+    from mixgraph import batch
+
+    long = tmp_path / ("t" * 60) / ("u" * 60)
+    long.mkdir(parents=True)
+    template = tmp_path / "t.json"
+    g = Graph(sample_rate=SR)
+    g.kind = "template"
+    g.add("stem", id="a", path="", match=["a*"])
+    g.add("output", id="o", path="out/mix.wav")
+    g.connect("a", "o")
+    save(g, template)
+    songs = []
+    for i in range(2):
+        write_stem(tmp_path / f"songs/s{i}/a.wav", tone(0.3), "PCM_16")
+        songs.append(str(tmp_path / f"songs/s{i}"))
+    out = mixgraph("batch", template, *songs, "-o", tmp_path / "renders", "-j", "2", "-q",
+                   cwd=tmp_path, env={"TMPDIR": str(long)}, timeout=300)
+    assert out.returncode == 0, out.stderr
