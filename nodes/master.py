@@ -8,98 +8,13 @@ import math
 import numpy as np
 
 from .base import Context, Node, Param, db_to_gain, register
-from .convolution import PartitionStream
 from .dynamics import COMPRESSOR_PARAMS, CompressorCore, GainReductionMeter, time_coefficient
 from .eq import band_problems, response_db
+from .truepeak import LIMITER, TruePeakEnvelope, TruePeakReading
 
 # ------------------------------------------------------------------ limiter
-DETECT_FACTOR = 8
-DETECT_HALF = 64                       # zero crossings each side: 2*8*64+1 = 1025 taps
-DETECT_PARTITION = 2048                # frames per FFT pass (the detector's delay); 1024
-#                                        costs 18 % more per frame (Python per pass)
+DETECT_FACTOR = 8                      # the limiter's detector: 8x (refined), see truepeak
 DETECT_MARGIN_DB = 0.05                # the detector aims this far under the ceiling
-_detector_cache: dict[int, np.ndarray] = {}
-
-
-def detector_spectra(partition: int = DETECT_PARTITION) -> np.ndarray:
-    """Spectra (7, n//2 + 1) of phases 1-7 of the limiter's true-peak interpolator,
-    for transforms of n = partition + 128 points (overlap-save: each transform
-    yields ``partition`` outputs).
-
-    1025 taps at 8x (odd: a delay of exactly 64 input samples), Kaiser window, cut
-    off at the input's Nyquist frequency.  Inter-sample peaks of content near Nyquist
-    need a long interpolator (a 32-crossing one read full-band noise 0.3 dB low), and
-    a cutoff at Nyquist reads slightly high there, which is the safe side.  Phase 0
-    is the input itself (the windowed sinc is zero at every 8th tap but the centre),
-    so it is not transformed: the detector takes the samples directly.
-    """
-    if partition not in _detector_cache:
-        from .firdesign import kaiser_lowpass
-
-        n = 2 * DETECT_FACTOR * DETECT_HALF + 1
-        h = kaiser_lowpass(n, 1.0 / DETECT_FACTOR, 10.0) * DETECT_FACTOR
-        k = -(-n // DETECT_FACTOR)
-        padded = np.zeros(k * DETECT_FACTOR)
-        padded[:n] = h
-        poly = padded.reshape(k, DETECT_FACTOR).T                 # (8, 129)
-        _detector_cache[partition] = np.fft.rfft(poly[1:], n=partition + k - 1,
-                                                 axis=1).astype(np.complex64)
-    return _detector_cache[partition]
-
-
-class TruePeakEnvelope(PartitionStream):
-    """Per-sample true-peak envelope (max over channels) for a limiter's detector.
-
-    The signal is interpolated at 8x, and each local maximum of the interpolated
-    magnitude is refined by the parabola through it and its two neighbours: a peak
-    between points is then missed by at most 0.005 dB (0.17 dB without the parabola,
-    0.04 dB at 16x, which costs twice the transforms).  The interpolation runs by
-    overlap-save on fixed partitions of the input, so the envelope does not depend
-    on how the signal is cut into blocks; each transform covers one partition plus
-    the interpolator's 128 samples of history.  It runs in single precision (a
-    relative error near 1e-7, a millionth of a dB), which halves the cost of the
-    seven inverse transforms.  The value for a sample covers the intervals on both
-    sides of it, and arrives ``delay`` samples late (partition, interpolator delay
-    and one sample for the interval after).
-    """
-
-    def __init__(self, channels: int):
-        self.channels = channels
-        self.spectra = detector_spectra()
-        self.partition = DETECT_PARTITION
-        self.history = 2 * DETECT_HALF              # interpolator taps per phase, less one
-        self.delay = DETECT_PARTITION + DETECT_HALF + 1
-        self.reset()
-
-    def reset(self) -> None:
-        self._reset_stream(self.channels, (self.partition,))
-        self._raw = np.zeros((self.channels, DETECT_HALF))
-        self._last = np.zeros(self.channels)        # |last phase| of the last sample
-        self._previous = 0.0
-
-    def process(self, x: np.ndarray) -> np.ndarray:
-        env = np.empty(x.shape[1])
-        self._stream(x, env)
-        return env
-
-    def _partition(self) -> np.ndarray:
-        from scipy import fft
-
-        from .kernels.master import refined_peaks
-
-        P, H = self.partition, self.history
-        spectrum = fft.rfft(self._window[:, P - H:].astype(np.float32), axis=1)
-        phases = fft.irfft(spectrum[:, None, :] * self.spectra[None], n=P + H,
-                           axis=2)[:, :, H:]                         # (ch, 7, P)
-        # the samples themselves (phase 0), delayed to where their interval is
-        joined = np.concatenate((self._raw, self._window[:, P:]), axis=1)
-        env = np.empty(P)
-        refined_peaks(phases, joined, self._last, env)
-        self._raw = joined[:, P:]
-        self._window[:, :P] = self._window[:, P:]
-        both = np.maximum(env, np.concatenate(([self._previous], env[:-1])))
-        self._previous = float(env[-1])
-        return both
 
 
 class LimiterCore:
@@ -117,7 +32,7 @@ class LimiterCore:
         self.channels = channels
         self.true_peak = true_peak
         self.window = max(1, int(round(lookahead_ms * rate / 1000.0))) + 1
-        self.detector = TruePeakEnvelope(channels) if true_peak else None
+        self.detector = TruePeakEnvelope(channels, DETECT_FACTOR, LIMITER) if true_peak else None
         self.detect_delay = self.detector.delay if true_peak else 0
         self.latency = self.window - 1 + self.detect_delay
         self.delay = DelayLine(channels, self.latency, max_block)
@@ -300,16 +215,13 @@ class Loudness(Node):
         from .meters import LoudnessMeter
 
         meter = LoudnessMeter(self.rate, self._channels)
-        peak = TruePeakEnvelope(self._channels)      # the limiter's detector, not 4x
-        highest = 0.0
+        peak = TruePeakReading(self._channels, DETECT_FACTOR, LIMITER)   # as the limiter reads
         for start, (x,) in tape.blocks():
             skip = max(0, -start)
             if skip < x.shape[1]:
                 meter.add(x[:, skip:])
-            highest = max(highest, float(peak.process(x).max(initial=0.0)))
-        highest = max(highest, float(peak.process(np.zeros((self._channels,
-                                                             peak.delay))).max()))
-        source = dict(meter.result(), true_peak_dbtp=_db(highest))
+            peak.add(x)
+        source = dict(meter.result(), true_peak_dbtp=_db(peak.peak))
         figures = {"input_lufs": round(source["integrated_lufs"], 2),
                    "input_true_peak_dbtp": round(source["true_peak_dbtp"], 2)}
         if not math.isfinite(source["integrated_lufs"]):

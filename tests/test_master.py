@@ -112,6 +112,10 @@ def hostile(name: str, seconds: float = 1.0) -> np.ndarray:
         x = np.sqrt(2) * np.sin(np.pi / 2 * t + np.pi / 4)[None]
         if name == "isp_plus_6db":
             x *= 2.0
+    elif name == "tanh_clipped_noise":             # issue 16: dense up to Nyquist
+        x = np.tanh(2.0 * rng.standard_normal((2, n)))
+    elif name == "hard_clipped_noise":
+        x = np.clip(3.0 * rng.standard_normal((2, n)), -1.0, 1.0)
     elif name == "two_tone_11k_15k":
         x = (0.7 * np.sin(2 * np.pi * 11000 * t / SR)
              + 0.7 * np.sin(2 * np.pi * 15000 * t / SR))[None]
@@ -121,7 +125,8 @@ def hostile(name: str, seconds: float = 1.0) -> np.ndarray:
 
 
 HOSTILE = ["square_100hz", "square_1khz", "noise_full_scale", "noise_plus_10db",
-           "uniform_noise_full_scale", "isp_0dbfs", "isp_plus_6db", "two_tone_11k_15k"]
+           "uniform_noise_full_scale", "isp_0dbfs", "isp_plus_6db", "two_tone_11k_15k",
+           "tanh_clipped_noise", "hard_clipped_noise"]
 
 
 # ---------------------------------------------------------------------- limiter
