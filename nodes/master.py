@@ -15,13 +15,19 @@ from .truepeak import LIMITER, TruePeakEnvelope, TruePeakReading
 # ------------------------------------------------------------------ limiter
 DETECT_FACTOR = 8                      # the limiter's detector: 8x (refined), see truepeak
 DETECT_MARGIN_DB = 0.05                # the detector aims this far under the ceiling
+HOLD = 32                              # samples the gain stays down on each side of a
+#                                        peak: an inter-sample peak is made by the samples
+#                                        around it, and a gain ramping under them changes
+#                                        it (+0.15 dB at 0.5 ms of lookahead without)
 
 
 class LimiterCore:
     """A linked lookahead brickwall limiter; the audio is delayed by ``latency``.
 
     The detector reads the true peak around each sample (8x oversampled and refined,
-    or the sample peak); the gain comes from :func:`mixgraph.nodes.kernels.master.limiter_gain`.
+    or the sample peak); the gain comes from :func:`mixgraph.nodes.kernels.master.limiter_gain`:
+    it ramps down over the lookahead and holds for ``HOLD`` samples on each side of a
+    peak, so the audio is delayed by the lookahead, the hold and the detector.
     """
 
     def __init__(self, rate: int, channels: int, max_block: int, lookahead_ms: float,
@@ -32,9 +38,11 @@ class LimiterCore:
         self.channels = channels
         self.true_peak = true_peak
         self.window = max(1, int(round(lookahead_ms * rate / 1000.0))) + 1
+        self.hold = HOLD if true_peak else 0
+        self.span = self.window + 2 * self.hold
         self.detector = TruePeakEnvelope(channels, DETECT_FACTOR, LIMITER) if true_peak else None
         self.detect_delay = self.detector.delay if true_peak else 0
-        self.latency = self.window - 1 + self.detect_delay
+        self.latency = self.window - 1 + self.hold + self.detect_delay
         self.delay = DelayLine(channels, self.latency, max_block)
         self.meter = GainReductionMeter()
         self.reset()
@@ -43,8 +51,8 @@ class LimiterCore:
         self.delay.reset()
         if self.detector is not None:
             self.detector.reset()
-        self.dq_val = np.ones(self.window)
-        self.dq_idx = np.zeros(self.window, dtype=np.int64)
+        self.dq_val = np.ones(self.span)
+        self.dq_idx = np.zeros(self.span, dtype=np.int64)
         self.ring = np.ones(self.window)
         self.state = np.array([0.0, 0.0, 0.0, 0.0, float(self.window), 1.0])
         self.meter = GainReductionMeter()
@@ -64,8 +72,8 @@ class LimiterCore:
 
         env = self.envelope(x)
         g = np.empty(x.shape[1])
-        limiter_gain(env, g, _arr(ceiling), _arr(alpha_release), self.window, self.dq_val,
-                     self.dq_idx, self.ring, self.state)
+        limiter_gain(env, g, _arr(ceiling), _arr(alpha_release), self.window, self.span,
+                     self.dq_val, self.dq_idx, self.ring, self.state)
         return g
 
     def process(self, x: np.ndarray, out: np.ndarray, ceiling, alpha_release,
@@ -92,7 +100,7 @@ def _detect_ceiling(ceiling_dbtp):
 @register
 class Limiter(Node):
     """Lookahead brickwall limiter with true-peak detection: the output's true peak stays
-    under the ceiling.  Declares its lookahead (and detector delay) as latency."""
+    under the ceiling.  Declares its lookahead, hold and detector delay as latency."""
 
     type_name = "limiter"
     category = "master"
@@ -103,8 +111,8 @@ class Limiter(Node):
               doc="highest true peak allowed out"),
         Param("release_ms", 80.0, min=1.0, max=2000.0, unit="ms", doc="release time constant"),
         Param("lookahead_ms", 2.0, min=0.5, max=20.0, unit="ms", automatable=False,
-              doc="time the gain has to come down before a peak (shorter ramps make "
-                  "inter-sample overshoot of their own)"),
+              doc="time the gain has to come down before a peak (it then holds 32 "
+                  "samples either side of the peak, so the ceiling holds at any lookahead)"),
         Param("true_peak", True, kind="bool",
               doc="detect inter-sample peaks (8x oversampled, refined); false: sample "
                   "peaks"),

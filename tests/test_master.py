@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from conftest import SR, ProjectHelper, db, impulse, rms_db, seeded_noise, sine, soft_knee
+from conftest import (SR, ProjectHelper, db, impulse, rms_db, seeded_noise, sine, soft_knee,
+                      true_peak_32x)
 from mixgraph import ParameterError
 from mixgraph.nodes.base import Context
 from mixgraph.nodes.eq import response_db
@@ -236,6 +237,25 @@ def test_limiter_refuses_lookaheads_too_short_to_hold_the_ceiling(project):
     between samples (+0.30 dB at 0.1 ms); such lookaheads are refused."""
     with pytest.raises(ParameterError, match="lookahead_ms must be between 0.5 and 20 ms"):
         project.graph.add("limiter", id="probe", lookahead_ms=0.1)
+
+
+@pytest.mark.parametrize("lookahead_ms, release_ms", [(0.5, 10.0), (0.5, 1.0), (1.0, 10.0),
+                                                     (2.0, 80.0), (5.0, 1.0), (20.0, 500.0)])
+@pytest.mark.parametrize("name", ["tanh_clipped_noise", "hard_clipped_noise"])
+def test_limiter_holds_a_minus_0_1_dbtp_ceiling_on_clipped_noise_at_any_lookahead(
+        tmp_path, name, lookahead_ms, release_ms):
+    """Issue 16: clipped full-band noise under a -0.1 dBTP ceiling at 0.5 ms of lookahead
+    read +0.124 dB over.  Read by the 32x, 256-crossing reference and by this file's
+    16x, 64-crossing one, the output stays within the SPEC's 0.1 dB of the ceiling."""
+    x = hostile(name, seconds=1.5)
+    y, _ = chain(ProjectHelper(tmp_path), x, "limiter", "lim", ceiling_dbtp=-0.1,
+                 lookahead_ms=lookahead_ms, release_ms=release_ms)
+    sharp, wide = true_peak_32x(y), true_peak_dbtp(y)
+    print(f"\n[{name} {lookahead_ms} ms / {release_ms} ms] 32x {sharp:+.3f} dBTP, "
+          f"16x {wide:+.3f} dBTP")
+    assert sharp <= -0.1 + 0.1, f"{sharp + 0.1:+.3f} dB over the ceiling by the 32x reading"
+    assert wide <= -0.1 + 0.1, f"{wide + 0.1:+.3f} dB over the ceiling by the 16x reading"
+    assert sharp > -0.5                                  # limited, not crushed
 
 
 def test_limiter_true_peak_ceiling_holds_at_the_shortest_allowed_lookahead(project):
