@@ -23,7 +23,6 @@ A section's coefficients are ``(a1, a2, a3, m0, m1, m2)``::
 from __future__ import annotations
 
 import numba as nb
-import numpy as np
 
 from .jit import JIT
 from .fused import fma
