@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from conftest import BLOCK_SIZES, SR, ProjectHelper, db, seeded_noise, sine, soft_knee
+from conftest import (BLOCK_SIZES, SR, ProjectHelper, db, eq_reference_db, rbj, seeded_noise,
+                      sine, soft_knee)
 from mixgraph import ParameterError, validate
 from mixgraph.nodes.base import Context
 from mixgraph.nodes.eq import Eq
@@ -19,46 +20,8 @@ from mixgraph.nodes.eq import Eq
 FREQS = np.unique(np.round(np.geomspace(20, 20000, 240)).astype(int))
 
 
-def rbj(kind: str, f0: float, gain_db: float, q: float, fs: int):
-    """(b, a) from the Audio EQ Cookbook (written out here, independent of the node)."""
-    a_ = 10 ** (gain_db / 40)
-    w0 = 2 * math.pi * f0 / fs
-    c, s = math.cos(w0), math.sin(w0)
-    alpha = s / (2 * q)
-    if kind == "bell":
-        b, a = [1 + alpha * a_, -2 * c, 1 - alpha * a_], [1 + alpha / a_, -2 * c, 1 - alpha / a_]
-    elif kind in ("low_shelf", "high_shelf"):
-        sq = 2 * math.sqrt(a_) * alpha
-        sign = 1 if kind == "low_shelf" else -1
-        b = [a_ * ((a_ + 1) - sign * (a_ - 1) * c + sq), sign * 2 * a_ * ((a_ - 1) - sign * (a_ + 1) * c),
-             a_ * ((a_ + 1) - sign * (a_ - 1) * c - sq)]
-        a = [(a_ + 1) + sign * (a_ - 1) * c + sq, -sign * 2 * ((a_ - 1) + sign * (a_ + 1) * c),
-             (a_ + 1) + sign * (a_ - 1) * c - sq]
-    elif kind == "notch":
-        b, a = [1, -2 * c, 1], [1 + alpha, -2 * c, 1 - alpha]
-    elif kind == "bandpass":
-        b, a = [alpha, 0, -alpha], [1 + alpha, -2 * c, 1 - alpha]
-    elif kind == "lowpass":
-        b, a = [(1 - c) / 2, 1 - c, (1 - c) / 2], [1 + alpha, -2 * c, 1 - alpha]
-    elif kind == "highpass":
-        b, a = [(1 + c) / 2, -(1 + c), (1 + c) / 2], [1 + alpha, -2 * c, 1 - alpha]
-    return np.array(b) / a[0], np.array(a) / a[0]
-
-
 def reference_db(bands, fs):
-    h = np.ones(len(FREQS), dtype=complex)
-    for band in bands:
-        kind = band["type"]
-        if kind in ("highpass", "lowpass") and band.get("slope_db_oct", 12) > 12:
-            order = band["slope_db_oct"] // 6
-            sos = signal.butter(order, band["freq_hz"], btype=kind[:-4] if kind == "highpass"
-                                else "low", fs=fs, output="sos")
-            h *= signal.sosfreqz(sos, worN=FREQS, fs=fs)[1]
-        else:
-            q = 1 / math.sqrt(2) if kind in ("highpass", "lowpass") else band.get("q", 0.7071)
-            b, a = rbj(kind, band["freq_hz"], band.get("gain_db", 0.0), q, fs)
-            h *= signal.freqz(b, a, worN=FREQS, fs=fs)[1]
-    return 20 * np.log10(np.abs(h))
+    return eq_reference_db(bands, fs, FREQS)
 
 
 def measured_db(bands, fs):
