@@ -113,14 +113,21 @@ class LoudnessMeter:
         n = x.shape[1]
         if n == 0:
             return
-        self.sample_peak = max(self.sample_peak, float(np.abs(x).max()))
-        self.sum_squares += float(np.sum(x * x))
+        self.sample_peak = max(self.sample_peak, float(x.max()), -float(x.min()))
         self.true_peak.add(x)
         y = np.empty_like(x)
         self.weighting.process(x, y)
-        power = np.sum(y * y, axis=0)                  # channel weights are all 1
+        np.multiply(y, y, out=y)
+        power = y.sum(axis=0) if self.channels > 1 else y[0]   # channel weights are all 1
         stereo = self.channels == 2
-        raw = np.stack((x[0] * x[0], x[1] * x[1], x[0] * x[1])) if stereo else None
+        if stereo:                                     # LL, RR, LR: also the RMS
+            raw = np.empty((3, n))
+            np.multiply(x, x, out=raw[:2])
+            np.multiply(x[0], x[1], out=raw[2])
+            self.sum_squares += float(raw[:2].sum())
+        else:
+            raw = None
+            self.sum_squares += float(np.vdot(x, x))
         # where 10 ms steps end inside this block
         cuts = []
         while True:
