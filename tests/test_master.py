@@ -342,6 +342,28 @@ def test_loudness_limits_when_the_target_needs_it_and_warns_when_that_crushes(pr
     assert len(crushed) == 1 and crushed[0].startswith("ld:") and "-9 LUFS" in crushed[0]
 
 
+@pytest.mark.parametrize("lookahead_ms", [0.5, 2.0, 20.0])
+def test_loudness_measures_its_input_as_the_file_whatever_its_latency(tmp_path, lookahead_ms):
+    """The stage's analysis tape runs on past the song for the stage's own latency; that
+    silence is not the song.  A song ending just short of a 100 ms gating step read
+    0.08 LU quieter once the latency carried the tape past the step."""
+    n = 23 * 4800 - 3000                  # 3000 short of a gating step (100 ms)
+    x = seeded_noise(n / SR, channels=2, seed=30, level_db=-20.0)
+    project = ProjectHelper(tmp_path)
+    path = project.stem_file("song", x)
+    project.graph.add("stem", id="song", path=path)
+    project.graph.add("loudness", id="loud", target_lufs=-23.0, lookahead_ms=lookahead_ms)
+    project.graph.connect("song", "loud")
+    project.output(src="loud")
+    report = project.render()
+    figures = report.nodes["loud"][1]
+    want = meter_file(project.folder / path)["integrated_lufs"]
+    assert figures["input_lufs"] == round(want, 2)
+    assert figures["output_lufs"] == pytest.approx(-23.0, abs=0.02)
+    got = meter_file(project.folder / "out/out.wav")["integrated_lufs"]
+    assert got == pytest.approx(-23.0, abs=0.02)
+
+
 def test_loudness_of_silence_does_not_crash(project):
     x = np.zeros((2, SR))
     y, report, measured = master(project, x, target_lufs=-14.0)
