@@ -10,7 +10,7 @@ before (flat only to 16 kHz at 48 kHz) read tanh-clipped noise 2.2 dB low agains
 32x reference, and a 64-crossing one, with a 2.4 kHz wide transition, 0.2-0.3 dB low,
 because much of such a signal's overshoot is made by its last kilohertz below
 Nyquist.  ``SHARP`` (256 zero crossings each side, Kaiser beta 8: a transition about
-0.5 kHz wide, images 80 dB down) reads such material within 0.05 dB of a 32x,
+0.5 kHz wide, images 80 dB down) reads such material within 0.1 dB of a 32x,
 256-crossing reference, and tones up to 20 kHz within 0.04 dB at 4x (0.003 dB at 8x).
 
 No reading of full-band noise is final: the peaks of a signal with as much energy
