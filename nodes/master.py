@@ -105,7 +105,7 @@ class Limiter(Node):
 
     type_name = "limiter"
     category = "master"
-    cost = 9
+    cost = 12                          # 9 before the detector read with two interpolators
     summary = "lookahead true-peak brickwall limiter"
     params = (
         Param("ceiling_dbtp", -1.0, min=-20.0, max=0.0, unit="dBTP",
