@@ -17,3 +17,16 @@ def kaiser_lowpass(taps: int, cutoff: float, beta: float) -> np.ndarray:
     m = np.arange(taps) - 0.5 * (taps - 1)
     h = cutoff * np.sinc(cutoff * m) * np.kaiser(taps, beta)
     return h / h.sum()
+
+
+def tukey(taps: int, fraction: float) -> np.ndarray:
+    """A window flat in the middle with raised-cosine tapers over ``fraction`` of its
+    length (half at each end): it keeps a slowly decaying impulse response whole where
+    it matters and only smooths its cut."""
+    w = np.ones(taps)
+    k = int(fraction * (taps - 1) / 2)
+    if k:
+        ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(k) / k)
+        w[:k] = ramp
+        w[taps - k:] = ramp[::-1]
+    return w

@@ -9,105 +9,27 @@ from dataclasses import replace
 import numpy as np
 
 from .base import Context, Items, Node, Param, db_to_gain, register
-from .convolution import PartitionStream
 from .dynamics import COMPRESSOR_PARAMS, CompressorCore, GainReductionMeter, time_coefficient
 from .eq import EQ_BANDS, response_db
+from .stream import SongWindow
+from .truepeak import LIMITER, TruePeakEnvelope, TruePeakReading
 
 # ------------------------------------------------------------------ limiter
-DETECT_FACTOR = 8
-DETECT_HALF = 64                       # zero crossings each side: 2*8*64+1 = 1025 taps
-DETECT_PARTITION = 2048                # frames per FFT pass (the detector's delay); 1024
-#                                        costs 18 % more per frame (Python per pass)
+DETECT_FACTOR = 8                      # the limiter's detector: 8x (refined), see truepeak
 DETECT_MARGIN_DB = 0.05                # the detector aims this far under the ceiling
-_detector_cache: dict[int, np.ndarray] = {}
-
-
-def detector_spectra(partition: int = DETECT_PARTITION) -> np.ndarray:
-    """Spectra (7, n//2 + 1) of phases 1-7 of the limiter's true-peak interpolator,
-    for transforms of n = partition + 128 points (overlap-save: each transform
-    yields ``partition`` outputs).
-
-    1025 taps at 8x (odd: a delay of exactly 64 input samples), Kaiser window, cut
-    off at the input's Nyquist frequency.  Inter-sample peaks of content near Nyquist
-    need a long interpolator (a 32-crossing one read full-band noise 0.3 dB low), and
-    a cutoff at Nyquist reads slightly high there, which is the safe side.  Phase 0
-    is the input itself (the windowed sinc is zero at every 8th tap but the centre),
-    so it is not transformed: the detector takes the samples directly.
-    """
-    if partition not in _detector_cache:
-        from .firdesign import kaiser_lowpass
-
-        n = 2 * DETECT_FACTOR * DETECT_HALF + 1
-        h = kaiser_lowpass(n, 1.0 / DETECT_FACTOR, 10.0) * DETECT_FACTOR
-        k = -(-n // DETECT_FACTOR)
-        padded = np.zeros(k * DETECT_FACTOR)
-        padded[:n] = h
-        poly = padded.reshape(k, DETECT_FACTOR).T                 # (8, 129)
-        _detector_cache[partition] = np.fft.rfft(poly[1:], n=partition + k - 1,
-                                                 axis=1).astype(np.complex64)
-    return _detector_cache[partition]
-
-
-class TruePeakEnvelope(PartitionStream):
-    """Per-sample true-peak envelope (max over channels) for a limiter's detector.
-
-    The signal is interpolated at 8x, and each local maximum of the interpolated
-    magnitude is refined by the parabola through it and its two neighbours: a peak
-    between points is then missed by at most 0.005 dB (0.17 dB without the parabola,
-    0.04 dB at 16x, which costs twice the transforms).  The interpolation runs by
-    overlap-save on fixed partitions of the input, so the envelope does not depend
-    on how the signal is cut into blocks; each transform covers one partition plus
-    the interpolator's 128 samples of history.  It runs in single precision (a
-    relative error near 1e-7, a millionth of a dB), which halves the cost of the
-    seven inverse transforms.  The value for a sample covers the intervals on both
-    sides of it, and arrives ``delay`` samples late (partition, interpolator delay
-    and one sample for the interval after).
-    """
-
-    def __init__(self, channels: int):
-        self.channels = channels
-        self.spectra = detector_spectra()
-        self.partition = DETECT_PARTITION
-        self.history = 2 * DETECT_HALF              # interpolator taps per phase, less one
-        self.delay = DETECT_PARTITION + DETECT_HALF + 1
-        self.reset()
-
-    def reset(self) -> None:
-        self._reset_stream(self.channels, (self.partition,))
-        self._raw = np.zeros((self.channels, DETECT_HALF))
-        self._last = np.zeros(self.channels)        # |last phase| of the last sample
-        self._previous = 0.0
-
-    def process(self, x: np.ndarray) -> np.ndarray:
-        env = np.empty(x.shape[1])
-        self._stream(x, env)
-        return env
-
-    def _partition(self) -> np.ndarray:
-        from scipy import fft
-
-        from .kernels.master import refined_peaks
-
-        P, H = self.partition, self.history
-        spectrum = fft.rfft(self._window[:, P - H:].astype(np.float32), axis=1)
-        phases = fft.irfft(spectrum[:, None, :] * self.spectra[None], n=P + H,
-                           axis=2)[:, :, H:]                         # (ch, 7, P)
-        # the samples themselves (phase 0), delayed to where their interval is
-        joined = np.concatenate((self._raw, self._window[:, P:]), axis=1)
-        env = np.empty(P)
-        refined_peaks(phases, joined, self._last, env)
-        self._raw = joined[:, P:]
-        self._window[:, :P] = self._window[:, P:]
-        both = np.maximum(env, np.concatenate(([self._previous], env[:-1])))
-        self._previous = float(env[-1])
-        return both
+HOLD = 32                              # samples the gain stays down on each side of a
+#                                        peak: an inter-sample peak is made by the samples
+#                                        around it, and a gain ramping under them changes
+#                                        it (+0.15 dB at 0.5 ms of lookahead without)
 
 
 class LimiterCore:
     """A linked lookahead brickwall limiter; the audio is delayed by ``latency``.
 
     The detector reads the true peak around each sample (8x oversampled and refined,
-    or the sample peak); the gain comes from :func:`mixgraph.nodes.kernels.master.limiter_gain`.
+    or the sample peak); the gain comes from :func:`mixgraph.nodes.kernels.master.limiter_gain`:
+    it ramps down over the lookahead and holds for ``HOLD`` samples on each side of a
+    peak, so the audio is delayed by the lookahead, the hold and the detector.
     """
 
     def __init__(self, rate: int, channels: int, max_block: int, lookahead_ms: float,
@@ -118,9 +40,11 @@ class LimiterCore:
         self.channels = channels
         self.true_peak = true_peak
         self.window = max(1, int(round(lookahead_ms * rate / 1000.0))) + 1
-        self.detector = TruePeakEnvelope(channels) if true_peak else None
+        self.hold = HOLD if true_peak else 0
+        self.span = self.window + 2 * self.hold
+        self.detector = TruePeakEnvelope(channels, DETECT_FACTOR, LIMITER) if true_peak else None
         self.detect_delay = self.detector.delay if true_peak else 0
-        self.latency = self.window - 1 + self.detect_delay
+        self.latency = self.window - 1 + self.hold + self.detect_delay
         self.delay = DelayLine(channels, self.latency, max_block)
         self.meter = GainReductionMeter()
         self.reset()
@@ -129,8 +53,8 @@ class LimiterCore:
         self.delay.reset()
         if self.detector is not None:
             self.detector.reset()
-        self.dq_val = np.ones(self.window)
-        self.dq_idx = np.zeros(self.window, dtype=np.int64)
+        self.dq_val = np.ones(self.span)
+        self.dq_idx = np.zeros(self.span, dtype=np.int64)
         self.ring = np.ones(self.window)
         self.state = np.array([0.0, 0.0, 0.0, 0.0, float(self.window), 1.0])
         self.meter = GainReductionMeter()
@@ -150,8 +74,8 @@ class LimiterCore:
 
         env = self.envelope(x)
         g = np.empty(x.shape[1])
-        limiter_gain(env, g, _arr(ceiling), _arr(alpha_release), self.window, self.dq_val,
-                     self.dq_idx, self.ring, self.state)
+        limiter_gain(env, g, _arr(ceiling), _arr(alpha_release), self.window, self.span,
+                     self.dq_val, self.dq_idx, self.ring, self.state)
         return g
 
     def process(self, x: np.ndarray, out: np.ndarray, ceiling, alpha_release,
@@ -178,19 +102,19 @@ def _detect_ceiling(ceiling_dbtp):
 @register
 class Limiter(Node):
     """Lookahead brickwall limiter with true-peak detection: the output's true peak stays
-    under the ceiling.  Declares its lookahead (and detector delay) as latency."""
+    under the ceiling.  Declares its lookahead, hold and detector delay as latency."""
 
     type_name = "limiter"
     category = "master"
-    cost = 9
+    cost = 12                          # 9 before the detector read with two interpolators
     summary = "lookahead true-peak brickwall limiter"
     params = (
         Param("ceiling_dbtp", -1.0, min=-20.0, max=0.0, unit="dBTP",
               doc="highest true peak allowed out"),
         Param("release_ms", 80.0, min=1.0, max=2000.0, unit="ms", doc="release time constant"),
         Param("lookahead_ms", 2.0, min=0.5, max=20.0, unit="ms", automatable=False,
-              doc="time the gain has to come down before a peak (shorter ramps make "
-                  "inter-sample overshoot of their own)"),
+              doc="time the gain has to come down before a peak (it then holds 32 "
+                  "samples either side of the peak, so the ceiling holds at any lookahead)"),
         Param("true_peak", True, kind="bool",
               doc="detect inter-sample peaks (8x oversampled, refined); false: sample "
                   "peaks"),
@@ -259,6 +183,7 @@ class Loudness(Node):
     def prepare(self, ctx: Context):
         chans = super().prepare(ctx)
         self._channels = chans[0]
+        self._content = ctx.content_frames
         self._core = LimiterCore(ctx.sample_rate, chans[0], max(ctx.max_block, 65536),
                                  self.lookahead_ms, True)
         self._gain_db = 0.0
@@ -287,30 +212,30 @@ class Loudness(Node):
         from .meters import LoudnessMeter
 
         meter = LoudnessMeter(self.rate, self._channels)
+        song = SongWindow(self._content)
         self._core.reset()
         out = np.empty((self._channels, tape.block))
         for start, (x,) in tape.blocks():
             y = out[:, :x.shape[1]]
             self._render(x, y, start)
-            skip = max(0, self._core.latency - start)   # output song time < 0: pre-roll
-            if skip < y.shape[1]:
-                meter.add(y[:, skip:])
+            for part in song.feed(y, start - self._core.latency):   # output song time
+                meter.add(part)
         return meter.result()
 
     def analyse(self, tape) -> None:
         from .meters import LoudnessMeter
 
         meter = LoudnessMeter(self.rate, self._channels)
-        peak = TruePeakEnvelope(self._channels)      # the limiter's detector, not 4x
-        highest = 0.0
+        peak = TruePeakReading(self._channels, DETECT_FACTOR, LIMITER)   # as the limiter reads
+        # the song as an output would write it: not the pre-roll, and not the silence
+        # the engine runs on for this node's latency (an extra gating block of it took
+        # 0.08 LU off a song whose length ended just short of a 100 ms step)
+        song = SongWindow(self._content)
         for start, (x,) in tape.blocks():
-            skip = max(0, -start)
-            if skip < x.shape[1]:
-                meter.add(x[:, skip:])
-            highest = max(highest, float(peak.process(x).max(initial=0.0)))
-        highest = max(highest, float(peak.process(np.zeros((self._channels,
-                                                             peak.delay))).max()))
-        source = dict(meter.result(), true_peak_dbtp=_db(highest))
+            for part in song.feed(x, start):
+                meter.add(part)
+            peak.add(x)
+        source = dict(meter.result(), true_peak_dbtp=_db(peak.peak))
         figures = {"input_lufs": round(source["integrated_lufs"], 2),
                    "input_true_peak_dbtp": round(source["true_peak_dbtp"], 2)}
         if not math.isfinite(source["integrated_lufs"]):
@@ -523,8 +448,13 @@ class MultibandCompressor(Node):
 
 
 # ------------------------------------------------------------- linear phase
-LINEAR_PHASE_TAPS = 8191
-LINEAR_PHASE_PARTITION = 1024
+LINEAR_PHASE_TOLERANCE_DB = 0.1       # the promise: eq's magnitude within this, above
+LINEAR_PHASE_FROM_HZ = 20.0           # this frequency,
+LINEAR_PHASE_FLOOR_DB = -30.0         # down to this depth (and as deep below it)
+LINEAR_PHASE_DESIGN_DB = 0.05         # what the design checks on its grid (a margin)
+LINEAR_PHASE_MAX_S = 3.0              # the longest FIR (1.5 s of it before the peak)
+LINEAR_PHASE_MIN_TAPS = 1025
+_fir_cache: dict[tuple, "LinearPhaseDesign"] = {}
 
 
 def _unautomated_bands(bands) -> list[str]:
@@ -537,49 +467,196 @@ def _unautomated_bands(bands) -> list[str]:
     return out
 
 
-def linear_phase_fir(bands: list[dict], rate: int, taps: int = LINEAR_PHASE_TAPS) -> np.ndarray:
-    """A symmetric FIR with the magnitude response of ``bands`` (frequency sampling,
-    Kaiser window).  Bands of 0 dB give exactly a delayed impulse."""
-    size = 1 << int(math.ceil(math.log2(2 * taps)))
-    freqs = np.fft.rfftfreq(size, 1.0 / rate)
-    magnitude = 10 ** (response_db(bands, rate, freqs) / 20.0)
+class LinearPhaseDesign:
+    """A linear-phase FIR for a band set: ``fir`` (taps,), or ``fir`` None and
+    ``problem`` (a sentence) when no FIR of at most ``max_taps`` meets the tolerance.
+    ``error_db``: the largest deviation found on the design grid."""
+
+    def __init__(self, fir, max_taps: int, error_db: float, problem: str = ""):
+        self.fir = fir
+        self.max_taps = max_taps
+        self.error_db = error_db
+        self.problem = problem
+
+    @property
+    def taps(self) -> int:
+        return 0 if self.fir is None else len(self.fir)
+
+
+def linear_phase_max_taps(rate: int) -> int:
+    """The longest FIR at ``rate``: 2^k + 1 taps, at most LINEAR_PHASE_MAX_S long."""
+    return (1 << int(math.floor(math.log2(LINEAR_PHASE_MAX_S * rate - 1)))) + 1
+
+
+def _fir_candidate(magnitude_at, rate: int, taps: int):
+    """A symmetric FIR of ``taps`` taps (odd) with the magnitude ``magnitude_at(size)``
+    gives on the rfft grid of ``size`` points, and its deviation (dB) from it on that
+    grid above LINEAR_PHASE_FROM_HZ, depths floored at LINEAR_PHASE_FLOOR_DB.
+
+    Frequency sampling on a grid 8 times finer than the FIR's resolution (so the
+    zero-phase response folds back onto itself only where it has died away), cut to
+    ``taps`` by a window flat over 75 % of its length: a Kaiser window bends the
+    whole response and made an 8191-tap FIR 1.9 dB off at 20 Hz for a 30 Hz
+    highpass; this one leaves it whole where it matters.
+    """
+    from .firdesign import tukey
+
+    size = 1 << int(math.ceil(math.log2(8 * taps)))
+    magnitude = magnitude_at(size)
     h = np.fft.irfft(magnitude, size)
     half = taps // 2
-    fir = np.concatenate((h[-half:], h[:half + 1]))
-    return fir * np.kaiser(taps, 8.0)
+    fir = np.concatenate((h[-half:], h[:half + 1])) * tukey(taps, 0.25)
+    got = np.abs(np.fft.rfft(fir, size))
+    start = int(math.ceil(LINEAR_PHASE_FROM_HZ * size / rate))
+    floor = 10.0 ** (LINEAR_PHASE_FLOOR_DB / 20.0)
+    error = 20.0 * np.log10(np.maximum(got[start:], floor) / np.maximum(magnitude[start:], floor))
+    return fir, float(np.abs(error).max(initial=0.0))
+
+
+def _search(bands: list[dict], rate: int, max_taps: int):
+    """(fir, error) of the shortest 2^k + 1 taps meeting LINEAR_PHASE_DESIGN_DB, or
+    (None, error of the longest)."""
+    grids: dict[int, np.ndarray] = {}
+
+    def magnitude_at(size: int) -> np.ndarray:
+        if size not in grids:
+            freqs = np.fft.rfftfreq(size, 1.0 / rate)
+            grids[size] = 10.0 ** (response_db(bands, rate, freqs) / 20.0)
+        return grids[size]
+
+    taps, error = LINEAR_PHASE_MIN_TAPS, math.inf
+    while taps <= max_taps:
+        fir, error = _fir_candidate(magnitude_at, rate, taps)
+        if error <= LINEAR_PHASE_DESIGN_DB:
+            return fir, error
+        taps = 2 * taps - 1
+    return None, error
+
+
+def _band_name(band: dict) -> str:
+    from .eq import band_values
+
+    v = band_values(band)
+    kind = v["type"]
+    text = f"{kind} at {v['freq_hz']:g} Hz"
+    if kind in ("highpass", "lowpass"):
+        return f"{text}, {v['slope_db_oct']} dB/oct"
+    if kind in ("bell", "low_shelf", "high_shelf"):
+        text += f", {v['gain_db']:g} dB"
+    return f"{text}, Q {v['q']:g}"
+
+
+def linear_phase_design(bands: list[dict], rate: int) -> LinearPhaseDesign:
+    """The shortest linear-phase FIR (2^k + 1 taps, from 1025) whose magnitude follows
+    ``bands`` as the IIR ``eq`` renders them (:func:`mixgraph.nodes.eq.response_db`)
+    within LINEAR_PHASE_TOLERANCE_DB above LINEAR_PHASE_FROM_HZ wherever eq's
+    response is above LINEAR_PHASE_FLOOR_DB, and is as deep where eq's is deeper;
+    the design checks half that tolerance on a grid 8 times finer than the FIR's
+    resolution.  Low and narrow bands need long FIRs (a 30 Hz highpass of 24 dB/oct
+    8193 taps at 48 kHz, a 5 Hz one of 48 dB/oct 32769).  When even
+    :func:`linear_phase_max_taps` do not do, ``problem`` names the band (or bands)
+    that cannot be met.  Designs are kept (band sets are checked when they are set).
+    """
+    import json
+
+    from .eq import band_values
+
+    key = (json.dumps(bands, sort_keys=True), rate)
+    if key in _fir_cache:
+        return _fir_cache[key]
+    max_taps = linear_phase_max_taps(rate)
+    active = [b for b in bands if band_values(b)["on"]]
+    if not active:
+        design = LinearPhaseDesign(np.ones(1), max_taps, 0.0)
+    else:
+        fir, error = _search(active, rate, max_taps)
+        if fir is not None:
+            design = LinearPhaseDesign(fir, max_taps, error)
+        else:
+            alone = [i for i, b in enumerate(bands)
+                     if band_values(b)["on"] and _search([b], rate, max_taps)[0] is None]
+            named = "; ".join(f"band {i} ({_band_name(bands[i])})" for i in alone)
+            resolution = rate / max_taps
+            what = (f"{named} {'is' if len(alone) == 1 else 'are'} narrower or lower"
+                    if alone else "the bands together are narrower or lower")
+            design = LinearPhaseDesign(None, max_taps, error, (
+                f"{what} than a linear-phase FIR of up to {max_taps} taps "
+                f"({max_taps / rate:.2f} s, a resolution of {resolution:.2f} Hz at "
+                f"{rate} Hz) can follow within {LINEAR_PHASE_TOLERANCE_DB:g} dB of eq "
+                f"above {LINEAR_PHASE_FROM_HZ:g} Hz (down to {LINEAR_PHASE_FLOOR_DB:g} dB); "
+                f"use eq for {'it' if len(alone) == 1 else 'them'}, or widen or raise "
+                f"{'it' if len(alone) == 1 else 'them'}"))
+    if len(_fir_cache) > 64:
+        _fir_cache.clear()
+    _fir_cache[key] = design
+    return design
+
+
+def linear_phase_partition(taps: int) -> int:
+    """Frames per FFT pass of the convolution: about a sixteenth of the FIR, 1024 to
+    8192 (it adds to the latency; shorter ones cost more per frame)."""
+    return min(8192, max(1024, 1 << int(math.ceil(math.log2(max(taps, 16) / 16)))))
 
 
 @register
 class LinearPhaseEq(Node):
     """The ``eq`` band types as a linear-phase FIR (no phase shift; a pre-ring instead),
-    rendered by partitioned FFT convolution.  Declares its latency."""
+    rendered by partitioned FFT convolution.  The FIR is as long as the bands need
+    to follow eq's magnitude within 0.1 dB above 20 Hz (down to -30 dB; as deep
+    below): 1025 taps for gentle mid-range bands, up to 3 s for low, steep or narrow
+    ones (a resolution of rate / taps); a band set that would need more is refused,
+    naming the band.  Declares its latency (half the FIR and one partition) and says
+    both in a render notice."""
 
     type_name = "linear_phase_eq"
     category = "master"
     cost = 6
-    summary = "linear-phase EQ (FIR), same bands as eq; latency compensated"
+    summary = "linear-phase EQ (FIR sized from the bands), same bands as eq; latency " \
+              "compensated"
     params = (Param("bands", [], kind="list", items=EQ_BANDS, check=_unautomated_bands,
                     doc="the EQ's bands, as eq's (not automated)"),)
 
     @classmethod
     def check_params(cls, values, sample_rate):
         from .eq import Eq
-        return Eq.check_params(values, sample_rate)
+
+        out = Eq.check_params(values, sample_rate)
+        bands = values.get("bands", [])
+        if not out and isinstance(bands, list) \
+                and not cls.param_table()["bands"].problems(bands):
+            design = linear_phase_design(bands, sample_rate)
+            if design.fir is None:
+                out.append(design.problem)
+        return out
 
     def prepare(self, ctx: Context):
         from .convolution import PartitionedConvolver
 
         chans = super().prepare(ctx)
-        fir = linear_phase_fir(self.bands, ctx.sample_rate)
-        self._conv = PartitionedConvolver(fir[None, :], chans[0], LINEAR_PHASE_PARTITION)
-        self._latency = LINEAR_PHASE_PARTITION + LINEAR_PHASE_TAPS // 2
+        design = linear_phase_design(self.bands, ctx.sample_rate)
+        if design.fir is None:
+            from mixgraph.errors import ParameterError
+
+            raise ParameterError(f"node '{ctx.node_id}': {design.problem}",
+                                 node=ctx.node_id, param="bands")
+        taps = design.taps
+        partition = linear_phase_partition(taps)
+        self._conv = PartitionedConvolver(design.fir[None, :], chans[0], partition)
+        self._half = taps // 2
+        self._latency = partition + self._half
+        if taps > 1:
+            ctx.notice(f"linear_phase_eq '{ctx.node_id}': a {taps}-tap FIR "
+                       f"({taps / ctx.sample_rate:.2f} s, a resolution of "
+                       f"{ctx.sample_rate / taps:.2f} Hz), {self._latency} samples "
+                       f"({1000.0 * self._latency / ctx.sample_rate:.0f} ms) of latency, "
+                       "compensated")
         return chans
 
     def latency(self) -> int:
         return self._latency
 
     def tail(self) -> float:
-        return (LINEAR_PHASE_TAPS // 2) / self.rate
+        return self._half / self.rate
 
     def reset(self):
         self._conv.reset()

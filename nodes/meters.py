@@ -10,8 +10,12 @@ takes ``(channels, frames)`` blocks of any size and gives:
   slide in 10 ms steps, so a maximum is found wherever a burst falls;
 - ``lra_lu``: loudness range (EBU Tech 3342): short-term values every 100 ms,
   absolute gate -70 LUFS, relative gate -20 LU, 95th minus 10th percentile;
-- ``true_peak_dbtp``: 4x oversampled (2x at 96 kHz, none from 192 kHz), as
-  BS.1770-4 Annex 2 asks; ``sample_peak_dbfs``;
+- ``true_peak_dbtp``: the interpolator the limiter detects with
+  (:mod:`mixgraph.nodes.truepeak`: 128 zero crossings each side, local maxima
+  refined by parabolas), at 4x whatever the rate, which meets BS.1770-4 Annex 2 and
+  reads dense full-band material within EBU Tech 3341's +0.2 / -0.4 dB of a 32x
+  reference (a 32-crossing 4x interpolator read it up to 2.2 dB low);
+  ``sample_peak_dbfs``;
 - ``rms_dbfs`` over all channels (a full-scale sine reads -3.01 dBFS);
 - ``correlation``: phase correlation of a stereo signal (+1 mono-compatible, 0
   unrelated, -1 out of phase), and ``correlation_min`` over 3 s windows.
@@ -28,6 +32,7 @@ import numpy as np
 
 from .base import DTYPE, Context, Node, Param, register
 from .stream import Batcher, SongWindow
+from .truepeak import TruePeakReading
 
 ABSOLUTE_GATE = -70.0
 RELATIVE_GATE = -10.0
@@ -35,6 +40,7 @@ LRA_RELATIVE_GATE = -20.0
 OFFSET = -0.691
 STEP_S = 0.01                         # the meter's time grid
 CORRELATION_FLOOR = 1e-6              # mean square below -60 dBFS: not enough to correlate
+TRUE_PEAK_FACTOR = 4                  # the shared detector at 4x, refined (see truepeak)
 
 
 def k_weighting(rate: int) -> np.ndarray:
@@ -58,53 +64,6 @@ def k_weighting(rate: int) -> np.ndarray:
     return np.array([shelf, highpass])
 
 
-def true_peak_factor(rate: int) -> int:
-    return 4 if rate < 96000 else (2 if rate < 192000 else 1)
-
-
-_interp_cache: dict[int, np.ndarray] = {}
-
-
-def interpolator(factor: int, taps_per_phase: int = 32) -> np.ndarray:
-    """Polyphase taps (factor, taps) of a windowed-sinc interpolator by ``factor``.
-
-    The filter has an odd length, so its delay is a whole number of oversampled
-    steps and the interpolated points fall exactly between the input samples (an
-    even length would shift them by half a step: -0.17 dB on a tone at a quarter
-    of the rate).  Flat to 16 kHz at 48 kHz (-0.65 dB at 20 kHz), images 50 dB down.
-    """
-    key = factor * 1000 + taps_per_phase
-    if key not in _interp_cache:
-        from .firdesign import kaiser_lowpass
-
-        n = factor * taps_per_phase - (factor - 1)
-        h = np.zeros(factor * taps_per_phase)
-        h[:n] = kaiser_lowpass(n, 0.92 / factor, 9.0) * factor
-        _interp_cache[key] = np.ascontiguousarray(h.reshape(taps_per_phase, factor).T)
-    return _interp_cache[key]
-
-
-class TruePeak:
-    """Running maximum of |x| after oversampling by ``factor`` (a polyphase FIR)."""
-
-    def __init__(self, rate: int, channels: int, taps_per_phase: int = 32):
-        self.factor = true_peak_factor(rate)
-        self.poly = None
-        if self.factor > 1:                      # (taps, 4): the kernel's layout
-            self.poly = np.zeros((taps_per_phase, 4))
-            self.poly[:, :self.factor] = interpolator(self.factor, taps_per_phase).T
-        self.history = np.zeros((channels, taps_per_phase - 1))
-        self.peak = 0.0
-
-    def add(self, x: np.ndarray) -> None:
-        from .kernels.filters import polyphase_peak
-
-        peak = float(np.abs(x).max(initial=0.0))
-        if self.poly is not None and x.shape[1]:
-            peak = max(peak, polyphase_peak(np.ascontiguousarray(x), self.poly, self.history))
-        self.peak = max(self.peak, peak)
-
-
 class LoudnessMeter:
     """Streaming BS.1770-4 / EBU R 128 meter; ``add`` blocks, then read ``result()``."""
 
@@ -115,7 +74,7 @@ class LoudnessMeter:
         self.channels = channels
         self.sos = k_weighting(rate)
         self.weighting = Cascade([(st[:3], st[3:]) for st in self.sos], channels)
-        self.true_peak = TruePeak(rate, channels)
+        self.true_peak = TruePeakReading(channels, TRUE_PEAK_FACTOR)
         self.frames = 0
         self._batch = Batcher(self._measure)
         self.sample_peak = 0.0
@@ -154,14 +113,21 @@ class LoudnessMeter:
         n = x.shape[1]
         if n == 0:
             return
-        self.sample_peak = max(self.sample_peak, float(np.abs(x).max()))
-        self.sum_squares += float(np.sum(x * x))
+        self.sample_peak = max(self.sample_peak, float(x.max()), -float(x.min()))
         self.true_peak.add(x)
         y = np.empty_like(x)
         self.weighting.process(x, y)
-        power = np.sum(y * y, axis=0)                  # channel weights are all 1
+        np.multiply(y, y, out=y)
+        power = y.sum(axis=0) if self.channels > 1 else y[0]   # channel weights are all 1
         stereo = self.channels == 2
-        raw = np.stack((x[0] * x[0], x[1] * x[1], x[0] * x[1])) if stereo else None
+        if stereo:                                     # LL, RR, LR: also the RMS
+            raw = np.empty((3, n))
+            np.multiply(x, x, out=raw[:2])
+            np.multiply(x[0], x[1], out=raw[2])
+            self.sum_squares += float(raw[:2].sum())
+        else:
+            raw = None
+            self.sum_squares += float(np.vdot(x, x))
         # where 10 ms steps end inside this block
         cuts = []
         while True:
@@ -257,7 +223,7 @@ class LoudnessMeter:
             "momentary_max_lufs": _lufs(self.momentary_max),
             "short_term_max_lufs": _lufs(self.short_term_max),
             "lra_lu": loudness_range(self.short_term),
-            "true_peak_dbtp": _db(self.true_peak.peak),
+            "true_peak_dbtp": _db(max(self.true_peak.peak, self.sample_peak)),
             "sample_peak_dbfs": _db(self.sample_peak),
             "rms_dbfs": _db(math.sqrt(self.sum_squares / (total * self.channels)))
             if total else -math.inf,

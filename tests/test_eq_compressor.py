@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from conftest import BLOCK_SIZES, SR, ProjectHelper, db, seeded_noise, sine, soft_knee
+from conftest import (BLOCK_SIZES, SR, ProjectHelper, db, eq_reference_db, rbj, seeded_noise,
+                      sine, soft_knee)
 from mixgraph import ParameterError, validate
 from mixgraph.nodes.base import Context
 from mixgraph.nodes.eq import Eq
@@ -19,46 +20,8 @@ from mixgraph.nodes.eq import Eq
 FREQS = np.unique(np.round(np.geomspace(20, 20000, 240)).astype(int))
 
 
-def rbj(kind: str, f0: float, gain_db: float, q: float, fs: int):
-    """(b, a) from the Audio EQ Cookbook (written out here, independent of the node)."""
-    a_ = 10 ** (gain_db / 40)
-    w0 = 2 * math.pi * f0 / fs
-    c, s = math.cos(w0), math.sin(w0)
-    alpha = s / (2 * q)
-    if kind == "bell":
-        b, a = [1 + alpha * a_, -2 * c, 1 - alpha * a_], [1 + alpha / a_, -2 * c, 1 - alpha / a_]
-    elif kind in ("low_shelf", "high_shelf"):
-        sq = 2 * math.sqrt(a_) * alpha
-        sign = 1 if kind == "low_shelf" else -1
-        b = [a_ * ((a_ + 1) - sign * (a_ - 1) * c + sq), sign * 2 * a_ * ((a_ - 1) - sign * (a_ + 1) * c),
-             a_ * ((a_ + 1) - sign * (a_ - 1) * c - sq)]
-        a = [(a_ + 1) + sign * (a_ - 1) * c + sq, -sign * 2 * ((a_ - 1) + sign * (a_ + 1) * c),
-             (a_ + 1) + sign * (a_ - 1) * c - sq]
-    elif kind == "notch":
-        b, a = [1, -2 * c, 1], [1 + alpha, -2 * c, 1 - alpha]
-    elif kind == "bandpass":
-        b, a = [alpha, 0, -alpha], [1 + alpha, -2 * c, 1 - alpha]
-    elif kind == "lowpass":
-        b, a = [(1 - c) / 2, 1 - c, (1 - c) / 2], [1 + alpha, -2 * c, 1 - alpha]
-    elif kind == "highpass":
-        b, a = [(1 + c) / 2, -(1 + c), (1 + c) / 2], [1 + alpha, -2 * c, 1 - alpha]
-    return np.array(b) / a[0], np.array(a) / a[0]
-
-
 def reference_db(bands, fs):
-    h = np.ones(len(FREQS), dtype=complex)
-    for band in bands:
-        kind = band["type"]
-        if kind in ("highpass", "lowpass") and band.get("slope_db_oct", 12) > 12:
-            order = band["slope_db_oct"] // 6
-            sos = signal.butter(order, band["freq_hz"], btype=kind[:-4] if kind == "highpass"
-                                else "low", fs=fs, output="sos")
-            h *= signal.sosfreqz(sos, worN=FREQS, fs=fs)[1]
-        else:
-            q = 1 / math.sqrt(2) if kind in ("highpass", "lowpass") else band.get("q", 0.7071)
-            b, a = rbj(kind, band["freq_hz"], band.get("gain_db", 0.0), q, fs)
-            h *= signal.freqz(b, a, worN=FREQS, fs=fs)[1]
-    return 20 * np.log10(np.abs(h))
+    return eq_reference_db(bands, fs, FREQS)
 
 
 def measured_db(bands, fs):
@@ -248,6 +211,100 @@ def test_release_time_constant_within_10_percent(project):
     final = gr[stop - 1]
     reached = np.argmax(gr[stop:] <= math.exp(-1) * final) / SR * 1000
     assert reached == pytest.approx(150.0, rel=0.10)
+
+
+TIME_CONSTANT_PAIRS = [(10.0, 50.0), (1.0, 150.0), (30.0, 100.0), (100.0, 50.0), (0.5, 2.0),
+                       (5.0, 5.0), (500.0, 5000.0)]
+
+
+def _step_times(gr: np.ndarray, up: int, down: int, skip: int = 0,
+                settled: int = 1) -> tuple[float, float, float]:
+    """(final reduction dB, read ``settled`` samples before the step down; ms to 63 % of
+    it after the step up at ``up``; ms to 63 % of the way back after the step down at
+    ``down``, read from ``skip`` samples after the step on, past a crossover's
+    ringing)."""
+    final = gr[down - settled]
+    attack = np.argmax(gr[up:] >= (1 - math.exp(-1)) * final) / SR * 1000
+    release = (skip + np.argmax(gr[down + skip:] <= math.exp(-1) * final)) / SR * 1000
+    return float(final), float(attack), float(release)
+
+
+@pytest.mark.parametrize("attack_ms, release_ms", TIME_CONSTANT_PAIRS)
+def test_attack_and_release_each_hold_their_own_time_constant_within_5_percent(
+        tmp_path, attack_ms, release_ms):
+    """Issue 16: with attack 10 ms and release 50 ms the reduction took 61 ms to fall
+    63 % of the way back (the release was followed by the attack's smoothing)."""
+    n = int(0.3 * SR + 12 * (attack_ms + release_ms) * SR / 1000)
+    up, down = int(0.1 * SR), int(0.15 * SR + 12 * attack_ms * SR / 1000)
+    level = np.full((1, n), 0.01)                        # -40 dBFS, under the threshold
+    level[0, up:down] = 1.0                              # 0 dBFS: 18 dB of reduction
+    y = _compress(ProjectHelper(tmp_path), level, threshold_db=-20.0, ratio=10.0,
+                  knee_db=0.0, attack_ms=attack_ms, release_ms=release_ms)
+    final, attack, release = _step_times(-20 * np.log10(y[0] / level[0]), up, down)
+    print(f"\n[attack {attack_ms} / release {release_ms} ms] {attack:.2f} ms up, "
+          f"{release:.2f} ms down")
+    assert final == pytest.approx(18.0, abs=0.01)
+    assert attack == pytest.approx(attack_ms, rel=0.05)
+    assert release == pytest.approx(release_ms, rel=0.05)
+
+
+def _multiband(tmp_path, x, band):
+    project = ProjectHelper(tmp_path)
+    project.stem("src", x)
+    project.graph.add("multiband_compressor", id="mb", crossovers_hz=[8000.0],
+                      bands=[band, {"threshold_db": 0.0}])
+    project.graph.connect("src", "mb")
+    project.output(src="mb")
+    return project.render_read(block_size=1000)
+
+
+@pytest.mark.parametrize("attack_ms, release_ms",
+                         [p for p in TIME_CONSTANT_PAIRS if p[0] >= 1.0 and p[1] >= 5.0])
+def test_multiband_bands_hold_their_own_time_constants_within_5_percent(
+        tmp_path, attack_ms, release_ms):
+    """The same steps in the low band of a two-band split at 8 kHz.  The steps' edges
+    are 10-sample raised cosines (a sharp one rings through the crossover and the
+    peak detector holds the ringing), and the reduction is read against the split
+    without compression (the bands sum to an allpass, not to the input)."""
+    n = int(0.3 * SR + 12 * (attack_ms + release_ms) * SR / 1000)
+    up, down = int(0.1 * SR), int(0.15 * SR + 12 * attack_ms * SR / 1000)
+    edge = 10
+    rise = 0.5 - 0.5 * np.cos(np.pi * (np.arange(edge) + 0.5) / edge)
+    env = np.full(n, 0.01)
+    env[up - edge // 2:up + edge // 2] = 0.01 + 0.99 * rise
+    env[up + edge // 2:down - edge // 2] = 1.0
+    env[down - edge // 2:down + edge // 2] = 0.01 + 0.99 * rise[::-1]
+    x = env[None]
+    y = _multiband(tmp_path / "c", x, {"threshold_db": -20.0, "ratio": 10.0, "knee_db": 0.0,
+                                       "attack_ms": attack_ms, "release_ms": release_ms})
+    flat = _multiband(tmp_path / "f", x, {"threshold_db": 0.0, "ratio": 1.0})
+    final, attack, release = _step_times(20 * np.log10(np.abs(flat[0]) / np.abs(y[0])),
+                                         up, down, skip=20, settled=edge)
+    assert final == pytest.approx(18.0, abs=0.1)
+    assert attack == pytest.approx(attack_ms, rel=0.05)
+    assert release == pytest.approx(release_ms, rel=0.05)
+
+
+@pytest.mark.parametrize("node", ["compressor", "multiband_compressor"])
+def test_compressor_chunked_equals_whole_with_automated_times(tmp_path, node):
+    x = seeded_noise(1.0, channels=2, seed=4, level_db=-6.0)
+    x[:, SR // 3:SR // 2] *= 0.1
+    times = {"attack_ms": {"automation": [[0.0, 0.5], [1.0, 40.0]]},
+             "release_ms": {"automation": [[0.0, 300.0], [1.0, 5.0]]}}
+    project = ProjectHelper(tmp_path)
+    project.stem("src", x)
+    if node == "compressor":
+        project.graph.add(node, id="c", threshold_db=-24.0, ratio=4.0, **times)
+    else:
+        project.graph.add(node, id="c", crossovers_hz=[300.0, 3000.0],
+                          bands=[dict(threshold_db=-30.0, **times), {}, {"release_ms": 20.0}])
+    project.graph.connect("src", "c")
+    project.output(src="c")
+    whole = project.render_read(block_size=len(x[0]))
+    for block in BLOCK_SIZES:
+        out = project.render_read(block_size=block)
+        bad = np.flatnonzero(out != whole)
+        assert bad.size == 0, f"block {block}: mismatch in samples {bad[0]:,}-{bad[-1]:,}"
 
 
 def test_below_threshold_only_makeup_applies(project):

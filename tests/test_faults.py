@@ -509,7 +509,6 @@ def test_a_node_id_with_a_trailing_newline_is_refused():
 
 def test_a_batch_with_workers_runs_under_a_long_tmpdir(tmp_path):
     """The fork server's socket lives in TMPDIR; past 100 bytes it cannot be made."""
-    from mixgraph import batch
 
     long = tmp_path / ("t" * 60) / ("u" * 60)
     long.mkdir(parents=True)

@@ -19,11 +19,12 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
-from scipy.signal import butter, firwin, sosfilt, upfirdn
+from scipy.signal import butter, firwin, resample_poly, sosfilt, upfirdn
 
 from mixgraph.nodes.meters import LoudnessMeter, meter_file
 
-from conftest import SR
+from conftest import (BLOCK_SIZES, REF_CROSSINGS, REF_UP, SR, reference_filter_32x,
+                      true_peak_32x, upsampled_32x)
 
 RATES = (48000, 44100)
 LONG_CASE_RATES = (48000,)           # 80-110 s signals: one rate keeps the file quick
@@ -337,27 +338,75 @@ def test_true_peak_of_band_limited_noise_matches_a_16x_long_interpolator():
 
 
 
-@pytest.mark.parametrize("taps_per_phase", [32, 30])
-def test_polyphase_peak_kernel_equals_each_phase_convolved_whatever_the_split(taps_per_phase):
-    # the compiled kernel sums a tile of outputs at a time, four taps per pass (and the
-    # rest one by one): every phase's output must be the plain convolution, and the
-    # peak must not depend on where the signal is cut
-    from mixgraph.nodes.kernels.filters import polyphase_peak
-    from mixgraph.nodes.meters import interpolator
+# ------------------------------------------- true peak of dense full-band material
+def test_the_32x_reference_is_resample_poly_with_a_long_filter():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1, 1, 2000)
+    padded = np.pad(x, REF_CROSSINGS + 8)
+    want = resample_poly(padded, REF_UP, 1, window=reference_filter_32x())
+    got = upsampled_32x(x)
+    assert got.shape == want.shape
+    assert np.max(np.abs(got - want)) < 1e-12
+    # fs/4 at 45 degrees: samples at +-0.5, the waveform peaks at 0.5 sqrt(2) (-3.01 dB)
+    t = np.arange(48000)
+    tone = raised_cosine_fades(0.5 * np.sqrt(2) * np.sin(np.pi / 2 * t + np.pi / 4), 48000)
+    assert np.abs(tone).max() == pytest.approx(0.5)
+    assert true_peak_32x(tone[None]) == pytest.approx(-3.0103, abs=0.001)
 
-    rng = np.random.default_rng(7)
-    x = rng.standard_normal((2, 3001)) * 0.4
-    taps = np.zeros((taps_per_phase, 4))
-    taps[:, :4] = interpolator(4, taps_per_phase).T
-    expected = max(np.abs(np.convolve(ch, taps[:, p])[:x.shape[1]]).max()
-                   for ch in x for p in range(4))
-    whole = polyphase_peak(x, taps, np.zeros((2, taps_per_phase - 1)))
-    assert whole == pytest.approx(expected, rel=1e-12)
-    history = np.zeros((2, taps_per_phase - 1))
-    cuts = [0, 1, 3, 517, 518, 1500, 3001]
-    pieces = [polyphase_peak(np.ascontiguousarray(x[:, a:b]), taps, history)
-              for a, b in zip(cuts, cuts[1:])]
-    assert max(pieces) == whole
+
+def dense_material(name: str, sr: int, seconds: float = 2.0) -> np.ndarray:
+    """Stereo material whose peaks fall anywhere between samples, up to Nyquist."""
+    rng = np.random.default_rng(16)
+    n = samples(seconds, sr)
+    noise = rng.standard_normal((2, n))
+    if name == "tanh_clipped_noise":          # issue 16's case: a 4x meter read 2.2 dB low
+        x = np.tanh(2.0 * noise)
+    elif name == "hard_clipped_noise":
+        x = np.clip(3.0 * noise, -1.0, 1.0)
+    elif name == "white_noise_and_sine":      # and 0.56 dB low here
+        t = np.arange(n) / sr
+        x = 0.25 * noise + 0.5 * np.sin(2 * np.pi * 997.0 * t)
+    else:
+        raise KeyError(name)
+    return raised_cosine_fades(x, sr)
+
+
+@pytest.mark.parametrize("sr", [44100, 48000, 96000, 192000])
+@pytest.mark.parametrize("name", ["tanh_clipped_noise", "hard_clipped_noise",
+                                  "white_noise_and_sine"])
+def test_true_peak_of_dense_full_band_material_matches_a_32x_reference(name, sr):
+    x = dense_material(name, sr)
+    want = true_peak_32x(x)
+    got = measure(x, sr).result()["true_peak_dbtp"]
+    show(f"{name} at {sr}", true_peak=got, reference_32x=want, error=got - want)
+    assert want - TP_UNDER_DB <= got <= want + TP_OVER_DB, \
+        f"read {got:.2f} dBTP, the 32x reference {want:.2f} ({got - want:+.2f} dB)"
+
+
+def test_mixgraph_meter_reads_the_true_peak_of_a_clipped_master(tmp_path):
+    x = dense_material("tanh_clipped_noise", SR)
+    path = tmp_path / "clipped.wav"
+    sf.write(str(path), x.T, SR, subtype="FLOAT")
+    out = subprocess.run([sys.executable, "-m", "mixgraph", "meter", "--json", str(path)],
+                         capture_output=True, text=True, check=True)
+    got = json.loads(out.stdout)[0]["true_peak_dbtp"]
+    want = true_peak_32x(x.astype(np.float32).astype(np.float64))
+    assert want - TP_UNDER_DB <= got <= want + TP_OVER_DB
+    assert got > 7.0                                    # the old 4x meter read 5.6
+
+
+@pytest.mark.parametrize("block", BLOCK_SIZES)
+def test_true_peak_detector_chunked_equals_whole(block):
+    from mixgraph.nodes.truepeak import LIMITER, TruePeakEnvelope
+
+    x = dense_material("tanh_clipped_noise", SR, seconds=0.5)
+    whole = TruePeakEnvelope(2, 8, LIMITER).process(x)
+    detector = TruePeakEnvelope(2, 8, LIMITER)
+    chunked = np.concatenate([detector.process(x[:, i:i + block])
+                              for i in range(0, x.shape[1], block)])
+    bad = np.flatnonzero(chunked != whole)
+    assert bad.size == 0, f"block {block}: mismatch in samples {bad[0]:,}-{bad[-1]:,}"
+
 
 # ---------------------------------------------------------- EBU Tech 3342 (LRA)
 LRA_CASES = [

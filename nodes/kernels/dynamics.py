@@ -124,16 +124,20 @@ def _exp2_block(y, dst, scratch, n):
 
 
 @nb.njit(**JIT)
-def compress(x, key, out, threshold, ratio, knee, alpha_attack, alpha_release, link,
-             makeup, mix, rms_alpha, own, state, ms, stats, work):
+def compress(x, key, out, threshold, ratio, knee, alpha_attack, alpha_release, alpha_fall,
+             link, makeup, mix, rms_alpha, own, state, ms, stats, work):
     """A whole feed-forward compressor over one block (Giannoulis, Massberg, Reiss 2012).
 
     x (ch, n) is compressed by the level of ``key`` (kch, n): the peak, or (rms_alpha
     >= 0) a one-pole mean square per key channel, memory in ms (kch,).  With ``own``
     (as many key channels as x has, and more than one) each channel has its own
     detector, moved towards the loudest by ``link``; otherwise the loudest drives all
-    channels.  Parameters are arrays of n or 1.  state (rows, 2) holds the decoupled
-    peak detector's y1 and y per detector.  work: scratch of at least (ch + kch, n).
+    channels.  Parameters are arrays of n or 1.  state (rows, 2) holds the smoothing's
+    y1 and y per detector: y1 follows the reduction wanted up at once and down with
+    ``alpha_release``; y follows y1 up with ``alpha_attack`` and down with
+    ``alpha_fall`` (the release's last smoothing: see
+    :func:`mixgraph.nodes.dynamics.smoothing_coefficients`).  work: scratch of at least
+    (ch + kch, n).
     stats: [max reduction, sum, count, song time of the next sample]; only samples at
     song time >= 0 are counted.
     out = x * ((1 - mix) + mix * 10^((makeup - reduction) / 20)).
@@ -210,29 +214,34 @@ def compress(x, key, out, threshold, ratio, knee, alpha_attack, alpha_release, l
             h = min(max(over + 0.5 * w, 0.0), w)
             knee_part = s * h * h / (2.0 * w) if w > 0.0 else 0.0
             level[r, i] = knee_part + s * max(over - 0.5 * w, 0.0)
-    # 4. smoothing: smooth decoupled peak detector (release, then attack, each one
-    # fused multiply-add on the sample's wait), and 5. the report's figures over song
+    # 4. smoothing: a peak detector with release, then a one-pole smoothing with the
+    # attack coefficient where it rises and the fall coefficient where it falls (each
+    # a fused multiply-add; the choice of coefficient waits on a compare, the
+    # difference it multiplies is taken beside it), and 5. the report's figures over song
     # time >= 0 (the worst row per sample), taken in the same loop where there is one
     # row or two: their sums wait on nothing the smoothing does not already wait on
-    fixed = alpha_attack.shape[0] == 1 and alpha_release.shape[0] == 1
-    aa, ar = alpha_attack[0], alpha_release[0]
+    fixed = alpha_attack.shape[0] == 1 and alpha_release.shape[0] == 1 and \
+        alpha_fall.shape[0] == 1
+    aa, ar, af = alpha_attack[0], alpha_release[0], alpha_fall[0]
     counted = max(0, min(n, int(-stats[3])))            # first sample at song time >= 0
     most, total, count = stats[0], stats[1], stats[2]   # locals: no store per sample
     if rows == 2 and fixed:
         # two detectors side by side: each waits on its own last value, so together
         # they take the time of one
         y1a, ya, y1b, yb = state[0, 0], state[0, 1], state[1, 0], state[1, 1]
-        br, ba = 1.0 - ar, 1.0 - aa
+        br = 1.0 - ar
         for i in range(n):
             ta = level[0, i]
             tb = level[1, i]
             rel = fma(ar, y1a, br * ta)
             y1a = ta if ta > rel else rel
-            ya = fma(aa, ya, ba * y1a)
+            a = aa if y1a > ya else af
+            ya = fma(a, ya - y1a, y1a)
             level[0, i] = ya
             rel = fma(ar, y1b, br * tb)
             y1b = tb if tb > rel else rel
-            yb = fma(aa, yb, ba * y1b)
+            a = aa if y1b > yb else af
+            yb = fma(a, yb - y1b, y1b)
             level[1, i] = yb
             if i >= counted:
                 worst = max(ya, yb)
@@ -247,10 +256,12 @@ def compress(x, key, out, threshold, ratio, knee, alpha_attack, alpha_release, l
             for i in range(n):
                 if not fixed:
                     aa, ar = _at(alpha_attack, i), _at(alpha_release, i)
+                    af = _at(alpha_fall, i)
                 target = level[r, i]
                 rel = fma(ar, y1, (1.0 - ar) * target)
                 y1 = target if target > rel else rel
-                y = fma(aa, y, (1.0 - aa) * y1)
+                a = aa if y1 > y else af
+                y = fma(a, y - y1, y1)
                 level[r, i] = y
                 if rows == 1 and i >= counted:
                     most = max(most, y)

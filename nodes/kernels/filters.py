@@ -23,7 +23,6 @@ A section's coefficients are ``(a1, a2, a3, m0, m1, m2)``::
 from __future__ import annotations
 
 import numba as nb
-import numpy as np
 
 from .jit import JIT
 from .fused import fma
@@ -109,75 +108,6 @@ def svf_cascade_varying(x, out, coefs, state):
                 v = _svf_tick(v, state, c, s, coefs[s, 0, i], coefs[s, 1, i],
                               coefs[s, 2, i], coefs[s, 3, i], coefs[s, 4, i], coefs[s, 5, i])
             out[c, i] = v
-
-
-_TILE = 512                              # outputs of polyphase_peak summed side by side
-
-
-@nb.njit(**JIT)
-def polyphase_peak(x, taps, history):
-    """Largest |y| over the four phases of a polyphase interpolator run on x (ch, n).
-
-    taps (k, 4): phase p's output is sum_k taps[k, p] * x[i - k] (zero columns for
-    interpolators with fewer phases).  history (ch, k - 1) holds each channel's last
-    inputs before x and is updated.  Each output is summed in the order of k, whatever
-    the block size.  The sums run a tile of outputs at a time, four taps per pass over
-    the tile, so that the compiler can vectorise them across outputs (a sum per output
-    waits on its last addition; side by side they do not wait on each other).
-    """
-    ch, n = x.shape
-    count = taps.shape[0]
-    keep = count - 1
-    grouped = count - count % 4
-    buf = np.zeros(n + keep + _TILE)
-    acc0 = np.empty(_TILE)
-    acc1 = np.empty(_TILE)
-    acc2 = np.empty(_TILE)
-    acc3 = np.empty(_TILE)
-    peak = 0.0
-    for c in range(ch):
-        buf[:keep] = history[c]
-        buf[keep:keep + n] = x[c]
-        for i0 in range(0, n, _TILE):
-            acc0[:] = 0.0
-            acc1[:] = 0.0
-            acc2[:] = 0.0
-            acc3[:] = 0.0
-            for k in range(0, grouped, 4):
-                # slices, not buf[off + j]: an index the compiler cannot prove positive
-                # keeps numba's negative-index wrap-around, which stops vectorisation
-                at = i0 + keep - k
-                s0 = buf[at:at + _TILE]
-                s1 = buf[at - 1:at - 1 + _TILE]
-                s2 = buf[at - 2:at - 2 + _TILE]
-                s3 = buf[at - 3:at - 3 + _TILE]
-                p0, q0, r0, u0 = taps[k, 0], taps[k + 1, 0], taps[k + 2, 0], taps[k + 3, 0]
-                p1, q1, r1, u1 = taps[k, 1], taps[k + 1, 1], taps[k + 2, 1], taps[k + 3, 1]
-                p2, q2, r2, u2 = taps[k, 2], taps[k + 1, 2], taps[k + 2, 2], taps[k + 3, 2]
-                p3, q3, r3, u3 = taps[k, 3], taps[k + 1, 3], taps[k + 2, 3], taps[k + 3, 3]
-                for j in range(_TILE):
-                    v0 = s0[j]
-                    v1 = s1[j]
-                    v2 = s2[j]
-                    v3 = s3[j]
-                    acc0[j] = (((acc0[j] + p0 * v0) + q0 * v1) + r0 * v2) + u0 * v3
-                    acc1[j] = (((acc1[j] + p1 * v0) + q1 * v1) + r1 * v2) + u1 * v3
-                    acc2[j] = (((acc2[j] + p2 * v0) + q2 * v1) + r2 * v2) + u2 * v3
-                    acc3[j] = (((acc3[j] + p3 * v0) + q3 * v1) + r3 * v2) + u3 * v3
-            for k in range(grouped, count):
-                at = i0 + keep - k
-                s0 = buf[at:at + _TILE]
-                p0, p1, p2, p3 = taps[k, 0], taps[k, 1], taps[k, 2], taps[k, 3]
-                for j in range(_TILE):
-                    v0 = s0[j]
-                    acc0[j] += p0 * v0
-                    acc1[j] += p1 * v0
-                    acc2[j] += p2 * v0
-                    acc3[j] += p3 * v0
-            for j in range(min(_TILE, n - i0)):
-                peak = max(peak, abs(acc0[j]), abs(acc1[j]), abs(acc2[j]), abs(acc3[j]))
-        history[c] = buf[n:n + keep]
-    return peak
 
 
 @nb.njit(**JIT)

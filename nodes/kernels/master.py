@@ -14,17 +14,23 @@ def _at(a, i):
 
 
 @nb.njit(**JIT)
-def limiter_gain(peak, out, ceiling, alpha_release, window, dq_val, dq_idx, ring, state):
-    """Brickwall gain from a peak envelope (n,), for audio delayed by ``window - 1``.
+def limiter_gain(peak, out, ceiling, alpha_release, window, span, dq_val, dq_idx, ring,
+                 state):
+    """Brickwall gain from a peak envelope (n,), for audio delayed by
+    ``window - 1 + (span - window) // 2``.
 
     required[t] = min(1, ceiling / peak[t]); the gain is the minimum of the last
-    ``window`` requirements (lookahead), averaged over the last ``window`` values
-    (a linear ramp that reaches the requirement exactly when the peak passes), and
-    released with ``alpha_release``.  The average of values that are all at or below
-    a requirement is at or below it, so the delayed audio never exceeds the ceiling.
+    ``span`` requirements (the lookahead ``window`` plus a hold of
+    ``(span - window) // 2`` samples on each side), averaged over the last ``window``
+    values (a linear ramp), and released with ``alpha_release``.  Every value averaged
+    is a minimum over a stretch that covers the delayed sample and the hold on both
+    sides of it, so the gain is at or below the requirement of each of those samples:
+    the delayed audio never exceeds the ceiling, and the gain stays flat across the
+    samples that make up an inter-sample peak (a gain that moved under them would
+    change the peak between them).
 
-    dq_val/dq_idx (window,): a monotonic deque (ring) of requirements for the
-    running minimum; ring (window,): the last ``window`` minima for the average.
+    dq_val/dq_idx (span,): a monotonic deque (ring) of requirements for the running
+    minimum; ring (window,): the last ``window`` minima for the average.
     state: [sample count, deque head, deque length, ring position, ring sum, gain].
     """
     t = int(state[0])
@@ -37,17 +43,17 @@ def limiter_gain(peak, out, ceiling, alpha_release, window, dq_val, dq_idx, ring
         c = _at(ceiling, i)
         p = peak[i]
         req = c / p if p > c else 1.0
-        # drop what leaves the window from the front, larger values from the back, push
-        while length > 0 and dq_idx[head] <= t - window:
-            head = (head + 1) % window
+        # drop what leaves the span from the front, larger values from the back, push
+        while length > 0 and dq_idx[head] <= t - span:
+            head = (head + 1) % span
             length -= 1
         while length > 0:
-            back = (head + length - 1) % window
+            back = (head + length - 1) % span
             if dq_val[back] >= req:
                 length -= 1
             else:
                 break
-        slot = (head + length) % window
+        slot = (head + length) % span
         dq_val[slot] = req
         dq_idx[slot] = t
         length += 1
