@@ -534,9 +534,7 @@ def _search(bands: list[dict], rate: int, max_taps: int):
 
 
 def _band_name(band: dict) -> str:
-    from .eq import band_values
-
-    v = band_values(band)
+    v = EQ_BANDS.values(band)
     kind = v["type"]
     text = f"{kind} at {v['freq_hz']:g} Hz"
     if kind in ("highpass", "lowpass"):
@@ -559,13 +557,11 @@ def linear_phase_design(bands: list[dict], rate: int) -> LinearPhaseDesign:
     """
     import json
 
-    from .eq import band_values
-
     key = (json.dumps(bands, sort_keys=True), rate)
     if key in _fir_cache:
         return _fir_cache[key]
     max_taps = linear_phase_max_taps(rate)
-    active = [b for b in bands if band_values(b)["on"]]
+    active = [b for b in bands if EQ_BANDS.values(b)["on"]]
     if not active:
         design = LinearPhaseDesign(np.ones(1), max_taps, 0.0)
     else:
@@ -574,7 +570,7 @@ def linear_phase_design(bands: list[dict], rate: int) -> LinearPhaseDesign:
             design = LinearPhaseDesign(fir, max_taps, error)
         else:
             alone = [i for i, b in enumerate(bands)
-                     if band_values(b)["on"] and _search([b], rate, max_taps)[0] is None]
+                     if EQ_BANDS.values(b)["on"] and _search([b], rate, max_taps)[0] is None]
             named = "; ".join(f"band {i} ({_band_name(bands[i])})" for i in alone)
             resolution = rate / max_taps
             what = (f"{named} {'is' if len(alone) == 1 else 'are'} narrower or lower"
