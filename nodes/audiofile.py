@@ -258,7 +258,7 @@ def non_finite(path: Path, frame: int, rate: int, label: str = "") -> AudioFileE
     head = f"{label}: " if label else ""
     return AudioFileError(f"{head}{path} holds a sample that is not a finite number (NaN "
                           f"or infinite) at {song_time(frame, rate)} of the file; mixgraph "
-                          "stops rather than play it (repair or re-export the file)",
+                          "neither plays nor measures such a file (repair or re-export it)",
                           path=str(path))
 
 

@@ -300,30 +300,27 @@ def loudness_range(short_term: list[float]) -> float:
 
 def meter_file(path: Path, block: int = 65536, series: bool = False) -> dict:
     """Every figure of :class:`LoudnessMeter` for an audio file, read in blocks
-    (with ``series``: also the loudness over time, under the key ``series``)."""
-    import soundfile as sf
-
-    from .audiofile import info
+    (with ``series``: also the loudness over time, under the key ``series``).  A
+    sample that is not a finite number is an error naming its time: such a file has
+    no loudness (and would not be silence)."""
+    from .audiofile import AudioReader, info
     from mixgraph.errors import AudioFileError
 
     path = Path(path)
     info(path)
+    reader = AudioReader(path)
     try:
-        with sf.SoundFile(str(path)) as f:
-            if f.channels > 2:
-                raise AudioFileError(f"{path} has {f.channels} channels; the meter reads "
-                                     "mono and stereo files", path=str(path))
-            meter = LoudnessMeter(f.samplerate, f.channels)
-            while True:
-                data = f.read(block, dtype="float64", always_2d=True)
-                if not len(data):
-                    break
-                meter.add(data.T)
-    except AudioFileError:
-        raise
-    except Exception as exc:
-        raise AudioFileError(f"cannot read {path} ({str(exc).splitlines()[0]})",
-                             path=str(path)) from None
+        if reader.channels > 2:
+            raise AudioFileError(f"{path} has {reader.channels} channels; the meter reads "
+                                 "mono and stereo files", path=str(path))
+        meter = LoudnessMeter(reader.rate, reader.channels)
+        buffer = np.empty((reader.channels, block))
+        for start in range(0, reader.frames, block):
+            part = buffer[:, :min(block, reader.frames - start)]
+            reader.read_into(part)
+            meter.add(part)
+    finally:
+        reader.close()
     result = dict(path=str(path), **meter.result())
     if series:
         result["series"] = meter.series()

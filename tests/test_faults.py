@@ -103,6 +103,15 @@ def test_a_non_finite_stem_sample_stops_the_render_naming_file_and_time(
     assert leftovers(tmp_path) == []
 
 
+def test_the_meter_does_not_call_a_non_finite_file_silence(tmp_path):
+    x = tone(1.0)
+    x[:, 100:200] = np.nan
+    write_stem(tmp_path / "nan.wav", x)
+    out = mixgraph("meter", "nan.wav", "--json", cwd=tmp_path)
+    assert out.returncode == 1 and out.stdout == ""
+    assert "nan.wav holds a sample that is not a finite number" in one_sentence(out.stderr)
+
+
 def test_a_non_finite_impulse_response_is_refused_where_it_enters(tmp_path):
     write_stem(tmp_path / "stems/a.wav", tone(1.0), "PCM_24")
     ir = np.exp(-np.arange(4800) / 600.0)[None, :] * 0.5
