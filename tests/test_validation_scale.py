@@ -73,3 +73,29 @@ def test_small_cycles_are_each_reported_once(size):
     cycles = [e.message for e in validate(g, check_files=False).errors
               if "cycle" in e.message]
     assert cycles == ["links form a cycle: " + " -> ".join(names + [names[0]])]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_cycles_found_match_networkx_on_random_graphs(seed):
+    """One cycle per knot (a strongly connected component with a cycle, networkx's
+    reading), each a real cycle of links inside its knot."""
+    import networkx as nx
+    import numpy as np
+
+    from mixgraph.core.walk import adjacency, find_cycles
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 40))
+    nodes = [f"n{i}" for i in range(n)]
+    links = {(nodes[a], nodes[b]) for a, b in rng.integers(0, n, (int(rng.integers(1, 3 * n)), 2))}
+    succ, pred = adjacency(nodes, sorted(links))
+    found = find_cycles(succ, pred)
+    dag = nx.DiGraph(list(links))
+    dag.add_nodes_from(nodes)
+    knots = [c for c in nx.strongly_connected_components(dag)
+             if len(c) > 1 or any((m, m) in links for m in c)]
+    assert len(found) == len(knots)
+    for cycle in found:
+        assert sum(set(cycle) <= k for k in knots) == 1
+        for a, b in zip(cycle, cycle[1:] + cycle[:1]):
+            assert (a, b) in links

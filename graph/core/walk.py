@@ -51,7 +51,10 @@ def _on_or_between_cycles(succ: Adjacency, pred: Adjacency) -> set[str]:
     taken away again and again."""
     left = set(succ)
     for forward, backward in ((pred, succ), (succ, pred)):
-        count = {n: sum(1 for m in forward[n] if m in left) for n in left}
+        if len(left) == len(succ):                # nothing taken away yet
+            count = {n: len(forward[n]) for n in left}
+        else:
+            count = {n: sum(1 for m in forward[n] if m in left) for n in left}
         todo = [n for n, c in count.items() if c == 0]
         while todo:
             n = todo.pop()
@@ -65,7 +68,9 @@ def _on_or_between_cycles(succ: Adjacency, pred: Adjacency) -> set[str]:
 
 
 def _knots(succ: Adjacency, nodes: set[str]) -> list[set[str]]:
-    """Strongly connected components of the nodes (Tarjan's algorithm, iterative)."""
+    """Strongly connected components of the nodes (Tarjan's algorithm, iterative:
+    each frame of the walk is a node and how many of its links it has followed)."""
+    inner = {n: [m for m in succ[n] if m in nodes] for n in nodes}
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     on_stack: set[str] = set()
@@ -74,35 +79,39 @@ def _knots(succ: Adjacency, nodes: set[str]) -> list[set[str]]:
     for root in sorted(nodes):
         if root in index:
             continue
-        work = [(root, iter([m for m in succ[root] if m in nodes]))]
         index[root] = low[root] = len(index)
         stack.append(root)
         on_stack.add(root)
+        work = [[root, 0]]
         while work:
-            n, todo = work[-1]
-            for m in todo:
+            frame = work[-1]
+            n, k = frame
+            links = inner[n]
+            if k < len(links):
+                frame[1] = k + 1
+                m = links[k]
                 if m not in index:
                     index[m] = low[m] = len(index)
                     stack.append(m)
                     on_stack.add(m)
-                    work.append((m, iter([x for x in succ[m] if x in nodes])))
-                    break
-                if m in on_stack:
-                    low[n] = min(low[n], index[m])
-            else:
-                work.pop()
-                if work:
-                    parent = work[-1][0]
-                    low[parent] = min(low[parent], low[n])
-                if low[n] == index[n]:
-                    component = set()
-                    while True:
-                        m = stack.pop()
-                        on_stack.discard(m)
-                        component.add(m)
-                        if m == n:
-                            break
-                    found.append(component)
+                    work.append([m, 0])
+                elif m in on_stack and index[m] < low[n]:
+                    low[n] = index[m]
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                if low[n] < low[parent]:
+                    low[parent] = low[n]
+            if low[n] == index[n]:
+                component = set()
+                while True:
+                    m = stack.pop()
+                    on_stack.discard(m)
+                    component.add(m)
+                    if m == n:
+                        break
+                found.append(component)
     return found
 
 
