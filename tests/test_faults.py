@@ -535,3 +535,78 @@ def test_a_batch_with_workers_runs_under_a_long_tmpdir(tmp_path):
     out = mixgraph("batch", template, *songs, "-o", tmp_path / "renders", "-j", "2", "-q",
                    cwd=tmp_path, env={"TMPDIR": str(long)}, timeout=300)
     assert out.returncode == 0, out.stderr
+
+
+def test_a_job_whose_worker_is_killed_twice_fails_and_leaves_no_partial(tmp_path):
+    """The pool gives up on a job after its worker dies twice; what those workers
+    were writing is removed with it."""
+    import multiprocessing
+
+    from mixgraph import batch
+
+    template = tmp_path / "t.json"
+    g = Graph(sample_rate=SR)
+    g.kind = "template"
+    g.add("stem", id="a", path="", match=["a*"])
+    g.add("limiter", id="lim")
+    g.add("output", id="o", path="out/mix.wav")
+    g.connect("a", "lim")
+    g.connect("lim", "o")
+    save(g, template)
+    songs = []
+    for i in range(2):
+        write_stem(tmp_path / f"songs/s{i}/a.wav", tone(30.0 if i == 0 else 0.5), "PCM_16")
+        songs.append(tmp_path / f"songs/s{i}")
+    out = tmp_path / "renders"
+    killed: list[int] = []
+
+    def progress(done, total, running):
+        if "s0" in running and running["s0"] > 0.05 and len(killed) < 2 \
+                and list((out / "s0" / "out").glob(".*.partial")):
+            for p in multiprocessing.active_children():
+                if p.pid not in killed and p.name.startswith(("ForkServerProcess",
+                                                              "SpawnProcess")):
+                    os.kill(p.pid, signal.SIGKILL)
+                    killed.append(p.pid)
+                    break
+
+    report = batch(template, songs, out, workers=2, block_size=64, progress=progress)
+    assert len(killed) == 2
+    failed = {e["song"]: e for e in report.failed}
+    assert set(failed) == {"s0"}
+    assert "stopped 2 times" in failed["s0"]["error"]
+    assert leftovers(out) == []
+
+
+def test_a_render_worker_killed_early_is_named_not_a_broken_pipe(tmp_path):
+    """SIGKILL to a forked render worker: the render stops with one sentence saying a
+    worker stopped, and leaves nothing behind."""
+    for i in range(4):
+        write_stem(tmp_path / f"stems/s{i}.wav", tone(60.0, 1, 100.0 + 20 * i), "PCM_16")
+    g = Graph(sample_rate=SR, base_dir=tmp_path)
+    g.add("bus", id="mix")
+    for i in range(4):
+        g.add("stem", id=f"s{i}", path=f"stems/s{i}.wav")
+        g.add("compressor", id=f"c{i}")
+        g.connect(f"s{i}", f"c{i}")
+        g.connect(f"c{i}", "mix")
+    g.add("output", id="o", path="out/mix.wav")
+    g.connect("mix", "o")
+    save(g, tmp_path / "song.json")
+    proc = subprocess.Popen([sys.executable, "-m", "mixgraph", "render", "song.json", "-j",
+                             "2", "-q", "--block-size", "256"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_partial(tmp_path, proc)
+        children = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+                    .read_text().split()]
+        assert children, "the render forked no worker"
+        os.kill(children[0], signal.SIGKILL)
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stderr = proc.stderr.read()
+    assert code == 1
+    assert "a render worker process stopped unexpectedly" in one_sentence(stderr)
+    assert leftovers(tmp_path) == [] and not (tmp_path / "out/mix.wav").exists()
