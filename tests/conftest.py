@@ -196,6 +196,40 @@ class ProjectHelper:
         return self.read(node_id)
 
 
+def hot_limiters(project: "ProjectHelper", seconds: float = 2.0,
+                 muted: str | None = None) -> None:
+    """Two hot stems (peaks at -0.9 dBFS), each straight into a limiter (where the mix
+    meets the master chain, inside a chain), summed on a bus into an output; ``muted``:
+    a limiter muted through a group."""
+    g = project.graph
+    for i in range(2):
+        project.stem(f"s{i}", sine(100.0 * (i + 1), seconds, level_db=-0.9))
+        g.add("limiter", id=f"lim{i}")
+        g.connect(f"s{i}", f"lim{i}")
+    g.add("bus", id="mix", gain_db=-12.0)
+    g.connect("lim0", "mix")
+    g.connect("lim1", "mix")
+    if muted is not None:
+        g.add("group", id="off", members=[muted], mute=True)
+    project.output(src="mix")
+
+
+def marked_processes(marker: str) -> list[int]:
+    """Live processes whose environment carries ``marker`` (a command a test started
+    with it, and every process that command started)."""
+    from mixgraph.nodes.tempfiles import process_alive
+
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return [p for p in found if process_alive(p)]
+
+
 # ------------------------------------------------------------ test-only nodes
 @register
 class LatentDelay(Node):

@@ -33,7 +33,7 @@ from mixgraph.workflows.templates import bind, load_template
 from mixgraph.errors import ParameterError, ProjectFileError
 from mixgraph.nodes.meters import meter_file
 
-from conftest import SR
+from conftest import SR, marked_processes
 
 SECONDS = 2.5                          # 120000 frames: enough for gated loudness, quick
 FRAMES = int(SECONDS * SR)
@@ -926,17 +926,6 @@ def test_other_bad_arguments(tmp_path, template_file, songs):
 
 
 # ------------------------------------------------------ stopping, blame, locking
-def _marked_processes(marker: str) -> list[int]:
-    """Processes whose environment carries ``marker`` (a batch and its workers)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker.encode() in (entry / "environ").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return [p for p in found if not pid_gone(p, timeout=0.0)]
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
@@ -991,9 +980,9 @@ def test_sigterm_stops_the_workers_at_once_and_keeps_what_finished(tmp_path, tem
     assert len(rendered) < 4
     assert partials(out) == []
     deadline = time.monotonic() + 15
-    while _marked_processes(marker) and time.monotonic() < deadline:
+    while marked_processes(marker) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _marked_processes(marker) == [], "workers outlived the batch"
+    assert marked_processes(marker) == [], "workers outlived the batch"
     again = batch(str(template_file), chosen, out, workers=2)
     assert again.ok and sorted(again.skipped) == sorted(jobs)
 

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import SR
+from conftest import SR, marked_processes
 from mixgraph import Graph, render, save
 from mixgraph.errors import AudioFileError
 
@@ -76,6 +76,33 @@ def chain_project(folder: Path, stem: str = "stems/a.wav", outputs=("out/mix.wav
     project = folder / "song.json"
     save(g, project)
     return project
+
+
+def one_slot_template(folder: Path, limiter: bool = False) -> Path:
+    """A template with one slot ('a*') into an output at out/mix.wav (through a limiter
+    with ``limiter``)."""
+    g = Graph(sample_rate=SR)
+    g.kind = "template"
+    g.add("stem", id="a", path="", match=["a*"])
+    g.add("output", id="o", path="out/mix.wav")
+    if limiter:
+        g.add("limiter", id="lim")
+        g.connect("a", "lim")
+        g.connect("lim", "o")
+    else:
+        g.connect("a", "o")
+    path = folder / "t.json"
+    save(g, path)
+    return path
+
+
+def song_folders(folder: Path, seconds, freq: float = 200.0) -> list[Path]:
+    """A song folder per length in ``seconds``, each with one 16-bit stem a.wav."""
+    songs = []
+    for i, length in enumerate(seconds):
+        write_stem(folder / f"songs/s{i}/a.wav", tone(length, freq=freq + 50 * i), "PCM_16")
+        songs.append(folder / f"songs/s{i}")
+    return songs
 
 
 def tone(seconds: float, channels: int = 2, freq: float = 440.0) -> np.ndarray:
@@ -169,13 +196,7 @@ def test_a_fifo_is_refused_at_once_instead_of_hanging(tmp_path, what):
         _fifo(tmp_path / "stems/pipe.wav")
         args = ("render", tmp_path / "song.json")
     else:
-        template = tmp_path / "t.json"
-        g = Graph(sample_rate=SR)
-        g.kind = "template"
-        g.add("stem", id="a", path="", match=["a*"])
-        g.add("output", id="o", path="mix.wav")
-        g.connect("a", "o")
-        save(g, template)
+        template = one_slot_template(tmp_path)
         args = ("batch", template, tmp_path / "stems", "-o", tmp_path / "out", "--variants",
                 _fifo(tmp_path / "variants.json"), "-q")
     t0 = time.monotonic()
@@ -384,37 +405,13 @@ def test_after_a_sigkill_the_next_render_removes_what_the_killed_one_left(tmp_pa
     assert sf.info(str(tmp_path / "out/mix.wav")).duration == pytest.approx(60.0, abs=0.01)
 
 
-def _marked(marker: str) -> list[int]:
-    """Live processes whose environment carries ``marker``."""
-    from mixgraph.nodes.tempfiles import process_alive
-
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker.encode() in (entry / "environ").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return [p for p in found if process_alive(p)]
 
 
 def test_a_killed_batch_leaves_no_orphan_and_writes_nothing_after(tmp_path):
     """Before, the pool's workers lived on for minutes after a SIGKILL of the batch,
     finished their jobs and wrote outputs no manifest records."""
-    template = tmp_path / "t.json"
-    g = Graph(sample_rate=SR)
-    g.kind = "template"
-    g.add("stem", id="a", path="", match=["a*"])
-    g.add("limiter", id="lim")
-    g.add("output", id="o", path="out/mix.wav")
-    g.connect("a", "lim")
-    g.connect("lim", "o")
-    save(g, template)
-    songs = []
-    for i in range(4):
-        write_stem(tmp_path / f"songs/s{i}/a.wav", tone(40.0, freq=200.0 + 50 * i), "PCM_16")
-        songs.append(tmp_path / f"songs/s{i}")
+    template = one_slot_template(tmp_path, limiter=True)
+    songs = song_folders(tmp_path, [40.0] * 4)
     marker = f"MIXGRAPH_FAULT_{uuid.uuid4().hex}"
     out = tmp_path / "renders"
     proc = subprocess.Popen([sys.executable, "-m", "mixgraph", "batch", str(template),
@@ -430,15 +427,15 @@ def test_a_killed_batch_leaves_no_orphan_and_writes_nothing_after(tmp_path):
         proc.kill()
         proc.wait(timeout=30)
         deadline = time.monotonic() + 5.0
-        while _marked(marker) and time.monotonic() < deadline:
+        while marked_processes(marker) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert _marked(marker) == [], "processes outlived the batch by 5 s"
+        assert marked_processes(marker) == [], "processes outlived the batch by 5 s"
         written = sorted(p.relative_to(out) for p in out.rglob("*.wav"))
         time.sleep(1.0)
         assert sorted(p.relative_to(out) for p in out.rglob("*.wav")) == written
         assert leftovers(out) == []
     finally:
-        for pid in _marked(marker):
+        for pid in marked_processes(marker):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -448,17 +445,8 @@ def test_a_killed_batch_leaves_no_orphan_and_writes_nothing_after(tmp_path):
 def test_a_damaged_manifest_does_not_stop_the_next_batch(tmp_path, damage):
     from mixgraph import batch
 
-    template = tmp_path / "t.json"
-    g = Graph(sample_rate=SR)
-    g.kind = "template"
-    g.add("stem", id="a", path="", match=["a*"])
-    g.add("output", id="o", path="out/mix.wav")
-    g.connect("a", "o")
-    save(g, template)
-    songs = []
-    for i in range(2):
-        write_stem(tmp_path / f"songs/s{i}/a.wav", tone(0.5, freq=300.0 + 100 * i), "PCM_16")
-        songs.append(tmp_path / f"songs/s{i}")
+    template = one_slot_template(tmp_path)
+    songs = song_folders(tmp_path, [0.5, 0.5], freq=300.0)
     out = tmp_path / "renders"
     assert batch(template, songs, out, workers=1).ok
     manifest = out / "manifest.json"
@@ -521,17 +509,8 @@ def test_a_batch_with_workers_runs_under_a_long_tmpdir(tmp_path):
 
     long = tmp_path / ("t" * 60) / ("u" * 60)
     long.mkdir(parents=True)
-    template = tmp_path / "t.json"
-    g = Graph(sample_rate=SR)
-    g.kind = "template"
-    g.add("stem", id="a", path="", match=["a*"])
-    g.add("output", id="o", path="out/mix.wav")
-    g.connect("a", "o")
-    save(g, template)
-    songs = []
-    for i in range(2):
-        write_stem(tmp_path / f"songs/s{i}/a.wav", tone(0.3), "PCM_16")
-        songs.append(str(tmp_path / f"songs/s{i}"))
+    template = one_slot_template(tmp_path)
+    songs = song_folders(tmp_path, [0.3, 0.3])
     out = mixgraph("batch", template, *songs, "-o", tmp_path / "renders", "-j", "2", "-q",
                    cwd=tmp_path, env={"TMPDIR": str(long)}, timeout=300)
     assert out.returncode == 0, out.stderr
@@ -544,19 +523,8 @@ def test_a_job_whose_worker_is_killed_twice_fails_and_leaves_no_partial(tmp_path
 
     from mixgraph import batch
 
-    template = tmp_path / "t.json"
-    g = Graph(sample_rate=SR)
-    g.kind = "template"
-    g.add("stem", id="a", path="", match=["a*"])
-    g.add("limiter", id="lim")
-    g.add("output", id="o", path="out/mix.wav")
-    g.connect("a", "lim")
-    g.connect("lim", "o")
-    save(g, template)
-    songs = []
-    for i in range(2):
-        write_stem(tmp_path / f"songs/s{i}/a.wav", tone(30.0 if i == 0 else 0.5), "PCM_16")
-        songs.append(tmp_path / f"songs/s{i}")
+    template = one_slot_template(tmp_path, limiter=True)
+    songs = song_folders(tmp_path, [30.0, 0.5])
     out = tmp_path / "renders"
     killed: list[int] = []
 

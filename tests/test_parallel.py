@@ -19,7 +19,7 @@ from mixgraph.core.runners import (ChainReports, Inline, Processes, Runner, Thre
 from mixgraph.core.schedule import SEGMENT_FRAMES, make_plan
 from mixgraph.errors import RenderCancelled
 
-from conftest import SR, seeded_noise, sine
+from conftest import SR, hot_limiters, seeded_noise, sine
 
 SECONDS = 2.0                              # 96000 frames: 6 segments of 16384
 
@@ -337,18 +337,6 @@ def test_cancelling_a_parallel_render_writes_nothing_and_leaves_no_workers(proje
     assert len(worker_pids) == 2 and _all_gone(worker_pids)
 
 
-def hot_limiters(project):
-    """Two hot stems (peaks at -0.9 dBFS), each straight into a limiter: where the mix
-    meets the master chain, inside a chain."""
-    g = project.graph
-    for i in range(2):
-        project.stem(f"s{i}", sine(100.0 * (i + 1), SECONDS, level_db=-0.9))
-        g.add("limiter", id=f"lim{i}")
-        g.connect(f"s{i}", f"lim{i}")
-    g.add("bus", id="mix", gain_db=-12.0)
-    g.connect("lim0", "mix")
-    g.connect("lim1", "mix")
-    project.output(src="mix")
 
 
 @pytest.mark.parametrize("forked_takes", ["one chain", "every chain"])
@@ -356,7 +344,7 @@ def test_headroom_seen_inside_a_chain_in_a_worker_is_reported(project, monkeypat
                                                               forked_takes):
     """A limiter straight after a hot stem is where the mix meets the master chain;
     the peak it saw in the worker process reaches the warning."""
-    hot_limiters(project)
+    hot_limiters(project, SECONDS)
     g = project.graph
     serial = render(g, workers=1)
     if forked_takes == "every chain":        # a loop that seems heavy: the render's own
@@ -388,7 +376,7 @@ def test_every_runner_implements_the_runner_protocol(project, kind, monkeypatch)
     watcher learns the peaks seen in a worker when it merges them."""
     assert get_type_hints(make_runner)["return"] is Runner
     monkeypatch.setattr("mixgraph.core.runners._loop_weight", lambda plan: 1e9)
-    hot_limiters(project)
+    hot_limiters(project, SECONDS)
     plan = make_plan(project.graph, 1024)
     try:
         watch = MasterHeadroom(plan)

@@ -12,7 +12,7 @@ from mixgraph import render
 from mixgraph.core.schedule import InputPort, Step
 from mixgraph.core.steps import StepLoop
 
-from conftest import sine
+from conftest import hot_limiters
 
 BLOCK = 8
 SECONDS = 2.0                              # 6 segments: enough for a worker
@@ -124,27 +124,13 @@ def test_outputs_are_the_buffers_themselves_or_their_first_frames():
     assert seen[-1] is bufs[1]
 
 
-def hot_limiters(project, muted: str | None = None):
-    """Two hot stems, each straight into a limiter (where the mix meets the master
-    chain), summed on a bus; ``muted``: a limiter muted through a group."""
-    g = project.graph
-    for i in range(2):
-        project.stem(f"s{i}", sine(100.0 * (i + 1), SECONDS, level_db=-0.9))
-        g.add("limiter", id=f"lim{i}")
-        g.connect(f"s{i}", f"lim{i}")
-    g.add("bus", id="mix", gain_db=-12.0)
-    g.connect("lim0", "mix")
-    g.connect("lim1", "mix")
-    if muted is not None:
-        g.add("group", id="off", members=[muted], mute=True)
-    project.output(src="mix")
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("block", [1024, 300])
 def test_a_muted_master_chain_entry_is_not_warned_about_anywhere(project, workers, block):
     # lim1 runs in a chain: inline, or in a forked worker; the warning is the same
-    hot_limiters(project, muted="lim1")
+    hot_limiters(project, SECONDS, muted="lim1")
     report = render(project.graph, block_size=block, workers=workers)
     hot = [w for w in report.warnings if "headroom" in w]
     assert len(hot) == 1 and "'lim0'" in hot[0]
