@@ -1,6 +1,6 @@
 """The editor's command layer: every edit of the graph goes through a ``Session``.
 
-A session holds the one :class:`graph.Graph` the editor shows (it never keeps a
+A session holds the one :class:`mixgraph.Graph` the editor shows (it never keeps a
 second copy of a value), the file it belongs to, whether it has unsaved changes,
 and the history for undo and redo.  Each edit is a method that changes the graph
 through the model's own checked operations (so a cycle or a bad value is refused
@@ -43,6 +43,11 @@ class Session:
     def __init__(self, graph: Graph | None = None, path: str | os.PathLike | None = None):
         self.graph = graph if graph is not None else Graph()
         self.path = Path(path) if path else (self.graph.path if graph is not None else None)
+        if self.graph.nodes and not any("pos" in self.graph.ui.get(n, {})
+                                        for n in self.graph.nodes):
+            from .layout import arrange    # a project written in code: lay it out once
+
+            arrange(self.graph)
         self.undo_stack: list[Step] = []
         self.redo_stack: list[Step] = []
         self.dirty = False

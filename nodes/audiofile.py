@@ -3,8 +3,10 @@
 The reader serves frames in whatever block sizes the engine asks for, reading the
 file in fixed chunks; resampling goes through soxr's streaming resampler, whose
 output does not depend on how its input is chunked (tests check it).  The writer
-writes to a hidden temporary file beside the target and renames it into place on
-``commit()``, so a failed render never leaves a half-written file.
+writes to a hidden temporary file beside the target (:mod:`.tempfiles`), completes
+it (``complete()``) and renames it into place (``publish()``, which can be undone
+while the render's other outputs are published), so a failed render never leaves a
+half-written file.
 """
 
 from __future__ import annotations
@@ -143,7 +145,7 @@ class _RawWav:
     CHECK_END = 4096                    # frames compared at the end (the start may be silent)
 
     def __init__(self, path: Path, offset: int, channels: int, frames: int, subtype: str,
-                 rate: int = 48000):
+                 rate: int):
         from .kernels.samples import deinterleave, deinterleave24
 
         self.path = path
@@ -525,21 +527,25 @@ class AtomicWriter:
             raise write_error(self.path, exc) from None
 
     def publish(self) -> "Publication":
-        """Rename the completed file into place; the file it replaces is kept (a hard
-        link beside it) until :meth:`Publication.keep`, so that :meth:`Publication.undo`
-        can put it back when another output of the same render fails."""
+        """Rename the completed file into place.  The file it replaces is kept beside
+        it (a hard link, or, where the file system has none, the file itself moved
+        aside) until :meth:`Publication.keep`, so that :meth:`Publication.undo` can put
+        it back when another output of the same render fails."""
         kept = None
         try:
             if self.path.exists():
                 kept = hidden_beside(self.path, ".previous")
                 try:
                     os.link(self.path, kept)
-                except OSError:                 # no hard links here: nothing to put back
-                    kept = None
+                except OSError:                 # no hard links here (FAT, some shares)
+                    os.replace(self.path, kept)
             os.replace(self._tmp, self.path)
         except OSError as exc:
-            if kept is not None:
-                kept.unlink(missing_ok=True)
+            if kept is not None and kept.exists():
+                if self.path.exists():
+                    kept.unlink(missing_ok=True)
+                else:
+                    os.replace(kept, self.path)
             self.discard()
             raise AudioFileError(f"cannot move the finished render into place at {self.path} "
                                  f"({exc.strerror or exc})", path=str(self.path)) from None
@@ -563,8 +569,8 @@ class AtomicWriter:
 
 
 class Publication:
-    """A file just renamed into place, with what it replaced (a hidden hard link, or
-    None where there was nothing or no link could be made)."""
+    """A file just renamed into place, with what it replaced (kept under a hidden
+    name beside it), or None where there was nothing."""
 
     def __init__(self, path: Path, kept: Path | None, created_dirs: list[Path]):
         self.path = path

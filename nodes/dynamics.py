@@ -18,6 +18,7 @@ holds that chain so that other nodes (the multiband compressor) reuse it.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -33,7 +34,26 @@ def time_coefficient(ms, rate: float):
 
 
 FALL_SHARE = 0.5             # the fall smoothing is at most this share of the release
-_cascade_table: list[np.ndarray] = []
+
+
+@functools.cache
+def _cascade_table() -> tuple[np.ndarray, np.ndarray]:
+    """(r, u) on a fine grid of r: see :func:`_cascade_share`.  Kept once made; threads
+    that ask at the same time may each make it, but each gets a whole table (a list
+    filled in place was filled twice, and broke every compressor after)."""
+    grid = np.linspace(0.0, FALL_SHARE, 2001)
+    lo, hi = np.zeros_like(grid), np.ones_like(grid)
+    tail = np.exp(-1.0 / np.maximum(grid, 1e-300))              # e^(-1/r), 0 at r = 0
+    for _ in range(60):
+        u = 0.5 * (lo + hi)
+        near = np.abs(u - grid) < 1e-9
+        # fraction of the step still to go at t = 1 (the limit where u = r)
+        left = np.where(near, (1.0 + 1.0 / u) * np.exp(-1.0 / u),
+                        (u * np.exp(-1.0 / u) - grid * tail) / np.where(near, 1.0, u - grid))
+        slow = left > math.exp(-1.0)                              # u too long
+        hi = np.where(slow, u, hi)
+        lo = np.where(slow, lo, u)
+    return grid, 0.5 * (lo + hi)
 
 
 def _cascade_share(r):
@@ -44,21 +64,7 @@ def _cascade_share(r):
     (r = 0) to 0.44 (r = 0.5).  Solved once on a fine grid by bisection, then
     interpolated (the table's error is under 1e-6 of the release time).
     """
-    if not _cascade_table:
-        grid = np.linspace(0.0, FALL_SHARE, 2001)
-        lo, hi = np.zeros_like(grid), np.ones_like(grid)
-        tail = np.exp(-1.0 / np.maximum(grid, 1e-300))          # e^(-1/r), 0 at r = 0
-        for _ in range(60):
-            u = 0.5 * (lo + hi)
-            near = np.abs(u - grid) < 1e-9
-            # fraction of the step still to go at t = 1 (the limit where u = r)
-            left = np.where(near, (1.0 + 1.0 / u) * np.exp(-1.0 / u),
-                            (u * np.exp(-1.0 / u) - grid * tail) / np.where(near, 1.0, u - grid))
-            slow = left > math.exp(-1.0)                          # u too long
-            hi = np.where(slow, u, hi)
-            lo = np.where(slow, lo, u)
-        _cascade_table.extend((grid, 0.5 * (lo + hi)))
-    grid, share = _cascade_table
+    grid, share = _cascade_table()
     return np.interp(r, grid, share)
 
 

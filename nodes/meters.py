@@ -10,9 +10,9 @@ takes ``(channels, frames)`` blocks of any size and gives:
   slide in 10 ms steps, so a maximum is found wherever a burst falls;
 - ``lra_lu``: loudness range (EBU Tech 3342): short-term values every 100 ms,
   absolute gate -70 LUFS, relative gate -20 LU, 95th minus 10th percentile;
-- ``true_peak_dbtp``: the interpolator the limiter detects with
-  (:mod:`mixgraph.nodes.truepeak`: 128 zero crossings each side, local maxima
-  refined by parabolas), at 4x whatever the rate, which meets BS.1770-4 Annex 2 and
+- ``true_peak_dbtp``: the sharper of the limiter's two interpolators
+  (:mod:`mixgraph.nodes.truepeak` ``METER``: 256 zero crossings each side, local
+  maxima refined by parabolas), at 4x whatever the rate, which meets BS.1770-4 Annex 2 and
   reads dense full-band material within EBU Tech 3341's +0.2 / -0.4 dB of a 32x
   reference (a 32-crossing 4x interpolator read it up to 2.2 dB low);
   ``sample_peak_dbfs``;

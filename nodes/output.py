@@ -14,15 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .audiofile import EXTENSIONS, SUBTYPES, AtomicWriter, format_for, song_time
+from .audiofile import (EXTENSIONS, MAX_RATE, MIN_RATE, SUBTYPES, AtomicWriter, format_for,
+                        song_time)
 from .base import Context, Param, Port, Sink, register
 from .stream import SongWindow
 from mixgraph.errors import AudioFileError
 
 
 def _check_rate(value) -> list[str]:
-    if value != 0 and not 8000 <= value <= 384000:
-        return [f"must be 0 (the project's rate) or between 8000 and 384000 Hz, got {value}"]
+    if value != 0 and not MIN_RATE <= value <= MAX_RATE:
+        return [f"must be 0 (the project's rate) or between {MIN_RATE} and {MAX_RATE} Hz, "
+                f"got {value}"]
     return []
 
 
@@ -114,9 +116,13 @@ class Output(Sink):
             self._writer.write(part)
 
     def _refuse(self, x: np.ndarray, start: int) -> None:
-        """Stop the render: a signal that is not finite would reach the file as
-        full-scale DC (or as NaN in a float file)."""
-        frame = start + int(np.flatnonzero(~np.isfinite(x).all(axis=0))[0])
+        """Stop the render where a sample is not finite (it would reach the file as
+        full-scale DC, or as NaN in a float file); a sum that only overflowed (samples
+        near 1e308, all finite) lets the block through."""
+        bad = np.flatnonzero(~np.isfinite(x).all(axis=0))
+        if not bad.size:
+            return
+        frame = start + int(bad[0])
         raise AudioFileError(
             f"output '{self.node_id}': the signal reaching it is not a finite number (NaN "
             f"or infinite) at {song_time(max(frame, 0), self.rate)}; every stem and impulse "

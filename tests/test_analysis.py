@@ -157,7 +157,10 @@ def test_the_tape_is_removed_after_the_render(project, monkeypatch):
     monkeypatch.setattr(tempfile, "mkdtemp", spy)
     _normalised(project)
     project.render()
-    tapes = [p for p in made if os.path.basename(p).startswith(f"mixgraph-{os.getpid()}-")]
+    from mixgraph.nodes.tempfiles import HOST
+
+    tapes = [p for p in made
+             if os.path.basename(p).startswith(f"mixgraph-{HOST}-{os.getpid()}-")]
     assert tapes and not any(os.path.exists(p) for p in tapes)
 
 

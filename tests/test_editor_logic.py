@@ -1409,3 +1409,17 @@ def test_a_duplicated_output_writes_its_own_file(tmp_path):
     assert s.graph.nodes[copy].params["path"] == "renders/mix_copy.wav"
     s.graph.connect("t", copy)
     assert not s.problems()
+
+
+def test_a_project_without_a_layout_is_laid_out_when_opened(tmp_path):
+    """The demo (and any project written in code) has no editor layout: the editor
+    arranges it once on opening, sources left of outputs, without marking it changed."""
+    from mixgraph.workflows.demo import write_demo
+
+    graph = write_demo(tmp_path / "demo")
+    assert not graph.ui
+    session = Session.open(tmp_path / "demo" / "demo.mgraph")
+    pos = {n: session.graph.ui[n]["pos"] for n in session.graph.nodes}
+    assert len(pos) == len(session.graph.nodes)
+    assert pos["kick"][0] < pos["kick_ch"][0] < pos["master_out"][0]
+    assert not session.dirty

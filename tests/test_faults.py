@@ -271,11 +271,21 @@ def test_a_stem_cut_while_the_render_reads_it_stops_the_render(tmp_path):
 
 
 # ------------------------------------------------ outputs appear together or not
-def test_a_failed_render_leaves_every_earlier_output_as_it_was(tmp_path, monkeypatch):
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_a_failed_render_leaves_every_earlier_output_as_it_was(tmp_path, monkeypatch,
+                                                               hard_links):
     """Two outputs of one render: when the second cannot be moved into place, the
-    first, already moved, is taken back: both keep the earlier render's files."""
+    first, already moved, is taken back: both keep the earlier render's files (also
+    on a file system without hard links, where the earlier file is moved aside)."""
+    import errno
+
     from mixgraph import load
     from mixgraph.nodes import audiofile
+
+    if not hard_links:
+        def no_link(*args, **kwargs):
+            raise OSError(errno.EPERM, "Operation not permitted")
+        monkeypatch.setattr(os, "link", no_link)
 
     write_stem(tmp_path / "stems/a.wav", tone(1.0), "PCM_24")
     project = chain_project(tmp_path, outputs=("out/first.wav", "out/second.wav"))
@@ -294,6 +304,10 @@ def test_a_failed_render_leaves_every_earlier_output_as_it_was(tmp_path, monkeyp
     with pytest.raises(AudioFileError, match="second.wav"):
         render(load(project), workers=1)
     assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before
+    monkeypatch.setattr(audiofile.AtomicWriter, "publish", real)
+    render(load(project), workers=1)                # and a render that succeeds replaces
+    after = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    assert set(after) == set(before) and after["first.wav"] != before["first.wav"]
 
 
 @pytest.fixture
@@ -323,6 +337,24 @@ def test_a_full_disk_is_named_and_the_earlier_output_survives(tmp_path, small_di
     assert "the disk holding it is full" in line and "mix.wav" in line
     assert (small_disk / "mix.wav").read_bytes() == earlier
     assert leftovers(small_disk) == []
+
+
+def test_a_full_temporary_folder_in_an_analysis_pass_is_named(tmp_path, small_disk):
+    """A loudness stage renders its input to a tape in TMPDIR first: a TMPDIR too
+    small for it is named as such, and nothing is left there or beside the output."""
+    write_stem(tmp_path / "stems/a.wav", tone(20.0), "PCM_16")
+    g = Graph(sample_rate=SR, base_dir=tmp_path)
+    g.add("stem", id="a", path="stems/a.wav")
+    g.add("loudness", id="loud", target_lufs=-16.0)
+    g.add("output", id="o", path="out/mix.wav")
+    g.connect("a", "loud")
+    g.connect("loud", "o")
+    save(g, tmp_path / "song.json")
+    out = mixgraph("render", "song.json", cwd=tmp_path, env={"TMPDIR": str(small_disk)})
+    line = one_sentence(out.stderr)
+    assert "the disk holding it is full" in line and "analysis pass" in line
+    assert "TMPDIR" in line
+    assert list(small_disk.iterdir()) == [] and not (tmp_path / "out").exists()
 
 
 def test_a_full_disk_is_named_where_it_is_simulated(tmp_path, monkeypatch):
@@ -578,3 +610,28 @@ def test_a_render_worker_killed_early_is_named_not_a_broken_pipe(tmp_path):
     assert code == 1
     assert "a render worker process stopped unexpectedly" in one_sentence(stderr)
     assert leftovers(tmp_path) == [] and not (tmp_path / "out/mix.wav").exists()
+
+
+def test_only_what_a_dead_process_of_this_machine_left_is_removed(tmp_path):
+    """Leftovers are judged by their full name: a live render's files, another
+    machine's (a shared folder) and files that only look alike are left alone."""
+    from mixgraph.nodes.tempfiles import HOST, hidden_beside, remove_stale_beside
+
+    target = tmp_path / "mix.wav"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    mine = hidden_beside(target, ".partial")                  # this process: alive
+    names = {
+        "dead": f".mix.wav.{HOST}.{dead}.0123abcd.partial",
+        "dead kept": f".mix.wav.{HOST}.{dead}.0123abcd.previous",
+        "other host": f".mix.wav.otherhost{HOST}.{dead}.0123abcd.partial",
+        "look-alike": f".mix.wav.{dead}.wav.{HOST}.{dead}.0123abcd.partial",
+        "other file": f".mix.wav2.{HOST}.{dead}.0123abcd.partial",
+        "alive": mine.name,
+    }
+    for name in names.values():
+        (tmp_path / name).write_bytes(b"x")
+    removed = {p.name for p in remove_stale_beside(target)}
+    assert removed == {names["dead"], names["dead kept"]}
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        n for k, n in names.items() if not k.startswith("dead"))

@@ -350,6 +350,13 @@ def _stop_on_signals() -> None:
 
 
 def _interrupt(signum, frame):
+    """Stop as Ctrl-C does; further SIGTERMs and SIGHUPs (a process group signalled
+    again) are ignored, so they cannot break into the clean-up this one starts."""
+    import signal
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     raise KeyboardInterrupt
 
 

@@ -15,11 +15,11 @@ import json
 import math
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from mixgraph.nodes.audiofile import file_mode
+from mixgraph.nodes.tempfiles import hidden_beside, remove_stale_beside
 from mixgraph.errors import ProjectFileError
 
 from .model import FORMAT_NAME, FORMAT_VERSION
@@ -31,8 +31,11 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 #: values a file may hold, where a list or an object counts once as a value and once
 #: more for itself: what bounds the memory a load takes, since a one-byte value can
 #: cost 60 bytes decoded (a 100,000-node project counts about 3.2 million); the
-#: worst file within the limits takes under 200 MB to load (tests/test_fileformat.py)
+#: worst file within the limits takes under 300 MB to load (tests/test_fileformat.py)
 MAX_VALUES = 4_000_000
+#: entries of one list or object: msgpack counts a container once it is whole, so
+#: this bounds what one container can hold before it is counted
+MAX_CONTAINER = 1_000_000
 MAX_DEPTH = 64
 MSGPACK_SUFFIXES = (".mgraph", ".mgtemplate", ".msgpack")
 JSON_SUFFIXES = (".json",)
@@ -102,9 +105,11 @@ def decode(data: bytes, where: str = "the file", what: str = "mixgraph project")
         raise ProjectFileError(f"{where} is empty")
     head = data.lstrip()[:1]
     if head in (b"{", b"["):
-        # every value but the first follows a comma or opens a list or an object, and
-        # a list or an object counts once more
-        if data.count(b",") + 2 * (data.count(b"[") + data.count(b"{")) + 1 > MAX_VALUES:
+        # every value but the first follows a comma or a colon or opens a list or an
+        # object, and a list or an object counts once more (an upper bound: commas and
+        # colons inside strings count too)
+        if data.count(b",") + data.count(b":") \
+                + 2 * (data.count(b"[") + data.count(b"{")) + 1 > MAX_VALUES:
             raise _too_many(where)
         try:
             doc = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
@@ -121,7 +126,7 @@ def decode(data: bytes, where: str = "the file", what: str = "mixgraph project")
             doc = msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=False,
                                   ext_hook=_reject_ext, list_hook=counted.items,
                                   object_pairs_hook=counted.pairs,
-                                  max_array_len=MAX_VALUES, max_map_len=MAX_VALUES)
+                                  max_array_len=MAX_CONTAINER, max_map_len=MAX_CONTAINER)
         except _TooMany:
             raise _too_many(where) from None
         except _ExtType:
@@ -250,10 +255,13 @@ def write_document(doc: dict, path: str | os.PathLike) -> None:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes to ``path`` via a temporary file, fsync and rename."""
-    folder = path.parent if str(path.parent) else Path(".")
+    """Write bytes to ``path`` via a hidden file beside it (see
+    :mod:`mixgraph.nodes.tempfiles`), fsync and rename."""
+    path = Path(os.path.normpath(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(folder))
+        remove_stale_beside(path)
+        tmp = hidden_beside(path, ".partial")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:
         raise ProjectFileError(f"cannot save {path} ({exc.strerror or exc})",
                                path=str(path)) from None
@@ -289,9 +297,11 @@ def _pretty_json(value: Any, indent: int = 0, width: int = 88) -> str:
 def _check_plain(doc: Any, where: str) -> None:
     """Only dicts with string keys, lists, strings, numbers, bools and None; bounded depth.
 
-    Only containers go on the stack (a tuple per value would cost more memory than
-    the document itself)."""
+    Values are counted as :data:`MAX_VALUES` counts them, so that nothing is saved
+    that could not be loaded.  Only containers go on the stack (a tuple per value
+    would cost more memory than the document itself)."""
     stack = [(doc, 0)]
+    count = 1
     while stack:
         value, depth = stack.pop()
         if depth > MAX_DEPTH:
@@ -301,11 +311,15 @@ def _check_plain(doc: Any, where: str) -> None:
                 if not isinstance(k, str):
                     raise ProjectFileError(f"{where} has a non-string key {k!r}"[:200])
             children = value.values()
+            count += 2 * len(value) + 1
         elif isinstance(value, list):
             children = value
+            count += len(value) + 1
         else:
             _check_scalar(value, where)
             continue
+        if count > MAX_VALUES:
+            raise _too_many(where)
         for child in children:
             if isinstance(child, (dict, list)):
                 stack.append((child, depth + 1))

@@ -148,7 +148,6 @@ class Plan:
     end_frames: int                    # render-clock samples to run
     notices: list[str]
     latency: dict[str, int]            # per node: latency of its output (samples)
-    upstream: dict[str, set[str]]      # per node that needs an analysis pass: its ancestors
     graph: nx.DiGraph                  # node ids and links
     chains: list[Chain] = field(default_factory=list)
     segment: int = 0                   # frames a chain runs at a time (a block multiple)
@@ -323,7 +322,7 @@ class _PlanBuilder:
     - :meth:`compensate_latency`: ``lat_in``, ``lat_out``
     - :meth:`add_up_tails`: ``tail_out``
     - :meth:`make_steps`: ``pool``, ``chains``, ``stacks``, and the steps
-    - :meth:`sink_ends`, :meth:`render_length`, :meth:`analysis_ancestors`: the rest
+    - :meth:`sink_ends`, :meth:`render_length`, :meth:`node_graph`: the rest
       of the plan
     """
 
@@ -352,12 +351,10 @@ class _PlanBuilder:
         self.add_up_tails()
         steps = self.make_steps()
         sink_ends = self.sink_ends()
-        dag, upstream = self.analysis_ancestors()
         return Plan(steps=steps, buffers=self.pool.buffers, block_size=self.block,
                     sample_rate=self.graph.sample_rate, content_frames=self.content,
                     sink_ends=sink_ends, end_frames=self.render_length(sink_ends),
-                    notices=self.notices, latency=self.lat_out, upstream=upstream,
-                    graph=dag, chains=self.chains, segment=self.segment,
+                    notices=self.notices, latency=self.lat_out, graph=self.node_graph(), chains=self.chains, segment=self.segment,
                     stacks=self.stacks)
 
     def close(self) -> None:
@@ -628,14 +625,13 @@ class _PlanBuilder:
         input latency, has written its end."""
         return max([0] + [self.lat_in[nid] + end for nid, end in sink_ends.items()])
 
-    def analysis_ancestors(self) -> tuple[nx.DiGraph, dict[str, set[str]]]:
-        """The graph of node ids and links, and for each node that needs an analysis
-        pass, every node upstream of it (they run in that pass)."""
+    def node_graph(self) -> nx.DiGraph:
+        """The node ids and their links, for what the render asks of the graph's shape
+        (which nodes an analysis pass needs, where the mix enters the master chain)."""
         dag = nx.DiGraph()
         dag.add_nodes_from(self.graph.nodes)
         dag.add_edges_from((l.src.node, l.dst.node) for l in self.graph.links)
-        return dag, {nid: nx.ancestors(dag, nid) for nid in self.order
-                     if self.nodes[nid].needs_analysis}
+        return dag
 
 
 class _Pool:

@@ -15,14 +15,13 @@ from pathlib import Path
 
 from mixgraph.errors import (AudioFileError, GraphError, MixgraphError, ParameterError,
                              ProjectFileError, ValidationError)
-from mixgraph.nodes.audiofile import info
+from mixgraph.nodes.audiofile import MAX_RATE, MIN_RATE, info
 from mixgraph.nodes.base import Sink, close_matches, node_types
 
 from .model import DEFAULT_SETTINGS, SETTINGS_RANGES, UNMATCHED_RULES, Graph, Link
 from .policy import undithered_pcm16
 from .walk import adjacency, find_cycles, reaching
 
-MIN_RATE, MAX_RATE = 8000, 384000
 
 
 @dataclass

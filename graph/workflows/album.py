@@ -40,14 +40,15 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mixgraph.nodes.audiofile import info
 from mixgraph.nodes.base import node_class
+from mixgraph.nodes.tempfiles import temp_folder
 from mixgraph.errors import AudioFileError, MixgraphError, ProjectFileError
 
 from mixgraph.core.fileformat import load, read_document
@@ -271,8 +272,7 @@ def render_album(album: Album, folder: str | os.PathLike, progress=None) -> Albu
         if progress:
             progress(done[0], steps)
 
-    with tempfile.TemporaryDirectory(prefix="mixgraph-album-") as tmp:
-        tmp = Path(tmp)
+    with temp_folder() as tmp:
         sources = [_song_audio(s, tmp, i) for i, s in enumerate(album.songs)]
         for _ in album.songs:
             tick()
@@ -324,11 +324,9 @@ def _song_audio(song: Song, tmp: Path, i: int) -> Path:
 
 
 def _song_graph(album: Album, song: Song, source: Path, target: Path, master: bool) -> Graph:
-    import soundfile as sf
-
     rate = album.sample_rate
-    info = sf.info(str(source))
-    length = info.frames / info.samplerate
+    found = info(source)                 # a FIFO or a device is refused, not read
+    length = found.frames / found.samplerate
     play = length - song.trim_start_s - song.trim_end_s
     if play <= 0:
         raise AudioFileError(f"song '{song.title}': trimming {song.trim_start_s + song.trim_end_s:g}"

@@ -176,6 +176,7 @@ _in_job = False
 
 def _on_term(signum, frame) -> None:
     if _in_job:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)   # one stop; its clean-up runs whole
         raise _Stopped()
     os._exit(128 + signum)
 

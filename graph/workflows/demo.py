@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from mixgraph.core.fileformat import save
-from mixgraph.editor.layout import arrange
 from mixgraph.core.model import Graph
 
 SR = 48000
@@ -192,7 +191,6 @@ def build_project(folder: Path) -> Graph:
                  ("master_glue", "master_fade"), ("master_fade", "master_loudness"),
                  ("master_loudness", "master_dither"), ("master_dither", "master_out")):
         g.connect(a, b)
-    arrange(g)
     return g
 
 

@@ -158,7 +158,6 @@ def run_job(job: Job, template_doc: dict, progress: Callable | None = None) -> d
         from mixgraph.core.fileformat import save
 
         save(graph, folder / PROJECT)
-        remove_leftovers(graph)
         report = render(graph, block_size=job.block_size, workers=1, progress=progress)
         outputs = []
         for o in report.outputs:
