@@ -635,3 +635,49 @@ def test_only_what_a_dead_process_of_this_machine_left_is_removed(tmp_path):
     assert removed == {names["dead"], names["dead kept"]}
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         n for k, n in names.items() if not k.startswith("dead"))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("seed", range(3))
+def test_a_kill_at_a_random_point_leaves_nothing_once_the_next_render_ends(tmp_path, sig,
+                                                                           seed):
+    """Killed anywhere: while validating, during the analysis pass (a loudness stage
+    tapes its input), in the final pass or while publishing.  SIGTERM and SIGHUP
+    clean up at once; after a SIGKILL the next render does.  Earlier outputs are
+    either as they were or the new ones, never half-written."""
+    import random
+
+    write_stem(tmp_path / "stems/a.wav", tone(40.0), "PCM_16")
+    g = Graph(sample_rate=SR, base_dir=tmp_path)
+    g.add("stem", id="a", path="stems/a.wav")
+    g.add("loudness", id="loud", target_lufs=-16.0)
+    g.add("output", id="o", path="out/mix.wav", subtype="PCM_16")
+    g.add("output", id="raw", path="out/raw.wav", subtype="PCM_16")
+    g.connect("a", "loud")
+    g.connect("loud", "o")
+    g.connect("a", "raw")
+    save(g, tmp_path / "song.json")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = dict(os.environ, TMPDIR=str(temp))
+    first = mixgraph("render", "song.json", "-q", cwd=tmp_path, env={"TMPDIR": str(temp)},
+                     timeout=300)
+    assert first.returncode == 0, first.stderr
+    earlier = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    write_stem(tmp_path / "stems/a.wav", tone(40.0, freq=330.0), "PCM_16")
+    proc = subprocess.Popen([sys.executable, "-m", "mixgraph", "render", "song.json", "-q",
+                             "--block-size", "256"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(random.Random(seed * 7 + sig).uniform(0.3, 3.0))
+    proc.send_signal(sig)
+    proc.wait(timeout=60)
+    now = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()
+           if not p.name.startswith(".")}
+    assert set(now) == set(earlier)
+    assert all(now[n] == earlier[n] for n in now) or all(now[n] != earlier[n] for n in now)
+    if sig != signal.SIGKILL:
+        assert leftovers(tmp_path) == [] and list(temp.iterdir()) == []
+    again = mixgraph("render", "song.json", "-q", cwd=tmp_path, env={"TMPDIR": str(temp)},
+                     timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert leftovers(tmp_path) == [] and list(temp.iterdir()) == []
