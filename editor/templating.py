@@ -27,9 +27,15 @@ class Templating:
                                  dpg.get_value("template_choice"), a["file_path_name"])):
             pass
         with dpg.window(tag="template_window", label="New from template", show=False,
-                        modal=True, width=520, height=170):
+                        modal=True, width=560, height=330):
             dpg.add_combo(tag="template_choice", width=-1, items=[])
-            dpg.add_text("", tag="template_about", wrap=500)
+            dpg.add_text("", tag="template_about", wrap=540)
+            dpg.add_text("Assign files to slots (FILE=SLOT, one per line):")
+            dpg.add_input_text(tag="template_assign", multiline=True, width=-1, height=50)
+            dpg.add_text("Ignore files whose names fit (one pattern per line):")
+            dpg.add_input_text(tag="template_ignore", multiline=True, width=-1, height=40)
+            dpg.add_checkbox(tag="template_leave_out",
+                             label="leave out what no slot or catch-all takes")
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Choose stems folder...",
                                callback=lambda: (dpg.hide_item("template_window"),
@@ -50,18 +56,35 @@ class Templating:
         dpg.show_item("template_window")
 
     def new_from_template(self, name: str, stems: str) -> None:
-        from mixgraph.workflows.templates import bind, load_template
+        from mixgraph.workflows.binding import bind, parse_assignments
+        from mixgraph.workflows.templates import load_template
+
+        def lines(tag: str) -> list[str]:
+            return [t for t in str(dpg.get_value(tag) or "").splitlines() if t.strip()]
 
         try:
             template = load_template(name)
-            graph, binding = bind(template, Path(stems), Path(stems).resolve().parent)
+            graph, binding = bind(template, Path(stems), Path(stems).resolve().parent,
+                                  assign=parse_assignments(lines("template_assign")),
+                                  ignore=lines("template_ignore"),
+                                  leave_out=bool(dpg.get_value("template_leave_out")))
         except MixgraphError as exc:
             self.app.status(exc.message, error=True)
             return
         session = Session(graph)
         session.dirty = True
         self.app.replace_session(session)
-        self.app.status("; ".join(binding.lines()[-2:]))
+        self.show_binding(binding)
+        self.app.status(f"bound {len(binding.of('bound'))} files to {name}; see the "
+                        "binding table")
+
+    def show_binding(self, binding) -> None:
+        """The binding table in a window of its own (every file's fate and why)."""
+        if dpg.does_item_exist("binding_window"):
+            dpg.delete_item("binding_window")
+        with dpg.window(tag="binding_window", label="Binding", width=900, height=360):
+            for line in binding.lines():
+                dpg.add_text(line)
 
     def save_template(self, name: str) -> None:
         from mixgraph.workflows.templates import save_user_template

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -78,12 +79,13 @@ def song_time(frame: int, rate: int) -> str:
     return f"{int(seconds // 60)}:{seconds % 60:06.3f}"
 
 
-def open_audio(path: Path, rate: int, node: str, node_type: str, param: str, shown: str,
-               notice) -> "AudioReader":
-    """An :class:`AudioReader` of ``path`` at ``rate`` for the node ``node``: errors and
-    notices name the node ("stem 'kick'") and the file as the user wrote it
-    (``shown``, the value of the node's parameter ``param``); ``notice`` takes the
-    notices (resampled, cut short).  Mono and stereo only."""
+def open_audio(ctx, node_type: str, param: str, shown: str) -> "AudioReader":
+    """An :class:`AudioReader`, at the project's rate, of the file a node's parameter
+    ``param`` names (``shown``, as the user wrote it), for the node the
+    :class:`~mixgraph.nodes.base.Context` ``ctx`` prepares: errors and notices name
+    the node ("stem 'kick'") and the file; a file at another rate is listed in
+    ``ctx.resampled``.  Mono and stereo only."""
+    node, rate, path = ctx.node_id, ctx.sample_rate, ctx.resolve(shown)
     label = f"{node_type} '{node}'"
     try:
         info(path)
@@ -96,9 +98,9 @@ def open_audio(path: Path, rate: int, node: str, node_type: str, param: str, sho
         raise AudioFileError(f"{label}: {shown} has {reader.channels} channels; mixgraph "
                              "mixes mono and stereo", node=node, param=param, path=str(path))
     if reader.resampled:
-        notice(f"{label}: {shown} is {reader.file_rate} Hz; resampled to {rate} Hz")
+        ctx.resampled.append((shown, reader.file_rate))
     for text in reader.warnings:
-        notice(f"{label}: {text}")
+        ctx.notice(f"{label}: {text}")
     return reader
 
 
@@ -131,6 +133,53 @@ def _wav_data(path: Path) -> tuple[int, int | None] | None:
     except OSError:
         return None
     return None
+
+
+def time_reference(path: Path, rate: int) -> float | None:
+    """Where a recording starts on its session's timeline, in seconds after midnight:
+    a BWF ``bext`` chunk's TimeReference (samples at the file's ``rate``), else an
+    iXML chunk's TIMESTAMP_SAMPLES_SINCE_MIDNIGHT (at its TIMESTAMP_SAMPLE_RATE);
+    None where the file says nothing (or is not a RIFF/RF64 WAVE)."""
+    chunks = _wav_chunks(path, (b"bext", b"iXML"))
+    bext = chunks.get(b"bext")
+    if bext is not None and len(bext) >= 346:
+        return int.from_bytes(bext[338:346], "little") / rate
+    ixml = chunks.get(b"iXML")
+    if ixml is not None:
+        text = ixml.decode("utf-8", "replace")
+
+        def number(tag: str) -> int | None:
+            found = re.search(rf"<{tag}>\s*(\d+)\s*</{tag}>", text)
+            return int(found.group(1)) if found else None
+
+        hi, lo = number("TIMESTAMP_SAMPLES_SINCE_MIDNIGHT_HI"), \
+            number("TIMESTAMP_SAMPLES_SINCE_MIDNIGHT_LO")
+        if hi is not None and lo is not None:
+            return ((hi << 32) | lo) / (number("TIMESTAMP_SAMPLE_RATE") or rate)
+    return None
+
+
+def _wav_chunks(path: Path, wanted: tuple[bytes, ...], limit: int = 1 << 20) -> dict:
+    """The bodies of the ``wanted`` chunks of a RIFF or RF64 WAVE file (each at most
+    ``limit`` bytes), wherever they are (before or after the samples)."""
+    found: dict[bytes, bytes] = {}
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:] != b"WAVE":
+                return found
+            end = os.fstat(f.fileno()).st_size
+            pos = 12
+            while pos + 8 <= end:
+                f.seek(pos)
+                chunk = f.read(8)
+                kind, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+                if kind in wanted and size <= limit:
+                    found[kind] = f.read(size)
+                pos += 8 + size + (size & 1)
+    except OSError:
+        pass
+    return found
 
 
 _PREADV = hasattr(os, "preadv")         # a positional read (not on Windows)
@@ -472,9 +521,11 @@ class AtomicWriter:
         try:
             self._sound = sf.SoundFile(tmp, mode="w", samplerate=self.file_rate,
                                       channels=channels, format=FORMATS[fmt], subtype=subtype)
-        except Exception as exc:
+        except BaseException as exc:            # an interrupt too: nobody else holds it
             self._tmp.unlink(missing_ok=True)
             self._remove_dirs()
+            if not isinstance(exc, Exception):
+                raise
             raise AudioFileError(f"cannot write {self.path} as {fmt} {subtype} "
                                  f"({_reason(exc)})", path=str(self.path)) from None
         if subtype in ("FLOAT", "DOUBLE"):

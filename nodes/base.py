@@ -320,6 +320,9 @@ class Context:
     #: per output port, whether anything reads it (empty: not known, assume so); a node
     #: may leave an output that nothing reads unwritten
     outputs_read: tuple[bool, ...] = ()
+    #: the files nodes read at another rate than the project's: (file as written, its
+    #: rate); the engine names them all in one notice
+    resampled: list[tuple[str, int]] = field(default_factory=list)
 
     def reads(self, i: int) -> bool:
         """Whether anything reads output port ``i``."""
@@ -372,6 +375,8 @@ class Node:
     #: the engine renders this node's input once and calls ``analyse`` with it (an
     #: :class:`AnalysisTape`) before the render
     needs_analysis: ClassVar[bool] = False
+    #: a mixing point: several strips feed it (a bus, a group); where a strip ends
+    summing: ClassVar[bool] = False
     #: rough CPU time of a channel-sample relative to a compressor's (from
     #: ``bench/session.py --by-node``); the engine shares chains among workers by it
     cost: ClassVar[float] = 1.0

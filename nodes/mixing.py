@@ -137,6 +137,7 @@ class Bus(Node):
     category = "mixing"
     summary = "sums its inputs; fader, balance, mute, solo"
     params = (GAIN, PAN, MUTE, SOLO)
+    summing = True
 
     def prepare(self, ctx: Context):
         (channels,) = super().prepare(ctx)

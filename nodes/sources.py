@@ -27,6 +27,12 @@ def _patterns(value) -> list[str]:
     return []
 
 
+def _words(value) -> list[str]:
+    if not all(isinstance(w, str) and w and w == w.strip().lower() for w in value):
+        return ["must be a list of lower-case words like 'vocals' or 'double'"]
+    return []
+
+
 class Source(Node):
     """A node with no inputs that places material on the song's timeline."""
 
@@ -58,15 +64,24 @@ class Stem(Source):
               doc="template slot: file-name patterns this stem takes (e.g. kick*, *bd*)"),
         Param("fallback", [], kind="list", check=_patterns, template_only=True,
               doc="template slot: weaker patterns, tried after every slot's match"),
+        Param("family", [], kind="list", check=_words, template_only=True,
+              doc="template slot: the instrument families it takes, best first (e.g. "
+                  "backing, vocals); see the README's vocabulary"),
+        Param("prefer", [], kind="list", check=_words, template_only=True,
+              doc="template slot: qualifiers that make a file fit it better (lead, "
+                  "double, top, di ...)"),
+        Param("avoid", [], kind="list", check=_words, template_only=True,
+              doc="template slot: qualifiers that make a file fit it worse"),
+        Param("side", "", kind="choice", choices=("", "left", "right"), template_only=True,
+              doc="template slot: the side of a left/right pair it takes"),
         Param("multiple", False, kind="bool", template_only=True,
-              doc="template slot: take every matching file (each a stem into the same "
-                  "place), not just the best one"),
+              doc="template slot: take every file that fits it (each on a strip of its "
+                  "own), not just the best one"),
     )
 
     def prepare(self, ctx: Context) -> tuple[int, ...]:
         super().prepare(ctx)
-        r = self._reader = open_audio(ctx.resolve(self.path), ctx.sample_rate, ctx.node_id,
-                                      self.type_name, "path", self.path, ctx.notice)
+        r = self._reader = open_audio(ctx, self.type_name, "path", self.path)
         self._offset = int(round(self.offset_s * ctx.sample_rate))
         self._end = self._offset + r.frames
         if self.length_s > 0:

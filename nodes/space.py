@@ -230,8 +230,7 @@ class Reverb(Node):
         from .audiofile import open_audio
         from .convolution import PartitionedConvolver
 
-        reader = open_audio(ctx.resolve(self.ir_path), ctx.sample_rate, ctx.node_id,
-                            self.type_name, "ir_path", self.ir_path, ctx.notice)
+        reader = open_audio(ctx, self.type_name, "ir_path", self.ir_path)
         try:
             ir = np.zeros((reader.channels, reader.frames))
             reader.read_into(ir)

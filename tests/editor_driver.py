@@ -1,6 +1,6 @@
 """Drives the real editor window (run under Xvfb by test_editor_window.py).
 
-    python tests/editor_driver.py PROJECT RESULT.json SCREENSHOT.png
+    python tests/editor_driver.py PROJECT RESULT.json SCREENSHOT.png [STEMS_DIR]
 
 Uses Dear PyGui's own registered callbacks (the palette button, the node editor's
 link callback, menu items, the Render button), as a user's clicks would; the "+ band"
@@ -100,8 +100,55 @@ def multiband_plus_band(app: EditorApp, result: dict) -> None:
                                       if dpg.get_item_type(g) == "mvAppItemType::mvGroup"])
 
 
+def type_into(app: EditorApp, item, text: str) -> None:
+    """Click a text field with the real mouse and type into it with the keyboard
+    (Return between lines), then let the window take every key: frames until the field
+    holds the text (the window reads a few keys a frame)."""
+    mouse_click(app, item)
+    for i, line in enumerate(text.split("\n")):
+        if i:
+            subprocess.run(["xdotool", "key", "Return"], check=True, timeout=30)
+        subprocess.run(["xdotool", "type", "--delay", "15", line], check=True, timeout=60)
+    deadline = time.monotonic() + 20
+    while dpg.get_value(item) != text and time.monotonic() < deadline:
+        frames(app, 1)
+    frames(app, 3)
+
+
+def new_from_template(app: EditorApp, result: dict, stems: str) -> None:
+    """File > New from template...: assignments and ignore patterns typed into the
+    dialog with the keyboard, the stems folder chosen, the binding table shown."""
+    click(menu_item("New"))                  # a clean project: nothing to ask
+    frames(app)
+    click(menu_item("New from template..."))
+    frames(app, 5)
+    result["template_window_shown"] = dpg.is_item_shown("template_window")
+    dpg.set_value("template_choice", "band")
+    if shutil.which("xdotool"):
+        type_into(app, "template_assign", "Vox B.wav=lead_vox")
+        type_into(app, "template_ignore", "vox a*")
+        result["typed_by"] = "keyboard"
+    else:
+        dpg.set_value("template_assign", "Vox B.wav=lead_vox")
+        dpg.set_value("template_ignore", "vox a*")
+        result["typed_by"] = "set_value"
+    result["assign_field"] = dpg.get_value("template_assign")
+    result["ignore_field"] = dpg.get_value("template_ignore")
+    click("stems_dialog", {"file_path_name": stems})   # the folder chooser's answer
+    frames(app, 5)
+    graph = app.session.graph
+    result["template_stems"] = {s.id: s.params.get("path") for s in graph
+                                if s.type == "stem"}
+    result["binding_window"] = dpg.does_item_exist("binding_window") and \
+        dpg.is_item_shown("binding_window")
+    result["binding_lines"] = [dpg.get_value(t) for t in
+                               dpg.get_item_children("binding_window", 1)] \
+        if dpg.does_item_exist("binding_window") else []
+
+
 def main() -> None:
     project, result_path, shot = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+    stems = sys.argv[4] if len(sys.argv) > 4 else None
     result: dict = {}
     session = Session.open(project)
     app = EditorApp(session, width=1400, height=900)
@@ -181,6 +228,9 @@ def main() -> None:
     dpg.output_frame_buffer(file=shot)
     frames(app, 3)
     multiband_plus_band(app, result)
+    if stems is not None:
+        app.session.dirty = False            # the multiband scratch is not kept
+        new_from_template(app, result, stems)
     result_path.write_text(json.dumps(result, indent=2))
     dpg.destroy_context()
 

@@ -29,7 +29,8 @@ from mixgraph.workflows.jobs import PROJECT
 from mixgraph.workflows.overrides import load_variants, parse_set
 from mixgraph.cli.commands import main as cli_main
 from mixgraph.core.fileformat import write_document
-from mixgraph.workflows.templates import bind, load_template
+from mixgraph.workflows.binding import bind
+from mixgraph.workflows.templates import load_template
 from mixgraph.errors import ParameterError, ProjectFileError
 from mixgraph.nodes.meters import meter_file
 
@@ -375,7 +376,8 @@ def test_a_corrupt_stem_and_an_unmatched_folder_fail_alone(tmp_path, template_fi
     (corrupt / SLOTS["kick"][0]).write_bytes(
         np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
     nomatch = make_song(tmp_path / "songs" / "nomatch", seed=41, slots=(),
-                        extra={"guitar.wav": b"RIFF", "notes.txt": b"take 3 was best"})
+                        extra={"notes.txt": b"take 3 was best"})
+    sf.write(str(nomatch / "tambourine.wav"), stem_audio(41, 0), SR)    # no slot takes it
     good = songs[:2]
     out = tmp_path / "out"
     report = batch(str(template_file), [good[0], corrupt, nomatch, good[1]], out, workers=1)
@@ -386,7 +388,8 @@ def test_a_corrupt_stem_and_an_unmatched_folder_fail_alone(tmp_path, template_fi
     errors = {e["song"]: e["error"] for e in report.failed}
     for error in errors.values():
         assert "\n" not in error and "Traceback" not in error and len(error) < 400
-    assert SLOTS["kick"][0] in errors["corrupt"] and "'kick'" in errors["corrupt"]
+    # caught when the song is bound, before anything renders: the file and the reason
+    assert SLOTS["kick"][0] in errors["corrupt"] and "cannot read" in errors["corrupt"]
     assert str(nomatch) in errors["nomatch"] and "fits the template" in errors["nomatch"]
     for song in good:
         assert np.array_equal(read(out_wav(out, song.name)), references[song.name])

@@ -30,8 +30,13 @@ def driven(tmp_path_factory):
     graph = write_demo(folder / "demo")
     result = folder / "result.json"
     shot = folder / "editor.png"
+    stems = folder / "song"
+    stems.mkdir()
+    t = np.arange(24000) / 48000
+    for i, name in enumerate(("Vox A.wav", "Vox B.wav", "Kick.wav")):
+        sf.write(str(stems / name), 0.2 * np.sin(2 * np.pi * (150 + 50 * i) * t), 48000)
     cmd = [sys.executable, str(HERE / "editor_driver.py"), str(graph.path), str(result),
-           str(shot)]
+           str(shot), str(stems)]
     if not os.environ.get("DISPLAY"):
         cmd = ["xvfb-run", "-a", "-s", "-screen 0 1400x900x24"] + cmd
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -91,3 +96,19 @@ def test_plus_band_on_a_multiband_compressor_adds_a_band_it_accepts(driven):
     assert result["bands_after_four_clicks"] == 3
     assert "has 4 bands, but 2 crossovers make 3 bands" in result["status_after_fourth"]
     assert result["band_lines_drawn"] == 3 * 2          # a band's six settings: two lines
+
+
+@needs_screen
+def test_new_from_template_takes_assignments_and_ignores_typed_in_the_dialog(driven):
+    """File > New from template: 'Vox B.wav=lead_vox' and 'vox a*' typed into the
+    dialog; the project binds Vox B to the lead vocal, leaves Vox A out, and the binding
+    table is shown in a window of its own."""
+    result, _, _ = driven
+    assert result["template_window_shown"]
+    assert result["assign_field"] == "Vox B.wav=lead_vox"
+    stems = result["template_stems"]
+    assert stems["lead_vox"].endswith("Vox B.wav") and stems["kick"].endswith("Kick.wav")
+    assert not any(p.endswith("Vox A.wav") for p in stems.values())
+    assert result["binding_window"]
+    rows = [l for l in result["binding_lines"] if l.startswith("Vox A.wav")]
+    assert rows and "ignored" in rows[0] and "--ignore vox a*" in rows[0]

@@ -16,7 +16,8 @@ import soundfile as sf
 
 from mixgraph import Graph, load, render, save, validate
 from mixgraph.workflows.demo import build_project, synthesise
-from mixgraph.workflows.templates import bind, list_templates, load_template, normalise
+from mixgraph.workflows.binding import bind
+from mixgraph.workflows.templates import list_templates, load_template
 from mixgraph.errors import MixgraphError
 from mixgraph.nodes.meters import meter_file
 
@@ -79,21 +80,30 @@ def is_silent(path: Path) -> bool:
     return data.size == 0 or float(np.max(np.abs(data))) < 10 ** (-60 / 20)
 
 
-# ------------------------------------------------------------------ normalise
-@pytest.mark.parametrize("name, expected", [
-    ("01_Kick_In.wav", "kick in"),
-    ("BD sub.wav", "bd sub"),
-    ("Vox Lead take3.flac", "vox lead take3"),
-    ("gtr L.wav", "gtr l"),
-    ("gtr R.wav", "gtr r"),
-    ("02 - Snare-Top.WAV", "snare top"),
-    ("Backing harmony.wav", "backing harmony"),
-    ("bv2.wav", "bv2"),
-    ("My.Song.v2.aif", "my song v2"),
-    ("07__OH__L.wav", "oh l"),
+# ------------------------------------------------------------------ names
+@pytest.mark.parametrize("name, family, qualifiers, side", [
+    ("01_Kick_In.wav", "kick", {"in"}, None),
+    ("BD sub.wav", "kick", set(), None),               # a kick: 'sub' loses to 'bd'
+    ("Vox Lead take3.flac", "vocals", {"lead"}, None),
+    ("gtr L.wav", "guitar", set(), "left"),
+    ("02 - Snare-Top.WAV", "snare", {"top"}, None),
+    ("Backing harmony.wav", "backing", set(), None),
+    ("bv2.wav", "backing", set(), None),
+    ("07__OH__L.wav", "overheads", set(), "left"),
+    ("Lead Gtr.wav", "guitar", {"lead"}, None),        # a qualifier never decides
+    ("LeadVox_Dbl.wav", "vocals", {"lead", "double"}, None),
+    ("Kick Room.wav", "kick", {"room"}, None),
+    ("Synth Bass.wav", "bass", set(), None),
+    ("Guide Vox.wav", "guide", set(), None),
+    ("Song Premaster.wav", "mix", set(), None),
+    ("Song Master.wav", "mastered", set(), None),
+    ("My.Song.v2.aif", None, set(), None),
 ])
-def test_normalise_lowers_case_and_drops_track_number_separators_and_extension(name, expected):
-    assert normalise(name) == expected
+def test_a_name_reads_as_a_family_and_qualifiers(name, family, qualifiers, side):
+    from mixgraph.workflows.names import read_name
+
+    r = read_name(name)
+    assert (r.family, set(r.qualifiers), r.side) == (family, qualifiers, side)
 
 
 # ------------------------------------------------------------------ binding
@@ -126,15 +136,23 @@ def test_odd_names_bind_to_the_band_slots_a_user_would_expect(odd_band):
     assert stems_of(g)["gtr_l"].endswith("gtr L.wav")
     assert stems_of(g)["gtr_r"].endswith("gtr R.wav")
     assert stems_of(g)["lead_vox"].endswith("Vox Lead take3.flac")
-    assert not b.ambiguities and not b.unmatched and not b.caught
+    assert not b.notices and not b.unmatched and not b.caught
 
 
-def test_kick_slot_takes_both_kick_mics_each_feeding_the_kick_chain(odd_band):
-    _, _, g, _ = odd_band
-    kick_stems = {sid: p for sid, p in stems_of(g).items() if feeds(g, sid, "kick_eq")}
-    assert sorted(Path(p).name for p in kick_stems.values()) == ["01_Kick_In.wav",
-                                                                  "BD sub.wav"]
-    assert len(kick_stems) == 2
+def test_kick_slot_gives_each_kick_mic_a_strip_of_its_own_into_the_drum_group(odd_band):
+    """One strip per file: each mic has its own EQ, compressor and channel (its own
+    level and polarity), and both channels feed the slot's group."""
+    _, _, g, b = odd_band
+    kicks = {f.file: f.nodes for f in b.files if f.slot == "kick"}
+    assert sorted(kicks) == ["01_Kick_In.wav", "BD sub.wav"]
+    first, second = kicks["01_Kick_In.wav"], kicks["BD sub.wav"]
+    assert first == ["kick", "kick_eq", "kick_comp", "kick_ch"]
+    assert second == ["kick_2", "kick_eq_2", "kick_comp_2", "kick_ch_2"]
+    for strip in (first, second):
+        for a, b_ in zip(strip, strip[1:]):
+            assert feeds(g, a, b_), (a, b_)
+        assert feeds(g, strip[-1], "drums")
+    assert g.nodes["kick_eq_2"].params == g.nodes["kick_eq"].params
 
 
 def test_click_track_is_reported_as_ignored_and_kept_out_of_the_project(odd_band):
@@ -185,38 +203,45 @@ def test_bound_odd_band_project_validates_and_renders_a_mix_that_is_not_silent(o
     assert report.output("mix_out")["integrated_lufs"] > -40.0
 
 
-def test_two_takes_for_a_single_slot_bind_one_and_report_the_other(tmp_path):
+def test_two_takes_for_a_single_slot_keep_both_the_second_in_the_next_slot(tmp_path):
+    """A tie no longer drops a file: the lead vocal slot takes the first take by name,
+    the second goes to the next slot for vocals (the backing vocals), and the notice
+    says it was name order that decided."""
     stems = write_stems(tmp_path / "stems", {"kick.wav": noise(seed=1),
                                              "vox lead take2.wav": noise(seed=2),
                                              "vox lead take3.wav": noise(seed=3)})
     g, b = bind(load_template("band"), stems, tmp_path)
-    assert len(b.bound["lead_vox"]) == 1
-    chosen = b.bound["lead_vox"][0]
-    other = ({"vox lead take2.wav", "vox lead take3.wav"} - {chosen}).pop()
-    assert Path(stems_of(g)["lead_vox"]).name == chosen
-    reports = [a for a in b.ambiguities if "lead_vox" in a and other in a]
-    assert reports, b.ambiguities
-    assert any(line.startswith("ambiguous:") and other in line for line in b.lines())
+    assert b.bound["lead_vox"] == ["vox lead take2.wav"]
+    assert b.bound["bvs"] == ["vox lead take3.wav"]
+    assert Path(stems_of(g)["lead_vox"]).name == "vox lead take2.wav"
+    assert b.notices == ["vox lead take2.wav and vox lead take3.wav fit slot lead_vox "
+                         "equally; it takes one file and took vox lead take2.wav (first by "
+                         "name); vox lead take3.wav went to bvs (choose with --assign "
+                         "FILE=SLOT)"]
+    assert {"vox lead take2.wav", "vox lead take3.wav"} <= bound_names(g)
 
 
-def test_a_take_reported_as_left_out_is_not_mixed_in(tmp_path):
-    stems = write_stems(tmp_path / "stems", {"kick.wav": noise(seed=1),
-                                             "vox lead take2.wav": noise(seed=2),
-                                             "vox lead take3.wav": noise(seed=3)})
-    g, b = bind(load_template("band"), stems, tmp_path)
-    (left_out,) = {"vox lead take2.wav", "vox lead take3.wav"} - set(b.bound["lead_vox"])
-    assert any(f"left out {left_out}" in a for a in b.ambiguities)
-    assert left_out not in bound_names(g)
+def test_a_second_take_with_no_other_slot_goes_to_the_catch_all(tmp_path):
+    """Two bass files, and the band's bass slot full: nothing is dropped, the second
+    gets a channel of its own into the mix."""
+    template = load_template("band")
+    template.nodes["bass"].params["multiple"] = False
+    stems = write_stems(tmp_path / "stems", {"Bass DI.wav": noise(seed=1),
+                                             "Synth Bass.wav": noise(seed=2)})
+    g, b = bind(template, stems, tmp_path)
+    assert b.bound == {"bass": ["Bass DI.wav"]} and b.caught == ["Synth Bass.wav"]
+    assert "Synth Bass.wav found no other slot with room" in b.notices[0]
+    assert "the slots for bass are full" in {f.file: f for f in b.files}["Synth Bass.wav"].why
 
 
-def test_a_file_fitting_two_slots_equally_is_reported_and_bound_once(tmp_path):
+def test_a_file_fitting_two_slots_equally_goes_to_the_first_and_says_so(tmp_path):
     stems = write_stems(tmp_path / "stems", {"kick.wav": noise(seed=1),
                                              "gtr.wav": noise(seed=2)})
     g, b = bind(load_template("band"), stems, tmp_path)
-    ties = [a for a in b.ambiguities if "gtr.wav" in a]
-    assert ties and "gtr_l" in ties[0] and "gtr_r" in ties[0]
+    assert b.bound["gtr_l"] == ["gtr.wav"] and "gtr_r" not in b.bound
+    assert b.notices == ["gtr.wav fits gtr_l and gtr_r equally; it went to gtr_l, the "
+                         "first in the template"]
     assert [p for p in stems_of(g).values() if p.endswith("gtr.wav")] == ["stems/gtr.wav"]
-    assert any(line.startswith("ambiguous:") and "gtr.wav" in line for line in b.lines())
 
 
 def test_catch_all_template_routes_an_unknown_file_through_a_new_channel_into_the_mix(
@@ -273,8 +298,10 @@ def test_leave_out_template_lists_an_unknown_file_as_unmatched_with_a_warning(tm
     g, b = bind(template, stems, tmp_path)
     assert b.bound == {"mix": ["final mix.wav"]}
     # the mix slot's fallback '*' fits anything, so the tambourine lost the slot to the
-    # better-fitting file: left out, with a warning, never caught
-    assert b.unmatched + b.declined == ["tambourine.wav"] and b.caught == []
+    # better-fitting file: left out by the template's rule, with a warning, never caught
+    assert b.unmatched == ["tambourine.wav"] and b.caught == []
+    fate = {f.file: f for f in b.files}["tambourine.wav"]
+    assert fate.fate == "left out" and "leaves out" in fate.why
     assert "tambourine.wav" not in bound_names(g)
     assert not any("tambourine" in n for n in g.nodes)
     warnings = [line for line in b.lines() if line.startswith("warning:")]
@@ -288,10 +315,15 @@ def test_three_backing_vocal_files_all_bind_to_the_bvs_slot(tmp_path):
                         {f: noise(seed=i) for i, f in enumerate(files)})
     g, b = bind(load_template("band"), stems, tmp_path)
     assert sorted(b.bound["bvs"]) == sorted(files)
-    into_chain = [sid for sid in stems_of(g) if feeds(g, sid, "bvs_eq")]
-    assert len(into_chain) == 3
-    assert sorted(Path(stems_of(g)[sid]).name for sid in into_chain) == sorted(files)
-    assert not b.ambiguities and not b.unmatched and not b.caught
+    strips = [f.nodes for f in b.files if f.slot == "bvs"]
+    assert len(strips) == 3 and len({s[1] for s in strips}) == 3     # three EQs
+    channels = [next(n for n in s if g.nodes[n].type == "channel") for s in strips]
+    assert channels == ["bvs_ch", "bvs_ch_2", "bvs_ch_3"]
+    for ch in channels:                   # each strip into what the slot's strip feeds
+        assert {str(l.dst) for l in g.links_from(ch) if l.src.port == "out"} == \
+            {str(l.dst) for l in g.links_from("bvs_ch") if l.src.port == "out"}
+    assert sorted(Path(stems_of(g)[s[0]]).name for s in strips) == sorted(files)
+    assert not b.notices and not b.unmatched and not b.caught
     assert validate(g).ok
 
 
@@ -363,7 +395,7 @@ def test_band_binds_the_demo_stems_to_their_own_slots(demo_stems, tmp_path):
     assert {k: v for k, v in b.bound.items()} == {
         "kick": ["kick.wav"], "snare": ["snare.wav"], "hats": ["hats.wav"],
         "bass": ["bass.wav"], "keys": ["keys.wav"], "lead_vox": ["lead.wav"]}
-    assert not b.caught and not b.unmatched and not b.ambiguities
+    assert not b.caught and not b.unmatched and not b.notices
 
 
 # ------------------------------------------------------------------ listing
@@ -407,7 +439,7 @@ def demo_song(tmp_path, demo_audio):
     return folder
 
 
-SLOT_KEYS = ("path", "match", "fallback", "multiple")
+SLOT_KEYS = ("path", "match", "fallback", "multiple", "family", "prefer", "avoid", "side")
 
 
 def _without_slots(g: Graph) -> dict:
@@ -438,7 +470,10 @@ def test_saved_user_template_is_listed_unbound_and_gives_back_an_equivalent_proj
     for spec in template:
         if spec.type == "stem":
             assert spec.params["path"] == ""
-            assert spec.params["match"] and any(spec.id in p for p in spec.params["match"])
+            # a slot for its file's family (the demo's stems are named for theirs), or
+            # for names like its own where the name has none ('lead')
+            expected = {"lead": {"match": ["*lead*"]}}.get(spec.id, {"family": [spec.id]})
+            assert {k: spec.params[k] for k in expected} == expected, spec.params
     assert _without_slots(template) == _without_slots(original)
     assert template.links == original.links
     assert template.sample_rate == original.sample_rate
@@ -495,8 +530,10 @@ def test_new_writes_the_project_and_prints_the_binding(tmp_path, demo_stems):
     assert result.returncode == 0, result.stderr
     assert out.is_file()
     lines = result.stdout.splitlines()
+    assert lines[0].split() == ["file", "fate", "slot", "or", "rule", "starts", "why"]
+    rows = {l.split()[0]: l.split()[1:4] for l in lines[1:] if l.split()[0].endswith(".wav")}
     for slot, name in (("kick", "kick.wav"), ("lead_vox", "lead.wav"), ("keys", "keys.wav")):
-        assert f"bound {slot}: {name}" in lines
+        assert rows[name] == ["bound", slot, "0.000"], rows
     assert any(l.startswith("removed (no file for them):") and "toms" in l for l in lines)
     assert any(l.startswith(f"wrote {out}") for l in lines)
     g = load(out)

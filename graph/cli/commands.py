@@ -68,12 +68,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("new", help="bind a folder of stems to a template: a new project",
                        description="Make a project from a template: every audio file in "
-                                   "the stems folder is bound to the slot it matches best.")
+                                   "the stems folder (and its subfolders) gets one fate: "
+                                   "bound to the slot it fits best, routed through the "
+                                   "catch-all, or ignored by a rule; the binding table "
+                                   "says which and why.")
     p.add_argument("--template", "-t", required=True, metavar="NAME",
                    help="a template name (see 'mixgraph templates') or a template file")
     p.add_argument("--stems", required=True, metavar="DIR", help="folder of audio files")
     p.add_argument("-o", "--output", required=True, metavar="PROJECT",
-                   help="project file to write (.mgraph or .json)")
+                   help="project file to write (.mgraph or .json); its folder is made")
+    p.add_argument("--assign", action="append", default=[], metavar="FILE=SLOT",
+                   help="bind a file to a slot by hand (repeatable)")
+    p.add_argument("--ignore", action="append", default=[], metavar="PATTERN",
+                   help="leave files whose name fits this pattern out (repeatable)")
+    p.add_argument("--leave-out", action="store_true",
+                   help="leave out what no slot or catch-all takes, instead of stopping")
+    p.add_argument("--sample-rate", type=int, metavar="HZ",
+                   help="the project's rate (default: the rate most files share)")
     p.add_argument("--force", action="store_true", help="replace an existing project file")
     p.add_argument("--json", action="store_true", help="print the binding as JSON")
 
@@ -362,20 +373,40 @@ def _interrupt(signum, frame):
 
 def cmd_new(args) -> int:
     from mixgraph import save
-
-    from mixgraph.workflows.templates import bind, load_template
+    from mixgraph.errors import ParameterError, ProjectFileError
+    from mixgraph.workflows.binding import bind, parse_assignments
+    from mixgraph.workflows.templates import load_template
 
     target = Path(args.output)
     if target.exists() and not args.force:
-        from mixgraph.errors import ProjectFileError
         raise ProjectFileError(f"{target} exists; pass --force to replace it")
+    assign = parse_assignments(args.assign)
+    if args.sample_rate is not None and not 8000 <= args.sample_rate <= 384000:
+        raise ParameterError(f"--sample-rate must be between 8000 and 384000 Hz, "
+                             f"got {args.sample_rate}")
     template = load_template(args.template)
-    graph, binding = bind(template, Path(args.stems), target.resolve().parent)
+    folder = target.absolute().parent
+    graph, binding = bind(template, Path(args.stems), folder, assign=assign,
+                          ignore=args.ignore, leave_out=args.leave_out,
+                          sample_rate=args.sample_rate)
     if not any(s.type == "stem" for s in graph):
-        from mixgraph.errors import ProjectFileError
+        ignored = "; ".join(f"{f.file} ({f.why})" for f in binding.of("ignored"))
         raise ProjectFileError(f"no file in {args.stems} fits the template "
-                               f"{args.template!r}; nothing was written")
-    save(graph, target)
+                               f"{args.template!r}; nothing was written"
+                               + (f" (ignored: {ignored}; bind one with --assign "
+                                  "FILE=SLOT)" if ignored else ""))
+    made = [d for d in reversed(folder.parents) if not d.exists()] + \
+        ([folder] if not folder.exists() else [])
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        save(graph, target)
+    except BaseException:
+        for d in reversed(made):
+            try:
+                d.rmdir()
+            except OSError:
+                break
+        raise
     if args.json:
         print(json.dumps(dict(binding.to_dict(), project=str(target)), indent=2))
     else:

@@ -29,8 +29,9 @@ FORMAT_VERSION = 1
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,127}$")
 DEFAULT_SETTINGS = {"max_tail_s": 30.0}
 SETTINGS_RANGES = {"max_tail_s": (0.0, 3600.0)}
-# a template's rule for files no slot matches (its "template" section, see templates)
-UNMATCHED_RULES = ("catch_all", "leave_out")
+# a template's rule for files no slot matches (its "template" section, see binding):
+# an error unless the template says otherwise
+UNMATCHED_RULES = ("error", "catch_all", "leave_out")
 KNOWN_KEYS = ("format", "version", "kind", "sample_rate", "settings", "meta", "template",
               "nodes", "links", "ui")
 

@@ -340,6 +340,7 @@ class _PlanBuilder:
         self.muted, self.live = solo_gate(graph)
         self.nodes: dict[str, Node] = {}                  # every node constructed so far
         self.notices: list[str] = []
+        self.resampled: list[tuple[str, int]] = []      # (file as written, its rate)
 
     def build(self) -> Plan:
         """Run the passes and assemble the plan."""
@@ -354,8 +355,16 @@ class _PlanBuilder:
         return Plan(steps=steps, buffers=self.pool.buffers, block_size=self.block,
                     sample_rate=self.graph.sample_rate, content_frames=self.content,
                     sink_ends=sink_ends, end_frames=self.render_length(sink_ends),
-                    notices=self.notices, latency=self.lat_out, graph=self.node_graph(), chains=self.chains, segment=self.segment,
-                    stacks=self.stacks)
+                    notices=self.notices + self.resampling_notice(),
+                    latency=self.lat_out, graph=self.node_graph(), chains=self.chains,
+                    segment=self.segment, stacks=self.stacks)
+
+    def resampling_notice(self) -> list[str]:
+        """One line naming every file read at another rate (not a line per file)."""
+        if not self.resampled:
+            return []
+        files = ", ".join(f"{shown} ({rate} Hz)" for shown, rate in self.resampled)
+        return [f"resampled to the project's {self.graph.sample_rate} Hz: {files}"]
 
     def close(self) -> None:
         for node in self.nodes.values():
@@ -427,7 +436,7 @@ class _PlanBuilder:
                       max_block=self.segment if nid in self.chain_of else self.block,
                       input_channels=tuple(ch for _, _, ch in ports),
                       base_dir=self.graph.base_dir, node_id=nid, notices=self.notices,
-                      content_frames=content, outputs_read=read)
+                      content_frames=content, outputs_read=read, resampled=self.resampled)
         out_ch = tuple(node.prepare(ctx))
         if len(out_ch) != len(cls.outputs) or any(c not in (1, 2) for c in out_ch):
             raise GraphError(f"node '{nid}' ({cls.type_name}) reported channel counts "

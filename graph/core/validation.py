@@ -212,7 +212,7 @@ def _check_inside(graph: Graph, overrides: dict, v: Validation) -> None:
 
 def _check_template(graph: Graph, err) -> None:
     t = graph.template
-    rule = t.get("unmatched", "leave_out")
+    rule = t.get("unmatched", "error")
     if rule not in UNMATCHED_RULES:
         err(ProjectFileError(f"template: 'unmatched' must be one of "
                              f"{', '.join(UNMATCHED_RULES)}, got {rule!r}"))
@@ -220,9 +220,18 @@ def _check_template(graph: Graph, err) -> None:
     if rule == "catch_all" and not (isinstance(into, str) and into in graph.nodes):
         err(ProjectFileError(f"template: 'catch_all_into' must name a node that unmatched "
                              f"files feed, got {t.get('catch_all_into')!r}"))
-    ignore = t.get("ignore", [])
-    if not isinstance(ignore, list) or not all(isinstance(p, str) for p in ignore):
-        err(ProjectFileError("template: 'ignore' must be a list of file-name patterns"))
+    for key, what in (("ignore", "file-name patterns"), ("ignore_families", "family names")):
+        value = t.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+            err(ProjectFileError(f"template: '{key}' must be a list of {what}"))
+    words = t.get("vocabulary", {})
+    if not isinstance(words, dict) or not all(
+            isinstance(k, str) and isinstance(v, list) and all(isinstance(w, str) for w in v)
+            for k, v in words.items()):
+        err(ProjectFileError("template: 'vocabulary' must map family names to lists of "
+                             "words"))
+    if not isinstance(t.get("mastering", False), bool):
+        err(ProjectFileError("template: 'mastering' must be true or false"))
     if not any(s.type == "stem" for s in graph):
         err(ProjectFileError("the template has no stem slots to bind"))
 

@@ -580,7 +580,7 @@ def _suffix(fmt: str) -> str:
 def new_album(folder: str | os.PathLike, sample_rate: int = 48000, gap_s: float = 2.0,
               mode: str = "album", target_lufs: float = -14.0) -> dict:
     """An album document listing the mixes and projects in ``folder`` in name order."""
-    from .templates import AUDIO_SUFFIXES
+    from .binding import AUDIO_SUFFIXES
 
     folder = Path(folder)
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in

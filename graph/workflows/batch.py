@@ -231,7 +231,7 @@ class BatchReport:
 
 def _attention(entry: dict) -> list[str]:
     """A job's binding problems, notices and warnings, as lines."""
-    from .templates import Binding
+    from .binding import Binding
 
     lines = Binding.from_dict(entry["binding"]).attention() if entry.get("binding") else []
     lines += [f"notice: {n}" for n in entry.get("notices") or []]

@@ -90,6 +90,9 @@ def _pool(todo, template_doc, workers, finished, running_cb) -> None:
                 if future.done() and not future.cancelled() and future.exception() is None:
                     finished(todo[i], future.result())
             _stop(pool)
+            for future, i in running.items():  # a worker stopped at a bad moment (or
+                if not future.done():          # killed) may have left a partial file
+                    _tidy(todo[i], template_doc)
             raise
         pool.shutdown(wait=True, cancel_futures=True)
         for i in _culprits(waiting, slots, pids, procs):

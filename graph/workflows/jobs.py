@@ -49,7 +49,7 @@ def job_key(song: str, variant: str | None) -> str:
 def prepare(job: Job, template_doc: dict) -> tuple[Graph, Any, list[str]]:
     """The job's project: the template bound to its stems, with its overrides (the
     same wherever it is made, so that its hash is too)."""
-    from .templates import bind
+    from .binding import bind
 
     template = Graph.from_document(template_doc, base_dir=job.project_dir)
     graph, binding = bind(template, job.song_dir, job.project_dir)
