@@ -614,8 +614,9 @@ def test_template_only_stem_parameters_show_only_in_a_template(tmp_path):
     t.add("output", id="out", path="out.wav")
     t.connect("kick", "out")
     nodes, _ = canvas.views(t)
-    assert [p.name for p in nodes["kick"].params] == ["path", "gain_db", "offset_s", "length_s",
-                                                      "match", "fallback", "multiple"]
+    assert [p.name for p in nodes["kick"].params] == [
+        "path", "gain_db", "offset_s", "length_s", "match", "fallback", "family", "prefer",
+        "avoid", "side", "multiple"]
     params = param_dict(nodes["kick"])
     assert params["match"] == ["kick*", "bd*"] and params["multiple"] is True
     assert params["fallback"] == []
