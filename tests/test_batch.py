@@ -1127,3 +1127,19 @@ def test_a_worker_hashes_a_stem_once_for_all_its_variants_until_it_changes(tmp_p
     os.utime(stem, ns=(first["mtime_ns"] + 10**9, first["mtime_ns"] + 10**9))
     second = jobs._input_record(stem)
     assert len(calls) == 2 and second["sha256"] != first["sha256"]
+
+
+def test_a_notice_every_variant_gives_is_said_once_for_all_of_them(tmp_path, template_file):
+    """A stem at another rate is resampled in each of a song's variants: the report
+    says so in one line naming every variant, not once per variant."""
+    song = make_song(tmp_path / "songs" / "mixed", seed=3)
+    name = SLOTS["vox"][0]
+    sf.write(str(song / name), stem_audio(3, 2, seconds=SECONDS)[:int(SECONDS * 44100)],
+             44100, subtype="PCM_24")
+    report = batch(str(template_file), [song], tmp_path / "out", workers=1,
+                   variants=VARIANTS)
+    assert report.ok, report.format()
+    lines = [l for l in report.format().splitlines() if "resampled" in l]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("mixed/instrumental, mixed/main, mixed/vocal_up: notice: "
+                               "resampled to the project's 48000 Hz")

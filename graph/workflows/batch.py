@@ -216,9 +216,12 @@ class BatchReport:
         for e in self.failed:
             lines.append(f"failed: {_job_key(e)}: {e['error']}")
         lines += [f"notice: {n}" for n in self.notices]
-        for e in sorted(self.entries, key=_job_key):       # what this run has to say
+        said: dict[str, list[str]] = {}              # what this run has to say, once
+        for e in sorted(self.entries, key=_job_key):  # for all the jobs that say it
             if _job_key(e) not in self.skipped:
-                lines += [f"{_job_key(e)}: {text}" for text in _attention(e)]
+                for text in _attention(e):
+                    said.setdefault(text, []).append(_job_key(e))
+        lines += [f"{', '.join(jobs)}: {text}" for text, jobs in said.items()]
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
