@@ -123,6 +123,8 @@ class EditorApp:
                                   callback=lambda: self.board.frame())
                 dpg.add_menu_item(label="Arrange", callback=lambda: (
                     self.edit(self.session.arrange), self.board.frame()))
+                dpg.add_menu_item(label="Template rules...",
+                                  callback=lambda: self.templating.open_rules())
             with dpg.menu(label="Render"):
                 dpg.add_menu_item(label="Render...", callback=lambda: self.rendering.start())
                 dpg.add_menu_item(label="Play / Stop", shortcut="Space",

@@ -244,6 +244,21 @@ class Session:
         from .layout import arrange
         self._edit("arrange", lambda: arrange(self.graph))
 
+    def set_template_rules(self, rules: dict) -> None:
+        """Replace a template's rules (its ``template`` section) as one undoable step;
+        rules validation refuses are refused with its message."""
+        if self.graph.kind != "template":
+            raise MixgraphError("this project is not a template: save it as one first "
+                                "(File > Save as template...)")
+
+        def change() -> None:
+            self.graph.template = dict(rules)
+            wrong = [e.message for e in validate(self.graph, check_files=False).errors
+                     if e.message.startswith("template:")]
+            if wrong:
+                raise MixgraphError(wrong[0])
+        self._edit("template rules", change)
+
     def replace_graph(self, graph: Graph, label: str = "replace") -> None:
         """Take another graph's content as one undoable step (new from template ...)."""
         self._edit(label, lambda: self.graph.replace_with(graph.to_document()))

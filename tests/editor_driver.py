@@ -1,6 +1,6 @@
 """Drives the real editor window (run under Xvfb by test_editor_window.py).
 
-    python tests/editor_driver.py PROJECT RESULT.json SCREENSHOT.png [STEMS_DIR]
+    python tests/editor_driver.py PROJECT RESULT.json SCREENSHOT.png [STEMS_DIR TEMPLATE]
 
 Uses Dear PyGui's own registered callbacks (the palette button, the node editor's
 link callback, menu items, the Render button), as a user's clicks would; the "+ band"
@@ -134,6 +134,13 @@ def new_from_template(app: EditorApp, result: dict, stems: str) -> None:
         result["typed_by"] = "set_value"
     result["assign_field"] = dpg.get_value("template_assign")
     result["ignore_field"] = dpg.get_value("template_ignore")
+    choose = next(i for i in dpg.get_all_items()
+                  if dpg.get_item_type(i) == "mvAppItemType::mvButton"
+                  and dpg.get_item_label(i) == "Choose stems folder...")
+    mouse_click(app, choose) if shutil.which("xdotool") else click(choose)
+    frames(app, 3)
+    result["stems_dialog_shown"] = dpg.is_item_shown("stems_dialog")
+    dpg.hide_item("stems_dialog")
     click("stems_dialog", {"file_path_name": stems})   # the folder chooser's answer
     frames(app, 5)
     graph = app.session.graph
@@ -144,6 +151,24 @@ def new_from_template(app: EditorApp, result: dict, stems: str) -> None:
     result["binding_lines"] = [dpg.get_value(t) for t in
                                dpg.get_item_children("binding_window", 1)] \
         if dpg.does_item_exist("binding_window") else []
+
+
+def template_rules(app: EditorApp, result: dict, template: str) -> None:
+    """Edit > Template rules... on a template: a vocabulary word typed in, Apply."""
+    app.replace_session(Session.open(template))
+    frames(app, 3)
+    click(menu_item("Template rules..."))
+    frames(app, 5)
+    result["rules_window_shown"] = dpg.is_item_shown("rules_window")
+    if shutil.which("xdotool"):
+        type_into(app, "rules_vocabulary", "keys: mellotron")
+        mouse_click(app, "rules_apply")
+    else:
+        dpg.set_value("rules_vocabulary", "keys: mellotron")
+        click("rules_apply")
+    frames(app, 3)
+    result["rules_after_apply"] = app.session.graph.template
+    result["rules_status"] = app.status_text
 
 
 def main() -> None:
@@ -231,6 +256,8 @@ def main() -> None:
     if stems is not None:
         app.session.dirty = False            # the multiband scratch is not kept
         new_from_template(app, result, stems)
+        app.session.dirty = False
+        template_rules(app, result, sys.argv[5])
     result_path.write_text(json.dumps(result, indent=2))
     dpg.destroy_context()
 

@@ -1424,3 +1424,38 @@ def test_a_project_without_a_layout_is_laid_out_when_opened(tmp_path):
     assert len(pos) == len(session.graph.nodes)
     assert pos["kick"][0] < pos["kick_ch"][0] < pos["master_out"][0]
     assert not session.dirty
+
+
+def test_template_rules_round_trip_through_the_rules_window_fields():
+    from mixgraph.editor.templating import rule_fields, rules_from_fields
+
+    rules = {"description": "band", "unmatched": "catch_all", "catch_all_into": "mix",
+             "ignore_families": ["click", "guide"], "ignore": ["*scratch*"],
+             "vocabulary": {"keys": ["mellotron", "harpsichord"]}, "mastering": False}
+    fields = rule_fields(rules)
+    assert fields["vocabulary"] == "keys: mellotron, harpsichord"
+    assert rules_from_fields(fields, rules) == rules
+    fields["unmatched"] = "leave_out"
+    fields["vocabulary"] = "keys mellotron"
+    from mixgraph import MixgraphError
+    with pytest.raises(MixgraphError, match="write it as 'family: word, word'"):
+        rules_from_fields(fields, rules)
+
+
+def test_template_rules_are_one_undoable_edit_and_checked(tmp_path):
+    from mixgraph import MixgraphError
+    from mixgraph.workflows.templates import load_template
+
+    session = Session(load_template("band"))
+    before = dict(session.graph.template)
+    new_rules = dict(before, description="mine", ignore_families=["click"])
+    session.set_template_rules(new_rules)
+    assert session.graph.template == new_rules and session.dirty
+    session.undo()
+    assert session.graph.template == before
+    with pytest.raises(MixgraphError, match="catch_all_into"):
+        session.set_template_rules(dict(before, catch_all_into="nowhere"))
+    assert session.graph.template == before
+    plain = Session(Graph())
+    with pytest.raises(MixgraphError, match="not a template"):
+        plain.set_template_rules({})

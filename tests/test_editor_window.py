@@ -35,8 +35,13 @@ def driven(tmp_path_factory):
     t = np.arange(24000) / 48000
     for i, name in enumerate(("Vox A.wav", "Vox B.wav", "Kick.wav")):
         sf.write(str(stems / name), 0.2 * np.sin(2 * np.pi * (150 + 50 * i) * t), 48000)
+    from mixgraph.core.fileformat import write_document
+    from mixgraph.workflows.templates import load_template
+
+    template = folder / "mine.json"
+    write_document(load_template("band").to_document(), template)
     cmd = [sys.executable, str(HERE / "editor_driver.py"), str(graph.path), str(result),
-           str(shot), str(stems)]
+           str(shot), str(stems), str(template)]
     if not os.environ.get("DISPLAY"):
         cmd = ["xvfb-run", "-a", "-s", "-screen 0 1400x900x24"] + cmd
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -104,7 +109,7 @@ def test_new_from_template_takes_assignments_and_ignores_typed_in_the_dialog(dri
     dialog; the project binds Vox B to the lead vocal, leaves Vox A out, and the binding
     table is shown in a window of its own."""
     result, _, _ = driven
-    assert result["template_window_shown"]
+    assert result["template_window_shown"] and result["stems_dialog_shown"]
     assert result["assign_field"] == "Vox B.wav=lead_vox"
     stems = result["template_stems"]
     assert stems["lead_vox"].endswith("Vox B.wav") and stems["kick"].endswith("Kick.wav")
@@ -112,3 +117,14 @@ def test_new_from_template_takes_assignments_and_ignores_typed_in_the_dialog(dri
     assert result["binding_window"]
     rows = [l for l in result["binding_lines"] if l.startswith("Vox A.wav")]
     assert rows and "ignored" in rows[0] and "--ignore vox a*" in rows[0]
+
+
+@needs_screen
+def test_template_rules_are_edited_in_their_window(driven):
+    """Edit > Template rules...: a vocabulary line typed with the keyboard and applied
+    becomes the template's rule."""
+    result, _, _ = driven
+    assert result["rules_window_shown"]
+    assert result["rules_after_apply"]["vocabulary"] == {"keys": ["mellotron"]}
+    assert result["rules_after_apply"]["unmatched"] == "catch_all"
+    assert result["rules_status"] == "template rules changed"
