@@ -26,6 +26,7 @@ import networkx as nx
 import numpy as np
 
 from mixgraph.errors import MixgraphError, ParameterError, RenderCancelled
+from mixgraph.nodes.stream import TailGroup
 from mixgraph.nodes.tempfiles import temp_folder
 
 from .model import Graph
@@ -56,8 +57,9 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
     ``cancel`` stops the render (:class:`RenderCancelled`), writing nothing.
     ``allow_outside`` lets a project from a file write outside its folder (see
     :func:`mixgraph.core.validation.validate`).  The outputs named in
-    ``same_length`` all run to the end of the longest of them (stems that are to be
-    summed).
+    ``same_length`` end together (stems that are to be summed): each keeps its tail
+    up to the last sample that any of them keeps (at or above -90 dBFS, within the
+    longest of their declared tails), so all are one length.
 
     ``workers`` (default: one per core) run independent chains of nodes in parallel
     (see :mod:`mixgraph.core.runners`).  Where the platform can fork and no other
@@ -80,6 +82,7 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
         longest = max(plan.sink_ends[n] for n in same_length)
         for n in same_length:
             plan.sink_ends[n] = longest
+        plan.together = set(same_length)
         plan.end_frames = max(plan.end_frames, max(
             s.latency_in + plan.sink_ends[s.node_id] for s in plan.sinks))
     try:
@@ -205,8 +208,10 @@ def _run(plan: Plan, progress, cancel, watch: Watcher | None, runner: Runner) ->
     with temp_folder() as folder:
         try:
             tapes = _analyse(plan, folder, final, tracker, cancel, runner)
+            together = TailGroup()
             for step in sinks:
-                step.node.begin(plan.content_frames, plan.sink_ends[step.node_id])
+                step.node.begin(plan.content_frames, plan.sink_ends[step.node_id],
+                                together if step.node_id in plan.together else None)
                 begun.append(step)
             _run_pass(plan, [s for s in plan.steps if s.node_id in final], tapes, tracker,
                       cancel, watch=watch, runner=runner)
