@@ -516,8 +516,12 @@ def format_loudness(r: dict) -> str:
     corr = "n/a (mono)" if r.get("correlation") is None else f"{r['correlation']:+.2f}"
     if r.get("correlation_min") is not None:
         corr += f" (lowest {r['correlation_min']:+.2f})"
+    chans = {1: "mono", 2: "stereo"}.get(r["channels"], f"{r['channels']} ch")
+    clipped = (f"   CLIPPED {r['clipped_samples']:,} samples at full scale"
+               if r.get("clipped_samples") else "")
     return "\n".join([
-        f"{r['path']}  ({r['duration_s']:.2f} s)",
+        f"{r['path']}  ({r['duration_s']:.2f} s, {r['format'].upper()} {r['subtype']}, "
+        f"{r['sample_rate'] / 1000:g} kHz, {chans}){clipped}",
         f"  integrated {num(r['integrated_lufs'], 'LUFS')}   short-term max "
         f"{num(r['short_term_max_lufs'], 'LUFS')}   momentary max "
         f"{num(r['momentary_max_lufs'], 'LUFS')}   range {r['lra_lu']:.1f} LU",
