@@ -219,3 +219,35 @@ def test_progress_bar_of_a_two_pass_render_agrees_with_the_summary(tmp_path):
     assert songs[-1] == pytest.approx(summary["song_s"], abs=0.05)
     speed = float(final.split("x")[0].split()[-1])
     assert 0.7 <= speed / summary["realtime_factor"] <= 1.3, (final, summary)
+
+
+def test_report_paths_are_whole_from_the_root_and_relative_below_the_current_folder(
+        demo, tmp_path):
+    """Issue 17: rendering from '/' printed every path without its leading slash
+    (relative to the root); from a folder that has been removed the report failed
+    after the files were written.  Paths below the current folder are shown relative
+    to it, the others whole, whatever the current folder."""
+    folder, _ = demo
+    names = ("mix.wav", "drums.wav", "master.wav")
+
+    def listed(result) -> list[str]:
+        assert result.returncode == 0, result.stderr
+        return [line.split()[0] for line in result.stdout.splitlines()
+                if line.startswith("  ") and " s  " in line]
+
+    out = tmp_path / "o"
+    from_root = mixgraph("render", folder / "demo.mgraph", "-o", out, "-q", cwd="/")
+    assert listed(from_root) == [str(out / n) for n in names]
+    below = mixgraph("render", folder / "demo.mgraph", "-o", out, "-q", cwd=tmp_path)
+    assert listed(below) == [f"o/{n}" for n in names]
+    (tmp_path / "elsewhere").mkdir()
+    beside = mixgraph("render", folder / "demo.mgraph", "-o", out, "-q",
+                      cwd=tmp_path / "elsewhere")
+    assert listed(beside) == [str(out / n) for n in names]
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    removed = subprocess.run(
+        ["sh", "-c", 'cd "$1" && rmdir "$1" && exec "$2" -m mixgraph render "$3" -o "$4" -q',
+         "sh", gone, sys.executable, folder / "demo.mgraph", out],
+        capture_output=True, text=True, timeout=120)
+    assert listed(removed) == [str(out / n) for n in names]
