@@ -32,6 +32,10 @@ SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 MIN_RATE, MAX_RATE = 8000, 384000
 READ_CHUNK = 16384
 RESAMPLE_QUALITY = "VHQ"
+#: integer sample formats and their bits: read as floats, their codes run from -1 to
+#: 1 - 2 ** (1 - bits) (see :func:`full_scale`)
+INTEGER_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32,
+                "ALAC_16": 16, "ALAC_20": 20, "ALAC_24": 24, "ALAC_32": 32}
 # integer samples read as such and scaled here: libsndfile's own conversion to double
 # is this same exact multiplication by a power of two, at twice the cost
 NATIVE = {"PCM_16": ("int16", 2.0 ** -15), "PCM_24": ("int32", 2.0 ** -31),
@@ -64,6 +68,14 @@ def info(path: Path):
                              path=str(path)) from None
     check_rate(found.samplerate, path)
     return found
+
+
+def full_scale(subtype: str) -> float | None:
+    """The highest sample an integer ``subtype`` holds, as read (the lowest is -1.0):
+    a sample there or at -1.0 is at full scale, where a louder one was clipped to.
+    None for float and compressed formats, which hold samples beyond it."""
+    bits = INTEGER_BITS.get(subtype)
+    return None if bits is None else 1.0 - 2.0 ** (1 - bits)
 
 
 def check_rate(rate: int, path: Path) -> None:

@@ -544,9 +544,11 @@ class Node:
 class Sink(Node):
     """A node that writes its input somewhere (a file).  It has no output ports.
 
-    Before the first block the engine calls ``begin(content_frames, end_frames)``:
-    song samples before ``content_frames`` are always kept; after it, only up to the
-    last sample above the tail threshold; nothing at or after ``end_frames``.
+    Before the first block the engine calls ``begin(content_frames, end_frames,
+    together)``: song samples before ``content_frames`` are always kept; after it,
+    only up to the last sample above the tail threshold (in any sink of the
+    ``together`` group, a :class:`mixgraph.nodes.stream.TailGroup`, where one is
+    given); nothing at or after ``end_frames``.
     ``start`` may be negative during the engine's pre-roll (latency), and those
     samples are dropped.  ``finish()`` completes what was written, where nobody sees
     it yet, and returns the sink's report; once every sink of the render has
@@ -558,7 +560,7 @@ class Sink(Node):
 
     outputs: ClassVar[tuple[Port, ...]] = ()
 
-    def begin(self, content_frames: int, end_frames: int) -> None:
+    def begin(self, content_frames: int, end_frames: int, together=None) -> None:
         raise NotImplementedError
 
     def finish(self) -> dict:

@@ -300,15 +300,21 @@ def loudness_range(short_term: list[float]) -> float:
 
 def meter_file(path: Path, block: int = 65536, series: bool = False) -> dict:
     """Every figure of :class:`LoudnessMeter` for an audio file, read in blocks
-    (with ``series``: also the loudness over time, under the key ``series``).  A
-    sample that is not a finite number is an error naming its time: such a file has
-    no loudness (and would not be silence)."""
-    from .audiofile import AudioReader, info
+    (with ``series``: also the loudness over time, under the key ``series``), with
+    what the file is as libsndfile reads it, under the keys of an output's report:
+    ``format`` (lower case: ``wav``, ``flac``, ``aiff`` ...), ``subtype``,
+    ``sample_rate``, ``channels``, ``frames``, and ``clipped_samples``: the samples
+    at full scale (either end) of an integer format, where anything louder was
+    clipped to (0 for a float file).  A sample that is not a finite number is an
+    error naming its time: such a file has no loudness (and would not be silence)."""
+    from .audiofile import AudioReader, full_scale, info
     from mixgraph.errors import AudioFileError
 
     path = Path(path)
-    info(path)
+    found = info(path)
     reader = AudioReader(path)
+    top = full_scale(found.subtype)
+    clipped = 0
     try:
         if reader.channels > 2:
             raise AudioFileError(f"{path} has {reader.channels} channels; the meter reads "
@@ -319,9 +325,14 @@ def meter_file(path: Path, block: int = 65536, series: bool = False) -> dict:
             part = buffer[:, :min(block, reader.frames - start)]
             reader.read_into(part)
             meter.add(part)
+            if top is not None:
+                clipped += int(np.count_nonzero((part >= top) | (part <= -1.0)))
     finally:
         reader.close()
-    result = dict(path=str(path), **meter.result())
+    figures = meter.result()
+    result = dict(path=str(path), format=found.format.lower(), subtype=found.subtype,
+                  sample_rate=reader.rate, channels=reader.channels, frames=meter.frames,
+                  **figures, clipped_samples=clipped)
     if series:
         result["series"] = meter.series()
     return result

@@ -4,7 +4,8 @@ Song time 0 of the input is the file's first sample (the engine has compensated
 latency upstream).  The song's content is always written in full; after it, tails
 are written up to their last sample at or above -90 dBFS and no further
 (:class:`mixgraph.nodes.stream.SongWindow`), so a dry mix is exactly as long as the song and a
-reverb tail ends where it has decayed.
+reverb tail ends where it has decayed.  Outputs that end together (stems) keep their
+tails as far as any of them does (:class:`mixgraph.nodes.stream.TailGroup`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 from .audiofile import (EXTENSIONS, MAX_RATE, MIN_RATE, SUBTYPES, AtomicWriter, format_for,
                         song_time)
 from .base import Context, Param, Port, Sink, register
-from .stream import SongWindow
+from .stream import SongWindow, TailGroup
 from mixgraph.errors import AudioFileError
 
 
@@ -46,7 +47,7 @@ class Output(Sink):
               doc="rate of the file, converted on write; 0 = the project's rate"),
         Param("trim_tail", True, kind="bool",
               doc="end the file where its tail falls below -90 dBFS; false: write the "
-                  "whole declared tail (stems that must sum back exactly)"),
+                  "whole declared tail"),
     )
 
     @classmethod
@@ -80,10 +81,11 @@ class Output(Sink):
     def target(self) -> Path:
         return self._path
 
-    def begin(self, content_frames: int, end_frames: int) -> None:
+    def begin(self, content_frames: int, end_frames: int,
+              together: TailGroup | None = None) -> None:
         # without trimming, the whole declared tail counts as content
         self._window = SongWindow(content_frames if self.trim_tail else end_frames,
-                                  end_frames)
+                                  end_frames, together)
         self._clipped = 0
         rate = self.sample_rate_out
         from .meters import LoudnessMeter
@@ -130,6 +132,8 @@ class Output(Sink):
             "it; the render stopped and wrote nothing", node=self.node_id)
 
     def finish(self) -> dict:
+        for part in self._window.flush():          # the tail its group keeps
+            self._writer.write(part)
         self._writer.complete()
         rate = self.sample_rate_out
         figures = self._meter.result()

@@ -146,6 +146,36 @@ def test_progress_counts_every_pass(project):
     assert calls[-1][0] == calls[-1][1] == 2 * SR        # one analysis pass + the render
 
 
+def test_progress_is_told_of_each_pass_as_it_begins(project):
+    """A progress callback with ``begin_pass`` learns which pass is under way, where it
+    starts in the work counted, and the song's length (four passes here)."""
+    project.stem("src", seeded_noise(1.0, seed=4))
+    g = project.graph
+    for i, before in enumerate(("src", "n0", "n1")):
+        g.add("test_normalise", id=f"n{i}", peak=0.5 + 0.1 * i)
+        g.connect(before, f"n{i}")
+    project.output(src="n2")
+
+    class Recorder:
+        def __init__(self):
+            self.passes, self.calls = [], []
+
+        def begin_pass(self, current):
+            self.passes.append(current)
+
+        def __call__(self, done, total):
+            self.calls.append((done, total))
+
+    seen = Recorder()
+    report = project.render(progress=seen)
+    assert [(p.name, p.number, p.count) for p in seen.passes] == \
+        [("analysis", 1, 4), ("analysis", 2, 4), ("analysis", 3, 4), ("render", 4, 4)]
+    assert [p.start for p in seen.passes] == [0, SR, 2 * SR, 3 * SR]
+    assert {(p.frames, p.song_frames) for p in seen.passes} == {(SR, SR)}
+    assert seen.calls[-1] == (4 * SR, 4 * SR)
+    assert report.song_s == 1.0
+
+
 def test_the_tape_is_removed_after_the_render(project, monkeypatch):
     made = []
     real = tempfile.mkdtemp

@@ -151,3 +151,103 @@ def test_relative_o_is_taken_from_the_current_folder(demo, tmp_path):
     result = mixgraph("render", folder / "demo.mgraph", "-o", "renders", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "renders" / "mix.wav").exists()
+
+
+def on_a_terminal(*args, cwd=None) -> tuple[subprocess.CompletedProcess, str]:
+    """Run mixgraph with stderr on a pseudo-terminal (so the progress bar draws);
+    returns the result (stdout captured) and what the terminal received."""
+    import os
+    import pty
+    import threading
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "mixgraph", *map(str, args)], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    received: list[bytes] = []
+
+    def pump():
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:                  # the other end closed
+                return
+            if not data:
+                return
+            received.append(data)
+
+    reader = threading.Thread(target=pump)
+    reader.start()
+    try:
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        reader.join(timeout=10)
+        os.close(master)
+    return (subprocess.CompletedProcess(proc.args, proc.returncode, out, ""),
+            b"".join(received).decode(errors="replace"))
+
+
+def test_progress_bar_of_a_two_pass_render_agrees_with_the_summary(tmp_path):
+    """Issue 17: with a loudness stage (an analysis pass, then the render), the bar
+    counted both passes as song: a 40 s song showed 80 s and twice the speed the
+    summary gave.  It names the pass, never shows more than the song, and ends at
+    the song's length and the summary's speed."""
+    seconds = 40
+    noise = 0.1 * np.random.default_rng(3).standard_normal(seconds * 48000)
+    sf.write(str(tmp_path / "a.wav"), noise, 48000, subtype="FLOAT")
+    from mixgraph import Graph
+
+    g = Graph(sample_rate=48000, base_dir=tmp_path)
+    g.add("stem", id="a", path="a.wav")
+    g.add("compressor", id="comp")
+    g.add("loudness", id="loud", target_lufs=-16.0)
+    g.add("output", id="out", path="out.wav")
+    for a, b in (("a", "comp"), ("comp", "loud"), ("loud", "out")):
+        g.connect(a, b)
+    save(g, tmp_path / "song.mgraph")
+    # small blocks: slow enough (a few seconds) for the bar to show both passes
+    result, terminal = on_a_terminal("render", tmp_path / "song.mgraph", "--json", "-j", 1,
+                                     "--block-size", 32)
+    assert result.returncode == 0, terminal
+    summary = json.loads(result.stdout)["render"]
+    lines = [part.strip() for part in terminal.split("\r") if "%" in part]
+    assert any(line.startswith("analysis 1/2") for line in lines), lines
+    songs = [float(line.split("]")[1].split()[0]) for line in lines]
+    assert max(songs) <= summary["song_s"] + 0.05, lines
+    final = lines[-1]
+    assert final.startswith("rendering 2/2 100%"), lines
+    assert songs[-1] == pytest.approx(summary["song_s"], abs=0.05)
+    speed = float(final.split("x")[0].split()[-1])
+    assert 0.7 <= speed / summary["realtime_factor"] <= 1.3, (final, summary)
+
+
+def test_report_paths_are_whole_from_the_root_and_relative_below_the_current_folder(
+        demo, tmp_path):
+    """Issue 17: rendering from '/' printed every path without its leading slash
+    (relative to the root); from a folder that has been removed the report failed
+    after the files were written.  Paths below the current folder are shown relative
+    to it, the others whole, whatever the current folder."""
+    folder, _ = demo
+    names = ("mix.wav", "drums.wav", "master.wav")
+
+    def listed(result) -> list[str]:
+        assert result.returncode == 0, result.stderr
+        return [line.split()[0] for line in result.stdout.splitlines()
+                if line.startswith("  ") and " s  " in line]
+
+    out = tmp_path / "o"
+    from_root = mixgraph("render", folder / "demo.mgraph", "-o", out, "-q", cwd="/")
+    assert listed(from_root) == [str(out / n) for n in names]
+    below = mixgraph("render", folder / "demo.mgraph", "-o", out, "-q", cwd=tmp_path)
+    assert listed(below) == [f"o/{n}" for n in names]
+    (tmp_path / "elsewhere").mkdir()
+    beside = mixgraph("render", folder / "demo.mgraph", "-o", out, "-q",
+                      cwd=tmp_path / "elsewhere")
+    assert listed(beside) == [str(out / n) for n in names]
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    removed = subprocess.run(
+        ["sh", "-c", 'cd "$1" && rmdir "$1" && exec "$2" -m mixgraph render "$3" -o "$4" -q',
+         "sh", gone, sys.executable, folder / "demo.mgraph", out],
+        capture_output=True, text=True, timeout=120)
+    assert listed(removed) == [str(out / n) for n in names]

@@ -800,6 +800,71 @@ def test_cli_meter_json_lists_every_file_with_its_figures(meter_files):
     assert "Infinity" not in result.stdout and "NaN" not in result.stdout
 
 
+FILE_KEYS = {"frames", "channels", "sample_rate", "format", "subtype", "clipped_samples"}
+
+
+def test_cli_meter_json_has_the_keys_of_render_json_and_agrees_on_a_rendered_file(tmp_path):
+    """Issue 17: ``meter --json`` lacked what a file says of itself although the README
+    promised render --json's keys.  Rendered as WAV (clipping), FLAC and AIFF (one at
+    44.1 kHz), each file metered has every key of its render report but ``node``, with
+    the same frames, channels, rate, format, subtype and clipped samples."""
+    from mixgraph import Graph, save
+
+    hot = tone_program([(1.5, 3.0)], SR)                  # peaks at +3 dBFS
+    sf.write(str(tmp_path / "hot.wav"), hot.T, SR, subtype="FLOAT")
+    g = Graph(sample_rate=SR, base_dir=tmp_path)
+    g.add("stem", id="hot", path="hot.wav")
+    g.add("gain", id="down", gain_db=-6.0)
+    g.connect("hot", "down")
+    for node, path, params in (("clips", "clips.wav", {"subtype": "PCM_24"}),
+                               ("lossless", "lossless.flac", {"subtype": "PCM_16"}),
+                               ("apple", "apple.aiff", {"subtype": "FLOAT",
+                                                        "sample_rate": 44100})):
+        g.add("output", id=node, path=path, **params)
+        g.connect("hot" if node == "clips" else "down", node)
+    save(g, tmp_path / "song.mgraph")
+    rendered = mixgraph("render", tmp_path / "song.mgraph", "--json", "-q")
+    assert rendered.returncode == 0, rendered.stderr
+    outputs = json.loads(rendered.stdout)["outputs"]
+    metered = mixgraph("meter", "--json", *(o["path"] for o in outputs))
+    assert metered.returncode == 0, metered.stderr
+    for out, item in zip(outputs, json.loads(metered.stdout)):
+        assert set(item) == set(out) - {"node"}, set(out) ^ set(item)
+        assert FILE_KEYS | CLI_KEYS <= set(item)
+        for key in ("path", "frames", "channels", "sample_rate", "format", "subtype",
+                    "clipped_samples", "duration_s"):
+            assert item[key] == out[key], (out["node"], key, item[key], out[key])
+        for key in ("integrated_lufs", "sample_peak_dbfs", "true_peak_dbtp", "rms_dbfs"):
+            assert item[key] == pytest.approx(out[key], abs=0.01), (out["node"], key)
+    by_node = {o["node"]: o for o in outputs}
+    assert by_node["clips"]["clipped_samples"] > 1000
+    assert (by_node["lossless"]["format"], by_node["apple"]["format"]) == ("flac", "aiff")
+    assert by_node["apple"]["sample_rate"] == 44100
+
+
+@pytest.mark.parametrize("subtype,top", [("PCM_U8", 127 / 128), ("PCM_16", 32767 / 32768),
+                                         ("PCM_24", 1 - 2 ** -23), ("PCM_32", 1 - 2 ** -31),
+                                         ("FLOAT", None)])
+def test_meter_counts_samples_at_full_scale_of_an_integer_file(tmp_path, subtype, top):
+    """A file cannot tell a clipped sample from one that reached full scale: the
+    meter counts samples at either end of an integer format's range (a float file
+    holds louder samples, so none)."""
+    x = np.zeros((2, SR))
+    x[0, 100:103] = 1.0                     # written at the largest code
+    x[1, 200] = -1.0                        # the lowest
+    x[0, 300] = 1.7                         # clipped on the way in
+    x[1, 400] = 0.5
+    path = tmp_path / "edges.wav"
+    sf.write(str(path), x.T, SR, subtype=subtype)
+    figures = meter_file(path)
+    assert figures["clipped_samples"] == (0 if top is None else 5)
+    assert (figures["format"], figures["subtype"]) == ("wav", subtype)
+    assert (figures["frames"], figures["channels"], figures["sample_rate"]) == (SR, 2, SR)
+    if top is not None:
+        data, _ = sf.read(str(path), always_2d=True)
+        assert data.max() == top and data.min() == -1.0
+
+
 def test_cli_meter_text_prints_readable_lines(meter_files):
     a, b, silent = meter_files
     result = mixgraph("meter", a, b, silent)

@@ -245,6 +245,28 @@ def test_progress_bar_draws_on_a_terminal_and_clears_itself():
     assert stream.getvalue().endswith("\r")
 
 
+def test_progress_bar_names_the_pass_and_counts_song_time_as_the_report_does():
+    """Issue 17: told of the passes, a two-pass render of a 10 s song shows the song's
+    seconds of the pass under way (never 20 s) and the speed in seconds of song per
+    second of the whole render, as the report's realtime factor."""
+    from mixgraph.core.renderer import RenderPass
+
+    stream = io.StringIO()
+    bar = ProgressBar(SR, stream=stream, delay_s=0.0, force=True)
+    frames = SR * 10 + SR // 2                      # the song and half a second of tail
+    bar.begin_pass(RenderPass("analysis", 1, 2, 0, frames, SR * 10))
+    bar(frames // 2, 2 * frames)
+    analysis = stream.getvalue().split("\r")[-1]
+    assert analysis.startswith("analysis 1/2  25%") and "    5.2 s" in analysis
+    bar.begin_pass(RenderPass("render", 2, 2, frames, frames, SR * 10))
+    bar.started -= 2.0                              # the whole render took 2 s
+    bar(2 * frames, 2 * frames)
+    final = stream.getvalue().split("\r")[-1]
+    assert final.startswith("rendering 2/2 100%") and "   10.0 s" in final, final
+    speed = float(final.split("x")[0].split()[-1])
+    assert speed == pytest.approx(10.0 / 2.0, abs=0.6)   # 10 s of song in 2 s, not 21 s
+
+
 def test_progress_bar_stays_quiet_off_a_terminal():
     stream = io.StringIO()
     bar = ProgressBar(SR, stream=stream, delay_s=0.0)

@@ -60,10 +60,11 @@ def descendants(g: Graph, node: str) -> set[str]:
     return seen
 
 
-def render_mix_bus_input(g: Graph, mix: str, path: Path):
+def render_mix_bus_input(g: Graph, mix: str, path: Path, trim_tail: bool = False):
     """The reference: a new bus 'ref' fed by exactly the links into the mix bus (same
-    sources and ports), written untrimmed as FLOAT.  The mix bus and everything after it
-    (its fader, the master chain) and the other outputs are left out."""
+    sources and ports), written as FLOAT (untrimmed, unless ``trim_tail``: then as
+    long as one output of the mix is).  The mix bus and everything after it (its
+    fader, the master chain) and the other outputs are left out."""
     ref = g.copy()
     ref.add("bus", id="ref")
     for link in list(ref.links_into(mix)):
@@ -74,7 +75,7 @@ def render_mix_bus_input(g: Graph, mix: str, path: Path):
         cls = spec.node_class()
         if cls is not None and issubclass(cls, Sink):
             ref.remove(spec.id)
-    ref.add("output", id="ref_out", path=str(path), subtype="FLOAT", trim_tail=False)
+    ref.add("output", id="ref_out", path=str(path), subtype="FLOAT", trim_tail=trim_tail)
     ref.connect("ref", "ref_out")
     render(ref, allow_outside=True)
     return read(path)
@@ -107,7 +108,8 @@ def demo_stems(tmp_path_factory):
         g = write_demo_project(folder / "song", saturate_kick=variant == "saturated")
         report = render_stems(g, folder / "stems_out")
         reference = render_mix_bus_input(g, "mix", folder / "ref.wav")
-        out[variant] = (g, folder, report, stem_files(folder / "stems_out"), reference)
+        mix = render_mix_bus_input(g, "mix", folder / "mix.wav", trim_tail=True)
+        out[variant] = (g, folder, report, stem_files(folder / "stems_out"), reference, mix)
     return out
 
 
@@ -166,19 +168,22 @@ def small_project(folder: Path, group_latency: bool = True) -> Graph:
 # -------------------------------------------------------------- sums back
 @pytest.mark.parametrize("variant", ["plain", "saturated"])
 def test_stems_sum_back_to_the_mix_bus_input_within_minus_100_dbfs(demo_stems, variant):
-    g, folder, report, stems, reference = demo_stems[variant]
+    g, folder, report, stems, reference, mix = demo_stems[variant]
     lengths = {name: s.shape[1] for name, s in stems.items()}
     assert len(set(lengths.values())) == 1, lengths          # all run to the same end
-    assert set(lengths.values()) == {reference.shape[1]}      # ... the mix input's end
-    assert reference.shape[1] > 4 * SR + SR // 2              # reverb/echo tails included
+    assert set(lengths.values()) == {mix.shape[1]}            # ... the mix's end
+    end = mix.shape[1]
+    assert end > 4 * SR + SR // 2                             # reverb/echo tails included
+    # what the declared tails add after it is below the tail threshold
+    assert dbfs(float(np.max(np.abs(reference[:, end:])))) < -90.0
     for name, s in stems.items():
         assert s.shape[0] == 2
         assert sf.info(str(folder / "stems_out" / f"{name}.wav")).subtype == "FLOAT"
     total = sum_padded(stems.values())
     assert np.max(np.abs(reference)) > 0.1
-    null = dbfs(float(np.max(np.abs(total - reference))))
+    null = dbfs(float(np.max(np.abs(total - reference[:, :end]))))
     print(f"\n{variant}: stem null depth {null:.1f} dBFS over "
-          f"{reference.shape[1] / SR:.2f} s, {len(stems)} stems")
+          f"{end / SR:.2f} s, {len(stems)} stems")
     assert null < NULL_DBFS
     # the tails are in the stems: the fx return still carries reverb after the song
     fx = stems["fx"]
@@ -188,15 +193,33 @@ def test_stems_sum_back_to_the_mix_bus_input_within_minus_100_dbfs(demo_stems, v
 def test_latent_group_path_is_aligned_in_the_stem_sum(demo_stems):
     """With the kick saturated (91 samples of latency), the drum stem must still line up
     with the other stems: shifting it by the latency breaks the null badly."""
-    g, folder, report, stems, reference = demo_stems["saturated"]
+    g, folder, report, stems, reference, mix = demo_stems["saturated"]
     drum = [n for n in stems if n in ("drums", "drum_glue")][0]
     others = sum_padded(s for n, s in stems.items() if n != drum)
     shifted = np.zeros_like(stems[drum])
     shifted[:, 80:] = stems[drum][:, :-80]
+    reference = reference[:, :mix.shape[1]]
     aligned = dbfs(float(np.max(np.abs(others + stems[drum] - reference))))
     misaligned = dbfs(float(np.max(np.abs(others + shifted - reference))))
     assert aligned < NULL_DBFS
     assert misaligned > -40.0                  # the check can tell a 91-sample slip
+
+
+def test_stems_that_end_together_do_not_depend_on_block_size_or_workers(tmp_path):
+    """Where the stems end is decided across all of them, some written segments behind
+    the others (the drum glue is a tail chain): the files are the same, bit for bit,
+    at any block size and worker count."""
+    g = write_demo_project(tmp_path / "song", seconds=1.0)
+    written = {}
+    for block, workers in ((1024, 1), (64, 1), (65, 2), (8193, 2)):
+        out = tmp_path / f"stems_{block}_{workers}"
+        render_stems(g, out, channels=True, block_size=block, workers=workers)
+        written[block, workers] = {p.relative_to(out).as_posix(): p.read_bytes()
+                                   for p in sorted(out.rglob("*.wav"))}
+    first = written[1024, 1]
+    assert len(first) == 11 and len({len(b) for b in first.values()}) == 1
+    for key, files in written.items():
+        assert files == first, f"block size {key[0]}, {key[1]} workers"
 
 
 def test_find_mix_bus_on_the_demo_is_mix(demo_stems):
@@ -220,7 +243,7 @@ def test_demo_drum_group_stem_is_named_drums(demo_stems):
 
 
 def test_demo_stems_are_one_per_link_into_the_mix_bus(demo_stems):
-    g, folder, report, stems, reference = demo_stems["plain"]
+    g, folder, report, stems, reference, mix = demo_stems["plain"]
     expected = {link.src.node for link in g.links_into("mix")}
     assert len(stems) == len(expected)
     # the drum group reaches the mix bus through its glue compressor: its stem
@@ -283,7 +306,7 @@ def test_stem_render_leaves_the_master_chain_off(demo_stems):
 
 
 def test_stems_peak_at_the_raw_mix_level_not_at_the_ceiling(demo_stems):
-    g, folder, report, stems, reference = demo_stems["plain"]
+    g, folder, report, stems, reference, mix = demo_stems["plain"]
     total = sum_padded(stems.values())
     peak = dbfs(float(np.max(np.abs(total))))
     assert peak == pytest.approx(dbfs(float(np.max(np.abs(reference)))), abs=1e-4)
@@ -295,14 +318,14 @@ def test_stems_peak_at_the_raw_mix_level_not_at_the_ceiling(demo_stems):
         assert out["integrated_lufs"] < -18.0          # not brought up to -14 LUFS
 
 
-def test_stem_graph_outputs_are_float_untrimmed_and_replace_the_projects_outputs(tmp_path):
+def test_stem_graph_outputs_are_float_and_replace_the_projects_outputs(tmp_path):
     g = small_project(tmp_path / "song")
     sg, paths = stem_graph(g, tmp_path / "stems")
     outputs = [s for s in sg if s.type == "output"]
     assert sorted(s.id for s in outputs) == sorted(paths)
     assert "master_out" not in sg.nodes and "mix_out" not in sg.nodes
-    for s in outputs:
-        assert s.params["subtype"] == "FLOAT" and s.params["trim_tail"] is False
+    for s in outputs:              # trimmed: render_stems ends them together
+        assert s.params["subtype"] == "FLOAT" and s.params.get("trim_tail", True)
     assert "master_out" in g.nodes                       # the project is left as it was
 
 
@@ -335,6 +358,35 @@ def test_cli_stems_with_channels(cli_project, tmp_path):
     diff = np.max(np.abs((kick[:, :n] + snare[:, :n]) * 10 ** (-1 / 20) - drums[:, :n]))
     assert dbfs(float(diff)) < NULL_DBFS
     assert np.max(np.abs(drums[:, n:]), initial=0.0) < 1e-9
+
+
+def test_cli_stems_and_channel_files_are_the_mixs_length_and_sum_back_to_it(tmp_path):
+    """Issue 17: every file of ``render --stems --stems-channels`` is exactly as long as
+    the mix they sum to (the mix-bus input, written as an output writes it: its tail
+    up to its last sample at or above -90 dBFS), with no tail after that: the stems
+    and the channel files no longer run to different ends (the stems to the
+    reverb's whole declared tail, 1.4 s of it below -90 dBFS, the channel files to
+    the end of the song)."""
+    g = write_demo_project(tmp_path / "song")
+    result = mixgraph("render", tmp_path / "song" / "demo.mgraph", "--stems", tmp_path / "st",
+                      "--stems-channels", "-q")
+    assert result.returncode == 0, result.stderr
+    stems = stem_files(tmp_path / "st")
+    channels = stem_files(tmp_path / "st" / "channels")
+    mix = render_mix_bus_input(g, "mix", tmp_path / "mix.wav", trim_tail=True)
+    whole = render_mix_bus_input(g, "mix", tmp_path / "whole.wav")
+    lengths = {name: s.shape[1] for name, s in [*stems.items(),
+                                                *((f"channels/{n}", c)
+                                                  for n, c in channels.items())]}
+    assert set(lengths.values()) == {mix.shape[1]}, (lengths, mix.shape[1])
+    assert mix.shape[1] > 4 * SR + SR // 2                # the reverb's tail is in
+    assert whole.shape[1] > mix.shape[1] + SR // 2        # and more was declared
+    # the last sample any of them holds is at or above the threshold: no quiet tail
+    last = max(float(np.max(np.abs(s[:, -1]))) for s in stems.values())
+    assert dbfs(last) >= -90.0
+    total = sum_padded(stems.values())
+    assert dbfs(float(np.max(np.abs(total - mix)))) < NULL_DBFS
+    assert dbfs(float(np.max(np.abs(whole[:, mix.shape[1]:])))) < -90.0
 
 
 def test_cli_mix_bus_picks_another_bus(cli_project, tmp_path):

@@ -242,7 +242,8 @@ def edited_pair(song):
 def test_diff_tells_a_real_edit_in_an_engineers_words(edited_pair):
     a, b = edited_pair
     result = mixgraph("diff", a, b)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr          # they differ (as diff(1))
+    assert result.stderr == ""
     lines = result.stdout.splitlines()
     assert sorted(lines) == sorted([
         "node 'snare_verb' added (reverb)",
@@ -295,6 +296,35 @@ def test_identical_projects_print_no_changes(song):
     result = mixgraph("diff", song, copy)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "no changes (layout aside)"
+
+
+def test_diff_exits_as_diff_does_0_same_1_different_2_trouble(song, tmp_path):
+    """Issue 17: ``diff`` exited 0 whatever it found, so a script could not tell; it
+    exits as diff(1): 0 the same, 1 different, 2 when a project cannot be read (an
+    error's usual status, 1, would read as 'different'); its help says so."""
+    same = mixgraph("diff", song, song)
+    assert (same.returncode, same.stdout.strip()) == (0, "no changes (layout aside)")
+    other = tmp_path / "other.json"
+    g = load(song)
+    g.set("kick_ch", "gain_db", -9.0)
+    save(g, other)
+    different = mixgraph("diff", song, other)
+    assert different.returncode == 1, different.stderr
+    assert different.stdout.startswith("kick_ch: gain_db from ") and different.stderr == ""
+    missing = mixgraph("diff", song, tmp_path / "nope.mgraph")
+    garbage = tmp_path / "junk.mgraph"
+    garbage.write_bytes(b"\x93\x01\x02")
+    broken = mixgraph("diff", garbage, song)
+    for trouble in (missing, broken):
+        assert trouble.returncode == 2, trouble.stderr
+        assert trouble.stderr.startswith("mixgraph: error: ") and trouble.stdout == ""
+        assert len(trouble.stderr.strip().splitlines()) == 1
+    assert "not found" in missing.stderr and "not a mixgraph project" in broken.stderr
+    text = " ".join(mixgraph("diff", "--help").stdout.split())
+    assert "0 when the projects are the same, 1 when they differ, 2 when one cannot be " \
+           "read" in text
+    # another command's error keeps the usual status
+    assert mixgraph("render", tmp_path / "nope.mgraph").returncode == 1
 
 
 def test_a_version_against_its_project_shows_no_path_changes(song):

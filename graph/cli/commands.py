@@ -18,6 +18,10 @@ from pathlib import Path
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_JOBS_FAILED = 3                 # batch: it ran, and some jobs failed
+# diff, as diff(1): 0 the same, 1 different, 2 trouble (a project that cannot be read)
+EXIT_SAME, EXIT_DIFFERENT, EXIT_TROUBLE = 0, 1, 2
+#: commands whose errors exit otherwise than EXIT_ERROR (where 1 means something else)
+ERROR_STATUS = {"diff": EXIT_TROUBLE}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,7 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("project", help="project file")
     q.add_argument("id", help="version number from 'version list', id, or name")
 
-    p = sub.add_parser("diff", help="what changed between two projects or versions")
+    p = sub.add_parser("diff", help="what changed between two projects or versions",
+                       description="Print what changed from A to B in an engineer's words "
+                                   "(the editor's layout aside).",
+                       epilog="Exit status, as diff(1)'s: 0 when the projects are the same, "
+                              "1 when they differ, 2 when one cannot be read.")
     p.add_argument("a", help="project (or version) file")
     p.add_argument("b", help="project (or version) file")
 
@@ -189,13 +197,14 @@ def main(argv: list[str] | None = None) -> int:
     from mixgraph.errors import MixgraphError
 
     _stop_on_signals()
+    failed = ERROR_STATUS.get(args.command, EXIT_ERROR)
     try:
         return COMMANDS[args.command](args)
     except MixgraphError as exc:
         if args.debug:
             traceback.print_exc()
         say(f"mixgraph: error: {exc.message}", file=sys.stderr)
-        return EXIT_ERROR
+        return failed
     except KeyboardInterrupt:
         say("mixgraph: interrupted; nothing half-written was left behind", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -204,13 +213,13 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         say(f"mixgraph: error: {exc.strerror or exc}{where}", file=sys.stderr)
-        return EXIT_ERROR
+        return failed
     except Exception as exc:  # a bug in mixgraph, not the user's mistake
         if args.debug:
             traceback.print_exc()
         say(f"mixgraph: internal error: {type(exc).__name__}: {exc} (run with --debug for "
               "the traceback, and please report it)", file=sys.stderr)
-        return EXIT_ERROR
+        return failed
 
 
 # ----------------------------------------------------------------------- commands
@@ -472,7 +481,7 @@ def cmd_diff(args) -> int:
         say("no changes (layout aside)")
     for line in changes:
         say(line)
-    return EXIT_OK
+    return EXIT_DIFFERENT if changes else EXIT_SAME
 
 
 def cmd_edit(args) -> int:
@@ -547,8 +556,12 @@ def format_loudness(r: dict) -> str:
     corr = "n/a (mono)" if r.get("correlation") is None else f"{r['correlation']:+.2f}"
     if r.get("correlation_min") is not None:
         corr += f" (lowest {r['correlation_min']:+.2f})"
+    chans = {1: "mono", 2: "stereo"}.get(r["channels"], f"{r['channels']} ch")
+    clipped = (f"   CLIPPED {r['clipped_samples']:,} samples at full scale"
+               if r.get("clipped_samples") else "")
     return "\n".join([
-        f"{r['path']}  ({r['duration_s']:.2f} s)",
+        f"{r['path']}  ({r['duration_s']:.2f} s, {r['format'].upper()} {r['subtype']}, "
+        f"{r['sample_rate'] / 1000:g} kHz, {chans}){clipped}",
         f"  integrated {num(r['integrated_lufs'], 'LUFS')}   short-term max "
         f"{num(r['short_term_max_lufs'], 'LUFS')}   momentary max "
         f"{num(r['momentary_max_lufs'], 'LUFS')}   range {r['lra_lu']:.1f} LU",

@@ -46,7 +46,14 @@ def _bar(frac: float, width: int) -> str:
 
 
 class ProgressBar(_Line):
-    """Callable as a render's ``progress(done, total)``; draws only on a terminal."""
+    """Callable as a render's ``progress(done, total)``; draws only on a terminal.
+
+    The bar and the estimate cover the whole render; told of its passes (the render
+    calls :meth:`begin_pass`), the line names the pass where there are several
+    ("analysis 1/2", then "rendering 2/2"), shows where that pass is in the song, and
+    counts the speed as the report does: seconds of song per second of the render
+    (two passes over a song take twice as long, not twice as much song).
+    """
 
     def __init__(self, sample_rate: int, *, label: str = "rendering", delay_s: float = 1.0,
                  stream=None, force: bool = False):
@@ -54,6 +61,7 @@ class ProgressBar(_Line):
         self.sample_rate = sample_rate
         self.label = label
         self.delay_s = delay_s
+        self.current = None            # the pass under way (a RenderPass), once told
         if self.enabled:
             from mixgraph.nodes.kernels import cached
 
@@ -61,16 +69,27 @@ class ProgressBar(_Line):
                 self.stream.write("first render on this machine: compiling the DSP kernels "
                                   "(about 10 s, once)\n")
 
+    def begin_pass(self, current) -> None:
+        """A pass of the render begins (a :class:`mixgraph.core.renderer.RenderPass`)."""
+        self.current = current
+
     def __call__(self, done: int, total: int) -> None:
         elapsed = time.monotonic() - self.started
         if elapsed < self.delay_s or not self._due(done >= total):
             return
         frac = done / total if total else 1.0
-        song = done / self.sample_rate
-        speed = song / elapsed if elapsed > 0 else 0.0
+        label, song, song_done = self.label, done, done
+        if self.current is not None:
+            p = self.current
+            if p.count > 1:
+                label = f"{'analysis' if p.name == 'analysis' else self.label} " \
+                        f"{p.number}/{p.count}"
+            song = min(max(done - p.start, 0), p.song_frames)
+            song_done = frac * p.song_frames
+        speed = song_done / self.sample_rate / elapsed if elapsed > 0 else 0.0
         eta = (elapsed / frac - elapsed) if frac > 0 else 0.0
-        self._draw(f"{self.label} {frac * 100:3.0f}% [{_bar(frac, 28)}] {song:7.1f} s "
-                   f"{speed:5.0f}x  eta {eta:4.0f} s ")
+        self._draw(f"{label} {frac * 100:3.0f}% [{_bar(frac, 28)}] "
+                   f"{song / self.sample_rate:7.1f} s {speed:5.0f}x  eta {eta:4.0f} s ")
 
 
 class BatchProgress(_Line):

@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -26,6 +27,7 @@ import networkx as nx
 import numpy as np
 
 from mixgraph.errors import MixgraphError, ParameterError, RenderCancelled
+from mixgraph.nodes.stream import TailGroup
 from mixgraph.nodes.tempfiles import temp_folder
 
 from .model import Graph
@@ -41,6 +43,22 @@ MAX_BLOCK = 65536
 Progress = Callable[[int, int], None]
 
 
+@dataclass(frozen=True)
+class RenderPass:
+    """A pass of a render, as a progress callback's ``begin_pass`` is told of it: an
+    analysis pass or the render itself, ``number`` of ``count`` (from 1).  ``start``
+    is the work done before it and ``frames`` its own, in the samples that
+    ``progress(done, total)`` counts; ``song_frames`` is the song's length (the
+    report's ``song_s``), which a pass runs over."""
+
+    name: str                          # "analysis" or "render"
+    number: int
+    count: int
+    start: int
+    frames: int
+    song_frames: int
+
+
 def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
            progress: Progress | None = None,
            output_paths: dict[str, str | os.PathLike] | None = None,
@@ -51,13 +69,16 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
     """Validate and render a project; returns its :class:`Report`.
 
     ``project`` is a :class:`Graph` or a project file's path.  ``progress`` is
-    called as ``progress(done, total)`` in samples of render time.
+    called as ``progress(done, total)`` in samples of render time over every pass (a
+    render with an analysis pass runs the song twice); where it also has a method
+    ``begin_pass``, that is called with a :class:`RenderPass` as each pass begins.
     ``output_paths`` writes output nodes elsewhere (``{node_id: path}``).  Setting
     ``cancel`` stops the render (:class:`RenderCancelled`), writing nothing.
     ``allow_outside`` lets a project from a file write outside its folder (see
     :func:`mixgraph.core.validation.validate`).  The outputs named in
-    ``same_length`` all run to the end of the longest of them (stems that are to be
-    summed).
+    ``same_length`` end together (stems that are to be summed): each keeps its tail
+    up to the last sample that any of them keeps (at or above -90 dBFS, within the
+    longest of their declared tails), so all are one length.
 
     ``workers`` (default: one per core) run independent chains of nodes in parallel
     (see :mod:`mixgraph.core.runners`).  Where the platform can fork and no other
@@ -80,6 +101,7 @@ def render(project: Graph | str | os.PathLike, *, block_size: int = 1024,
         longest = max(plan.sink_ends[n] for n in same_length)
         for n in same_length:
             plan.sink_ends[n] = longest
+        plan.together = set(same_length)
         plan.end_frames = max(plan.end_frames, max(
             s.latency_in + plan.sink_ends[s.node_id] for s in plan.sinks))
     try:
@@ -198,16 +220,19 @@ def run(plan: Plan, *, progress: Progress | None = None,
 
 def _run(plan: Plan, progress, cancel, watch: Watcher | None, runner: Runner) -> list[dict]:
     analysed = [s for s in plan.steps if s.node.needs_analysis]
-    tracker = _Tracker(progress, plan.end_frames * (len(analysed) + 1))
+    tracker = _Tracker(progress, plan, len(analysed) + 1)
     sinks = plan.sinks
     final = _needed(plan, {s.node_id for s in sinks}, {s.node_id for s in analysed})
     begun = []
     with temp_folder() as folder:
         try:
             tapes = _analyse(plan, folder, final, tracker, cancel, runner)
+            together = TailGroup()
             for step in sinks:
-                step.node.begin(plan.content_frames, plan.sink_ends[step.node_id])
+                step.node.begin(plan.content_frames, plan.sink_ends[step.node_id],
+                                together if step.node_id in plan.together else None)
                 begun.append(step)
+            tracker.begin_pass("render")
             _run_pass(plan, [s for s in plan.steps if s.node_id in final], tapes, tracker,
                       cancel, watch=watch, runner=runner)
             reports = [step.node.finish() for step in sinks]
@@ -246,6 +271,7 @@ def _analyse(plan: Plan, folder: Path, final: set[str], tracker: "_Tracker",
     for i, step in enumerate(analysed):
         active = _needed(plan, {step.node_id}, set(tapes)) - {step.node_id}
         tape = Tape(folder, step, plan)
+        tracker.begin_pass("analysis")
         _run_pass(plan, [s for s in plan.steps if s.node_id in active], tapes, tracker,
                   cancel, capture=(step, tape), runner=runner)
         tape.close()
@@ -299,7 +325,8 @@ def preview(project: Graph | str | os.PathLike, source: str, *, start_s: float =
         analysed = {s.node_id for s in plan.steps if s.node.needs_analysis}
         final = _needed(plan, {ref.node}, analysed) - {s.node_id for s in plan.sinks}
         with temp_folder() as folder:
-            tapes = _analyse(plan, folder, final, _Tracker(None, 1), cancel)
+            tapes = _analyse(plan, folder, final, _Tracker(None, plan, len(analysed)),
+                             cancel)
             steps = [s for s in plan.steps if s.node_id in final]
             readers = {s.node_id: tapes[s.node_id].reader() for s in steps
                        if s.node_id in tapes}
@@ -531,14 +558,27 @@ class _Tails:
 
 
 class _Tracker:
-    """Progress over all passes, reported at most 200 times."""
+    """Progress over ``passes`` passes of ``plan``, reported at most 200 times; each
+    pass is announced to a progress callback that has ``begin_pass``."""
 
-    def __init__(self, progress: Progress | None, total: int):
+    def __init__(self, progress: Progress | None, plan: Plan, passes: int):
         self.progress = progress
+        self.plan = plan
+        self.passes = passes
+        self.number = 0
+        total = plan.end_frames * passes
         self.total = max(total, 1)
         self.done = 0
         self.every = max(1, total // 200)
         self.next = 0
+
+    def begin_pass(self, name: str) -> None:
+        self.number += 1
+        tell = getattr(self.progress, "begin_pass", None)
+        if tell is not None:
+            tell(RenderPass(name=name, number=self.number, count=self.passes,
+                            start=self.done, frames=self.plan.end_frames,
+                            song_frames=self.plan.content_frames))
 
     def advance(self, frames: int) -> None:
         self.done += frames

@@ -98,11 +98,22 @@ def _db(x: float) -> str:
 
 
 def _short(path: str) -> str:
+    """``path`` as the report shows it: relative to the current folder where it lies
+    below it, else whole.  From the root of a file system every path lies below, and
+    relative it would only lose its leading slash; a current folder that has been
+    removed gives no relative path at all."""
     try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return path
-    return rel if not rel.startswith("..") else str(Path(path))
+        here = os.getcwd()
+    except OSError:
+        return str(Path(path))
+    full = os.path.normpath(os.path.join(here, path))
+    if os.path.dirname(here) == here:                  # the root ('/', 'C:\\')
+        return full
+    try:
+        rel = os.path.relpath(full, here)
+    except ValueError:                                 # another drive
+        return full
+    return full if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
 
 
 def json_number(v: Any) -> Any:

@@ -153,6 +153,7 @@ class Plan:
     segment: int = 0                   # frames a chain runs at a time (a block multiple)
     stacks: list[Stack] = field(default_factory=list)
     shared: object = None              # memory the chains' last outputs live in, if shared
+    together: set[str] = field(default_factory=set)   # outputs that end together (stems)
 
     def segment_span(self, k: int) -> tuple[int, int]:
         """Render-clock start and frames of segment ``k`` (the last one may be short)."""

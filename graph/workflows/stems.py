@@ -5,11 +5,14 @@ group, and anything else that feeds the mix bus directly (an effect return, a ch
 outside any group) gives one named after itself.  Inserts between a submix and the mix
 bus (a glue compressor after the drum group) belong to that submix's stem and take its
 name, unless that name is already taken by another stem.  Only what feeds the stems is
-rendered: the mix bus and the master chain after it are dropped from the graph.  So the stems add up, sample for
-sample, to what enters the mix bus; the mix bus's own fader and everything after it
-(the master chain) are left off.  Stems are time-aligned with the mix (each output
-drops its own latency) and all run to the same end, without tail trimming, so that
-summing them loses nothing.  ``channels=True`` also writes every channel's output.
+rendered: the mix bus and the master chain after it are dropped from the graph.  So
+the stems add up, sample for sample, to what enters the mix bus (the mix, as far as
+stems go); the mix bus's own fader and everything after it (the master chain) are
+left off.  Stems are time-aligned with the mix (each output drops its own latency)
+and end together, where the mix ends: every file (the channel files of
+``channels=True`` too) runs to the last sample at or above -90 dBFS in any of them,
+as one output of the mix would, so they are all one length and sum back to the mix
+over the whole of it (see :class:`mixgraph.nodes.stream.TailGroup`).
 """
 
 from __future__ import annotations
@@ -73,14 +76,14 @@ def stem_graph(graph: Graph, folder: str | os.PathLike, mix_bus: str | None = No
     for link, name in zip(feeds, names):
         out = _free(g, f"stem__{_safe(name)}")
         path = folder / f"{_safe(name)}.wav"
-        g.add("output", id=out, path=str(path), subtype=subtype, trim_tail=False)
+        g.add("output", id=out, path=str(path), subtype=subtype)
         g.connect(str(link.src), out)
         paths[out] = path
     if channels:
         for spec in [s for s in g if s.type == "channel"]:
             out = _free(g, f"channel__{_safe(spec.id)}")
             path = folder / "channels" / f"{_safe(spec.id)}.wav"
-            g.add("output", id=out, path=str(path), subtype=subtype, trim_tail=False)
+            g.add("output", id=out, path=str(path), subtype=subtype)
             g.connect(f"{spec.id}.out", out)
             paths[out] = path
     g.keep_only_feeding(paths)
@@ -112,11 +115,11 @@ def _owner(g: Graph, node: str) -> str | None:
 def render_stems(graph: Graph, folder: str | os.PathLike, mix_bus: str | None = None,
                  channels: bool = False, subtype: str = "FLOAT", block_size: int = 1024,
                  progress=None, workers: int | None = None):
-    """Render the stems into ``folder``; returns the render report."""
+    """Render the stems into ``folder``; returns the render report.  Every file
+    written ends together (see the module notes)."""
     g, paths = stem_graph(graph, folder, mix_bus, channels, subtype)
     return render(g, block_size=block_size, progress=progress, allow_outside=True,
-                  same_length={n for n in paths if n.startswith("stem__")},
-                  workers=workers)
+                  same_length=set(paths), workers=workers)
 
 
 def _safe(name: str) -> str:
