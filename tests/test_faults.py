@@ -551,8 +551,6 @@ def test_a_batch_with_workers_runs_under_a_long_tmpdir(tmp_path):
 def test_a_job_whose_worker_is_killed_twice_fails_and_leaves_no_partial(tmp_path):
     """The pool gives up on a job after its worker dies twice; what those workers
     were writing is removed with it."""
-    import multiprocessing
-
     from mixgraph import batch
 
     template = one_slot_template(tmp_path, limiter=True)
@@ -560,14 +558,25 @@ def test_a_job_whose_worker_is_killed_twice_fails_and_leaves_no_partial(tmp_path
     out = tmp_path / "renders"
     killed: list[int] = []
 
+    def writer_of(partial: Path) -> int | None:
+        """The process that has ``partial`` open (the worker rendering s0)."""
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                if any(os.readlink(fd) == str(partial) for fd in (proc / "fd").iterdir()):
+                    return int(proc.name)
+            except OSError:
+                continue
+        return None
+
     def progress(done, total, running):
-        if "s0" in running and running["s0"] > 0.05 and len(killed) < 2 \
-                and list((out / "s0" / "out").glob(".*.partial")):
-            for p in multiprocessing.active_children():
-                if p.pid not in killed and p.name.startswith(("ForkServerProcess",
-                                                              "SpawnProcess")):
-                    os.kill(p.pid, signal.SIGKILL)
-                    killed.append(p.pid)
+        if "s0" in running and running["s0"] > 0.05 and len(killed) < 2:
+            for partial in (out / "s0" / "out").glob(".*.partial"):
+                pid = writer_of(partial)
+                if pid is not None and pid not in killed:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
                     break
 
     report = batch(template, songs, out, workers=2, block_size=64, progress=progress)

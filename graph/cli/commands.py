@@ -530,10 +530,6 @@ def cmd_album(args) -> int:
     return EXIT_OK
 
 
-METER_KEYS = ("integrated_lufs", "short_term_max_lufs", "momentary_max_lufs", "lra_lu",
-              "true_peak_dbtp", "sample_peak_dbfs", "rms_dbfs", "correlation")
-
-
 def cmd_meter(args) -> int:
     from mixgraph.nodes.meters import meter_file
 
