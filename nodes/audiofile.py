@@ -110,7 +110,7 @@ def open_audio(ctx, node_type: str, param: str, shown: str) -> "AudioReader":
         raise AudioFileError(f"{label}: {shown} has {reader.channels} channels; mixgraph "
                              "mixes mono and stereo", node=node, param=param, path=str(path))
     if reader.resampled:
-        ctx.resampled.append((shown, reader.file_rate))
+        ctx.resampled.append((shown, reader.file_rate, label))
     for text in reader.warnings:
         ctx.notice(f"{label}: {text}")
     return reader

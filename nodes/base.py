@@ -321,8 +321,8 @@ class Context:
     #: may leave an output that nothing reads unwritten
     outputs_read: tuple[bool, ...] = ()
     #: the files nodes read at another rate than the project's: (file as written, its
-    #: rate); the engine names them all in one notice
-    resampled: list[tuple[str, int]] = field(default_factory=list)
+    #: rate, the node that reads it); the engine names them all in one notice
+    resampled: list[tuple[str, int, str]] = field(default_factory=list)
 
     def reads(self, i: int) -> bool:
         """Whether anything reads output port ``i``."""

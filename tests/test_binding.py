@@ -209,7 +209,7 @@ def test_the_project_runs_at_the_rate_most_files_share(tmp_path):
     assert g.sample_rate == b.sample_rate == 44100
     report = render(g, workers=1)
     assert [n for n in report.notices if "resampled" in n] == [
-        "resampled to the project's 44100 Hz: song/Keys.wav (48000 Hz)"]
+        "resampled to the project's 44100 Hz: song/Keys.wav (48000 Hz, stem 'keys')"]
     assert sf.info(str(tmp_path / "out" / "master.wav")).samplerate == 44100
     g, b = bind(load_template("band"), stems, tmp_path, sample_rate=48000)
     assert g.sample_rate == 48000

@@ -117,8 +117,8 @@ def test_the_band_export_renders_with_every_part_in_the_mix(band):
     assert validate(g).ok
     report = render(g, workers=1)
     resampled = [n for n in report.notices if n.startswith("resampled")]
-    assert len(resampled) == 1 and "12 Bass Amp.wav (96000 Hz)" in resampled[0] \
-        and "19 BV 2.aif (44100 Hz)" in resampled[0]
+    assert len(resampled) == 1 and "12 Bass Amp.wav (96000 Hz, stem 'bass_2')" in resampled[0] \
+        and "19 BV 2.aif (44100 Hz, stem 'bvs_2')" in resampled[0]
     mix = report.output("mix_out")
     assert mix["integrated_lufs"] > -30 and mix["true_peak_dbtp"] < 0
     # the region guitar plays from its time reference: silence before it in its stem

@@ -341,7 +341,7 @@ class _PlanBuilder:
         self.muted, self.live = solo_gate(graph)
         self.nodes: dict[str, Node] = {}                  # every node constructed so far
         self.notices: list[str] = []
-        self.resampled: list[tuple[str, int]] = []      # (file as written, its rate)
+        self.resampled: list[tuple[str, int, str]] = []  # (file as written, rate, node)
 
     def build(self) -> Plan:
         """Run the passes and assemble the plan."""
@@ -364,7 +364,8 @@ class _PlanBuilder:
         """One line naming every file read at another rate (not a line per file)."""
         if not self.resampled:
             return []
-        files = ", ".join(f"{shown} ({rate} Hz)" for shown, rate in self.resampled)
+        files = ", ".join(f"{shown} ({rate} Hz, {node})" for shown, rate, node in
+                          self.resampled)
         return [f"resampled to the project's {self.graph.sample_rate} Hz: {files}"]
 
     def close(self) -> None:
