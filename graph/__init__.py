@@ -33,7 +33,7 @@ _EXPORTS = {
     "Graph": "mixgraph.core.model", "Link": "mixgraph.core.model",
     "NodeSpec": "mixgraph.core.model", "PortRef": "mixgraph.core.model",
     "load": "mixgraph.core.fileformat", "save": "mixgraph.core.fileformat",
-    "render": "mixgraph.core.renderer", "preview": "mixgraph.core.renderer",
+    "render": "mixgraph.core.renderer", "preview": "mixgraph.core.listen",
     "validate": "mixgraph.core.validation", "Validation": "mixgraph.core.validation",
     "Report": "mixgraph.core.report",
     "batch": "mixgraph.workflows.batch",
@@ -61,7 +61,8 @@ def __dir__():
 if TYPE_CHECKING:  # pragma: no cover  (the names, for type checkers and editors)
     from mixgraph.core.fileformat import load, save  # noqa: F401
     from mixgraph.core.model import Graph, Link, NodeSpec, PortRef  # noqa: F401
-    from mixgraph.core.renderer import preview, render  # noqa: F401
+    from mixgraph.core.listen import preview  # noqa: F401
+    from mixgraph.core.renderer import render  # noqa: F401
     from mixgraph.core.report import Report  # noqa: F401
     from mixgraph.core.validation import Validation, validate  # noqa: F401
     from mixgraph.errors import (AudioFileError, GraphError, MixgraphError, ParameterError,  # noqa: F401

@@ -464,6 +464,35 @@ class Node:
             return v.render(start, frames, self.rate)
         return v
 
+    def change(self, name: str, value: Any, at: int, ramp: int) -> None:
+        """While playing: move number parameter ``name`` to ``value``, gliding from
+        what it is at song sample ``at`` to ``value`` over ``ramp`` samples, as its
+        automation would (no click).  ParameterError for a value out of range;
+        ValueError where the parameter cannot glide (not automatable, or fixed when
+        the node was prepared): the node must then be prepared again."""
+        p = self.param_table().get(name)
+        if p is None or not p.automatable:
+            raise ValueError(f"{self.type_name}.{name} cannot change while playing")
+        problems = p.problems(value)
+        if problems:
+            raise ParameterError(f"{self.type_name}: {problems[0]}", param=name)
+        now = self.value(name, at, 1)
+        now = float(now[0]) if isinstance(now, np.ndarray) else float(now)
+        rate = self.rate or 1
+        self._values[name] = Automation([(at / rate, now), ((at + ramp) / rate, value)])
+        self.__dict__.pop("_derived", None)
+        self.changed(name)
+
+    def changed(self, name: str) -> None:
+        """Parameter ``name`` became automated while playing (see :meth:`change`):
+        refresh what :meth:`prepare` worked out from it, or raise ValueError where
+        only preparing again would do."""
+
+    def live_figures(self) -> dict | None:
+        """While playing: what the node measures now, for a meter (a compressor's gain
+        reduction in dB ...), or None."""
+        return None
+
     def max_value(self, name: str) -> float:
         """The largest value a number parameter takes over the song (its automation's
         highest point, or its fixed value)."""

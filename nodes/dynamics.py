@@ -144,25 +144,37 @@ class CompressorCore:
         return {"gain_reduction_max_db": round(float(self.stats[0]), 2),
                 "gain_reduction_mean_db": round(float(mean), 2)}
 
+    def reduction_now(self) -> float:
+        """The reduction in dB at the end of the last block (the largest detector's)."""
+        return float(self.state[:, 1].max())
+
 
 def _arr(v) -> np.ndarray:
     return np.atleast_1d(np.asarray(v, dtype=np.float64))
 
 
 class GainReductionMeter:
-    """Collects a node's gain reduction for the render report."""
+    """Collects a node's gain reduction for the render report (and, while playing,
+    the most since it was last asked: :meth:`take_recent`)."""
 
     def __init__(self):
         self.max_db = 0.0
         self.total = 0.0
         self.count = 0
+        self.recent_db = 0.0
+
+    def take_recent(self) -> float:
+        recent, self.recent_db = self.recent_db, 0.0
+        return recent
 
     def add(self, reduction_db: np.ndarray, start: int) -> None:
         skip = max(0, -start)                       # the engine's pre-roll is not the song
         r = reduction_db[..., skip:]
         if r.size:
             per_sample = r.max(axis=0) if r.ndim > 1 else r
-            self.max_db = max(self.max_db, float(per_sample.max()))
+            peak = float(per_sample.max())
+            self.max_db = max(self.max_db, peak)
+            self.recent_db = max(self.recent_db, peak)
             self.total += float(per_sample.sum())
             self.count += per_sample.shape[0]
 
@@ -225,6 +237,14 @@ class Compressor(Node):
     def reset(self):
         self._core.reset()
 
+    def changed(self, name):
+        if name == "stereo_link":
+            raise ValueError("the compressor's channel link is set when it is prepared")
+        self._automated = [n for n in CompressorCore.NAMES if self.is_automated(n)]
+
+    def live_figures(self):
+        return {"gain_reduction_db": self._core.reduction_now()}
+
     def process(self, ins, outs, start):
         x, key = ins
         if not self._automated:
@@ -270,6 +290,9 @@ class Gate(Node):
         closed = self._values["range_db"]
         self._state = np.array([0.0, closed.values[0] if self.is_automated("range_db")
                                 else closed, 0.0])
+
+    def live_figures(self):
+        return {"gain_reduction_db": -float(self._state[1])}       # its gain, in dB
 
     def process(self, ins, outs, start):
         from .kernels.dynamics import gate_gain

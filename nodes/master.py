@@ -149,6 +149,9 @@ class Limiter(Node):
         return dict(self._core.meter.report(),
                     input_peak_dbfs=round(_db(self._core.input_peak), 2))
 
+    def live_figures(self):
+        return {"gain_reduction_db": self._core.meter.take_recent()}
+
 
 def _db(a: float) -> float:
     return 20 * math.log10(a) if a > 0 else -math.inf
@@ -288,6 +291,12 @@ class Loudness(Node):
     def process(self, ins, outs, start):
         (x,), (out,) = ins, outs
         self._render(x, out, start)
+
+    def live_figures(self):
+        return {"limiting_db": self._core.meter.take_recent()}
+
+    def changed(self, name):
+        raise ValueError("the loudness stage's gain comes from its analysis of the song")
 
     def report(self) -> dict:
         figures = dict(self._figures)
@@ -444,6 +453,14 @@ class MultibandCompressor(Node):
 
     def report(self) -> dict:
         return {f"band{i + 1}_gain_reduction_max_db": c.report()["gain_reduction_max_db"]
+                for i, c in enumerate(self._cores)}
+
+    def changed(self, name):
+        if name == "stereo_link":
+            raise ValueError("the bands' channel link is set when the node is prepared")
+
+    def live_figures(self):
+        return {f"band{i + 1}_gain_reduction_db": c.reduction_now()
                 for i, c in enumerate(self._cores)}
 
 

@@ -240,6 +240,14 @@ class LoudnessMeter:
                 out["correlation_min"] = out["correlation"]
         return out
 
+    def momentary_now(self) -> float:
+        """The momentary loudness (400 ms) ending at the newest 100 ms step measured."""
+        return _lufs(self.gating_blocks[-1]) if self.gating_blocks else -math.inf
+
+    def short_term_now(self) -> float:
+        """The short-term loudness (3 s) ending at the newest 100 ms step measured."""
+        return _lufs(self.short_term[-1]) if self.short_term else -math.inf
+
     def series(self) -> dict:
         """Momentary and short-term loudness every 100 ms (for plots)."""
         self._batch.flush()

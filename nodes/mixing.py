@@ -54,12 +54,11 @@ def _fader(node: Node, x: np.ndarray, out: np.ndarray, start: int) -> None:
 
     Without automation the gains are worked out once per channel layout and kept.
     """
-    kept = node.__dict__.get("_fader_gains")
-    if kept is not None:
-        gains = kept.get((x.shape[0], out.shape[0]))
-        if gains is not None:
-            _apply(x, out, gains)
-            return
+    key = (_fader, x.shape[0], out.shape[0])
+    kept = node.__dict__.get("_derived")          # with what Node.derived keeps
+    if kept is not None and key in kept:
+        _apply(x, out, kept[key])
+        return
     if out.shape[0] == 2 and x.shape[0] == 1:
         law = pan_law
     elif out.shape[0] == 2 and (node.is_automated("pan") or node.pan != 0.0):
@@ -73,7 +72,7 @@ def _fader(node: Node, x: np.ndarray, out: np.ndarray, start: int) -> None:
     else:
         gains = tuple(g * side for side in law(node.value("pan", start, frames)))
     if not (node.is_automated("gain_db") or node.is_automated("pan")):
-        node.__dict__.setdefault("_fader_gains", {})[(x.shape[0], out.shape[0])] = gains
+        node.__dict__.setdefault("_derived", {})[key] = gains
     _apply(x, out, gains)
 
 

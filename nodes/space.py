@@ -48,6 +48,11 @@ class Delay(Node):
         self._state = np.zeros(2 + self._channels)
         self._state[1] = -1.0
 
+    def changed(self, name):
+        if name == "time_ms" and self.max_value("time_ms") * self.rate / 1000.0 + 8 \
+                > self._size:
+            raise ValueError("a longer delay than the line was made for")
+
     def tail(self) -> float:
         repeats = 1.0
         fb = self.max_value("feedback")
@@ -197,6 +202,10 @@ class Reverb(Node):
         else:
             self._static = None
         self._balance(sr)
+
+    def changed(self, name):
+        if name in ("decay_s", "damping"):
+            self._static = None               # the absorption follows them block by block
 
     def _balance(self, sr: int) -> None:
         """Scale the two output taps so that left and right carry equal energy.

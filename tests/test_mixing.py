@@ -109,7 +109,7 @@ def test_prefader_send_ignores_fader_and_pan(project):
 
 def test_a_channel_whose_pre_port_nothing_reads_skips_it_but_a_preview_still_hears_it(
         project):
-    from mixgraph.core.renderer import preview
+    from mixgraph.core.listen import preview
     from mixgraph.core.schedule import make_plan
 
     x = seeded_noise(0.5)

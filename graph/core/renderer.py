@@ -293,66 +293,17 @@ def _analyse(plan: Plan, folder: Path, final: set[str], tracker: "_Tracker",
     return tapes
 
 
-def preview(project: Graph | str | os.PathLike, source: str, *, start_s: float = 0.0,
-            block_size: int = 2048, cancel: threading.Event | None = None):
-    """The signal at ``source`` as it would render, from song time ``start_s``: yields
-    ``(start, block)`` with block of shape (channels, n); writes nothing.
+def analyse_for(plan: Plan, folder: Path, final: set[str],
+                cancel: threading.Event | None = None) -> dict[str, Tape]:
+    """The analysis passes a listener of ``final`` needs (see :mod:`.listen`): each
+    analysed node's tape, in ``folder``."""
+    analysed = [s for s in plan.steps if s.node.needs_analysis]
+    return _analyse(plan, folder, final, _Tracker(None, plan, len(analysed)), cancel)
 
-    ``source`` is an output node (what flows into it) or ``node.port`` (what flows out
-    of that port).  Analysis passes run first, over the whole song; the stream then
-    starts cold at ``start_s`` (tails from before it are not heard).
-    """
-    from .fileformat import load
-    from .model import PortRef
 
-    graph = project if isinstance(project, Graph) else load(project)
-    check(graph, allow_outside=True)
-    plan = make_plan(graph, block_size, chains=False)
-    try:
-        ref = PortRef.parse(source)
-        step = next((s for s in plan.steps if s.node_id == ref.node), None)
-        if step is None:
-            raise ParameterError(f"cannot listen to {source!r}: there is no such node")
-        if step.is_sink and ref.port in (None, "in"):
-            tap, latency = ("in", step), step.latency_in
-        else:
-            names = type(step.node).output_names()
-            port = ref.port or type(step.node).default_output()
-            if port not in names:
-                raise ParameterError(f"cannot listen to {source!r}: '{ref.node}' has no output "
-                                     f"port {port!r}")
-            tap, latency = ("out", step.outputs[names.index(port)]), plan.latency[ref.node]
-        analysed = {s.node_id for s in plan.steps if s.node.needs_analysis}
-        final = _needed(plan, {ref.node}, analysed) - {s.node_id for s in plan.sinks}
-        with temp_folder() as folder:
-            tapes = _analyse(plan, folder, final, _Tracker(None, plan, len(analysed)),
-                             cancel)
-            steps = [s for s in plan.steps if s.node_id in final]
-            readers = {s.node_id: tapes[s.node_id].reader() for s in steps
-                       if s.node_id in tapes}
-            start = max(0, int(round(start_s * plan.sample_rate)))
-            end = plan.content_frames + plan.sample_rate * 2
-            n = start + latency
-            loop = StepLoop(steps, plan.buffers, readers=readers, fixed_outputs=True)
-            try:
-                for reader in readers.values():
-                    reader.skip(n)
-                while n - latency < end:
-                    f = block_size
-                    loop.run(n, f, True)
-                    if tap[0] == "in":
-                        block = gather(tap[1].inputs[0], plan.buffers, f, True)
-                    else:
-                        block = plan.buffers[tap[1]]
-                    yield n - latency, block.copy()
-                    n += f
-                    if cancel is not None and cancel.is_set():
-                        return
-            finally:
-                for reader in readers.values():
-                    reader.close()
-    finally:
-        plan.close()
+def needed(plan: Plan, targets: set[str], taped: set[str]) -> set[str]:
+    """The targets and what they need, where taped nodes read their input from tape."""
+    return _needed(plan, targets, taped)
 
 
 def _needed(plan: Plan, targets: set[str], taped: set[str]) -> set[str]:

@@ -1,0 +1,630 @@
+"""Live playback: the graph heard in real time while it is edited.
+
+:class:`LiveEngine` renders a graph's listening point a block at a time from any song
+position (a :class:`~mixgraph.core.listen.Listener`), and takes edits while it plays:
+
+- **a parameter change** (``set_param``) glides to its new value over 10 ms from the
+  next block on, as automation would, so it reaches the ear within the render's lead
+  plus the device's buffer and without a click; a parameter that cannot glide (a
+  delay line's length, a loudness target, a list) is a structural change;
+- **a structural change** (``update`` with the edited graph: a node or link added or
+  removed, a solo, another listening point) is validated and planned in a thread of
+  its own while the old graph plays on, then swapped in at a block boundary with a
+  20 ms crossfade at the same song position; a graph that does not validate leaves the
+  last valid one playing, and ``problem`` says why;
+- **meters** (``meters()``, at least 30 times a second): peak and RMS per channel of
+  every node the listening point needs, what dynamics nodes measure now (gain
+  reduction, limiting), and the monitored signal's momentary, short-term and
+  integrated loudness and true peak since Play;
+- **a monitor section** (``monitor``: level, dim, mono, left/right swap, mute) and a
+  loudness-matched A/B of two listening points (``listen`` and ``compare``, the
+  quieter raised to the louder's integrated loudness); none of it touches a render.
+
+:class:`DevicePlayer` plays an engine through the sound card (sounddevice, PortAudio):
+a thread renders ahead of the device into a ring of at most ``lead_s``, the device's
+callback only copies from it, and a block that is not ready in time is an underrun,
+counted.  The kernels release the GIL, so the rendering thread and a user interface
+share the interpreter without starving the device.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mixgraph.errors import MixgraphError
+
+from .listen import Listener
+from .model import Graph
+from .validation import check
+
+RAMP_S = 0.010                    # a parameter change glides over this
+CROSSFADE_S = 0.020               # a structural change fades over this
+WARM_S = 0.100                    # a replanned graph starts this much early, unheard
+JUMP_S = 0.005                    # a seek or a loop fades out and in over this
+METER_HZ = 30                     # meters published at least this often
+DIM_DB = -20.0
+INSTALL = ("no audio playback: install sounddevice (pip install 'mixgraph[play]'; on "
+           "Linux it needs the PortAudio library: apt-get install libportaudio2)")
+
+
+@dataclass
+class Monitor:
+    """What the engineer hears, on the way to the device only: level, dim (-20 dB),
+    mono (the mid, (L + R) / 2 on both sides), left/right swap and mute."""
+
+    level_db: float = 0.0
+    dim: bool = False
+    mono: bool = False
+    swap: bool = False
+    mute: bool = False
+
+    def matrix(self) -> np.ndarray:
+        """out = matrix @ in (2 x 2), level and dim included."""
+        if self.mute:
+            return np.zeros((2, 2))
+        m = np.full((2, 2), 0.5) if self.mono else np.eye(2)
+        if self.swap:
+            m = m[::-1]
+        gain = 10.0 ** ((self.level_db + (DIM_DB if self.dim else 0.0)) / 20.0)
+        return m * gain
+
+
+@dataclass
+class _Version:
+    """One planned graph, playing or about to: its listener and the graph it is of."""
+
+    graph: Graph
+    listener: Listener
+    points: tuple[str, ...]
+    steps: dict = field(default_factory=dict)      # node id -> step
+    wanted: int = 0                                 # which structural request it answers
+
+    def __post_init__(self):
+        self.steps = {s.node_id: s for s in self.listener.steps}
+
+
+def default_point(graph: Graph) -> str:
+    """Where to listen by default: the first output node that something feeds."""
+    from mixgraph.nodes.base import Sink
+
+    for spec in graph:
+        cls = spec.node_class()
+        if cls is not None and issubclass(cls, Sink) and graph.links_into(spec.id):
+            return spec.id
+    raise MixgraphError("nothing to listen to: the project has no output node with "
+                        "anything linked into it")
+
+
+class LiveEngine:
+    """A graph played in real time (see the module notes)."""
+
+    def __init__(self, graph: Graph, *, listen: str | None = None,
+                 compare: str | None = None, block_size: int = 512, start_s: float = 0.0,
+                 loop: tuple[float, float] | None = None, end_s: float | None = None):
+        check(graph, allow_outside=True)
+        self.graph = graph.copy()
+        self.sample_rate = graph.sample_rate
+        self.block_size = block_size
+        self.listen_point = listen or default_point(graph)
+        self.compare_point = compare
+        self.monitor = Monitor()
+        self.ab = "a"                                 # which of the two is heard
+        self.problem: str | None = None               # why the last edit is not heard
+        self.loop = loop
+        self.end_s = end_s
+        self.finished = False
+        self._commands: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._planning: threading.Thread | None = None
+        self._ready: _Version | None = None
+        self._wanted = 0                             # the newest structural request
+        self._playing = 0                            # the one playing answers this one
+        self._fading: tuple[_Version, int] | None = None   # the old version, frames left
+        self._version = self._plan(self.graph, start_s)
+        if end_s is None:                            # the song, and two seconds of tails
+            self.end_s = self._version.listener.end / self.sample_rate + 2.0
+        self._matrix = self.monitor.matrix()
+        self._mix = np.array([1.0, 0.0])             # weights of A and B
+        self._meters = _Meters(self)
+        self._jump: float | None = None
+        self._glided: list[tuple] = []               # glides since the last replan began
+
+    # ------------------------------------------------------------ from any thread
+    @property
+    def position_s(self) -> float:
+        """Song time of the next frame to be rendered."""
+        return self._version.listener.position / self.sample_rate
+
+    def set_param(self, node_id: str, name: str, value) -> None:
+        """A parameter's new value, heard from the next block (see the module notes)."""
+        self._commands.put(("param", node_id, name, value))
+
+    def update(self, graph: Graph) -> None:
+        """The edited graph: validated and planned in the background, then swapped in."""
+        self._commands.put(("graph", graph.copy()))
+
+    def listen(self, point: str, compare: str | None = None) -> None:
+        """Listen elsewhere: an output node, or any node's port (solo in place)."""
+        self.listen_point, self.compare_point = point, compare
+        self._commands.put(("graph", None))
+
+    def seek(self, song_s: float) -> None:
+        self._commands.put(("seek", song_s))
+
+    def meters(self) -> dict:
+        """The newest meter readings (see :class:`_Meters`)."""
+        return self._meters.snapshot()
+
+    # ------------------------------------------------------------ the render side
+    def render(self, frames: int) -> np.ndarray:
+        """The next ``frames`` of what the monitor sends to the device, (2, frames)
+        float32; silence once the song (and its tails) is over."""
+        out = np.empty((2, frames), dtype=np.float32)
+        done = 0
+        while done < frames:
+            f = min(self.block_size, frames - done)
+            out[:, done:done + f] = self._block(f)
+            done += f
+        return out
+
+    def _block(self, f: int) -> np.ndarray:
+        self._apply_commands()
+        self._take_ready()
+        version = self._version
+        start = version.listener.position
+        if self.end_s is not None and start >= self.end_s * self.sample_rate \
+                and not self.loop:
+            self.finished = True
+            return np.zeros((2, f))
+        heard = self._heard(version, f)
+        if self._fading is not None:
+            old, left = self._fading
+            before = self._heard(old, f, metered=False)
+            n = min(f, left)
+            w = (np.arange(n) + (CROSSFADE_S * self.sample_rate - left) + 1) / \
+                (CROSSFADE_S * self.sample_rate)
+            heard[:, :n] = before[:, :n] * (1.0 - w) + heard[:, :n] * w
+            left -= n
+            if left <= 0:
+                old.listener.close()
+                self._fading = None
+            else:
+                self._fading = (old, left)
+        heard = self._loop_or_jump(heard, start, f)
+        target = self.monitor.matrix()
+        ramp = np.linspace(0.0, 1.0, f, endpoint=False) + 1.0 / f
+        m0, m1 = self._matrix, target
+        out = np.einsum("ij,jn->in", m0, heard) * (1.0 - ramp) + \
+            np.einsum("ij,jn->in", m1, heard) * ramp
+        self._matrix = target
+        return out
+
+    def _heard(self, version: _Version, f: int, metered: bool = True) -> np.ndarray:
+        """The listening points' block, A/B weighted and loudness matched, stereo
+        (``metered``: the meters read it; not the version fading out)."""
+        blocks = [_stereo(b) for b in version.listener.render(f)]
+        if metered:
+            self._meters.take(version, blocks, f)
+        if len(blocks) == 1:
+            return blocks[0]
+        target = np.array([1.0, 0.0]) if self.ab == "a" else np.array([0.0, 1.0])
+        match = self._meters.matching_gains()
+        ramp = np.linspace(0.0, 1.0, f, endpoint=False) + 1.0 / f
+        wa = (self._mix[0] + (target[0] - self._mix[0]) * ramp) * match[0]
+        wb = (self._mix[1] + (target[1] - self._mix[1]) * ramp) * match[1]
+        self._mix = target
+        return blocks[0] * wa + blocks[1] * wb
+
+    def _loop_or_jump(self, heard: np.ndarray, start: int, f: int) -> np.ndarray:
+        """Fade out a block that ends a loop or comes before a seek; the next block
+        (after the jump) fades in."""
+        rate = self.sample_rate
+        fade = max(1, int(JUMP_S * rate))
+        if self._jump is not None:                   # the block after a jump
+            n = min(f, fade)
+            heard[:, :n] *= np.arange(1, n + 1) / n
+            self._jump = None
+        if self.loop is not None:
+            a, b = (int(round(t * rate)) for t in self.loop)
+            if start + f >= b:
+                n = min(f, fade)
+                heard[:, f - n:] *= np.arange(n, 0, -1) / n
+                self._seek_now(a)
+        return heard
+
+    def _seek_now(self, song_sample: int) -> None:
+        self._version.listener.seek(song_sample)
+        if self._fading is not None:
+            self._fading[0].listener.close()
+            self._fading = None
+        self._jump = song_sample / self.sample_rate
+
+    def _apply_commands(self) -> None:
+        structural = False
+        while True:
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                break
+            kind = command[0]
+            if kind == "param":
+                structural |= not self._glide(*command[1:])
+            elif kind == "graph":
+                if command[1] is not None:
+                    self.graph = command[1]
+                structural = True
+            elif kind == "seek":
+                self._seek_now(int(round(command[1] * self.sample_rate)))
+        if structural:
+            self._replan()
+
+    def _glide(self, node_id: str, name: str, value) -> bool:
+        """Apply a parameter change to the playing node; False where it needs a
+        replan (it cannot glide).  The engine's copy of the graph takes it too."""
+        try:
+            self.graph.set(node_id, name, value)
+        except MixgraphError as exc:
+            self.problem = exc.message
+            return True
+        step = self._version.steps.get(node_id)
+        if step is None:
+            return node_id not in self._version.graph.nodes     # not heard: nothing to do
+        at = self._version.listener.n - step.latency_in
+        try:
+            step.node.change(name, value, at, max(1, int(RAMP_S * self.sample_rate)))
+        except ValueError:
+            return False
+        except MixgraphError as exc:
+            self.problem = exc.message
+            return True
+        if self._playing != self._wanted:          # a replan is under way
+            self._glided.append((node_id, name, value))
+        return True
+
+    def _glide_again(self, version: _Version) -> bool:
+        """The changes that glided while ``version`` was being planned (from a copy of
+        the graph without them), made on it too; False if one of them cannot glide."""
+        for node_id, name, value in self._glided:
+            step = version.steps.get(node_id)
+            if step is None:
+                continue
+            try:
+                step.node.change(name, value, version.listener.n - step.latency_in, 1)
+            except (ValueError, MixgraphError):
+                return False
+        self._glided = []
+        return True
+
+    # ------------------------------------------------------------ structural changes
+    def _plan(self, graph: Graph, start_s: float) -> _Version:
+        points = (self.listen_point,) + ((self.compare_point,) if self.compare_point
+                                         else ())
+        listener = Listener(graph, list(points), block_size=self.block_size,
+                            start_s=start_s, from_tape=False)
+        return _Version(graph, listener, points)
+
+    def _replan(self) -> None:
+        """Validate and plan the engine's graph in a thread of its own."""
+        self._wanted += 1
+        wanted, graph = self._wanted, self.graph.copy()
+        self._glided = []
+        position = self.position_s
+
+        def work() -> None:
+            try:
+                check(graph, allow_outside=True)
+                # started a little early, so that filters and tails are warm at the
+                # swap, and brought up to where the old version plays meanwhile
+                version = self._plan(graph, max(0.0, position - WARM_S))
+                _catch_up(version.listener, lambda: self._version.listener.position,
+                          self.block_size)
+            except MixgraphError as exc:
+                self.problem = exc.message
+                return
+            except Exception as exc:                # a bug: said, not a dead engine
+                self.problem = f"{type(exc).__name__}: {exc}"
+                return
+            with self._lock:
+                if wanted != self._wanted:          # a newer edit overtook this one
+                    version.listener.close()
+                    return
+                if self._ready is not None:
+                    self._ready.listener.close()
+                version.wanted = wanted
+                self._ready = version
+                self.problem = None
+
+        self._planning = threading.Thread(target=work, name="mixgraph-replan", daemon=True)
+        self._planning.start()
+
+    def _take_ready(self) -> None:
+        with self._lock:
+            ready, self._ready = self._ready, None
+        if ready is None:
+            return
+        now = self._version.listener.position
+        behind = now - ready.listener.position
+        if 0 <= behind <= self.sample_rate * WARM_S:
+            _catch_up(ready.listener, lambda: now, self.block_size, 0)
+        else:                                       # a seek came between: start there
+            ready.listener.seek(now)
+        if self._fading is not None:
+            self._fading[0].listener.close()
+        self._fading = (self._version, max(1, int(CROSSFADE_S * self.sample_rate)))
+        self._version = ready
+        self._playing = ready.wanted
+        self._meters.forget()
+        if not self._glide_again(ready):
+            self._replan()
+
+    def wait_until_planned(self, timeout: float = 30.0) -> bool:
+        """For tests and scripts: wait for the structural change under way to be
+        planned (the engine takes an edit at its next block, and swaps the planned
+        graph in at the block after); False if it was refused or timed out."""
+        thread = self._planning
+        if thread is not None:
+            thread.join(timeout)
+        return self.problem is None
+
+    def close(self) -> None:
+        thread = self._planning
+        if thread is not None:
+            thread.join(30.0)
+        with self._lock:
+            for version in (self._ready, self._fading[0] if self._fading else None):
+                if version is not None:
+                    version.listener.close()
+            self._ready = None
+        self._version.listener.close()
+
+
+def _catch_up(listener: Listener, target, block: int, slack: int | None = None) -> None:
+    """Render ``listener`` unheard up to song sample ``target()`` (re-read as it moves),
+    until it is at most ``slack`` samples behind (a block, by default)."""
+    slack = block if slack is None else slack
+    while True:
+        behind = target() - listener.position
+        if behind <= slack:
+            return
+        listener.render(min(block, behind))
+
+
+def _stereo(x: np.ndarray) -> np.ndarray:
+    return np.vstack([x, x]) if x.shape[0] == 1 else x
+
+
+class _Meters:
+    """Meter readings while playing: per node (peak and RMS per channel of its first
+    output, in dBFS, and what it measures now), and the monitored signal's loudness.
+    Published every 1/METER_HZ s of audio; read from any thread."""
+
+    def __init__(self, engine: LiveEngine):
+        from mixgraph.nodes.meters import LoudnessMeter
+
+        self.engine = engine
+        self.rate = engine.sample_rate
+        self.every = max(1, int(self.rate / METER_HZ))
+        self.lock = threading.Lock()
+        self.published: dict = {"nodes": {}, "listen": {}, "compare": {}}
+        self.loudness = [LoudnessMeter(self.rate, 2), LoudnessMeter(self.rate, 2)]
+        self.integrated = [None, None]
+        self.forget()
+
+    def forget(self) -> None:
+        """A new version plays: its nodes' readings start afresh (loudness goes on)."""
+        self.peak: dict[str, np.ndarray] = {}
+        self.squares: dict[str, np.ndarray] = {}
+        self.frames = 0
+
+    def take(self, version: _Version, blocks: list[np.ndarray], f: int) -> None:
+        bufs = version.listener.plan.buffers
+        for node_id, step in version.steps.items():
+            if not step.outputs:
+                continue
+            x = bufs[step.outputs[0]][:, :f]
+            peak = np.abs(x).max(axis=1)
+            squares = np.einsum("ij,ij->i", x, x)
+            if node_id in self.peak:
+                np.maximum(self.peak[node_id], peak, out=self.peak[node_id])
+                self.squares[node_id] += squares
+            else:
+                self.peak[node_id], self.squares[node_id] = peak, squares
+        for meter, block in zip(self.loudness, blocks):
+            meter.add(block)
+        self.frames += f
+        if self.frames + f > self.every:             # the next block would be late
+            self._publish(version)
+
+    def _publish(self, version: _Version) -> None:
+        nodes = {}
+        for node_id, peak in self.peak.items():
+            rms = np.sqrt(self.squares[node_id] / self.frames)
+            reading = {"peak_db": [_db(p) for p in peak], "rms_db": [_db(r) for r in rms]}
+            figures = version.steps[node_id].node.live_figures()
+            if figures:
+                reading.update({k: round(float(v), 2) for k, v in figures.items()})
+            nodes[node_id] = reading
+        heard = {}
+        for i, key in enumerate(("listen", "compare")[:len(version.points)]):
+            found = self.loudness[i].result()
+            self.integrated[i] = found.get("integrated_lufs")
+            heard[key] = {k: found.get(k) for k in ("integrated_lufs", "true_peak_dbtp",
+                                                     "sample_peak_dbfs")}
+            heard[key]["momentary_lufs"] = self.loudness[i].momentary_now()
+            heard[key]["short_term_lufs"] = self.loudness[i].short_term_now()
+        with self.lock:
+            self.published = {"nodes": nodes, **heard,
+                              "position_s": version.listener.position / self.rate,
+                              "problem": self.engine.problem}
+        self.peak, self.squares, self.frames = {}, {}, 0
+
+    def matching_gains(self) -> tuple[float, float]:
+        """Gains that bring A and B to the same integrated loudness (the quieter one
+        raised), 1 where not yet known."""
+        a, b = self.integrated
+        if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)):
+            return 1.0, 1.0
+        louder = max(a, b)
+        return 10 ** ((louder - a) / 20), 10 ** ((louder - b) / 20)
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            return self.published
+
+
+def _db(x: float) -> float:
+    return round(20 * math.log10(x), 2) if x > 0 else -math.inf
+
+
+# ------------------------------------------------------------------ the device
+def probe_device(device=None) -> tuple[bool, str]:
+    """Whether sound can be played, and what with (or exactly what to install)."""
+    try:
+        import sounddevice as sd
+    except ImportError:
+        return False, INSTALL
+    except OSError as exc:                         # PortAudio library missing
+        return False, f"{INSTALL} ({str(exc).splitlines()[0]})"
+    try:
+        found = sd.query_devices(device, kind="output")
+    except Exception as exc:
+        return False, f"no audio output device ({str(exc).splitlines()[0]})"
+    if not found or found.get("max_output_channels", 0) < 2:
+        return False, "no stereo audio output device"
+    return True, str(found.get("name", "the default output"))
+
+
+class DevicePlayer:
+    """Plays a :class:`LiveEngine` through the sound card (see the module notes)."""
+
+    def __init__(self, engine: LiveEngine, *, device=None, buffer_frames: int = 512,
+                 lead_s: float = 0.04):
+        ok, said = probe_device(device)
+        if not ok:
+            raise MixgraphError(said)
+        self.engine = engine
+        self.device_name = said
+        self.device = device
+        self.buffer_frames = buffer_frames
+        rate = engine.sample_rate
+        self.lead = max(2 * buffer_frames, int(lead_s * rate))
+        self.ring = np.zeros((2, self.lead + buffer_frames * 4), dtype=np.float32)
+        self.filled = 0
+        self.read_at = 0
+        self.cond = threading.Condition()
+        self.underruns = 0
+        self.played = 0                                    # frames sent to the device
+        self.busy_s = 0.0                                  # rendering time
+        self.rendered = 0                                  # frames rendered
+        self.stop_event = threading.Event()
+        self.stream = None
+        self.thread: threading.Thread | None = None
+        self.error: str | None = None
+
+    # ------------------------------------------------------------ readings
+    @property
+    def cpu_load(self) -> float:
+        """Rendering time per second of audio rendered (1.0: the engine only just keeps
+        up)."""
+        audio = self.rendered / self.engine.sample_rate
+        return self.busy_s / audio if audio else 0.0
+
+    @property
+    def heard_s(self) -> float:
+        """Song time reaching the device now (what was rendered, less what waits in the
+        ring)."""
+        with self.cond:
+            waiting = self.filled
+        return max(0.0, self.engine.position_s - waiting / self.engine.sample_rate)
+
+    @property
+    def playing(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    # ------------------------------------------------------------ control
+    def start(self) -> None:
+        import sounddevice as sd
+
+        self._fill()                                      # a full lead before the start
+        self.stream = sd.OutputStream(samplerate=self.engine.sample_rate, channels=2,
+                                      dtype="float32", blocksize=self.buffer_frames,
+                                      device=self.device, callback=self._callback)
+        self.thread = threading.Thread(target=self._run, name="mixgraph-live",
+                                       daemon=True)
+        self.thread.start()
+        self.stream.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        with self.cond:
+            self.cond.notify_all()
+        if self.stream is not None:
+            self.stream.stop()
+            self.stream.close()
+            self.stream = None
+        if self.thread is not None:
+            self.thread.join(5.0)
+            self.thread = None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Until the engine has finished (or ``timeout``); True if it finished."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not (self.engine.finished and self.filled == 0) and not self.stop_event.is_set():
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    # ------------------------------------------------------------ threads
+    def _run(self) -> None:
+        try:
+            while not self.stop_event.is_set():
+                with self.cond:
+                    while self.filled >= self.lead and not self.stop_event.is_set():
+                        self.cond.wait(0.1)
+                if self.stop_event.is_set():
+                    return
+                self._render_one()
+        except Exception as exc:                        # said, not a silent stop
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.stop_event.set()
+
+    def _fill(self) -> None:
+        while self.filled < self.lead:
+            self._render_one()
+
+    def _render_one(self) -> None:
+        f = self.engine.block_size
+        t0 = time.perf_counter()
+        block = self.engine.render(f)
+        self.busy_s += time.perf_counter() - t0
+        self.rendered += f
+        with self.cond:
+            size = self.ring.shape[1]
+            write = (self.read_at + self.filled) % size
+            first = min(f, size - write)
+            self.ring[:, write:write + first] = block[:, :first]
+            self.ring[:, :f - first] = block[:, first:]
+            self.filled += f
+
+    def _callback(self, outdata, frames, time_info, status) -> None:
+        with self.cond:
+            take = min(frames, self.filled)
+            size = self.ring.shape[1]
+            first = min(take, size - self.read_at)
+            outdata[:first, :] = self.ring[:, self.read_at:self.read_at + first].T
+            outdata[first:take, :] = self.ring[:, :take - first].T
+            self.read_at = (self.read_at + take) % size
+            self.filled -= take
+            self.cond.notify_all()
+        if take < frames:
+            outdata[take:, :] = 0.0
+            if not self.engine.finished:
+                self.underruns += 1
+        self.played += take
