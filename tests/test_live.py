@@ -235,8 +235,9 @@ def test_a_loop_goes_back_with_a_short_fade(project):
         assert 1.0 <= engine.position_s < 1.5
     finally:
         engine.close()
-    # the loop's frames repeat: the second pass equals the first, past its fade-in
-    span = int(0.5 * SR) // BLOCK * BLOCK + BLOCK
+    # the loop ends exactly at 1.5 s (mid-block) and its frames repeat: the
+    # second pass equals the first, past its fade-in
+    span = int(0.5 * SR)
     fade = int(0.005 * SR)
     np.testing.assert_allclose(heard[:, span + fade:span + 2 * BLOCK],
                                heard[:, fade:2 * BLOCK], atol=1e-6)

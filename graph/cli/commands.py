@@ -122,6 +122,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("a", help="project (or version) file")
     p.add_argument("b", help="project (or version) file")
 
+    p = sub.add_parser("play", help="play a project through the sound card",
+                       description="Play a project in real time: the whole song, a range "
+                                   "of it, or a loop of it until Ctrl-C.  Writes nothing.",
+                       epilog="Needs sounddevice (pip install 'mixgraph[play]') and, on "
+                              "Linux, the PortAudio library (apt-get install libportaudio2).")
+    p.add_argument("project", help="project file (.mgraph or .json)")
+    p.add_argument("--from", dest="start", type=float, default=0.0, metavar="S",
+                   help="start at song time S seconds (default 0)")
+    p.add_argument("--to", dest="end", type=float, default=None, metavar="S",
+                   help="stop (or loop back) at song time S seconds (default: the end of "
+                        "the song and its tails)")
+    p.add_argument("--loop", action="store_true", help="loop from --from to --to until Ctrl-C")
+    p.add_argument("--listen", metavar="NODE[.PORT]",
+                   help="what to hear: an output node, or one node's port alone (default: "
+                        "the first output)")
+    p.add_argument("--device", metavar="D",
+                   help="output device, by number or part of its name (default: the "
+                        "system's default output)")
+    p.add_argument("--buffer", type=int, default=512, metavar="FRAMES",
+                   help="device buffer in frames (default 512)")
+    p.add_argument("--json", action="store_true",
+                   help="print what was played as JSON at the end")
+
     p = sub.add_parser("edit", help="open the node editor",
                        description="Open the node editor on a project (or a new one).")
     p.add_argument("project", nargs="?", help="project file (.mgraph or .json)")
@@ -484,6 +507,41 @@ def cmd_diff(args) -> int:
     return EXIT_DIFFERENT if changes else EXIT_SAME
 
 
+def cmd_play(args) -> int:
+    from mixgraph.errors import ParameterError
+    from mixgraph.workflows.playback import play
+
+    from .progress import PlayStatus
+
+    if not 16 <= args.buffer <= 8192:
+        raise ParameterError(f"--buffer {args.buffer} is out of range: use 16 to 8192 frames")
+    device = int(args.device) if args.device is not None and args.device.isdigit() \
+        else args.device
+    line = PlayStatus(force=False) if not args.json else None
+    try:
+        played = play(args.project, start_s=args.start, end_s=args.end, loop=args.loop,
+                      listen=args.listen, device=device, buffer_frames=args.buffer,
+                      status=line)
+    finally:
+        if line is not None:
+            line.close()
+    if args.json:
+        print(json.dumps(played, indent=2))
+    else:
+        say(f"played {played['played_s']:.1f} s of {played['listen']} on "
+            f"{played['device']} ({played['buffer_frames']} frames), "
+            f"{played['underruns']} underrun{'s' if played['underruns'] != 1 else ''}, "
+            f"CPU load {played['cpu_load'] * 100:.0f}%; heard {_lufs(played)}")
+    return EXIT_OK
+
+
+def _lufs(played: dict) -> str:
+    i, tp = played.get("integrated_lufs"), played.get("true_peak_dbtp")
+    if i is None:
+        return "silence (or too little to measure)"
+    return f"{i:.1f} LUFS integrated, true peak {tp:.1f} dBTP"
+
+
 def cmd_edit(args) -> int:
     try:
         from mixgraph.editor.app import main as editor_main
@@ -609,5 +667,5 @@ def _print_report(report, as_json: bool) -> None:
 COMMANDS = {"render": cmd_render, "validate": cmd_validate, "demo": cmd_demo,
             "new": cmd_new, "templates": cmd_templates, "template": cmd_template,
             "version": cmd_version, "diff": cmd_diff, "meter": cmd_meter, "nodes": cmd_nodes,
-            "edit": cmd_edit, "album": cmd_album, "batch": cmd_batch}
+            "edit": cmd_edit, "album": cmd_album, "batch": cmd_batch, "play": cmd_play}
 

@@ -107,3 +107,29 @@ class BatchProgress(_Line):
         line = (f"batch {done}/{total} [{_bar(frac, 20)}] "
                 f"{time.monotonic() - self.started:5.0f} s  {under_way}")
         self._draw(line[:self.width].ljust(self.width))
+
+
+class PlayStatus(_Line):
+    """Callable as a playback's ``status(dict)``: where the song is, what the monitored
+    signal measures, the underruns; draws only on a terminal."""
+
+    width = 100
+
+    def __call__(self, now: dict) -> None:
+        if not self._due(False):
+            return
+
+        def lufs(key):
+            v = now.get(key)
+            return "     -" if v is None else f"{v:6.1f}"
+
+        line = (f"playing {_clock(now['position_s'])}  M {lufs('momentary_lufs')} "
+                f"S {lufs('short_term_lufs')} I {lufs('integrated_lufs')} LUFS  "
+                f"TP {lufs('true_peak_dbtp')} dBTP  underruns {now['underruns']}  "
+                f"CPU {now['cpu_load'] * 100:3.0f}%")
+        self._draw(line[:self.width].ljust(self.width))
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(max(0.0, seconds), 60.0)
+    return f"{int(m)}:{s:04.1f}"

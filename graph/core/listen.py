@@ -125,10 +125,10 @@ class Listener:
         return Tap(point, step, step.outputs[names.index(port)], plan.latency[ref.node])
 
     def seek(self, song_sample: int) -> None:
-        """Go on from song time ``song_sample`` (tails from before it are not heard).
-
-        The graph starts there and runs for its latency unheard, so that the first
-        frame given is the one the sources make at ``song_sample``."""
+        """Go on from song time ``song_sample``.  The graph runs for its latency
+        unheard, so that the first frame given is the one the sources make at
+        ``song_sample``; the nodes keep what they hold (a reverb's tail goes on over
+        the jump, as in a DAW's loop), and a new listener starts from silence."""
         self.n = max(0, song_sample)
         for reader in self.readers.values():
             reader.skip(self.n)

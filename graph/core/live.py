@@ -90,15 +90,24 @@ class _Version:
 
 
 def default_point(graph: Graph) -> str:
-    """Where to listen by default: the first output node that something feeds."""
+    """Where to listen by default: the output that the most of the graph flows into
+    (the master's, not the mix's that the master chain is fed from); the first such."""
     from mixgraph.nodes.base import Sink
 
+    from .walk import adjacency, reaching
+
+    _, pred = adjacency(graph.nodes, ((l.src.node, l.dst.node) for l in graph.links))
+    best, reach = None, 1
     for spec in graph:
         cls = spec.node_class()
-        if cls is not None and issubclass(cls, Sink) and graph.links_into(spec.id):
-            return spec.id
-    raise MixgraphError("nothing to listen to: the project has no output node with "
-                        "anything linked into it")
+        if cls is not None and issubclass(cls, Sink):
+            n = len(reaching(pred, [spec.id]))
+            if n > reach:
+                best, reach = spec.id, n
+    if best is None:
+        raise MixgraphError("nothing to listen to: the project has no output node with "
+                            "anything linked into it")
+    return best
 
 
 class LiveEngine:
@@ -128,8 +137,8 @@ class LiveEngine:
         self._fading: tuple[_Version, int] | None = None   # the old version, frames left
         self._version = self._plan(self.graph, start_s)
         if end_s is None:                            # the song, and two seconds of tails
-            self.end_s = self._version.listener.end / self.sample_rate + 2.0
-        self._matrix = self.monitor.matrix()
+            self.end_s = self.song_s + 2.0
+        self._matrix: np.ndarray | None = None       # the monitor's, at the last block
         self._mix = np.array([1.0, 0.0])             # weights of A and B
         self._meters = _Meters(self)
         self._jump: float | None = None
@@ -140,6 +149,11 @@ class LiveEngine:
     def position_s(self) -> float:
         """Song time of the next frame to be rendered."""
         return self._version.listener.position / self.sample_rate
+
+    @property
+    def song_s(self) -> float:
+        """Length of the song: up to the end of the last source."""
+        return self._version.listener.end / self.sample_rate
 
     def set_param(self, node_id: str, name: str, value) -> None:
         """A parameter's new value, heard from the next block (see the module notes)."""
@@ -164,14 +178,25 @@ class LiveEngine:
     # ------------------------------------------------------------ the render side
     def render(self, frames: int) -> np.ndarray:
         """The next ``frames`` of what the monitor sends to the device, (2, frames)
-        float32; silence once the song (and its tails) is over."""
+        float32; fewer where the song (and its tails) ends, none after."""
         out = np.empty((2, frames), dtype=np.float32)
         done = 0
         while done < frames:
             f = min(self.block_size, frames - done)
-            out[:, done:done + f] = self._block(f)
-            done += f
+            stop = self._stop_at()
+            if stop is not None:                         # end a loop or the song exactly
+                f = min(f, max(1, stop - self._version.listener.position))
+            if self.finished:                            # the song is over: no more
+                return out[:, :done]
+            block = self._block(f)
+            out[:, done:done + block.shape[1]] = block
+            done += block.shape[1]
         return out
+
+    def _stop_at(self) -> int | None:
+        """The song sample where playing stops or loops back, if any."""
+        end = self.loop[1] if self.loop else self.end_s
+        return None if end is None else int(round(end * self.sample_rate))
 
     def _block(self, f: int) -> np.ndarray:
         self._apply_commands()
@@ -181,7 +206,7 @@ class LiveEngine:
         if self.end_s is not None and start >= self.end_s * self.sample_rate \
                 and not self.loop:
             self.finished = True
-            return np.zeros((2, f))
+            return np.zeros((2, 0))
         heard = self._heard(version, f)
         if self._fading is not None:
             old, left = self._fading
@@ -199,7 +224,7 @@ class LiveEngine:
         heard = self._loop_or_jump(heard, start, f)
         target = self.monitor.matrix()
         ramp = np.linspace(0.0, 1.0, f, endpoint=False) + 1.0 / f
-        m0, m1 = self._matrix, target
+        m0, m1 = (target if self._matrix is None else self._matrix), target
         out = np.einsum("ij,jn->in", m0, heard) * (1.0 - ramp) + \
             np.einsum("ij,jn->in", m1, heard) * ramp
         self._matrix = target
@@ -572,10 +597,20 @@ class DevicePlayer:
             self.thread.join(5.0)
             self.thread = None
 
+    @property
+    def played_s(self) -> float:
+        """Seconds of sound sent to the device."""
+        return self.played / self.engine.sample_rate
+
     def wait(self, timeout: float | None = None) -> bool:
-        """Until the engine has finished (or ``timeout``); True if it finished."""
+        """Until what was rendered has been played to the end of the song (or the
+        player stopped, or ``timeout``); True unless it timed out."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not (self.engine.finished and self.filled == 0) and not self.stop_event.is_set():
+        while not self.stop_event.is_set():
+            with self.cond:
+                drained = self.engine.finished and self.filled == 0
+            if drained:
+                return True
             if deadline is not None and time.monotonic() > deadline:
                 return False
             time.sleep(0.01)
@@ -588,22 +623,22 @@ class DevicePlayer:
                 with self.cond:
                     while self.filled >= self.lead and not self.stop_event.is_set():
                         self.cond.wait(0.1)
-                if self.stop_event.is_set():
-                    return
+                if self.stop_event.is_set() or self.engine.finished:
+                    return                             # the device drains the ring
                 self._render_one()
         except Exception as exc:                        # said, not a silent stop
             self.error = f"{type(exc).__name__}: {exc}"
             self.stop_event.set()
 
     def _fill(self) -> None:
-        while self.filled < self.lead:
+        while self.filled < self.lead and not self.engine.finished:
             self._render_one()
 
     def _render_one(self) -> None:
-        f = self.engine.block_size
         t0 = time.perf_counter()
-        block = self.engine.render(f)
+        block = self.engine.render(self.engine.block_size)
         self.busy_s += time.perf_counter() - t0
+        f = block.shape[1]
         self.rendered += f
         with self.cond:
             size = self.ring.shape[1]
@@ -627,4 +662,6 @@ class DevicePlayer:
             outdata[take:, :] = 0.0
             if not self.engine.finished:
                 self.underruns += 1
+        elif status.output_underflow:                  # late, though the ring was full
+            self.underruns += 1
         self.played += take

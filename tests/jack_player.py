@@ -1,0 +1,114 @@
+"""Plays a project through PortAudio into a running JACK server and records what
+arrives there, for tests/test_playback.py (run as a script, in a process of its own:
+PortAudio finds the JACK server only if it is running when PortAudio starts).
+
+    python jack_player.py SCENARIO PROJECT OUT.npz
+
+A JACK client with two input ports is linked to PortAudio's outputs as soon as they
+appear, and keeps every period it receives with the JACK frame time it started at.
+The scenario plays the project with mixgraph's live engine and device player and
+makes its edits while it plays, noting the JACK frame time of each.  OUT.npz holds
+the capture (``audio``, ``frames``: the frame time of each sample) and ``events``
+(JSON: what was done when, the player's counts).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+
+import jack
+import numpy as np
+
+from mixgraph import load
+from mixgraph.core.live import DevicePlayer, LiveEngine
+
+
+class Capture:
+    """What arrives at two JACK input ports, period by period, with frame times."""
+
+    def __init__(self):
+        self.client = jack.Client("mixgraph-capture", no_start_server=True)
+        self.ports = [self.client.inports.register(f"in_{i}") for i in range(2)]
+        self.blocks: list[tuple[int, np.ndarray]] = []
+        self.client.set_process_callback(self._process)
+        self.client.activate()
+        self.linked = threading.Event()
+        threading.Thread(target=self._link, daemon=True).start()
+
+    def _process(self, frames: int) -> None:
+        self.blocks.append((self.client.last_frame_time,
+                            np.stack([p.get_array().copy() for p in self.ports])))
+
+    def _link(self) -> None:
+        for _ in range(10000):                       # up to 20 s
+            outs = self.client.get_ports("PortAudio", is_audio=True, is_output=True)
+            if len(outs) >= 2:
+                for out, port in zip(outs, self.ports):
+                    self.client.connect(out, port)
+                self.linked.set()
+                return
+            time.sleep(0.002)
+
+    def now(self) -> int:
+        return self.client.frame_time
+
+    def save(self, path: str, events: dict) -> None:
+        self.client.deactivate()
+        frames = np.concatenate([np.arange(t, t + b.shape[1]) for t, b in self.blocks])
+        audio = np.concatenate([b for _, b in self.blocks], axis=1)
+        np.savez(path, audio=audio, frames=frames, events=json.dumps(events))
+        self.client.close()
+
+
+def main() -> None:
+    scenario, project, out = sys.argv[1:4]
+    graph = load(project)
+    capture = Capture()
+    events: dict = {"actions": []}
+    engine = LiveEngine(graph, block_size=512)
+    player = DevicePlayer(engine, buffer_frames=512)
+
+    def act(name: str, do) -> None:
+        frame = capture.now()
+        do()
+        events["actions"].append({"name": name, "frame": frame,
+                                  "position_s": engine.position_s})
+
+    if scenario == "monitor":
+        engine.monitor.mono = True
+    player.start()
+    capture.linked.wait(20.0)
+    if scenario == "demo":                  # the 8 s demo, looped, for 10.5 s
+        engine.loop = (0.0, engine.song_s)
+        time.sleep(10.5)
+    elif scenario == "fader":
+        time.sleep(1.0)
+        act("fader", lambda: engine.set_param("a_ch", "gain_db", -12.0))
+        time.sleep(1.0)
+    elif scenario == "link":
+        time.sleep(1.0)
+        edited = graph.copy()
+        edited.connect("b", "mix")
+        act("link", lambda: engine.update(edited))
+        time.sleep(1.0)
+        events["problem"] = engine.problem
+    elif scenario == "monitor":
+        time.sleep(1.0)
+        act("dim", lambda: setattr(engine.monitor, "dim", True))
+        time.sleep(1.0)
+    else:
+        raise SystemExit(f"no scenario {scenario!r}")
+    player.stop()
+    events.update(underruns=player.underruns, played_s=player.played_s,
+                  device=player.device_name, cpu_load=player.cpu_load,
+                  buffer_frames=player.buffer_frames, rate=engine.sample_rate,
+                  error=player.error)
+    engine.close()
+    capture.save(out, events)
+
+
+if __name__ == "__main__":
+    main()
