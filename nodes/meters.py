@@ -268,6 +268,42 @@ class LoudnessMeter:
                 "momentary_start_s": 0.4, "short_term_start_s": 3.0}
 
 
+class MomentaryMeter:
+    """The momentary loudness (BS.1770 K-weighting, 400 ms, ungated) of a signal that
+    arrives a block at a time, for live meters: the window ends at the newest block and
+    holds whole blocks (at most one block longer than 400 ms)."""
+
+    def __init__(self, rate: int, channels: int):
+        from collections import deque
+
+        from .eq import Cascade
+
+        self.channels = channels
+        self.weighting = Cascade([(st[:3], st[3:]) for st in k_weighting(rate)], channels)
+        self.window = int(round(0.4 * rate))
+        self.blocks: deque = deque()                   # (energy, frames) per block
+        self.energy = 0.0
+        self.frames = 0
+
+    def add(self, x: np.ndarray) -> None:
+        y = np.empty(x.shape, dtype=DTYPE)
+        self.weighting.process(np.asarray(x, dtype=DTYPE), y)
+        energy, n = float(np.vdot(y, y)), x.shape[1]
+        self.blocks.append((energy, n))
+        self.energy += energy
+        self.frames += n
+        while self.frames - self.blocks[0][1] >= self.window:
+            e, m = self.blocks.popleft()
+            self.energy -= e
+            self.frames -= m
+
+    def now(self) -> float:
+        """LUFS over the last 400 ms; -inf before 400 ms have come, or in silence."""
+        if self.frames < self.window:
+            return -math.inf
+        return _lufs(max(self.energy, 0.0) / self.frames)
+
+
 def _lufs(mean_square: float) -> float:
     return OFFSET + 10.0 * math.log10(mean_square) if mean_square > 0 else -math.inf
 

@@ -2,7 +2,7 @@
 arrives there, for tests/test_playback.py (run as a script, in a process of its own:
 PortAudio finds the JACK server only if it is running when PortAudio starts).
 
-    python jack_player.py SCENARIO PROJECT OUT.npz
+    python jack_player.py SCENARIO PROJECT OUT.npz [BUFFER_FRAMES]
 
 A JACK client with two input ports is linked to PortAudio's outputs as soon as they
 appear, and keeps every period it receives with the JACK frame time it started at.
@@ -10,11 +10,16 @@ The scenario plays the project with mixgraph's live engine and device player and
 makes its edits while it plays, noting the JACK frame time of each.  OUT.npz holds
 the capture (``audio``, ``frames``: the frame time of each sample) and ``events``
 (JSON: what was done when, the player's counts).
+
+Also used by bench/live.py: :func:`start_server` (a JACK server of one's own) and
+:func:`edit_heard_after` (when a fader move was heard).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -23,7 +28,59 @@ import jack
 import numpy as np
 
 from mixgraph import load
-from mixgraph.core.live import DevicePlayer, LiveEngine
+from mixgraph.core.live import DevicePlayer, LiveEngine, block_for
+
+
+def start_server(name: str, rate: int, period: int, timeout_s: float = 10.0):
+    """Start ``jackd`` (dummy driver: no sound card) named ``name`` and wait until it
+    takes clients; returns the process and the environment that makes PortAudio and
+    JACK clients use it.  Raises RuntimeError (with jackd's words) if it does not start."""
+    env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_AUDIO_RESERVATION="1")
+    server = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy",
+                               "-r", str(rate), "-p", str(period)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout_s
+    jack.set_error_function(lambda message: None)       # "cannot connect", until it can
+    while True:
+        try:
+            jack.Client("mixgraph-probe", no_start_server=True, servername=name).close()
+            jack.set_error_function(None)
+            return server, env
+        except jack.JackError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError("jackd did not start: "
+                                   + server.stderr.read().decode()[-500:]) from None
+            time.sleep(0.1)
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def envelope(x: np.ndarray, frames: np.ndarray, freq: float, rate: int, hop: int = 16):
+    """The peak over each period of a ``freq`` Hz tone, every ``hop`` samples, and the
+    frame time of each."""
+    period = int(rate / freq) + 1
+    peaks = np.array([np.abs(x[i:i + period]).max() for i in range(0, len(x) - period, hop)])
+    return peaks, frames[::hop][:len(peaks)]
+
+
+def edit_heard_after(audio: np.ndarray, frames: np.ndarray, events: dict, before: float,
+                     after: float, freq: float = 440.0) -> float:
+    """Seconds from the scenario's one edit to the capture's tone level crossing half
+    way from ``before`` to ``after`` (peak levels)."""
+    (edit,) = events["actions"]
+    loud = np.flatnonzero(np.abs(audio).max(axis=0) > 1e-4)
+    span = slice(loud[0], loud[-1] + 1)
+    peaks, at = envelope(audio[0, span], frames[span], freq, events["rate"])
+    crossed = at[np.flatnonzero((peaks < (before + after) / 2) if after < before
+                                else (peaks > (before + after) / 2))]
+    return (crossed[crossed > edit["frame"]][0] - edit["frame"]) / events["rate"]
 
 
 class Capture:
@@ -65,11 +122,12 @@ class Capture:
 
 def main() -> None:
     scenario, project, out = sys.argv[1:4]
+    buffer = int(sys.argv[4]) if len(sys.argv) > 4 else 512
     graph = load(project)
     capture = Capture()
     events: dict = {"actions": []}
-    engine = LiveEngine(graph, block_size=512)
-    player = DevicePlayer(engine, buffer_frames=512)
+    engine = LiveEngine(graph, block_size=block_for(buffer))
+    player = DevicePlayer(engine, buffer_frames=buffer)
 
     def act(name: str, do) -> None:
         frame = capture.now()

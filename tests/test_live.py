@@ -202,6 +202,8 @@ def test_meters_read_levels_and_what_dynamics_nodes_do_at_thirty_hertz(project):
     stem = readings["nodes"]["a"]
     assert stem["peak_db"][0] == pytest.approx(-6.0, abs=0.05)
     assert stem["rms_db"][0] == pytest.approx(-9.01, abs=0.1)
+    # BS.1770: a 1 kHz sine at 0 dBFS in one channel reads -3.01 LUFS
+    assert stem["momentary_lufs"] == pytest.approx(-6.0 - 3.01, abs=0.05)
     # 24 dB over the threshold at 10:1: about 21.6 dB of gain reduction
     assert readings["nodes"]["comp"]["gain_reduction_db"] == pytest.approx(21.6, abs=1.0)
     assert readings["listen"]["momentary_lufs"] == pytest.approx(
@@ -319,3 +321,39 @@ def test_a_change_while_playing_is_heard_as_the_same_glide_automated(
                                rendered[:, from_:from_ + heard.shape[1]].astype(np.float32),
                                atol=2e-6)
     assert isinstance(step.node, Node)
+
+
+def test_edit_glides_what_only_changed_value_and_replans_the_rest(project):
+    """``edit`` (what the editor calls with its graph after each change): a value
+    changed glides exactly as ``set_param``; a node moved on the canvas changes
+    nothing; a link made is replanned and heard."""
+    strip(project, audio=seeded_noise(3.0, seed=5))
+    strip(project, "b", audio=seeded_noise(3.0, seed=6))
+    g = project.graph
+    g.disconnect("b_ch", "mix")
+    glided, edited, moved = (LiveEngine(g, block_size=BLOCK) for _ in range(3))
+    try:
+        heard = [play(e, 0.5) for e in (glided, edited, moved)]
+        glided.set_param("a_ch", "gain_db", -9.0)
+        louder = g.copy()
+        louder.set("a_ch", "gain_db", -9.0)
+        edited.edit(louder)
+        placed = g.copy()
+        placed.ui["a_ch"] = {"pos": [400.0, 120.0]}
+        moved.edit(placed)
+        after = [play(e, 0.5) for e in (glided, edited, moved)]
+        assert edited.wait_until_planned() and moved.wait_until_planned()
+        np.testing.assert_array_equal(after[1], after[0])
+        np.testing.assert_array_equal(np.hstack([heard[2], after[2]]),
+                                      project.render_read()[:, :2 * after[2].shape[1]]
+                                      .astype(np.float32))
+        linked = louder.copy()
+        linked.connect("b_ch", "mix")
+        edited.edit(linked)
+        edited.render(BLOCK)
+        assert edited.wait_until_planned() and edited.problem is None
+        both = play(edited, 0.5)
+    finally:
+        for e in (glided, edited, moved):
+            e.close()
+    assert rms_db(both[:, BLOCK:]) > rms_db(after[1]) + 2.0        # b is heard too

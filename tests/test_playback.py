@@ -32,28 +32,15 @@ PERIOD = 256
 def jack_server():
     """A JACK server of our own (dummy driver, 48 kHz, 256-frame periods); the
     environment that makes PortAudio and JACK clients use it."""
-    jack = pytest.importorskip("jack")
-    name = f"mixgraph-test-{os.getpid()}"
-    env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_AUDIO_RESERVATION="1")
-    server = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy",
-                               "-r", str(SR), "-p", str(PERIOD)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10.0
-    while True:
-        try:
-            jack.Client("mixgraph-probe", no_start_server=True, servername=name).close()
-            break
-        except jack.JackError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                pytest.fail(f"jackd did not start: {server.stderr.read().decode()[-500:]}")
-            time.sleep(0.1)
-    yield env
-    server.terminate()
+    pytest.importorskip("jack")
+    from jack_player import start_server, stop_server
+
     try:
-        server.wait(10)
-    except subprocess.TimeoutExpired:
-        server.kill()
+        server, env = start_server(f"mixgraph-test-{os.getpid()}", SR, PERIOD)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield env
+    stop_server(server)
 
 
 def run_player(env, scenario: str, project: Path, tmp_path: Path):
@@ -149,24 +136,20 @@ def test_a_fader_move_arrives_in_time_and_without_a_click(jack_server, project, 
     path = sine_project(project)
     audio, frames, events = run_player(jack_server, "fader", path, tmp_path)
     assert events["underruns"] == 0
-    (fader,) = events["actions"]
-    span = heard_span(audio)
-    x, frames = audio[0, span], frames[span]
-    period = int(SR / 440) + 1
-    envelope = np.array([np.abs(x[i:i + period]).max()
-                         for i in range(0, len(x) - period, 16)])
-    at = frames[::16][:len(envelope)]
+    from jack_player import edit_heard_after, envelope
+
     before = 10 ** (-12 / 20) * np.sqrt(0.5)            # -12 dBFS, centre-panned
     after = before * 10 ** (-12 / 20)
-    settled = at[np.flatnonzero(envelope < (before + after) / 2)]
-    heard_after = (settled[settled > fader["frame"]][0] - fader["frame"]) / SR
+    heard_after = edit_heard_after(audio, frames, events, before, after)
     promised = 0.050 + events["buffer_frames"] / SR + PERIOD / SR
     assert heard_after <= promised, f"heard {heard_after * 1000:.1f} ms after the edit"
+    x = heard_part(audio)[0]
+    peaks, _ = envelope(x, np.arange(len(x)), 440.0, SR)
     # a sine's largest second difference is A (2 pi f / fs)^2: a click is far above it
     bound = before * (2 * np.pi * 440 / SR) ** 2
     assert np.abs(np.diff(x, 2)).max() < 3 * bound
     # and the level after the glide is the new one
-    assert db(envelope[-20:].max() / before) == pytest.approx(-12.0, abs=0.1)
+    assert db(peaks[-20:].max() / before) == pytest.approx(-12.0, abs=0.1)
     assert RAMP_S <= 0.010
 
 

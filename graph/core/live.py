@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mixgraph.errors import MixgraphError
+from mixgraph.nodes.meters import LoudnessMeter, MomentaryMeter
 
 from .listen import Listener
 from .model import Graph
@@ -143,6 +144,7 @@ class LiveEngine:
         self._meters = _Meters(self)
         self._jump: float | None = None
         self._glided: list[tuple] = []               # glides since the last replan began
+        self._sent = self.graph.copy()               # the graph as edit() last had it
 
     # ------------------------------------------------------------ from any thread
     @property
@@ -162,6 +164,19 @@ class LiveEngine:
     def update(self, graph: Graph) -> None:
         """The edited graph: validated and planned in the background, then swapped in."""
         self._commands.put(("graph", graph.copy()))
+
+    def edit(self, graph: Graph) -> None:
+        """The graph as the user has it now, whatever changed since the last call (or
+        since Play): where only parameter values changed, each glides (``set_param``);
+        anything else (a node, a link, a parameter set or taken away) is replanned
+        (``update``).  Where nodes sit on the canvas changes nothing."""
+        before, self._sent = self._sent, graph.copy()
+        changes = _parameter_changes(before, self._sent)
+        if changes is None:
+            self.update(self._sent)
+            return
+        for node_id, name, value in changes:
+            self.set_param(node_id, name, value)
 
     def listen(self, point: str, compare: str | None = None) -> None:
         """Listen elsewhere: an output node, or any node's port (solo in place)."""
@@ -424,14 +439,37 @@ def _stereo(x: np.ndarray) -> np.ndarray:
     return np.vstack([x, x]) if x.shape[0] == 1 else x
 
 
+def _parameter_changes(before: Graph, after: Graph) -> list[tuple] | None:
+    """The (node, parameter, value) changed from ``before`` to ``after`` (a value left
+    out is its default); None where more than values changed (nodes, their types,
+    links, the sample rate, the project's folder)."""
+    if before.sample_rate != after.sample_rate or before.base_dir != after.base_dir \
+            or [str(l) for l in before.links] != [str(l) for l in after.links] \
+            or before.nodes.keys() != after.nodes.keys():
+        return None
+    changes = []
+    for node_id, spec in after.nodes.items():
+        old = before.nodes[node_id]
+        cls = spec.node_class()
+        if old.type != spec.type or cls is None:
+            return None
+        table = cls.param_table()
+        for name in old.params.keys() | spec.params.keys():
+            if name not in table:
+                return None
+            a = old.params.get(name, table[name].default)
+            b = spec.params.get(name, table[name].default)
+            if a != b:
+                changes.append((node_id, name, b))
+    return changes
+
+
 class _Meters:
     """Meter readings while playing: per node (peak and RMS per channel of its first
     output, in dBFS, and what it measures now), and the monitored signal's loudness.
     Published every 1/METER_HZ s of audio; read from any thread."""
 
     def __init__(self, engine: LiveEngine):
-        from mixgraph.nodes.meters import LoudnessMeter
-
         self.engine = engine
         self.rate = engine.sample_rate
         self.every = max(1, int(self.rate / METER_HZ))
@@ -439,6 +477,7 @@ class _Meters:
         self.published: dict = {"nodes": {}, "listen": {}, "compare": {}}
         self.loudness = [LoudnessMeter(self.rate, 2), LoudnessMeter(self.rate, 2)]
         self.integrated = [None, None]
+        self.momentary: dict[str, MomentaryMeter] = {}    # kept across versions
         self.forget()
 
     def forget(self) -> None:
@@ -453,6 +492,10 @@ class _Meters:
             if not step.outputs:
                 continue
             x = bufs[step.outputs[0]][:, :f]
+            meter = self.momentary.get(node_id)
+            if meter is None or meter.channels != x.shape[0]:
+                meter = self.momentary[node_id] = MomentaryMeter(self.rate, x.shape[0])
+            meter.add(x)
             peak = np.abs(x).max(axis=1)
             squares = np.einsum("ij,ij->i", x, x)
             if node_id in self.peak:
@@ -470,7 +513,8 @@ class _Meters:
         nodes = {}
         for node_id, peak in self.peak.items():
             rms = np.sqrt(self.squares[node_id] / self.frames)
-            reading = {"peak_db": [_db(p) for p in peak], "rms_db": [_db(r) for r in rms]}
+            reading = {"peak_db": [_db(p) for p in peak], "rms_db": [_db(r) for r in rms],
+                       "momentary_lufs": round(self.momentary[node_id].now(), 2)}
             figures = version.steps[node_id].node.live_figures()
             if figures:
                 reading.update({k: round(float(v), 2) for k, v in figures.items()})
@@ -523,6 +567,13 @@ def probe_device(device=None) -> tuple[bool, str]:
     if not found or found.get("max_output_channels", 0) < 2:
         return False, "no stereo audio output device"
     return True, str(found.get("name", "the default output"))
+
+
+def block_for(buffer_frames: int) -> int:
+    """The engine's block for a device buffer: at least 512 frames (smaller blocks cost
+    more per sample than they save; the ring is ahead of the device by 40 ms anyway),
+    at most 1024."""
+    return max(512, min(buffer_frames, 1024))
 
 
 class DevicePlayer:

@@ -9,7 +9,7 @@ import os
 import threading
 
 from mixgraph.core.fileformat import load
-from mixgraph.core.live import DevicePlayer, LiveEngine
+from mixgraph.core.live import DevicePlayer, LiveEngine, block_for
 from mixgraph.core.model import Graph
 from mixgraph.errors import ParameterError
 
@@ -31,7 +31,7 @@ def play(project: Graph | str | os.PathLike, *, start_s: float = 0.0,
         raise ParameterError(f"nothing to play from {start_s:g} s to {end_s:g} s: the end "
                              "must come after the start, and the start at 0 s or later")
     engine = LiveEngine(graph, listen=listen, start_s=start_s, end_s=end_s,
-                        block_size=min(buffer_frames, 1024))
+                        block_size=block_for(buffer_frames))
     if start_s >= engine.song_s:
         engine.close()
         raise ParameterError(f"nothing to play from {start_s:g} s: the song is "
