@@ -2,8 +2,10 @@
 
     xvfb-run -a -s "-screen 0 1600x1000x24" python docs/make_screenshots.py
 
-Writes docs/editor-mix.png (the demo's mix graph) and docs/editor-report.png (its render
-report), both at half size.
+Writes docs/editor-mix.png (the demo's mix graph), docs/editor-meters.png (the same
+with the meters and readouts the live engine gives 4 s into the song: rendered here
+without a sound card, the readings are the engine's own) and docs/editor-report.png
+(its render report), all at half size.
 """
 
 from __future__ import annotations
@@ -86,6 +88,29 @@ def capture(dpg, app, path: Path) -> None:
     write_png(path, np.clip(a + 0.5, 0, 255).astype(np.uint8))
 
 
+def show_meters(app, dpg, graph, seconds: float) -> None:
+    """The canvas's meters and the transport's readout as they are ``seconds`` into
+    playing the master (the live engine run without a device)."""
+    from mixgraph.core.live import LiveEngine
+    from mixgraph.editor.player import readout
+
+    engine = LiveEngine(graph)
+    try:
+        started = time.perf_counter()
+        for _ in range(int(seconds * graph.sample_rate) // engine.block_size):
+            engine.render(engine.block_size)
+        load = (time.perf_counter() - started) / seconds
+        readings = engine.meters()
+    finally:
+        engine.close()
+    app.board.show_meters(True)
+    app.board.draw_meters(readings["nodes"])
+    dpg.set_value("readout", readout(dict(readings, underruns=0, cpu_load=load), seconds))
+    for _ in range(4):
+        app.tick()
+        dpg.render_dearpygui_frame()
+
+
 def main() -> None:
     import dearpygui.dearpygui as dpg
 
@@ -103,6 +128,10 @@ def main() -> None:
         app.tick()
         dpg.render_dearpygui_frame()
     capture(dpg, app, HERE / "editor-mix.png")
+    show_meters(app, dpg, graph, seconds=4.0)
+    capture(dpg, app, HERE / "editor-meters.png")
+    app.board.show_meters(False)
+    dpg.set_value("readout", "")
     job = app.rendering.start()
     while app.rendering.job is not None:
         app.tick()
@@ -111,7 +140,7 @@ def main() -> None:
     job.wait()       # the frame-buffer callback must not run while another thread does
     capture(dpg, app, HERE / "editor-report.png")
     dpg.destroy_context()
-    for name in ("editor-mix.png", "editor-report.png"):
+    for name in ("editor-mix.png", "editor-meters.png", "editor-report.png"):
         print(f"{name}: {(HERE / name).stat().st_size // 1024} KB")
 
 

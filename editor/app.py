@@ -21,6 +21,7 @@ palette, a node for rename/duplicate/delete.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import dearpygui.dearpygui as dpg
@@ -38,6 +39,8 @@ from .playback import Playback
 from .rendering import Rendering
 from .session import Session
 from .templating import Templating
+
+FRAME_HZ = 60
 
 
 class EditorApp:
@@ -72,6 +75,8 @@ class EditorApp:
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Render", callback=lambda: self.rendering.start())
                 self.playback.build()
+            with dpg.group(horizontal=True):
+                self.playback.build_monitor()
             self.board.build_editor()
             dpg.add_text("", tag="status")
         dpg.set_primary_window("main", True)
@@ -169,6 +174,7 @@ class EditorApp:
 
     def replace_session(self, session: Session) -> None:
         """Show another project (opened, new, or made from a template)."""
+        self.playback.stop()                           # another project: nothing of this one
         self.session = session
         session.listeners.append(lambda what: self.sync())
         self.board.offset = (0.0, 0.0)
@@ -231,13 +237,23 @@ class EditorApp:
         self.playback.tick()
         self.autosave.tick()
 
+    def frame(self) -> None:
+        """One frame, at most FRAME_HZ a second (where the display does not wait for
+        its refresh, e.g. a virtual one, the window would otherwise take a whole core
+        from the sound)."""
+        start = time.monotonic()
+        self.tick()
+        dpg.render_dearpygui_frame()
+        rest = 1.0 / FRAME_HZ - (time.monotonic() - start)
+        if rest > 0:
+            time.sleep(rest)
+
     def run(self) -> None:
         dpg.setup_dearpygui()
         dpg.show_viewport()
         self.autosave.offer_recovery()
         while self.running and dpg.is_dearpygui_running():
-            self.tick()
-            dpg.render_dearpygui_frame()
+            self.frame()
         dpg.destroy_context()
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import dearpygui.dearpygui as dpg
 
 from . import canvas
+from .player import meter_line
 
 if TYPE_CHECKING:
     from .app import EditorApp
@@ -31,6 +32,7 @@ class Board:
         self.shown: tuple[dict, set] = ({}, set())
         self.offset = (0.0, 0.0)
         self.mouse_was_down = False
+        self.metering = False                         # meters shown (while playing)
 
     # ================================================================= setup
     def build(self) -> None:
@@ -95,6 +97,9 @@ class Board:
                 with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static):
                     self.app.inspector.draw(view.id, p)
             with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static):
+                dpg.add_progress_bar(tag=f"meter::{view.id}", width=200, default_value=0.0,
+                                     overlay="", show=self.metering)
+            with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static):
                 dpg.add_text(view.problem or "", tag=f"problem::{view.id}",
                              color=ERROR_COLOUR, wrap=260, show=bool(view.problem))
             for port in view.outputs:
@@ -128,6 +133,27 @@ class Board:
         node = self.node_items.get(view.id)
         if node is not None:
             dpg.bind_item_theme(node, "problem_theme" if view.problem else 0)
+
+    def show_meters(self, on: bool) -> None:
+        """Show every node's meter (while playing) or hide them."""
+        self.metering = on
+        for nid in self.node_items:
+            tag = f"meter::{nid}"
+            if dpg.does_item_exist(tag):
+                dpg.configure_item(tag, show=on)
+                if not on:
+                    dpg.set_value(tag, 0.0)
+                    dpg.configure_item(tag, overlay="")
+
+    def draw_meters(self, readings: dict) -> None:
+        """The newest readings on the nodes' meters (a node not heard reads nothing)."""
+        for nid in self.node_items:
+            tag = f"meter::{nid}"
+            if not dpg.does_item_exist(tag):
+                continue
+            fill, words = meter_line(readings[nid]) if nid in readings else (0.0, "")
+            dpg.set_value(tag, fill)
+            dpg.configure_item(tag, overlay=words)
 
     def draw_link(self, key: tuple[str, str]) -> None:
         src = next((a for a, p in self.pins.items() if p == key[0]), None)

@@ -25,7 +25,7 @@ def node_height(graph: Graph, node_id: str) -> float:
     cls = spec.node_class()
     if cls is None:
         return HEADER + ROW
-    rows = len(cls.inputs) + len(cls.outputs)
+    rows = len(cls.inputs) + len(cls.outputs) + 1          # and its meter, while playing
     for p in cls.params:
         if getattr(p, "template_only", False) and graph.kind != "template":
             continue

@@ -1,86 +1,160 @@
-"""Listening: renders from a position and plays through the system's audio output.
+"""Listening from the editor: the live engine played through the sound card, kept while
+the graph is edited (no Dear PyGui here, so it is testable without a window).
 
-Uses sounddevice (PortAudio) when it is installed and an output device exists;
-otherwise ``available`` is False and ``reason`` says why, so the editor's Play button
-can say so instead of failing.  The monitor level is applied on the way to the
-device only (engineers check mixes at low and high levels); it never touches a render.
+``Player.play`` starts a :class:`mixgraph.core.live.LiveEngine` on the session's graph
+and a :class:`~mixgraph.core.live.DevicePlayer` for it; ``Player.edit`` hands it the
+graph after each edit (a value glides, anything else is replanned and crossfaded in,
+a graph that does not validate leaves the last good one playing and ``problem`` says
+why).  The monitor section (level, dim, mono, swap, mute) outlives a Stop, as a
+console's does.  Without sounddevice, PortAudio or an output device, ``available`` is
+False and ``reason`` says exactly what to install.
 """
 
 from __future__ import annotations
 
-import threading
-import time
+import math
 
-import numpy as np
+from mixgraph import Graph, MixgraphError
+from mixgraph.core.live import DevicePlayer, LiveEngine, Monitor, default_point, probe_device
+
+MONITOR_DB = -12.0                # where the monitor level starts: a safe listening level
+
+
+def listening_points(graph: Graph) -> list[str]:
+    """What can be listened to: the outputs (the one the most flows into first), then
+    every other node's output ports as ``node.port`` (solo in place)."""
+    outputs, ports = [], []
+    for spec in graph:
+        cls = spec.node_class()
+        if cls is None:
+            continue
+        if cls.output_names():
+            ports += [f"{spec.id}.{port}" for port in cls.output_names()]
+        elif cls.input_names():
+            outputs.append(spec.id)
+    try:
+        master = default_point(graph)
+    except MixgraphError:
+        master = None
+    if master in outputs:
+        outputs.remove(master)
+        outputs.insert(0, master)
+    return outputs + ports
 
 
 def probe() -> tuple[bool, str]:
-    try:
-        import sounddevice as sd
-    except ImportError:
-        return False, "no audio playback: install sounddevice (pip install sounddevice)"
-    except OSError as exc:                         # PortAudio library missing
-        return False, f"no audio playback: {exc}"
-    try:
-        device = sd.query_devices(kind="output")
-    except Exception as exc:
-        return False, f"no audio output device ({str(exc).splitlines()[0]})"
-    if not device or device.get("max_output_channels", 0) < 1:
-        return False, "no audio output device"
-    return True, f"plays through {device.get('name', 'the default output')}"
+    """Whether the editor can play, and through what (or what to install)."""
+    ok, said = probe_device()
+    return ok, (f"plays through {said}" if ok else said)
 
 
 class Player:
-    def __init__(self):
+    def __init__(self, buffer_frames: int = 512):
         self.available, self.reason = probe()
-        self.monitor_db = -12.0
-        self.position_s = 0.0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.buffer_frames = buffer_frames
+        self.monitor = Monitor(level_db=MONITOR_DB)
+        self.engine: LiveEngine | None = None
+        self.device: DevicePlayer | None = None
         self.error: str | None = None
 
     @property
     def playing(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self.device is not None and self.device.playing
 
-    def play(self, graph, source: str, start_s: float = 0.0) -> None:
+    @property
+    def position_s(self) -> float:
+        """Song time reaching the ears now (0 when stopped)."""
+        return self.device.heard_s if self.device is not None else 0.0
+
+    def play(self, graph: Graph, listen: str | None, start_s: float = 0.0,
+             compare: str | None = None, end_s: float | None = None,
+             loop: bool = False) -> None:
+        """Play ``graph`` at the listening point ``listen`` (an output, or ``node.port``;
+        None: the master) from ``start_s`` to ``end_s`` (None: the song's end), or loop
+        that range; raises MixgraphError or RuntimeError with one sentence where it
+        cannot."""
         if not self.available:
             raise RuntimeError(self.reason)
         self.stop()
-        self._stop.clear()
         self.error = None
-        self.position_s = start_s
-        snapshot = graph.copy()
-        self._thread = threading.Thread(target=self._run, args=(snapshot, source, start_s),
-                                        name="mixgraph-play", daemon=True)
-        self._thread.start()
-
-    def _run(self, graph, source: str, start_s: float) -> None:
-        import sounddevice as sd
-
-        from mixgraph import preview
-
+        engine = LiveEngine(graph, listen=listen, compare=compare, start_s=start_s,
+                            end_s=end_s)
+        end = engine.song_s if end_s is None else end_s
+        if start_s >= min(end, engine.song_s):
+            engine.close()
+            raise RuntimeError(f"nothing to play from {start_s:g} s to {end:g} s: the "
+                               f"song is {engine.song_s:.1f} s long")
+        if loop:
+            engine.loop = (start_s, end)
+        engine.monitor = self.monitor
         try:
-            stream = None
-            for start, block in preview(graph, source, start_s=start_s, cancel=self._stop):
-                if stream is None:
-                    stream = sd.OutputStream(samplerate=graph.sample_rate,
-                                             channels=block.shape[0], dtype="float32")
-                    stream.start()
-                gain = 10 ** (self.monitor_db / 20)
-                stream.write(np.ascontiguousarray((block * gain).T, dtype=np.float32))
-                self.position_s = (start + block.shape[1]) / graph.sample_rate
-                if self._stop.is_set():
-                    break
-            if stream is not None:
-                stream.stop()
-                stream.close()
-        except Exception as exc:
-            self.error = str(exc).splitlines()[0]
+            device = DevicePlayer(engine, buffer_frames=self.buffer_frames)
+            device.start()
+        except Exception:
+            engine.close()
+            raise
+        self.engine, self.device = engine, device
+
+    def edit(self, graph: Graph) -> None:
+        """The graph after an edit, heard without stopping."""
+        if self.engine is not None:
+            self.engine.edit(graph)
+
+    def listen(self, point: str | None, compare: str | None = None) -> None:
+        if self.engine is not None and point:
+            self.engine.listen(point, compare)
+
+    def readings(self) -> dict:
+        """The newest meters, with the device's counts (empty when stopped)."""
+        if self.engine is None or self.device is None:
+            return {}
+        return dict(self.engine.meters(), underruns=self.device.underruns,
+                    cpu_load=self.device.cpu_load, problem=self.engine.problem)
+
+    def finished(self) -> bool:
+        """True once, when playing ended by itself (the song's end, or a failure:
+        ``error`` says which)."""
+        if self.device is None:
+            return False
+        failed = self.device.error is not None
+        if not failed and not (self.engine.finished and self.device.wait(0)):
+            return False
+        self.error = self.device.error
+        self.stop()
+        return True
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-        self._thread = None
-        time.sleep(0)
+        if self.device is not None:
+            self.device.stop()
+        if self.engine is not None:
+            self.engine.close()
+        self.engine = self.device = None
+
+
+def readout(readings: dict, position_s: float) -> str:
+    """One line: where the song is, loudness and true peak since Play, the device."""
+    heard = readings.get("listen", {})
+
+    def figure(key: str) -> str:
+        value = heard.get(key)
+        return f"{value:.1f}" if value is not None and math.isfinite(value) else "-"
+
+    minutes, seconds = divmod(position_s, 60)
+    return (f"{int(minutes)}:{seconds:04.1f}   M {figure('momentary_lufs')}  "
+            f"S {figure('short_term_lufs')}  I {figure('integrated_lufs')} LUFS   "
+            f"TP {figure('true_peak_dbtp')} dBTP   underruns {readings.get('underruns', 0)}"
+            f"   CPU {100 * readings.get('cpu_load', 0.0):.0f} %")
+
+
+def meter_line(reading: dict) -> tuple[float, str]:
+    """A node's meter: how full its bar is (peak, -60 to 0 dBFS) and what it says."""
+    peak = max(reading.get("peak_db") or [-math.inf])
+    fill = min(1.0, max(0.0, (peak + 60.0) / 60.0)) if math.isfinite(peak) else 0.0
+    words = [f"{peak:.1f} dB" if math.isfinite(peak) else "-inf dB"]
+    momentary = reading.get("momentary_lufs")
+    if momentary is not None and math.isfinite(momentary):
+        words.append(f"M {momentary:.1f}")
+    reduction = [v for k, v in reading.items() if k.endswith("gain_reduction_db")]
+    if reduction:
+        words.append("GR " + " ".join(f"{v:.1f}" for v in reduction))
+    return fill, "  ".join(words)

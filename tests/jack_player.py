@@ -31,12 +31,23 @@ from mixgraph import load
 from mixgraph.core.live import DevicePlayer, LiveEngine, block_for
 
 
+def may_run_realtime() -> bool:
+    """Whether this machine lets us schedule threads in real time (as a studio's JACK
+    runs; without it, on two busy cores, the server itself misses periods)."""
+    import shutil
+
+    return shutil.which("chrt") is not None and subprocess.run(
+        ["chrt", "-f", "10", "true"], capture_output=True).returncode == 0
+
+
 def start_server(name: str, rate: int, period: int, timeout_s: float = 10.0):
-    """Start ``jackd`` (dummy driver: no sound card) named ``name`` and wait until it
-    takes clients; returns the process and the environment that makes PortAudio and
-    JACK clients use it.  Raises RuntimeError (with jackd's words) if it does not start."""
+    """Start ``jackd`` (dummy driver: no sound card) named ``name``, in real time where
+    the machine allows it, and wait until it takes clients; returns the process and the
+    environment that makes PortAudio and JACK clients use it.  Raises RuntimeError
+    (with jackd's words) if it does not start."""
     env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_AUDIO_RESERVATION="1")
-    server = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy",
+    scheduling = "--realtime" if may_run_realtime() else "--no-realtime"
+    server = subprocess.Popen(["jackd", scheduling, "-n", name, "-d", "dummy",
                                "-r", str(rate), "-p", str(period)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + timeout_s

@@ -1232,7 +1232,7 @@ def test_probe_returns_availability_and_a_sentence_without_raising():
 def test_without_sounddevice_play_raises_the_probes_sentence(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "sounddevice", None)
     ok, reason = player_mod.probe()
-    assert not ok and "install sounddevice" in reason
+    assert not ok and "install sounddevice" in reason and "libportaudio2" in reason
     p = player_mod.Player()
     assert not p.available and p.reason == reason
     with pytest.raises(RuntimeError) as info:
@@ -1263,27 +1263,41 @@ def test_an_unavailable_player_says_why_when_asked_to_play(tmp_path, monkeypatch
 
 
 def fake_sounddevice(devices=None, error=None):
+    """A sound card in a thread: each period it calls the stream's callback and keeps
+    what it was given."""
     mod = types.ModuleType("sounddevice")
     mod.written = []
 
-    def query_devices(kind=None):
+    def query_devices(device=None, kind=None):
         if error:
             raise error
         return devices
 
     class OutputStream:
-        def __init__(self, samplerate, channels, dtype):
-            self.args = (samplerate, channels, dtype)
+        def __init__(self, samplerate, channels, dtype, blocksize, device, callback):
+            self.args = (samplerate, channels, dtype, blocksize)
+            self.callback = callback
+            self.running = False
             mod.stream = self
 
         def start(self):
-            pass
+            import threading
 
-        def write(self, data):
-            mod.written.append(np.array(data))
+            self.running = True
+            self.thread = threading.Thread(target=self.run, daemon=True)
+            self.thread.start()
+
+        def run(self):
+            status = types.SimpleNamespace(output_underflow=False)
+            while self.running:
+                out = np.zeros((self.args[3], self.args[1]), dtype=np.float32)
+                self.callback(out, self.args[3], None, status)
+                mod.written.append(out)
+                time.sleep(0.5 * self.args[3] / self.args[0])      # faster than real time
 
         def stop(self):
-            pass
+            self.running = False
+            self.thread.join()
 
         def close(self):
             mod.closed = True
@@ -1300,29 +1314,67 @@ def test_probe_reports_a_missing_output_device(monkeypatch):
     assert not ok and reason == "no audio output device (Error querying device -1)"
     monkeypatch.setitem(sys.modules, "sounddevice",
                         fake_sounddevice({"name": "HDMI", "max_output_channels": 0}))
-    assert player_mod.probe() == (False, "no audio output device")
+    assert player_mod.probe() == (False, "no stereo audio output device")
 
 
-def test_an_available_player_streams_the_preview_at_monitor_level(tmp_path, monkeypatch):
+def test_the_player_plays_live_at_monitor_level_and_hears_an_edit(tmp_path, monkeypatch):
+    """The player runs the live engine into the device: what the device got is the
+    render at the monitor level up to the edit, and the edited graph after it."""
     sd = fake_sounddevice({"name": "Studio Monitors", "max_output_channels": 2})
     monkeypatch.setitem(sys.modules, "sounddevice", sd)
-    g = tone_project(tmp_path, seconds=0.2)
+    g = tone_project(tmp_path, seconds=2.0)
     p = player_mod.Player()
     assert p.available and p.reason == "plays through Studio Monitors"
-    p.monitor_db = -6.0
+    p.monitor.level_db = -6.0
     p.play(g, "out", start_s=0.05)
-    g.set("ch", "gain_db", -60.0)                  # the player plays a snapshot
+    assert p.playing and sd.stream.args == (SR, 2, "float32", 512)
+    edited = g.copy()
+    edited.set("ch", "gain_db", -23.0)
     t0 = time.monotonic()
-    while p.playing and time.monotonic() - t0 < 20:
+    while p.position_s < 0.5 and time.monotonic() - t0 < 20:
+        time.sleep(0.01)
+    p.edit(edited)
+    while not p.finished() and time.monotonic() - t0 < 30:
         time.sleep(0.01)
     assert not p.playing and p.error is None and sd.closed
-    assert sd.stream.args == (SR, 2, "float32")
     heard = np.concatenate(sd.written, axis=0).T
-    g.set("ch", "gain_db", -3.0)
+    heard = heard[:, :np.flatnonzero(np.abs(heard).max(axis=0) > 0)[-1] + 1]
     expect = np.concatenate([b for _, b in preview(g, "out", start_s=0.05)], axis=1)
-    assert heard.shape == expect.shape and heard.dtype == np.float32
-    np.testing.assert_allclose(heard, expect * 10 ** (-6 / 20), atol=1e-6)
-    assert p.position_s == pytest.approx(0.05 + heard.shape[1] / SR)
+    quiet = np.concatenate([b for _, b in preview(edited, "out", start_s=0.05)], axis=1)
+    level = 10 ** (-6 / 20)
+    n = min(heard.shape[1], expect.shape[1])
+    before = np.abs(heard[:, :n] - expect[:, :n] * level).max(axis=0) < 1e-6
+    after = np.abs(heard[:, :n] - quiet[:, :n] * level).max(axis=0) < 1e-6
+    edit_at = np.flatnonzero(~before)[0]
+    assert edit_at > 0.4 * SR and before[:edit_at].all()
+    assert after[edit_at + int(0.011 * SR):].all()            # the 10 ms glide, then -20 dB
+
+
+def test_listening_points_offer_the_master_first_then_every_port():
+    g = Graph(sample_rate=SR)
+    g.add("tone", id="t", duration_s=1.0)
+    g.add("channel", id="ch")
+    g.add("output", id="mix_out", path="mix.wav")
+    g.add("limiter", id="lim")
+    g.add("output", id="master", path="master.wav")
+    for a, b in (("t", "ch"), ("ch", "mix_out"), ("ch", "lim"), ("lim", "master")):
+        g.connect(a, b)
+    points = player_mod.listening_points(g)
+    assert points[:2] == ["master", "mix_out"]
+    assert {"t.out", "ch.out", "ch.pre", "lim.out"} <= set(points[2:])
+
+
+def test_a_meter_line_says_peak_loudness_and_gain_reduction():
+    fill, words = player_mod.meter_line({"peak_db": [-12.0, -6.0], "rms_db": [-15.0, -9.0],
+                                         "momentary_lufs": -10.04,
+                                         "gain_reduction_db": 3.21})
+    assert fill == pytest.approx(0.9) and words == "-6.0 dB  M -10.0  GR 3.2"
+    assert player_mod.meter_line({"peak_db": [-math.inf]}) == (0.0, "-inf dB")
+    line = player_mod.readout({"listen": {"momentary_lufs": -14.04, "integrated_lufs":
+                                          -math.inf, "true_peak_dbtp": -1.26},
+                               "underruns": 2, "cpu_load": 0.123}, 75.25)
+    assert line.startswith("1:15.2") and "M -14.0" in line and "I - LUFS" in line
+    assert "TP -1.3 dBTP" in line and "underruns 2" in line and "CPU 12 %" in line
 
 
 # ======================================================================== palette
