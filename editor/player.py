@@ -17,7 +17,8 @@ import math
 from mixgraph import Graph, MixgraphError
 from mixgraph.core.live import DevicePlayer, LiveEngine, Monitor, default_point, probe_device
 
-MONITOR_DB = -12.0                # where the monitor level starts: a safe listening level
+MONITOR_DB = -12.0
+SILENT_DB = -140.0                # a meter reads quieter than this as silence                # where the monitor level starts: a safe listening level
 
 
 def listening_points(graph: Graph) -> list[str]:
@@ -150,9 +151,9 @@ def meter_line(reading: dict) -> tuple[float, str]:
     """A node's meter: how full its bar is (peak, -60 to 0 dBFS) and what it says."""
     peak = max(reading.get("peak_db") or [-math.inf])
     fill = min(1.0, max(0.0, (peak + 60.0) / 60.0)) if math.isfinite(peak) else 0.0
-    words = [f"{peak:.1f} dB" if math.isfinite(peak) else "-inf dB"]
+    words = [f"{peak:.1f} dB" if peak > SILENT_DB else "-inf dB"]
     momentary = reading.get("momentary_lufs")
-    if momentary is not None and math.isfinite(momentary):
+    if momentary is not None and momentary > SILENT_DB:
         words.append(f"M {momentary:.1f}")
     reduction = [v for k, v in reading.items() if k.endswith("gain_reduction_db")]
     if reduction:

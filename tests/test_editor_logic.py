@@ -1370,6 +1370,8 @@ def test_a_meter_line_says_peak_loudness_and_gain_reduction():
                                          "gain_reduction_db": 3.21})
     assert fill == pytest.approx(0.9) and words == "-6.0 dB  M -10.0  GR 3.2"
     assert player_mod.meter_line({"peak_db": [-math.inf]}) == (0.0, "-inf dB")
+    assert player_mod.meter_line({"peak_db": [-995.0], "momentary_lufs": -990.0}) == \
+        (0.0, "-inf dB")                                   # a filter's decaying tail
     line = player_mod.readout({"listen": {"momentary_lufs": -14.04, "integrated_lufs":
                                           -math.inf, "true_peak_dbtp": -1.26},
                                "underruns": 2, "cpu_load": 0.123}, 75.25)

@@ -357,3 +357,32 @@ def test_edit_glides_what_only_changed_value_and_replans_the_rest(project):
         for e in (glided, edited, moved):
             e.close()
     assert rms_db(both[:, BLOCK:]) > rms_db(after[1]) + 2.0        # b is heard too
+
+
+def test_every_node_meters_its_own_output_in_a_bigger_graph(project):
+    """Each node's meter reads what that node wrote this block (not a buffer another
+    node wrote into later in the block)."""
+    g = project.graph
+    levels = {"s1": -6.0, "s2": -20.0, "s3": -30.0}
+    for i, (sid, level) in enumerate(levels.items()):
+        project.stem(sid, sine(200.0 * (i + 1), 2.0, level))
+        g.add("eq", id=f"{sid}_eq")
+        g.add("channel", id=f"{sid}_ch", gain_db=-10.0 * i)
+        g.connect(sid, f"{sid}_eq")
+        g.connect(f"{sid}_eq", f"{sid}_ch")
+    g.add("bus", id="mix")
+    for sid in levels:
+        g.connect(f"{sid}_ch", "mix")
+    project.output(src="mix")
+    engine = LiveEngine(g, block_size=BLOCK)
+    try:
+        play(engine, 0.5)
+        nodes = engine.meters()["nodes"]
+    finally:
+        engine.close()
+    for i, (sid, level) in enumerate(levels.items()):
+        assert nodes[sid]["peak_db"][0] == pytest.approx(level, abs=0.05)
+        assert nodes[f"{sid}_eq"]["peak_db"][0] == pytest.approx(level, abs=0.05)
+        # centre pan: -3 dB a side, and the channel's gain
+        assert nodes[f"{sid}_ch"]["peak_db"][0] == pytest.approx(level - 3.01 - 10.0 * i,
+                                                                 abs=0.05)

@@ -64,7 +64,7 @@ class Listener:
                  start_s: float = 0.0, cancel: threading.Event | None = None,
                  from_tape: bool = True):
         self.block_size = block_size
-        self.plan = plan = make_plan(graph, block_size, chains=False)
+        self.plan = plan = make_plan(graph, block_size, chains=False, lend=False)
         self._folder = None
         self.readers: dict = {}
         try:

@@ -298,11 +298,14 @@ def find_tail_chains(order_: list[str], links_in: dict[str, list[Link]],
 
 
 def make_plan(graph: Graph, block_size: int,
-              output_paths: dict[str, str] | None = None, chains: bool = True) -> Plan:
+              output_paths: dict[str, str] | None = None, chains: bool = True,
+              lend: bool = True) -> Plan:
     """Build the render plan of a validated graph (nodes are constructed and prepared).
 
-    ``chains=False`` runs every step once per block (for streaming a preview)."""
-    builder = _PlanBuilder(graph, block_size, output_paths or {}, chains)
+    ``chains=False`` runs every step once per block (for streaming a preview);
+    ``lend=False`` gives every output port a buffer of its own, so that each holds its
+    node's block once the whole block has run (for meters)."""
+    builder = _PlanBuilder(graph, block_size, output_paths or {}, chains, lend)
     try:
         return builder.build()
     except BaseException:
@@ -328,7 +331,8 @@ class _PlanBuilder:
     """
 
     def __init__(self, graph: Graph, block_size: int, output_paths: dict[str, str],
-                 use_chains: bool):
+                 use_chains: bool, lend: bool = True):
+        self.lend = lend
         self.graph = graph
         self.block = block_size
         self.output_paths = output_paths
@@ -471,7 +475,7 @@ class _PlanBuilder:
         """A step per node, in order, with the buffers it reads and writes.  Outside
         the chains, buffers come from the pool and go back to it once no later step
         reads them."""
-        self.pool = _Pool(self.block)
+        self.pool = _Pool(self.block, self.lend)
         self.chains = [Chain([], [], []) for _ in self.chain_ids]
         self.stacks: list[Stack] = []
         # per output port, until its last reader has run: the buffer it writes
@@ -651,8 +655,9 @@ class _Pool:
     kept for good and never lent (chains' segments and block views, tail chain inlets,
     stacks' sums, silence for ports whose links are all silenced)."""
 
-    def __init__(self, block: int):
+    def __init__(self, block: int, lend: bool = True):
         self.block = block
+        self.lend = lend                          # False: a buffer given back is not lent again
         self.buffers: list[np.ndarray] = []
         self.free: dict[int, list[int]] = {}
         self.kept: set[int] = set()
@@ -668,7 +673,7 @@ class _Pool:
 
     def give(self, index: int) -> None:
         """Take buffer ``index`` back, to lend again (a kept one stays as it is)."""
-        if index not in self.kept:
+        if self.lend and index not in self.kept:
             self.free.setdefault(self.buffers[index].shape[0], []).append(index)
 
     def keep(self, array: np.ndarray) -> int:
