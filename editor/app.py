@@ -50,6 +50,7 @@ class EditorApp:
         self.status_text = ""
         self.text_inputs: set[int] = set()           # typing in these is not a shortcut
         self.running = True
+        self.waiting: list[list] = []                # [frames to wait, callback]
         self.board = Board(self)
         self.inspector = Inspector(self)
         self.palette = Palette(self)
@@ -78,7 +79,7 @@ class EditorApp:
             with dpg.group(horizontal=True):
                 self.playback.build_monitor()
             self.board.build_editor()
-            dpg.add_text("", tag="status")
+            dpg.add_text("", tag="status", wrap=0)
         dpg.set_primary_window("main", True)
         self.palette.build()
         self.node_menu.build()
@@ -190,11 +191,34 @@ class EditorApp:
         self.status(f"redid {label}" if label else "nothing to redo")
 
     # ================================================================ input
-    def _typing(self) -> bool:
-        return any(dpg.does_item_exist(i) and dpg.is_item_active(i) for i in self.text_inputs)
+    def typing(self) -> bool:
+        """Whether keys go to a field or a dialog now: a text field, or a value field
+        being typed into (Ctrl+click on a drag) or dragged, or a window other than the
+        main one in front (a file chooser, a dialog, the palette)."""
+        active = dpg.get_active_window()                 # an id, or the window's tag
+        if active and active not in ("main", dpg.get_alias_id("main")):
+            return True
+        if any(dpg.does_item_exist(i) and dpg.is_item_active(i) for i in self.text_inputs):
+            return True
+        return any(item is not None and dpg.does_item_exist(item) and dpg.is_item_active(item)
+                   for item in self.inspector.param_items.values())
+
+    def soon(self, callback, frames: int = 2) -> None:
+        """Run ``callback`` a few frames from now (after a menu or popup has closed)."""
+        self.waiting.append([frames, callback])
+
+    def run_waiting(self) -> None:
+        due = [w for w in self.waiting if w[0] <= 0]
+        self.waiting = [w for w in self.waiting if w[0] > 0]
+        for w in self.waiting:
+            w[0] -= 1
+        for _, callback in due:
+            callback()
 
     def on_key(self, sender, key) -> None:
-        if self._typing():
+        if self.palette.on_key(key):
+            return
+        if self.typing():
             return
         ctrl = dpg.is_key_down(dpg.mvKey_LControl) or dpg.is_key_down(dpg.mvKey_RControl)
         shift = dpg.is_key_down(dpg.mvKey_LShift) or dpg.is_key_down(dpg.mvKey_RShift)
@@ -232,6 +256,7 @@ class EditorApp:
 
     def tick(self) -> None:
         """Work done once per frame: drags, render progress, playback, autosave."""
+        self.run_waiting()
         self.board.poll_moves()
         self.rendering.poll()
         self.playback.tick()

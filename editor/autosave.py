@@ -12,6 +12,7 @@ import dearpygui.dearpygui as dpg
 from mixgraph import Graph, MixgraphError
 
 from . import recovery
+from .dialogs import centre
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -55,6 +56,7 @@ class Autosave:
         dpg.set_value("recover_text", f"mixgraph did not close cleanly. Unsaved changes to "
                                       f"{session.title} from {stamp} were kept. "
                                       "Recover them?")
+        centre("recover_window")
         dpg.show_item("recover_window")
         return True
 

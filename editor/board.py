@@ -33,6 +33,8 @@ class Board:
         self.offset = (0.0, 0.0)
         self.mouse_was_down = False
         self.metering = False                         # meters shown (while playing)
+        self.origin = None        # where grid (0, 0) is drawn in the viewport, pan included
+        self.home = None          # the same before any pan: the canvas's own top-left
 
     # ================================================================= setup
     def build(self) -> None:
@@ -54,9 +56,46 @@ class Board:
             pass
 
     def frame_offset(self) -> tuple[float, float]:
+        """The offset that puts the graph's top-left corner 20 pixels inside the
+        canvas's as it is panned now."""
         nodes, _ = canvas.views(self.app.session.graph)
         left, top, _, _ = canvas.bounds(nodes)
-        return (20.0 - left, 20.0 - top)
+        px, py = self.pan()
+        return (20.0 - px - left, 20.0 - py - top)
+
+    def find_origin(self) -> tuple[float, float] | None:
+        """Where grid (0, 0) is in the viewport now, read off a drawn node (its
+        rectangle against its grid position); the last one found if none is drawn.
+        The first reading, made before anyone can pan, is the canvas's home."""
+        for item in self.node_items.values():
+            if dpg.is_item_visible(item):
+                (rx, ry), (gx, gy) = dpg.get_item_rect_min(item), dpg.get_item_pos(item)
+                if rx or ry:
+                    self.origin = (rx - gx, ry - gy)
+                    if self.home is None:
+                        self.home = self.origin
+                    break
+        return self.origin
+
+    def pan(self) -> tuple[float, float]:
+        """How far the canvas has been panned (0, 0 until it is known)."""
+        origin = self.find_origin()
+        if origin is None or self.home is None:
+            return (0.0, 0.0)
+        return (origin[0] - self.home[0], origin[1] - self.home[1])
+
+    def model_point(self, x: float, y: float) -> tuple[float, float]:
+        """The project's canvas position under viewport point (x, y)."""
+        ox, oy = self.find_origin() or (8.0, 80.0)
+        return (x - ox - self.offset[0], y - oy - self.offset[1])
+
+    def visible_centre(self) -> tuple[float, float]:
+        """The project's canvas position at the middle of what the canvas shows."""
+        w, h = dpg.get_item_rect_size("editor") or (0, 0)
+        if not w or not h:
+            w, h = dpg.get_viewport_client_width(), dpg.get_viewport_client_height() - 120
+        hx, hy = self.home or (8.0, 80.0)
+        return self.model_point(hx + w / 2 - 130, hy + h / 2 - 60)
 
     # ============================================================== drawing
     def sync(self, problems: dict) -> None:
@@ -175,8 +214,15 @@ class Board:
         self.app.sync()
 
     def hovered_node(self) -> str | None:
-        return next((nid for nid, item in self.node_items.items() if dpg.is_item_hovered(item)),
-                    None)
+        """The node under the mouse: its title, its body or its widgets."""
+        x, y = dpg.get_mouse_pos(local=False)
+        for nid, item in self.node_items.items():
+            if not dpg.is_item_visible(item):
+                continue
+            (x0, y0), (x1, y1) = dpg.get_item_rect_min(item), dpg.get_item_rect_max(item)
+            if x0 <= x <= x1 and y0 <= y <= y1:
+                return nid
+        return None
 
     # ============================================================== gestures
     def poll_moves(self) -> None:
@@ -212,14 +258,17 @@ class Board:
         return [nid for nid, item in self.node_items.items() if item in items]
 
     def delete_selected(self) -> None:
-        links = set(dpg.get_selected_links("editor"))
+        """Delete the selected nodes, with their links; or, when no node is selected,
+        the selected links.  (A box selection also selects every link that crosses the
+        box: those are not what was meant, so they are kept.)  One undoable step."""
         nodes = self.selected_nodes()
-        for key, item in list(self.link_items.items()):
-            if item in links and key[0].split(".")[0] not in nodes \
-                    and key[1].split(".")[0] not in nodes:
-                self.app.edit(self.app.session.disconnect, *key)
-        if nodes:
-            self.app.edit(self.app.session.remove_nodes, nodes)
+        items = set(dpg.get_selected_links("editor"))
+        links = [] if nodes else [k for k, item in self.link_items.items() if item in items]
+        if nodes or links:
+            self.app.edit(self.app.session.delete, nodes, links)
+            n, m = len(nodes), len(links)
+            self.app.status("deleted " + (f"{n} node{'s' * (n != 1)}" if n else
+                                          f"{m} link{'s' * (m != 1)}") + " (Ctrl+Z undoes)")
         dpg.clear_selected_nodes("editor")
         dpg.clear_selected_links("editor")
 

@@ -41,6 +41,7 @@ class Dialogs:
         self._then = then
         dpg.configure_item("ask_window", label=title)
         dpg.set_value("ask_value", value)
+        centre("ask_window")
         dpg.show_item("ask_window")
         dpg.focus_item("ask_value")
 
@@ -60,6 +61,7 @@ class Dialogs:
         self.pending_action = action
         dpg.set_value("confirm_text", f"{session.title.rstrip(' *')} has unsaved "
                                       "changes. Save them first?")
+        centre("confirm_window")
         dpg.show_item("confirm_window")
 
     def _confirm(self, choice: str) -> None:
@@ -70,4 +72,14 @@ class Dialogs:
         if choice == "save" and not self.app.files.save():
             return
         recovery.clear(self.app.session.path)
-        action()
+        self.app.soon(action)                  # once this dialog has closed: the action
+        #                                        may open a dialog of its own
+
+
+def centre(window, width: int | None = None, height: int | None = None) -> None:
+    """Put a window in the middle of the viewport."""
+    w = width or dpg.get_item_width(window) or 400
+    h = height or dpg.get_item_height(window) or 200
+    x = (dpg.get_viewport_client_width() - w) // 2
+    y = (dpg.get_viewport_client_height() - h) // 3
+    dpg.configure_item(window, pos=(max(0, int(x)), max(0, int(y))))

@@ -25,7 +25,8 @@ class Files:
             dpg.add_file_extension(".mgraph")
             dpg.add_file_extension(".json")
         with dpg.file_dialog(tag="save_dialog", show=False, width=700, height=420,
-                             callback=lambda s, a: self.save(a["file_path_name"])):
+                             default_filename="untitled",
+                             callback=lambda s, a: self.save(chosen_path(a))):
             dpg.add_file_extension(".mgraph")
             dpg.add_file_extension(".json")
 
@@ -59,4 +60,23 @@ class Files:
         return True
 
     def save_as_dialog(self) -> None:
+        path = self.app.session.path
+        dpg.configure_item("save_dialog", default_filename=path.stem if path else "untitled")
         dpg.show_item("save_dialog")
+
+
+def chosen_path(answer: dict) -> str:
+    """The path a file chooser's answer names: a typed absolute path as it is; a name
+    in the folder shown; never a hidden file (leading dots are the chooser's, not
+    the user's)."""
+    from pathlib import Path
+
+    name = answer.get("file_name") or ""
+    folder = answer.get("current_path") or ""
+    typed = Path(name)
+    if typed.is_absolute():
+        return str(typed)
+    if not name:
+        return answer["file_path_name"]
+    clean = typed.name.lstrip(".") or "untitled"
+    return str(Path(folder) / typed.parent / clean)

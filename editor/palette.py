@@ -12,42 +12,99 @@ from .session import palette
 if TYPE_CHECKING:
     from .app import EditorApp
 
+PALETTE_W, PALETTE_H = 360, 420
+ENTER_PAD = getattr(dpg, "mvKey_NumPadEnter", -1)
+
 
 class Palette:
+    """The node palette: type to filter, Up/Down to choose, Enter or a click to add,
+    Escape to close.  The node lands where the palette was asked for: the right-click
+    on the canvas, the mouse when Tab is pressed over the canvas, else the middle of
+    what the canvas shows."""
+
     def __init__(self, app: EditorApp):
         self.app = app
         self.pos = (60.0, 60.0)                # where the next node goes (canvas)
+        self.names: list[str] = []             # the types listed, in order
+        self.choice = 0                        # the one Enter adds
 
     def build(self) -> None:
-        with dpg.window(tag="palette", label="Add node", show=False, width=360, height=420,
-                        modal=False, no_collapse=True):
+        with dpg.window(tag="palette", label="Add node", show=False, width=PALETTE_W,
+                        height=PALETTE_H, modal=False, no_collapse=True):
             dpg.add_input_text(tag="palette_filter", hint="search: eq, reverb, limit ...",
-                               width=-1, callback=lambda: self.fill())
+                               width=-1, callback=lambda: self.fill(), on_enter=False)
             self.app.text_inputs.add(dpg.last_item())
             dpg.add_child_window(tag="palette_list", height=-1)
+        with dpg.theme(tag="palette_chosen"):
+            with dpg.theme_component(dpg.mvButton):
+                dpg.add_theme_color(dpg.mvThemeCol_Button, (60, 100, 160))
+
+    @property
+    def shown(self) -> bool:
+        return dpg.does_item_exist("palette") and dpg.is_item_shown("palette")
 
     def fill(self) -> None:
         dpg.delete_item("palette_list", children_only=True)
+        self.names = []
         for name, category, summary in palette(dpg.get_value("palette_filter")):
             dpg.add_button(label=f"{name:<22} {category}", parent="palette_list", width=-1,
                            callback=lambda s, a, u: self.add(u), user_data=name)
             with dpg.tooltip(dpg.last_item()):
                 dpg.add_text(summary)
+            self.names.append(name)
+        self.choose(0)
 
-    def show(self, pos: tuple[float, float] | None = None) -> None:
-        if pos is not None:
-            self.pos = pos
+    def choose(self, index: int) -> None:
+        """Highlight entry ``index`` (kept within the list) for Enter."""
+        buttons = dpg.get_item_children("palette_list", 1) or []
+        if not buttons:
+            self.choice = 0
+            return
+        self.choice = max(0, min(index, len(buttons) - 1))
+        for i, b in enumerate(buttons):
+            dpg.bind_item_theme(b, "palette_chosen" if i == self.choice else 0)
+
+    def on_key(self, key) -> bool:
+        """Escape, Enter, Up and Down while the palette is open; True if taken."""
+        if not self.shown:
+            return False
+        if key == dpg.mvKey_Escape:
+            dpg.hide_item("palette")
+        elif key in (dpg.mvKey_Return, ENTER_PAD):
+            if self.names:
+                self.add(self.names[self.choice])
+        elif key == dpg.mvKey_Down:
+            self.choose(self.choice + 1)
+        elif key == dpg.mvKey_Up:
+            self.choose(self.choice - 1)
+        else:
+            return False
+        return True
+
+    def show(self, pos: tuple[float, float] | None = None,
+             at: tuple[float, float] | None = None) -> None:
+        """Open the palette; the node goes to canvas position ``pos`` (default: under
+        the mouse if it is over the canvas, else the middle of the view), and the
+        window opens at viewport point ``at`` (default: the mouse), kept on screen."""
+        board = self.app.board
+        mouse = dpg.get_mouse_pos(local=False)
+        if pos is None:
+            pos = board.model_point(*mouse) if dpg.is_item_hovered("editor") \
+                else board.visible_centre()
+        self.pos = pos
         dpg.set_value("palette_filter", "")
         self.fill()
+        x, y = at or mouse
+        width, height = dpg.get_viewport_client_width(), dpg.get_viewport_client_height()
+        dpg.configure_item("palette", pos=(int(max(0, min(x, width - PALETTE_W))),
+                                           int(max(0, min(y, height - PALETTE_H)))))
         dpg.show_item("palette")
         dpg.focus_item("palette_filter")
 
     def show_at_mouse(self) -> None:
         """Open the palette where the canvas was right-clicked; the node goes there."""
-        x, y = dpg.get_mouse_pos(local=True)
-        offset = self.app.board.offset
-        self.show((x - offset[0], y - offset[1] - 40))
-        dpg.configure_item("palette", pos=dpg.get_mouse_pos(local=False))
+        mouse = dpg.get_mouse_pos(local=False)
+        self.show(self.app.board.model_point(*mouse), at=mouse)
 
     def add(self, type_name: str) -> str | None:
         dpg.hide_item("palette")
@@ -82,6 +139,7 @@ class NodeMenu:
     def rename(self) -> None:
         dpg.hide_item("node_menu")
         old = self.node
-        if old:
-            self.app.dialogs.ask_text(f"Rename {old}", old, lambda new: self.app.edit(
-                self.app.session.rename, old, new))
+        if old:                                   # once the menu has closed (a modal
+            self.app.soon(lambda: self.app.dialogs.ask_text(   # opened from a closing
+                f"Rename {old}", old,                          # popup never shows)
+                lambda new: self.app.edit(self.app.session.rename, old, new)))

@@ -29,7 +29,7 @@ class Playback:
     # ================================================================= widgets
     def build(self) -> None:
         """The transport bar's widgets (inside the bar's horizontal group)."""
-        dpg.add_button(tag="play", label="Play", callback=lambda: self.toggle(), width=70)
+        dpg.add_button(tag="play", label="Play", callback=lambda: self.toggle())
         dpg.add_text("from")
         dpg.add_drag_float(tag="position", width=70, min_value=0.0, max_value=36000.0,
                            speed=0.1, format="%.1f s")
@@ -75,8 +75,8 @@ class Playback:
         points = listening_points(self.app.session.graph)
         dpg.configure_item("listen", items=points)
         dpg.configure_item("compare", items=[NONE] + points)
-        if points and dpg.get_value("listen") not in points:
-            dpg.set_value("listen", points[0])
+        if dpg.get_value("listen") not in points:            # another project's, or gone
+            dpg.set_value("listen", points[0] if points else "")
         if dpg.get_value("compare") not in points:
             dpg.set_value("compare", NONE)
         if self.player.playing:

@@ -158,6 +158,18 @@ class Session:
                     self.graph.remove(nid)
         self._edit(f"delete {', '.join(node_ids)}", change)
 
+    def delete(self, node_ids: list[str], links: list[tuple[str, str]]) -> None:
+        """Delete nodes (with their links) and links, as one step."""
+        def change():
+            for src, dst in links:
+                if src.split(".")[0] not in node_ids and dst.split(".")[0] not in node_ids:
+                    self.graph.disconnect(src, dst)
+            for nid in node_ids:
+                if nid in self.graph.nodes:
+                    self.graph.remove(nid)
+        what = [*node_ids, *(f"{a} -> {b}" for a, b in links)]
+        self._edit(f"delete {', '.join(what)}", change)
+
     def connect(self, src: str, dst: str) -> None:
         self._edit(f"link {src} -> {dst}", lambda: self.graph.connect(src, dst))
 

@@ -11,6 +11,7 @@ import dearpygui.dearpygui as dpg
 from mixgraph import MixgraphError
 
 from .session import Session
+from .dialogs import centre
 
 if TYPE_CHECKING:
     from .app import EditorApp
@@ -99,6 +100,7 @@ class Templating:
         if found:
             dpg.set_value("template_choice", found[0].name)
             dpg.set_value("template_about", found[0].description)
+        centre("template_window")
         dpg.show_item("template_window")
 
     def new_from_template(self, name: str, stems: str) -> None:
@@ -162,6 +164,7 @@ class Templating:
         dpg.configure_item("rules_catch_all_into", items=list(graph.nodes))
         for key, text in rule_fields(graph.template).items():
             dpg.set_value(f"rules_{key}", text)
+        centre("rules_window")
         dpg.show_item("rules_window")
 
     def apply_rules(self) -> None:

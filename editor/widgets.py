@@ -137,8 +137,16 @@ def model_value(param: Param, shown: Any) -> Any:
     if param.kind == "int":
         return int(shown)
     if param.kind == "float":
-        return float(shown)
+        return float32_value(shown)
     return shown
+
+
+def float32_value(shown: Any) -> float:
+    """A float from a widget, which holds 32 bits: the shortest decimal that is the same
+    32-bit number (a pan shown as 0.358 is 0.358, not 0.3580000102519989)."""
+    import numpy as np
+
+    return float(str(np.float32(shown)))
 
 
 def describe_automation(value: dict) -> str:

@@ -1,0 +1,340 @@
+"""Drives the real editor window with the operating system's mouse and keyboard
+(xdotool), one scenario per run (started under Xvfb by test_editor_gestures.py).
+
+    python tests/gestures_driver.py SCENARIO PROJECT RESULT.json
+
+Nothing here calls the editor's callbacks: the mouse moves and clicks where a widget
+is drawn, keys are pressed as a user presses them, and what the editor then holds
+(the project, which windows show, the status line) is written to RESULT.json.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dearpygui.dearpygui as dpg
+
+from mixgraph.editor.app import EditorApp
+from mixgraph.editor.session import Session
+
+
+FILE_DIALOG = (60, 60)            # a file chooser's top-left corner (700 x 420)
+MENU_TOP = 19                     # an open menu's popup starts this far down the viewport
+
+
+class Window:
+    """The editor in a real window, and a user's hands on it."""
+
+    def __init__(self, project: str | None):
+        self.app = EditorApp(Session.open(project) if project else Session(),
+                             width=1400, height=900)
+        self.app.build()
+        dpg.setup_dearpygui()
+        dpg.show_viewport()
+        self.frames(10)
+
+    def frames(self, n: int = 3) -> None:
+        for _ in range(n):
+            self.app.frame()
+
+    def xdotool(self, *args: str) -> None:
+        subprocess.run(["xdotool", *args], check=True, timeout=30)
+
+    # ------------------------------------------------------------ the mouse
+    def screen(self, x: float, y: float) -> tuple[int, int]:
+        """Screen coordinates of viewport point (x, y)."""
+        vx, vy = dpg.get_viewport_pos()
+        return int(vx + x), int(vy + y)
+
+    def move(self, x: float, y: float) -> None:
+        """Move the mouse to viewport point (x, y)."""
+        self.xdotool("mousemove", *map(str, self.screen(x, y)))
+        self.frames(2)
+
+    def click(self, x: float, y: float, button: int = 1, ctrl: bool = False) -> None:
+        self.move(x, y)
+        if ctrl:
+            self.xdotool("keydown", "ctrl")
+        self.xdotool("mousedown", str(button))
+        self.frames(2)
+        self.xdotool("mouseup", str(button))
+        if ctrl:
+            self.xdotool("keyup", "ctrl")
+        self.frames(3)
+
+    def drag(self, a: tuple[float, float], b: tuple[float, float], steps: int = 8) -> None:
+        self.move(*a)
+        self.xdotool("mousedown", "1")
+        self.frames(2)
+        for k in range(1, steps + 1):
+            self.move(a[0] + (b[0] - a[0]) * k / steps, a[1] + (b[1] - a[1]) * k / steps)
+        self.xdotool("mouseup", "1")
+        self.frames(3)
+
+    def rect(self, item) -> tuple[float, float, float, float]:
+        """Where an item is drawn in the viewport: x0, y0, x1, y1 (a window's from its
+        position and size)."""
+        state = dpg.get_item_state(item)
+        if "rect_min" in state:
+            (x0, y0), (x1, y1) = state["rect_min"], state["rect_max"]
+            return x0, y0, x1, y1
+        x0, y0 = dpg.get_item_pos(item)
+        return x0, y0, x0 + dpg.get_item_width(item), y0 + dpg.get_item_height(item)
+
+    def centre(self, item) -> tuple[float, float]:
+        x0, y0, x1, y1 = self.rect(item)
+        return (x0 + x1) / 2, (y0 + y1) / 2
+
+    def click_item(self, item, button: int = 1, ctrl: bool = False) -> None:
+        self.click(*self.centre(item), button=button, ctrl=ctrl)
+
+    def labelled(self, label: str, kind: str = "mvButton"):
+        """The shown item of a kind with a label (a button, a menu, a menu item)."""
+        for item in dpg.get_all_items():
+            if dpg.get_item_type(item) == f"mvAppItemType::{kind}" \
+                    and dpg.get_item_label(item) == label \
+                    and dpg.get_item_state(item).get("visible", True) \
+                    and "rect_min" in dpg.get_item_state(item):
+                return item
+        raise KeyError(f"no {kind} {label!r} shown")
+
+    def menu(self, menu_label: str, item_label: str) -> None:
+        """Open a menu of the menu bar and choose an item, with the mouse.  Dear PyGui
+        gives a menu's position in the bar and an open menu's items' positions in its
+        popup (which opens under the bar, at the menu's x less the window padding)."""
+        menu = self.find(menu_label, "mvMenu")
+        mx, my = dpg.get_item_pos(menu)
+        tw, th = dpg.get_text_size(menu_label)
+        self.click(mx + 4 + tw / 2, my + 10)
+        item = self.find(item_label, "mvMenuItem", parent=menu)
+        ix, iy = dpg.get_item_pos(item)
+        tw, th = dpg.get_text_size(item_label)
+        self.click(mx - 8 + ix + tw / 2, MENU_TOP + iy + th / 2)
+
+    def find(self, label: str, kind: str, parent=None):
+        for item in (dpg.get_item_children(parent, 1) if parent else dpg.get_all_items()):
+            if dpg.get_item_type(item) == f"mvAppItemType::{kind}" \
+                    and dpg.get_item_label(item) == label:
+                return item
+        raise KeyError(f"no {kind} {label!r}")
+
+    # ------------------------------------------------------------ the keys
+    def key(self, *keys: str) -> None:
+        for k in keys:
+            self.xdotool("key", k)
+            self.frames(3)
+
+    def type(self, text: str) -> None:
+        for ch in text:
+            self.key({"-": "minus", ".": "period", " ": "space", "_": "underscore",
+                      "/": "slash"}.get(ch, ch))
+
+    def node_title(self, nid: str) -> tuple[float, float]:
+        (x0, y0), (x1, _) = (dpg.get_item_rect_min(self.app.board.node_items[nid]),
+                             dpg.get_item_rect_max(self.app.board.node_items[nid]))
+        return x0 + 30, y0 + 10
+
+    def node_body(self, nid: str) -> tuple[float, float]:
+        """A point inside a node below its title and its widgets' labels: its lower
+        right corner, a little in."""
+        (x1, y1) = dpg.get_item_rect_max(self.app.board.node_items[nid])
+        return x1 - 8, y1 - 6
+
+    def shown(self, tag: str) -> bool:
+        return dpg.does_item_exist(tag) and dpg.is_item_shown(tag)
+
+
+# ================================================================== scenarios
+def rename(w: Window, result: dict) -> None:
+    """D1, D11: right-click a node's body, Rename..., type a name, Return."""
+    w.click(*w.node_body("kick"), button=3)
+    result["menu_shown"] = w.shown("node_menu")
+    result["menu_for"] = w.app.node_menu.node
+    w.click_item(w.labelled("Rename..."))
+    w.frames(4)
+    result["dialog_shown"] = w.shown("ask_window")
+    x, y = w.centre("ask_window")
+    result["dialog_centre"] = [x, y]
+    w.key("ctrl+a")
+    w.type("kick_in")
+    w.key("Return")
+    result["nodes"] = sorted(w.app.session.graph.nodes)
+
+
+def template_after_unsaved(w: Window, result: dict) -> None:
+    """D1: with unsaved changes, File > New from template..., Discard: the template
+    window opens."""
+    w.click_item(w.app.inspector.param_items[("kick_ch", "gain_db")], ctrl=True)
+    w.key("ctrl+a")
+    w.type("-6")
+    w.key("Return")
+    result["dirty"] = w.app.session.dirty
+    w.move(700, 850)
+    w.menu("File", "New from template...")
+    result["asked"] = w.shown("confirm_window")
+    w.click_item(w.labelled("Discard"))
+    w.frames(5)
+    result["template_window_shown"] = w.shown("template_window")
+
+
+def add_at_cursor(w: Window, result: dict) -> None:
+    """D2, D9: right-click three empty places and add a node at each with the keyboard
+    (type, Down, Enter); Escape closes the palette."""
+    places = [(300, 600), (700, 300), (1000, 700)]
+    added = []
+    for i, (x, y) in enumerate(places):
+        w.click(x, y, button=3)
+        if not w.shown("palette"):
+            result["palette_not_shown_at"] = [x, y]
+            return
+        w.type("gain")
+        if i == 1:
+            w.key("Down", "Up")                   # down and back: still the first
+        w.key("Return")
+        fresh = [n for n in w.app.session.graph.nodes if n.startswith("gain")
+                 and n not in added]
+        added += fresh
+        w.frames(4)
+        item = w.app.board.node_items[fresh[0]]
+        result.setdefault("placed", []).append({"asked": [x, y],
+                                                "drawn": list(dpg.get_item_rect_min(item)),
+                                                "type": w.app.session.graph.nodes[fresh[0]].type})
+    w.click(500, 500, button=3)
+    result["palette_open"] = w.shown("palette")
+    w.key("Escape")
+    result["palette_after_escape"] = w.shown("palette")
+
+
+def typing_is_not_a_shortcut(w: Window, result: dict) -> None:
+    """D4: a node selected, another node's gain typed into (Home, Delete, f, space):
+    nothing but the field changes.  Then Delete in the Save as dialog's name field."""
+    w.click(*w.node_title("kick"))
+    result["selected"] = w.app.board.selected_nodes()
+    field = w.app.inspector.param_items[("snare_ch", "gain_db")]
+    w.click_item(field, ctrl=True)
+    w.key("Home", "Delete", "f", "space", "End", "BackSpace")
+    w.key("Return")
+    result["nodes_after_field"] = sorted(w.app.session.graph.nodes)
+    result["playing"] = w.app.playback.player.playing
+    result["offset"] = list(w.app.board.offset)
+    w.click(*w.node_title("kick"))
+    w.move(700, 850)
+    w.menu("File", "Save as...")
+    w.frames(5)
+    result["save_dialog_shown"] = w.shown("save_dialog")
+    w.key("Delete", "f", "space")
+    result["nodes_after_dialog"] = sorted(w.app.session.graph.nodes)
+    w.key("Escape")
+
+
+def box_delete(w: Window, result: dict) -> None:
+    """D5: a box around one node that a link crosses, Delete: only the node goes (its
+    own links with it), in one undo step."""
+    board = w.app.board
+    links_before = sorted(map(list, board.link_items))
+    (x0, y0) = dpg.get_item_rect_min(board.node_items["b"])
+    (x1, y1) = dpg.get_item_rect_max(board.node_items["b"])
+    w.drag((x0 - 15, y0 - 15), (x1 + 15, y1 + 40))
+    result["selected_nodes"] = board.selected_nodes()
+    result["selected_links"] = len(dpg.get_selected_links("editor"))
+    w.move(x1 + 200, y1 + 200)
+    w.key("Delete")
+    result["nodes"] = sorted(w.app.session.graph.nodes)
+    result["links"] = sorted([str(l.src), str(l.dst)] for l in w.app.session.graph.links)
+    result["status"] = w.app.status_text
+    w.key("ctrl+z")
+    result["links_after_undo"] = sorted([str(l.src), str(l.dst)]
+                                        for l in w.app.session.graph.links)
+    result["links_before"] = links_before
+    result["nodes_after_undo"] = sorted(w.app.session.graph.nodes)
+
+
+def save_as_name(w: Window, result: dict) -> None:
+    """D6: File > Save as..., type a name, Return: that file, not a hidden one."""
+    w.move(700, 850)
+    w.menu("File", "Save as...")
+    w.frames(5)
+    x, y = FILE_DIALOG                                   # where Dear PyGui opens it
+    w.click(x + 300, y + 420 - 41)                       # the file name field
+    w.key("ctrl+a")
+    w.type("scratch")
+    w.click(x + 19, y + 420 - 18)                        # OK
+    w.frames(5)
+    result["session_path"] = str(w.app.session.path)
+    result["status"] = w.app.status_text
+    # an absolute path typed into the name field is that path
+    target = Path.cwd() / "elsewhere" / "abs.mgraph"
+    target.parent.mkdir()
+    w.move(700, 850)
+    w.menu("File", "Save as...")
+    w.frames(5)
+    w.click(x + 300, y + 420 - 41)
+    w.key("ctrl+a")
+    w.type(str(target))
+    w.click(x + 19, y + 420 - 18)
+    w.frames(5)
+    result["absolute_path"] = str(w.app.session.path)
+
+
+def listen_after_new(w: Window, result: dict) -> None:
+    """D7: File > New clears what "listen to" offers and shows."""
+    result["listen_before"] = dpg.get_value("listen")
+    w.move(700, 850)
+    w.menu("File", "New")
+    w.frames(5)
+    result["listen_after"] = dpg.get_value("listen")
+    result["listen_items"] = dpg.get_item_configuration("listen")["items"]
+
+
+def typed_value_saved_exactly(w: Window, result: dict) -> None:
+    """D8: a pan typed as 0.358 is saved as 0.358."""
+    w.click_item(w.app.inspector.param_items[("kick_ch", "pan")], ctrl=True)
+    w.key("ctrl+a")
+    w.type("0.358")
+    w.key("Return")
+    w.key("ctrl+s")
+    result["saved"] = str(w.app.session.path)
+
+
+def labels_and_dialogs(w: Window, result: dict) -> None:
+    """D12: the Play button's label fits it; a dialog opens in the middle."""
+    item = "play"
+    (x0, _), (x1, _) = dpg.get_item_rect_min(item), dpg.get_item_rect_max(item)
+    text_w, _ = dpg.get_text_size(dpg.get_item_label(item))
+    result["play_label"] = dpg.get_item_label(item)
+    result["play_width"] = x1 - x0
+    result["play_text_width"] = text_w
+    w.move(700, 850)
+    w.menu("File", "Save version...")
+    w.frames(4)
+    result["dialog_centre"] = list(w.centre("ask_window"))
+    result["viewport"] = [dpg.get_viewport_client_width(), dpg.get_viewport_client_height()]
+    w.key("Escape")
+
+
+SCENARIOS = {f.__name__: f for f in (rename, template_after_unsaved, add_at_cursor,
+                                     typing_is_not_a_shortcut, box_delete, save_as_name,
+                                     listen_after_new, typed_value_saved_exactly,
+                                     labels_and_dialogs)}
+
+
+def main() -> None:
+    scenario, project, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    w = Window(project)
+    result: dict = {}
+    started = time.monotonic()
+    try:
+        SCENARIOS[scenario](w, result)
+    finally:
+        result["seconds"] = time.monotonic() - started
+        out.write_text(json.dumps(result, indent=2))
+        w.frames(2)
+        dpg.destroy_context()
+
+
+if __name__ == "__main__":
+    main()

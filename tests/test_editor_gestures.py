@@ -1,0 +1,136 @@
+"""The editor driven as a user drives it: a real window under Xvfb, the mouse moved
+and clicked and keys pressed by xdotool (tests/gestures_driver.py), one scenario per
+window.  Each test names the defect of the editor issue it guards against."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mixgraph import Graph, load, save
+
+HERE = Path(__file__).resolve().parent
+pytestmark = pytest.mark.skipif(
+    shutil.which("xdotool") is None
+    or (not os.environ.get("DISPLAY") and shutil.which("xvfb-run") is None),
+    reason="needs xdotool and Xvfb (.ci/run installs them)")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    from mixgraph.workflows.demo import write_demo
+
+    return write_demo(tmp_path_factory.mktemp("gestures") / "demo").path
+
+
+def small(folder: Path, nodes: dict, links: list) -> Path:
+    """A project of tones and gains placed where ``nodes`` says."""
+    g = Graph(sample_rate=48000, base_dir=folder)
+    for nid, (kind, pos) in nodes.items():
+        g.add(kind, id=nid, **({"duration_s": 1.0} if kind == "tone" else {}))
+        g.ui[nid] = {"pos": list(pos)}
+    for a, b in links:
+        g.connect(a, b)
+    path = folder / "small.mgraph"
+    save(g, path)
+    return path
+
+
+def drive(scenario: str, project: Path, folder: Path) -> dict:
+    out = folder / f"{scenario}.json"
+    cmd = [sys.executable, str(HERE / "gestures_driver.py"), scenario, str(project),
+           str(out)]
+    if not os.environ.get("DISPLAY"):
+        cmd = ["xvfb-run", "-a", "-s", "-screen 0 1400x900x24"] + cmd
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=folder)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+def copy_of(project: Path, folder: Path) -> Path:
+    shutil.copytree(project.parent, folder / "demo")
+    return folder / "demo" / project.name
+
+
+def test_d1_d11_rename_opens_from_a_right_click_on_the_nodes_body(demo, tmp_path):
+    got = drive("rename", copy_of(demo, tmp_path), tmp_path)
+    assert got["menu_shown"] and got["menu_for"] == "kick"          # D11: the body
+    assert got["dialog_shown"]                                        # D1
+    assert "kick_in" in got["nodes"] and "kick" not in got["nodes"]
+    x, y = got["dialog_centre"]                                       # D12: centred
+    assert abs(x - 700) < 60
+
+
+def test_d1_new_from_template_opens_after_discarding_changes(demo, tmp_path):
+    got = drive("template_after_unsaved", copy_of(demo, tmp_path), tmp_path)
+    assert got["dirty"] and got["asked"]
+    assert got["template_window_shown"]
+
+
+def test_d2_d9_nodes_land_where_asked_and_the_palette_works_from_the_keyboard(tmp_path):
+    project = small(tmp_path, {"t": ("tone", (20, 20))}, [])
+    got = drive("add_at_cursor", project, tmp_path)
+    assert "palette_not_shown_at" not in got
+    assert len(got["placed"]) == 3
+    for p in got["placed"]:
+        assert p["type"] == "gain"                       # typed "gain", Enter: the first
+        (ax, ay), (dx, dy) = p["asked"], p["drawn"]
+        assert abs(dx - ax) <= 12 and abs(dy - ay) <= 12, p
+    assert got["palette_open"] and not got["palette_after_escape"]
+
+
+def test_d4_keys_typed_into_a_field_or_a_dialog_are_not_shortcuts(demo, tmp_path):
+    got = drive("typing_is_not_a_shortcut", copy_of(demo, tmp_path), tmp_path)
+    assert got["selected"] == ["kick"]
+    assert "kick" in got["nodes_after_field"]                 # Delete did not delete it
+    assert not got["playing"] and got["offset"] == [0.0, 0.0]  # space, f: not shortcuts
+    assert got["save_dialog_shown"]
+    assert "kick" in got["nodes_after_dialog"]
+
+
+def test_d5_box_select_and_delete_keeps_links_that_only_cross_the_box(tmp_path):
+    project = small(tmp_path, {"a": ("tone", (40, 320)), "b": ("gain", (460, 250)),
+                               "c": ("gain", (900, 320))},
+                    [("a", "c"), ("a", "b")])
+    got = drive("box_delete", project, tmp_path)
+    assert got["selected_nodes"] == ["b"]
+    assert got["nodes"] == ["a", "c"]
+    assert got["links"] == [["a.out", "c.in"]]                # the crossing link kept
+    assert "deleted 1 node" in got["status"]
+    assert got["nodes_after_undo"] == ["a", "b", "c"]         # one step brings all back
+    assert got["links_after_undo"] == [["a.out", "b.in"], ["a.out", "c.in"]]
+
+
+def test_d6_save_as_writes_the_name_typed_not_a_hidden_file(demo, tmp_path):
+    project = copy_of(demo, tmp_path)
+    got = drive("save_as_name", project, tmp_path)
+    assert Path(got["session_path"]).name == "scratch.mgraph", got
+    assert (tmp_path / "scratch.mgraph").exists()
+    assert not list(tmp_path.glob(".*.mgraph"))
+    assert got["absolute_path"] == str(tmp_path / "elsewhere" / "abs.mgraph")
+    assert (tmp_path / "elsewhere" / "abs.mgraph").exists()
+
+
+def test_d7_listen_to_forgets_the_old_projects_output_after_new(demo, tmp_path):
+    got = drive("listen_after_new", copy_of(demo, tmp_path), tmp_path)
+    assert got["listen_before"] == "master_out"
+    assert got["listen_after"] == "" and got["listen_items"] == []
+
+
+def test_d8_a_typed_value_is_saved_as_typed(demo, tmp_path):
+    project = copy_of(demo, tmp_path)
+    got = drive("typed_value_saved_exactly", project, tmp_path)
+    assert load(got["saved"]).nodes["kick_ch"].params["pan"] == 0.358
+
+
+def test_d12_labels_fit_and_dialogs_open_in_the_middle(demo, tmp_path):
+    got = drive("labels_and_dialogs", copy_of(demo, tmp_path), tmp_path)
+    assert got["play_width"] >= got["play_text_width"] + 8
+    (x, y), (w, h) = got["dialog_centre"], got["viewport"]
+    assert abs(x - w / 2) < 40 and y < h * 0.6
