@@ -257,6 +257,8 @@ class EditorApp:
     def tick(self) -> None:
         """Work done once per frame: drags, render progress, playback, autosave."""
         self.run_waiting()
+        if self.board.home is None:                  # before anyone can pan: the home
+            self.board.find_origin()
         self.board.poll_moves()
         self.rendering.poll()
         self.playback.tick()

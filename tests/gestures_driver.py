@@ -209,6 +209,31 @@ def add_at_cursor(w: Window, result: dict) -> None:
     result["palette_after_escape"] = w.shown("palette")
 
 
+def frame_after_pan(w: Window, result: dict) -> None:
+    """D3, D2: pan the canvas (middle drag on its background), add a node under a
+    right-click, then F: the graph's top-left node is back where it started."""
+    kick = w.app.board.node_items["kick"]
+    result["kick_before"] = list(dpg.get_item_rect_min(kick))
+    w.move(770, 640)
+    w.xdotool("mousedown", "2")
+    w.frames(3)
+    for k in range(1, 11):
+        w.move(770 - 25 * k, 640 - 12 * k)
+    w.xdotool("mouseup", "2")
+    w.frames(4)
+    result["kick_panned"] = list(dpg.get_item_rect_min(kick))
+    w.click(700, 700, button=3)
+    w.type("gain")
+    w.key("Return")
+    w.frames(4)
+    (added,) = [n for n in w.app.session.graph.nodes if n.startswith("gain")]
+    result["added_at"] = list(dpg.get_item_rect_min(w.app.board.node_items[added]))
+    w.move(760, 600)
+    w.key("f")
+    w.frames(4)
+    result["kick_framed"] = list(dpg.get_item_rect_min(w.app.board.node_items["kick"]))
+
+
 def typing_is_not_a_shortcut(w: Window, result: dict) -> None:
     """D4: a node selected, another node's gain typed into (Home, Delete, f, space):
     nothing but the field changes.  Then Delete in the Save as dialog's name field."""
@@ -317,6 +342,7 @@ def labels_and_dialogs(w: Window, result: dict) -> None:
 
 
 SCENARIOS = {f.__name__: f for f in (rename, template_after_unsaved, add_at_cursor,
+                                     frame_after_pan,
                                      typing_is_not_a_shortcut, box_delete, save_as_name,
                                      listen_after_new, typed_value_saved_exactly,
                                      labels_and_dialogs)}

@@ -85,6 +85,16 @@ def test_d2_d9_nodes_land_where_asked_and_the_palette_works_from_the_keyboard(tm
     assert got["palette_open"] and not got["palette_after_escape"]
 
 
+def test_d3_d2_frame_and_add_after_a_pan(demo, tmp_path):
+    got = drive("frame_after_pan", copy_of(demo, tmp_path), tmp_path)
+    (bx, by), (px, py) = got["kick_before"], got["kick_panned"]
+    assert px < bx - 150 and py < by - 80                     # it did pan
+    ax, ay = got["added_at"]
+    assert abs(ax - 700) <= 12 and abs(ay - 700) <= 12        # under the right-click
+    fx, fy = got["kick_framed"]
+    assert abs(fx - bx) <= 6 and abs(fy - by) <= 6            # framed: back in view
+
+
 def test_d4_keys_typed_into_a_field_or_a_dialog_are_not_shortcuts(demo, tmp_path):
     got = drive("typing_is_not_a_shortcut", copy_of(demo, tmp_path), tmp_path)
     assert got["selected"] == ["kick"]

@@ -211,7 +211,9 @@ def test_all_problems_are_reported_at_once_and_nothing_is_written(simple):
     g = simple.graph
     g.nodes["kick_ch"].params["gain_db"] = 99.0
     g.add("stem", id="gone", path="stems/gone.wav")
-    g.add("bus", id="lonely")
+    g.add("bus", id="lonely")                  # heard, with nothing linked into it
+    g.add("output", id="lonely_out", path="lonely.wav")
+    g.connect("lonely", "lonely_out")
     g.connect("gone", "kick_ch")
     g.add("output", id="extra", path="extra.wav")
     before = _files(simple.folder)
@@ -288,7 +290,8 @@ def test_silent_source_renders(project):
 
 def test_warning_for_a_node_that_reaches_no_output(simple):
     simple.graph.add("tone", id="stray")
-    assert "node 'stray' does not reach any output" in validate(simple.graph).warnings
+    assert "node 'stray' does not reach any output: it is left out of the render" in \
+        validate(simple.graph).warnings
 
 
 def _r(text):
@@ -372,3 +375,18 @@ def test_rendered_files_and_saved_projects_get_normal_permissions(simple):
         os.umask(old)
     for path in (simple.folder / "out/master.wav", simple.folder / "song.json"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+
+
+def test_a_node_that_reaches_no_output_is_left_out_not_an_error(simple):
+    """As a DAW ignores a plugin on an unused track: a node with nothing linked that
+    reaches no output does not stop the render; it is named and left out, and the
+    render is the same as without it."""
+    before = simple.render_read("master")
+    simple.graph.add("compressor", id="spare")
+    simple.graph.add("gain", id="spare2")
+    simple.graph.connect("spare", "spare2")
+    v = validate(simple.graph)
+    assert v.ok
+    assert "node 'spare' does not reach any output: it is left out of the render" \
+        in v.warnings
+    np.testing.assert_array_equal(simple.render_read("master"), before)

@@ -157,9 +157,10 @@ def validate(graph: Graph, *, check_files: bool = True,
     for l in good:
         fed.setdefault(l.dst.node, set()).add(l.dst.port)
     sinks = {s.id for s in graph if s.id in known and issubclass(known[s.id], Sink)}
+    heard = reaching(pred, sinks)
     for spec in graph:
         cls = known.get(spec.id)
-        if cls is None:
+        if cls is None or spec.id not in heard:          # not heard: left out (below)
             continue
         for port in cls.inputs:
             if port.optional or port.name in fed.get(spec.id, ()):
@@ -173,10 +174,10 @@ def validate(graph: Graph, *, check_files: bool = True,
     if not sinks:
         err(GraphError("the project has no output node, so a render would write nothing; "
                        "add an 'output'"))
-    heard = reaching(pred, sinks)
     for spec in graph:
         if spec.id in known and spec.id not in heard:
-            v.warnings.append(f"node '{spec.id}' does not reach any output")
+            v.warnings.append(f"node '{spec.id}' does not reach any output: it is left "
+                              "out of the render")
 
     v.warnings += undithered_pcm16(graph, pred, sinks)
 
