@@ -4,8 +4,9 @@
 
 Writes docs/editor-mix.png (the demo's mix graph), docs/editor-meters.png (the same
 with the meters and readouts the live engine gives 4 s into the song: rendered here
-without a sound card, the readings are the engine's own) and docs/editor-report.png
-(its render report), all at half size.
+without a sound card, the readings are the engine's own), docs/editor-mixer.png (the
+mixer view, with the same meters) and docs/editor-report.png (its render report), all
+at half size.
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ def show_meters(app, dpg, graph, seconds: float) -> None:
     for _ in range(4):
         app.tick()
         dpg.render_dearpygui_frame()
+    return readings
 
 
 def main() -> None:
@@ -128,8 +130,15 @@ def main() -> None:
         app.tick()
         dpg.render_dearpygui_frame()
     capture(dpg, app, HERE / "editor-mix.png")
-    show_meters(app, dpg, graph, seconds=4.0)
+    readings = show_meters(app, dpg, graph, seconds=4.0)
     capture(dpg, app, HERE / "editor-meters.png")
+    app.mixer.toggle()
+    app.mixer.draw_meters(readings["nodes"])
+    for _ in range(4):
+        app.tick()
+        dpg.render_dearpygui_frame()
+    capture(dpg, app, HERE / "editor-mixer.png")
+    app.mixer.toggle()
     app.board.show_meters(False)
     dpg.set_value("readout", "")
     job = app.rendering.start()
@@ -140,7 +149,8 @@ def main() -> None:
     job.wait()       # the frame-buffer callback must not run while another thread does
     capture(dpg, app, HERE / "editor-report.png")
     dpg.destroy_context()
-    for name in ("editor-mix.png", "editor-meters.png", "editor-report.png"):
+    for name in ("editor-mix.png", "editor-meters.png", "editor-mixer.png",
+                 "editor-report.png"):
         print(f"{name}: {(HERE / name).stat().st_size // 1024} KB")
 
 

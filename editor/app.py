@@ -34,6 +34,7 @@ from .board import ERROR_COLOUR, Board
 from .dialogs import Dialogs
 from .files import Files
 from .inspector import Inspector
+from .mixer import Mixer
 from .palette import NodeMenu, Palette
 from .playback import Playback
 from .rendering import Rendering
@@ -41,6 +42,7 @@ from .session import Session
 from .templating import Templating
 
 FRAME_HZ = 60
+PANELS = ("main", "mixer")        # windows in front of which the shortcuts still work
 
 
 class EditorApp:
@@ -61,6 +63,7 @@ class EditorApp:
         self.autosave = Autosave(self)
         self.rendering = Rendering(self)
         self.playback = Playback(self)
+        self.mixer = Mixer(self)
         session.listeners.append(lambda what: self.sync())
 
     # ================================================================= setup
@@ -88,6 +91,7 @@ class EditorApp:
         self.dialogs.build()
         self.autosave.build()
         self.rendering.build()
+        self.mixer.build()
         with dpg.handler_registry():
             dpg.add_key_press_handler(callback=self.on_key)
             dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Right,
@@ -131,6 +135,9 @@ class EditorApp:
                     self.edit(self.session.arrange), self.board.frame()))
                 dpg.add_menu_item(label="Template rules...",
                                   callback=lambda: self.templating.open_rules())
+            with dpg.menu(label="View"):
+                dpg.add_menu_item(label="Mixer", shortcut="M",
+                                  callback=lambda: self.mixer.toggle())
             with dpg.menu(label="Render"):
                 dpg.add_menu_item(label="Render...", callback=lambda: self.rendering.start())
                 dpg.add_menu_item(label="Play / Stop", shortcut="Space",
@@ -151,6 +158,7 @@ class EditorApp:
             self.status(overall[0], error=True)
         dpg.set_viewport_title(self.title())
         self.playback.sync()
+        self.mixer.sync()
 
     def edit(self, fn, *args) -> Any:
         """Run an edit; a refusal goes to the status bar and changes nothing."""
@@ -196,12 +204,22 @@ class EditorApp:
         being typed into (Ctrl+click on a drag) or dragged, or a window other than the
         main one in front (a file chooser, a dialog, the palette)."""
         active = dpg.get_active_window()                 # an id, or the window's tag
-        if active and active not in ("main", dpg.get_alias_id("main")):
+        if active and not self.in_panel(active):
             return True
-        if any(dpg.does_item_exist(i) and dpg.is_item_active(i) for i in self.text_inputs):
-            return True
+        fields = [*self.text_inputs, *self.inspector.param_items.values(),
+                  *self.mixer.widgets.values()]
         return any(item is not None and dpg.does_item_exist(item) and dpg.is_item_active(item)
-                   for item in self.inspector.param_items.values())
+                   for item in fields)
+
+    @staticmethod
+    def in_panel(window) -> bool:
+        """Whether a window is one of the panels (or a part of one, as a mixer strip)."""
+        panels = {*PANELS, *(dpg.get_alias_id(p) for p in PANELS if dpg.does_item_exist(p))}
+        while window:
+            if window in panels:
+                return True
+            window = dpg.get_item_parent(window) if dpg.does_item_exist(window) else None
+        return False
 
     def soon(self, callback, frames: int = 2) -> None:
         """Run ``callback`` a few frames from now (after a menu or popup has closed)."""
@@ -236,6 +254,8 @@ class EditorApp:
             self.board.frame()
         elif key == dpg.mvKey_Tab:
             self.palette.show()
+        elif key == dpg.mvKey_M and not ctrl:
+            self.mixer.toggle()
 
     def on_right_click(self) -> None:
         node = self.board.hovered_node()

@@ -137,6 +137,7 @@ class Playback:
         self.shown_at = now
         readings = self.player.readings()
         self.app.board.draw_meters(readings.get("nodes", {}))
+        self.app.mixer.draw_meters(readings.get("nodes", {}))
         dpg.set_value("readout", readout(readings, self.player.position_s))
         problem = readings.get("problem")
         dpg.set_value("play_note", f"not heard: {problem}" if problem else self.player.reason)
@@ -150,4 +151,5 @@ class Playback:
         if dpg.does_item_exist("play"):
             dpg.configure_item("play", label="Play")
             self.app.board.show_meters(False)
+            self.app.mixer.draw_meters({})
 

@@ -341,7 +341,54 @@ def labels_and_dialogs(w: Window, result: dict) -> None:
     w.key("Escape")
 
 
-SCENARIOS = {f.__name__: f for f in (rename, template_after_unsaved, add_at_cursor,
+def mixer(w: Window, result: dict) -> None:
+    """The mixer view: opened from the View menu; a fader dragged, a gain typed, a
+    double-click resetting the fader, mute clicked, a pan and a send level typed, and
+    the fader's drag undone in one step."""
+    w.move(700, 850)
+    w.menu("View", "Mixer")
+    w.frames(5)
+    result["shown"] = w.shown("mixer")
+    m = w.app.mixer
+    graph = w.app.session.graph
+    gain = lambda: graph.nodes["kick_ch"].value("gain_db")      # noqa: E731
+    result["gain_before"] = gain()
+    x, y = w.centre(m.widgets[("kick_ch", "fader")])
+    w.drag((x, y - 40), (x, y + 20))
+    result["gain_dragged"] = gain()
+    w.key("ctrl+z")
+    result["gain_undone"] = gain()
+    w.click_item(m.widgets[("kick_ch", "gain_db")], ctrl=True)
+    w.key("ctrl+a")
+    w.type("-7.5")
+    w.key("Return")
+    result["gain_typed"] = gain()
+    fader = m.widgets[("kick_ch", "fader")]
+    x, y = w.centre(fader)
+    w.move(x, y)
+    w.xdotool("click", "--repeat", "2", "--delay", "60", "1")
+    w.frames(4)
+    result["gain_reset"] = gain()
+    w.click_item(m.widgets[("kick_ch", "mute")])
+    result["mute"] = graph.nodes["kick_ch"].value("mute")
+    w.click_item(m.widgets[("kick_ch", "pan")], ctrl=True)
+    w.key("ctrl+a")
+    w.type("0.25")
+    w.key("Return")
+    result["pan"] = graph.nodes["kick_ch"].value("pan")
+    sends = [k for k in m.widgets if k[0] == "lead_ch" and k[1].startswith("send:")]
+    result["lead_sends"] = sorted(k[1] for k in sends)
+    w.click_item(m.widgets[sends[0]], ctrl=True)
+    w.key("ctrl+a")
+    w.type("-10")
+    w.key("Return")
+    result["send_level"] = graph.nodes[sends[0][1][5:]].value("level_db")
+    result["strips"] = [dpg.get_value(c) for c in []]
+    dpg.output_frame_buffer(file=str(Path.cwd() / "mixer.png"))
+    w.frames(3)
+
+
+SCENARIOS = {f.__name__: f for f in (rename, template_after_unsaved, add_at_cursor, mixer,
                                      frame_after_pan,
                                      typing_is_not_a_shortcut, box_delete, save_as_name,
                                      listen_after_new, typed_value_saved_exactly,

@@ -144,3 +144,16 @@ def test_d12_labels_fit_and_dialogs_open_in_the_middle(demo, tmp_path):
     assert got["play_width"] >= got["play_text_width"] + 8
     (x, y), (w, h) = got["dialog_centre"], got["viewport"]
     assert abs(x - w / 2) < 40 and y < h * 0.6
+
+
+def test_the_mixer_view_moves_types_resets_and_undoes_through_the_session(demo, tmp_path):
+    got = drive("mixer", copy_of(demo, tmp_path), tmp_path)
+    assert got["shown"]
+    before = got["gain_before"]
+    # 60 pixels down a 150-pixel fader of 72 dB: about 29 dB down
+    assert got["gain_dragged"] < before - 15
+    assert got["gain_undone"] == before                       # the drag: one step
+    assert got["gain_typed"] == -7.5
+    assert got["gain_reset"] == 0.0                            # double-click: 0 dB
+    assert got["mute"] is True and got["pan"] == 0.25
+    assert got["lead_sends"] and got["send_level"] == -10.0

@@ -1513,3 +1513,25 @@ def test_template_rules_are_one_undoable_edit_and_checked(tmp_path):
     plain = Session(Graph())
     with pytest.raises(MixgraphError, match="not a template"):
         plain.set_template_rules({})
+
+
+# ========================================================================= mixer
+def test_the_mixer_has_a_strip_per_channel_group_and_bus_with_its_sends(tmp_path):
+    from mixgraph.editor.strips import fader_position, strips
+    from mixgraph.workflows.demo import write_demo
+
+    g = write_demo(tmp_path / "demo")
+    got = strips(g)
+    kinds = [s.type for s in got]
+    assert kinds == sorted(kinds, key=["channel", "group", "bus"].index)
+    assert {s.id for s in got} == {n for n, spec in g.nodes.items()
+                                   if spec.type in ("channel", "group", "bus")}
+    lead = next(s for s in got if s.id == "lead_ch")
+    assert {(send.id, send.to) for send in lead.sends} == {
+        ("lead_verb_send", "plate"), ("lead_delay_send", "echo")}
+    kick = next(s for s in got if s.id == "kick_ch")
+    assert kick.gain_db == g.nodes["kick_ch"].value("gain_db") and not kick.automated
+    g.set("kick_ch", "gain_db", {"automation": [[0.0, -6.0], [4.0, 0.0]]})
+    kick = next(s for s in strips(g) if s.id == "kick_ch")
+    assert kick.automated == {"gain_db"} and kick.gain_db == -6.0
+    assert fader_position(-90.0) == -60.0 and fader_position(30.0) == 12.0
