@@ -43,6 +43,8 @@ from .templating import Templating
 
 FRAME_HZ = 60
 PANELS = ("main", "mixer")        # windows in front of which the shortcuts still work
+DIALOGS = ("ask_window", "confirm_window", "template_window", "rules_window",
+           "recover_window", "open_dialog", "save_dialog", "stems_dialog")
 
 
 class EditorApp:
@@ -206,6 +208,9 @@ class EditorApp:
         active = dpg.get_active_window()                 # an id, or the window's tag
         if active and not self.in_panel(active):
             return True
+        if any(dpg.does_item_exist(d) and dpg.is_item_shown(d) for d in DIALOGS):
+            return True                                  # (a file chooser is never the
+        #                                                  active window, even in front)
         fields = [*self.text_inputs, *self.inspector.param_items.values(),
                   *self.mixer.widgets.values()]
         return any(item is not None and dpg.does_item_exist(item) and dpg.is_item_active(item)
