@@ -239,7 +239,7 @@ class EditorApp:
             callback()
 
     def on_key(self, sender, key) -> None:
-        if self.palette.on_key(key):
+        if self.palette.on_key(key) or self.node_menu.on_key(key):
             return
         if self.typing():
             return

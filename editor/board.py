@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .app import EditorApp
 
 ERROR_COLOUR = (200, 60, 60)
+BYPASS_COLOUR = (90, 90, 60)
 
 
 class Board:
@@ -46,6 +47,13 @@ class Board:
                 dpg.add_theme_color(dpg.mvNodeCol_TitleBarHovered, (230, 80, 80),
                                     category=dpg.mvThemeCat_Nodes)
                 dpg.add_theme_color(dpg.mvNodeCol_TitleBarSelected, (240, 90, 90),
+                                    category=dpg.mvThemeCat_Nodes)
+
+        with dpg.theme(tag="bypass_theme"):
+            with dpg.theme_component(dpg.mvNode):
+                dpg.add_theme_color(dpg.mvNodeCol_TitleBar, BYPASS_COLOUR,
+                                    category=dpg.mvThemeCat_Nodes)
+                dpg.add_theme_color(dpg.mvNodeCol_NodeBackground, (40, 40, 40),
                                     category=dpg.mvThemeCat_Nodes)
 
     def build_editor(self) -> None:
@@ -149,6 +157,8 @@ class Board:
         self.node_items[view.id] = node
         if view.problem:
             dpg.bind_item_theme(node, "problem_theme")
+        elif view.bypass:
+            dpg.bind_item_theme(node, "bypass_theme")
 
     def delete_node(self, nid: str) -> None:
         item = self.node_items.pop(nid, None)
@@ -171,7 +181,8 @@ class Board:
             dpg.configure_item(tag, show=bool(view.problem))
         node = self.node_items.get(view.id)
         if node is not None:
-            dpg.bind_item_theme(node, "problem_theme" if view.problem else 0)
+            dpg.bind_item_theme(node, "problem_theme" if view.problem else
+                                "bypass_theme" if view.bypass else 0)
 
     def show_meters(self, on: bool) -> None:
         """Show every node's meter (while playing) or hide them."""

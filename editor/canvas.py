@@ -37,14 +37,16 @@ class NodeView:
     params: list[ParamView] = field(default_factory=list)
     problem: str | None = None
     known: bool = True
+    bypass: bool = False
 
     @property
     def label(self) -> str:
-        return f"{self.id}  ({self.type})" if self.id != self.type else self.id
+        name = f"{self.id}  ({self.type})" if self.id != self.type else self.id
+        return f"{name}  - bypassed" if self.bypass else name
 
     def shape(self) -> tuple:
-        """What needs a node to be drawn again (pins or widget kinds changed)."""
-        return (self.type, self.inputs, self.outputs,
+        """What needs a node to be drawn again (pins, widget kinds or bypass changed)."""
+        return (self.type, self.inputs, self.outputs, self.bypass,
                 tuple((p.name, p.spec.kind, p.automated) for p in self.params))
 
 
@@ -72,7 +74,8 @@ def views(graph: Graph, problems: dict | None = None) -> tuple[dict[str, NodeVie
             params.append(ParamView(p.name, spec_for(p), value,
                                     isinstance(value, dict) and "automation" in value))
         out[spec.id] = NodeView(spec.id, spec.type, cls.input_names(), cls.output_names(),
-                                (float(pos[0]), float(pos[1])), params, problem)
+                                (float(pos[0]), float(pos[1])), params, problem,
+                                bypass=spec.bypass)
     links = {(str(l.src), str(l.dst)) for l in graph.links}
     return out, links
 

@@ -120,6 +120,8 @@ class NodeMenu:
         with dpg.window(tag="node_menu", show=False, popup=True, no_title_bar=True):
             dpg.add_text("", tag="node_menu_title")
             dpg.add_button(label="Rename...", width=150, callback=lambda: self.rename())
+            dpg.add_button(label="Bypass", tag="node_menu_bypass", width=150,
+                           callback=lambda: self.toggle_bypass())
             dpg.add_button(label="Duplicate", width=150,
                            callback=lambda: self.apply(self.app.session.duplicate))
             dpg.add_button(label="Delete", width=150,
@@ -128,6 +130,8 @@ class NodeMenu:
     def open(self, nid: str) -> None:
         self.node = nid
         dpg.set_value("node_menu_title", nid)
+        bypassed = self.app.session.graph.nodes[nid].bypass
+        dpg.configure_item("node_menu_bypass", label="Bring back" if bypassed else "Bypass")
         dpg.configure_item("node_menu", pos=dpg.get_mouse_pos(local=False))
         dpg.show_item("node_menu")
 
@@ -135,6 +139,20 @@ class NodeMenu:
         dpg.hide_item("node_menu")
         if self.node:
             self.app.edit(fn, [self.node])
+
+    def on_key(self, key) -> bool:
+        """Escape closes the menu; True if taken."""
+        if key == dpg.mvKey_Escape and dpg.is_item_shown("node_menu"):
+            dpg.hide_item("node_menu")
+            return True
+        return False
+
+    def toggle_bypass(self) -> None:
+        """Bypass the node (its input passes through), or bring it back."""
+        dpg.hide_item("node_menu")
+        if self.node:
+            on = not self.app.session.graph.nodes[self.node].bypass
+            self.app.edit(self.app.session.set_bypass, [self.node], on)
 
     def rename(self) -> None:
         dpg.hide_item("node_menu")

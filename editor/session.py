@@ -170,6 +170,13 @@ class Session:
         what = [*node_ids, *(f"{a} -> {b}" for a, b in links)]
         self._edit(f"delete {', '.join(what)}", change)
 
+    def set_bypass(self, node_ids: list[str], on: bool) -> None:
+        """Bypass nodes, or bring them back (one step)."""
+        def change():
+            for nid in node_ids:
+                self.graph.set_bypass(nid, on)
+        self._edit(f"{'bypass' if on else 'bring back'} {', '.join(node_ids)}", change)
+
     def connect(self, src: str, dst: str) -> None:
         self._edit(f"link {src} -> {dst}", lambda: self.graph.connect(src, dst))
 

@@ -602,6 +602,44 @@ class Sink(Node):
         raise NotImplementedError
 
 
+# ------------------------------------------------------------------ bypass
+class Bypassed(Node):
+    """A bypassed node: its main input passed to every output unchanged, with no
+    latency and no tail (what plays is what would play without the node, the rest of
+    the graph compensated for the latency it no longer has); a bypassed source is
+    silent.  :func:`bypassed` makes one with the ports of the node it stands for."""
+
+    params = ()
+
+    def prepare(self, ctx: Context) -> tuple[int, ...]:
+        self.rate = ctx.sample_rate
+        names = [p.name for p in self.inputs]
+        main = self.default_input()
+        self.main = names.index(main) if main is not None else None
+        width = ctx.input_channels[self.main] if self.main is not None else None
+        return tuple(width or 1 for _ in self.outputs)
+
+    def process(self, ins, outs, start):
+        x = ins[self.main] if self.main is not None else None
+        for out in outs:
+            if x is None:
+                out.fill(0.0)
+            else:
+                np.copyto(out, x)
+
+    def length(self) -> int:
+        return 0
+
+
+def bypassed(cls: type[Node]) -> type[Node]:
+    """The bypassed stand-in for a node type (its ports, its name)."""
+    return cls._declared("bypassed", lambda: type(
+        f"Bypassed{cls.__name__}", (Bypassed,),
+        {"type_name": cls.type_name, "category": cls.category, "summary": cls.summary,
+         "inputs": cls.inputs, "outputs": cls.outputs, "summing": cls.summing,
+         "cost": 0.05, "__doc__": f"{cls.type_name}, bypassed"}))
+
+
 # ------------------------------------------------------------------ registry
 _REGISTRY: dict[str, type[Node]] = {}
 

@@ -165,6 +165,21 @@ def rename(w: Window, result: dict) -> None:
     result["nodes"] = sorted(w.app.session.graph.nodes)
 
 
+def bypass(w: Window, result: dict) -> None:
+    """A node bypassed from its right-click menu, drawn as such, undone with Ctrl+Z."""
+    w.click(*w.node_body("kick_comp"), button=3)
+    w.click_item(w.labelled("Bypass"))
+    w.frames(4)
+    result["bypassed"] = w.app.session.graph.nodes["kick_comp"].bypass
+    result["label"] = dpg.get_item_label(w.app.board.node_items["kick_comp"])
+    w.click(*w.node_body("kick_comp"), button=3)
+    result["menu_says"] = dpg.get_item_label("node_menu_bypass")
+    w.key("Escape")
+    w.move(760, 600)
+    w.key("ctrl+z")
+    result["after_undo"] = w.app.session.graph.nodes["kick_comp"].bypass
+
+
 def template_after_unsaved(w: Window, result: dict) -> None:
     """D1: with unsaved changes, File > New from template..., Discard: the template
     window opens."""
@@ -388,7 +403,8 @@ def mixer(w: Window, result: dict) -> None:
     w.frames(3)
 
 
-SCENARIOS = {f.__name__: f for f in (rename, template_after_unsaved, add_at_cursor, mixer,
+SCENARIOS = {f.__name__: f for f in (rename, bypass, template_after_unsaved, add_at_cursor,
+                                     mixer,
                                      frame_after_pan,
                                      typing_is_not_a_shortcut, box_delete, save_as_name,
                                      listen_after_new, typed_value_saved_exactly,

@@ -67,6 +67,13 @@ def test_d1_d11_rename_opens_from_a_right_click_on_the_nodes_body(demo, tmp_path
     assert abs(x - 700) < 60
 
 
+def test_a_node_is_bypassed_from_its_menu_and_undone(demo, tmp_path):
+    got = drive("bypass", copy_of(demo, tmp_path), tmp_path)
+    assert got["bypassed"] and got["label"].endswith("- bypassed")
+    assert got["menu_says"] == "Bring back"
+    assert got["after_undo"] is False
+
+
 def test_d1_new_from_template_opens_after_discarding_changes(demo, tmp_path):
     got = drive("template_after_unsaved", copy_of(demo, tmp_path), tmp_path)
     assert got["dirty"] and got["asked"]

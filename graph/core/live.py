@@ -458,7 +458,7 @@ def _parameter_changes(before: Graph, after: Graph) -> list[tuple] | None:
     for node_id, spec in after.nodes.items():
         old = before.nodes[node_id]
         cls = spec.node_class()
-        if old.type != spec.type or cls is None:
+        if old.type != spec.type or old.bypass != spec.bypass or cls is None:
             return None
         table = cls.param_table()
         for name in old.params.keys() | spec.params.keys():

@@ -78,6 +78,9 @@ class NodeSpec:
     type: str
     params: dict[str, Any] = field(default_factory=dict)
     version: int = 1
+    #: bypassed: the node's main input passes to its outputs unchanged, with no
+    #: latency (as if the node were not there); a bypassed source is silent
+    bypass: bool = False
 
     def node_class(self):
         """The registered class of this node's type, or ``None`` if unknown."""
@@ -112,6 +115,8 @@ class NodeSpec:
             doc["version"] = self.version
         if self.params:
             doc["params"] = copy.deepcopy(self.params)
+        if self.bypass:
+            doc["bypass"] = True
         return doc
 
 
@@ -258,6 +263,16 @@ class Graph:
         spec.params = self._checked(spec, cls, params)
         self.nodes[id] = spec
         return id
+
+    def set_bypass(self, node_id: str, on: bool = True) -> None:
+        """Bypass a node (its main input passes through) or bring it back; an output
+        cannot be bypassed (mute what feeds it, or remove it)."""
+        spec = self.node(node_id)
+        cls = node_class(spec.type)
+        if on and not cls.outputs:
+            raise GraphError(f"output '{node_id}' cannot be bypassed: it writes the "
+                             "file; mute what feeds it, or remove it", node=node_id)
+        spec.bypass = bool(on)
 
     def set(self, node_id: str, name: str, value: Any) -> None:
         """Set a parameter (a value or an automation dict), checked at once."""
@@ -520,11 +535,15 @@ class Graph:
             if not isinstance(version, int) or isinstance(version, bool) or version < 1:
                 problems.append(f"{label}: 'version' must be a positive whole number")
                 continue
-            extra = set(raw) - {"id", "type", "params", "version"}
+            bypass = raw.get("bypass", False)
+            if not isinstance(bypass, bool):
+                problems.append(f"{label}: 'bypass' must be true or false")
+                continue
+            extra = set(raw) - {"id", "type", "params", "version", "bypass"}
             if extra:
                 problems.append(f"{label}: unknown key(s) {', '.join(sorted(map(str, extra)))}")
                 continue
-            g.nodes[nid] = NodeSpec(nid, ntype, copy.deepcopy(params), version)
+            g.nodes[nid] = NodeSpec(nid, ntype, copy.deepcopy(params), version, bypass)
         raw_links = doc.get("links", [])
         if not isinstance(raw_links, list):
             problems.append("'links' must be a list")

@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
-from mixgraph.nodes.base import DTYPE, Context, Node, Sink, node_class
+from mixgraph.nodes.base import DTYPE, Context, Node, Sink, bypassed, node_class
 from mixgraph.nodes.delayline import DelayLine
 from mixgraph.errors import GraphError, MixgraphError
 
@@ -379,13 +379,13 @@ class _PlanBuilder:
     # ------------------------------------------------------------ nodes and chains
     def construct_nodes(self) -> None:
         """Each node from its parameters, in order (an output that is redirected writes
-        to its new path)."""
+        to its new path; a bypassed node is its pass-through stand-in)."""
         for nid in self.order:
             spec = self.graph.nodes[nid]
             cls = node_class(spec.type)
             params = spec.params_writing(self.output_paths.get(nid))
             try:
-                node = cls(**params)
+                node = bypassed(cls)() if spec.bypass else cls(**params)
             except MixgraphError as exc:
                 raise type(exc)(f"node '{nid}': {exc.message}", node=nid,
                                 param=exc.param) from None

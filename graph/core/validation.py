@@ -175,6 +175,9 @@ def validate(graph: Graph, *, check_files: bool = True,
         err(GraphError("the project has no output node, so a render would write nothing; "
                        "add an 'output'"))
     for spec in graph:
+        if spec.bypass and spec.id in sinks:
+            err(GraphError(f"output '{spec.id}' cannot be bypassed: it writes the file; "
+                           "mute what feeds it, or remove it", node=spec.id))
         if spec.id in known and spec.id not in heard:
             v.warnings.append(f"node '{spec.id}' does not reach any output: it is left "
                               "out of the render")

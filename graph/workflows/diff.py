@@ -46,6 +46,8 @@ def diff(a: Graph, b: Graph) -> list[str]:
         if spec.type != other.type:
             out.append(f"node '{new_id}' changed type from {spec.type} to {other.type}")
             continue
+        if spec.bypass != other.bypass:
+            out.append(f"node '{new_id}' " + ("bypassed" if other.bypass else "back in"))
         cls = node_types().get(spec.type)
         table = {p.name: p for p in getattr(cls, "params", ())}
         files = set(spec.with_role("reads")) | set(spec.with_role("writes"))

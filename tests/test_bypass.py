@@ -1,0 +1,122 @@
+"""Per-node bypass: a bypassed node passes its main input through unchanged and without
+latency, so a render with a node bypassed is, sample for sample, the render of the
+graph without that node (the rest of the graph compensated for the latency it no
+longer has).  Bypass lives in the project file and the project diff, and is heard
+while playing as any structural change is."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mixgraph import Graph, load, save, validate
+from mixgraph.core.live import LiveEngine
+from mixgraph.errors import GraphError, ProjectFileError
+from mixgraph.workflows.diff import diff
+
+from conftest import BLOCK_SIZES, SR, seeded_noise, sine
+
+
+def chain(project, bypass: str | None = None, *, without: str | None = None):
+    """noise -> limiter (latency) -> compressor (sidechain from the stem) -> channel,
+    in parallel with a dry channel (so latency compensation matters) -> bus -> out;
+    ``without``: that node left out and its neighbours linked."""
+    g = project.graph
+    project.stem("a", seeded_noise(2.0, channels=2, seed=9))
+    nodes = [("lim", "limiter", {"ceiling_dbtp": -12.0}),
+             ("comp", "compressor", {"threshold_db": -30.0, "ratio": 4.0}),
+             ("ch", "channel", {"gain_db": -2.0})]
+    last = "a"
+    for nid, kind, params in nodes:
+        if nid == without:
+            continue
+        g.add(kind, id=nid, **params)
+        g.connect(last, nid)
+        last = nid
+    if "comp" in g.nodes:
+        g.connect("a", "comp.sidechain")
+    g.add("channel", id="dry", gain_db=-20.0)
+    g.connect("a", "dry")
+    g.add("bus", id="mix")
+    g.connect(last, "mix")
+    g.connect("dry", "mix")
+    project.output(src="mix")
+    if bypass:
+        g.set_bypass(bypass)
+
+
+@pytest.mark.parametrize("node", ["lim", "comp", "ch"])
+@pytest.mark.parametrize("block", BLOCK_SIZES)
+def test_a_bypassed_node_renders_as_the_graph_without_it(project, node, block):
+    chain(project, without=node)
+    expected = project.render_read(block_size=block)
+    project.graph.replace_with(Graph(sample_rate=SR).to_document())
+    chain(project, bypass=node)
+    got = project.render_read(block_size=block)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_a_bypassed_source_is_silent_and_the_others_play_on(project):
+    g = project.graph
+    project.stem("a", sine(440.0, 1.0, -6.0))
+    project.stem("b", sine(660.0, 1.0, -6.0))
+    g.add("bus", id="mix")
+    g.connect("a", "mix")
+    g.connect("b", "mix")
+    project.output(src="mix")
+    g.set_bypass("b")
+    got = project.render_read()
+    np.testing.assert_allclose(got[0], sine(440.0, 1.0, -6.0)[0, :got.shape[1]], atol=1e-6)
+
+
+def test_an_output_cannot_be_bypassed_and_a_file_that_says_so_is_refused(project, tmp_path):
+    g = project.graph
+    project.stem("a", sine(440.0, 1.0, -6.0))
+    project.output(src="a")
+    with pytest.raises(GraphError, match="output 'out' cannot be bypassed"):
+        g.set_bypass("out")
+    doc = g.to_document()
+    doc["nodes"][-1]["bypass"] = True
+    assert any("output 'out' cannot be bypassed" in e.message
+               for e in validate(Graph.from_document(doc, base_dir=project.folder)).errors)
+    doc["nodes"][-1]["bypass"] = "yes"
+    with pytest.raises(ProjectFileError, match="'bypass' must be true or false"):
+        Graph.from_document(doc)
+
+
+def test_bypass_is_saved_loaded_and_named_by_diff(project):
+    chain(project)
+    before = project.graph.copy()
+    project.graph.set_bypass("comp")
+    path = project.folder / "song.mgraph"
+    save(project.graph, path)
+    again = load(path)
+    assert again.nodes["comp"].bypass and not again.nodes["lim"].bypass
+    assert "node 'comp' bypassed" in diff(before, again)
+    again.set_bypass("comp", False)
+    assert "node 'comp' back in" in diff(project.graph, again)
+
+
+def test_bypass_while_playing_is_heard_after_a_crossfade(project):
+    chain(project)
+    g = project.graph
+    engine = LiveEngine(g, block_size=512)
+    try:
+        for _ in range(20):
+            engine.render(512)
+        edited = g.copy()
+        edited.set_bypass("lim")
+        engine.edit(edited)
+        engine.render(512)
+        assert engine.wait_until_planned() and engine.problem is None
+        heard = np.concatenate([engine.render(512) for _ in range(40)], axis=1)
+        at = engine.position_s
+    finally:
+        engine.close()
+    g.set_bypass("lim")
+    rendered = project.render_read()
+    n = heard.shape[1]
+    end = int(round(at * SR))
+    # the last blocks, well after the 20 ms crossfade, are the bypassed render
+    np.testing.assert_allclose(heard[:, n // 2:], rendered[:, end - n + n // 2:end],
+                               atol=1e-6)
