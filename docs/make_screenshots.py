@@ -5,7 +5,8 @@
 Writes docs/editor-mix.png (the demo's mix graph), docs/editor-meters.png (the same
 with the meters and readouts the live engine gives 4 s into the song: rendered here
 without a sound card, the readings are the engine's own), docs/editor-mixer.png (the
-mixer view, with the same meters) and docs/editor-report.png (its render report), all
+mixer view, with the same meters), docs/editor-routing.png (the routing matrix) and
+docs/editor-report.png (its render report), all
 at half size.
 """
 
@@ -139,6 +140,12 @@ def main() -> None:
         dpg.render_dearpygui_frame()
     capture(dpg, app, HERE / "editor-mixer.png")
     app.mixer.toggle()
+    app.routing.toggle()
+    for _ in range(4):
+        app.tick()
+        dpg.render_dearpygui_frame()
+    capture(dpg, app, HERE / "editor-routing.png")
+    app.routing.toggle()
     app.board.show_meters(False)
     dpg.set_value("readout", "")
     job = app.rendering.start()
@@ -150,7 +157,7 @@ def main() -> None:
     capture(dpg, app, HERE / "editor-report.png")
     dpg.destroy_context()
     for name in ("editor-mix.png", "editor-meters.png", "editor-mixer.png",
-                 "editor-report.png"):
+                 "editor-routing.png", "editor-report.png"):
         print(f"{name}: {(HERE / name).stat().st_size // 1024} KB")
 
 

@@ -38,11 +38,12 @@ from .mixer import Mixer
 from .palette import NodeMenu, Palette
 from .playback import Playback
 from .rendering import Rendering
+from .routing import RoutingView
 from .session import Session
 from .templating import Templating
 
 FRAME_HZ = 60
-PANELS = ("main", "mixer")        # windows in front of which the shortcuts still work
+PANELS = ("main", "mixer", "routing")        # windows in front of which the shortcuts still work
 DIALOGS = ("ask_window", "confirm_window", "template_window", "rules_window",
            "recover_window", "open_dialog", "save_dialog", "stems_dialog")
 
@@ -66,6 +67,7 @@ class EditorApp:
         self.rendering = Rendering(self)
         self.playback = Playback(self)
         self.mixer = Mixer(self)
+        self.routing = RoutingView(self)
         session.listeners.append(lambda what: self.sync())
 
     # ================================================================= setup
@@ -94,6 +96,7 @@ class EditorApp:
         self.autosave.build()
         self.rendering.build()
         self.mixer.build()
+        self.routing.build()
         with dpg.handler_registry():
             dpg.add_key_press_handler(callback=self.on_key)
             dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Right,
@@ -140,6 +143,7 @@ class EditorApp:
             with dpg.menu(label="View"):
                 dpg.add_menu_item(label="Mixer", shortcut="M",
                                   callback=lambda: self.mixer.toggle())
+                dpg.add_menu_item(label="Routing", callback=lambda: self.routing.toggle())
             with dpg.menu(label="Render"):
                 dpg.add_menu_item(label="Render...", callback=lambda: self.rendering.start())
                 dpg.add_menu_item(label="Play / Stop", shortcut="Space",
@@ -161,6 +165,7 @@ class EditorApp:
         dpg.set_viewport_title(self.title())
         self.playback.sync()
         self.mixer.sync()
+        self.routing.sync()
 
     def edit(self, fn, *args) -> Any:
         """Run an edit; a refusal goes to the status bar and changes nothing."""

@@ -70,3 +70,28 @@ def _number(value) -> float:
 def fader_position(gain_db: float) -> float:
     """Where the fader shows a gain (the floor for anything quieter)."""
     return min(FADER_TOP_DB, max(FADER_FLOOR_DB, gain_db))
+
+
+@dataclass
+class Routing:
+    """The routing matrix: what can feed a mix point (rows), the mix points (columns),
+    and which row feeds which column now (``linked``: (row, column) pairs)."""
+
+    rows: list[str]
+    columns: list[str]
+    linked: set[tuple[str, str]]
+
+
+FEEDS = ("stem", "channel", "send", "group", "bus", "reverb", "delay")
+MIX_POINTS = ("group", "bus", "reverb", "delay")     # reverbs and delays: sends' returns
+
+
+def routing(graph: Graph) -> Routing:
+    """Sources, strips, sends and returns against the groups, buses and effect returns
+    they may feed (a row's main output to a column's main input)."""
+    rows = [s.id for s in graph if s.type in FEEDS]
+    columns = [s.id for s in graph if s.type in MIX_POINTS]
+    linked = {(l.src.node, l.dst.node) for l in graph.links
+              if l.src.node in rows and l.dst.node in columns
+              and l.src.port == "out" and l.dst.port == "in"}
+    return Routing(rows, columns, linked)

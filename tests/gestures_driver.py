@@ -180,6 +180,35 @@ def bypass(w: Window, result: dict) -> None:
     result["after_undo"] = w.app.session.graph.nodes["kick_comp"].bypass
 
 
+def routing_matrix(w: Window, result: dict) -> None:
+    """View > Routing: a cell clicked links a channel to a bus, clicked again unlinks
+    it; a cell that would make a cycle is refused with the reason; undo."""
+    w.move(700, 850)
+    w.menu("View", "Routing")
+    w.frames(5)
+    result["shown"] = w.shown("routing")
+    cells = w.app.routing.cells
+    result["rows"] = sorted({r for r, _ in cells})
+    result["columns"] = sorted({c for _, c in cells})
+    links = lambda: sorted(f"{l.src} -> {l.dst}" for l in w.app.session.graph.links)  # noqa
+    before = links()
+    w.click_item(cells[("keys_ch", "fx")])
+    result["added"] = sorted(set(links()) - set(before))
+    result["ticked"] = dpg.get_value(cells[("keys_ch", "fx")])
+    w.click_item(cells[("keys_ch", "fx")])
+    result["after_second_click"] = links() == before
+    w.click_item(cells[("mix", "drums")])              # mix is fed by drums: a cycle
+    result["cycle_status"] = w.app.status_text
+    result["cycle_ticked"] = dpg.get_value(cells[("mix", "drums")])
+    result["unchanged"] = links() == before
+    w.click_item(cells[("kick_ch", "drums")])           # unlink the kick from the drums
+    result["unlinked"] = sorted(set(before) - set(links()))
+    w.key("ctrl+z")
+    result["undone"] = links() == before
+    dpg.output_frame_buffer(file=str(Path.cwd() / "routing.png"))
+    w.frames(3)
+
+
 def template_after_unsaved(w: Window, result: dict) -> None:
     """D1: with unsaved changes, File > New from template..., Discard: the template
     window opens."""
@@ -403,7 +432,8 @@ def mixer(w: Window, result: dict) -> None:
     w.frames(3)
 
 
-SCENARIOS = {f.__name__: f for f in (rename, bypass, template_after_unsaved, add_at_cursor,
+SCENARIOS = {f.__name__: f for f in (rename, bypass, routing_matrix, template_after_unsaved,
+                                     add_at_cursor,
                                      mixer,
                                      frame_after_pan,
                                      typing_is_not_a_shortcut, box_delete, save_as_name,

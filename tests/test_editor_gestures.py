@@ -164,3 +164,15 @@ def test_the_mixer_view_moves_types_resets_and_undoes_through_the_session(demo, 
     assert got["gain_reset"] == 0.0                            # double-click: 0 dB
     assert got["mute"] is True and got["pan"] == 0.25
     assert got["lead_sends"] and got["send_level"] == -10.0
+
+
+def test_the_routing_matrix_links_unlinks_refuses_a_cycle_and_undoes(demo, tmp_path):
+    got = drive("routing_matrix", copy_of(demo, tmp_path), tmp_path)
+    assert got["shown"]
+    assert {"drums", "fx", "mix"} <= set(got["columns"])
+    assert {"kick_ch", "keys_ch", "lead_verb_send", "plate"} <= set(got["rows"])
+    assert got["added"] == ["keys_ch.out -> fx.in"] and got["ticked"]
+    assert got["after_second_click"]
+    assert "cycle" in got["cycle_status"] and not got["cycle_ticked"] and got["unchanged"]
+    assert got["unlinked"] == ["kick_ch.out -> drums.in"]
+    assert got["undone"]

@@ -1535,3 +1535,19 @@ def test_the_mixer_has_a_strip_per_channel_group_and_bus_with_its_sends(tmp_path
     kick = next(s for s in strips(g) if s.id == "kick_ch")
     assert kick.automated == {"gain_db"} and kick.gain_db == -6.0
     assert fader_position(-90.0) == -60.0 and fader_position(30.0) == 12.0
+
+
+def test_the_routing_matrix_reads_what_feeds_each_mix_point(tmp_path):
+    from mixgraph.editor.strips import routing
+    from mixgraph.workflows.demo import write_demo
+
+    g = write_demo(tmp_path / "demo")
+    r = routing(g)
+    assert set(r.columns) == {"drums", "fx", "mix", "plate", "echo"}
+    assert {"kick_ch", "lead_verb_send", "plate", "drums"} <= set(r.rows)
+    expected = {(l.src.node, l.dst.node) for l in g.links
+                if l.src.node in r.rows and l.dst.node in r.columns
+                and l.src.port == "out" and l.dst.port == "in"}
+    assert r.linked == expected
+    assert ("lead_verb_send", "plate") in r.linked and ("kick_ch", "drums") in r.linked
+    assert ("bass_ch", "drums") not in r.linked
