@@ -41,11 +41,13 @@ from .rendering import Rendering
 from .routing import RoutingView
 from .session import Session
 from .templating import Templating
+from .versions import VersionsView
 
 FRAME_HZ = 60
 PANELS = ("main", "mixer", "routing")        # windows in front of which the shortcuts still work
 DIALOGS = ("ask_window", "confirm_window", "template_window", "rules_window",
-           "recover_window", "open_dialog", "save_dialog", "stems_dialog")
+           "recover_window", "open_dialog", "save_dialog", "stems_dialog",
+           "versions_window")
 
 
 class EditorApp:
@@ -68,6 +70,7 @@ class EditorApp:
         self.playback = Playback(self)
         self.mixer = Mixer(self)
         self.routing = RoutingView(self)
+        self.versions = VersionsView(self)
         session.listeners.append(lambda what: self.sync())
 
     # ================================================================= setup
@@ -97,6 +100,7 @@ class EditorApp:
         self.rendering.build()
         self.mixer.build()
         self.routing.build()
+        self.versions.build()
         with dpg.handler_registry():
             dpg.add_key_press_handler(callback=self.on_key)
             dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Right,
@@ -122,6 +126,7 @@ class EditorApp:
                 dpg.add_menu_item(label="Save version...",
                                   callback=lambda: ask("Version name", "",
                                                        self.templating.save_version))
+                dpg.add_menu_item(label="Versions...", callback=lambda: self.versions.open())
                 dpg.add_separator()
                 dpg.add_menu_item(label="Quit", callback=lambda: self.request_quit())
             with dpg.menu(label="Edit"):

@@ -209,6 +209,41 @@ def routing_matrix(w: Window, result: dict) -> None:
     w.frames(3)
 
 
+def versions(w: Window, result: dict) -> None:
+    """File > Save version... (a name typed), a gain changed and saved, File >
+    Versions...: Diff says what changed in an engineer's words; Restore puts the
+    version back and keeps what was there as a version."""
+    w.move(700, 850)
+    w.menu("File", "Save version...")
+    w.frames(4)
+    w.key("ctrl+a")
+    w.type("first mix")
+    w.key("Return")
+    w.frames(3)
+    result["status_saved"] = w.app.status_text
+    w.click_item(w.app.inspector.param_items[("kick_ch", "gain_db")], ctrl=True)
+    w.key("ctrl+a")
+    w.type("-9")
+    w.key("Return")
+    w.key("ctrl+s")
+    w.move(700, 850)
+    w.menu("File", "Versions...")
+    w.frames(4)
+    result["shown"] = w.shown("versions_window")
+    rows = w.app.versions.rows
+    result["versions"] = len(rows)
+    (vid,) = rows
+    w.click_item(rows[vid][0])
+    result["diff"] = dpg.get_value("versions_diff")
+    w.click_item(rows[vid][1])
+    w.frames(5)
+    result["gain_after_restore"] = w.app.session.graph.nodes["kick_ch"].value("gain_db")
+    result["status_restored"] = w.app.status_text
+    from mixgraph.workflows.versions import list_versions
+
+    result["names_after"] = [v.name for v in list_versions(w.app.session.path)]
+
+
 def template_after_unsaved(w: Window, result: dict) -> None:
     """D1: with unsaved changes, File > New from template..., Discard: the template
     window opens."""
@@ -432,7 +467,8 @@ def mixer(w: Window, result: dict) -> None:
     w.frames(3)
 
 
-SCENARIOS = {f.__name__: f for f in (rename, bypass, routing_matrix, template_after_unsaved,
+SCENARIOS = {f.__name__: f for f in (rename, bypass, routing_matrix, versions,
+                                     template_after_unsaved,
                                      add_at_cursor,
                                      mixer,
                                      frame_after_pan,

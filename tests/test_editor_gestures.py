@@ -176,3 +176,13 @@ def test_the_routing_matrix_links_unlinks_refuses_a_cycle_and_undoes(demo, tmp_p
     assert "cycle" in got["cycle_status"] and not got["cycle_ticked"] and got["unchanged"]
     assert got["unlinked"] == ["kick_ch.out -> drums.in"]
     assert got["undone"]
+
+
+def test_versions_are_listed_diffed_and_restored_in_the_window(demo, tmp_path):
+    got = drive("versions", copy_of(demo, tmp_path), tmp_path)
+    assert got["status_saved"].startswith("saved version")
+    assert got["shown"] and got["versions"] == 1
+    assert "kick_ch: gain_db from -2.0 dB to -9.0 dB" in got["diff"]
+    assert got["gain_after_restore"] == -2.0
+    assert "restored first mix" in got["status_restored"]
+    assert got["names_after"] == ["first mix", "before-restore"]
