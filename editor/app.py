@@ -135,6 +135,10 @@ class EditorApp:
                                   callback=lambda: self.redo())
                 dpg.add_menu_item(label="Add node...", shortcut="Tab",
                                   callback=lambda: self.palette.show())
+                dpg.add_menu_item(label="Copy", shortcut="Ctrl+C",
+                                  callback=lambda: self.board.copy_selected())
+                dpg.add_menu_item(label="Paste", shortcut="Ctrl+V",
+                                  callback=lambda: self.board.paste())
                 dpg.add_menu_item(label="Duplicate",
                                   callback=lambda: self.board.duplicate_selected())
                 dpg.add_menu_item(label="Delete", shortcut="Delete",
@@ -261,6 +265,10 @@ class EditorApp:
             self.files.save()
         elif ctrl and key == dpg.mvKey_O:
             self.dialogs.guard(self.files.open_dialog)
+        elif ctrl and key == dpg.mvKey_C:
+            self.board.copy_selected()
+        elif ctrl and key == dpg.mvKey_V:
+            self.board.paste()
         elif key == dpg.mvKey_Delete:
             self.board.delete_selected()
         elif key == dpg.mvKey_Spacebar:

@@ -283,6 +283,33 @@ class Board:
         dpg.clear_selected_nodes("editor")
         dpg.clear_selected_links("editor")
 
+    def copy_selected(self) -> None:
+        """The selected nodes and the links among them to the clipboard (as plain
+        data: they paste into this project or another, here or in another window)."""
+        import json
+
+        nodes = self.selected_nodes()
+        if not nodes:
+            self.app.status("select nodes to copy")
+            return
+        dpg.set_clipboard_text(json.dumps(self.app.session.clip(nodes)))
+        self.app.status(f"copied {len(nodes)} node{'s' * (len(nodes) != 1)}")
+
+    def paste(self) -> None:
+        """The clipboard's nodes, their top-left corner under the mouse if it is over
+        the canvas, else in the middle of the view."""
+        import json
+
+        try:
+            clip = json.loads(dpg.get_clipboard_text() or "null")
+        except ValueError:
+            clip = None
+        at = self.model_point(*dpg.get_mouse_pos(local=False)) \
+            if dpg.is_item_hovered("editor") else self.visible_centre()
+        made = self.app.edit(self.app.session.paste, clip, at)
+        if made:
+            self.app.status(f"pasted {', '.join(made)}")
+
     def duplicate_selected(self) -> None:
         nodes = self.selected_nodes()
         if nodes:

@@ -23,6 +23,7 @@ from mixgraph import Graph, MixgraphError, ParameterError, load, save, validate
 from mixgraph.nodes.base import node_class
 
 HISTORY_LIMIT = 200
+CLIP_FORMAT = "mixgraph-nodes"
 COALESCE_S = 1.5
 
 
@@ -238,25 +239,67 @@ class Session:
 
     def duplicate(self, node_ids: list[str], offset: tuple[float, float] = (40, 40)) -> list[str]:
         """Copies of the nodes with their parameters and the links among them."""
+        return self.paste(self.clip(node_ids), offset=offset,
+                          label=f"duplicate {', '.join(node_ids)}")
+
+    def clip(self, node_ids: list[str]) -> dict:
+        """The nodes, the links among them and where they sit, as plain data to paste
+        into this project or another (the files they read named by absolute path)."""
+        chosen = set(node_ids)
+        nodes = []
+        for nid in node_ids:
+            doc = self.graph.node(nid).to_document()
+            spec = self.graph.node(nid)
+            for name in spec.with_role("reads"):
+                value = doc.get("params", {}).get(name)
+                if isinstance(value, str) and value:
+                    doc["params"][name] = str(self.graph.resolve_path(value))
+            nodes.append(doc)
+        links = [l.to_document() for l in self.graph.links
+                 if l.src.node in chosen and l.dst.node in chosen]
+        pos = {nid: list(self.graph.ui.get(nid, {}).get("pos", [40, 40])) for nid in node_ids}
+        return {"format": CLIP_FORMAT, "nodes": nodes, "links": links, "pos": pos}
+
+    def paste(self, clip: dict, at: tuple[float, float] | None = None,
+              offset: tuple[float, float] = (40, 40), label: str = "paste") -> list[str]:
+        """Add a clip's nodes (ids kept where free) and links, as one step: its
+        top-left corner at ``at``, or moved by ``offset``.  A clip is checked as a
+        project file is (plain data, known keys); a node that would write a file
+        another node writes writes a copy beside it."""
+        if not isinstance(clip, dict) or clip.get("format") != CLIP_FORMAT:
+            raise ParameterError("nothing to paste: the clipboard holds no mixgraph nodes")
+        parsed = Graph.from_document({"format": "mixgraph", "version": 1,
+                                      "nodes": clip.get("nodes", []),
+                                      "links": clip.get("links", [])}, where="the clipboard")
+        pos = clip.get("pos") if isinstance(clip.get("pos"), dict) else {}
+        spots = {nid: _point(pos.get(nid)) for nid in parsed.nodes}
+        if at is not None and spots:
+            left = min(x for x, _ in spots.values())
+            top = min(y for _, y in spots.values())
+            offset = (at[0] - left, at[1] - top)
+
         def change():
+            written = {str(self.graph.resolve_path(s.params[n])) for s in self.graph
+                       for n in s.with_role("writes") if s.params.get(n)}
             made: dict[str, str] = {}
-            for nid in node_ids:
-                spec = self.graph.node(nid)
+            for nid, spec in parsed.nodes.items():
                 params = copy.deepcopy(spec.params)
-                for name in spec.with_role("writes"):   # a copy writes its own file
-                    if params.get(name):
-                        p = Path(params[name])
+                for name in spec.with_role("writes"):     # a copy writes its own file
+                    value = params.get(name)
+                    if value and str(self.graph.resolve_path(value)) in written:
+                        p = Path(value)
                         params[name] = str(p.with_name(f"{p.stem}_copy{p.suffix}"))
-                new = self.graph.add(spec.type, id=_fresh_id(self.graph, nid), **params)
-                x, y = self.graph.ui.get(nid, {}).get("pos", [40, 40])
+                new = nid if nid not in self.graph.nodes else _fresh_id(self.graph, nid)
+                self.graph.add(spec.type, id=new, **params)
+                self.graph.nodes[new].bypass = spec.bypass
+                x, y = spots[nid]
                 self.graph.ui[new] = {"pos": [x + offset[0], y + offset[1]]}
                 made[nid] = new
-            for link in list(self.graph.links):
-                if link.src.node in made and link.dst.node in made:
-                    self.graph.connect(f"{made[link.src.node]}.{link.src.port}",
-                                       f"{made[link.dst.node]}.{link.dst.port}")
+            for link in parsed.links:
+                self.graph.connect(f"{made[link.src.node]}.{link.src.port}",
+                                   f"{made[link.dst.node]}.{link.dst.port}")
             return list(made.values())
-        return self._edit(f"duplicate {', '.join(node_ids)}", change)
+        return self._edit(label, change)
 
     def arrange(self) -> None:
         """Tidy the layout (one undoable step)."""
@@ -304,6 +347,14 @@ class Session:
             return exc.message
         problem = self.graph.link_problem(link)
         return problem.message if problem else None
+
+
+def _point(value) -> tuple[float, float]:
+    """A position from a clip (plain data): two numbers, else the default."""
+    if isinstance(value, list) and len(value) == 2 and \
+            all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        return float(value[0]), float(value[1])
+    return 40.0, 40.0
 
 
 def _fresh_id(g: Graph, base: str) -> str:

@@ -244,6 +244,35 @@ def versions(w: Window, result: dict) -> None:
     result["names_after"] = [v.name for v in list_versions(w.app.session.path)]
 
 
+def copy_paste(w: Window, result: dict) -> None:
+    """Two linked nodes selected (click, Ctrl+click), Ctrl+C, File > New, Ctrl+V with
+    the mouse over the canvas: the nodes, their link and the file the stem reads
+    arrive in the new project, under the mouse; Ctrl+Z takes them away again."""
+    w.click(*w.node_title("kick"))
+    w.click(*w.node_title("kick_eq"), ctrl=True)
+    result["selected"] = sorted(w.app.board.selected_nodes())
+    w.move(760, 600)
+    w.key("ctrl+c")
+    result["status_copied"] = w.app.status_text
+    stem_file = str(w.app.session.graph.resolve_path(
+        w.app.session.graph.nodes["kick"].params["path"]))
+    w.move(700, 850)
+    w.menu("File", "New")
+    w.frames(4)
+    w.move(500, 400)
+    w.key("ctrl+v")
+    w.frames(4)
+    graph = w.app.session.graph
+    result["nodes"] = sorted(graph.nodes)
+    result["links"] = sorted(f"{l.src} -> {l.dst}" for l in graph.links)
+    result["reads_same_file"] = str(graph.resolve_path(graph.nodes["kick"].params["path"])) \
+        == stem_file if "kick" in graph.nodes else False
+    result["kick_at"] = list(dpg.get_item_rect_min(w.app.board.node_items["kick"])) \
+        if "kick" in w.app.board.node_items else None
+    w.key("ctrl+z")
+    result["after_undo"] = sorted(w.app.session.graph.nodes)
+
+
 def template_after_unsaved(w: Window, result: dict) -> None:
     """D1: with unsaved changes, File > New from template..., Discard: the template
     window opens."""
@@ -467,7 +496,7 @@ def mixer(w: Window, result: dict) -> None:
     w.frames(3)
 
 
-SCENARIOS = {f.__name__: f for f in (rename, bypass, routing_matrix, versions,
+SCENARIOS = {f.__name__: f for f in (rename, bypass, routing_matrix, versions, copy_paste,
                                      template_after_unsaved,
                                      add_at_cursor,
                                      mixer,

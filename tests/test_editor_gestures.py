@@ -186,3 +186,15 @@ def test_versions_are_listed_diffed_and_restored_in_the_window(demo, tmp_path):
     assert got["gain_after_restore"] == -2.0
     assert "restored first mix" in got["status_restored"]
     assert got["names_after"] == ["first mix", "before-restore"]
+
+
+def test_nodes_are_copied_and_pasted_into_another_project_under_the_mouse(demo, tmp_path):
+    got = drive("copy_paste", copy_of(demo, tmp_path), tmp_path)
+    assert got["selected"] == ["kick", "kick_eq"]
+    assert got["status_copied"] == "copied 2 nodes"
+    assert got["nodes"] == ["kick", "kick_eq"]
+    assert got["links"] == ["kick.out -> kick_eq.in"]
+    assert got["reads_same_file"]
+    x, y = got["kick_at"]
+    assert abs(x - 500) <= 12 and abs(y - 400) <= 12
+    assert got["after_undo"] == []

@@ -1551,3 +1551,39 @@ def test_the_routing_matrix_reads_what_feeds_each_mix_point(tmp_path):
     assert r.linked == expected
     assert ("lead_verb_send", "plate") in r.linked and ("kick_ch", "drums") in r.linked
     assert ("bass_ch", "drums") not in r.linked
+
+
+def test_a_clip_pastes_into_another_folder_reading_the_same_files(tmp_path):
+    from mixgraph.editor.session import Session as S
+
+    a = S(tone_project(tmp_path / "a"))
+    a.graph.add("stem", id="st", path="stems/x.wav")
+    clip = a.clip(["st", "ch", "out"])
+    assert clip["nodes"][0]["params"]["path"] == str(a.graph.resolve_path("stems/x.wav"))
+    b = S(Graph(sample_rate=SR, base_dir=tmp_path / "b"))
+    made = b.paste(clip, at=(100.0, 50.0))
+    assert made == ["st", "ch", "out"]
+    assert b.graph.resolve_path(b.graph.nodes["st"].params["path"]) == \
+        a.graph.resolve_path("stems/x.wav")
+    assert [str(l) for l in b.graph.links] == ["ch.out -> out.in"]
+    # into the same project: fresh ids, and an output writes a copy beside its file
+    again = a.paste(a.clip(["ch", "out"]))
+    assert again == ["ch_1", "out_1"]
+    assert a.graph.nodes["out_1"].params["path"] == "out/out_copy.wav"
+    assert a.undo().startswith("paste") and "out_1" not in a.graph.nodes
+
+
+@pytest.mark.parametrize("clip", [None, "text", {"format": "other"},
+                                  {"format": "mixgraph-nodes", "nodes": [{"id": "a b"}]},
+                                  {"format": "mixgraph-nodes",
+                                   "nodes": [{"id": "x", "type": "no_such_type"}]}])
+def test_a_clip_that_is_not_nodes_is_refused_in_one_sentence_and_changes_nothing(tmp_path,
+                                                                                  clip):
+    from mixgraph.editor.session import Session as S
+
+    s = S(tone_project(tmp_path))
+    before = s.document()
+    with pytest.raises(MixgraphError) as info:
+        s.paste(clip)
+    assert "\n" not in info.value.message
+    assert s.document() == before and not s.undo_stack
