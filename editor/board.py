@@ -195,6 +195,15 @@ class Board:
                     dpg.set_value(tag, 0.0)
                     dpg.configure_item(tag, overlay="")
 
+    def draw_figures(self, lines: dict[str, str]) -> None:
+        """After a render: each node's figures (``canvas.figures_line``) on its meter
+        line; the others' lines hidden."""
+        for nid in self.node_items:
+            tag = f"meter::{nid}"
+            if dpg.does_item_exist(tag):
+                dpg.set_value(tag, 0.0)
+                dpg.configure_item(tag, overlay=lines.get(nid, ""), show=nid in lines)
+
     def draw_meters(self, readings: dict) -> None:
         """The newest readings on the nodes' meters (a node not heard reads nothing)."""
         for nid in self.node_items:

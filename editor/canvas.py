@@ -126,3 +126,28 @@ def bounds(nodes: dict[str, NodeView]) -> tuple[float, float, float, float]:
     xs = [v.pos[0] for v in nodes.values()]
     ys = [v.pos[1] for v in nodes.values()]
     return min(xs), min(ys), max(xs) + GRID[0], max(ys) + GRID[1]
+
+
+def figures_line(figures: dict) -> str:
+    """What a node measured in a render, in a line for the node: gain reduction (max
+    and mean, or per band), loudness gain and limiting, an output's loudness and peak."""
+    def db(v) -> str:
+        return f"{v:.1f}"
+
+    words = []
+    if "gain_reduction_max_db" in figures:
+        words.append(f"GR max {db(figures['gain_reduction_max_db'])} dB, mean "
+                     f"{db(figures.get('gain_reduction_mean_db', 0.0))}")
+    bands = sorted(k for k in figures if k.startswith("band") and k.endswith("_max_db"))
+    if bands:
+        words.append("GR max " + " / ".join(db(figures[k]) for k in bands) + " dB")
+    if "gain_db" in figures and "output_lufs" in figures:
+        words.append(f"gain {db(figures['gain_db'])} dB to {db(figures['output_lufs'])} LUFS")
+    if figures.get("limiting"):
+        words.append(f"limiting {db(figures.get('limiting_max_db', 0.0))} dB")
+    if "integrated_lufs" in figures:
+        lufs, peak = figures.get("integrated_lufs"), figures.get("true_peak_dbtp")
+        words.append(("-inf" if lufs is None or lufs == float("-inf") else db(lufs))
+                     + " LUFS, TP " + ("-inf" if peak is None or peak == float("-inf")
+                                       else db(peak)) + " dBTP")
+    return "; ".join(words)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import dearpygui.dearpygui as dpg
 
+from .canvas import figures_line
 from .jobs import RenderJob
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class Rendering:
             self.job = None
             if job.report is not None:
                 self.show_report(job)
+                self.app.board.draw_figures(node_lines(job.report))
                 self.app.status(job.report.format().splitlines()[0])
             elif job.cancelled:
                 self.app.status("render cancelled; nothing was written")
@@ -80,6 +82,18 @@ class Rendering:
         for w in report.warnings:
             dpg.add_text(f"warning: {w}", parent="report_window", color=(230, 170, 60),
                          wrap=860)
+        lines = {nid: line for nid, line in node_lines(report).items()
+                 if nid in report.nodes}
+        if lines:
+            with dpg.table(parent="report_window", header_row=True, borders_innerH=True,
+                           borders_outerH=True, tag="report_nodes"):
+                dpg.add_table_column(label="node")
+                dpg.add_table_column(label="what it did")
+                for nid, line in lines.items():
+                    with dpg.table_row():
+                        dpg.add_text(nid)
+                        dpg.add_text(line)
+        target, ceiling = targets(self.app.session.graph)
         for node_id, plots in job.plots.items():
             dpg.add_text(node_id, parent="report_window")
             with dpg.group(horizontal=True, parent="report_window"):
@@ -91,6 +105,11 @@ class Rendering:
                         dpg.set_axis_limits(dpg.last_item(), -1.0, 1.0)
                         dpg.add_shade_series(plots["time_s"], plots["max"],
                                              y2=plots["min"], label="level")
+                        if ceiling is not None:
+                            a = 10 ** (ceiling / 20)
+                            for y in (a, -a):
+                                dpg.add_line_series([0.0, end], [y, y],
+                                                    label=f"ceiling {ceiling:g} dBTP")
                 with dpg.plot(label="loudness", height=220, width=470):
                     dpg.add_plot_legend()
                     x_axis = dpg.add_plot_axis(dpg.mvXAxis, label="s")
@@ -101,7 +120,34 @@ class Rendering:
                                             label="momentary")
                         dpg.add_line_series(plots["short_term_time_s"],
                                             plots["short_term_lufs"], label="short-term")
+                        if target is not None:
+                            dpg.add_line_series([0.0, end], [target, target],
+                                                label=f"target {target:g} LUFS")
         dpg.show_item("report_window")
+
+
+def node_lines(report) -> dict[str, str]:
+    """Each node's figures in a line: what dynamics and loudness nodes did, and each
+    output's loudness and true peak."""
+    lines = {nid: figures_line(figures) for nid, (_, figures) in report.nodes.items()}
+    for o in report.outputs:
+        if o.get("node"):
+            lines[o["node"]] = figures_line(o)
+    return {nid: line for nid, line in lines.items() if line}
+
+
+def targets(graph) -> tuple[float | None, float | None]:
+    """The loudness target and the true-peak ceiling the graph aims at (its loudness
+    stage's, else a limiter's ceiling), for lines on the report's plots."""
+    target = ceiling = None
+    for spec in graph:
+        if spec.type == "loudness":
+            target = spec.value("target_lufs")
+            ceiling = spec.value("ceiling_dbtp")
+        elif spec.type == "limiter" and ceiling is None:
+            ceiling = spec.value("ceiling_dbtp")
+    numbers = [v if isinstance(v, (int, float)) else None for v in (target, ceiling)]
+    return numbers[0], numbers[1]
 
 
 def _num(v) -> str:

@@ -273,6 +273,24 @@ def copy_paste(w: Window, result: dict) -> None:
     result["after_undo"] = sorted(w.app.session.graph.nodes)
 
 
+def render_figures(w: Window, result: dict) -> None:
+    """Render clicked: the report lists what each node did, and the canvas shows it on
+    the nodes."""
+    w.click_item(w.labelled("Render"))
+    deadline = time.monotonic() + 120
+    while w.app.rendering.job is not None and time.monotonic() < deadline:
+        w.frames(1)
+    w.frames(4)
+    result["report_shown"] = w.shown("report_window")
+    board = w.app.board
+    result["lines"] = {nid: dpg.get_item_configuration(f"meter::{nid}")["overlay"]
+                       for nid in board.node_items
+                       if dpg.is_item_shown(f"meter::{nid}")}
+    rows = dpg.get_item_children("report_nodes", 1) if dpg.does_item_exist("report_nodes") \
+        else []
+    result["report_rows"] = [dpg.get_value(dpg.get_item_children(r, 1)[0]) for r in rows]
+
+
 def template_after_unsaved(w: Window, result: dict) -> None:
     """D1: with unsaved changes, File > New from template..., Discard: the template
     window opens."""
@@ -497,6 +515,7 @@ def mixer(w: Window, result: dict) -> None:
 
 
 SCENARIOS = {f.__name__: f for f in (rename, bypass, routing_matrix, versions, copy_paste,
+                                     render_figures,
                                      template_after_unsaved,
                                      add_at_cursor,
                                      mixer,

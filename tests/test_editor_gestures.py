@@ -198,3 +198,18 @@ def test_nodes_are_copied_and_pasted_into_another_project_under_the_mouse(demo, 
     x, y = got["kick_at"]
     assert abs(x - 500) <= 12 and abs(y - 400) <= 12
     assert got["after_undo"] == []
+
+
+def test_after_a_render_the_nodes_show_what_they_did(demo, tmp_path):
+    from mixgraph import render
+
+    got = drive("render_figures", copy_of(demo, tmp_path), tmp_path)
+    report = render(load(demo))                         # the same project, from the CLI's API
+    assert got["report_shown"]
+    gr = report.nodes["kick_comp"][1]["gain_reduction_max_db"]
+    assert got["lines"]["kick_comp"].startswith(f"GR max {gr:.1f} dB")
+    assert "limiting" in got["lines"]["master_loudness"]
+    master = next(o for o in report.outputs if o["node"] == "master_out")
+    assert got["lines"]["master_out"] == (f"{master['integrated_lufs']:.1f} LUFS, TP "
+                                          f"{master['true_peak_dbtp']:.1f} dBTP")
+    assert {"kick_comp", "master_glue", "master_loudness"} <= set(got["report_rows"])

@@ -1587,3 +1587,18 @@ def test_a_clip_that_is_not_nodes_is_refused_in_one_sentence_and_changes_nothing
         s.paste(clip)
     assert "\n" not in info.value.message
     assert s.document() == before and not s.undo_stack
+
+
+def test_a_nodes_render_figures_read_as_one_line():
+    from mixgraph.editor.canvas import figures_line
+
+    assert figures_line({"gain_reduction_max_db": 8.29, "gain_reduction_mean_db": 1.18}) \
+        == "GR max 8.3 dB, mean 1.2"
+    assert figures_line({"band1_gain_reduction_max_db": 3.03,
+                         "band2_gain_reduction_max_db": 2.54}) == "GR max 3.0 / 2.5 dB"
+    assert figures_line({"gain_db": 9.82, "output_lufs": -14.01, "limiting": True,
+                         "limiting_max_db": 1.45}) == \
+        "gain 9.8 dB to -14.0 LUFS; limiting 1.5 dB"
+    assert figures_line({"integrated_lufs": float("-inf"), "true_peak_dbtp": None}) == \
+        "-inf LUFS, TP -inf dBTP"
+    assert figures_line({"something": 1}) == ""
