@@ -1597,7 +1597,7 @@ def test_a_nodes_render_figures_read_as_one_line():
     assert figures_line({"band1_gain_reduction_max_db": 3.03,
                          "band2_gain_reduction_max_db": 2.54}) == "GR max 3.0 / 2.5 dB"
     assert figures_line({"gain_db": 9.82, "output_lufs": -14.01, "limiting": True,
-                         "limiting_max_db": 1.45}) == \
+                         "limiting_max_db": 1.46}) == \
         "gain 9.8 dB to -14.0 LUFS; limiting 1.5 dB"
     assert figures_line({"integrated_lufs": float("-inf"), "true_peak_dbtp": None}) == \
         "-inf LUFS, TP -inf dBTP"
