@@ -49,15 +49,16 @@ class Mixer:
         if self.shown:
             dpg.hide_item("mixer")
         else:
-            self.sync()
+            self.sync(force=True)
             dpg.show_item("mixer")
             dpg.focus_item("mixer")
 
     # ================================================================ the model
-    def sync(self) -> None:
+    def sync(self, force: bool = False) -> None:
         """Redraw the strips if their set changed, else put every value the model
-        holds into its widget (those being dragged or typed into are left alone)."""
-        if not dpg.does_item_exist("mixer_strips"):
+        holds into its widget (those being dragged or typed into are left alone).
+        Nothing while the mixer is closed (opening it syncs)."""
+        if not dpg.does_item_exist("mixer_strips") or not (force or self.shown):
             return
         now = strips(self.app.session.graph)
         shape = tuple(s.shape() for s in now)

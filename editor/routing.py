@@ -35,13 +35,14 @@ class RoutingView:
         if self.shown:
             dpg.hide_item("routing")
         else:
-            self.sync()
+            self.sync(force=True)
             dpg.show_item("routing")
             dpg.focus_item("routing")
 
-    def sync(self) -> None:
-        """Redraw the table if its rows or columns changed, else tick what is linked."""
-        if not dpg.does_item_exist("routing_table"):
+    def sync(self, force: bool = False) -> None:
+        """Redraw the table if its rows or columns changed, else tick what is linked.
+        Nothing while the matrix is closed (opening it syncs)."""
+        if not dpg.does_item_exist("routing_table") or not (force or self.shown):
             return
         now = routing(self.app.session.graph)
         shape = (tuple(now.rows), tuple(now.columns))
@@ -75,4 +76,4 @@ class RoutingView:
             self.app.edit(session.connect, row, column)
         else:
             self.app.edit(session.disconnect, f"{row}.out", f"{column}.in")
-        self.sync()                                  # a refused edit: the tick goes back
+        self.sync(force=True)                      # a refused edit: the tick goes back
