@@ -24,6 +24,8 @@ ITEM_LINE_WIDTH = 430             # room for an item's widgets in a node that sh
 ITEM_INDENT = 12                  # an item's second and later lines, under its first
 REMOVE_WIDTH = 20                 # the "x" that ends an item's last line
 SPACING = 8                       # between widgets on a line
+DB_PER_PIXEL = 0.1                # a level dragged: 1 dB per 10 pixels (Alt: 100x finer,
+#                                   Shift: 10x coarser, as every Dear PyGui drag)
 
 
 @dataclass
@@ -49,8 +51,10 @@ def spec_for(param: Param) -> WidgetSpec:
         hi = param.max if param.max is not None else 1e6
         span = hi - lo if math.isfinite(hi - lo) else 100.0
         fmt = UNIT_FORMATS.get(param.unit, "%.3f" if span <= 2 else "%.2f")
+        speed = DB_PER_PIXEL if param.unit in ("dB", "dBFS", "dBTP", "LUFS") \
+            else max(span / 500.0, 0.001)
         return WidgetSpec("drag_float", label, param.doc, lo, hi, fmt,
-                          speed=max(span / 500.0, 0.001), automatable=bool(param.automatable))
+                          speed=speed, automatable=bool(param.automatable))
     if param.kind == "int" and param.choices:
         return WidgetSpec("combo", label, param.doc, items=[str(c) for c in param.choices])
     if param.kind == "int":

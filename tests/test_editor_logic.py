@@ -1602,3 +1602,11 @@ def test_a_nodes_render_figures_read_as_one_line():
     assert figures_line({"integrated_lufs": float("-inf"), "true_peak_dbtp": None}) == \
         "-inf LUFS, TP -inf dBTP"
     assert figures_line({"something": 1}) == ""
+
+
+def test_a_level_drags_a_decibel_per_ten_pixels():
+    from mixgraph.nodes.base import node_class
+
+    for kind, name in (("channel", "gain_db"), ("limiter", "ceiling_dbtp"),
+                       ("loudness", "target_lufs"), ("send", "level_db")):
+        assert spec_for(node_class(kind).param_table()[name]).speed == 0.1
