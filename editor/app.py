@@ -36,6 +36,7 @@ from .files import Files
 from .inspector import Inspector
 from .mixer import Mixer
 from .palette import NodeMenu, Palette
+from .panel import NodePanel
 from .playback import Playback
 from .rendering import Rendering
 from .routing import RoutingView
@@ -44,7 +45,7 @@ from .templating import Templating
 from .versions import VersionsView
 
 FRAME_HZ = 60
-PANELS = ("main", "mixer", "routing")        # windows in front of which the shortcuts still work
+PANELS = ("main", "mixer", "routing", "node_panel")        # windows in front of which the shortcuts still work
 DIALOGS = ("ask_window", "confirm_window", "template_window", "rules_window",
            "recover_window", "open_dialog", "save_dialog", "stems_dialog",
            "versions_window")
@@ -71,6 +72,7 @@ class EditorApp:
         self.mixer = Mixer(self)
         self.routing = RoutingView(self)
         self.versions = VersionsView(self)
+        self.panel = NodePanel(self)
         session.listeners.append(lambda what: self.sync())
 
     # ================================================================= setup
@@ -88,7 +90,9 @@ class EditorApp:
                 self.playback.build()
             with dpg.group(horizontal=True):
                 self.playback.build_monitor()
-            self.board.build_editor()
+            with dpg.group(horizontal=True):
+                self.board.build_editor()
+                self.panel.build()
             dpg.add_text("", tag="status", wrap=0)
         dpg.set_primary_window("main", True)
         self.palette.build()
@@ -175,6 +179,7 @@ class EditorApp:
         self.playback.sync()
         self.mixer.sync()
         self.routing.sync()
+        self.panel.sync()
 
     def edit(self, fn, *args) -> Any:
         """Run an edit; a refusal goes to the status bar and changes nothing."""
@@ -226,7 +231,7 @@ class EditorApp:
             return True                                  # (a file chooser is never the
         #                                                  active window, even in front)
         fields = [*self.text_inputs, *self.inspector.param_items.values(),
-                  *self.mixer.widgets.values()]
+                  *self.panel.items.values(), *self.mixer.widgets.values()]
         return any(item is not None and dpg.does_item_exist(item) and dpg.is_item_active(item)
                    for item in fields)
 
@@ -303,6 +308,7 @@ class EditorApp:
         if self.board.home is None:                  # before anyone can pan: the home
             self.board.find_origin()
         self.board.poll_moves()
+        self.panel.tick()
         self.rendering.poll()
         self.playback.tick()
         self.autosave.tick()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import dearpygui.dearpygui as dpg
 
 from . import canvas
+from .panel import PANEL_W
 from .player import meter_line
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ class Board:
         with dpg.node_editor(tag="editor", callback=self.on_link,
                              delink_callback=self.on_delink, minimap=True,
                              minimap_location=dpg.mvNodeMiniMap_Location_BottomRight,
-                             height=-28):
+                             height=-28, width=-PANEL_W - 12):
             pass
 
     def frame_offset(self) -> tuple[float, float]:
@@ -143,6 +144,9 @@ class Board:
             for p in view.params:
                 with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static):
                     self.app.inspector.draw(view.id, p)
+            if view.more:
+                with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static):
+                    dpg.add_text(f"+ {view.more} in the inspector", color=(140, 140, 140))
             with dpg.node_attribute(attribute_type=dpg.mvNode_Attr_Static):
                 dpg.add_progress_bar(tag=f"meter::{view.id}", width=200, default_value=0.0,
                                      overlay="", show=self.metering)

@@ -14,7 +14,7 @@ from typing import Any
 from mixgraph import Graph
 from mixgraph.nodes.base import node_types
 
-from .widgets import WidgetSpec, spec_for
+from .widgets import WidgetSpec, key_params, spec_for
 
 GRID = (230, 120)                            # spacing for nodes with no saved position
 
@@ -38,6 +38,7 @@ class NodeView:
     problem: str | None = None
     known: bool = True
     bypass: bool = False
+    more: int = 0                  # parameters not on the node (in the inspector panel)
 
     @property
     def label(self) -> str:
@@ -46,7 +47,7 @@ class NodeView:
 
     def shape(self) -> tuple:
         """What needs a node to be drawn again (pins, widget kinds or bypass changed)."""
-        return (self.type, self.inputs, self.outputs, self.bypass,
+        return (self.type, self.inputs, self.outputs, self.bypass, self.more,
                 tuple((p.name, p.spec.kind, p.automated) for p in self.params))
 
 
@@ -66,18 +67,30 @@ def views(graph: Graph, problems: dict | None = None) -> tuple[dict[str, NodeVie
                                     problem=problem or f"unknown node type {spec.type!r}",
                                     known=False)
             continue
-        params = []
-        for p in cls.params:
-            if p.template_only and graph.kind != "template":
-                continue
-            value = spec.params.get(p.name, p.default)
-            params.append(ParamView(p.name, spec_for(p), value,
-                                    isinstance(value, dict) and "automation" in value))
+        every = param_views(graph, spec.id)
+        expanded = bool(graph.ui.get(spec.id, {}).get("expanded"))
+        keys = key_params(cls)
+        params = every if expanded else [p for p in every if p.name in keys]
         out[spec.id] = NodeView(spec.id, spec.type, cls.input_names(), cls.output_names(),
                                 (float(pos[0]), float(pos[1])), params, problem,
-                                bypass=spec.bypass)
+                                bypass=spec.bypass, more=len(every) - len(params))
     links = {(str(l.src), str(l.dst)) for l in graph.links}
     return out, links
+
+
+def param_views(graph: Graph, node_id: str) -> list[ParamView]:
+    """Every parameter of a node as the editor shows it (template-only ones only in a
+    template)."""
+    spec = graph.nodes[node_id]
+    cls = spec.node_class()
+    views = []
+    for p in (cls.params if cls is not None else ()):
+        if p.template_only and graph.kind != "template":
+            continue
+        value = spec.params.get(p.name, p.default)
+        views.append(ParamView(p.name, spec_for(p), value,
+                               isinstance(value, dict) and "automation" in value))
+    return views
 
 
 @dataclass

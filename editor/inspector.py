@@ -37,8 +37,10 @@ class Inspector:
         self.app.edit(self.app.session.set_param, nid, name, value)
 
     # ================================================================ widgets
-    def draw(self, nid: str, p: ParamView) -> None:
-        """The widget of parameter ``p`` of node ``nid`` (inside its node attribute)."""
+    def draw(self, nid: str, p: ParamView, items: dict | None = None) -> None:
+        """The widget of parameter ``p`` of node ``nid`` (inside its node attribute, or
+        the inspector panel), kept in ``items`` (default: the canvas's)."""
+        items = self.param_items if items is None else items
         s = p.spec
         if p.automated:
             with dpg.group(horizontal=True):
@@ -46,11 +48,11 @@ class Inspector:
                 dpg.add_button(label="clear", user_data=(nid, p.name),
                                callback=lambda s_, a, u: self.app.edit(
                                    self.app.session.reset_param, *u))
-            self.param_items[(nid, p.name)] = None
+            items[(nid, p.name)] = None
             return
         if s.kind in ("items", "members", "list"):
             item = dpg.add_group(tag=f"list::{nid}::{p.name}")
-            self.param_items[(nid, p.name)] = item
+            items[(nid, p.name)] = item
             self.rebuild_list(nid, p)
             return
         item = self.add_widget(s, shown_value(self._param(nid, p.name), p.value),
@@ -58,7 +60,7 @@ class Inspector:
         if s.doc:
             with dpg.tooltip(item):
                 dpg.add_text(s.doc)
-        self.param_items[(nid, p.name)] = item
+        items[(nid, p.name)] = item
 
     def add_widget(self, s: WidgetSpec, value: Any, callback: Callable, user_data: Any,
                    label: str = "", width: int = WIDGET_WIDTH, parent: Any = 0) -> int:
@@ -88,14 +90,19 @@ class Inspector:
 
     def refresh(self, view: NodeView) -> None:
         """Show a node's new values in the widgets it has (same shape)."""
-        table = node_class(view.type).param_table()
-        for p in view.params:
-            item = self.param_items.get((view.id, p.name))
+        self.refresh_params(view.id, view.params, self.param_items)
+
+    def refresh_params(self, nid: str, params: list, items: dict) -> None:
+        """Show new values of ``params`` of node ``nid`` in their widgets in ``items``
+        (those being dragged or typed into are left alone)."""
+        table = node_class(self.app.session.graph.nodes[nid].type).param_table()
+        for p in params:
+            item = items.get((nid, p.name))
             if item is None or p.automated:
                 continue
             if p.spec.kind in ("items", "members"):
-                self.rebuild_list(view.id, p)
-            elif dpg.does_item_exist(item):
+                self.rebuild_list(nid, p)
+            elif dpg.does_item_exist(item) and not dpg.is_item_active(item):
                 dpg.set_value(item, shown_value(table[p.name], p.value))
 
     def forget(self, nid: str) -> None:

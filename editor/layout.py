@@ -11,9 +11,9 @@ import networkx as nx
 
 from mixgraph.core.model import Graph
 
-from .widgets import item_lines, spec_for
+from .widgets import item_lines, key_params, spec_for
 
-WIDTH = 270
+WIDTH = 210                             # a compact node (its key controls)
 WIDE = 450                              # nodes that show a list of items (EQ bands ...)
 ROW = 24
 HEADER = 40
@@ -26,16 +26,33 @@ def node_height(graph: Graph, node_id: str) -> float:
     if cls is None:
         return HEADER + ROW
     rows = len(cls.inputs) + len(cls.outputs) + 1          # and its meter, while playing
-    for p in cls.params:
-        if getattr(p, "template_only", False) and graph.kind != "template":
-            continue
+    shown = shown_params(graph, node_id)
+    for p in shown:
         if p.items is not None:                  # its name, its rows, "+ band"
             items = spec.params.get(p.name, p.default)
             rows += 2 + sum(_item_rows(p, item) for item in
                             (items if isinstance(items, list) else []))
         else:
             rows += 1
+    if len(shown) < len(_all_params(graph, cls)):
+        rows += 1                                # "+ n in the inspector"
     return HEADER + ROW * rows
+
+
+def _all_params(graph: Graph, cls) -> list:
+    return [p for p in cls.params
+            if not (getattr(p, "template_only", False) and graph.kind != "template")]
+
+
+def shown_params(graph: Graph, node_id: str) -> list:
+    """The parameters the node shows on the canvas: its key ones when compact, all
+    when expanded."""
+    cls = graph.nodes[node_id].node_class()
+    every = _all_params(graph, cls)
+    if graph.ui.get(node_id, {}).get("expanded"):
+        return every
+    keys = key_params(cls)
+    return [p for p in every if p.name in keys]
 
 
 def _item_rows(param, item) -> int:
@@ -47,7 +64,9 @@ def _item_rows(param, item) -> int:
 
 def node_width(graph: Graph, node_id: str) -> float:
     cls = graph.nodes[node_id].node_class()
-    return WIDE if cls is not None and any(p.items is not None for p in cls.params) else WIDTH
+    if cls is None:
+        return WIDTH
+    return WIDE if any(p.items is not None for p in shown_params(graph, node_id)) else WIDTH
 
 
 def arrange(graph: Graph) -> dict[str, list[float]]:

@@ -108,7 +108,10 @@ class Palette:
 
     def add(self, type_name: str) -> str | None:
         dpg.hide_item("palette")
-        return self.app.edit(self.app.session.add_node, type_name, self.pos)
+        made = self.app.edit(self.app.session.add_node, type_name, self.pos)
+        if made:
+            self.app.panel.focus(made)               # its parameters, in the panel
+        return made
 
 
 class NodeMenu:
@@ -122,6 +125,8 @@ class NodeMenu:
             dpg.add_button(label="Rename...", width=150, callback=lambda: self.rename())
             dpg.add_button(label="Bypass", tag="node_menu_bypass", width=150,
                            callback=lambda: self.toggle_bypass())
+            dpg.add_button(label="Show all", tag="node_menu_expand", width=150,
+                           callback=lambda: self.toggle_expanded())
             dpg.add_button(label="Duplicate", width=150,
                            callback=lambda: self.apply(self.app.session.duplicate))
             dpg.add_button(label="Delete", width=150,
@@ -132,6 +137,8 @@ class NodeMenu:
         dpg.set_value("node_menu_title", nid)
         bypassed = self.app.session.graph.nodes[nid].bypass
         dpg.configure_item("node_menu_bypass", label="Bring back" if bypassed else "Bypass")
+        expanded = self.app.session.graph.ui.get(nid, {}).get("expanded", False)
+        dpg.configure_item("node_menu_expand", label="Compact" if expanded else "Show all")
         dpg.configure_item("node_menu", pos=dpg.get_mouse_pos(local=False))
         dpg.show_item("node_menu")
 
@@ -146,6 +153,14 @@ class NodeMenu:
             dpg.hide_item("node_menu")
             return True
         return False
+
+    def toggle_expanded(self) -> None:
+        """All the node's parameters on the canvas, or only its key controls."""
+        dpg.hide_item("node_menu")
+        if self.node:
+            on = not self.app.session.graph.ui.get(self.node, {}).get("expanded", False)
+            self.app.edit(self.app.session.set_expanded, self.node, on)
+            self.app.panel.focus(self.node)
 
     def toggle_bypass(self) -> None:
         """Bypass the node (its input passes through), or bring it back."""

@@ -171,6 +171,18 @@ class Session:
         what = [*node_ids, *(f"{a} -> {b}" for a, b in links)]
         self._edit(f"delete {', '.join(what)}", change)
 
+    def set_expanded(self, node_id: str, on: bool) -> None:
+        """Show all of a node's parameters on the canvas, or only its key controls."""
+        def change():
+            self.graph.node(node_id)
+            entry = dict(self.graph.ui.get(node_id, {}))
+            if on:
+                entry["expanded"] = True
+            else:
+                entry.pop("expanded", None)
+            self.graph.ui[node_id] = entry
+        self._edit(f"{'expand' if on else 'compact'} {node_id}", change)
+
     def set_bypass(self, node_ids: list[str], on: bool) -> None:
         """Bypass nodes, or bring them back (one step)."""
         def change():

@@ -161,3 +161,29 @@ def describe_automation(value: dict) -> str:
     hi = max(p[1] for p in points)
     return (f"automated: {len(points)} points, {value.get('curve', 'linear')}, "
             f"{lo:g} to {hi:g}")
+
+
+#: what a compact node shows on the canvas (the rest is in the inspector panel):
+#: a strip's fader, pan, mute and solo; a processor's one or two defining controls
+KEY_PARAMS = {
+    "stem": ("gain_db",), "tone": ("freq_hz", "level_dbfs"), "noise": ("level_dbfs",),
+    "channel": ("gain_db", "pan", "mute", "solo"), "bus": ("gain_db", "mute", "solo"),
+    "group": ("gain_db", "mute", "solo"), "send": ("level_db",), "gain": ("gain_db",),
+    "eq": (), "linear_phase_eq": (), "multiband_compressor": (), "meter": (),
+    "compressor": ("threshold_db", "ratio"), "gate": ("threshold_db",),
+    "saturation": ("drive_db",), "delay": ("time_ms", "feedback"),
+    "reverb": ("decay_s", "mix"), "stereo_width": ("width",),
+    "limiter": ("ceiling_dbtp",), "loudness": ("target_lufs", "ceiling_dbtp"),
+    "fade": ("in_s", "out_s"), "dither": ("bit_depth",), "output": (),
+}
+SCALAR_KINDS = ("float", "int", "bool", "choice")
+
+
+def key_params(cls) -> tuple[str, ...]:
+    """The parameters a compact node of type ``cls`` shows (a type not listed: its
+    first two scalar parameters)."""
+    table = cls.param_table()
+    names = KEY_PARAMS.get(cls.type_name)
+    if names is None:
+        names = tuple(p.name for p in cls.params if p.kind in SCALAR_KINDS)[:2]
+    return tuple(n for n in names if n in table)

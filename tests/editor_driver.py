@@ -225,7 +225,7 @@ def main() -> None:
                       if dpg.get_item_user_data(b) == "output")
     click(out_button)
     out = [n for n in session.graph.nodes if n.startswith("output")][-1]
-    click(app.inspector.param_items[(out, "path")], "out/wide.wav")
+    click(app.panel.items[(out, "path")], "out/wide.wav")      # the new node: in the panel
     pins = {v: k for k, v in app.board.pins.items()}
     click("editor", (pins[f"{added}.out"], pins[f"{out}.in"]))
     frames(app)

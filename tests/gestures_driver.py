@@ -144,6 +144,24 @@ class Window:
         (x1, y1) = dpg.get_item_rect_max(self.app.board.node_items[nid])
         return x1 - 8, y1 - 6
 
+    def empty_spot(self, x: float, y: float) -> tuple[float, float]:
+        """The point nearest (x, y), on a 20-pixel grid, on the canvas and off every
+        node (and 30 pixels clear of them)."""
+        rects = [self.rect(item) for item in self.app.board.node_items.values()]
+        ex0, ey0, ex1, ey1 = 20, 110, 1000, 840                 # inside the canvas
+        best = None
+        for gx in range(ex0, ex1, 20):
+            for gy in range(ey0, ey1, 20):
+                if any(x0 - 30 <= gx <= x1 + 30 and y0 - 30 <= gy <= y1 + 30
+                       for x0, y0, x1, y1 in rects):
+                    continue
+                d = (gx - x) ** 2 + (gy - y) ** 2
+                if best is None or d < best[0]:
+                    best = (d, (gx, gy))
+        if best is None:
+            raise AssertionError("no empty place on the canvas")
+        return best[1]
+
     def shown(self, tag: str) -> bool:
         return dpg.does_item_exist(tag) and dpg.is_item_shown(tag)
 
@@ -340,21 +358,24 @@ def frame_after_pan(w: Window, result: dict) -> None:
     right-click, then F: the graph's top-left node is back where it started."""
     kick = w.app.board.node_items["kick"]
     result["kick_before"] = list(dpg.get_item_rect_min(kick))
-    w.move(770, 640)
+    sx, sy = w.empty_spot(770, 640)
+    w.move(sx, sy)
     w.xdotool("mousedown", "2")
     w.frames(3)
     for k in range(1, 11):
-        w.move(770 - 25 * k, 640 - 12 * k)
+        w.move(sx - 25 * k, sy - 12 * k)
     w.xdotool("mouseup", "2")
     w.frames(4)
     result["kick_panned"] = list(dpg.get_item_rect_min(kick))
-    w.click(700, 700, button=3)
+    ax, ay = w.empty_spot(700, 700)
+    result["asked_at"] = [ax, ay]
+    w.click(ax, ay, button=3)
     w.type("gain")
     w.key("Return")
     w.frames(4)
     (added,) = [n for n in w.app.session.graph.nodes if n.startswith("gain")]
     result["added_at"] = list(dpg.get_item_rect_min(w.app.board.node_items[added]))
-    w.move(760, 600)
+    w.move(*w.empty_spot(760, 600))
     w.key("f")
     w.frames(4)
     result["kick_framed"] = list(dpg.get_item_rect_min(w.app.board.node_items["kick"]))

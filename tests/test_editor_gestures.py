@@ -96,8 +96,8 @@ def test_d3_d2_frame_and_add_after_a_pan(demo, tmp_path):
     got = drive("frame_after_pan", copy_of(demo, tmp_path), tmp_path)
     (bx, by), (px, py) = got["kick_before"], got["kick_panned"]
     assert px < bx - 150 and py < by - 80                     # it did pan
-    ax, ay = got["added_at"]
-    assert abs(ax - 700) <= 12 and abs(ay - 700) <= 12        # under the right-click
+    (ax, ay), (qx, qy) = got["added_at"], got["asked_at"]
+    assert abs(ax - qx) <= 12 and abs(ay - qy) <= 12          # under the right-click
     fx, fy = got["kick_framed"]
     assert abs(fx - bx) <= 6 and abs(fy - by) <= 6            # framed: back in view
 

@@ -556,24 +556,39 @@ def test_views_give_one_node_view_per_node_with_the_types_pins(demo):
 
 
 def test_views_list_one_param_view_per_parameter_in_table_order_with_current_values(demo):
-    nodes, _ = canvas.views(demo.graph, demo.problems())
     types_ = node_types()
-    for nid, view in nodes.items():
+    for nid in demo.graph.nodes:
         spec = demo.graph.node(nid)
         shown = [p for p in types_[spec.type].params if not p.template_only]
-        assert [p.name for p in view.params] == [p.name for p in shown]
-        for pv, p in zip(view.params, shown):
+        views = canvas.param_views(demo.graph, nid)
+        assert [p.name for p in views] == [p.name for p in shown]
+        for pv, p in zip(views, shown):
             assert pv.value == spec.params.get(p.name, p.default), (nid, p.name)
             assert pv.spec == spec_for(p)
-    kick_ch = param_dict(nodes["kick_ch"])
+    kick_ch = {p.name: p.value for p in canvas.param_views(demo.graph, "kick_ch")}
     assert kick_ch["gain_db"] == -2.0 and kick_ch["width"] == 1.0 and kick_ch["mute"] is False
 
 
-def test_views_widget_specs_follow_the_parameter_tables(demo):
-    nodes, _ = canvas.views(demo.graph)
+def test_a_compact_node_shows_its_key_controls_and_an_expanded_one_all(demo):
+    from mixgraph.editor.widgets import key_params
 
+    nodes, _ = canvas.views(demo.graph)
+    assert [p.name for p in nodes["kick_ch"].params] == ["gain_db", "pan", "mute", "solo"]
+    assert nodes["kick_ch"].more == 2                    # polarity and width: the panel
+    assert [p.name for p in nodes["kick_comp"].params] == ["threshold_db", "ratio"]
+    assert nodes["kick_eq"].params == [] and nodes["kick_eq"].more == 1
+    for nid, view in nodes.items():
+        cls = node_types()[view.type]
+        assert [p.name for p in view.params] == [n for n in (p.name for p in cls.params)
+                                                 if n in key_params(cls)]
+    demo.graph.ui["kick_eq"] = dict(demo.graph.ui.get("kick_eq", {}), expanded=True)
+    nodes, _ = canvas.views(demo.graph)
+    assert [p.name for p in nodes["kick_eq"].params] == ["bands"] and not nodes["kick_eq"].more
+
+
+def test_views_widget_specs_follow_the_parameter_tables(demo):
     def spec(nid, name):
-        return next(p.spec for p in nodes[nid].params if p.name == name)
+        return next(p.spec for p in canvas.param_views(demo.graph, nid) if p.name == name)
 
     gain = spec("kick_ch", "gain_db")
     assert (gain.kind, gain.format, gain.min, gain.max) == ("drag_float", "%.1f dB", -120.0,
@@ -600,10 +615,12 @@ def test_views_widget_specs_follow_the_parameter_tables(demo):
                                                      "attack_ms", "release_ms", "makeup_db"]
     assert spec("master_glue", "crossovers_hz").kind == "list"
     assert spec("drums", "members").kind == "members"
-    assert param_dict(nodes["drums"])["members"] == ["kick_ch", "snare_ch", "hats_ch"]
+    values = {nid: {p.name: p.value for p in canvas.param_views(demo.graph, nid)}
+              for nid in ("drums", "kick", "kick_eq")}
+    assert values["drums"]["members"] == ["kick_ch", "snare_ch", "hats_ch"]
     assert spec("kick", "path").kind == "path"
-    assert param_dict(nodes["kick"])["path"] == "stems/kick.wav"
-    assert param_dict(nodes["kick_eq"])["bands"] == demo.graph.node("kick_eq").params["bands"]
+    assert values["kick"]["path"] == "stems/kick.wav"
+    assert values["kick_eq"]["bands"] == demo.graph.node("kick_eq").params["bands"]
     assert spec("master_out", "sample_rate").kind == "drag_int"
 
 
@@ -613,28 +630,26 @@ def test_template_only_stem_parameters_show_only_in_a_template(tmp_path):
     t.add("stem", id="kick", path="", match=["kick*", "bd*"], multiple=True)
     t.add("output", id="out", path="out.wav")
     t.connect("kick", "out")
-    nodes, _ = canvas.views(t)
-    assert [p.name for p in nodes["kick"].params] == [
+    assert [p.name for p in canvas.param_views(t, "kick")] == [
         "path", "gain_db", "offset_s", "length_s", "match", "fallback", "family", "prefer",
         "avoid", "side", "multiple"]
-    params = param_dict(nodes["kick"])
+    params = {p.name: p.value for p in canvas.param_views(t, "kick")}
     assert params["match"] == ["kick*", "bd*"] and params["multiple"] is True
     assert params["fallback"] == []
 
     doc = t.to_document()
     del doc["kind"]
     project = Graph.from_document(doc, base_dir=tmp_path)
-    nodes, _ = canvas.views(project)
-    assert [p.name for p in nodes["kick"].params] == ["path", "gain_db", "offset_s",
-                                                      "length_s"]
+    assert [p.name for p in canvas.param_views(project, "kick")] == [
+        "path", "gain_db", "offset_s", "length_s"]
 
 
 def test_automated_parameters_are_marked_automated(sess):
     sess.set_param("mix", "gain_db", AUTOMATION)
-    nodes, _ = canvas.views(sess.graph)
-    marked = {p.name: p.automated for p in nodes["mix"].params}
+    views = canvas.param_views(sess.graph, "mix")
+    marked = {p.name: p.automated for p in views}
     assert marked == {"gain_db": True, "pan": False, "mute": False, "solo": False}
-    assert param_dict(nodes["mix"])["gain_db"] == AUTOMATION
+    assert {p.name: p.value for p in views}["gain_db"] == AUTOMATION
     assert describe_automation(AUTOMATION) == "automated: 2 points, linear, -60 to 0"
 
 
@@ -712,7 +727,8 @@ def test_a_document_rebuilt_from_the_views_matches_the_sessions_document(demo):
     rebuilt_nodes = []
     for v in nodes.values():
         defaults = {p.name: p.default for p in types_[v.type].params}
-        params = {k: val for k, val in param_dict(v).items()
+        every = {p.name: p.value for p in canvas.param_views(demo.graph, v.id)}
+        params = {k: val for k, val in every.items()
                   if k not in defaults or val != defaults[k]}
         rebuilt_nodes.append({"id": v.id, "type": v.type, **({"params": params}
                                                               if params else {})})
@@ -728,7 +744,7 @@ def test_a_document_rebuilt_from_the_views_matches_the_sessions_document(demo):
     assert links == links_of(doc)
     # and every value the document holds is what its widget shows
     for n in doc["nodes"]:
-        shown = param_dict(nodes[n["id"]])
+        shown = {p.name: p.value for p in canvas.param_views(demo.graph, n["id"])}
         for k, val in n.get("params", {}).items():
             assert shown[k] == val
 

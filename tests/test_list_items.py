@@ -248,9 +248,12 @@ def test_a_list_of_items_under_another_name_gets_the_same_treatment(list_node):
     table = list_node.param_table()
     assert spec_for(table["points"]).kind == "items"
     assert spec_for(table["bands"]).kind == "list"
+    g.ui["n1"] = {"expanded": True}                  # (a compact node shows no list)
     assert node_width(g, "n1") == WIDE
     ok = doc_graph("test_list_items", points=[{}, {}])
     plain = doc_graph("test_list_items", bands=[{}, {}])
+    for graph in (ok, plain):
+        graph.ui["n1"] = {"expanded": True}
     assert node_height(ok, "n1") - node_height(plain, "n1") == 2 * 24   # a row per point
     assert diff(doc_graph("test_list_items", points=[{"time_s": 1.0}]),
                 doc_graph("test_list_items", points=[{"time_s": 2.0}])) == \
@@ -271,10 +274,17 @@ def test_node_heights_count_the_lines_the_editor_draws_per_item():
     eq = Graph()
     eq.add("eq", id="e0")
     eq.add("eq", id="e3", bands=[{"type": "bell"}, {"type": "highpass"}, {"type": "notch"}])
+    assert node_height(eq, "e3") == node_height(eq, "e0")     # compact: bands in the panel
+    assert node_width(eq, "e3") == WIDTH
+    for nid in ("e0", "e3"):
+        eq.ui[nid] = {"expanded": True}
     assert node_height(eq, "e3") - node_height(eq, "e0") == 3 * 24        # a line a band
+    assert node_width(eq, "e3") == WIDE
     mb = Graph()
     mb.add("multiband_compressor", id="m0")
     mb.add("multiband_compressor", id="m2", bands=[{}, {"ratio": 3.0}])
+    for nid in ("m0", "m2"):
+        mb.ui[nid] = {"expanded": True}
     bands = node_types()["multiband_compressor"].param_table()["bands"]
     lines = item_lines(spec_for(bands), [f.name for f in MULTIBAND_BANDS.fields])
     assert len(lines) == 2                              # six settings: two lines a band
