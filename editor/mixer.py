@@ -123,7 +123,7 @@ class Mixer:
                 self.widgets[(nid, f"send:{send.id}")] = dpg.add_drag_float(
                     width=-1, default_value=send.level_db, format="%.1f dB", speed=0.05,
                     min_value=-120.0, max_value=24.0, clamped=True,
-                    user_data=(send.id, "level_db"),
+                    enabled=not send.automated, user_data=(send.id, "level_db"),
                     callback=lambda s, v, u: self.set(u[0], u[1], v))
 
     def draw_meters(self, readings: dict) -> None:

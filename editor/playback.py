@@ -77,8 +77,10 @@ class Playback:
         dpg.configure_item("compare", items=[NONE] + points)
         if dpg.get_value("listen") not in points:            # another project's, or gone
             dpg.set_value("listen", points[0] if points else "")
-        if dpg.get_value("compare") not in points:
+            self.relisten()
+        if dpg.get_value("compare") not in points and dpg.get_value("compare") != NONE:
             dpg.set_value("compare", NONE)
+            self.relisten()
         if self.player.playing:
             self.player.edit(self.app.session.graph)
 
@@ -103,6 +105,8 @@ class Playback:
         except Exception as exc:
             self.app.status(getattr(exc, "message", None) or str(exc), error=True)
             return
+        if self.player.engine is not None:         # the A/B button as it was left
+            self.player.engine.ab = dpg.get_item_label("ab").lower()
         dpg.configure_item("play", label="Stop")
         dpg.set_value("play_note", f"{self.player.reason}")
         self.app.board.show_meters(True)

@@ -90,7 +90,7 @@ class Player:
         engine.monitor = self.monitor
         try:
             device = DevicePlayer(engine, buffer_frames=self.buffer_frames)
-            device.start()
+            device.start()                        # (stops itself if it cannot start)
         except Exception:
             engine.close()
             raise

@@ -294,19 +294,34 @@ class Session:
             written = {str(self.graph.resolve_path(s.params[n])) for s in self.graph
                        for n in s.with_role("writes") if s.params.get(n)}
             made: dict[str, str] = {}
+            new_ids: dict[str, str] = {}
+            for nid in parsed.nodes:
+                taken = set(self.graph.nodes) | set(new_ids.values())
+                new_ids[nid] = nid if nid not in taken else _fresh_id(taken, nid)
             for nid, spec in parsed.nodes.items():
                 params = copy.deepcopy(spec.params)
+                cls = spec.node_class()
                 for name in spec.with_role("writes"):     # a copy writes its own file
                     value = params.get(name)
                     if value and str(self.graph.resolve_path(value)) in written:
                         p = Path(value)
                         params[name] = str(p.with_name(f"{p.stem}_copy{p.suffix}"))
-                new = nid if nid not in self.graph.nodes else _fresh_id(self.graph, nid)
-                self.graph.add(spec.type, id=new, **params)
+                new = new_ids[nid]
+                self.graph.add(spec.type, id=new, **{k: v for k, v in params.items()
+                                                     if not _names_nodes(cls, k)})
                 self.graph.nodes[new].bypass = spec.bypass
                 x, y = spots[nid]
                 self.graph.ui[new] = {"pos": [x + offset[0], y + offset[1]]}
                 made[nid] = new
+            # member lists once every node exists: members copied with it name the
+            # copies; others, the nodes of that name here (if there are any)
+            for nid, spec in parsed.nodes.items():
+                cls = spec.node_class()
+                for p in (cls.params if cls is not None else ()):
+                    if p.kind == "nodes" and p.name in spec.params:
+                        self.graph.set(made[nid], p.name,
+                                       [new_ids.get(m, m) for m in spec.params[p.name]
+                                        if m in new_ids or m in self.graph.nodes])
             for link in parsed.links:
                 self.graph.connect(f"{made[link.src.node]}.{link.src.port}",
                                    f"{made[link.dst.node]}.{link.dst.port}")
@@ -361,6 +376,12 @@ class Session:
         return problem.message if problem else None
 
 
+def _names_nodes(cls, name: str) -> bool:
+    """Whether a parameter holds node ids (a group's members)."""
+    table = cls.param_table() if cls is not None else {}
+    return name in table and table[name].kind == "nodes"
+
+
 def _point(value) -> tuple[float, float]:
     """A position from a clip (plain data): two numbers, else the default."""
     if isinstance(value, list) and len(value) == 2 and \
@@ -369,10 +390,12 @@ def _point(value) -> tuple[float, float]:
     return 40.0, 40.0
 
 
-def _fresh_id(g: Graph, base: str) -> str:
+def _fresh_id(taken, base: str) -> str:
+    """``base_n`` for the first n not among ``taken`` (a graph, or a set of ids)."""
+    taken = taken.nodes if isinstance(taken, Graph) else taken
     base = base.rstrip("0123456789_") or base
     n = 1
-    while f"{base}_{n}" in g.nodes:
+    while f"{base}_{n}" in taken:
         n += 1
     return f"{base}_{n}"
 

@@ -19,6 +19,7 @@ class Send:
     id: str
     level_db: float
     to: str                                    # where the send goes ("" if nowhere)
+    automated: bool = False
 
 
 @dataclass
@@ -34,7 +35,8 @@ class Strip:
 
     def shape(self) -> tuple:
         """What needs the strip drawn again (not its values)."""
-        return (self.id, self.type, tuple(s.id for s in self.sends), self.automated)
+        return (self.id, self.type, tuple((s.id, s.to, s.automated) for s in self.sends),
+                self.automated)
 
 
 def strips(graph: Graph) -> list[Strip]:
@@ -49,7 +51,8 @@ def strips(graph: Graph) -> list[Strip]:
         for spec in graph:
             if spec.type != kind:
                 continue
-            sends = [Send(d, float(graph.nodes[d].value("level_db")), goes_to.get(d, ""))
+            sends = [Send(d, _number(graph.nodes[d].value("level_db")), goes_to.get(d, ""),
+                          isinstance(graph.nodes[d].value("level_db"), dict))
                      for d in fed_from.get(spec.id, []) if graph.nodes[d].type == "send"]
             automated = frozenset(n for n in ("gain_db", "pan")
                                   if isinstance(spec.value(n), dict))

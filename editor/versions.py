@@ -46,8 +46,8 @@ class VersionsView:
         note = ("save the project, then File > Save version... keeps a copy"
                 if session.path is None else
                 f"{len(found)} version{'s' * (len(found) != 1)} of {session.path.name}"
-                + (" (unsaved changes in the window are not in the comparison)"
-                   if session.dirty else ""))
+                + (" (Diff compares with the project as it is in the window, unsaved "
+                   "changes included)" if session.dirty else ""))
         dpg.set_value("versions_note", note)
         for v in reversed(found):                        # newest first
             with dpg.group(horizontal=True, parent="versions_list"):

@@ -392,6 +392,8 @@ def typing_is_not_a_shortcut(w: Window, result: dict) -> None:
     w.key("Return")
     result["nodes_after_field"] = sorted(w.app.session.graph.nodes)
     result["playing"] = w.app.playback.player.playing
+    result["status_after_field"] = w.app.status_text      # Play without a device says so
+    result["player_reason"] = w.app.playback.player.reason
     result["offset"] = list(w.app.board.offset)
     w.click(*w.node_title("kick"))
     w.move(700, 850)

@@ -149,7 +149,8 @@ def main() -> None:
     if scenario == "monitor":
         engine.monitor.mono = True
     player.start()
-    capture.linked.wait(20.0)
+    if not capture.linked.wait(20.0):
+        raise SystemExit("PortAudio's ports never appeared in the JACK server")
     if scenario == "demo":                  # the 8 s demo, looped, for 10.5 s
         engine.loop = (0.0, engine.song_s)
         time.sleep(10.5)

@@ -251,3 +251,24 @@ def test_report_paths_are_whole_from_the_root_and_relative_below_the_current_fol
          "sh", gone, sys.executable, folder / "demo.mgraph", out],
         capture_output=True, text=True, timeout=120)
     assert listed(removed) == [str(out / n) for n in names]
+
+
+def test_mixgraph_play_without_sounddevice_says_what_to_install(tmp_path):
+    """(Here, not with the playback tests: it must run where there is no audio server.)"""
+    import os
+
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "sounddevice.py").write_text("raise ImportError('no sounddevice here')\n")
+    demo = tmp_path / "demo"
+    env = dict(os.environ, PYTHONPATH=str(blocker))
+    subprocess.run([sys.executable, "-m", "mixgraph", "demo", str(demo), "--json"],
+                   env=env, check=True, capture_output=True, timeout=300)
+    done = subprocess.run([sys.executable, "-m", "mixgraph", "play",
+                           str(demo / "demo.mgraph")], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "mixgraph: error: no audio playback: install sounddevice (pip install "
+        "'mixgraph[play]'; on Linux it needs the PortAudio library: apt-get install "
+        "libportaudio2)"]

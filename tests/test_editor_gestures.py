@@ -107,6 +107,7 @@ def test_d4_keys_typed_into_a_field_or_a_dialog_are_not_shortcuts(demo, tmp_path
     assert got["selected"] == ["kick"]
     assert "kick" in got["nodes_after_field"]                 # Delete did not delete it
     assert not got["playing"] and got["offset"] == [0.0, 0.0]  # space, f: not shortcuts
+    assert got["status_after_field"] != got["player_reason"]   # (Space would say why not)
     assert got["save_dialog_shown"]
     assert "kick" in got["nodes_after_dialog"]
 

@@ -1626,3 +1626,20 @@ def test_a_level_drags_a_decibel_per_ten_pixels():
     for kind, name in (("channel", "gain_db"), ("limiter", "ceiling_dbtp"),
                        ("loudness", "target_lufs"), ("send", "level_db")):
         assert spec_for(node_class(kind).param_table()[name]).speed == 0.1
+
+
+def test_a_duplicated_group_with_its_members_controls_the_copies(tmp_path):
+    from mixgraph.editor.session import Session as S
+    from mixgraph.workflows.demo import write_demo
+
+    s = S(write_demo(tmp_path / "demo"))
+    made = s.duplicate(["drums", "kick_ch", "snare_ch"])
+    assert made == ["drums_1", "kick_ch_1", "snare_ch_1"]
+    # the members copied with it: their copies; the one not copied: itself
+    assert s.graph.nodes["drums_1"].params["members"] == ["kick_ch_1", "snare_ch_1",
+                                                          "hats_ch"]
+    alone = s.duplicate(["drums"])                       # its members are the originals
+    assert s.graph.nodes[alone[0]].params["members"] == ["kick_ch", "snare_ch", "hats_ch"]
+    other = S(Graph(sample_rate=SR, base_dir=tmp_path / "other"))
+    other.paste(s.clip(["drums"]))                        # none of them there: none
+    assert other.graph.nodes["drums"].params.get("members", []) == []

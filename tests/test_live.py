@@ -241,6 +241,10 @@ def test_a_loop_goes_back_with_a_short_fade(project):
     # second pass equals the first, past its fade-in
     span = int(0.5 * SR)
     fade = int(0.005 * SR)
+    # the block that ends the loop fades out over 5 ms (the last samples near silence)
+    peak = np.abs(heard[:, :span]).max()
+    assert np.abs(heard[:, span - 8:span]).max() < 0.05 * peak
+    assert np.abs(heard[:, span - fade - 200:span - fade]).max() > 0.3 * peak
     np.testing.assert_allclose(heard[:, span + fade:span + 2 * BLOCK],
                                heard[:, fade:2 * BLOCK], atol=1e-6)
 
@@ -386,3 +390,21 @@ def test_every_node_meters_its_own_output_in_a_bigger_graph(project):
         # centre pan: -3 dB a side, and the channel's gain
         assert nodes[f"{sid}_ch"]["peak_db"][0] == pytest.approx(level - 3.01 - 10.0 * i,
                                                                  abs=0.05)
+
+
+def test_a_loop_that_ends_just_past_a_block_still_fades_out_over_five_ms(project):
+    strip(project, audio=seeded_noise(3.0, seed=4))
+    span = 20 * BLOCK + 3                          # the last block would be 3 samples
+    engine = LiveEngine(project.graph, block_size=BLOCK, loop=(1.0, 1.0 + span / SR))
+    try:
+        engine.seek(1.0)
+        heard = play(engine, 1.2)
+    finally:
+        engine.close()
+    fade = int(0.005 * SR)
+    ramp = np.abs(heard[0, span - fade:span])
+    peak = np.abs(heard[0, :span]).max()
+    # over the 5 ms before the jump the level falls steadily to nothing
+    assert ramp[-8:].max() < 0.05 * peak
+    thirds = [ramp[k * fade // 3:(k + 1) * fade // 3].max() for k in range(3)]
+    assert thirds[0] > thirds[1] > thirds[2]

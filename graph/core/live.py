@@ -31,6 +31,7 @@ existed when playing began (or the graph was swapped), so no pause outlasts the 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import queue
@@ -54,6 +55,7 @@ WARM_S = 0.100                    # a replanned graph starts this much early, un
 JUMP_S = 0.005                    # a seek or a loop fades out and in over this
 METER_HZ = 30                     # meters published at least this often
 DIM_DB = -20.0
+MATCH_MAX_DB = 12.0               # A/B raises the quieter point by this much at most
 SWITCH_S = 0.001                  # the interpreter's switch interval while playing
 INSTALL = ("no audio playback: install sounddevice (pip install 'mixgraph[play]'; on "
            "Linux it needs the PortAudio library: apt-get install libportaudio2)")
@@ -149,6 +151,8 @@ class LiveEngine:
         self._mix = np.array([1.0, 0.0])             # weights of A and B
         self._meters = _Meters(self)
         self._jump: float | None = None
+        self._seek_after: int | None = None          # a seek asked for: after this block
+        self._blocks = 0                             # blocks rendered since Play
         self._glided: list[tuple] = []               # glides since the last replan began
         self._sent = self.graph.copy()               # the graph as edit() last had it
 
@@ -222,6 +226,7 @@ class LiveEngine:
     def _block(self, f: int) -> np.ndarray:
         self._apply_commands()
         self._take_ready()
+        self._blocks += 1
         version = self._version
         start = version.listener.position
         if self.end_s is not None and start >= self.end_s * self.sample_rate \
@@ -260,27 +265,35 @@ class LiveEngine:
         if len(blocks) == 1:
             return blocks[0]
         target = np.array([1.0, 0.0]) if self.ab == "a" else np.array([0.0, 1.0])
-        match = self._meters.matching_gains()
+        target = target * self._meters.matching_gains()     # the weights, level matched
         ramp = np.linspace(0.0, 1.0, f, endpoint=False) + 1.0 / f
-        wa = (self._mix[0] + (target[0] - self._mix[0]) * ramp) * match[0]
-        wb = (self._mix[1] + (target[1] - self._mix[1]) * ramp) * match[1]
+        wa = self._mix[0] + (target[0] - self._mix[0]) * ramp
+        wb = self._mix[1] + (target[1] - self._mix[1]) * ramp
         self._mix = target
         return blocks[0] * wa + blocks[1] * wb
 
     def _loop_or_jump(self, heard: np.ndarray, start: int, f: int) -> np.ndarray:
-        """Fade out a block that ends a loop or comes before a seek; the next block
-        (after the jump) fades in."""
+        """Fade out over the 5 ms before a loop's end and before a seek, and in over
+        the 5 ms after the jump; by song position, so that the fades do not depend on
+        how the blocks fall."""
         rate = self.sample_rate
         fade = max(1, int(JUMP_S * rate))
-        if self._jump is not None:                   # the block after a jump
+        if self._jump is not None:                   # after a jump: in
+            since = start + np.arange(f) - int(round(self._jump * rate)) + 1
+            heard *= np.clip(since / fade, 0.0, 1.0)
+            if since[-1] >= fade:
+                self._jump = None
+        if self._seek_after is not None:             # before a seek: out, in this block
             n = min(f, fade)
-            heard[:, :n] *= np.arange(1, n + 1) / n
-            self._jump = None
-        if self.loop is not None:
+            heard[:, f - n:] *= np.arange(n, 0, -1) / n
+            target, self._seek_after = self._seek_after, None
+            self._seek_now(target)
+        elif self.loop is not None:
             a, b = (int(round(t * rate)) for t in self.loop)
+            until = b - (start + np.arange(f))       # samples left to the loop's end
+            if until.min() <= fade:
+                heard *= np.clip(until / fade, 0.0, 1.0)
             if start + f >= b:
-                n = min(f, fade)
-                heard[:, f - n:] *= np.arange(n, 0, -1) / n
                 self._seek_now(a)
         return heard
 
@@ -305,32 +318,37 @@ class LiveEngine:
                 if command[1] is not None:
                     self.graph = command[1]
                 structural = True
-            elif kind == "seek":
-                self._seek_now(int(round(command[1] * self.sample_rate)))
+            elif kind == "seek":                    # after this block, faded out
+                sample = int(round(command[1] * self.sample_rate))
+                if self._blocks:
+                    self._seek_after = sample
+                else:                               # nothing heard yet: at once
+                    self._seek_now(sample)
         if structural:
             self._replan()
 
     def _glide(self, node_id: str, name: str, value) -> bool:
         """Apply a parameter change to the playing node; False where it needs a
-        replan (it cannot glide).  The engine's copy of the graph takes it too."""
+        replan (it cannot glide).  The engine's copy of the graph takes it too, and a
+        replan under way takes it when it is swapped in."""
         try:
             self.graph.set(node_id, name, value)
         except MixgraphError as exc:
             self.problem = exc.message
             return True
+        if self._playing != self._wanted:          # a replan is under way
+            self._glided.append((node_id, name, value))
         step = self._version.steps.get(node_id)
-        if step is None:
-            return node_id not in self._version.graph.nodes     # not heard: nothing to do
+        if step is None:                           # not heard now: the graph has it
+            return True
         at = self._version.listener.n - step.latency_in
         try:
             step.node.change(name, value, at, max(1, int(RAMP_S * self.sample_rate)))
-        except ValueError:
+        except (ValueError, TypeError):            # not a value that glides
             return False
         except MixgraphError as exc:
             self.problem = exc.message
             return True
-        if self._playing != self._wanted:          # a replan is under way
-            self._glided.append((node_id, name, value))
         return True
 
     def _glide_again(self, version: _Version) -> bool:
@@ -342,7 +360,7 @@ class LiveEngine:
                 continue
             try:
                 step.node.change(name, value, version.listener.n - step.latency_in, 1)
-            except (ValueError, MixgraphError):
+            except (ValueError, TypeError, MixgraphError):
                 return False
         self._glided = []
         return True
@@ -370,11 +388,12 @@ class LiveEngine:
                 version = self._plan(graph, max(0.0, position - WARM_S))
                 _catch_up(version.listener, lambda: self._version.listener.position,
                           self.block_size)
-            except MixgraphError as exc:
-                self.problem = exc.message
-                return
-            except Exception as exc:                # a bug: said, not a dead engine
-                self.problem = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:                # a bug too: said, not a dead engine
+                said = exc.message if isinstance(exc, MixgraphError) \
+                    else f"{type(exc).__name__}: {exc}"
+                with self._lock:
+                    if wanted == self._wanted:      # (not an edit since overtaken)
+                        self.problem = said
                 return
             with self._lock:
                 if wanted != self._wanted:          # a newer edit overtook this one
@@ -390,6 +409,8 @@ class LiveEngine:
         self._planning.start()
 
     def _take_ready(self) -> None:
+        if self._fading is not None:                 # one crossfade at a time
+            return
         with self._lock:
             ready, self._ready = self._ready, None
         if ready is None:
@@ -451,6 +472,7 @@ def _parameter_changes(before: Graph, after: Graph) -> list[tuple] | None:
     out is its default); None where more than values changed (nodes, their types,
     links, the sample rate, the project's folder)."""
     if before.sample_rate != after.sample_rate or before.base_dir != after.base_dir \
+            or before.settings != after.settings \
             or [str(l) for l in before.links] != [str(l) for l in after.links] \
             or before.nodes.keys() != after.nodes.keys():
         return None
@@ -467,6 +489,8 @@ def _parameter_changes(before: Graph, after: Graph) -> list[tuple] | None:
             a = old.params.get(name, table[name].default)
             b = spec.params.get(name, table[name].default)
             if a != b:
+                if isinstance(a, (dict, list)) or isinstance(b, (dict, list)):
+                    return None                    # automation, a list: replanned
                 changes.append((node_id, name, b))
     return changes
 
@@ -484,6 +508,8 @@ class _Meters:
         self.published: dict = {"nodes": {}, "listen": {}, "compare": {}}
         self.loudness = [LoudnessMeter(self.rate, 2), LoudnessMeter(self.rate, 2)]
         self.integrated = [None, None]
+        self.programme: list[dict | None] = [None, None]  # the figures since Play
+        self.publishes = 0
         self.momentary: dict[str, MomentaryMeter] = {}    # kept across versions
         self.forget()
 
@@ -527,11 +553,16 @@ class _Meters:
                 reading.update({k: round(float(v), 2) for k, v in figures.items()})
             nodes[node_id] = reading
         heard = {}
+        self.publishes += 1
         for i, key in enumerate(("listen", "compare")[:len(version.points)]):
-            found = self.loudness[i].result()
-            self.integrated[i] = found.get("integrated_lufs")
-            heard[key] = {k: found.get(k) for k in ("integrated_lufs", "true_peak_dbtp",
-                                                     "sample_peak_dbfs")}
+            # integrated loudness and peaks since Play: a pass over the whole programme,
+            # so once a second (the momentary and short-term figures at every publish)
+            if self.publishes % METER_HZ == 1 or self.programme[i] is None:
+                found = self.loudness[i].result()
+                self.programme[i] = {k: found.get(k) for k in (
+                    "integrated_lufs", "true_peak_dbtp", "sample_peak_dbfs")}
+                self.integrated[i] = found.get("integrated_lufs")
+            heard[key] = dict(self.programme[i])
             heard[key]["momentary_lufs"] = self.loudness[i].momentary_now()
             heard[key]["short_term_lufs"] = self.loudness[i].short_term_now()
         with self.lock:
@@ -547,7 +578,7 @@ class _Meters:
         if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)):
             return 1.0, 1.0
         louder = max(a, b)
-        return 10 ** ((louder - a) / 20), 10 ** ((louder - b) / 20)
+        return tuple(10 ** (min(louder - x, MATCH_MAX_DB) / 20) for x in (a, b))
 
     def snapshot(self) -> dict:
         with self.lock:
@@ -605,7 +636,9 @@ class DevicePlayer:
         self.buffer_frames = buffer_frames
         rate = engine.sample_rate
         self.lead = max(2 * buffer_frames, int(lead_s * rate))
-        self.ring = np.zeros((2, self.lead + buffer_frames * 4), dtype=np.float32)
+        # what the renderer may have added past the lead (a block), and a device buffer
+        self.ring = np.zeros((2, self.lead + engine.block_size + buffer_frames),
+                             dtype=np.float32)
         self.filled = 0
         self.read_at = 0
         self.cond = threading.Condition()
@@ -642,29 +675,40 @@ class DevicePlayer:
 
     # ------------------------------------------------------------ control
     def start(self) -> None:
+        """Fill the ring, open the device and play; MixgraphError (and nothing left
+        running or changed) where the device cannot be opened."""
         import sounddevice as sd
 
         # the device's callback is Python: while playing, a thread that wants the
         # interpreter waits at most 1 ms for it (not the default 5 ms, a JACK period)
         self.switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self.switch_interval, SWITCH_S))
-        self._fill()                                      # a full lead before the start
-        _settle_garbage()
-        self.stream = sd.OutputStream(samplerate=self.engine.sample_rate, channels=2,
-                                      dtype="float32", blocksize=self.buffer_frames,
-                                      device=self.device, callback=self._callback)
-        self.thread = threading.Thread(target=self._run, name="mixgraph-live",
-                                       daemon=True)
-        self.thread.start()
-        self.stream.start()
+        try:
+            self._fill()                                  # a full lead before the start
+            _settle_garbage()
+            self.stream = sd.OutputStream(samplerate=self.engine.sample_rate, channels=2,
+                                          dtype="float32", blocksize=self.buffer_frames,
+                                          device=self.device, callback=self._callback)
+            self.thread = threading.Thread(target=self._run, name="mixgraph-live",
+                                           daemon=True)
+            self.thread.start()
+            self.stream.start()
+        except sd.PortAudioError as exc:
+            self.stop()
+            raise MixgraphError(f"cannot play through {self.device_name}: "
+                                f"{str(exc).splitlines()[0]}") from None
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         self.stop_event.set()
         with self.cond:
             self.cond.notify_all()
         if self.stream is not None:
-            self.stream.stop()
-            self.stream.close()
+            with contextlib.suppress(Exception):         # (one that never started)
+                self.stream.stop()
+                self.stream.close()
             self.stream = None
         if self.thread is not None:
             self.thread.join(5.0)

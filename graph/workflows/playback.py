@@ -27,9 +27,12 @@ def play(project: Graph | str | os.PathLike, *, start_s: float = 0.0,
     second.  Returns what was played: seconds, underruns, device, buffer, CPU load and
     the loudness heard."""
     graph = project if isinstance(project, Graph) else load(project)
-    if start_s < 0 or (end_s is not None and end_s <= start_s):
+    if start_s < 0:
+        raise ParameterError(f"nothing to play from {start_s:g} s: the start is at 0 s or "
+                             "later")
+    if end_s is not None and end_s <= start_s:
         raise ParameterError(f"nothing to play from {start_s:g} s to {end_s:g} s: the end "
-                             "must come after the start, and the start at 0 s or later")
+                             "must come after the start")
     engine = LiveEngine(graph, listen=listen, start_s=start_s, end_s=end_s,
                         block_size=block_for(buffer_frames))
     if start_s >= engine.song_s:
