@@ -120,3 +120,24 @@ def test_bypass_while_playing_is_heard_after_a_crossfade(project):
     # the last blocks, well after the 20 ms crossfade, are the bypassed render
     np.testing.assert_allclose(heard[:, n // 2:], rendered[:, end - n + n // 2:end],
                                atol=1e-6)
+
+
+def test_a_bypassed_nodes_mute_and_solo_do_not_apply(project):
+    """A bypassed node is not there: a bypassed muted channel passes its input, a
+    bypassed soloed group silences nothing."""
+    g = project.graph
+    project.stem("a", sine(440.0, 1.0, -6.0))
+    project.stem("b", sine(660.0, 1.0, -6.0))
+    g.add("channel", id="a_ch", mute=True)
+    g.add("group", id="grp", members=["a_ch"], solo=True)
+    g.add("bus", id="mix")
+    for x, y in (("a", "a_ch"), ("a_ch", "grp"), ("grp", "mix"), ("b", "mix")):
+        g.connect(x, y)
+    project.output(src="mix")
+    soloed_and_muted = project.render_read()
+    assert np.abs(soloed_and_muted).max() < 1e-9           # a muted, and b not soloed
+    g.set_bypass("a_ch")
+    g.set_bypass("grp")
+    both = project.render_read()
+    expected = sine(440.0, 1.0, -6.0)[0] + sine(660.0, 1.0, -6.0)[0]
+    np.testing.assert_allclose(both[0], expected[:both.shape[1]], atol=1e-6)

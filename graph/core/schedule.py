@@ -186,10 +186,13 @@ def order(graph: Graph) -> list[str]:
 
 
 def solo_gate(graph: Graph) -> tuple[set[str], set[Link]]:
-    """(muted node ids, links that carry signal) under the graph's mute and solo."""
+    """(muted node ids, links that carry signal) under the graph's mute and solo (a
+    bypassed node's are not applied)."""
     muted: set[str] = set()
     soloed: set[str] = set()
     for spec in graph:
+        if spec.bypass:                       # not there: its mute and solo neither
+            continue
         if any(spec.params.get(name, False) for name in spec.with_role("mute")):
             muted |= _controlled(graph, spec.id)
         if any(spec.params.get(name, False) for name in spec.with_role("solo")):
