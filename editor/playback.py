@@ -25,6 +25,7 @@ class Playback:
         self.app = app
         self.player = Player()
         self.shown_at = 0.0
+        self.heard_edits = True                    # the graph handed over since Play
 
     # ================================================================= widgets
     def build(self) -> None:
@@ -93,7 +94,7 @@ class Playback:
         if not self.player.available:
             self.app.status(self.player.reason, error=True)
             return
-        if self.player.playing:
+        if self.player.playing or self.player.starting:
             self.stop()
             return
         listen, compare = self.points()
@@ -101,14 +102,13 @@ class Playback:
         try:
             self.player.play(self.app.session.graph, listen, dpg.get_value("position"),
                              compare=compare, end_s=to if to > 0 else None,
-                             loop=dpg.get_value("loop"))
+                             loop=dpg.get_value("loop"), ab=dpg.get_item_label("ab").lower())
         except Exception as exc:
             self.app.status(getattr(exc, "message", None) or str(exc), error=True)
             return
-        if self.player.engine is not None:         # the A/B button as it was left
-            self.player.engine.ab = dpg.get_item_label("ab").lower()
+        self.heard_edits = False
         dpg.configure_item("play", label="Stop")
-        dpg.set_value("play_note", f"{self.player.reason}")
+        dpg.set_value("play_note", "starting...")
         self.app.board.show_meters(True)
 
     def relisten(self) -> None:
@@ -131,10 +131,13 @@ class Playback:
         if self.player.finished():
             self.stopped()
             if self.player.error:
-                self.app.status(f"playback stopped: {self.player.error}", error=True)
+                self.app.status(f"not playing: {self.player.error}", error=True)
             return
         if not self.player.playing:
             return
+        if not self.heard_edits:                   # edits made while it was starting
+            self.heard_edits = True
+            self.player.edit(self.app.session.graph)
         now = time.monotonic()
         if now - self.shown_at < READOUT_EVERY_S:
             return

@@ -13,9 +13,11 @@ False and ``reason`` says exactly what to install.
 from __future__ import annotations
 
 import math
+import threading
 
 from mixgraph import Graph, MixgraphError
-from mixgraph.core.live import DevicePlayer, LiveEngine, Monitor, default_point, probe_device
+from mixgraph.core.live import (DevicePlayer, LiveEngine, Monitor, default_point, probe_device,
+                                start_playing)
 
 MONITOR_DB = -12.0
 SILENT_DB = -140.0                # a meter reads quieter than this as silence                # where the monitor level starts: a safe listening level
@@ -57,6 +59,8 @@ class Player:
         self.engine: LiveEngine | None = None
         self.device: DevicePlayer | None = None
         self.error: str | None = None
+        self.starter: threading.Thread | None = None
+        self.cancelled = threading.Event()
 
     @property
     def playing(self) -> bool:
@@ -69,32 +73,41 @@ class Player:
 
     def play(self, graph: Graph, listen: str | None, start_s: float = 0.0,
              compare: str | None = None, end_s: float | None = None,
-             loop: bool = False) -> None:
-        """Play ``graph`` at the listening point ``listen`` (an output, or ``node.port``;
-        None: the master) from ``start_s`` to ``end_s`` (None: the song's end), or loop
-        that range; raises MixgraphError or RuntimeError with one sentence where it
-        cannot."""
+             loop: bool = False, ab: str = "a") -> None:
+        """Start playing ``graph`` at the listening point ``listen`` (an output, or
+        ``node.port``; None: the master) from ``start_s`` to ``end_s`` (None: the song's
+        end), or loop that range.  The engine is planned (and a loudness stage's
+        analysis run) in a thread of its own, so the window goes on; ``starting`` until
+        it plays, and ``finished()`` says if it could not start (``error``: why)."""
         if not self.available:
             raise RuntimeError(self.reason)
         self.stop()
         self.error = None
-        engine = LiveEngine(graph, listen=listen, compare=compare, start_s=start_s,
-                            end_s=end_s)
-        end = engine.song_s if end_s is None else end_s
-        if start_s >= min(end, engine.song_s):
-            engine.close()
-            raise RuntimeError(f"nothing to play from {start_s:g} s to {end:g} s: the "
-                               f"song is {engine.song_s:.1f} s long")
-        if loop:
-            engine.loop = (start_s, end)
-        engine.monitor = self.monitor
-        try:
-            device = DevicePlayer(engine, buffer_frames=self.buffer_frames)
-            device.start()                        # (stops itself if it cannot start)
-        except Exception:
-            engine.close()
-            raise
-        self.engine, self.device = engine, device
+        snapshot = graph.copy()
+
+        def start() -> None:
+            try:
+                engine, device = start_playing(
+                    snapshot, listen=listen, compare=compare, start_s=start_s,
+                    end_s=end_s, loop=loop, buffer_frames=self.buffer_frames,
+                    monitor=self.monitor)
+            except Exception as exc:
+                self.error = getattr(exc, "message", None) or str(exc)
+                return
+            if self.cancelled.is_set():                 # Stop came while it started
+                device.stop()
+                engine.close()
+                return
+            engine.ab = ab
+            self.engine, self.device = engine, device
+
+        self.cancelled.clear()
+        self.starter = threading.Thread(target=start, name="mixgraph-start", daemon=True)
+        self.starter.start()
+
+    @property
+    def starting(self) -> bool:
+        return self.starter is not None and self.starter.is_alive()
 
     def edit(self, graph: Graph) -> None:
         """The graph after an edit, heard without stopping."""
@@ -114,8 +127,11 @@ class Player:
 
     def finished(self) -> bool:
         """True once, when playing ended by itself (the song's end, or a failure:
-        ``error`` says which)."""
+        ``error`` says which), or could not start."""
         if self.device is None:
+            if self.starter is not None and not self.starter.is_alive() and self.error:
+                self.starter = None
+                return True
             return False
         failed = self.device.error is not None
         if not failed and not (self.engine.finished and self.device.wait(0)):
@@ -125,6 +141,10 @@ class Player:
         return True
 
     def stop(self) -> None:
+        if self.starting:                               # it stops itself once started
+            self.cancelled.set()
+            self.starter.join(30.0)
+        self.starter = None
         if self.device is not None:
             self.device.stop()
         if self.engine is not None:

@@ -1320,6 +1320,7 @@ def fake_sounddevice(devices=None, error=None):
 
     mod.query_devices = query_devices
     mod.OutputStream = OutputStream
+    mod.PortAudioError = type("PortAudioError", (Exception,), {})
     return mod
 
 
@@ -1342,7 +1343,10 @@ def test_the_player_plays_live_at_monitor_level_and_hears_an_edit(tmp_path, monk
     p = player_mod.Player()
     assert p.available and p.reason == "plays through Studio Monitors"
     p.monitor.level_db = -6.0
-    p.play(g, "out", start_s=0.05)
+    p.play(g, "out", start_s=0.05)                      # started in a thread of its own
+    t0 = time.monotonic()
+    while not p.playing and time.monotonic() - t0 < 20:
+        time.sleep(0.01)
     assert p.playing and sd.stream.args == (SR, 2, "float32", 512)
     edited = g.copy()
     edited.set("ch", "gain_db", -23.0)
@@ -1364,6 +1368,18 @@ def test_the_player_plays_live_at_monitor_level_and_hears_an_edit(tmp_path, monk
     edit_at = np.flatnonzero(~before)[0]
     assert edit_at > 0.4 * SR and before[:edit_at].all()
     assert after[edit_at + int(0.011 * SR):].all()            # the 10 ms glide, then -20 dB
+
+
+def test_a_player_that_cannot_start_says_why_and_stops(tmp_path, monkeypatch):
+    sd = fake_sounddevice({"name": "Studio Monitors", "max_output_channels": 2})
+    monkeypatch.setitem(sys.modules, "sounddevice", sd)
+    p = player_mod.Player()
+    p.play(tone_project(tmp_path, seconds=1.0), "out", start_s=5.0)
+    t0 = time.monotonic()
+    while not p.finished() and time.monotonic() - t0 < 20:
+        time.sleep(0.01)
+    assert not p.playing and not p.starting
+    assert p.error == "nothing to play from 5 s: the song is 1.0 s long"
 
 
 def test_listening_points_offer_the_master_first_then_every_port():

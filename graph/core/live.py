@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mixgraph.errors import MixgraphError
+from mixgraph.errors import MixgraphError, ParameterError
 from mixgraph.nodes.meters import LoudnessMeter, MomentaryMeter
 
 from .listen import Listener
@@ -613,6 +613,42 @@ def _settle_garbage() -> None:
     full pass over a 64-stem session's objects takes 37 ms on its own, longer than the
     ring ahead of the device; over what a block leaves behind, well under 1 ms."""
     gc.freeze()
+
+
+def start_playing(graph: Graph, *, listen: str | None = None, compare: str | None = None,
+                  start_s: float = 0.0, end_s: float | None = None, loop: bool = False,
+                  device=None, buffer_frames: int = 512,
+                  monitor: Monitor | None = None) -> tuple[LiveEngine, DevicePlayer]:
+    """A live engine on ``graph`` from ``start_s`` to ``end_s`` (None: the song and two
+    seconds of tails), or looping that range, playing through ``device``; the one way
+    ``mixgraph play`` and the editor start.  Raises MixgraphError in one sentence (and
+    leaves nothing running) where it cannot: no device, a range outside the song, a
+    listening point that is not there."""
+    if start_s < 0:
+        raise ParameterError(f"nothing to play from {start_s:g} s: the start is at 0 s or "
+                             "later")
+    if end_s is not None and end_s <= start_s:
+        raise ParameterError(f"nothing to play from {start_s:g} s to {end_s:g} s: the end "
+                             "must come after the start")
+    ok, said = probe_device(device)                   # before the engine's analysis
+    if not ok:
+        raise MixgraphError(said)
+    engine = LiveEngine(graph, listen=listen, compare=compare, start_s=start_s,
+                        end_s=end_s, block_size=block_for(buffer_frames))
+    try:
+        if start_s >= engine.song_s:
+            raise ParameterError(f"nothing to play from {start_s:g} s: the song is "
+                                 f"{engine.song_s:.1f} s long")
+        if loop:
+            engine.loop = (start_s, engine.song_s if end_s is None else end_s)
+        if monitor is not None:
+            engine.monitor = monitor
+        player = DevicePlayer(engine, device=device, buffer_frames=buffer_frames)
+        player.start()                               # (stops itself if it cannot start)
+    except BaseException:
+        engine.close()
+        raise
+    return engine, player
 
 
 def block_for(buffer_frames: int) -> int:

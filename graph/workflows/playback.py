@@ -9,9 +9,8 @@ import os
 import threading
 
 from mixgraph.core.fileformat import load
-from mixgraph.core.live import DevicePlayer, LiveEngine, block_for
+from mixgraph.core.live import DevicePlayer, LiveEngine, start_playing
 from mixgraph.core.model import Graph
-from mixgraph.errors import ParameterError
 
 STATUS_EVERY_S = 0.1
 
@@ -27,26 +26,12 @@ def play(project: Graph | str | os.PathLike, *, start_s: float = 0.0,
     second.  Returns what was played: seconds, underruns, device, buffer, CPU load and
     the loudness heard."""
     graph = project if isinstance(project, Graph) else load(project)
-    if start_s < 0:
-        raise ParameterError(f"nothing to play from {start_s:g} s: the start is at 0 s or "
-                             "later")
-    if end_s is not None and end_s <= start_s:
-        raise ParameterError(f"nothing to play from {start_s:g} s to {end_s:g} s: the end "
-                             "must come after the start")
-    engine = LiveEngine(graph, listen=listen, start_s=start_s, end_s=end_s,
-                        block_size=block_for(buffer_frames))
-    if start_s >= engine.song_s:
-        engine.close()
-        raise ParameterError(f"nothing to play from {start_s:g} s: the song is "
-                             f"{engine.song_s:.1f} s long")
+    engine, player = start_playing(graph, listen=listen, start_s=start_s, end_s=end_s,
+                                   loop=loop, device=device, buffer_frames=buffer_frames)
     if loop:
-        end_s = engine.song_s if end_s is None else end_s
-        engine.loop = (start_s, end_s)
-    player = None
+        end_s = engine.loop[1]
     interrupted = False
     try:
-        player = DevicePlayer(engine, device=device, buffer_frames=buffer_frames)
-        player.start()
         try:
             while not player.wait(STATUS_EVERY_S):
                 if stop is not None and stop.is_set():
@@ -61,8 +46,7 @@ def play(project: Graph | str | os.PathLike, *, start_s: float = 0.0,
                     listen=engine.listen_point, from_s=start_s, to_s=end_s, loop=loop,
                     sample_rate=engine.sample_rate)
     finally:
-        if player is not None:
-            player.stop()
+        player.stop()
         engine.close()
 
 
