@@ -400,10 +400,13 @@ def test_a_render_stopped_by_a_signal_leaves_nothing_behind(tmp_path, sig):
     project = _slow_project(tmp_path)
     temp = tmp_path / "tmp"
     temp.mkdir()
+    # as from a terminal: a test run started in the background (``.ci/run &``) has
+    # SIGINT ignored, and a child would inherit that and not stop at all
     proc = subprocess.Popen([sys.executable, "-m", "mixgraph", "render", str(project),
                              "--block-size", "64", "-q"], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, TMPDIR=str(temp)))
+                            env=dict(os.environ, TMPDIR=str(temp)),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         _wait_for_partial(tmp_path, proc)
         proc.send_signal(sig)
