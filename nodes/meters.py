@@ -281,13 +281,16 @@ class MomentaryMeter:
         self.channels = channels
         self.weighting = Cascade([(st[:3], st[3:]) for st in k_weighting(rate)], channels)
         self.window = int(round(0.4 * rate))
+        self.scratch = np.empty((channels, 0), dtype=DTYPE)
         self.blocks: deque = deque()                   # (energy, frames) per block
         self.energy = 0.0
         self.frames = 0
 
     def add(self, x: np.ndarray) -> None:
-        y = np.empty(x.shape, dtype=DTYPE)
-        self.weighting.process(np.asarray(x, dtype=DTYPE), y)
+        if self.scratch.shape != x.shape:
+            self.scratch = np.empty(x.shape, dtype=DTYPE)
+        y = self.scratch
+        self.weighting.process(x, y)
         energy, n = float(np.vdot(y, y)), x.shape[1]
         self.blocks.append((energy, n))
         self.energy += energy

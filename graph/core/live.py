@@ -123,8 +123,10 @@ class LiveEngine:
 
     def __init__(self, graph: Graph, *, listen: str | None = None,
                  compare: str | None = None, block_size: int = 512, start_s: float = 0.0,
-                 loop: tuple[float, float] | None = None, end_s: float | None = None):
+                 loop: tuple[float, float] | None = None, end_s: float | None = None,
+                 node_meters: bool = True):
         check(graph, allow_outside=True)
+        self.node_meters = node_meters               # meter every node (the editor's)
         self.graph = graph.copy()
         self.sample_rate = graph.sample_rate
         self.block_size = block_size
@@ -522,7 +524,7 @@ class _Meters:
     def take(self, version: _Version, blocks: list[np.ndarray], f: int) -> None:
         bufs = version.listener.plan.buffers
         for node_id, step in version.steps.items():
-            if not step.outputs:
+            if not step.outputs or not self.engine.node_meters:
                 continue
             x = bufs[step.outputs[0]][:, :f]
             meter = self.momentary.get(node_id)
@@ -544,14 +546,16 @@ class _Meters:
 
     def _publish(self, version: _Version) -> None:
         nodes = {}
-        for node_id, peak in self.peak.items():
-            rms = np.sqrt(self.squares[node_id] / self.frames)
-            reading = {"peak_db": [_db(p) for p in peak], "rms_db": [_db(r) for r in rms],
-                       "momentary_lufs": round(self.momentary[node_id].now(), 2)}
-            figures = version.steps[node_id].node.live_figures()
-            if figures:
-                reading.update({k: round(float(v), 2) for k, v in figures.items()})
-            nodes[node_id] = reading
+        with np.errstate(divide="ignore"):
+            for node_id, peak in self.peak.items():
+                rms = np.sqrt(self.squares[node_id] / self.frames)
+                reading = {"peak_db": (20 * np.log10(peak)).tolist(),
+                           "rms_db": (20 * np.log10(rms)).tolist(),
+                           "momentary_lufs": self.momentary[node_id].now()}
+                figures = version.steps[node_id].node.live_figures()
+                if figures:
+                    reading.update({k: float(v) for k, v in figures.items()})
+                nodes[node_id] = reading
         heard = {}
         self.publishes += 1
         for i, key in enumerate(("listen", "compare")[:len(version.points)]):
@@ -585,10 +589,6 @@ class _Meters:
             return self.published
 
 
-def _db(x: float) -> float:
-    return round(20 * math.log10(x), 2) if x > 0 else -math.inf
-
-
 # ------------------------------------------------------------------ the device
 def probe_device(device=None) -> tuple[bool, str]:
     """Whether sound can be played, and what with (or exactly what to install)."""
@@ -617,8 +617,8 @@ def _settle_garbage() -> None:
 
 def start_playing(graph: Graph, *, listen: str | None = None, compare: str | None = None,
                   start_s: float = 0.0, end_s: float | None = None, loop: bool = False,
-                  device=None, buffer_frames: int = 512,
-                  monitor: Monitor | None = None) -> tuple[LiveEngine, DevicePlayer]:
+                  device=None, buffer_frames: int = 512, monitor: Monitor | None = None,
+                  node_meters: bool = True) -> tuple[LiveEngine, DevicePlayer]:
     """A live engine on ``graph`` from ``start_s`` to ``end_s`` (None: the song and two
     seconds of tails), or looping that range, playing through ``device``; the one way
     ``mixgraph play`` and the editor start.  Raises MixgraphError in one sentence (and
@@ -634,7 +634,8 @@ def start_playing(graph: Graph, *, listen: str | None = None, compare: str | Non
     if not ok:
         raise MixgraphError(said)
     engine = LiveEngine(graph, listen=listen, compare=compare, start_s=start_s,
-                        end_s=end_s, block_size=block_for(buffer_frames))
+                        end_s=end_s, block_size=block_for(buffer_frames),
+                        node_meters=node_meters)
     try:
         if start_s >= engine.song_s:
             raise ParameterError(f"nothing to play from {start_s:g} s: the song is "

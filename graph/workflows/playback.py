@@ -26,8 +26,10 @@ def play(project: Graph | str | os.PathLike, *, start_s: float = 0.0,
     second.  Returns what was played: seconds, underruns, device, buffer, CPU load and
     the loudness heard."""
     graph = project if isinstance(project, Graph) else load(project)
+    # (what is heard is metered; each node's meters are the editor's)
     engine, player = start_playing(graph, listen=listen, start_s=start_s, end_s=end_s,
-                                   loop=loop, device=device, buffer_frames=buffer_frames)
+                                   loop=loop, device=device, buffer_frames=buffer_frames,
+                                   node_meters=False)
     if loop:
         end_s = engine.loop[1]
     interrupted = False
