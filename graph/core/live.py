@@ -389,7 +389,7 @@ class LiveEngine:
                 # swap, and brought up to where the old version plays meanwhile
                 version = self._plan(graph, max(0.0, position - WARM_S))
                 _catch_up(version.listener, lambda: self._version.listener.position,
-                          self.block_size)
+                          self.block_size, give_way=True)
             except Exception as exc:                # a bug too: said, not a dead engine
                 said = exc.message if isinstance(exc, MixgraphError) \
                     else f"{type(exc).__name__}: {exc}"
@@ -454,15 +454,20 @@ class LiveEngine:
         self._version.listener.close()
 
 
-def _catch_up(listener: Listener, target, block: int, slack: int | None = None) -> None:
+def _catch_up(listener: Listener, target, block: int, slack: int | None = None,
+              give_way: bool = False) -> None:
     """Render ``listener`` unheard up to song sample ``target()`` (re-read as it moves),
-    until it is at most ``slack`` samples behind (a block, by default)."""
+    until it is at most ``slack`` samples behind (a block, by default); ``give_way``
+    (in the planning thread): let the threads that feed the device have the
+    interpreter between blocks."""
     slack = block if slack is None else slack
     while True:
         behind = target() - listener.position
         if behind <= slack:
             return
         listener.render(min(block, behind))
+        if give_way:
+            time.sleep(0)
 
 
 def _stereo(x: np.ndarray) -> np.ndarray:
