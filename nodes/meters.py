@@ -26,6 +26,7 @@ Silence reads ``-inf``.  Mono is measured as one channel of weight 1 (BS.1770).
 from __future__ import annotations
 
 import math
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -268,43 +269,77 @@ class LoudnessMeter:
                 "momentary_start_s": 0.4, "short_term_start_s": 3.0}
 
 
-class MomentaryMeter:
-    """The momentary loudness (BS.1770 K-weighting, 400 ms, ungated) of a signal that
-    arrives a block at a time, for live meters: the window ends at the newest block and
-    holds whole blocks (at most one block longer than 400 ms)."""
+class MomentaryBank:
+    """The momentary loudness (BS.1770 K-weighting, 400 ms, ungated) of many signals at
+    once, for live meters: their blocks come stacked, one row per channel
+    (:meth:`add`), and are filtered in one pass.  The window ends at the newest block
+    and holds whole blocks (at most one block longer than 400 ms).  :meth:`layout`
+    says which signal each group of rows is; a signal that stays, as wide, keeps its
+    filter state and history."""
 
-    def __init__(self, rate: int, channels: int):
-        from collections import deque
+    def __init__(self, rate: int):
+        self.rate = rate
+        self.window = int(round(0.4 * rate))
+        self.sos = k_weighting(rate)
+        self.keys: tuple = ()
+        self.widths: tuple[int, ...] = ()
+        self.starts = np.zeros(0, dtype=np.intp)
+        self.weighting = None
+        self.energy: deque = deque()                  # per block: energy per signal
+        self.frames: deque = deque()                  # per block: its length
+        self.seen = np.zeros(0)                       # frames each signal has had
+        self.scratch = np.empty((0, 0), dtype=DTYPE)
 
+    def layout(self, keys: tuple, widths: tuple[int, ...]) -> None:
+        """The signals the rows are, in order, and their channel counts."""
+        if (keys, widths) == (self.keys, self.widths):
+            return
         from .eq import Cascade
 
-        self.channels = channels
-        self.weighting = Cascade([(st[:3], st[3:]) for st in k_weighting(rate)], channels)
-        self.window = int(round(0.4 * rate))
-        self.scratch = np.empty((channels, 0), dtype=DTYPE)
-        self.blocks: deque = deque()                   # (energy, frames) per block
-        self.energy = 0.0
-        self.frames = 0
+        old = {k: (start, w, i) for i, (k, start, w)
+               in enumerate(zip(self.keys, self.starts, self.widths))}
+        weighting = Cascade([(st[:3], st[3:]) for st in self.sos], int(sum(widths)))
+        starts = np.concatenate(([0], np.cumsum(widths)[:-1])).astype(np.intp) \
+            if widths else np.zeros(0, dtype=np.intp)
+        kept = np.full(len(keys), -1)
+        for i, (k, start, w) in enumerate(zip(keys, starts, widths)):
+            if k in old and old[k][1] == w:
+                kept[i] = old[k][2]
+                weighting.state[start:start + w] = \
+                    self.weighting.state[old[k][0]:old[k][0] + w]
+        carry = kept >= 0
+        self.energy = deque(np.where(carry, e[np.maximum(kept, 0)], 0.0)
+                            for e in self.energy)
+        self.seen = np.where(carry, self.seen[np.maximum(kept, 0)] if len(self.seen)
+                             else 0.0, 0.0)
+        self.keys, self.widths, self.starts, self.weighting = keys, widths, starts, weighting
 
-    def add(self, x: np.ndarray) -> None:
-        if self.scratch.shape != x.shape:
-            self.scratch = np.empty(x.shape, dtype=DTYPE)
+    def add(self, stack: np.ndarray) -> None:
+        """The next block of every signal, stacked (rows as :meth:`layout` said)."""
+        if not self.keys:
+            return
+        if self.scratch.shape != stack.shape:
+            self.scratch = np.empty(stack.shape, dtype=DTYPE)
         y = self.scratch
-        self.weighting.process(x, y)
-        energy, n = float(np.vdot(y, y)), x.shape[1]
-        self.blocks.append((energy, n))
-        self.energy += energy
-        self.frames += n
-        while self.frames - self.blocks[0][1] >= self.window:
-            e, m = self.blocks.popleft()
-            self.energy -= e
-            self.frames -= m
+        self.weighting.process(stack, y)
+        energy = np.add.reduceat(np.einsum("ij,ij->i", y, y), self.starts)
+        n = stack.shape[1]
+        self.energy.append(energy)
+        self.frames.append(n)
+        self.seen = self.seen + n
+        while sum(self.frames) - self.frames[0] >= self.window:
+            self.energy.popleft()
+            self.frames.popleft()
 
-    def now(self) -> float:
-        """LUFS over the last 400 ms; -inf before 400 ms have come, or in silence."""
-        if self.frames < self.window:
-            return -math.inf
-        return _lufs(max(self.energy, 0.0) / self.frames)
+    def now(self) -> np.ndarray:
+        """LUFS per signal over the last 400 ms; -inf for one that has not had 400 ms
+        yet, or is silent."""
+        if not self.energy:
+            return np.full(len(self.keys), -math.inf)
+        mean = sum(self.energy) / sum(self.frames)
+        with np.errstate(divide="ignore"):
+            lufs = OFFSET + 10.0 * np.log10(np.maximum(mean, 0.0))
+        return np.where(self.seen >= self.window, lufs, -math.inf)
 
 
 def _lufs(mean_square: float) -> float:

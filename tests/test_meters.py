@@ -932,3 +932,26 @@ def test_k_weighting_kernel_matches_scipy_sosfilt_across_blocks():
         meter.weighting.process(x[:, a:a + 777], y)
         got.append(y)
     assert np.max(np.abs(np.concatenate(got, axis=1) - expected)) < 1e-12
+
+
+def test_a_momentary_bank_reads_each_signal_and_keeps_those_that_stay():
+    """Many signals metered in one pass: each reads as BS.1770 says (a 1 kHz sine at
+    A dBFS in one channel: A - 3.01 LUFS; in both channels of a pair, A); a signal
+    kept through a new layout keeps its history, a new one waits for 400 ms."""
+    from mixgraph.nodes.meters import MomentaryBank
+
+    sr, block = 48000, 1024
+    t = np.arange(sr) / sr
+    tone = np.sin(2 * np.pi * 1000.0 * t)
+    a, b = 10 ** (-6 / 20) * tone, 10 ** (-20 / 20) * tone
+    bank = MomentaryBank(sr)
+    bank.layout(("mono", "pair"), (1, 2))
+    for k in range(0, sr - block, block):
+        bank.add(np.vstack([a[k:k + block], b[k:k + block], b[k:k + block]]))
+    mono, pair = bank.now()
+    assert mono == pytest.approx(-6.0 - 3.01, abs=0.03)
+    assert pair == pytest.approx(-20.0, abs=0.03)
+    bank.layout(("new", "mono"), (1, 1))                    # mono stays, as wide
+    bank.add(np.vstack([b[:block], a[:block]]))
+    new, mono = bank.now()
+    assert new == -np.inf and mono == pytest.approx(-9.01, abs=0.05)

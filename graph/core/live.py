@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mixgraph.errors import MixgraphError, ParameterError
-from mixgraph.nodes.meters import LoudnessMeter, MomentaryMeter
+from mixgraph.nodes.meters import LoudnessMeter, MomentaryBank
 
 from .listen import Listener
 from .model import Graph
@@ -517,32 +517,44 @@ class _Meters:
         self.integrated = [None, None]
         self.programme: list[dict | None] = [None, None]  # the figures since Play
         self.publishes = 0
-        self.momentary: dict[str, MomentaryMeter] = {}    # kept across versions
+        self.momentary = MomentaryBank(self.rate)         # kept across versions
+        self.metered: tuple[_Version | None, list[int]] = (None, [])
         self.forget()
 
     def forget(self) -> None:
         """A new version plays: its nodes' readings start afresh (loudness goes on)."""
-        self.peak: dict[str, np.ndarray] = {}
-        self.squares: dict[str, np.ndarray] = {}
+        self.peak = np.zeros(0)                      # per row (a node's channel)
+        self.squares = np.zeros(0)
         self.frames = 0
 
+    def rows(self, version: _Version) -> list[int]:
+        """The buffers of the metered nodes' first outputs, in the bank's order (the
+        bank laid out for them: a row per channel)."""
+        if self.metered[0] is not version:
+            steps = [s for s in version.steps.values() if s.outputs] \
+                if self.engine.node_meters else []
+            bufs = version.listener.plan.buffers
+            self.momentary.layout(tuple(s.node_id for s in steps),
+                                  tuple(bufs[s.outputs[0]].shape[0] for s in steps))
+            self.metered = (version, [s.outputs[0] for s in steps])
+            self.forget()
+        return self.metered[1]
+
     def take(self, version: _Version, blocks: list[np.ndarray], f: int) -> None:
-        bufs = version.listener.plan.buffers
-        for node_id, step in version.steps.items():
-            if not step.outputs or not self.engine.node_meters:
-                continue
-            x = bufs[step.outputs[0]][:, :f]
-            meter = self.momentary.get(node_id)
-            if meter is None or meter.channels != x.shape[0]:
-                meter = self.momentary[node_id] = MomentaryMeter(self.rate, x.shape[0])
-            meter.add(x)
-            peak = np.abs(x).max(axis=1)
-            squares = np.einsum("ij,ij->i", x, x)
-            if node_id in self.peak:
-                np.maximum(self.peak[node_id], peak, out=self.peak[node_id])
-                self.squares[node_id] += squares
+        """One block: every metered node's output at once (stacked, a row per channel),
+        and what is heard."""
+        rows = self.rows(version)
+        if rows:
+            bufs = version.listener.plan.buffers
+            stack = np.concatenate([bufs[i][:, :f] for i in rows])
+            self.momentary.add(stack)
+            peak = np.maximum(stack.max(axis=1), -stack.min(axis=1))   # (no |x| copy)
+            squares = np.einsum("ij,ij->i", stack, stack)
+            if self.peak.shape == peak.shape:
+                np.maximum(self.peak, peak, out=self.peak)
+                self.squares += squares
             else:
-                self.peak[node_id], self.squares[node_id] = peak, squares
+                self.peak, self.squares = peak, squares
         for meter, block in zip(self.loudness, blocks):
             meter.add(block)
         self.frames += f
@@ -551,12 +563,17 @@ class _Meters:
 
     def _publish(self, version: _Version) -> None:
         nodes = {}
-        with np.errstate(divide="ignore"):
-            for node_id, peak in self.peak.items():
-                rms = np.sqrt(self.squares[node_id] / self.frames)
-                reading = {"peak_db": (20 * np.log10(peak)).tolist(),
-                           "rms_db": (20 * np.log10(rms)).tolist(),
-                           "momentary_lufs": self.momentary[node_id].now()}
+        bank = self.momentary
+        if len(self.peak) and bank.keys:
+            with np.errstate(divide="ignore"):
+                peak_db = (20 * np.log10(self.peak)).tolist()
+                rms_db = (10 * np.log10(self.squares / self.frames)).tolist()
+            momentary = bank.now().tolist()
+            for i, (node_id, start, width) in enumerate(zip(bank.keys, bank.starts,
+                                                            bank.widths)):
+                reading = {"peak_db": peak_db[start:start + width],
+                           "rms_db": rms_db[start:start + width],
+                           "momentary_lufs": momentary[i]}
                 figures = version.steps[node_id].node.live_figures()
                 if figures:
                     reading.update({k: float(v) for k, v in figures.items()})
@@ -578,7 +595,7 @@ class _Meters:
             self.published = {"nodes": nodes, **heard,
                               "position_s": version.listener.position / self.rate,
                               "problem": self.engine.problem}
-        self.peak, self.squares, self.frames = {}, {}, 0
+        self.forget()
 
     def matching_gains(self) -> tuple[float, float]:
         """Gains that bring A and B to the same integrated loudness (the quieter one
