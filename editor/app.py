@@ -31,7 +31,7 @@ from mixgraph import MixgraphError
 from . import recovery
 from .autosave import Autosave
 from .board import ERROR_COLOUR, Board
-from .dialogs import Dialogs
+from .dialogs import Dialogs, shown
 from .files import Files
 from .inspector import Inspector
 from .mixer import Mixer
@@ -227,7 +227,7 @@ class EditorApp:
         active = dpg.get_active_window()                 # an id, or the window's tag
         if active and not self.in_panel(active):
             return True
-        if any(dpg.does_item_exist(d) and dpg.is_item_shown(d) for d in DIALOGS):
+        if any(shown(d) for d in DIALOGS):
             return True                                  # (a file chooser is never the
         #                                                  active window, even in front)
         fields = [*self.text_inputs, *self.inspector.param_items.values(),

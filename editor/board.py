@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 ERROR_COLOUR = (200, 60, 60)
 BYPASS_COLOUR = (90, 90, 60)
+HOME_GUESS = (8.0, 80.0)          # the canvas's top-left in the window, before a node shows
 
 
 class Board:
@@ -40,22 +41,12 @@ class Board:
 
     # ================================================================= setup
     def build(self) -> None:
-        """The node editor (inside the main window) and the theme of a node in trouble."""
-        with dpg.theme(tag="problem_theme"):
-            with dpg.theme_component(dpg.mvNode):
-                dpg.add_theme_color(dpg.mvNodeCol_TitleBar, ERROR_COLOUR,
-                                    category=dpg.mvThemeCat_Nodes)
-                dpg.add_theme_color(dpg.mvNodeCol_TitleBarHovered, (230, 80, 80),
-                                    category=dpg.mvThemeCat_Nodes)
-                dpg.add_theme_color(dpg.mvNodeCol_TitleBarSelected, (240, 90, 90),
-                                    category=dpg.mvThemeCat_Nodes)
-
-        with dpg.theme(tag="bypass_theme"):
-            with dpg.theme_component(dpg.mvNode):
-                dpg.add_theme_color(dpg.mvNodeCol_TitleBar, BYPASS_COLOUR,
-                                    category=dpg.mvThemeCat_Nodes)
-                dpg.add_theme_color(dpg.mvNodeCol_NodeBackground, (40, 40, 40),
-                                    category=dpg.mvThemeCat_Nodes)
+        """The themes of a node in trouble and of a bypassed one."""
+        node_theme("problem_theme", {dpg.mvNodeCol_TitleBar: ERROR_COLOUR,
+                                     dpg.mvNodeCol_TitleBarHovered: (230, 80, 80),
+                                     dpg.mvNodeCol_TitleBarSelected: (240, 90, 90)})
+        node_theme("bypass_theme", {dpg.mvNodeCol_TitleBar: BYPASS_COLOUR,
+                                    dpg.mvNodeCol_NodeBackground: (40, 40, 40)})
 
     def build_editor(self) -> None:
         with dpg.node_editor(tag="editor", callback=self.on_link,
@@ -95,7 +86,7 @@ class Board:
 
     def model_point(self, x: float, y: float) -> tuple[float, float]:
         """The project's canvas position under viewport point (x, y)."""
-        ox, oy = self.find_origin() or (8.0, 80.0)
+        ox, oy = self.find_origin() or HOME_GUESS
         return (x - ox - self.offset[0], y - oy - self.offset[1])
 
     def visible_centre(self) -> tuple[float, float]:
@@ -103,7 +94,7 @@ class Board:
         w, h = dpg.get_item_rect_size("editor") or (0, 0)
         if not w or not h:
             w, h = dpg.get_viewport_client_width(), dpg.get_viewport_client_height() - 120
-        hx, hy = self.home or (8.0, 80.0)
+        hx, hy = self.home or HOME_GUESS
         return self.model_point(hx + w / 2 - 130, hy + h / 2 - 60)
 
     # ============================================================== drawing
@@ -327,3 +318,11 @@ class Board:
         nodes = self.selected_nodes()
         if nodes:
             self.app.edit(self.app.session.duplicate, nodes)
+
+
+def node_theme(tag: str, colours: dict) -> None:
+    """A theme for nodes: node colour slot -> colour."""
+    with dpg.theme(tag=tag):
+        with dpg.theme_component(dpg.mvNode):
+            for slot, colour in colours.items():
+                dpg.add_theme_color(slot, colour, category=dpg.mvThemeCat_Nodes)

@@ -83,3 +83,30 @@ def centre(window, width: int | None = None, height: int | None = None) -> None:
     x = (dpg.get_viewport_client_width() - w) // 2
     y = (dpg.get_viewport_client_height() - h) // 3
     dpg.configure_item(window, pos=(max(0, int(x)), max(0, int(y))))
+
+
+def shown(tag) -> bool:
+    """Whether a window (or any item) exists and shows."""
+    return dpg.does_item_exist(tag) and dpg.is_item_shown(tag)
+
+
+class ToggledWindow:
+    """A window opened and closed from the View menu (the mixer, the routing matrix):
+    ``tag`` names it; ``sync(force=True)`` brings it up to date as it opens."""
+
+    tag = ""
+
+    @property
+    def shown(self) -> bool:
+        return shown(self.tag)
+
+    def toggle(self) -> None:
+        if self.shown:
+            dpg.hide_item(self.tag)
+        else:
+            self.sync(force=True)
+            dpg.show_item(self.tag)
+            dpg.focus_item(self.tag)
+
+    def sync(self, force: bool = False) -> None:
+        raise NotImplementedError

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import dearpygui.dearpygui as dpg
 
+from .dialogs import ToggledWindow
 from .player import meter_line
 from .strips import FADER_FLOOR_DB, FADER_TOP_DB, fader_position, strips
 from .widgets import float32_value
@@ -27,7 +28,9 @@ FADER_H = 150
 METER_W = 12
 
 
-class Mixer:
+class Mixer(ToggledWindow):
+    tag = "mixer"
+
     def __init__(self, app: EditorApp):
         self.app = app
         self.shown_shape: tuple = ()
@@ -40,18 +43,6 @@ class Mixer:
             dpg.add_group(tag="mixer_strips", horizontal=True)
         with dpg.item_handler_registry(tag="fader_reset"):
             dpg.add_item_double_clicked_handler(callback=lambda s, a: self.reset(a[1]))
-
-    @property
-    def shown(self) -> bool:
-        return dpg.does_item_exist("mixer") and dpg.is_item_shown("mixer")
-
-    def toggle(self) -> None:
-        if self.shown:
-            dpg.hide_item("mixer")
-        else:
-            self.sync(force=True)
-            dpg.show_item("mixer")
-            dpg.focus_item("mixer")
 
     # ================================================================ the model
     def sync(self, force: bool = False) -> None:

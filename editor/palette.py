@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import dearpygui.dearpygui as dpg
 
+from .dialogs import shown
 from .session import palette
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ class Palette:
 
     @property
     def shown(self) -> bool:
-        return dpg.does_item_exist("palette") and dpg.is_item_shown("palette")
+        return shown("palette")
 
     def fill(self) -> None:
         dpg.delete_item("palette_list", children_only=True)

@@ -10,13 +10,16 @@ from typing import TYPE_CHECKING
 
 import dearpygui.dearpygui as dpg
 
+from .dialogs import ToggledWindow
 from .strips import routing
 
 if TYPE_CHECKING:
     from .app import EditorApp
 
 
-class RoutingView:
+class RoutingView(ToggledWindow):
+    tag = "routing"
+
     def __init__(self, app: EditorApp):
         self.app = app
         self.shown_shape: tuple = ()
@@ -26,18 +29,6 @@ class RoutingView:
         with dpg.window(tag="routing", label="Routing", show=False, width=560, height=520,
                         pos=(820, 90), no_collapse=True):
             dpg.add_group(tag="routing_table")
-
-    @property
-    def shown(self) -> bool:
-        return dpg.does_item_exist("routing") and dpg.is_item_shown("routing")
-
-    def toggle(self) -> None:
-        if self.shown:
-            dpg.hide_item("routing")
-        else:
-            self.sync(force=True)
-            dpg.show_item("routing")
-            dpg.focus_item("routing")
 
     def sync(self, force: bool = False) -> None:
         """Redraw the table if its rows or columns changed, else tick what is linked.

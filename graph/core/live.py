@@ -251,12 +251,12 @@ class LiveEngine:
                 self._fading = (old, left)
         heard = self._loop_or_jump(heard, start, f)
         target = self.monitor.matrix()
-        ramp = np.linspace(0.0, 1.0, f, endpoint=False) + 1.0 / f
-        m0, m1 = (target if self._matrix is None else self._matrix), target
-        out = np.einsum("ij,jn->in", m0, heard) * (1.0 - ramp) + \
-            np.einsum("ij,jn->in", m1, heard) * ramp
+        before = target if self._matrix is None else self._matrix
         self._matrix = target
-        return out
+        if np.array_equal(before, target):           # the monitor as it was
+            return target @ heard
+        ramp = np.linspace(0.0, 1.0, f, endpoint=False) + 1.0 / f
+        return (before @ heard) * (1.0 - ramp) + (target @ heard) * ramp
 
     def _heard(self, version: _Version, f: int, metered: bool = True) -> np.ndarray:
         """The listening points' block, A/B weighted and loudness matched, stereo

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import mixgraph.nodes  # noqa: F401  (registers the node catalogue)
-from mixgraph.nodes.base import close_matches, find_class, node_class
+from mixgraph.nodes.base import Sink, close_matches, find_class, node_class
 from mixgraph.errors import GraphError, ParameterError, ProjectFileError
 
 FORMAT_NAME = "mixgraph"
@@ -268,8 +268,7 @@ class Graph:
         """Bypass a node (its main input passes through) or bring it back; an output
         cannot be bypassed (mute what feeds it, or remove it)."""
         spec = self.node(node_id)
-        cls = node_class(spec.type)
-        if on and not cls.outputs:
+        if on and issubclass(node_class(spec.type), Sink):
             raise GraphError(f"output '{node_id}' cannot be bypassed: it writes the "
                              "file; mute what feeds it, or remove it", node=node_id)
         spec.bypass = bool(on)
