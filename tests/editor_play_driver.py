@@ -38,6 +38,19 @@ def run_for(app: EditorApp, seconds: float, longest: list[float]) -> None:
         longest[0] = max(longest[0], time.monotonic() - t)
 
 
+def meter_rect(app: EditorApp, nid: str) -> list[float]:
+    """Where a node's meter bar is drawn in the viewport: x0, y0, x1, y1.  Dear PyGui
+    gives an item inside a node only its position in the editor's grid space; the
+    node gives both its grid position and its rectangle, whose corner is its padding
+    (8 pixels) outside where grid space is drawn."""
+    node = dpg.get_item_state(app.board.node_items[nid])
+    bar = dpg.get_item_state(f"meter::{nid}")
+    x = bar["pos"][0] + node["rect_min"][0] - node["pos"][0] - 8
+    y = bar["pos"][1] + node["rect_min"][1] - node["pos"][1] - 8
+    width = dpg.get_item_width(f"meter::{nid}")
+    return [x, y, x + width, y + 14]
+
+
 def xdotool(*args: str) -> None:
     subprocess.run(["xdotool", *args], check=True, timeout=30)
 
@@ -108,6 +121,7 @@ def main() -> None:
     events["underruns"] = player.device.underruns if player.device else None
     events["buffer_frames"] = player.buffer_frames
     events["rate"] = app.session.graph.sample_rate
+    events["meter_rects"] = {nid: meter_rect(app, nid) for nid in ("a", "a_ch")}
     dpg.output_frame_buffer(file=shot)
     frames(app, 3)
     x, y = centre("editor")

@@ -115,4 +115,31 @@ def test_meters_and_readouts_move_while_playing(played):
     assert overlays["a_ch"].startswith("-27.0 dB")
     assert overlays["comp"].startswith("-27.0 dB") and overlays["comp"].endswith("GR 0.0")
     assert "LUFS" in events["readout"] and "underruns 0" in events["readout"]
-    assert shot.stat().st_size > 10_000
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="no ffmpeg to read the screenshot")
+def test_the_meters_are_drawn_at_their_levels(played):
+    """The screenshot, decoded by ffmpeg: along the top rows of a meter bar (clear of
+    its text), the bar is filled to its level (-60 to 0 dBFS): the stem's at -12 dB
+    to 80 %, the channel's at -27 dB to 55 %."""
+    _, _, events, shot = played
+    size = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=width,height",
+                           "-of", "csv=p=0", str(shot)], capture_output=True, text=True,
+                          check=True).stdout.strip().split(",")
+    w, h = int(size[0]), int(size[1])
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(shot), "-f", "rawvideo",
+                          "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    pixels = np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3).astype(int)
+
+    def colour(nid, at):
+        x0, y0, x1, _ = events["meter_rects"][nid]
+        return pixels[int(y0) + 2, int(x0 + (x1 - x0) * at)]
+
+    def same(p, q):
+        return np.abs(p - q).max() <= 8
+
+    for nid in ("a", "a_ch"):
+        assert not same(colour(nid, 0.05), colour(nid, 0.97))       # filled, then not
+    assert same(colour("a", 0.70), colour("a", 0.05))               # 80 %: filled at 70
+    assert same(colour("a_ch", 0.70), colour("a_ch", 0.97))         # 55 %: empty at 70
+    assert same(colour("a_ch", 0.45), colour("a_ch", 0.05))         # and filled at 45
