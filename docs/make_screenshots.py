@@ -81,8 +81,7 @@ def capture(dpg, app, path: Path) -> None:
     full = path.with_suffix(".full.png")
     dpg.output_frame_buffer(file=str(full))
     for _ in range(4):
-        app.tick()
-        dpg.render_dearpygui_frame()
+        app.frame()
     a = read_png(full)[:, :, :3].astype(np.float64)
     full.unlink()
     h, w = a.shape[0] // 2 * 2, a.shape[1] // 2 * 2
@@ -109,8 +108,7 @@ def show_meters(app, dpg, graph, seconds: float) -> None:
     app.board.draw_meters(readings["nodes"])
     dpg.set_value("readout", readout(dict(readings, underruns=0, cpu_load=load), seconds))
     for _ in range(4):
-        app.tick()
-        dpg.render_dearpygui_frame()
+        app.frame()
     return readings
 
 
@@ -128,30 +126,26 @@ def main() -> None:
     dpg.setup_dearpygui()
     dpg.show_viewport()
     for _ in range(6):
-        app.tick()
-        dpg.render_dearpygui_frame()
+        app.frame()
     capture(dpg, app, HERE / "editor-mix.png")
     readings = show_meters(app, dpg, graph, seconds=4.0)
     capture(dpg, app, HERE / "editor-meters.png")
     app.mixer.toggle()
     app.mixer.draw_meters(readings["nodes"])
     for _ in range(4):
-        app.tick()
-        dpg.render_dearpygui_frame()
+        app.frame()
     capture(dpg, app, HERE / "editor-mixer.png")
     app.mixer.toggle()
     app.routing.toggle()
     for _ in range(4):
-        app.tick()
-        dpg.render_dearpygui_frame()
+        app.frame()
     capture(dpg, app, HERE / "editor-routing.png")
     app.routing.toggle()
     app.board.show_meters(False)
     dpg.set_value("readout", "")
     job = app.rendering.start()
     while app.rendering.job is not None:
-        app.tick()
-        dpg.render_dearpygui_frame()
+        app.frame()
         time.sleep(0.01)
     job.wait()       # the frame-buffer callback must not run while another thread does
     capture(dpg, app, HERE / "editor-report.png")

@@ -15,8 +15,10 @@ listening (:mod:`.playback`).  The parts share the app's session, its status bar
 :meth:`EditorApp.edit`; none keeps a copy of the graph.
 
 Keys: Delete (selection), Ctrl+S, Ctrl+O, Ctrl+Z, Ctrl+Shift+Z (redo), Space
-(play/stop), F (frame the graph), Tab (node palette); right-click the canvas for the
-palette, a node for rename/duplicate/delete.
+(play/stop), F (frame the graph), Shift+F (frame the selection), O (the overview),
+Ctrl+F (go to a node), M (mixer), Tab (node palette); right-click the canvas for the
+palette, a node for its menu; drag a link from a pin into empty space for the nodes
+that fit there; drop a node onto a link to put it in.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from .dialogs import Dialogs, shown
 from .files import Files
 from .inspector import Inspector
 from .mixer import Mixer
-from .palette import NodeMenu, Palette
+from .overview import Overview
+from .palette import GoTo, NodeMenu, Palette
 from .panel import NodePanel
 from .playback import Playback
 from .rendering import Rendering
@@ -48,7 +51,7 @@ FRAME_HZ = 60
 PANELS = ("main", "mixer", "routing", "node_panel")        # windows in front of which the shortcuts still work
 DIALOGS = ("ask_window", "confirm_window", "template_window", "rules_window",
            "recover_window", "open_dialog", "save_dialog", "stems_dialog",
-           "versions_window")
+           "versions_window", "overview")
 
 
 class EditorApp:
@@ -62,6 +65,8 @@ class EditorApp:
         self.board = Board(self)
         self.inspector = Inspector(self)
         self.palette = Palette(self)
+        self.goto = GoTo(self)
+        self.overview = Overview(self)
         self.node_menu = NodeMenu(self)
         self.dialogs = Dialogs(self)
         self.files = Files(self)
@@ -78,6 +83,8 @@ class EditorApp:
     # ================================================================= setup
     def build(self) -> None:
         dpg.create_context()
+        dpg.configure_app(manual_callback_management=True)   # callbacks run in frame(),
+        #                                   on this thread: never beside the frame's work
         dpg.create_viewport(title=self.title(), width=self.width, height=self.height,
                             disable_close=True)
         dpg.set_exit_callback(lambda: self.request_quit())
@@ -96,6 +103,8 @@ class EditorApp:
             dpg.add_text("", tag="status", wrap=0)
         dpg.set_primary_window("main", True)
         self.palette.build()
+        self.goto.build()
+        self.overview.build()
         self.node_menu.build()
         self.files.build()
         self.templating.build()
@@ -109,6 +118,8 @@ class EditorApp:
             dpg.add_key_press_handler(callback=self.on_key)
             dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Right,
                                         callback=lambda: self.on_right_click())
+            dpg.add_mouse_release_handler(button=dpg.mvMouseButton_Left,
+                                          callback=lambda: self.overview.on_release())
         self.playback.show_availability()
         self.board.offset = self.board.frame_offset()
         self.sync()
@@ -149,11 +160,17 @@ class EditorApp:
                                   callback=lambda: self.board.delete_selected())
                 dpg.add_menu_item(label="Frame graph", shortcut="F",
                                   callback=lambda: self.board.frame())
+                dpg.add_menu_item(label="Frame selected", shortcut="Shift+F",
+                                  callback=lambda: self.board.frame_selected())
+                dpg.add_menu_item(label="Go to node...", shortcut="Ctrl+F",
+                                  callback=lambda: self.goto.show())
                 dpg.add_menu_item(label="Arrange", callback=lambda: (
                     self.edit(self.session.arrange), self.board.frame()))
                 dpg.add_menu_item(label="Template rules...",
                                   callback=lambda: self.templating.open_rules())
             with dpg.menu(label="View"):
+                dpg.add_menu_item(label="Overview", shortcut="O",
+                                  callback=lambda: self.overview.toggle())
                 dpg.add_menu_item(label="Mixer", shortcut="M",
                                   callback=lambda: self.mixer.toggle())
                 dpg.add_menu_item(label="Routing", callback=lambda: self.routing.toggle())
@@ -179,6 +196,7 @@ class EditorApp:
         self.playback.sync()
         self.mixer.sync()
         self.routing.sync()
+        self.overview.sync()
         self.panel.sync()
 
     def edit(self, fn, *args) -> Any:
@@ -258,7 +276,8 @@ class EditorApp:
             callback()
 
     def on_key(self, sender, key) -> None:
-        if self.palette.on_key(key) or self.node_menu.on_key(key):
+        if any(part.on_key(key) for part in (self.palette, self.goto, self.node_menu,
+                                             self.overview)):
             return
         if self.typing():
             return
@@ -274,12 +293,18 @@ class EditorApp:
             self.board.copy_selected()
         elif ctrl and key == dpg.mvKey_V:
             self.board.paste()
+        elif ctrl and key == dpg.mvKey_F:
+            self.goto.show()
         elif key == dpg.mvKey_Delete:
             self.board.delete_selected()
         elif key == dpg.mvKey_Spacebar:
             self.playback.toggle()
+        elif key == dpg.mvKey_F and shift:
+            self.board.frame_selected()
         elif key == dpg.mvKey_F and not ctrl:
             self.board.frame()
+        elif key == dpg.mvKey_O and not ctrl:
+            self.overview.toggle()
         elif key == dpg.mvKey_Tab:
             self.palette.show()
         elif key == dpg.mvKey_M and not ctrl:
@@ -318,6 +343,7 @@ class EditorApp:
         its refresh, e.g. a virtual one, the window would otherwise take a whole core
         from the sound)."""
         start = time.monotonic()
+        dpg.run_callbacks(dpg.get_callback_queue())
         self.tick()
         dpg.render_dearpygui_frame()
         rest = 1.0 / FRAME_HZ - (time.monotonic() - start)

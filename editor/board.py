@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 ERROR_COLOUR = (200, 60, 60)
 BYPASS_COLOUR = (90, 90, 60)
+FOUND_COLOUR = (40, 150, 200)
 HOME_GUESS = (8.0, 80.0)          # the canvas's top-left in the window, before a node shows
 
 
@@ -38,6 +39,9 @@ class Board:
         self.metering = False                         # meters shown (while playing)
         self.origin = None        # where grid (0, 0) is drawn in the viewport, pan included
         self.home = None          # the same before any pan: the canvas's own top-left
+        self.pressed_pin: str | None = None            # the pin a left press began on
+        self.pressed_at = (0.0, 0.0)
+        self.linked = False                            # a link was made since the press
 
     # ================================================================= setup
     def build(self) -> None:
@@ -47,6 +51,9 @@ class Board:
                                      dpg.mvNodeCol_TitleBarSelected: (240, 90, 90)})
         node_theme("bypass_theme", {dpg.mvNodeCol_TitleBar: BYPASS_COLOUR,
                                     dpg.mvNodeCol_NodeBackground: (40, 40, 40)})
+        node_theme("found_theme", {dpg.mvNodeCol_TitleBar: FOUND_COLOUR,
+                                   dpg.mvNodeCol_TitleBarHovered: FOUND_COLOUR,
+                                   dpg.mvNodeCol_TitleBarSelected: FOUND_COLOUR})
 
     def build_editor(self) -> None:
         with dpg.node_editor(tag="editor", callback=self.on_link,
@@ -89,13 +96,19 @@ class Board:
         ox, oy = self.find_origin() or HOME_GUESS
         return (x - ox - self.offset[0], y - oy - self.offset[1])
 
-    def visible_centre(self) -> tuple[float, float]:
-        """The project's canvas position at the middle of what the canvas shows."""
+    def canvas_rect(self) -> tuple[float, float, float, float]:
+        """Where the canvas is in the viewport: x0, y0, x1, y1."""
+        x, y = self.home or HOME_GUESS
         w, h = dpg.get_item_rect_size("editor") or (0, 0)
         if not w or not h:
-            w, h = dpg.get_viewport_client_width(), dpg.get_viewport_client_height() - 120
-        hx, hy = self.home or HOME_GUESS
-        return self.model_point(hx + w / 2 - 130, hy + h / 2 - 60)
+            w, h = dpg.get_viewport_client_width() - PANEL_W - 24, \
+                dpg.get_viewport_client_height() - 120
+        return x, y, x + w, y + h
+
+    def visible_centre(self) -> tuple[float, float]:
+        """The project's canvas position at the middle of what the canvas shows."""
+        x0, y0, x1, y1 = self.canvas_rect()
+        return self.model_point((x0 + x1) / 2 - 130, (y0 + y1) / 2 - 60)
 
     # ============================================================== drawing
     def sync(self, problems: dict) -> None:
@@ -150,10 +163,8 @@ class Board:
                 self.pins[attr] = f"{view.id}.{port}"
                 pins.append(attr)
         self.node_items[view.id] = node
-        if view.problem:
-            dpg.bind_item_theme(node, "problem_theme")
-        elif view.bypass:
-            dpg.bind_item_theme(node, "bypass_theme")
+        if theme_for(view):
+            dpg.bind_item_theme(node, theme_for(view))
 
     def delete_node(self, nid: str) -> None:
         item = self.node_items.pop(nid, None)
@@ -176,8 +187,7 @@ class Board:
             dpg.configure_item(tag, show=bool(view.problem))
         node = self.node_items.get(view.id)
         if node is not None:
-            dpg.bind_item_theme(node, "problem_theme" if view.problem else
-                                "bypass_theme" if view.bypass else 0)
+            dpg.bind_item_theme(node, theme_for(view))
 
     def show_meters(self, on: bool) -> None:
         """Show every node's meter (while playing) or hide them."""
@@ -228,6 +238,54 @@ class Board:
         self.clear()
         self.app.sync()
 
+    def shift(self, offset: tuple[float, float]) -> None:
+        """Draw every node ``offset`` from its position (the links follow)."""
+        self.offset = offset
+        for nid, item in self.node_items.items():
+            view = self.shown[0].get(nid)
+            if view is not None:
+                dpg.set_item_pos(item, self.to_canvas(view.pos))
+
+    def go_to(self, nid: str) -> None:
+        """Show a node in the middle of the canvas, in focus in the inspector, its
+        title lit for a moment."""
+        view = self.shown[0].get(nid)
+        if view is None:
+            return
+        x0, y0, x1, y1 = self.canvas_rect()
+        px, py = self.pan()
+        self.shift(((x1 - x0) / 2 - 105 - px - view.pos[0],
+                    (y1 - y0) / 2 - 80 - py - view.pos[1]))
+        self.app.panel.focus(nid)
+        self.flash(nid)
+        self.app.status(f"{nid} ({view.type})")
+
+    def frame_selected(self) -> None:
+        """The selected nodes in the middle of the canvas (the first in focus)."""
+        nodes = self.selected_nodes()
+        if not nodes:
+            self.app.status("select nodes to frame (F frames the whole graph)")
+            return
+        views = {n: self.shown[0][n] for n in nodes if n in self.shown[0]}
+        left, top, right, bottom = canvas.bounds(views)
+        x0, y0, x1, y1 = self.canvas_rect()
+        px, py = self.pan()
+        self.shift(((x1 - x0) / 2 - px - (left + right) / 2,
+                    (y1 - y0) / 2 - py - (top + bottom) / 2))
+
+    def flash(self, nid: str, frames: int = 90) -> None:
+        """Light a node's title for a moment (where "go to" took the view)."""
+        item = self.node_items.get(nid)
+        if item is None:
+            return
+        dpg.bind_item_theme(item, "found_theme")
+        self.app.soon(lambda: self.restore_theme(nid), frames=frames)
+
+    def restore_theme(self, nid: str) -> None:
+        item, view = self.node_items.get(nid), self.shown[0].get(nid)
+        if item is not None and view is not None and dpg.does_item_exist(item):
+            dpg.bind_item_theme(item, theme_for(view))
+
     def hovered_node(self) -> str | None:
         """The node under the mouse: its title, its body or its widgets."""
         x, y = dpg.get_mouse_pos(local=False)
@@ -241,8 +299,14 @@ class Board:
 
     # ============================================================== gestures
     def poll_moves(self) -> None:
-        """After a drag ends, record where the nodes went (one undoable step)."""
+        """After a drag ends: record where the nodes went (one undoable step), a lone
+        node dropped onto a link goes into it; a link dragged from a pin and let go
+        in empty space opens the palette of nodes that fit there."""
         down = dpg.is_mouse_button_down(dpg.mvMouseButton_Left)
+        if down and not self.mouse_was_down:
+            self.pressed_pin = self.hovered_pin()
+            self.pressed_at = dpg.get_mouse_pos(local=False)
+            self.linked = False
         if self.mouse_was_down and not down:
             moved = {}
             for nid, item in self.node_items.items():
@@ -252,13 +316,63 @@ class Board:
                 if view is not None and (abs(view.pos[0] - pos[0]) > 0.5
                                          or abs(view.pos[1] - pos[1]) > 0.5):
                     moved[nid] = pos
-            if moved:
+            dropped = len(moved) == 1 and self.drop_on_link(*next(iter(moved.items())))
+            if moved and not dropped:
                 self.app.edit(self.app.session.move_nodes, moved)
+            elif not moved and self.pressed_pin is not None:
+                pin, at = self.pressed_pin, dpg.get_mouse_pos(local=False)
+                far = abs(at[0] - self.pressed_at[0]) + abs(at[1] - self.pressed_at[1]) > 20
+                if far and self.hovered_node() is None and dpg.is_item_hovered("editor"):
+                    self.app.soon(lambda: self.linked or
+                                  self.app.palette.show_at_mouse(pin=pin))
+            self.pressed_pin = None
         self.mouse_was_down = down
+
+    def hovered_pin(self) -> str | None:
+        """The pin ("node.port") under the mouse."""
+        for attr, pin in self.pins.items():
+            if dpg.is_item_hovered(attr):
+                return pin
+        return None
+
+    def drop_on_link(self, nid: str, pos: tuple[float, float]) -> bool:
+        """A node with no links dropped onto a link goes into it (src -> node -> dst,
+        one step); False if it was not dropped on one, or cannot go in."""
+        if any(nid in (k[0].split(".")[0], k[1].split(".")[0]) for k in self.link_items):
+            return False
+        (x0, y0), (x1, y1) = (dpg.get_item_rect_min(self.node_items[nid]),
+                              dpg.get_item_rect_max(self.node_items[nid]))
+        for key in self.link_items:
+            a, b = self.pin_point(key[0]), self.pin_point(key[1])
+            if a is None or b is None:
+                continue
+            if any(x0 + 4 <= x <= x1 - 4 and y0 + 4 <= y <= y1 - 4
+                   for x, y in link_curve(a, b)):
+                done = self.app.edit(self.app.session.insert_on_link, nid, key, pos)
+                if done:
+                    self.app.status(f"inserted {nid} into {key[0]} -> {key[1]} "
+                                    "(Ctrl+Z undoes)")
+                return bool(done)
+        return False
+
+    def pin_point(self, pin: str) -> tuple[float, float] | None:
+        """Where a pin is drawn in the viewport: its node's edge, its row's middle."""
+        attr = next((a for a, p in self.pins.items() if p == pin), None)
+        item = self.node_items.get(pin.split(".")[0])
+        if attr is None or item is None or not dpg.is_item_visible(item):
+            return None
+        rows = dpg.get_item_children(attr, 1) or []
+        if not rows:
+            return None
+        (_, ty0), (_, ty1) = dpg.get_item_rect_min(rows[0]), dpg.get_item_rect_max(rows[0])
+        edge = dpg.get_item_rect_min(item)[0] if self.app.session.pin_is_input(pin) \
+            else dpg.get_item_rect_max(item)[0]
+        return edge, (ty0 + ty1) / 2
 
     def on_link(self, sender, app_data) -> None:
         a, b = app_data[0], app_data[1]
         src, dst = self.pins.get(a), self.pins.get(b)
+        self.linked = True
         if src is None or dst is None:
             return
         self.app.edit(self.app.session.connect, src, dst)
@@ -318,6 +432,25 @@ class Board:
         nodes = self.selected_nodes()
         if nodes:
             self.app.edit(self.app.session.duplicate, nodes)
+
+
+def link_curve(a: tuple[float, float], b: tuple[float, float], points: int = 40) -> list:
+    """Points along a link as the node editor draws it: a cubic Bezier from an output
+    pin to an input pin whose handles reach a quarter of its length sideways."""
+    reach = 0.25 * ((b[0] - a[0]) ** 2 + (b[1] - a[1]) ** 2) ** 0.5
+    c1, c2 = (a[0] + reach, a[1]), (b[0] - reach, b[1])
+    out = []
+    for i in range(points + 1):
+        t = i / points
+        u = 1 - t
+        out.append((u ** 3 * a[0] + 3 * u * u * t * c1[0] + 3 * u * t * t * c2[0] + t ** 3 * b[0],
+                    u ** 3 * a[1] + 3 * u * u * t * c1[1] + 3 * u * t * t * c2[1] + t ** 3 * b[1]))
+    return out
+
+
+def theme_for(view: canvas.NodeView):
+    """The theme a node is drawn with: in trouble, bypassed, or the default (0)."""
+    return "problem_theme" if view.problem else "bypass_theme" if view.bypass else 0
 
 
 def node_theme(tag: str, colours: dict) -> None:

@@ -69,8 +69,8 @@ def node_width(graph: Graph, node_id: str) -> float:
     return WIDE if any(p.items is not None for p in shown_params(graph, node_id)) else WIDTH
 
 
-def arrange(graph: Graph) -> dict[str, list[float]]:
-    """Set (and return) a tidy position for every node."""
+def depths(graph: Graph) -> dict[str, int]:
+    """Each node's column: the longest path to it from a node with no input."""
     dag = nx.DiGraph()
     dag.add_nodes_from(graph.nodes)
     dag.add_edges_from((l.src.node, l.dst.node) for l in graph.links)
@@ -81,6 +81,12 @@ def arrange(graph: Graph) -> dict[str, list[float]]:
         order = list(graph.nodes)
     for n in order:
         depth[n] = max((depth[p] + 1 for p in dag.predecessors(n) if p in depth), default=0)
+    return depth
+
+
+def arrange(graph: Graph) -> dict[str, list[float]]:
+    """Set (and return) a tidy position for every node."""
+    depth = depths(graph)
     widths: dict[int, float] = {}
     for n in graph.nodes:
         d = depth.get(n, 0)

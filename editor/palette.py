@@ -1,5 +1,6 @@
-"""Adding nodes and acting on one: the node palette (Tab, or a right-click on the
-canvas) and a node's right-click menu (rename, duplicate, delete)."""
+"""Adding nodes and finding them: the node palette (Tab, a right-click on the canvas, or
+a link dropped in empty space), going to a node by name (Ctrl+F), and a node's
+right-click menu (rename, bypass, duplicate, delete)."""
 
 from __future__ import annotations
 
@@ -17,63 +18,75 @@ PALETTE_W, PALETTE_H = 360, 420
 ENTER_PAD = getattr(dpg, "mvKey_NumPadEnter", -1)
 
 
-class Palette:
-    """The node palette: type to filter, Up/Down to choose, Enter or a click to add,
-    Escape to close.  The node lands where the palette was asked for: the right-click
-    on the canvas, the mouse when Tab is pressed over the canvas, else the middle of
-    what the canvas shows."""
+class Chooser:
+    """A window that lists entries filtered by what is typed: Up/Down choose, Enter or a
+    click picks, Escape closes.  ``entries`` says what is listed, ``pick`` what a
+    choice does; the window is ``tag`` (its field ``tag_filter``, its list ``tag_list``)."""
+
+    tag = ""
+    title = ""
+    hint = ""
 
     def __init__(self, app: EditorApp):
         self.app = app
-        self.pos = (60.0, 60.0)                # where the next node goes (canvas)
-        self.names: list[str] = []             # the types listed, in order
-        self.choice = 0                        # the one Enter adds
+        self.keys: list[str] = []              # the entries listed, in order
+        self.choice = 0                        # the one Enter picks
 
     def build(self) -> None:
-        with dpg.window(tag="palette", label="Add node", show=False, width=PALETTE_W,
+        with dpg.window(tag=self.tag, label=self.title, show=False, width=PALETTE_W,
                         height=PALETTE_H, modal=False, no_collapse=True):
-            dpg.add_input_text(tag="palette_filter", hint="search: eq, reverb, limit ...",
-                               width=-1, callback=lambda: self.fill(), on_enter=False)
+            dpg.add_input_text(tag=f"{self.tag}_filter", hint=self.hint, width=-1,
+                               callback=lambda: self.fill(), on_enter=False)
             self.app.text_inputs.add(dpg.last_item())
-            dpg.add_child_window(tag="palette_list", height=-1)
-        with dpg.theme(tag="palette_chosen"):
-            with dpg.theme_component(dpg.mvButton):
-                dpg.add_theme_color(dpg.mvThemeCol_Button, (60, 100, 160))
+            dpg.add_child_window(tag=f"{self.tag}_list", height=-1)
+        if not dpg.does_item_exist("chooser_chosen"):
+            with dpg.theme(tag="chooser_chosen"):
+                with dpg.theme_component(dpg.mvButton):
+                    dpg.add_theme_color(dpg.mvThemeCol_Button, (60, 100, 160))
+
+    def entries(self, query: str) -> list[tuple[str, str, str]]:
+        """(key, label, tooltip) of what matches ``query``."""
+        raise NotImplementedError
+
+    def pick(self, key: str) -> None:
+        raise NotImplementedError
 
     @property
     def shown(self) -> bool:
-        return shown("palette")
+        return shown(self.tag)
 
     def fill(self) -> None:
-        dpg.delete_item("palette_list", children_only=True)
-        self.names = []
-        for name, category, summary in palette(dpg.get_value("palette_filter")):
-            dpg.add_button(label=f"{name:<22} {category}", parent="palette_list", width=-1,
-                           callback=lambda s, a, u: self.add(u), user_data=name)
-            with dpg.tooltip(dpg.last_item()):
-                dpg.add_text(summary)
-            self.names.append(name)
+        listing = f"{self.tag}_list"
+        dpg.delete_item(listing, children_only=True)
+        self.keys = []
+        for key, label, tip in self.entries(dpg.get_value(f"{self.tag}_filter")):
+            dpg.add_button(label=label, parent=listing, width=-1,
+                           callback=lambda s, a, u: self._pick(u), user_data=key)
+            if tip:
+                with dpg.tooltip(dpg.last_item()):
+                    dpg.add_text(tip)
+            self.keys.append(key)
         self.choose(0)
 
     def choose(self, index: int) -> None:
         """Highlight entry ``index`` (kept within the list) for Enter."""
-        buttons = dpg.get_item_children("palette_list", 1) or []
+        buttons = dpg.get_item_children(f"{self.tag}_list", 1) or []
         if not buttons:
             self.choice = 0
             return
         self.choice = max(0, min(index, len(buttons) - 1))
         for i, b in enumerate(buttons):
-            dpg.bind_item_theme(b, "palette_chosen" if i == self.choice else 0)
+            dpg.bind_item_theme(b, "chooser_chosen" if i == self.choice else 0)
 
     def on_key(self, key) -> bool:
-        """Escape, Enter, Up and Down while the palette is open; True if taken."""
+        """Escape, Enter, Up and Down while the window is open; True if taken."""
         if not self.shown:
             return False
         if key == dpg.mvKey_Escape:
-            dpg.hide_item("palette")
+            dpg.hide_item(self.tag)
         elif key in (dpg.mvKey_Return, ENTER_PAD):
-            if self.names:
-                self.add(self.names[self.choice])
+            if self.keys:
+                self._pick(self.keys[self.choice])
         elif key == dpg.mvKey_Down:
             self.choose(self.choice + 1)
         elif key == dpg.mvKey_Up:
@@ -82,37 +95,100 @@ class Palette:
             return False
         return True
 
+    def open(self, at: tuple[float, float] | None = None, title: str | None = None) -> None:
+        """Show the window at viewport point ``at`` (default: the mouse), kept on
+        screen, with an empty filter."""
+        dpg.configure_item(self.tag, label=title or self.title)
+        dpg.set_value(f"{self.tag}_filter", "")
+        self.fill()
+        x, y = at or dpg.get_mouse_pos(local=False)
+        width, height = dpg.get_viewport_client_width(), dpg.get_viewport_client_height()
+        dpg.configure_item(self.tag, pos=(int(max(0, min(x, width - PALETTE_W))),
+                                          int(max(0, min(y, height - PALETTE_H)))))
+        dpg.show_item(self.tag)
+        dpg.focus_item(f"{self.tag}_filter")
+
+    def _pick(self, key: str) -> None:
+        dpg.hide_item(self.tag)
+        self.pick(key)
+
+
+class Palette(Chooser):
+    """The node palette.  The node lands where the palette was asked for: the
+    right-click on the canvas, the mouse when Tab is pressed over the canvas, else the
+    middle of what the canvas shows.  Opened by a link dragged from a pin into empty
+    space, it lists only the nodes with a port that fits, and links the new one."""
+
+    tag = "palette"
+    title = "Add node"
+    hint = "search: eq, reverb, limit ..."
+
+    def __init__(self, app: EditorApp):
+        super().__init__(app)
+        self.pos = (60.0, 60.0)                # where the next node goes (canvas)
+        self.pin: str | None = None            # "node.port" the new node is linked to
+
+    def entries(self, query: str) -> list[tuple[str, str, str]]:
+        fits = None if self.pin is None else self.app.session.fitting_types(self.pin)
+        return [(name, f"{name:<22} {category}", summary)
+                for name, category, summary in palette(query)
+                if fits is None or name in fits]
+
     def show(self, pos: tuple[float, float] | None = None,
-             at: tuple[float, float] | None = None) -> None:
+             at: tuple[float, float] | None = None, pin: str | None = None) -> None:
         """Open the palette; the node goes to canvas position ``pos`` (default: under
         the mouse if it is over the canvas, else the middle of the view), and the
-        window opens at viewport point ``at`` (default: the mouse), kept on screen."""
+        window opens at viewport point ``at`` (default: the mouse).  With ``pin``, only
+        nodes that can link to it are listed, and the one added is linked."""
         board = self.app.board
-        mouse = dpg.get_mouse_pos(local=False)
         if pos is None:
-            pos = board.model_point(*mouse) if dpg.is_item_hovered("editor") \
-                else board.visible_centre()
-        self.pos = pos
-        dpg.set_value("palette_filter", "")
-        self.fill()
-        x, y = at or mouse
-        width, height = dpg.get_viewport_client_width(), dpg.get_viewport_client_height()
-        dpg.configure_item("palette", pos=(int(max(0, min(x, width - PALETTE_W))),
-                                           int(max(0, min(y, height - PALETTE_H)))))
-        dpg.show_item("palette")
-        dpg.focus_item("palette_filter")
+            pos = board.model_point(*dpg.get_mouse_pos(local=False)) \
+                if dpg.is_item_hovered("editor") else board.visible_centre()
+        self.pos, self.pin = pos, pin
+        self.open(at, title=f"Add a node linked to {pin}" if pin else None)
 
-    def show_at_mouse(self) -> None:
-        """Open the palette where the canvas was right-clicked; the node goes there."""
+    def show_at_mouse(self, pin: str | None = None) -> None:
+        """Open the palette where the canvas was right-clicked (or a link was dropped);
+        the node goes there."""
         mouse = dpg.get_mouse_pos(local=False)
-        self.show(self.app.board.model_point(*mouse), at=mouse)
+        self.show(self.app.board.model_point(*mouse), at=mouse, pin=pin)
+
+    def pick(self, key: str) -> None:
+        self.add(key)
 
     def add(self, type_name: str) -> str | None:
-        dpg.hide_item("palette")
-        made = self.app.edit(self.app.session.add_node, type_name, self.pos)
+        dpg.hide_item(self.tag)
+        session = self.app.session
+        if self.pin is not None:
+            made = self.app.edit(session.add_linked, type_name, self.pos, self.pin)
+        else:
+            made = self.app.edit(session.add_node, type_name, self.pos)
         if made:
             self.app.panel.focus(made)               # its parameters, in the panel
         return made
+
+
+class GoTo(Chooser):
+    """Go to a node (Ctrl+F): type part of its id or type, Enter: the canvas shows it
+    in the middle, in focus in the inspector."""
+
+    tag = "goto"
+    title = "Go to node"
+    hint = "node id or type: kick, comp, master ..."
+
+    def entries(self, query: str) -> list[tuple[str, str, str]]:
+        words = query.lower().split()
+        return [(spec.id, f"{spec.id:<24} {spec.type}", "")
+                for spec in self.app.session.graph
+                if all(w in f"{spec.id} {spec.type}".lower() for w in words)]
+
+    def show(self) -> None:
+        w, _ = dpg.get_item_rect_size("editor") or (800, 0)
+        x, y = dpg.get_item_rect_min("editor") or (0, 0)
+        self.open(at=(x + (w - PALETTE_W) / 2, y + 40))
+
+    def pick(self, key: str) -> None:
+        self.app.board.go_to(key)
 
 
 class NodeMenu:

@@ -143,8 +143,8 @@ class Playback:
             return
         self.shown_at = now
         readings = self.player.readings()
-        self.app.board.draw_meters(readings.get("nodes", {}))
-        self.app.mixer.draw_meters(readings.get("nodes", {}))
+        for view in (self.app.board, self.app.mixer, self.app.overview):
+            view.draw_meters(readings.get("nodes", {}))
         dpg.set_value("readout", readout(readings, self.player.position_s))
         problem = readings.get("problem")
         dpg.set_value("play_note", f"not heard: {problem}" if problem else self.player.reason)
@@ -159,4 +159,5 @@ class Playback:
             dpg.configure_item("play", label="Play")
             self.app.board.show_meters(False)
             self.app.mixer.draw_meters({})
+            self.app.overview.draw_meters({})
 

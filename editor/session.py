@@ -152,6 +152,50 @@ class Session:
             return new
         return self._edit(f"add {type_name}", change)
 
+    def add_linked(self, type_name: str, pos: tuple[float, float], pin: str) -> str:
+        """Add a node at ``pos`` linked to ``pin`` ("node.port"): an output pin feeds the
+        new node's main input, an input pin is fed by its main output.  One step; a
+        link the model refuses refuses the whole edit."""
+        def change():
+            new = self.graph.add(type_name, id=_fresh_id(self.graph, type_name))
+            self.graph.ui[new] = {"pos": [float(pos[0]), float(pos[1])]}
+            if self.pin_is_input(pin):
+                self.graph.connect(new, pin)
+            else:
+                self.graph.connect(pin, new)
+            return new
+        return self._edit(f"add {type_name} linked to {pin}", change)
+
+    def insert_on_link(self, node_id: str, link: tuple[str, str],
+                       pos: tuple[float, float]) -> str:
+        """Put a node (dropped onto a link) into that link: src -> node -> dst, where
+        it was dropped.  One step."""
+        src, dst = link
+
+        def change():
+            self.graph.ui[node_id] = dict(self.graph.ui.get(node_id, {}),
+                                          pos=[float(pos[0]), float(pos[1])])
+            self.graph.disconnect(src, dst)
+            self.graph.connect(src, node_id)
+            self.graph.connect(node_id, dst)
+            return node_id
+        return self._edit(f"insert {node_id} into {src} -> {dst}", change)
+
+    def pin_is_input(self, pin: str) -> bool:
+        """Whether "node.port" names an input port."""
+        node, _, port = pin.partition(".")
+        cls = self.graph.node(node).node_class()
+        return cls is not None and port in cls.input_names()
+
+    def fitting_types(self, pin: str) -> set[str]:
+        """The node types that can be linked to ``pin``: ones with a main input for an
+        output pin, with a main output for an input pin."""
+        from mixgraph.nodes.base import node_types
+
+        want_output = self.pin_is_input(pin)
+        return {name for name, cls in node_types().items()
+                if (cls.default_output() if want_output else cls.default_input())}
+
     def remove_nodes(self, node_ids: list[str]) -> None:
         def change():
             for nid in node_ids:

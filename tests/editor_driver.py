@@ -28,8 +28,7 @@ from mixgraph.editor.session import Session  # noqa: E402
 
 def frames(app: EditorApp, n: int = 3) -> None:
     for _ in range(n):
-        app.tick()
-        dpg.render_dearpygui_frame()
+        app.frame()
 
 
 def click(item, app_data=None) -> None:

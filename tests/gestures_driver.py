@@ -29,9 +29,9 @@ MENU_TOP = 19                     # an open menu's popup starts this far down th
 class Window:
     """The editor in a real window, and a user's hands on it."""
 
-    def __init__(self, project: str | None):
+    def __init__(self, project: str | None, size: tuple[int, int] = (1400, 900)):
         self.app = EditorApp(Session.open(project) if project else Session(),
-                             width=1400, height=900)
+                             width=size[0], height=size[1])
         self.app.build()
         dpg.setup_dearpygui()
         dpg.show_viewport()
@@ -74,6 +74,17 @@ class Window:
             self.move(a[0] + (b[0] - a[0]) * k / steps, a[1] + (b[1] - a[1]) * k / steps)
         self.xdotool("mouseup", "1")
         self.frames(3)
+
+    def pan(self, dx: float, dy: float) -> None:
+        """Pan the canvas by (dx, dy) pixels: a middle-button drag on its background."""
+        sx, sy = self.empty_spot(500 - dx / 2, 450 - dy / 2)
+        self.move(sx, sy)
+        self.xdotool("mousedown", "2")
+        self.frames(3)
+        for k in range(1, 11):
+            self.move(sx + dx * k / 10, sy + dy * k / 10)
+        self.xdotool("mouseup", "2")
+        self.frames(4)
 
     def rect(self, item) -> tuple[float, float, float, float]:
         """Where an item is drawn in the viewport: x0, y0, x1, y1 (a window's from its
@@ -537,6 +548,185 @@ def mixer(w: Window, result: dict) -> None:
     w.frames(3)
 
 
+def screenshot(w: Window, name: str) -> str:
+    """The window as drawn now, to a PNG in the working folder (the test decodes it)."""
+    path = Path.cwd() / f"{name}.png"
+    dpg.output_frame_buffer(file=str(path))
+    w.frames(3)
+    return str(path)
+
+
+def overview(w: Window, result: dict) -> None:
+    """See the whole graph: O opens the overview (at 1600 x 1000); every node's box is
+    drawn whole inside it, at full size; a click on a box goes to that node."""
+    w.move(700, 500)
+    w.key("o")
+    w.frames(4)
+    ov = w.app.overview
+    result["shown"] = w.shown("overview")
+    result["scale"] = ov.scale
+    result["window"] = list(w.rect("overview"))
+    result["viewport"] = [dpg.get_viewport_client_width(), dpg.get_viewport_client_height()]
+    s = ov.scale
+    x0, y0 = dpg.get_item_rect_min("overview_map")
+    result["boxes"] = {nid: [x0 + b.x * s, y0 + b.y * s, x0 + (b.x + 138) * s,
+                             y0 + (b.y + 36) * s, b.category]
+                       for nid, b in ov.boxes.items()}
+    result["shot"] = screenshot(w, "overview")
+    w.click(*ov.box_centre("bass_comp"))
+    w.frames(4)
+    result["after_click_shown"] = w.shown("overview")
+    result["focus"] = w.app.panel.node
+    result["selected"] = w.app.board.selected_nodes()
+    result["editor"] = list(w.app.board.canvas_rect())
+    result["bass_comp"] = list(w.rect(w.app.board.node_items["bass_comp"]))
+
+
+def go_to(w: Window, result: dict) -> None:
+    """Navigate a 220-node session from the keyboard: Ctrl+F, a few letters, Enter
+    brings a node off-screen to the middle of the canvas; then O, Escape."""
+    target = "s37_comp"
+    result["before"] = dpg.is_item_visible(w.app.board.node_items[target]) and \
+        list(w.rect(w.app.board.node_items[target]))
+    w.move(600, 500)
+    keys = ["ctrl+f", *"s37", "space", *"comp", "Return"]
+    w.key(*keys)
+    w.frames(4)
+    result["keystrokes"] = len(keys)
+    result["goto_shown"] = w.shown("goto")
+    result["focus"] = w.app.panel.node
+    result["editor"] = list(w.app.board.canvas_rect())
+    result["target"] = list(w.rect(w.app.board.node_items[target]))
+    w.key("o")
+    w.frames(3)
+    result["overview_scale"] = w.app.overview.scale
+    result["overview_nodes"] = len(w.app.overview.boxes)
+    w.key("Escape")
+    result["overview_after_escape"] = w.shown("overview")
+
+
+def pin_to_empty_space(w: Window, result: dict) -> None:
+    """Drag a link from a tone's output pin into empty space: the palette opens there
+    with only the nodes that can take an input; type, Enter: the node is added where
+    the link was let go, linked."""
+    item = w.app.board.node_items["t"]
+    pin = w.app.board.pin_point("t.out")
+    drop = w.empty_spot(pin[0] + 300, pin[1] + 200)
+    w.drag(pin, drop)
+    w.frames(4)
+    result["palette_shown"] = w.shown("palette")
+    result["palette_title"] = dpg.get_item_label("palette")
+    result["listed"] = list(w.app.palette.keys)
+    w.type("gain")
+    w.key("Return")
+    w.frames(4)
+    made = [n for n in w.app.session.graph.nodes if n != "t"]
+    result["made"] = made
+    result["links"] = sorted([str(l.src), str(l.dst)] for l in w.app.session.graph.links)
+    result["drop"] = list(drop)
+    result["drawn"] = list(dpg.get_item_rect_min(w.app.board.node_items[made[0]])) \
+        if made else None
+    del item
+
+
+def drop_on_link(w: Window, result: dict) -> None:
+    """Drag a lone node by its title onto a link: it goes into the link, where it was
+    dropped; Ctrl+Z takes it out again in one step."""
+    board = w.app.board
+    a, b = board.pin_point("t.out"), board.pin_point("g.in")
+    middle = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)
+    x0, y0, x1, y1 = w.rect(board.node_items["x"])
+    grab = (x0 + 30, y0 + 10)
+    # the node's middle onto the link's middle
+    w.drag(grab, (middle[0] - (x1 - x0) / 2 + 30, middle[1] - (y1 - y0) / 2 + 10))
+    w.frames(4)
+    result["links"] = sorted([str(l.src), str(l.dst)] for l in w.app.session.graph.links)
+    result["status"] = w.app.status_text
+    w.move(700, 800)
+    w.key("ctrl+z")
+    result["links_after_undo"] = sorted([str(l.src), str(l.dst)]
+                                        for l in w.app.session.graph.links)
+    result["x_after_undo"] = w.app.session.graph.ui["x"]["pos"]
+
+
+def clicks_stay_put(w: Window, result: dict) -> None:
+    """D10: a click on a dialog's button or a menu's entry acts there only: nothing
+    under it (a node's value field, placed there on purpose) is selected or starts
+    being edited."""
+    from mixgraph.editor import recovery
+
+    board, fields = w.app.board, w.app.inspector.param_items
+    w.app.session.set_param("kick_ch", "gain_db", -3.0)
+    recovery.autosave(w.app.session)
+    w.app.session.dirty = False
+    w.app.autosave.offer_recovery()
+    w.frames(4)
+    bx, by = w.centre(w.labelled("Recover"))
+    dpg.hide_item("recover_window")                     # pan a field under its button
+    w.frames(2)
+    fx, fy = w.centre(fields[("snare_ch", "pan")])
+    w.pan(bx - fx, by - fy)
+    w.app.autosave.offer_recovery()
+    w.frames(4)
+    result["under_recover"] = _under(w, bx, by)
+    w.click(bx, by)
+    w.frames(4)
+    result["recovered"] = w.app.session.graph.nodes["kick_ch"].params.get("gain_db")
+    result["selected_after_recover"] = board.selected_nodes()
+    result["active_after_recover"] = _active(w)
+    # the node menu's Duplicate over a value field (of an EQ shown whole: its list of
+    # bands makes it wide and tall), the graph framed first
+    w.move(*w.empty_spot(700, 600))
+    w.key("f")
+    x0, y0, x1, y1 = board.canvas_rect()
+    seen = next(nid for nid, item in board.node_items.items()
+                if nid.endswith("_eq") and dpg.is_item_visible(item)
+                and _inside((x0 + 10, y0 + 10, x1 - 200, y1 - 200), *w.node_body(nid)))
+    w.click(*w.node_body(seen), button=3)
+    mx, my = dpg.get_item_pos("node_menu")
+    dx, dy = (c - m for c, m in zip(w.centre(w.labelled("Duplicate")), (mx, my)))
+    w.click_item(w.labelled("Show all"))
+    w.frames(4)
+    nodes = [w.rect(item) for item in board.node_items.values()]
+    spot = next((fx - dx, fy - dy) for fx, fy in (w.centre(f) for f in _fields())
+                if any(_inside(r, fx - dx, fy - dy) for r in nodes)
+                and _inside((x0 + 10, y0 + 10, x1 - 170, y1 - 150), fx - dx, fy - dy))
+    w.click(*spot, button=3)
+    w.frames(2)
+    bx, by = w.centre(w.labelled("Duplicate"))
+    result["under_duplicate"] = _under(w, bx, by)
+    w.click(bx, by)
+    w.frames(4)
+    result["duplicated"] = f"{w.app.node_menu.node}_1" in w.app.session.graph.nodes
+    result["selected_after_duplicate"] = board.selected_nodes()
+    result["active_after_duplicate"] = _active(w)
+
+
+FIELDS = {f"mvAppItemType::{k}" for k in ("mvDragFloat", "mvDragInt", "mvInputFloat",
+                                          "mvInputInt", "mvInputText", "mvCombo")}
+
+
+def _fields() -> list:
+    """The value fields drawn now."""
+    return [i for i in dpg.get_all_items() if dpg.get_item_type(i) in FIELDS
+            and dpg.get_item_state(i).get("visible") and "rect_min" in dpg.get_item_state(i)]
+
+
+def _under(w: Window, x: float, y: float) -> str | None:
+    """The value field drawn at (x, y) (its id), if any."""
+    return next((str(f) for f in _fields() if _inside(w.rect(f), x, y)), None)
+
+
+def _inside(rect, x, y) -> bool:
+    return rect[0] <= x <= rect[2] and rect[1] <= y <= rect[3]
+
+
+def _active(w: Window) -> list[str]:
+    """The widgets being edited now (a drag or a field with the keyboard's focus)."""
+    return [str(dpg.get_item_alias(i) or i) for i in dpg.get_all_items()
+            if dpg.get_item_state(i).get("active")]
+
+
 SCENARIOS = {f.__name__: f for f in (rename, bypass, routing_matrix, versions, copy_paste,
                                      render_figures,
                                      template_after_unsaved,
@@ -545,12 +735,14 @@ SCENARIOS = {f.__name__: f for f in (rename, bypass, routing_matrix, versions, c
                                      frame_after_pan,
                                      typing_is_not_a_shortcut, box_delete, save_as_name,
                                      listen_after_new, typed_value_saved_exactly,
-                                     labels_and_dialogs)}
+                                     labels_and_dialogs, overview, go_to,
+                                     pin_to_empty_space, drop_on_link, clicks_stay_put)}
+SIZES = {"overview": (1600, 1000)}
 
 
 def main() -> None:
     scenario, project, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-    w = Window(project)
+    w = Window(project, SIZES.get(scenario, (1400, 900)))
     result: dict = {}
     started = time.monotonic()
     try:
