@@ -1,4 +1,4 @@
-"""Editor benchmark: open a 200-node project, time edits (redraw and frame included).
+"""Editor benchmark: open a 220-node project, time edits (redraw and frame included).
 
     xvfb-run -a -s "-screen 0 1600x1000x24" python bench/editor.py
 
@@ -20,7 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def project(folder: Path, strips: int = 40) -> Path:
+def project(folder: Path, strips: int = 50) -> Path:
     """stems -> eq -> compressor -> channel -> 4 groups -> mix -> limiter -> output."""
     import numpy as np
     import soundfile as sf
@@ -48,7 +48,7 @@ def project(folder: Path, strips: int = 40) -> Path:
     g.add("output", id="out", path="out/mix.wav")
     g.connect("mix", "limit")
     g.connect("limit", "out")
-    while len(g) < 200:
+    while len(g) < 220:
         n = g.add("send", id=f"spare{len(g)}")
         g.connect("mix", n)
     arrange(g)
@@ -77,6 +77,7 @@ def main() -> None:
         app.tick()
         dpg.render_dearpygui_frame()
     opened = time.perf_counter() - t0
+    size = f"{len(session.graph)} nodes, {len(session.graph.links)} links"
 
     def timed(action, repeat=20) -> float:
         times = []
@@ -104,7 +105,11 @@ def main() -> None:
     gains = [n for n in session.graph.nodes if n.startswith("gain")]
     link = timed(lambda i: app.edit(session.connect, "mix", gains[i]))
     undo = timed(lambda i: app.undo())
-    print(f"{len(session.graph)} nodes, {len(session.graph.links)} links")
+    overview = go = None
+    if hasattr(app, "overview"):                 # (not in the editor before it landed)
+        overview = timed(lambda i: app.overview.toggle(), repeat=10)   # open and close
+        go = timed(lambda i: app.board.go_to(f"s{(i * 7) % 50}_comp"))
+    print(size)
     print(f"  open (build and first frames): {opened * 1000:7.0f} ms")
     print(f"  idle frame:                    {frame:7.1f} ms  (drawing only; software OpenGL "
           "under Xvfb)")
@@ -113,6 +118,9 @@ def main() -> None:
     print(f"  add a node:                    {add:7.1f} ms")
     print(f"  link two nodes:                {link:7.1f} ms")
     print(f"  undo:                          {undo:7.1f} ms")
+    if overview is not None:
+        print(f"  overview open or close:        {overview:7.1f} ms")
+        print(f"  go to a node:                  {go:7.1f} ms")
     dpg.destroy_context()
 
 

@@ -5,9 +5,10 @@
 Writes docs/editor-mix.png (the demo's mix graph), docs/editor-meters.png (the same
 with the meters and readouts the live engine gives 4 s into the song: rendered here
 without a sound card, the readings are the engine's own), docs/editor-mixer.png (the
-mixer view, with the same meters), docs/editor-routing.png (the routing matrix) and
-docs/editor-report.png (its render report), all
-at half size.
+mixer view, with the same meters), docs/editor-routing.png (the routing matrix),
+docs/editor-overview.png (the overview: the whole graph legible at once),
+docs/editor-report.png (its render report) and docs/editor-ab.png (an A/B of that
+render against one with the kick 4 dB up), all at half size.
 """
 
 from __future__ import annotations
@@ -112,6 +113,16 @@ def show_meters(app, dpg, graph, seconds: float) -> None:
     return readings
 
 
+def render_again(app, change) -> None:
+    """Make a change and render: a second take, for the A/B."""
+    change()
+    job = app.rendering.start()
+    while app.rendering.job is not None:
+        app.frame()
+        time.sleep(0.01)
+    job.wait()
+
+
 def main() -> None:
     import dearpygui.dearpygui as dpg
 
@@ -141,6 +152,11 @@ def main() -> None:
         app.frame()
     capture(dpg, app, HERE / "editor-routing.png")
     app.routing.toggle()
+    app.overview.toggle()
+    for _ in range(4):
+        app.frame()
+    capture(dpg, app, HERE / "editor-overview.png")
+    app.overview.toggle()
     app.board.show_meters(False)
     dpg.set_value("readout", "")
     job = app.rendering.start()
@@ -149,9 +165,16 @@ def main() -> None:
         time.sleep(0.01)
     job.wait()       # the frame-buffer callback must not run while another thread does
     capture(dpg, app, HERE / "editor-report.png")
+    render_again(app, lambda: app.edit(app.session.set_param, "kick_ch", "gain_db", 2.0))
+    dpg.hide_item("report_window")
+    app.compare.show(*app.rendering.takes)
+    for _ in range(4):
+        app.frame()
+    capture(dpg, app, HERE / "editor-ab.png")
     dpg.destroy_context()
     for name in ("editor-mix.png", "editor-meters.png", "editor-mixer.png",
-                 "editor-routing.png", "editor-report.png"):
+                 "editor-routing.png", "editor-overview.png", "editor-report.png",
+                 "editor-ab.png"):
         print(f"{name}: {(HERE / name).stat().st_size // 1024} KB")
 
 

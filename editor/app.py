@@ -33,6 +33,7 @@ from mixgraph import MixgraphError
 from . import recovery
 from .autosave import Autosave
 from .board import ERROR_COLOUR, Board
+from .compare import Compare
 from .dialogs import Dialogs, shown
 from .files import Files
 from .inspector import Inspector
@@ -73,6 +74,7 @@ class EditorApp:
         self.templating = Templating(self)
         self.autosave = Autosave(self)
         self.rendering = Rendering(self)
+        self.compare = Compare(self)
         self.playback = Playback(self)
         self.mixer = Mixer(self)
         self.routing = RoutingView(self)
@@ -111,6 +113,7 @@ class EditorApp:
         self.dialogs.build()
         self.autosave.build()
         self.rendering.build()
+        self.compare.build()
         self.mixer.build()
         self.routing.build()
         self.versions.build()
@@ -324,6 +327,7 @@ class EditorApp:
     def quit(self) -> None:
         recovery.clear(self.session.path)
         self.playback.stop()
+        self.rendering.forget_folders()
         self.running = False
         dpg.stop_dearpygui()
 

@@ -1,16 +1,23 @@
 """Rendering from the window: the render runs in a thread (:class:`jobs.RenderJob`), the
 window shows its progress once a frame, and when it is done the report: loudness and
-peaks per output, warnings, and each meter's waveform and loudness plots."""
+peaks per output, warnings, and each meter's waveform and loudness plots.  Each
+render is kept as a take; the report offers an A/B with the earlier ones."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dearpygui.dearpygui as dpg
 
+from mixgraph import Graph
+
 from .canvas import figures_line
-from .jobs import RenderJob
+from .compare import Take
+from .jobs import RenderJob, redirect_outputs
 
 if TYPE_CHECKING:
     from .app import EditorApp
@@ -20,6 +27,10 @@ class Rendering:
     def __init__(self, app: EditorApp):
         self.app = app
         self.job: RenderJob | None = None
+        self.label = ""                             # what the job renders, for its take
+        self.document: dict = {}                    # and the project as it renders it
+        self.takes: list[Take] = []                 # every render made here, for A/B
+        self.folders: list[Path] = []               # where versions were rendered to
 
     def build(self) -> None:
         with dpg.window(tag="render_window", label="Render", show=False, width=420,
@@ -31,15 +42,27 @@ class Rendering:
                         height=700, pos=(120, 80)):
             pass
 
-    def start(self) -> RenderJob | None:
+    def start(self, graph: Graph | None = None, label: str = "") -> RenderJob | None:
+        """Render the project (or ``graph``, a version, with its outputs written to a
+        folder of its own); the report joins the takes to compare."""
         if self.job is not None and not self.job.done:
             return self.job
-        problems = self.app.session.problems()
-        if problems:
-            first = next(iter(problems.values()))[0]
-            self.app.status(f"cannot render: {first}", error=True)
-            return None
-        self.job = RenderJob(self.app.session.graph).start()
+        elsewhere = graph is not None              # a version: into a folder of its own
+        if graph is None:
+            problems = self.app.session.problems()
+            if problems:
+                first = next(iter(problems.values()))[0]
+                self.app.status(f"cannot render: {first}", error=True)
+                return None
+            graph = self.app.session.graph
+        self.document = graph.to_document()          # as rendered, for "what changed"
+        if elsewhere:
+            folder = Path(tempfile.mkdtemp(prefix="mixgraph-ab-"))
+            self.folders.append(folder)
+            graph = redirect_outputs(graph, folder)
+        renders = sum(t.label.startswith("render ") for t in self.takes)
+        self.label = label or f"render {renders + 1} at {time.strftime('%H:%M:%S')}"
+        self.job = RenderJob(graph, allow_outside=True if elsewhere else None).start()
         dpg.set_value("render_progress", 0.0)
         dpg.show_item("render_window")
         return self.job
@@ -54,6 +77,7 @@ class Rendering:
             dpg.hide_item("render_window")
             self.job = None
             if job.report is not None:
+                self.takes.append(Take(self.label, job.report, job.plots, self.document))
                 self.show_report(job)
                 self.app.board.draw_figures(node_lines(job.report))
                 self.app.status(job.report.format().splitlines()[0])
@@ -62,9 +86,23 @@ class Rendering:
             else:
                 self.app.status(job.error or "render failed", error=True)
 
+    def forget_folders(self) -> None:
+        """Remove the folders versions were rendered into (when the window closes)."""
+        for folder in self.folders:
+            shutil.rmtree(folder, ignore_errors=True)
+        self.folders = []
+
     def show_report(self, job: RenderJob) -> None:
         dpg.delete_item("report_window", children_only=True)
+        dpg.configure_item("report_window", label=f"Render report: {self.takes[-1].label}")
         report = job.report
+        if len(self.takes) > 1:
+            with dpg.group(horizontal=True, parent="report_window"):
+                dpg.add_text("A/B with:")
+                latest = self.takes[-1]
+                for take in reversed(self.takes[-6:-1]):
+                    dpg.add_button(label=take.label, user_data=take, callback=lambda s, a, u:
+                                   self.app.compare.show(u, latest))
         with dpg.table(parent="report_window", header_row=True, resizable=True,
                        borders_innerH=True, borders_outerH=True, row_background=True):
             for head in ("output", "I LUFS", "S max", "M max", "LRA LU", "true peak dBTP",

@@ -1,7 +1,7 @@
 """The project's versions in the window (File > Versions...): each saved version with its
 name and date, what differs between it and the project now (in the words ``mixgraph
-diff`` prints), and Restore (what is there now is kept as a version first, as
-``mixgraph version restore`` does)."""
+diff`` prints), Restore (what is there now is kept as a version first, as
+``mixgraph version restore`` does) and Render (for an A/B with other renders)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 class VersionsView:
     def __init__(self, app: EditorApp):
         self.app = app
-        self.rows: dict[str, tuple[int, int]] = {}     # version id -> (diff, restore) buttons
+        self.rows: dict[str, tuple[int, int, int]] = {}   # version id -> its buttons:
+        #                                                   diff, restore, render
 
     def build(self) -> None:
         with dpg.window(tag="versions_window", label="Versions", show=False, width=760,
@@ -55,8 +56,10 @@ class VersionsView:
                                       callback=lambda s, a, u: self.show_diff(u))
                 restore = dpg.add_button(label="Restore", user_data=v.id,
                                          callback=lambda s, a, u: self.restore(u))
+                render = dpg.add_button(label="Render", user_data=v.id,
+                                        callback=lambda s, a, u: self.render(u))
                 dpg.add_text(f"{v.created:%Y-%m-%d %H:%M:%S}  {v.name or '(no name)'}")
-            self.rows[v.id] = (diff, restore)
+            self.rows[v.id] = (diff, restore, render)
         centre("versions_window")
         dpg.show_item("versions_window")
 
@@ -74,6 +77,20 @@ class VersionsView:
             return
         dpg.set_value("versions_diff_title", f"from {v.name or v.id} to now:")
         dpg.set_value("versions_diff", "\n".join(lines) or "no differences (layout aside)")
+
+    def render(self, vid: str) -> None:
+        """Render the version (into a folder of its own) for an A/B with other renders."""
+        from mixgraph import load
+        from mixgraph.workflows.versions import find_version
+
+        try:
+            v = find_version(self.app.session.path, vid)
+            graph = load(v.path)
+        except MixgraphError as exc:
+            self.app.status(exc.message, error=True)
+            return
+        graph.rebase(self.app.session.path.parent)    # its files named as the project's
+        self.app.rendering.start(graph, label=f"version {v.name or v.id}")
 
     def restore(self, vid: str) -> None:
         """Put the version back (asking about unsaved changes first)."""

@@ -306,10 +306,7 @@ def render_figures(w: Window, result: dict) -> None:
     """Render clicked: the report lists what each node did, and the canvas shows it on
     the nodes."""
     w.click_item(w.labelled("Render"))
-    deadline = time.monotonic() + 120
-    while w.app.rendering.job is not None and time.monotonic() < deadline:
-        w.frames(1)
-    w.frames(4)
+    wait_for_render(w)
     result["report_shown"] = w.shown("report_window")
     board = w.app.board
     result["lines"] = {nid: dpg.get_item_configuration(f"meter::{nid}")["overlay"]
@@ -318,6 +315,95 @@ def render_figures(w: Window, result: dict) -> None:
     rows = dpg.get_item_children("report_nodes", 1) if dpg.does_item_exist("report_nodes") \
         else []
     result["report_rows"] = [dpg.get_value(dpg.get_item_children(r, 1)[0]) for r in rows]
+    plots = [i for i in dpg.get_all_items() if dpg.get_item_type(i) == "mvAppItemType::mvPlot"
+             and dpg.get_item_label(i) == "loudness" and dpg.is_item_visible(i)]
+    wx0, wy0, wx1, wy1 = w.rect("report_window")
+    result["loudness_plots"] = [list(w.rect(i)) for i in plots      # the ones seen whole
+                                if wx0 <= w.rect(i)[0] and w.rect(i)[3] <= wy1]
+    result["report_shot"] = screenshot(w, "report")
+
+
+def wait_for_render(w: Window) -> None:
+    deadline = time.monotonic() + 120
+    while w.app.rendering.job is not None and time.monotonic() < deadline:
+        w.frames(1)
+    w.frames(4)
+
+
+def ab_reports(w: Window, result: dict) -> None:
+    """A/B of two renders: a version saved, the kick raised 6 dB and saved, the
+    version rendered from File > Versions..., the project rendered; the report's
+    "A/B with" button shows both side by side with what changed."""
+    w.move(700, 850)
+    w.menu("File", "Save version...")
+    w.frames(4)
+    w.type("before")
+    w.key("Return")
+    w.click_item(w.app.inspector.param_items[("kick_ch", "gain_db")], ctrl=True)
+    w.key("ctrl+a")
+    w.type("4")
+    w.key("Return")
+    w.key("ctrl+s")
+    w.move(700, 850)
+    w.menu("File", "Versions...")
+    w.frames(4)
+    (vid,) = w.app.versions.rows
+    w.click_item(w.app.versions.rows[vid][2])
+    wait_for_render(w)
+    result["status_after_version"] = w.app.status_text
+    result["version_outputs"] = [o["path"] for o in w.app.rendering.takes[-1].report.outputs]
+    w.key("Escape")
+    dpg.hide_item("versions_window")
+    dpg.hide_item("report_window")
+    w.frames(2)
+    w.click_item(w.labelled("Render"))
+    wait_for_render(w)
+    result["takes"] = [t.label for t in w.app.rendering.takes]
+    w.click_item(w.labelled(w.app.rendering.takes[0].label))
+    w.frames(4)
+    result["compare_shown"] = w.shown("compare_window")
+    result["title"] = dpg.get_item_label("compare_window")
+    rows = dpg.get_item_children("compare_outputs", 1)
+    result["rows"] = [[dpg.get_value(c) for c in dpg.get_item_children(r, 1)] for r in rows]
+    result["changes"] = dpg.get_value("compare_changes")
+    w.app.rendering.forget_folders()
+    result["version_folder_left"] = any(Path(p).parent.exists()
+                                        for p in result["version_outputs"])
+
+
+def views_drawn(w: Window, result: dict) -> None:
+    """What the canvas, the mixer and the routing matrix draw, for the test to read
+    off screenshots: nodes' title bars (one bypassed from its menu), each strip's
+    fader and each matrix cell, with where they are and what they should show."""
+    board = w.app.board
+    w.click(*w.node_body("kick_comp"), button=3)
+    w.click_item(w.labelled("Bypass"))
+    w.move(*w.empty_spot(900, 700))
+    w.frames(4)
+    result["titles"] = {nid: [*w.rect(item), w.app.session.graph.nodes[nid].bypass]
+                        for nid, item in board.node_items.items()
+                        if dpg.is_item_visible(item)}
+    result["canvas_shot"] = screenshot(w, "canvas")
+    w.move(700, 850)
+    w.menu("View", "Mixer")
+    w.frames(5)
+    m, graph = w.app.mixer, w.app.session.graph
+    result["faders"] = {nid: [*w.rect(item), graph.nodes[nid].value("gain_db")]
+                        for (nid, name), item in m.widgets.items()
+                        if name == "fader" and dpg.is_item_visible(item)}
+    result["mixer_shot"] = screenshot(w, "mixer")
+    w.key("Escape")
+    dpg.hide_item("mixer")
+    w.move(700, 850)
+    w.menu("View", "Routing")
+    w.frames(5)
+    from mixgraph.editor.strips import routing
+
+    linked = routing(graph).linked
+    result["cells"] = [[*w.rect(item), key in linked]
+                       for key, item in w.app.routing.cells.items()
+                       if dpg.is_item_visible(item)]
+    result["routing_shot"] = screenshot(w, "routing")
 
 
 def template_after_unsaved(w: Window, result: dict) -> None:
@@ -736,7 +822,8 @@ SCENARIOS = {f.__name__: f for f in (rename, bypass, routing_matrix, versions, c
                                      typing_is_not_a_shortcut, box_delete, save_as_name,
                                      listen_after_new, typed_value_saved_exactly,
                                      labels_and_dialogs, overview, go_to,
-                                     pin_to_empty_space, drop_on_link, clicks_stay_put)}
+                                     pin_to_empty_space, drop_on_link, clicks_stay_put,
+                                     ab_reports, views_drawn)}
 SIZES = {"overview": (1600, 1000)}
 
 

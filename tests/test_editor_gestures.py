@@ -217,6 +217,26 @@ def test_after_a_render_the_nodes_show_what_they_did(demo, tmp_path):
     assert got["lines"]["master_out"] == (f"{master['integrated_lufs']:.1f} LUFS, TP "
                                           f"{master['true_peak_dbtp']:.1f} dBTP")
     assert {"kick_comp", "master_glue", "master_loudness"} <= set(got["report_rows"])
+    if shutil.which("ffmpeg"):                 # the target line drawn at -14 LUFS
+        image = pixels(got["report_shot"])
+        assert got["loudness_plots"]
+        for x0, y0, x1, y1 in got["loudness_plots"]:
+            top, bottom, line = target_line(image[y0:y1, x0:x1])
+            assert abs((line - top) / (bottom - top) - 14 / 50) < 0.02   # axis 0 to -50
+
+
+def target_line(plot: np.ndarray) -> tuple[float, float, float]:
+    """In a plot's pixels: the top and bottom rows of its plotting area (its own
+    background: the darkest of the three commonest colours, the frame round it being
+    lighter) and the row of the long green line across it."""
+    colours, counts = np.unique(plot.reshape(-1, 3), axis=0, return_counts=True)
+    common = colours[np.argsort(-counts)[:3]]
+    area = (plot == common[common.sum(axis=1).argmin()]).all(axis=2)
+    rows = np.flatnonzero(area.mean(axis=1) > 0.3)
+    green = (plot[..., 1] > plot[..., 0] + 40) & (plot[..., 1] > plot[..., 2] + 30)
+    line = np.flatnonzero(green.mean(axis=1) > 0.5)
+    assert rows.size and line.size
+    return rows.min(), rows.max(), line.mean()
 
 
 def pixels(png: str) -> np.ndarray:
@@ -328,3 +348,68 @@ def test_d10_clicks_on_dialogs_and_menus_do_not_fall_through(demo, tmp_path):
     assert got["selected_after_recover"] == [] and got["active_after_recover"] == []
     assert got["duplicated"]
     assert got["selected_after_duplicate"] == [] and got["active_after_duplicate"] == []
+
+
+def test_two_renders_are_compared_side_by_side(demo, tmp_path):
+    """A version rendered into a folder of its own (the project's files untouched),
+    the project rendered after the kick went up 4 dB: A/B shows each output's figures
+    in both with the difference, and what changed, in the words of mixgraph diff."""
+    project = copy_of(demo, tmp_path)
+    got = drive("ab_reports", project, tmp_path)
+    assert got["takes"][0] == "version before" and got["takes"][1].startswith("render 1 ")
+    assert all("mixgraph-ab-" in p and str(project.parent) not in p
+               for p in got["version_outputs"])
+    assert not got["version_folder_left"]
+    assert got["compare_shown"] and "version before" in got["title"]
+    rows = {(r[0], r[1]): r for r in got["rows"]}
+    mix = rows[("mix_out", "integrated")]
+    master = rows[("master_out", "integrated")]
+    assert mix[4].startswith("+") and 0.1 <= float(mix[4].split()[0]) <= 4.0   # louder mix
+    assert abs(float(master[4].split()[0])) <= 0.2        # the master is normalised
+    assert got["changes"].strip() == "kick_ch: gain_db from -2.0 dB to 4.0 dB"
+    assert [r[4] for r in got["rows"] if r[1] == "true peak"][0].endswith(" dB")
+
+
+def bluish(image: np.ndarray) -> np.ndarray:
+    """Where the theme's accent (a slider's grab, a tick) is drawn: blue well above red."""
+    return (image[..., 2] > 100) & (image[..., 2] - image[..., 0] > 50)
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="no ffmpeg to read the screenshot")
+def test_the_canvas_mixer_and_matrix_draw_what_the_model_holds(demo, tmp_path):
+    """Read off screenshots (decoded by ffmpeg): each node's title bar in its colour
+    (the bypassed one in the bypass colour, the others not); each fader's grab at the
+    height of its gain; each matrix cell ticked exactly where a link is."""
+    from mixgraph.editor.board import BYPASS_COLOUR
+    from mixgraph.editor.strips import FADER_FLOOR_DB, FADER_TOP_DB
+
+    got = drive("views_drawn", copy_of(demo, tmp_path), tmp_path)
+    canvas = pixels(got["canvas_shot"])
+    bypassed = [nid for nid, t in got["titles"].items() if t[4]]
+    assert bypassed == ["kick_comp"]
+    for nid, (x0, y0, x1, y1, off) in got["titles"].items():
+        if x1 - x0 < 60 or y0 < 60:
+            continue                          # hardly on screen
+        title = canvas[int(y0) + 3:int(y0) + 8, int(x1) - 30:int(x1) - 6].reshape(-1, 3)
+        colour = np.median(title, axis=0)
+        near = np.abs(colour - np.array(BYPASS_COLOUR)).max() <= 8
+        assert near == off, (nid, colour)
+
+    mixer = pixels(got["mixer_shot"])
+    assert len(got["faders"]) >= 8
+    for nid, (x0, y0, x1, y1, gain) in got["faders"].items():
+        column = mixer[int(y0):int(y1), int(x0) + 4:int(x1) - 4].astype(int)
+        blue = bluish(column)
+        rows = np.flatnonzero(blue.mean(axis=1) > 0.5)
+        assert rows.size, nid
+        from_bottom = 1 - rows.mean() / (y1 - y0)
+        want = (min(max(gain, FADER_FLOOR_DB), FADER_TOP_DB) - FADER_FLOOR_DB) \
+            / (FADER_TOP_DB - FADER_FLOOR_DB)
+        assert abs(from_bottom - want) < 0.08, (nid, gain, from_bottom, want)
+
+    matrix = pixels(got["routing_shot"])
+    assert sum(c[4] for c in got["cells"]) >= 6
+    for x0, y0, x1, y1, linked in got["cells"]:
+        box = matrix[int(y0) + 3:int(y1) - 3, int(x0) + 3:int(x0) + (y1 - y0) - 3]
+        blue = bluish(box).mean()
+        assert (blue > 0.05) == linked, (x0, y0, linked, blue)

@@ -1659,3 +1659,26 @@ def test_a_duplicated_group_with_its_members_controls_the_copies(tmp_path):
     other = S(Graph(sample_rate=SR, base_dir=tmp_path / "other"))
     other.paste(s.clip(["drums"]))                        # none of them there: none
     assert other.graph.nodes["drums"].params.get("members", []) == []
+
+
+# ======================================================================== A/B
+def test_ab_rows_give_each_figure_of_both_renders_and_the_difference():
+    from mixgraph.core.report import Report
+    from mixgraph.editor.compare import compare_rows, node_rows
+
+    def out(node, lufs, tp):
+        return {"node": node, "path": f"/x/{node}.wav", "integrated_lufs": lufs,
+                "true_peak_dbtp": tp, "duration_s": 2.0}
+
+    a = Report([out("mix", -20.0, -3.0), out("gone", -30.0, -9.0)],
+               nodes={"comp": ("compressor", {"gain_reduction_max_db": 3.0,
+                                              "gain_reduction_mean_db": 1.0})})
+    b = Report([out("mix", -18.5, float("-inf"))],
+               nodes={"comp": ("compressor", {"gain_reduction_max_db": 5.0,
+                                              "gain_reduction_mean_db": 2.0})})
+    rows = compare_rows(a, b)
+    assert ("mix", "integrated", "-20.0 LUFS", "-18.5 LUFS", "+1.5 LU") in rows
+    assert ("mix", "true peak", "-3.0 dBTP", "-inf", "") in rows     # no number to subtract
+    assert ("mix", "length", "2.00 s", "2.00 s", "+0.00 s") in rows
+    assert not [r for r in rows if r[0] == "gone"]                  # only in A: not compared
+    assert node_rows(a, b) == [("comp", "GR max 3.0 dB, mean 1.0", "GR max 5.0 dB, mean 2.0")]
