@@ -16,7 +16,7 @@ listening (:mod:`.playback`).  The parts share the app's session, its status bar
 
 Keys: Delete (selection), Ctrl+S, Ctrl+O, Ctrl+Z, Ctrl+Shift+Z (redo), Space
 (play/stop), F (frame the graph), Shift+F (frame the selection), O (the overview),
-Ctrl+F (go to a node), M (mixer), Tab (node palette); right-click the canvas for the
+Ctrl+F (go to a node), M (mixer), A (automation lanes), Tab (node palette); right-click the canvas for the
 palette, a node for its menu; drag a link from a pin into empty space for the nodes
 that fit there; drop a node onto a link to put it in.
 """
@@ -37,6 +37,7 @@ from .compare import Compare
 from .dialogs import Dialogs, shown
 from .files import Files
 from .inspector import Inspector
+from .lanes_view import LanesView
 from .mixer import Mixer
 from .overview import Overview
 from .palette import GoTo, NodeMenu, Palette
@@ -49,7 +50,7 @@ from .templating import Templating
 from .versions import VersionsView
 
 FRAME_HZ = 60
-PANELS = ("main", "mixer", "routing", "node_panel")        # windows in front of which the shortcuts still work
+PANELS = ("main", "mixer", "routing", "node_panel", "lanes")        # windows in front of which the shortcuts still work
 DIALOGS = ("ask_window", "confirm_window", "template_window", "rules_window",
            "recover_window", "open_dialog", "save_dialog", "stems_dialog",
            "versions_window", "overview")
@@ -80,6 +81,7 @@ class EditorApp:
         self.routing = RoutingView(self)
         self.versions = VersionsView(self)
         self.panel = NodePanel(self)
+        self.lanes = LanesView(self)
         session.listeners.append(lambda what: self.sync())
 
     # ================================================================= setup
@@ -117,12 +119,17 @@ class EditorApp:
         self.mixer.build()
         self.routing.build()
         self.versions.build()
+        self.lanes.build()
+        with dpg.item_handler_registry(tag="lane_click"):      # Shift+click: its lane
+            dpg.add_item_clicked_handler(callback=lambda s, a: self.lanes.shift_click(a[1]))
         with dpg.handler_registry():
             dpg.add_key_press_handler(callback=self.on_key)
             dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Right,
                                         callback=lambda: self.on_right_click())
             dpg.add_mouse_release_handler(button=dpg.mvMouseButton_Left,
                                           callback=lambda: self.overview.on_release())
+            dpg.add_mouse_double_click_handler(button=dpg.mvMouseButton_Left,
+                                               callback=lambda: self.lanes.on_double_click())
         self.playback.show_availability()
         self.board.offset = self.board.frame_offset()
         self.sync()
@@ -177,6 +184,8 @@ class EditorApp:
                 dpg.add_menu_item(label="Mixer", shortcut="M",
                                   callback=lambda: self.mixer.toggle())
                 dpg.add_menu_item(label="Routing", callback=lambda: self.routing.toggle())
+                dpg.add_menu_item(label="Automation lanes", shortcut="A",
+                                  callback=lambda: self.lanes.toggle())
             with dpg.menu(label="Render"):
                 dpg.add_menu_item(label="Render...", callback=lambda: self.rendering.start())
                 dpg.add_menu_item(label="Play / Stop", shortcut="Space",
@@ -200,6 +209,7 @@ class EditorApp:
         self.mixer.sync()
         self.routing.sync()
         self.overview.sync()
+        self.lanes.sync()
         self.panel.sync()
 
     def edit(self, fn, *args) -> Any:
@@ -232,6 +242,12 @@ class EditorApp:
         self.board.clear()
         self.board.frame()
 
+    def set_param(self, nid: str, name: str, value: Any) -> None:
+        """A parameter's control moved: a ride on an armed lane while playing (heard,
+        written when playing stops), else an edit."""
+        if not self.lanes.take(nid, name, value):
+            self.edit(self.session.set_param, nid, name, value)
+
     def undo(self) -> None:
         label = self.session.undo()
         self.status(f"undid {label}" if label else "nothing to undo")
@@ -246,8 +262,8 @@ class EditorApp:
         being typed into (Ctrl+click on a drag) or dragged, or a window other than the
         main one in front (a file chooser, a dialog, the palette)."""
         active = dpg.get_active_window()                 # an id, or the window's tag
-        if active and not self.in_panel(active):
-            return True
+        if active and not self.in_panel(active) and shown(active):
+            return True                                  # (a window closed stays active)
         if any(shown(d) for d in DIALOGS):
             return True                                  # (a file chooser is never the
         #                                                  active window, even in front)
@@ -280,7 +296,7 @@ class EditorApp:
 
     def on_key(self, sender, key) -> None:
         if any(part.on_key(key) for part in (self.palette, self.goto, self.node_menu,
-                                             self.overview)):
+                                             self.overview, self.lanes)):
             return
         if self.typing():
             return
@@ -312,8 +328,12 @@ class EditorApp:
             self.palette.show()
         elif key == dpg.mvKey_M and not ctrl:
             self.mixer.toggle()
+        elif key == dpg.mvKey_A and not ctrl:
+            self.lanes.toggle()
 
     def on_right_click(self) -> None:
+        if self.lanes.on_right_click():
+            return
         node = self.board.hovered_node()
         if node is not None:
             self.node_menu.open(node)
@@ -338,6 +358,7 @@ class EditorApp:
             self.board.find_origin()
         self.board.poll_moves()
         self.panel.tick()
+        self.lanes.tick()
         self.rendering.poll()
         self.playback.tick()
         self.autosave.tick()

@@ -29,12 +29,13 @@ class Inspector:
     def __init__(self, app: EditorApp):
         self.app = app
         self.param_items: dict[tuple[str, str], Any] = {}
+        self.auto_texts: dict[tuple[str, str], int] = {}    # an automated one's summary
 
     def _param(self, nid: str, name: str) -> Param:
         return node_class(self.app.session.graph.nodes[nid].type).param_table()[name]
 
     def _set(self, nid: str, name: str, value: Any) -> None:
-        self.app.edit(self.app.session.set_param, nid, name, value)
+        self.app.set_param(nid, name, value)
 
     # ================================================================ widgets
     def draw(self, nid: str, p: ParamView, items: dict | None = None) -> None:
@@ -42,9 +43,12 @@ class Inspector:
         the inspector panel), kept in ``items`` (default: the canvas's)."""
         items = self.param_items if items is None else items
         s = p.spec
-        if p.automated:
+        if p.automated:                         # what the lane holds; the lane; clear
             with dpg.group(horizontal=True):
-                dpg.add_text(f"{p.name}: {describe_automation(p.value)}")
+                self.auto_texts[(nid, p.name)] = dpg.add_text(
+                    f"{p.name}: {describe_automation(p.value)}")
+                dpg.add_button(label="lane", user_data=(nid, p.name),
+                               callback=lambda s_, a, u: self.app.lanes.open_lane(*u))
                 dpg.add_button(label="clear", user_data=(nid, p.name),
                                callback=lambda s_, a, u: self.app.edit(
                                    self.app.session.reset_param, *u))
@@ -67,9 +71,12 @@ class Inspector:
         """The Dear PyGui widget ``s`` describes, showing ``value``."""
         common = dict(callback=callback, user_data=user_data, parent=parent)
         if s.kind == "drag_float":
-            return dpg.add_drag_float(label=label, default_value=float(value), width=width,
+            item = dpg.add_drag_float(label=label, default_value=float(value), width=width,
                                       min_value=s.min, max_value=s.max, format=s.format,
                                       speed=s.speed, clamped=True, **common)
+            if dpg.does_item_exist("lane_click"):       # Shift+click: its lane
+                dpg.bind_item_handler_registry(item, "lane_click")
+            return item
         if s.kind == "drag_int":
             return dpg.add_drag_int(label=label, default_value=int(value), width=width,
                                     min_value=int(s.min or 0), max_value=int(s.max or 10**9),
@@ -98,6 +105,9 @@ class Inspector:
         table = node_class(self.app.session.graph.nodes[nid].type).param_table()
         for p in params:
             item = items.get((nid, p.name))
+            text = self.auto_texts.get((nid, p.name))
+            if p.automated and text is not None and dpg.does_item_exist(text):
+                dpg.set_value(text, f"{p.name}: {describe_automation(p.value)}")
             if item is None or p.automated:
                 continue
             if p.spec.kind in ("items", "members"):
@@ -109,6 +119,8 @@ class Inspector:
         """A node left the canvas: drop its widgets."""
         for key in [k for k in self.param_items if k[0] == nid]:
             del self.param_items[key]
+        for key in [k for k in self.auto_texts if k[0] == nid]:
+            del self.auto_texts[key]
 
     # ================================================================== lists
     def rebuild_list(self, nid: str, p: ParamView) -> None:

@@ -41,8 +41,9 @@ class Mixer(ToggledWindow):
         with dpg.window(tag="mixer", label="Mixer", show=False, width=1320, height=450,
                         pos=(20, 400), no_collapse=True, horizontal_scrollbar=True):
             dpg.add_group(tag="mixer_strips", horizontal=True)
-        with dpg.item_handler_registry(tag="fader_reset"):
+        with dpg.item_handler_registry(tag="fader_reset"):    # and Shift+click: its lane
             dpg.add_item_double_clicked_handler(callback=lambda s, a: self.reset(a[1]))
+            dpg.add_item_clicked_handler(callback=lambda s, a: self.app.lanes.shift_click(a[1]))
 
     # ================================================================ the model
     def sync(self, force: bool = False) -> None:
@@ -128,7 +129,7 @@ class Mixer(ToggledWindow):
     def set(self, nid: str, name: str, value) -> None:
         if isinstance(value, float):
             value = float32_value(value)
-        self.app.edit(self.app.session.set_param, nid, name, value)
+        self.app.set_param(nid, name, value)
 
     def reset(self, fader) -> None:
         """A double-click on a fader: back to 0 dB (the parameter's default)."""

@@ -84,7 +84,7 @@ def plan(graph: Graph, width: float) -> tuple[dict[str, Box], list[tuple[str, st
                 cls = spec.node_class()
                 x = MARGIN + (d - band * fit) * PITCH_X
                 boxes[nid] = Box(nid, spec.type, cls.category if cls else "", x,
-                                 top + r * PITCH_Y, spec.bypass)
+                                 top + r * PITCH_Y, spec.bypass is True)
                 right = max(right, x + BOX_W)
             tall = max(tall, len(columns.get(d, [])))
         if tall:

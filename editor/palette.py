@@ -212,7 +212,7 @@ class NodeMenu:
     def open(self, nid: str) -> None:
         self.node = nid
         dpg.set_value("node_menu_title", nid)
-        bypassed = self.app.session.graph.nodes[nid].bypass
+        bypassed = self.app.session.graph.nodes[nid].bypass is True
         dpg.configure_item("node_menu_bypass", label="Bring back" if bypassed else "Bypass")
         expanded = self.app.session.graph.ui.get(nid, {}).get("expanded", False)
         dpg.configure_item("node_menu_expand", label="Compact" if expanded else "Show all")
@@ -243,7 +243,7 @@ class NodeMenu:
         """Bypass the node (its input passes through), or bring it back."""
         dpg.hide_item("node_menu")
         if self.node:
-            on = not self.app.session.graph.nodes[self.node].bypass
+            on = self.app.session.graph.nodes[self.node].bypass is not True
             self.app.edit(self.app.session.set_bypass, [self.node], on)
 
     def rename(self) -> None:

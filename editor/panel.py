@@ -68,12 +68,31 @@ class NodePanel:
             return
         spec = graph.nodes[self.node]
         dpg.set_value("node_panel_title", f"{self.node}  ({spec.type})"
-                      + ("  - bypassed" if spec.bypass else ""))
+                      + ("  - bypassed" if spec.bypass is True else
+                         "  - bypass automated" if spec.bypass else ""))
         dpg.push_container_stack("node_panel_body")
         try:
             for p in views:
                 self.app.inspector.draw(self.node, p, self.items)
             if not views:
                 dpg.add_text("all its parameters are on the node", color=(140, 140, 140))
+            self.lane_buttons(graph)
         finally:
             dpg.pop_container_stack()
+
+    def lane_buttons(self, graph) -> None:
+        """A button per automation lane the node can have (opens it)."""
+        from .lanes import automatable
+
+        names = automatable(graph, self.node)
+        if not names:
+            return
+        dpg.add_separator()
+        dpg.add_text("Lanes (automation):", color=(150, 150, 150))
+        row = None
+        for k, name in enumerate(names):
+            if k % 3 == 0:
+                row = dpg.add_group(horizontal=True)
+            dpg.add_button(label=name, parent=row, tag=f"lane_button::{self.node}::{name}",
+                           user_data=(self.node, name),
+                           callback=lambda s, a, u: self.app.lanes.open_lane(*u))

@@ -57,6 +57,7 @@ class Player:
         self.buffer_frames = buffer_frames
         self.monitor = Monitor(level_db=MONITOR_DB)
         self.engine: LiveEngine | None = None
+        self.on_stop = None                        # called with the engine as it stops
         self.device: DevicePlayer | None = None
         self.error: str | None = None
         self.starter: threading.Thread | None = None
@@ -148,6 +149,8 @@ class Player:
         if self.device is not None:
             self.device.stop()
         if self.engine is not None:
+            if self.on_stop is not None:          # what was recorded while playing
+                self.on_stop(self.engine)
             self.engine.close()
         self.engine = self.device = None
 

@@ -80,6 +80,8 @@ class Rendering:
                 self.takes.append(Take(self.label, job.report, job.plots, self.document))
                 self.show_report(job)
                 self.app.board.draw_figures(node_lines(job.report))
+                if self.app.lanes.lanes:               # the lanes' signals, as rendered
+                    self.app.lanes.measure(job.graph)
                 self.app.status(job.report.format().splitlines()[0])
             elif job.cancelled:
                 self.app.status("render cancelled; nothing was written")

@@ -247,6 +247,22 @@ class Session:
     def reset_param(self, node_id: str, name: str) -> None:
         self._edit(f"reset {node_id}.{name}", lambda: self.graph.unset(node_id, name))
 
+    def set_automation(self, node_id: str, name: str, points: list, curve: str,
+                       fixed: Any, label: str = "") -> None:
+        """A lane's points as the parameter's automation (or the node's bypass, a step
+        lane), one step; no points: the fixed value ``fixed`` (what the lane held)."""
+        from .lanes import BYPASS
+
+        def change():
+            if name == BYPASS:
+                on = {"automation": points, "curve": "step"} if points else bool(fixed)
+                self.graph.set_bypass(node_id, on)
+            elif points:
+                self.graph.set(node_id, name, {"automation": points, "curve": curve})
+            else:
+                self.graph.set(node_id, name, fixed)
+        self._edit(label or f"automation of {node_id}.{name}", change)
+
     # ---------------------------------------------- a list parameter's items
     def add_item(self, node_id: str, name: str) -> None:
         """Append the item the parameter's declaration makes new (the list editor's
@@ -353,7 +369,7 @@ class Session:
                 new = new_ids[nid]
                 self.graph.add(spec.type, id=new, **{k: v for k, v in params.items()
                                                      if not _names_nodes(cls, k)})
-                self.graph.nodes[new].bypass = spec.bypass
+                self.graph.nodes[new].bypass = copy.deepcopy(spec.bypass)
                 x, y = spots[nid]
                 self.graph.ui[new] = {"pos": [x + offset[0], y + offset[1]]}
                 made[nid] = new
@@ -446,7 +462,8 @@ def _fresh_id(taken, base: str) -> str:
 
 def palette(query: str = "") -> list[tuple[str, str, str]]:
     """(type, category, summary) of the node types whose name or summary has ``query``,
-    from the registry (never a hand-kept list); built-ins first."""
+    from the registry (never a hand-kept list); built-ins first, and first of all the
+    ones whose name is, starts with or holds what was typed."""
     from mixgraph.nodes.base import node_types
 
     q = query.lower().strip()
@@ -457,7 +474,11 @@ def palette(query: str = "") -> list[tuple[str, str, str]]:
         text = f"{name} {cls.category} {cls.summary}".lower()
         if all(word in text for word in q.split()):
             out.append((name, cls.category, cls.summary))
-    return out
+
+    def rank(entry) -> int:            # the name typed first, then names that start so
+        name = entry[0]
+        return 0 if name == q else 1 if name.startswith(q) else 2 if q in name else 3
+    return sorted(out, key=rank) if q else out
 
 
 def node_summary(type_name: str) -> str:

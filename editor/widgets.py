@@ -159,8 +159,8 @@ def describe_automation(value: dict) -> str:
         return "automated"
     lo = min(p[1] for p in points)
     hi = max(p[1] for p in points)
-    return (f"automated: {len(points)} points, {value.get('curve', 'linear')}, "
-            f"{lo:g} to {hi:g}")
+    n = len(points)
+    return f"{n} point{'s' * (n != 1)}, {value.get('curve', 'linear')}, {lo:g} to {hi:g}"
 
 
 #: what a compact node shows on the canvas (the rest is in the inspector panel):

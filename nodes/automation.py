@@ -159,6 +159,39 @@ class Automation:
         return f"Automation([{pts}], curve={self.curve!r})"
 
 
+def thin(points, tolerance: float) -> list[list[float]]:
+    """The fewest of ``points`` ([time_s, value], times not decreasing) whose straight
+    lines stay within ``tolerance`` of every point dropped (Ramer-Douglas-Peucker on
+    the value axis).  Both the kept curve and the original are straight between their
+    points, and the kept points are some of the original ones, so the largest
+    difference anywhere is at an original point: the kept curve is within
+    ``tolerance`` of the original at every time, not only at the points."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if len(pts) <= 2:
+        return pts.tolist()
+    t, v = pts[:, 0], pts[:, 1]
+    keep = np.zeros(len(pts), dtype=bool)
+    keep[[0, -1]] = True
+    spans = [(0, len(pts) - 1)]
+    while spans:
+        a, b = spans.pop()
+        if b - a < 2:
+            continue
+        inner = slice(a + 1, b)
+        dt = t[b] - t[a]
+        if dt > 0:
+            line = v[a] + (v[b] - v[a]) * (t[inner] - t[a]) / dt
+        else:                                       # a jump: the later value holds
+            line = np.full(b - a - 1, v[b])
+        miss = np.abs(v[inner] - line)
+        worst = int(np.argmax(miss))
+        if miss[worst] > tolerance:
+            k = a + 1 + worst
+            keep[k] = True
+            spans += [(a, k), (k, b)]
+    return pts[keep].tolist()
+
+
 def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 

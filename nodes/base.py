@@ -61,6 +61,9 @@ def db_to_gain(db):
     return float(np.power(10.0, np.float64(db) / 20.0))
 
 
+LEVEL_UNITS = ("dB", "dBFS", "dBTP", "LU", "LUFS")
+
+
 @dataclass(frozen=True)
 class Port:
     """A named audio connection point of a node."""
@@ -125,6 +128,16 @@ class Param:
                              f"tuple of values), got {self.used_when!r}")
         if self.automatable is None:
             object.__setattr__(self, "automatable", self.kind == "float")
+
+    def ride_tolerance(self) -> float:
+        """How far a recorded ride's written points may stray from what was played:
+        0.1 dB for a level, else a thousandth of the parameter's range (one where it
+        has none)."""
+        if self.unit in LEVEL_UNITS:
+            return 0.1
+        if self.min is not None and self.max is not None:
+            return 0.001 * (self.max - self.min)
+        return 0.001
 
     def describe_range(self) -> str:
         unit = f" {self.unit}" if self.unit else ""
@@ -464,12 +477,12 @@ class Node:
             return v.render(start, frames, self.rate)
         return v
 
-    def change(self, name: str, value: Any, at: int, ramp: int) -> None:
+    def change(self, name: str, value: Any, at: int, ramp: int) -> Automation:
         """While playing: move number parameter ``name`` to ``value``, gliding from
         what it is at song sample ``at`` to ``value`` over ``ramp`` samples, as its
-        automation would (no click).  ParameterError for a value out of range;
-        ValueError where the parameter cannot glide (not automatable, or fixed when
-        the node was prepared): the node must then be prepared again."""
+        automation would (no click); returns that glide.  ParameterError for a value
+        out of range; ValueError where the parameter cannot glide (not automatable, or
+        fixed when the node was prepared): the node must then be prepared again."""
         p = self.param_table().get(name)
         if p is None or not p.automatable:
             raise ValueError(f"{self.type_name}.{name} cannot change while playing")
@@ -479,9 +492,11 @@ class Node:
         now = self.value(name, at, 1)
         now = float(now[0]) if isinstance(now, np.ndarray) else float(now)
         rate = self.rate or 1
-        self._values[name] = Automation([(at / rate, now), ((at + ramp) / rate, value)])
+        glide = Automation([(at / rate, now), ((at + ramp) / rate, value)])
+        self._values[name] = glide
         self.__dict__.pop("_derived", None)
         self.changed(name)
+        return glide
 
     def changed(self, name: str) -> None:
         """Parameter ``name`` became automated while playing (see :meth:`change`):

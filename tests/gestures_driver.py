@@ -406,6 +406,121 @@ def views_drawn(w: Window, result: dict) -> None:
     result["routing_shot"] = screenshot(w, "routing")
 
 
+def from_scratch(w: Window, result: dict) -> None:
+    """Build a small graph with the mouse and keys only: File > New; a tone from the
+    palette; a channel and an output each from a link dragged out of a pin into empty
+    space; the output's file typed; a cycle tried and refused; the fader typed and
+    undone; Render; the report read."""
+    board = w.app.board
+    w.move(700, 850)
+    w.menu("File", "New")
+    w.frames(4)
+    w.click(*w.empty_spot(120, 200), button=3)
+    w.type("tone")
+    w.key("Return")
+    made = []
+    for after, kind in (("tone_1", "channel"), ("channel_1", "output")):
+        pin = board.pin_point(f"{after}.out")
+        w.drag(pin, w.empty_spot(pin[0] + 160, pin[1] + 40))
+        w.frames(3)
+        w.type(kind)
+        w.key("Return")
+        w.frames(3)
+        made.append(w.app.palette.pin)
+    result["pins"] = made
+    result["nodes"] = sorted(w.app.session.graph.nodes)
+    result["links"] = sorted([str(l.src), str(l.dst)] for l in w.app.session.graph.links)
+    # the output's file, typed into its field
+    field = w.app.inspector.param_items.get(("output_1", "path")) or \
+        w.app.panel.items.get(("output_1", "path"))
+    w.click_item(field)
+    w.key("ctrl+a")
+    w.type("mix.wav")
+    w.key("Return")
+    w.frames(3)
+    result["path"] = w.app.session.graph.nodes["output_1"].value("path")
+    # a cycle: a gain fed by the channel, linked back into the channel's input
+    pin = board.pin_point("channel_1.out")
+    w.drag(pin, w.empty_spot(pin[0] - 260, pin[1] + 200))      # (clear of the minimap)
+    w.type("gain")
+    w.key("Return")
+    w.frames(3)
+    w.drag(board.pin_point("gain_1.out"), board.pin_point("channel_1.in"))
+    w.frames(3)
+    result["cycle_status"] = w.app.status_text
+    result["links_after_cycle"] = len(w.app.session.graph.links)
+    # the fader typed, then undone
+    w.click_item(w.app.inspector.param_items[("channel_1", "gain_db")], ctrl=True)
+    w.key("ctrl+a")
+    w.type("-6")
+    w.key("Return")
+    result["gain_typed"] = w.app.session.graph.nodes["channel_1"].value("gain_db")
+    w.move(*w.empty_spot(700, 700))
+    w.key("ctrl+z")
+    result["gain_undone"] = w.app.session.graph.nodes["channel_1"].value("gain_db")
+    w.click_item(w.labelled("Render"))
+    wait_for_render(w)
+    result["report_shown"] = w.shown("report_window")
+    rows = dpg.get_item_children("report_window", 1) or []
+    table = next((r for r in rows if dpg.get_item_type(r) == "mvAppItemType::mvTable"), None)
+    cells = [dpg.get_item_children(r, 1) for r in dpg.get_item_children(table, 1)] \
+        if table else []
+    result["report"] = [[dpg.get_value(c) for c in row] for row in cells]
+
+
+def lane_ride(w: Window, result: dict) -> None:
+    """Automation drawn by hand: Shift+click on a channel's gain opens its lane; three
+    double-clicks add three points, each then typed exactly (time, value); the middle
+    one dragged, and the drag undone; Ctrl+S."""
+    board, lanes = w.app.board, w.app.lanes
+    field = w.app.inspector.param_items[("c", "gain_db")]
+    fx, fy = w.centre(field)
+    w.move(fx, fy)
+    w.xdotool("keydown", "shift")
+    w.click(fx, fy)
+    w.xdotool("keyup", "shift")
+    w.frames(6)
+    result["lane_shown"] = w.shown("lanes")
+    result["lanes"] = [list(l.key) for l in lanes.lanes]
+    deadline = time.monotonic() + 30
+    while lanes._measuring is not None and lanes._measuring.is_alive() \
+            and time.monotonic() < deadline:
+        w.frames(1)
+    w.frames(3)
+    result["song_s"] = lanes.song_s
+    lane = lanes.lanes[0]
+    for t, v in ((1.0, -20.0), (2.0, -6.0), (3.0, -12.0)):
+        x0, y0 = dpg.get_item_rect_min(lane.tag)
+        x = x0 + lanes.x_of(t + 0.13)
+        y = y0 + lanes.y_of(v + 1.5, *lanes.lane_state(lane)[3:5])
+        w.move(x, y)
+        w.xdotool("click", "--repeat", "2", "--delay", "60", "1")
+        w.frames(4)
+        for tag, value in (("lanes_time", t), ("lanes_value", v)):
+            w.click_item(tag)
+            w.key("ctrl+a")
+            w.type(f"{value:g}")
+            w.key("Return")
+            w.frames(3)
+    result["typed"] = lanes.lane_state(lane)[0]
+    # drag the middle point up and to the right
+    x0, y0 = dpg.get_item_rect_min(lane.tag)
+    lo, hi = lanes.lane_state(lane)[3:5]
+    px, py = x0 + lanes.x_of(2.0), y0 + lanes.y_of(-6.0, lo, hi)
+    w.drag((px, py), (px + 40, py - 15))
+    w.frames(3)
+    result["dragged"] = lanes.lane_state(lane)[0]
+    w.move(*w.empty_spot(600, 300))
+    w.key("ctrl+z")
+    w.frames(3)
+    result["undone"] = lanes.lane_state(lane)[0]
+    w.key("ctrl+s")
+    w.frames(3)
+    result["saved"] = str(w.app.session.path)
+    result["lane_shot"] = screenshot(w, "lane")
+    result["lane_rect"] = list(w.rect(lane.tag))
+
+
 def template_after_unsaved(w: Window, result: dict) -> None:
     """D1: with unsaved changes, File > New from template..., Discard: the template
     window opens."""
@@ -823,7 +938,7 @@ SCENARIOS = {f.__name__: f for f in (rename, bypass, routing_matrix, versions, c
                                      listen_after_new, typed_value_saved_exactly,
                                      labels_and_dialogs, overview, go_to,
                                      pin_to_empty_space, drop_on_link, clicks_stay_put,
-                                     ab_reports, views_drawn)}
+                                     ab_reports, views_drawn, from_scratch, lane_ride)}
 SIZES = {"overview": (1600, 1000)}
 
 

@@ -141,3 +141,71 @@ def test_a_bypassed_nodes_mute_and_solo_do_not_apply(project):
     both = project.render_read()
     expected = sine(440.0, 1.0, -6.0)[0] + sine(660.0, 1.0, -6.0)[0]
     np.testing.assert_allclose(both[0], expected[:both.shape[1]], atol=1e-6)
+
+
+# ====================================================== an automated bypass (a lane)
+SWITCHES = {"automation": [[0.0, 0.0], [0.5, 1.0], [1.2, 0.0]], "curve": "step"}
+
+
+def switch_weight(frames: int, points=SWITCHES["automation"]) -> np.ndarray:
+    """How far each sample is bypassed (0 in, 1 out), each switch a 5 ms line."""
+    from mixgraph.nodes.switching import SWITCH_S
+
+    t = np.arange(frames) / SR
+    w = np.zeros(frames)
+    ramp = round(SWITCH_S * SR) / SR
+    value = float(points[0][1])
+    w[:] = value
+    for at, v in points[1:]:
+        v = float(v)
+        if v != value:
+            inside = (t >= at) & (t < at + ramp)
+            w[inside] = value + (v - value) * (t[inside] - at) / ramp
+            w[t >= at + ramp] = v
+            value = v
+    return w
+
+
+@pytest.mark.parametrize("block", BLOCK_SIZES)
+@pytest.mark.parametrize("node", ["lim", "comp"])
+def test_an_automated_bypass_switches_between_the_node_and_the_graph_without_it(
+        project, node, block):
+    """Where the lane says 1 the render is the graph without the node, where it says
+    0 the graph with it, and each switch is a 5 ms crossfade of the two: for a node
+    with latency (the limiter) and one without (the compressor), in any block size
+    (the limiter's dry path delayed by its latency, so the two line up)."""
+    chain(project, without=node)
+    without = project.render_read(block_size=block)
+    project.graph.replace_with(Graph(sample_rate=SR).to_document())
+    chain(project)
+    with_ = project.render_read(block_size=block)
+    project.graph.replace_with(Graph(sample_rate=SR).to_document())
+    chain(project)
+    project.graph.set_bypass(node, SWITCHES)
+    got = project.render_read(block_size=block)
+    assert got.shape == with_.shape == without.shape
+    w = switch_weight(got.shape[1])
+    np.testing.assert_allclose(got, with_ * (1 - w) + without * w, atol=2e-6)
+    assert np.abs(with_ - without).max() > 0.01          # the node does something
+
+
+def test_an_automated_bypass_is_saved_checked_and_named_by_diff(project, tmp_path):
+    chain(project)
+    g = project.graph
+    before = g.copy()
+    g.set_bypass("comp", SWITCHES)
+    path = tmp_path / "switched.mgraph"
+    save(g, path)
+    again = load(path)
+    assert again.nodes["comp"].bypass == SWITCHES
+    assert diff(before, again) == ["node 'comp' bypass automated (3 points)"]
+    with pytest.raises(Exception, match="curve 'step'"):
+        g.set_bypass("comp", {"automation": [[0.0, 0.0], [1.0, 1.0]], "curve": "linear"})
+    with pytest.raises(Exception, match=r"0 \(in\) and 1 \(bypassed\)"):
+        g.set_bypass("comp", {"automation": [[0.0, 0.5]], "curve": "step"})
+    doc = again.to_document()
+    doc["nodes"][[n["id"] for n in doc["nodes"]].index("comp")]["bypass"] = \
+        {"automation": [[0.0, 2.0]], "curve": "step"}
+    (tmp_path / "bad.mgraph").write_text(__import__("json").dumps(doc))
+    with pytest.raises(ProjectFileError, match=r"'comp'\): bypass: .*0 \(in\) and 1"):
+        load(tmp_path / "bad.mgraph")

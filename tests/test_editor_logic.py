@@ -650,7 +650,7 @@ def test_automated_parameters_are_marked_automated(sess):
     marked = {p.name: p.automated for p in views}
     assert marked == {"gain_db": True, "pan": False, "mute": False, "solo": False}
     assert {p.name: p.value for p in views}["gain_db"] == AUTOMATION
-    assert describe_automation(AUTOMATION) == "automated: 2 points, linear, -60 to 0"
+    assert describe_automation(AUTOMATION) == "2 points, linear, -60 to 0"
 
 
 def test_positions_come_from_the_ui_section_and_a_grid_otherwise(tmp_path):
@@ -898,7 +898,7 @@ def test_every_parameter_gets_a_known_widget_and_values_round_trip_through_it(ty
 def test_describe_automation_says_points_curve_and_range():
     assert describe_automation({"automation": [[0, 100], [1, 6400], [2, 800]],
                                 "curve": "exponential"}) == \
-        "automated: 3 points, exponential, 100 to 6400"
+        "3 points, exponential, 100 to 6400"
     assert describe_automation({"automation": []}) == "automated"
 
 

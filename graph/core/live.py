@@ -157,6 +157,8 @@ class LiveEngine:
         self._blocks = 0                             # blocks rendered since Play
         self._glided: list[tuple] = []               # glides since the last replan began
         self._sent = self.graph.copy()               # the graph as edit() last had it
+        self._rides: dict[tuple[str, str], list] = {}  # rides being recorded (record())
+        self._rides_lock = threading.Lock()
 
     # ------------------------------------------------------------ from any thread
     @property
@@ -345,13 +347,33 @@ class LiveEngine:
             return True
         at = self._version.listener.n - step.latency_in
         try:
-            step.node.change(name, value, at, max(1, int(RAMP_S * self.sample_rate)))
+            glide = step.node.change(name, value, at, max(1, int(RAMP_S * self.sample_rate)))
         except (ValueError, TypeError):            # not a value that glides
             return False
         except MixgraphError as exc:
             self.problem = exc.message
             return True
+        ride = self._rides.get((node_id, name))
+        if ride is not None:
+            with self._rides_lock:
+                ride_append(ride, glide)
         return True
+
+    # ------------------------------------------------------------ recording rides
+    def record(self, node_id: str, name: str) -> None:
+        """Write down every change of ``node_id.name`` heard from now (a ride), as the
+        points of an automation that plays exactly what was heard (:meth:`ride`)."""
+        with self._rides_lock:
+            self._rides[(node_id, name)] = []
+
+    def ride(self, node_id: str, name: str, stop: bool = True) -> list[list[float]]:
+        """The points of the ride recorded so far ([song time s, value]; empty if the
+        control was not moved), and, with ``stop``, the end of recording it."""
+        with self._rides_lock:
+            points = self._rides.get((node_id, name), [])
+            if stop:
+                self._rides.pop((node_id, name), None)
+            return [list(p) for p in points]
 
     def _glide_again(self, version: _Version) -> bool:
         """The changes that glided while ``version`` was being planned (from a copy of
@@ -468,6 +490,16 @@ def _catch_up(listener: Listener, target, block: int, slack: int | None = None,
         listener.render(min(block, behind))
         if give_way:
             time.sleep(0)
+
+
+def ride_append(points: list, glide) -> None:
+    """A glide heard (its two points) added to a ride: a glide the new one cut short
+    ends where the new one starts, at the value it had there (the new glide's first
+    point), so the points trace what was heard."""
+    (t0, v0), (t1, v1) = zip(glide.times.tolist(), glide.values.tolist())
+    while points and points[-1][0] > t0:
+        points.pop()
+    points += [[t0, v0], [t1, v1]]
 
 
 def _stereo(x: np.ndarray) -> np.ndarray:

@@ -22,13 +22,15 @@ from typing import Any, Iterable, Iterator
 
 import mixgraph.nodes  # noqa: F401  (registers the node catalogue)
 from mixgraph.nodes.base import Sink, close_matches, find_class, node_class
+from mixgraph.nodes.switching import switch_problems
 from mixgraph.errors import GraphError, ParameterError, ProjectFileError
 
 FORMAT_NAME = "mixgraph"
 FORMAT_VERSION = 1
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,127}$")
-DEFAULT_SETTINGS = {"max_tail_s": 30.0}
-SETTINGS_RANGES = {"max_tail_s": (0.0, 3600.0)}
+DEFAULT_SETTINGS = {"max_tail_s": 30.0, "tempo_bpm": 0.0, "beats_per_bar": 4.0}
+SETTINGS_RANGES = {"max_tail_s": (0.0, 3600.0), "tempo_bpm": (0.0, 999.0),
+                   "beats_per_bar": (1.0, 32.0)}              # tempo 0: none (a grid in s)
 # a template's rule for files no slot matches (its "template" section, see binding):
 # an error unless the template says otherwise
 UNMATCHED_RULES = ("error", "catch_all", "leave_out")
@@ -79,8 +81,10 @@ class NodeSpec:
     params: dict[str, Any] = field(default_factory=dict)
     version: int = 1
     #: bypassed: the node's main input passes to its outputs unchanged, with no
-    #: latency (as if the node were not there); a bypassed source is silent
-    bypass: bool = False
+    #: latency (as if the node were not there); a bypassed source is silent.  Or a
+    #: step automation of 0 (in) and 1 (bypassed): the node comes in and goes out at
+    #: moments of the song (:mod:`mixgraph.nodes.switching`)
+    bypass: bool | dict = False
 
     def node_class(self):
         """The registered class of this node's type, or ``None`` if unknown."""
@@ -116,7 +120,8 @@ class NodeSpec:
         if self.params:
             doc["params"] = copy.deepcopy(self.params)
         if self.bypass:
-            doc["bypass"] = True
+            doc["bypass"] = copy.deepcopy(self.bypass) if isinstance(self.bypass, dict) \
+                else True
         return doc
 
 
@@ -264,14 +269,22 @@ class Graph:
         self.nodes[id] = spec
         return id
 
-    def set_bypass(self, node_id: str, on: bool = True) -> None:
-        """Bypass a node (its main input passes through) or bring it back; an output
-        cannot be bypassed (mute what feeds it, or remove it)."""
+    def set_bypass(self, node_id: str, on: bool | dict = True) -> None:
+        """Bypass a node (its main input passes through) or bring it back, or automate
+        its bypass (a step automation of 0 and 1); an output cannot be bypassed (mute
+        what feeds it, or remove it)."""
         spec = self.node(node_id)
         if on and issubclass(node_class(spec.type), Sink):
             raise GraphError(f"output '{node_id}' cannot be bypassed: it writes the "
                              "file; mute what feeds it, or remove it", node=node_id)
-        spec.bypass = bool(on)
+        if isinstance(on, dict):
+            problems = switch_problems(on)
+            if problems:
+                raise ParameterError(f"node '{node_id}': bypass: {problems[0]}",
+                                     node=node_id, param="bypass")
+            spec.bypass = copy.deepcopy(on)
+        else:
+            spec.bypass = bool(on)
 
     def set(self, node_id: str, name: str, value: Any) -> None:
         """Set a parameter (a value or an automation dict), checked at once."""
@@ -535,8 +548,12 @@ class Graph:
                 problems.append(f"{label}: 'version' must be a positive whole number")
                 continue
             bypass = raw.get("bypass", False)
-            if not isinstance(bypass, bool):
-                problems.append(f"{label}: 'bypass' must be true or false")
+            if not isinstance(bypass, (bool, dict)):
+                problems.append(f"{label}: 'bypass' must be true or false, or a step "
+                                "automation of 0 and 1")
+                continue
+            if isinstance(bypass, dict) and switch_problems(bypass):
+                problems.append(f"{label}: bypass: {switch_problems(bypass)[0]}")
                 continue
             extra = set(raw) - {"id", "type", "params", "version", "bypass"}
             if extra:

@@ -57,6 +57,7 @@ import networkx as nx
 import numpy as np
 
 from mixgraph.nodes.base import DTYPE, Context, Node, Sink, bypassed, node_class
+from mixgraph.nodes.switching import switched
 from mixgraph.nodes.delayline import DelayLine
 from mixgraph.errors import GraphError, MixgraphError
 
@@ -191,7 +192,7 @@ def solo_gate(graph: Graph) -> tuple[set[str], set[Link]]:
     muted: set[str] = set()
     soloed: set[str] = set()
     for spec in graph:
-        if spec.bypass:                       # not there: its mute and solo neither
+        if spec.bypass is True:               # not there: its mute and solo neither
             continue
         if any(spec.params.get(name, False) for name in spec.with_role("mute")):
             muted |= _controlled(graph, spec.id)
@@ -382,13 +383,17 @@ class _PlanBuilder:
     # ------------------------------------------------------------ nodes and chains
     def construct_nodes(self) -> None:
         """Each node from its parameters, in order (an output that is redirected writes
-        to its new path; a bypassed node is its pass-through stand-in)."""
+        to its new path; a bypassed node is its pass-through stand-in, one whose
+        bypass is automated switches between itself and its delayed input)."""
         for nid in self.order:
             spec = self.graph.nodes[nid]
             cls = node_class(spec.type)
             params = spec.params_writing(self.output_paths.get(nid))
             try:
-                node = bypassed(cls)() if spec.bypass else cls(**params)
+                if isinstance(spec.bypass, dict):
+                    node = switched(cls)(bypass=spec.bypass, **params)
+                else:
+                    node = bypassed(cls)() if spec.bypass else cls(**params)
             except MixgraphError as exc:
                 raise type(exc)(f"node '{nid}': {exc.message}", node=nid,
                                 param=exc.param) from None

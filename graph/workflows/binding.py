@@ -509,7 +509,7 @@ def _copy_strip(g: Graph, strip: list[str], k: int,
         spec = g.nodes[nid]
         params = stem[1] if nid == stem[0] else copy.deepcopy(spec.params)
         g.add(spec.type, id=new[nid], **params)
-        g.nodes[new[nid]].bypass = spec.bypass
+        g.nodes[new[nid]].bypass = copy.deepcopy(spec.bypass)
         pos = g.ui.get(nid, {}).get("pos")
         if pos:
             g.ui[new[nid]] = {"pos": [pos[0], pos[1] + 70 * (k - 1)]}

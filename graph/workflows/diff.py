@@ -47,7 +47,7 @@ def diff(a: Graph, b: Graph) -> list[str]:
             out.append(f"node '{new_id}' changed type from {spec.type} to {other.type}")
             continue
         if spec.bypass != other.bypass:
-            out.append(f"node '{new_id}' " + ("bypassed" if other.bypass else "back in"))
+            out.append(f"node '{new_id}' " + _bypass_change(other.bypass))
         cls = node_types().get(spec.type)
         table = {p.name: p for p in getattr(cls, "params", ())}
         files = set(spec.with_role("reads")) | set(spec.with_role("writes"))
@@ -200,3 +200,11 @@ def _show(v: Any) -> str:
     if isinstance(v, str):
         return repr(v)
     return str(v)
+
+
+def _bypass_change(now) -> str:
+    """What a node's bypass became, in words."""
+    if isinstance(now, dict):
+        n = len(now["automation"])
+        return f"bypass automated ({n} point{'s' * (n != 1)})"
+    return "bypassed" if now else "back in"

@@ -1,0 +1,623 @@
+"""Automation lanes (View > Automation lanes, or a node's lanes in the inspector): a
+parameter's automation (or a node's bypass) drawn along the song, over the node's
+signal and its level after a render, edited with the mouse and the keyboard, and
+ridden while playing.
+
+Each lane is a strip: a header (the lane's name, its curve, its record mode, a ride
+control) and a drawlist with the song's time across.  In a lane:
+
+- double-click: a point there (snapped to the grid); a click on a point selects it
+  (Shift: adds it), a drag moves the selected points (one undo step when let go); a
+  drag on empty space selects the points in its box; a right-click on a point
+  deletes it; Delete deletes the selection; Ctrl+C copies it and Ctrl+V pastes it
+  where the mouse is, in the lane under it (this one or another);
+- the point selected alone can be typed (its time and value) in the row on top;
+- record (latch or touch) and Play: moving the lane's ride control (or the mixer's
+  fader of that parameter) is heard at once and written when playing stops, thinned
+  to the fewest points that stay within 0.1 dB (or the unit's equivalent) of what
+  was heard; touch writes while the control is held, latch until Stop.
+
+The edits themselves are :mod:`.lanes` (pure) and ``Session.set_automation``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import dearpygui.dearpygui as dpg
+import numpy as np
+
+from mixgraph.nodes.automation import Automation, thin
+
+from . import lanes
+from .dialogs import ToggledWindow
+
+if TYPE_CHECKING:
+    from mixgraph.core.live import LiveEngine
+
+    from .app import EditorApp
+
+HEADER_W = 200
+LANE_H = 96
+PAD = 6
+HIT = 7                                     # pixels from a point that still hit it
+MODES = ("off", "latch", "touch")
+CURVE, POINT, SELECTED = (240, 200, 80), (240, 200, 80), (255, 255, 255)
+WAVE, LEVEL = (90, 90, 100), (90, 200, 120)
+
+
+@dataclass
+class Lane:
+    node: str
+    name: str
+    mode: str = "off"
+    selected: set[int] = field(default_factory=set)
+    draft: list | None = None               # points being dragged (not yet an edit)
+    riding: bool = False                    # the control is being moved (touch)
+    released_s: float | None = None         # where a touch ride was let go
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.node, self.name)
+
+    @property
+    def tag(self) -> str:
+        return f"lane::{self.node}::{self.name}"
+
+
+class LanesView(ToggledWindow):
+    tag = "lanes"
+
+    def __init__(self, app: EditorApp):
+        self.app = app
+        self.lanes: list[Lane] = []
+        self.grid = 0.0
+        self.clip: list = []
+        self.song_s = 10.0
+        self.signals: dict[str, dict] = {}        # node -> envelope and level (a render)
+        self.pressed: tuple | None = None         # (lane, mouse x, y, point hit or None)
+        self.box: int | None = None               # the box being drawn (a drag on empty)
+        self.playhead_s: float | None = None
+        self.engine: LiveEngine | None = None     # playing, with rides being recorded
+        self._measuring: threading.Thread | None = None
+
+    # ================================================================= window
+    def build(self) -> None:
+        with dpg.window(tag=self.tag, label="Automation lanes", show=False, no_collapse=True,
+                        width=1000, height=320):
+            with dpg.group(horizontal=True):
+                dpg.add_text("snap")
+                dpg.add_combo([g for g, _ in lanes.grids(self.app.session.graph)],
+                              tag="lanes_grid", default_value="off", width=80,
+                              callback=lambda s, v: self.set_grid(v))
+                dpg.add_text("  point:")
+                dpg.add_input_float(tag="lanes_time", label="s", width=90, step=0,
+                                    format="%.3f", on_enter=True, enabled=False,
+                                    callback=lambda: self.type_point())
+                dpg.add_input_float(tag="lanes_value", label="", width=90, step=0,
+                                    format="%.2f", on_enter=True, enabled=False,
+                                    callback=lambda: self.type_point())
+                dpg.add_text("", tag="lanes_note", color=(150, 150, 150))
+            self.app.text_inputs.update({dpg.get_alias_id("lanes_time"),
+                                         dpg.get_alias_id("lanes_value")})
+            dpg.add_child_window(tag="lanes_body", border=False)
+
+    def toggle(self) -> None:
+        if not self.shown:
+            self.place()
+        super().toggle()
+
+    def place(self) -> None:
+        """Along the bottom of the window, over the canvas."""
+        w = dpg.get_viewport_client_width() - 16
+        h = min(140 + LANE_H * 3, dpg.get_viewport_client_height() // 2)
+        dpg.configure_item(self.tag, pos=(8, dpg.get_viewport_client_height() - h - 30),
+                           width=w, height=h)
+
+    @property
+    def width(self) -> int:
+        """The drawn timeline's width in pixels."""
+        return max(200, (dpg.get_item_width(self.tag) or 1000) - HEADER_W - 40)
+
+    def open_lane(self, node: str, name: str) -> None:
+        """Show a lane (opening the window); the song length and the signal measured."""
+        if not any(l.key == (node, name) for l in self.lanes):
+            self.lanes.append(Lane(node, name))
+        if not self.shown:
+            self.place()
+            dpg.show_item(self.tag)
+        self.sync(force=True)
+        self.measure()
+
+    def close_lane(self, key: tuple[str, str]) -> None:
+        self.lanes = [l for l in self.lanes if l.key != key]
+        self.sync(force=True)
+
+    def set_grid(self, label: str) -> None:
+        self.grid = dict(lanes.grids(self.app.session.graph)).get(label, 0.0)
+
+    # ================================================================= drawing
+    def sync(self, force: bool = False) -> None:
+        """Redraw the lanes (only while the window shows)."""
+        if not dpg.does_item_exist("lanes_body") or not (force or self.shown):
+            return
+        graph = self.app.session.graph
+        self.lanes = [l for l in self.lanes if l.node in graph.nodes]
+        dpg.configure_item("lanes_grid", items=[g for g, _ in lanes.grids(graph)])
+        dpg.delete_item("lanes_body", children_only=True)
+        for lane in self.lanes:
+            self.draw_lane(lane)
+        if not self.lanes:
+            dpg.add_text("no lanes open: a node's lanes are in the inspector (Lanes:), or "
+                         "Shift+click a control", parent="lanes_body", color=(150, 150, 150))
+        self.show_point()
+
+    def lane_state(self, lane: Lane) -> tuple[list, str, float, float, float, str]:
+        """(points, curve, fixed value, lowest, highest, unit) of a lane as it is."""
+        graph = self.app.session.graph
+        value = lanes.lane_value(graph, lane.node, lane.name)
+        points, curve = lanes.points_of(value)
+        fixed = float(value) if not isinstance(value, dict) else \
+            (points[0][1] if points else 0.0)
+        if lane.name == lanes.BYPASS:
+            curve = "step"
+        lo, hi, unit = lanes.lane_range(graph, lane.node, lane.name)
+        return lane.draft if lane.draft is not None else points, curve, fixed, lo, hi, unit
+
+    def draw_lane(self, lane: Lane) -> None:
+        points, curve, fixed, lo, hi, unit = self.lane_state(lane)
+        with dpg.group(horizontal=True, parent="lanes_body"):
+            with dpg.child_window(width=HEADER_W, height=LANE_H + 8, border=True):
+                dpg.add_text(f"{lane.node}.{lane.name}" + (f" ({unit})" if unit else ""))
+                with dpg.group(horizontal=True):
+                    if lane.name != lanes.BYPASS:
+                        dpg.add_combo(("linear", "exponential", "step"), default_value=curve,
+                                      width=90, user_data=lane.key,
+                                      callback=lambda s, v, u: self.set_curve(u, v))
+                    dpg.add_button(label="x", user_data=lane.key,
+                                   callback=lambda s, a, u: self.close_lane(u))
+                with dpg.group(horizontal=True):
+                    dpg.add_text("rec")
+                    dpg.add_combo(MODES, default_value=lane.mode, width=70,
+                                  tag=f"{lane.tag}::mode", user_data=lane.key,
+                                  callback=lambda s, v, u: self.set_mode(u, v))
+                if lane.name != lanes.BYPASS:
+                    dpg.add_slider_float(tag=f"{lane.tag}::ride", width=-1, min_value=lo,
+                                         max_value=hi, format="ride %.1f",
+                                         default_value=lanes.value_at(
+                                             points, curve, fixed, self.playhead_s or 0.0),
+                                         user_data=lane.key,
+                                         callback=lambda s, v, u: self.ride(u, v))
+            with dpg.drawlist(width=self.width, height=LANE_H, tag=lane.tag):
+                self.draw_timeline(lane, points, curve, fixed, lo, hi)
+
+    def x_of(self, t: float) -> float:
+        return t / self.song_s * self.width
+
+    def t_of(self, x: float) -> float:
+        return max(0.0, x / self.width * self.song_s)
+
+    @staticmethod
+    def y_of(v: float, lo: float, hi: float) -> float:
+        frac = (min(hi, max(lo, v)) - lo) / (hi - lo) if hi > lo else 0.5
+        return PAD + (1.0 - frac) * (LANE_H - 2 * PAD)
+
+    @staticmethod
+    def v_of(y: float, lo: float, hi: float) -> float:
+        frac = 1.0 - (y - PAD) / (LANE_H - 2 * PAD)
+        return lo + min(1.0, max(0.0, frac)) * (hi - lo)
+
+    def draw_timeline(self, lane: Lane, points, curve, fixed, lo, hi) -> None:
+        w, tag = self.width, lane.tag
+        dpg.draw_rectangle((0, 0), (w, LANE_H), fill=(28, 28, 32), color=(70, 70, 70),
+                           parent=tag)
+        signal = self.signals.get(lane.node)
+        if signal is not None:                   # the node's signal and level, rendered
+            peaks, levels = signal["peak"], signal["level_db"]
+            xs = np.linspace(0, w, len(peaks), endpoint=False)
+            for x, p in zip(xs[::2], peaks[::2]):
+                half = p * (LANE_H / 2 - PAD)
+                dpg.draw_line((x, LANE_H / 2 - half), (x, LANE_H / 2 + half), color=WAVE,
+                              parent=tag)
+            level = [(x, self.y_of(v, -60.0, 0.0)) for x, v in zip(xs, levels)]
+            dpg.draw_polyline(level, color=LEVEL, parent=tag)
+        if self.grid > 0 and self.x_of(self.grid) >= 6:
+            t = 0.0
+            while t <= self.song_s:
+                x = self.x_of(t)
+                dpg.draw_line((x, 0), (x, LANE_H), color=(50, 50, 60), parent=tag)
+                t += self.grid
+        ts = np.linspace(0.0, self.song_s, max(2, w // 2))
+        values = Automation(points, curve).at_seconds(ts) if points else np.full(len(ts), fixed)
+        dpg.draw_polyline([(self.x_of(t), self.y_of(v, lo, hi)) for t, v in zip(ts, values)],
+                          color=CURVE, thickness=2, parent=tag)
+        for i, (t, v) in enumerate(points):
+            x, y = self.x_of(t), self.y_of(v, lo, hi)
+            chosen = i in lane.selected
+            dpg.draw_rectangle((x - 4, y - 4), (x + 4, y + 4), color=SELECTED if chosen
+                               else POINT, fill=SELECTED if chosen else (28, 28, 32),
+                               parent=tag)
+        dpg.draw_text((4, 2), f"{hi:g}", size=11, color=(150, 150, 150), parent=tag)
+        dpg.draw_text((4, LANE_H - 14), f"{lo:g}", size=11, color=(150, 150, 150),
+                      parent=tag)
+        dpg.draw_line((0, 0), (0, LANE_H), color=(220, 60, 60), thickness=2,
+                      tag=f"{tag}::playhead", show=self.playhead_s is not None, parent=tag)
+
+    def show_playhead(self, song_s: float | None) -> None:
+        self.playhead_s = song_s
+        for lane in self.lanes:
+            tag = f"{lane.tag}::playhead"
+            if dpg.does_item_exist(tag):
+                x = self.x_of(song_s or 0.0)
+                dpg.configure_item(tag, p1=(x, 0), p2=(x, LANE_H), show=song_s is not None)
+
+    def show_point(self) -> None:
+        """The selected point's time and value in the typing row (one point only)."""
+        one = [(l, next(iter(l.selected))) for l in self.lanes if len(l.selected) == 1]
+        ok = len(one) == 1 and sum(len(l.selected) for l in self.lanes) == 1
+        for tag in ("lanes_time", "lanes_value"):
+            dpg.configure_item(tag, enabled=ok)
+        if ok:
+            lane, i = one[0]
+            points = self.lane_state(lane)[0]
+            if i < len(points):
+                dpg.set_value("lanes_time", points[i][0])
+                dpg.set_value("lanes_value", points[i][1])
+
+    # ================================================================= edits
+    def commit(self, lane: Lane, points: list, what: str) -> None:
+        _, curve, fixed, *_ = self.lane_state(lane)
+        lane.draft = None
+        self.app.edit(self.app.session.set_automation, lane.node, lane.name, points, curve,
+                      fixed, f"{what} on {lane.node}.{lane.name}")
+        self.sync(force=True)
+
+    def set_curve(self, key, curve: str) -> None:
+        lane = self.find(key)
+        points, _, fixed, *_ = self.lane_state(lane)
+        if points:
+            self.app.edit(self.app.session.set_automation, lane.node, lane.name, points,
+                          curve, fixed, f"{curve} curve on {lane.node}.{lane.name}")
+        self.sync(force=True)
+
+    def set_mode(self, key, mode: str) -> None:
+        self.find(key).mode = mode
+
+    def type_point(self) -> None:
+        """The selected point moved to the time and value typed (the value kept in the
+        parameter's whole range)."""
+        lane = next((l for l in self.lanes if len(l.selected) == 1), None)
+        if lane is None:
+            return
+        points, *_ = self.lane_state(lane)
+        i = next(iter(lane.selected))
+        lo, hi = self.full_range(lane)
+        self.commit(lane, lanes.set_point(points, i, dpg.get_value("lanes_time"),
+                                          dpg.get_value("lanes_value"), lo, hi), "point typed")
+
+    def full_range(self, lane: Lane) -> tuple[float, float]:
+        if lane.name == lanes.BYPASS:
+            return 0.0, 1.0
+        p = self.app.session.graph.node(lane.node).node_class().param_table()[lane.name]
+        return (p.min if p.min is not None else -1e9), (p.max if p.max is not None else 1e9)
+
+    def find(self, key) -> Lane:
+        return next(l for l in self.lanes if l.key == tuple(key))
+
+    # ================================================================= mouse
+    def hovered(self) -> tuple[Lane, float, float] | None:
+        """The lane under the mouse and the mouse's place in it (pixels)."""
+        if not self.shown:
+            return None
+        mx, my = dpg.get_mouse_pos(local=False)
+        for lane in self.lanes:
+            if dpg.does_item_exist(lane.tag) and dpg.is_item_visible(lane.tag):
+                x0, y0 = dpg.get_item_rect_min(lane.tag)
+                if 0 <= mx - x0 <= self.width and 0 <= my - y0 <= LANE_H:
+                    return lane, mx - x0, my - y0
+        return None
+
+    def hit(self, lane: Lane, x: float, y: float) -> int | None:
+        points, _, _, lo, hi, _ = self.lane_state(lane)
+        best = None
+        for i, (t, v) in enumerate(points):
+            d = max(abs(self.x_of(t) - x), abs(self.y_of(v, lo, hi) - y))
+            if d <= HIT and (best is None or d < best[0]):
+                best = (d, i)
+        return None if best is None else best[1]
+
+    def tick(self) -> None:
+        """Once a frame: presses, drags and releases in the lanes; the playhead."""
+        if not self.shown:
+            return
+        down = dpg.is_mouse_button_down(dpg.mvMouseButton_Left)
+        if down and self.pressed is None and dpg.is_mouse_button_clicked(
+                dpg.mvMouseButton_Left):
+            self.press()
+        elif down and self.pressed is not None:
+            self.drag()
+        elif not down and self.pressed is not None:
+            self.release()
+        engine = self.app.playback.player.engine
+        self.show_playhead(engine.position_s if engine is not None else None)
+        self.check_touch()
+
+    def press(self) -> None:
+        found = self.hovered()
+        if found is None:
+            return
+        lane, x, y = found
+        i = self.hit(lane, x, y)
+        shift = dpg.is_key_down(dpg.mvKey_LShift) or dpg.is_key_down(dpg.mvKey_RShift)
+        if i is not None:
+            if shift:
+                lane.selected ^= {i}
+            elif i not in lane.selected:
+                self.select_only(lane, {i})
+        self.pressed = (lane, x, y, i)
+        self.box = None
+
+    def select_only(self, lane: Lane, chosen: set[int]) -> None:
+        for other in self.lanes:
+            other.selected = set()
+        lane.selected = set(chosen)
+
+    def drag(self) -> None:
+        lane, x0, y0, i = self.pressed
+        mx, my = dpg.get_mouse_pos(local=False)
+        if not dpg.does_item_exist(lane.tag):
+            return
+        rx, ry = dpg.get_item_rect_min(lane.tag)
+        x, y = mx - rx, my - ry
+        if i is None:                              # a box on empty space
+            if abs(x - x0) + abs(y - y0) > 4:
+                if self.box is not None and dpg.does_item_exist(self.box):
+                    dpg.delete_item(self.box)
+                self.box = dpg.draw_rectangle((x0, y0), (x, y), color=(200, 200, 255),
+                                              parent=lane.tag)
+            return
+        if abs(x - x0) + abs(y - y0) < 2 and lane.draft is None:
+            return
+        points = lanes.points_of(lanes.lane_value(self.app.session.graph, lane.node,
+                                                  lane.name))[0]
+        _, _, _, lo, hi, _ = self.lane_state(lane)
+        dt = (x - x0) / self.width * self.song_s
+        dv = self.v_of(y, lo, hi) - self.v_of(y0, lo, hi)
+        lane.draft = lanes.move_points(points, sorted(lane.selected), dt, dv, lo, hi, self.grid)
+        self.redraw(lane)
+
+    def release(self) -> None:
+        lane, x0, y0, i = self.pressed
+        self.pressed = None
+        if lane.draft is not None:
+            self.commit(lane, lane.draft, "move points")
+            return
+        if i is None:
+            self.select_in_box(lane, x0, y0)
+
+    def select_in_box(self, lane: Lane, x0: float, y0: float) -> None:
+        if self.box is not None and dpg.does_item_exist(self.box):
+            dpg.delete_item(self.box)
+        self.box = None
+        mx, my = dpg.get_mouse_pos(local=False)
+        rx, ry = dpg.get_item_rect_min(lane.tag)
+        x1, y1 = mx - rx, my - ry
+        shift = dpg.is_key_down(dpg.mvKey_LShift) or dpg.is_key_down(dpg.mvKey_RShift)
+        points, _, _, lo, hi, _ = self.lane_state(lane)
+        inside = {k for k, (t, v) in enumerate(points)
+                  if min(x0, x1) <= self.x_of(t) <= max(x0, x1)
+                  and min(y0, y1) <= self.y_of(v, lo, hi) <= max(y0, y1)}
+        if shift:
+            lane.selected |= inside
+        else:
+            self.select_only(lane, inside)
+        self.redraw(lane)
+
+    def on_double_click(self) -> None:
+        """A point where the lane was double-clicked (snapped to the grid)."""
+        found = self.hovered()
+        if found is None:
+            return
+        lane, x, y = found
+        if self.hit(lane, x, y) is not None:
+            return
+        points, curve, fixed, lo, hi, _ = self.lane_state(lane)
+        v = self.v_of(y, lo, hi)
+        if lane.name == lanes.BYPASS:
+            v = float(round(v))
+        new, i = lanes.add_point(points, lanes.snap(self.t_of(x), self.grid), v)
+        self.select_only(lane, {i})
+        self.commit(lane, new, "add point")
+
+    def on_right_click(self) -> bool:
+        """A right-click on a point deletes it; True if the click was in a lane."""
+        found = self.hovered()
+        if found is None:
+            return False
+        lane, x, y = found
+        i = self.hit(lane, x, y)
+        if i is not None:
+            points = self.lane_state(lane)[0]
+            lane.selected = set()
+            self.commit(lane, lanes.delete_points(points, [i]), "delete point")
+        return True
+
+    def redraw(self, lane: Lane) -> None:
+        if dpg.does_item_exist(lane.tag):
+            dpg.delete_item(lane.tag, children_only=True)
+            self.draw_timeline(lane, *self.lane_state(lane)[:5])
+        self.show_point()
+
+    # ================================================================= keys
+    def on_key(self, key) -> bool:
+        """Delete, Ctrl+C and Ctrl+V over the lanes; True if taken."""
+        if not self.shown or self.hovered() is None and dpg.get_active_window() not in (
+                dpg.get_alias_id(self.tag), self.tag):
+            return False
+        if any(dpg.is_item_active(t) for t in ("lanes_time", "lanes_value")):
+            return False
+        ctrl = dpg.is_key_down(dpg.mvKey_LControl) or dpg.is_key_down(dpg.mvKey_RControl)
+        if key == dpg.mvKey_Delete:
+            for lane in self.lanes:
+                if lane.selected:
+                    points = self.lane_state(lane)[0]
+                    chosen, lane.selected = sorted(lane.selected), set()
+                    self.commit(lane, lanes.delete_points(points, chosen), "delete points")
+            return True
+        if ctrl and key == dpg.mvKey_C:
+            lane = next((l for l in self.lanes if l.selected), None)
+            if lane is not None:
+                self.clip = lanes.copy_points(self.lane_state(lane)[0], sorted(lane.selected))
+                self.app.status(f"copied {len(self.clip)} point{'s' * (len(self.clip) != 1)}")
+            return True
+        if ctrl and key == dpg.mvKey_V:
+            found = self.hovered()
+            if found is not None and self.clip:
+                lane, x, _ = found
+                points, _, _, lo, hi, _ = self.lane_state(lane)
+                at = lanes.snap(self.t_of(x), self.grid)
+                self.commit(lane, lanes.paste_points(points, self.clip, at, lo, hi),
+                            "paste points")
+            return True
+        return False
+
+    # ================================================================= rides
+    def armed(self) -> list[Lane]:
+        return [l for l in self.lanes if l.mode != "off" and l.name != lanes.BYPASS]
+
+    def start_recording(self, engine: LiveEngine) -> None:
+        """Playing has started: record a ride on every armed lane."""
+        self.engine = engine
+        for lane in self.armed():
+            lane.riding, lane.released_s = False, None
+            engine.record(lane.node, lane.name)
+
+    def take(self, node: str, name: str, value: float) -> bool:
+        """A control of an armed lane moved while playing: heard at once, recorded
+        (not an edit of the project until playing stops); False if not armed."""
+        lane = next((l for l in self.armed() if l.key == (node, name)), None)
+        if lane is None or self.engine is None or lane.released_s is not None:
+            return False
+        lane.riding = True
+        self.engine.set_param(node, name, float(value))
+        return True
+
+    def shift_click(self, item) -> None:
+        """Shift+click on a parameter's control: its lane."""
+        shift = dpg.is_key_down(dpg.mvKey_LShift) or dpg.is_key_down(dpg.mvKey_RShift)
+        key = dpg.get_item_user_data(item) if dpg.does_item_exist(item) else None
+        if shift and isinstance(key, tuple) and len(key) == 2:
+            node, name = key
+            if name in lanes.automatable(self.app.session.graph, node):
+                self.open_lane(node, name)
+
+    def ride(self, key, value: float) -> None:
+        lane = self.find(key)
+        if not self.take(lane.node, lane.name, value):
+            self.app.status("arm the lane (rec latch or touch) and play to ride it")
+
+    def check_touch(self) -> None:
+        """Touch: a ride ends when its control is let go, and the lane plays on as it
+        was."""
+        engine = self.engine
+        if engine is None:
+            return
+        for lane in self.armed():
+            if lane.mode != "touch" or not lane.riding or lane.released_s is not None:
+                continue
+            if not any(dpg.does_item_exist(c) and dpg.is_item_active(c)
+                       for c in self.controls(lane)):
+                lane.released_s = engine.position_s
+                engine.set_param(lane.node, lane.name, lanes.lane_value(
+                    self.app.session.graph, lane.node, lane.name))
+
+    def controls(self, lane: Lane) -> list:
+        """The widgets that ride a lane: its own ride control, the mixer's fader."""
+        found = [f"{lane.tag}::ride"]
+        for key in ((lane.node, "fader"), (lane.node, lane.name)):
+            item = self.app.mixer.widgets.get(key)
+            if item is not None and lane.name == "gain_db":
+                found.append(item)
+        return found
+
+    def collect(self, engine: LiveEngine) -> None:
+        """Playing stops: each armed lane's ride, thinned, written into the lane (one
+        undoable edit per lane)."""
+        stop_s = engine.position_s
+        for lane in self.armed():
+            ride = engine.ride(lane.node, lane.name)
+            if not ride:
+                continue
+            cls = self.app.session.graph.node(lane.node).node_class()
+            tolerance = cls.param_table()[lane.name].ride_tolerance()
+            points, curve, fixed, *_ = self.lane_state(lane)
+            written = thin(ride, tolerance)
+            touch = lane.mode == "touch"
+            end = lane.released_s if touch and lane.released_s is not None else stop_s
+            merged = lanes.merge_ride(points, curve if points else "linear", fixed,
+                                      written, end, touch)
+            self.commit(lane, merged, f"ride ({len(written)} points)")
+            self.app.status(f"wrote a ride of {len(written)} points on "
+                            f"{lane.node}.{lane.name} ({len(ride)} heard)")
+        self.engine = None
+
+    # ================================================================= signal
+    def measure(self, graph=None) -> None:
+        """In the background: the song's length and each lane node's signal (peaks
+        across the lane's width, and its level in dBFS over 400 ms), as rendered."""
+        from mixgraph.core.listen import Listener
+
+        graph = (graph or self.app.session.graph).copy()
+        nodes = sorted({l.node for l in self.lanes})
+        width = self.width
+
+        def work() -> None:
+            points = []
+            for nid in nodes:
+                cls = graph.node(nid).node_class()
+                port = cls.default_output() if cls is not None else None
+                if port:
+                    points.append((nid, f"{nid}.{port}"))
+            if not points:
+                return
+            try:
+                listener = Listener(graph, [p for _, p in points])
+            except Exception:                 # a graph that cannot play: no signal yet
+                return
+            try:
+                end = listener.end
+                rate = listener.sample_rate
+                blocks = [listener.render(listener.block_size) for _ in
+                          range(-(-end // listener.block_size))]
+            finally:
+                listener.close()
+            self.song_s = max(1.0, end / rate)
+            found = {}
+            for k, (nid, _) in enumerate(points):
+                x = np.concatenate([b[k] for b in blocks], axis=1)[:, :end]
+                found[nid] = signal_shape(x, rate, width)
+            self.signals = found
+            self.app.soon(lambda: self.sync(), frames=1)
+
+        self._measuring = threading.Thread(target=work, name="mixgraph-lanes", daemon=True)
+        self._measuring.start()
+
+
+def signal_shape(x: np.ndarray, rate: int, columns: int) -> dict:
+    """A signal as a lane draws it: its peak per column (0 to 1) and its level in
+    dBFS (RMS over 400 ms windows), one value per column."""
+    mono = np.abs(x).max(axis=0) if x.size else np.zeros(1)
+    edges = np.linspace(0, len(mono), columns + 1).astype(int)
+    peaks = np.array([mono[a:b].max() if b > a else 0.0 for a, b in zip(edges, edges[1:])])
+    power = (x ** 2).mean(axis=0) if x.size else np.zeros(1)
+    window = max(1, int(0.4 * rate))
+    csum = np.concatenate([[0.0], np.cumsum(power)])
+    centres = ((edges[:-1] + edges[1:]) // 2).clip(0, len(power))
+    lo, hi = (centres - window // 2).clip(0, len(power)), \
+        (centres + window // 2).clip(0, len(power))
+    mean = (csum[hi] - csum[lo]) / np.maximum(1, hi - lo)
+    return {"peak": np.minimum(1.0, peaks),
+            "level_db": 10 * np.log10(np.maximum(mean, 1e-10))}
+
