@@ -22,6 +22,7 @@ The edits themselves are :mod:`.lanes` (pure) and ``Session.set_automation``.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -103,6 +104,9 @@ class LanesView(ToggledWindow):
             self.app.text_inputs.update({dpg.get_alias_id("lanes_time"),
                                          dpg.get_alias_id("lanes_value")})
             dpg.add_child_window(tag="lanes_body", border=False)
+        with dpg.theme(tag="armed_theme"):
+            with dpg.theme_component(dpg.mvButton):
+                dpg.add_theme_color(dpg.mvThemeCol_Button, (150, 40, 40))
 
     def toggle(self) -> None:
         if not self.shown:
@@ -178,18 +182,22 @@ class LanesView(ToggledWindow):
                                       callback=lambda s, v, u: self.set_curve(u, v))
                     dpg.add_button(label="x", user_data=lane.key,
                                    callback=lambda s, a, u: self.close_lane(u))
-                with dpg.group(horizontal=True):
-                    dpg.add_text("rec")
-                    dpg.add_combo(MODES, default_value=lane.mode, width=70,
-                                  tag=f"{lane.tag}::mode", user_data=lane.key,
-                                  callback=lambda s, v, u: self.set_mode(u, v))
-                if lane.name != lanes.BYPASS:
-                    dpg.add_slider_float(tag=f"{lane.tag}::ride", width=-1, min_value=lo,
-                                         max_value=hi, format="ride %.1f",
-                                         default_value=lanes.value_at(
-                                             points, curve, fixed, self.playhead_s or 0.0),
-                                         user_data=lane.key,
-                                         callback=lambda s, v, u: self.ride(u, v))
+                if lane.name != lanes.BYPASS:         # off -> latch -> touch -> off
+                    dpg.add_button(label=f"rec: {lane.mode}", tag=f"{lane.tag}::mode",
+                                   width=-1, user_data=lane.key,
+                                   callback=lambda s, a, u: self.next_mode(u))
+                    if lane.mode != "off":
+                        dpg.bind_item_theme(dpg.last_item(), "armed_theme")
+                if lane.name != lanes.BYPASS:         # fine: a pixel is the tolerance
+                    step = self.app.session.graph.node(lane.node).node_class() \
+                        .param_table()[lane.name].ride_tolerance()
+                    dpg.add_drag_float(tag=f"{lane.tag}::ride", width=-1, min_value=lo,
+                                       max_value=hi, clamped=True, speed=step,
+                                       format=f"ride %.{2 if step < 0.1 else 1}f",
+                                       default_value=lanes.value_at(
+                                           points, curve, fixed, self.playhead_s or 0.0),
+                                       user_data=lane.key,
+                                       callback=lambda s, v, u: self.ride(u, v))
             with dpg.drawlist(width=self.width, height=LANE_H, tag=lane.tag):
                 self.draw_timeline(lane, points, curve, fixed, lo, hi)
 
@@ -282,8 +290,14 @@ class LanesView(ToggledWindow):
                           curve, fixed, f"{curve} curve on {lane.node}.{lane.name}")
         self.sync(force=True)
 
-    def set_mode(self, key, mode: str) -> None:
-        self.find(key).mode = mode
+    def next_mode(self, key) -> None:
+        """The lane's record mode, in turn: off, latch (writes until Stop), touch
+        (writes while the control is held)."""
+        lane = self.find(key)
+        lane.mode = MODES[(MODES.index(lane.mode) + 1) % len(MODES)]
+        if lane.mode != "off" and self.engine is not None:     # armed while playing
+            self.engine.record(lane.node, lane.name)
+        self.sync(force=True)
 
     def type_point(self) -> None:
         """The selected point moved to the time and value typed (the value kept in the
@@ -574,6 +588,10 @@ class LanesView(ToggledWindow):
         width = self.width
 
         def work() -> None:
+            try:                              # below the sound's threads, on Linux
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+            except (AttributeError, OSError):
+                pass
             points = []
             for nid in nodes:
                 cls = graph.node(nid).node_class()

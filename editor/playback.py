@@ -62,6 +62,13 @@ class Playback:
         for name in ("dim", "mono", "swap", "mute"):
             dpg.add_checkbox(tag=f"monitor_{name}", label=name,
                              callback=lambda s, v, u: setattr(monitor, u, v), user_data=name)
+        dpg.add_input_int(tag="buffer", label="buffer", width=60, step=0, on_enter=True,
+                          default_value=self.player.buffer_frames,
+                          callback=lambda s, v: self.set_buffer(v))
+        self.app.text_inputs.add(dpg.get_alias_id("buffer"))
+        with dpg.tooltip("buffer"):
+            dpg.add_text("the sound card's buffer in frames (as mixgraph play --buffer): "
+                         "larger if playing underruns, from the next Play")
         dpg.add_text("", tag="readout")
         dpg.add_text("", tag="play_note", color=(160, 160, 160))
 
@@ -111,6 +118,14 @@ class Playback:
         dpg.configure_item("play", label="Stop")
         dpg.set_value("play_note", "starting...")
         self.app.board.show_meters(True)
+
+    def set_buffer(self, frames: int) -> None:
+        """The device buffer for the next Play (64 to 8192 frames)."""
+        frames = max(64, min(8192, int(frames)))
+        self.player.buffer_frames = frames
+        dpg.set_value("buffer", frames)
+        self.app.status(f"device buffer {frames} frames" +
+                        (", from the next Play" if self.player.playing else ""))
 
     def relisten(self) -> None:
         listen, compare = self.points()

@@ -517,8 +517,37 @@ def lane_ride(w: Window, result: dict) -> None:
     w.key("ctrl+s")
     w.frames(3)
     result["saved"] = str(w.app.session.path)
+    # render: the lane shows the node's level beside the ride
+    w.click_item(w.labelled("Render"))
+    wait_for_render(w)
+    dpg.hide_item("report_window")
+    deadline = time.monotonic() + 30
+    w.frames(2)
+    while (lanes._measuring.is_alive() or "c" not in lanes.signals) \
+            and time.monotonic() < deadline:
+        w.frames(1)
+    w.frames(4)
+    level = lanes.signals["c"]["level_db"]
+    result["level_at"] = {str(t): float(level[int(lanes.x_of(t))]) for t in (0.5, 2.0, 3.5)}
     result["lane_shot"] = screenshot(w, "lane")
-    result["lane_rect"] = list(w.rect(lane.tag))
+    result["lane_origin"] = list(dpg.get_item_rect_min(lane.tag))
+    result["x_at"] = {str(t): lanes.x_of(t) for t in (0.5, 2.0, 3.5)}
+    result["y_of_level"] = {str(t): lanes.y_of(v, -60.0, 0.0)
+                            for t, v in ((0.5, level[int(lanes.x_of(0.5))]),
+                                         (2.0, level[int(lanes.x_of(2.0))]),
+                                         (3.5, level[int(lanes.x_of(3.5))]))}
+    # the node's bypass as a step lane: from the inspector's Lanes, a point at 1
+    w.click(*w.node_title("c"))
+    w.frames(3)
+    w.click_item("lane_button::c::bypass")
+    w.frames(4)
+    bypass = lanes.find(("c", "bypass"))
+    x0, y0 = dpg.get_item_rect_min(bypass.tag)
+    w.move(x0 + lanes.x_of(2.5), y0 + lanes.y_of(0.9, 0.0, 1.0))
+    w.xdotool("click", "--repeat", "2", "--delay", "60", "1")
+    w.frames(4)
+    result["bypass"] = w.app.session.graph.nodes["c"].bypass
+    result["label"] = dpg.get_item_label(board.node_items["c"])
 
 
 def template_after_unsaved(w: Window, result: dict) -> None:

@@ -482,3 +482,21 @@ def test_a_ride_drawn_in_a_lane_is_saved_exactly_and_renders_as_written_by_hand(
     render(by_hand)
     written = sf.read(str(tmp_path / "hand.wav"), dtype="float32")[0]
     np.testing.assert_array_equal(drawn, written)
+    # after the render the lane reads the node's level: 8 dB up from 0.5 s (-20 dB
+    # held) to 3.5 s (-12 dB held), higher between (-6 dB at 2 s, over 400 ms windows);
+    # and it is drawn where it says
+    level = got["level_at"]
+    assert level["3.5"] - level["0.5"] == pytest.approx(8.0, abs=0.2)
+    assert level["2.0"] > level["3.5"] + 3.0
+    if shutil.which("ffmpeg"):
+        image = pixels(got["lane_shot"])
+        ox, oy = got["lane_origin"]
+        for t, y in got["y_of_level"].items():
+            x = int(ox + got["x_at"][t])
+            column = image[int(oy + y) - 3:int(oy + y) + 4, x - 1:x + 2]
+            green = (column[..., 1] > column[..., 0] + 60) & (column[..., 1] > column[..., 2] + 30)
+            assert green.any(), t
+    # the bypass lane: a point at 1 (bypassed) from 2.5 s
+    assert got["bypass"]["curve"] == "step" and len(got["bypass"]["automation"]) == 1
+    assert got["bypass"]["automation"][0][1] == 1.0
+    assert got["label"].endswith("- bypass automated")
