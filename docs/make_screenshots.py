@@ -7,8 +7,9 @@ with the meters and readouts the live engine gives 4 s into the song: rendered h
 without a sound card, the readings are the engine's own), docs/editor-mixer.png (the
 mixer view, with the same meters), docs/editor-routing.png (the routing matrix),
 docs/editor-overview.png (the overview: the whole graph legible at once),
-docs/editor-report.png (its render report) and docs/editor-ab.png (an A/B of that
-render against one with the kick 4 dB up), all at half size.
+docs/editor-report.png (its render report), docs/editor-ab.png (an A/B of that
+render against one with the kick 4 dB up) and docs/editor-lanes.png (automation
+lanes: a ride on the lead's fader, the echo brought in for a bar), all at half size.
 """
 
 from __future__ import annotations
@@ -123,6 +124,31 @@ def render_again(app, change) -> None:
     job.wait()
 
 
+def show_lanes(app) -> None:
+    """A vocal ride on the lead's fader and the echo brought in for a bar, rendered,
+    in their lanes over the nodes' signals and levels."""
+    session = app.session
+    ride = [[0.0, -5.0], [1.9, -5.0], [2.4, -2.5], [3.9, -2.5], [4.3, -6.5], [5.9, -6.0],
+            [6.6, -3.5], [8.0, -3.5]]
+    render_again(app, lambda: (
+        app.edit(session.set_automation, "lead_ch", "gain_db", ride, "linear", -5.0),
+        app.edit(session.set_automation, "echo", "bypass", [[0.0, 1.0], [4.0, 0.0],
+                                                            [6.0, 1.0]], "step", 0.0)))
+    dpg_hide("report_window")
+    app.lanes.open_lane("lead_ch", "gain_db")
+    app.lanes.open_lane("echo", "bypass")
+    app.lanes.measure()
+    app.lanes._measuring.join()
+    for _ in range(6):
+        app.frame()
+
+
+def dpg_hide(tag: str) -> None:
+    import dearpygui.dearpygui as dpg
+
+    dpg.hide_item(tag)
+
+
 def main() -> None:
     import dearpygui.dearpygui as dpg
 
@@ -171,10 +197,13 @@ def main() -> None:
     for _ in range(4):
         app.frame()
     capture(dpg, app, HERE / "editor-ab.png")
+    dpg.hide_item("compare_window")
+    show_lanes(app)
+    capture(dpg, app, HERE / "editor-lanes.png")
     dpg.destroy_context()
     for name in ("editor-mix.png", "editor-meters.png", "editor-mixer.png",
                  "editor-routing.png", "editor-overview.png", "editor-report.png",
-                 "editor-ab.png"):
+                 "editor-ab.png", "editor-lanes.png"):
         print(f"{name}: {(HERE / name).stat().st_size // 1024} KB")
 
 

@@ -42,8 +42,8 @@ def lane_range(graph: Graph, node_id: str, name: str) -> tuple[float, float, str
     p = graph.node(node_id).node_class().param_table()[name]
     lo = p.min if p.min is not None else -1.0
     hi = p.max if p.max is not None else max(1.0, lo + 1.0)
-    if p.unit == "dB" and lo < -60.0:
-        lo = max(lo, -60.0 if hi <= 24.0 else lo)      # a fader's useful travel
+    if p.unit == "dB" and lo < -48.0 and hi <= 24.0:   # a fader's useful travel
+        lo, hi = -48.0, min(hi, 12.0)
     return float(lo), float(hi), p.unit
 
 

@@ -231,6 +231,8 @@ class LanesView(ToggledWindow):
                               parent=tag)
             level = [(x, self.y_of(v, -60.0, 0.0)) for x, v in zip(xs, levels)]
             dpg.draw_polyline(level, color=LEVEL, parent=tag)
+            dpg.draw_text((w - 70, 2), "level 0 dBFS", size=11, color=LEVEL, parent=tag)
+            dpg.draw_text((w - 30, LANE_H - 14), "-60", size=11, color=LEVEL, parent=tag)
         if self.grid > 0 and self.x_of(self.grid) >= 6:
             t = 0.0
             while t <= self.song_s:

@@ -18,7 +18,10 @@ position (a :class:`~mixgraph.core.listen.Listener`), and takes edits while it p
   integrated loudness and true peak since Play;
 - **a monitor section** (``monitor``: level, dim, mono, left/right swap, mute) and a
   loudness-matched A/B of two listening points (``listen`` and ``compare``, the
-  quieter raised to the louder's integrated loudness); none of it touches a render.
+  quieter raised to the louder's integrated loudness); none of it touches a render;
+- **rides** (``record`` then ``ride``): every glide of a parameter heard since
+  ``record``, as automation points that, rendered, give exactly what was heard (a
+  glide cut short by the next ends where that one starts, at its value there).
 
 :class:`DevicePlayer` plays an engine through the sound card (sounddevice, PortAudio):
 a thread renders ahead of the device into a ring of at most ``lead_s``, the device's
