@@ -550,6 +550,53 @@ def lane_ride(w: Window, result: dict) -> None:
     result["label"] = dpg.get_item_label(board.node_items["c"])
 
 
+def lane_edits(w: Window, result: dict) -> None:
+    """Points selected with a box, copied (Ctrl+C) and pasted (Ctrl+V) into another
+    lane where the mouse is, their values kept in that lane's range; a point deleted
+    with a right-click, two with Delete; each an undo step."""
+    lanes = w.app.lanes
+    w.app.lanes.open_lane("c", "gain_db")
+    w.app.lanes.open_lane("c", "pan")
+    w.frames(4)
+    deadline = time.monotonic() + 30
+    while lanes._measuring.is_alive() and time.monotonic() < deadline:
+        w.frames(1)
+    w.frames(3)
+    gain, pan = lanes.find(("c", "gain_db")), lanes.find(("c", "pan"))
+    lo, hi = lanes.lane_state(gain)[3:5]
+    gx, gy = dpg.get_item_rect_min(gain.tag)
+    # a box around the points at 1 s and 2 s (not the one at 3 s)
+    w.drag((gx + lanes.x_of(0.8), gy + 4), (gx + lanes.x_of(2.3), gy + 90))
+    result["selected"] = sorted(gain.selected)
+    w.key("ctrl+c")
+    px, py = dpg.get_item_rect_min(pan.tag)
+    w.move(px + lanes.x_of(0.5), py + 40)
+    w.key("ctrl+v")
+    w.frames(3)
+    result["pan_points"] = lanes.lane_state(pan)[0]
+    # a right-click on the gain lane's point at 3 s deletes it
+    w.click(gx + lanes.x_of(3.0), gy + lanes.y_of(-12.0, lo, hi), button=3)
+    w.frames(3)
+    result["gain_after_right_click"] = lanes.lane_state(gain)[0]
+    # click the first pasted pan point, Shift+click the second, Delete
+    plo, phi = lanes.lane_state(pan)[3:5]
+    for (t, v), shift in zip(result["pan_points"], (False, True)):
+        if shift:
+            w.xdotool("keydown", "shift")
+        w.click(px + lanes.x_of(t), py + lanes.y_of(v, plo, phi))
+        if shift:
+            w.xdotool("keyup", "shift")
+    result["pan_selected"] = sorted(pan.selected)
+    w.key("Delete")
+    w.frames(3)
+    result["pan_after_delete"] = w.app.session.graph.nodes["c"].params.get("pan", 0.0)
+    w.move(*w.empty_spot(600, 300))
+    for _ in range(2):
+        w.key("ctrl+z")
+    result["pan_after_two_undos"] = lanes.lane_state(pan)[0]
+    result["gain_after_two_undos"] = lanes.lane_state(gain)[0]
+
+
 def template_after_unsaved(w: Window, result: dict) -> None:
     """D1: with unsaved changes, File > New from template..., Discard: the template
     window opens."""
@@ -967,7 +1014,8 @@ SCENARIOS = {f.__name__: f for f in (rename, bypass, routing_matrix, versions, c
                                      listen_after_new, typed_value_saved_exactly,
                                      labels_and_dialogs, overview, go_to,
                                      pin_to_empty_space, drop_on_link, clicks_stay_put,
-                                     ab_reports, views_drawn, from_scratch, lane_ride)}
+                                     ab_reports, views_drawn, from_scratch, lane_ride,
+                                     lane_edits)}
 SIZES = {"overview": (1600, 1000)}
 
 

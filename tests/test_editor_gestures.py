@@ -500,3 +500,28 @@ def test_a_ride_drawn_in_a_lane_is_saved_exactly_and_renders_as_written_by_hand(
     assert got["bypass"]["curve"] == "step" and len(got["bypass"]["automation"]) == 1
     assert got["bypass"]["automation"][0][1] == 1.0
     assert got["label"].endswith("- bypass automated")
+
+
+def test_lane_points_are_box_selected_copied_to_another_lane_and_deleted(tmp_path):
+    g = Graph(sample_rate=48000, base_dir=tmp_path)
+    g.add("tone", id="t", duration_s=4.0)
+    g.add("channel", id="c", gain_db={"automation": [[1.0, -20.0], [2.0, 6.0],
+                                                     [3.0, -12.0]], "curve": "linear"})
+    g.add("output", id="o", path="out.wav")
+    g.connect("t", "c")
+    g.connect("c", "o")
+    for nid, pos in (("t", (40, 120)), ("c", (320, 120)), ("o", (620, 120))):
+        g.ui[nid] = {"pos": list(pos)}
+    project = tmp_path / "lanes.mgraph"
+    save(g, project)
+    got = drive("lane_edits", project, tmp_path)
+    assert got["selected"] == [0, 1]
+    # pasted at 0.5 s (its first point there), the gains -20 and +6 kept in -1 .. 1
+    assert got["pan_points"][0][1] == -1.0 and got["pan_points"][1][1] == 1.0
+    assert got["pan_points"][1][0] - got["pan_points"][0][0] == pytest.approx(1.0)
+    assert abs(got["pan_points"][0][0] - 0.5) < 0.1
+    assert got["gain_after_right_click"] == [[1.0, -20.0], [2.0, 6.0]]
+    assert got["pan_selected"] == [0, 1]
+    assert got["pan_after_delete"] == -1.0                     # no points: the value held
+    assert got["pan_after_two_undos"] == got["pan_points"]      # the delete undone ...
+    assert got["gain_after_two_undos"] == [[1.0, -20.0], [2.0, 6.0], [3.0, -12.0]]
