@@ -138,7 +138,8 @@ def show_lanes(app) -> None:
     app.lanes.open_lane("lead_ch", "gain_db")
     app.lanes.open_lane("echo", "bypass")
     app.lanes.measure()
-    app.lanes._measuring.join()
+    while app.lanes.busy:
+        app.frame()
     for _ in range(6):
         app.frame()
 

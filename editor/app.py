@@ -240,6 +240,8 @@ class EditorApp:
         session.listeners.append(lambda what: self.sync())
         self.board.offset = (0.0, 0.0)
         self.board.clear()
+        self.lanes.reset()
+        self.rendering.takes = []
         self.board.frame()
 
     def set_param(self, nid: str, name: str, value: Any) -> None:
@@ -368,12 +370,21 @@ class EditorApp:
         its refresh, e.g. a virtual one, the window would otherwise take a whole core
         from the sound)."""
         start = time.monotonic()
-        dpg.run_callbacks(dpg.get_callback_queue())
+        self.run_callbacks()
         self.tick()
         dpg.render_dearpygui_frame()
         rest = 1.0 / FRAME_HZ - (time.monotonic() - start)
         if rest > 0:
             time.sleep(rest)
+
+    def run_callbacks(self) -> None:
+        """The widgets' callbacks queued since the last frame, each on its own: one
+        that fails (a bug) says so in the status bar and the others still run."""
+        for job in dpg.get_callback_queue() or []:
+            try:
+                dpg.run_callbacks([job])
+            except Exception as exc:                   # pragma: no cover - a bug
+                self.status(f"internal error: {type(exc).__name__}: {exc}", error=True)
 
     def run(self) -> None:
         dpg.setup_dearpygui()

@@ -338,6 +338,9 @@ class Board:
     def drop_on_link(self, nid: str, pos: tuple[float, float]) -> bool:
         """A node with no links dropped onto a link goes into it (src -> node -> dst,
         one step); False if it was not dropped on one, or cannot go in."""
+        cls = self.app.session.graph.nodes[nid].node_class()
+        if cls is None or cls.default_input() is None or cls.default_output() is None:
+            return False                                 # (a source, an output)
         if any(nid in (k[0].split(".")[0], k[1].split(".")[0]) for k in self.link_items):
             return False
         (x0, y0), (x1, y1) = (dpg.get_item_rect_min(self.node_items[nid]),

@@ -38,18 +38,17 @@ class NodeView:
     problem: str | None = None
     known: bool = True
     bypass: bool = False           # bypassed all the time
-    switched: bool = False         # its bypass automated
+    bypass_words: str = ""         # "bypassed", "bypass automated" or ""
     more: int = 0                  # parameters not on the node (in the inspector panel)
 
     @property
     def label(self) -> str:
         name = f"{self.id}  ({self.type})" if self.id != self.type else self.id
-        return f"{name}  - bypassed" if self.bypass else \
-            f"{name}  - bypass automated" if self.switched else name
+        return f"{name}  - {self.bypass_words}" if self.bypass_words else name
 
     def shape(self) -> tuple:
         """What needs a node to be drawn again (pins, widget kinds or bypass changed)."""
-        return (self.type, self.inputs, self.outputs, self.bypass, self.switched, self.more,
+        return (self.type, self.inputs, self.outputs, self.bypass_words, self.more,
                 tuple((p.name, p.spec.kind, p.automated) for p in self.params))
 
 
@@ -75,8 +74,7 @@ def views(graph: Graph, problems: dict | None = None) -> tuple[dict[str, NodeVie
         params = every if expanded else [p for p in every if p.name in keys]
         out[spec.id] = NodeView(spec.id, spec.type, cls.input_names(), cls.output_names(),
                                 (float(pos[0]), float(pos[1])), params, problem,
-                                bypass=spec.bypass is True,
-                                switched=isinstance(spec.bypass, dict),
+                                bypass=spec.bypassed, bypass_words=spec.bypass_words,
                                 more=len(every) - len(params))
     links = {(str(l.src), str(l.dst)) for l in graph.links}
     return out, links

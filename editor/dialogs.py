@@ -53,7 +53,9 @@ class Dialogs:
 
     # ------------------------------------------------------ unsaved changes
     def guard(self, action: Callable[[], None]) -> None:
-        """Run an action that leaves this project, asking about unsaved changes first."""
+        """Run an action that leaves this project, asking about unsaved changes first
+        (playing stops first: a ride being recorded becomes one of the changes)."""
+        self.app.playback.stop()
         session = self.app.session
         if not session.dirty:
             action()

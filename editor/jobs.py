@@ -71,9 +71,9 @@ def redirect_outputs(graph: Graph, folder: Path) -> Graph:
     """The graph with every output writing into ``folder`` (a version rendered for an
     A/B must not write over the project's own renders)."""
     for spec in list(graph):
-        if spec.type == "output":
-            name = Path(str(spec.value("path"))).name
-            graph.set(spec.id, "path", str(Path(folder) / f"{spec.id}_{name}"))
+        for param in spec.with_role("writes"):
+            name = Path(str(spec.value(param))).name
+            graph.set(spec.id, param, str(Path(folder) / f"{spec.id}_{name}"))
     return graph
 
 

@@ -13,8 +13,10 @@ from typing import Any
 
 from mixgraph import Graph
 from mixgraph.nodes.automation import Automation
+from mixgraph.nodes.base import Sink
 
 BYPASS = "bypass"                    # the lane of a node's bypass (a step lane, 0 or 1)
+RIDE_GLIDE_S = 0.010                 # a ride ends by gliding back over this (as live)
 SECOND_GRIDS = (0.05, 0.1, 0.25, 0.5, 1.0)
 
 
@@ -31,19 +33,27 @@ def lane_value(graph: Graph, node_id: str, name: str) -> Any:
     default if unset), or the node's bypass (as 0 or 1, or its step automation)."""
     spec = graph.node(node_id)
     if name == BYPASS:
-        return spec.bypass if isinstance(spec.bypass, dict) else float(bool(spec.bypass))
+        return spec.bypass if spec.switched else float(spec.bypassed)
     return spec.value(name)
 
 
 def lane_range(graph: Graph, node_id: str, name: str) -> tuple[float, float, str]:
-    """(lowest, highest, unit) the lane's values may take."""
+    """(lowest, highest, unit) of what a lane draws: the parameter's range, a fader's
+    from -48 to +12 dB (its useful travel)."""
+    lo, hi, unit = value_range(graph, node_id, name)
+    if unit == "dB" and lo < -48.0 and hi <= 24.0:
+        lo, hi = -48.0, min(hi, 12.0)
+    return lo, hi, unit
+
+
+def value_range(graph: Graph, node_id: str, name: str) -> tuple[float, float, str]:
+    """(lowest, highest, unit) a lane's values may take: the parameter's range (a
+    bypass lane's 0 and 1; a side without a bound, a unit either way)."""
     if name == BYPASS:
         return 0.0, 1.0, ""
     p = graph.node(node_id).node_class().param_table()[name]
     lo = p.min if p.min is not None else -1.0
     hi = p.max if p.max is not None else max(1.0, lo + 1.0)
-    if p.unit == "dB" and lo < -48.0 and hi <= 24.0:   # a fader's useful travel
-        lo, hi = -48.0, min(hi, 12.0)
     return float(lo), float(hi), p.unit
 
 
@@ -56,7 +66,7 @@ def automatable(graph: Graph, node_id: str) -> list[str]:
         return []
     names = [p.name for p in cls.params if p.automatable
              and not (p.template_only and graph.kind != "template")]
-    return names + ([BYPASS] if spec.type != "output" else [])
+    return names + ([] if issubclass(cls, Sink) else [BYPASS])
 
 
 def value_at(points: list, curve: str, fixed: float, t: float) -> float:
@@ -91,6 +101,11 @@ def clamp(v: float, lo: float, hi: float) -> float:
 
 
 # ------------------------------------------------------------------ edits
+def on_off(points: list) -> list:
+    """A bypass lane's points: each value 0 or 1 (the nearer)."""
+    return [[t, 1.0 if v >= 0.5 else 0.0] for t, v in points]
+
+
 def add_point(points: list, t: float, v: float) -> tuple[list, int]:
     """A point added in time order (after any at the same time); its index."""
     out = [list(p) for p in points]
@@ -119,8 +134,11 @@ def move_points(points: list, chosen: list[int], dt: float, dv: float,
 
 
 def set_point(points: list, index: int, t: float, v: float, lo: float, hi: float) -> list:
-    """A point given a typed time and value (kept between its neighbours and in range)."""
+    """A point given a typed time and value (kept between its neighbours and in range;
+    no point at ``index``: the points as they are)."""
     out = [list(p) for p in points]
+    if not 0 <= index < len(out):
+        return out
     before = out[index - 1][0] if index > 0 else 0.0
     after = out[index + 1][0] if index + 1 < len(out) else float("inf")
     out[index] = [clamp(float(t), before, after), clamp(float(v), lo, hi)]
@@ -153,18 +171,20 @@ def paste_points(points: list, clip: list, at: float, lo: float, hi: float) -> l
 
 
 def merge_ride(points: list, curve: str, fixed: float, ride: list, end: float,
-               touch: bool) -> list:
+               touch: bool, glide: float = RIDE_GLIDE_S) -> list:
     """A recorded ride written into a lane: the lane's points from the ride's first
     to ``end`` give way to the ride, its last value holding to ``end``.  In touch
-    mode ``end`` is where the control was let go, and the lane then goes back to what
-    it was (its automation, or its fixed value); in latch mode ``end`` is Stop, and
-    only automation after it goes on (a fixed value stays as the ride left it)."""
+    mode ``end`` is where the control was let go, and the lane then glides back
+    (over ``glide`` seconds, no click) to what it was (its automation, or its fixed
+    value); in latch mode ``end`` is Stop, and only automation after it goes on (a
+    fixed value stays as the ride left it)."""
     if not ride:
         return [list(p) for p in points]
     start = ride[0][0]
     end = max(end, ride[-1][0])
+    back = end + glide
     before = [list(p) for p in points if p[0] < start]
-    after = [list(p) for p in points if p[0] > end]
+    after = [list(p) for p in points if p[0] > back]
     held = [[end, ride[-1][1]]] if end > ride[-1][0] else []
-    resume = [[end, value_at(points, curve, fixed, end)]] if touch or after else []
+    resume = [[back, value_at(points, curve, fixed, back)]] if touch or after else []
     return before + [list(p) for p in ride] + held + resume + after

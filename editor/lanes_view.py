@@ -58,6 +58,7 @@ class Lane:
     draft: list | None = None               # points being dragged (not yet an edit)
     riding: bool = False                    # the control is being moved (touch)
     released_s: float | None = None         # where a touch ride was let go
+    known: list | None = None               # the points the selection refers to
 
     @property
     def key(self) -> tuple[str, str]:
@@ -82,7 +83,9 @@ class LanesView(ToggledWindow):
         self.box: int | None = None               # the box being drawn (a drag on empty)
         self.playhead_s: float | None = None
         self.engine: LiveEngine | None = None     # playing, with rides being recorded
-        self._measuring: threading.Thread | None = None
+        self.measuring: threading.Thread | None = None
+        self._asked = 0                           # the newest measure() asked for
+        self._measured: tuple | None = None       # (asked, song s, signals), to take
 
     # ================================================================= window
     def build(self) -> None:
@@ -139,16 +142,30 @@ class LanesView(ToggledWindow):
         self.lanes = [l for l in self.lanes if l.key != key]
         self.sync(force=True)
 
+    def reset(self) -> None:
+        """Another project: no lanes, signals or clip of the last one."""
+        self.lanes, self.signals, self.clip, self.engine = [], {}, [], None
+        self._asked += 1                          # a measure under way is of the last one
+        self.song_s = 10.0
+        self.sync(force=True)
+
     def set_grid(self, label: str) -> None:
         self.grid = dict(lanes.grids(self.app.session.graph)).get(label, 0.0)
 
     # ================================================================= drawing
     def sync(self, force: bool = False) -> None:
-        """Redraw the lanes (only while the window shows)."""
+        """Redraw the lanes (only while the window shows); lanes of nodes gone (or no
+        longer of a kind that has them) closed; a selection the points changed under
+        dropped."""
+        graph = self.app.session.graph
+        self.lanes = [l for l in self.lanes if l.node in graph.nodes
+                      and l.name in lanes.automatable(graph, l.node)]
+        for lane in self.lanes:
+            now = lanes.points_of(lanes.lane_value(graph, lane.node, lane.name))[0]
+            if lane.known != now:
+                lane.selected, lane.known = set(), now
         if not dpg.does_item_exist("lanes_body") or not (force or self.shown):
             return
-        graph = self.app.session.graph
-        self.lanes = [l for l in self.lanes if l.node in graph.nodes]
         dpg.configure_item("lanes_grid", items=[g for g, _ in lanes.grids(graph)])
         dpg.delete_item("lanes_body", children_only=True)
         for lane in self.lanes:
@@ -277,25 +294,49 @@ class LanesView(ToggledWindow):
                 dpg.set_value("lanes_value", points[i][1])
 
     # ================================================================= edits
-    def commit(self, lane: Lane, points: list, what: str) -> None:
-        _, curve, fixed, *_ = self.lane_state(lane)
+    def commit(self, lane: Lane, points: list, what: str, curve: str | None = None) -> bool:
+        """The lane's new points as one edit (a bypass lane's each 0 or 1); the
+        selection stays with them.  False if the project refused it."""
+        _, old_curve, fixed, *_ = self.lane_state(lane)
         lane.draft = None
-        self.app.edit(self.app.session.set_automation, lane.node, lane.name, points, curve,
-                      fixed, f"{what} on {lane.node}.{lane.name}")
+        if lane.name == lanes.BYPASS:
+            points = lanes.on_off(points)
+        session = self.app.session
+        before, known = len(session.undo_stack), lane.known
+        lane.known = [list(p) for p in points]       # (the edit redraws the lanes)
+        self.app.edit(session.set_automation, lane.node, lane.name, points,
+                      curve or old_curve, fixed, f"{what} on {lane.node}.{lane.name}")
+        done = len(session.undo_stack) != before
+        if not done:
+            lane.known = known
         self.sync(force=True)
+        return done
+
+    def edit_range(self, lane: Lane) -> tuple[float, float]:
+        """The lowest and highest value an edit may give the lane (the parameter's
+        own range, wider than what a fader lane draws)."""
+        lo, hi, _ = lanes.value_range(self.app.session.graph, lane.node, lane.name)
+        return lo, hi
 
     def set_curve(self, key, curve: str) -> None:
         lane = self.find(key)
-        points, _, fixed, *_ = self.lane_state(lane)
+        points = self.lane_state(lane)[0]
         if points:
-            self.app.edit(self.app.session.set_automation, lane.node, lane.name, points,
-                          curve, fixed, f"{curve} curve on {lane.node}.{lane.name}")
-        self.sync(force=True)
+            self.commit(lane, points, f"{curve} curve", curve=curve)
+        else:
+            self.sync(force=True)
 
     def next_mode(self, key) -> None:
         """The lane's record mode, in turn: off, latch (writes until Stop), touch
-        (writes while the control is held)."""
+        (writes while the control is held).  A ride is written as straight lines, so
+        only a linear lane (or one with no points yet) records."""
         lane = self.find(key)
+        points, curve, *_ = self.lane_state(lane)
+        if lane.mode == "off" and points and curve != "linear":
+            self.app.status(f"{lane.node}.{lane.name} is a {curve} lane: a ride is written "
+                            "as straight lines, so make the lane linear to record on it",
+                            error=True)
+            return
         lane.mode = MODES[(MODES.index(lane.mode) + 1) % len(MODES)]
         if lane.mode != "off" and self.engine is not None:     # armed while playing
             self.engine.record(lane.node, lane.name)
@@ -309,15 +350,9 @@ class LanesView(ToggledWindow):
             return
         points, *_ = self.lane_state(lane)
         i = next(iter(lane.selected))
-        lo, hi = self.full_range(lane)
         self.commit(lane, lanes.set_point(points, i, dpg.get_value("lanes_time"),
-                                          dpg.get_value("lanes_value"), lo, hi), "point typed")
-
-    def full_range(self, lane: Lane) -> tuple[float, float]:
-        if lane.name == lanes.BYPASS:
-            return 0.0, 1.0
-        p = self.app.session.graph.node(lane.node).node_class().param_table()[lane.name]
-        return (p.min if p.min is not None else -1e9), (p.max if p.max is not None else 1e9)
+                                          dpg.get_value("lanes_value"),
+                                          *self.edit_range(lane)), "point typed")
 
     def find(self, key) -> Lane:
         return next(l for l in self.lanes if l.key == tuple(key))
@@ -345,7 +380,10 @@ class LanesView(ToggledWindow):
         return None if best is None else best[1]
 
     def tick(self) -> None:
-        """Once a frame: presses, drags and releases in the lanes; the playhead."""
+        """Once a frame: presses, drags and releases in the lanes; the playhead; a
+        measure finished."""
+        if self._measured is not None:
+            self.take_measured()
         if not self.shown:
             return
         down = dpg.is_mouse_button_down(dpg.mvMouseButton_Left)
@@ -401,7 +439,8 @@ class LanesView(ToggledWindow):
         _, _, _, lo, hi, _ = self.lane_state(lane)
         dt = (x - x0) / self.width * self.song_s
         dv = self.v_of(y, lo, hi) - self.v_of(y0, lo, hi)
-        lane.draft = lanes.move_points(points, sorted(lane.selected), dt, dv, lo, hi, self.grid)
+        lane.draft = lanes.move_points(points, sorted(lane.selected), dt, dv,
+                                       *self.edit_range(lane), self.grid)
         self.redraw(lane)
 
     def release(self) -> None:
@@ -475,27 +514,25 @@ class LanesView(ToggledWindow):
         if any(dpg.is_item_active(t) for t in ("lanes_time", "lanes_value")):
             return False
         ctrl = dpg.is_key_down(dpg.mvKey_LControl) or dpg.is_key_down(dpg.mvKey_RControl)
-        if key == dpg.mvKey_Delete:
-            for lane in self.lanes:
-                if lane.selected:
-                    points = self.lane_state(lane)[0]
-                    chosen, lane.selected = sorted(lane.selected), set()
-                    self.commit(lane, lanes.delete_points(points, chosen), "delete points")
+        chosen = [l for l in self.lanes if l.selected]
+        if key == dpg.mvKey_Delete and chosen:
+            for lane in chosen:
+                points = self.lane_state(lane)[0]
+                picked, lane.selected = sorted(lane.selected), set()
+                self.commit(lane, lanes.delete_points(points, picked), "delete points")
             return True
-        if ctrl and key == dpg.mvKey_C:
-            lane = next((l for l in self.lanes if l.selected), None)
-            if lane is not None:
-                self.clip = lanes.copy_points(self.lane_state(lane)[0], sorted(lane.selected))
-                self.app.status(f"copied {len(self.clip)} point{'s' * (len(self.clip) != 1)}")
+        if ctrl and key == dpg.mvKey_C and chosen:
+            lane = chosen[0]
+            self.clip = lanes.copy_points(self.lane_state(lane)[0], sorted(lane.selected))
+            self.app.status(f"copied {len(self.clip)} point{'s' * (len(self.clip) != 1)}")
             return True
-        if ctrl and key == dpg.mvKey_V:
-            found = self.hovered()
-            if found is not None and self.clip:
-                lane, x, _ = found
-                points, _, _, lo, hi, _ = self.lane_state(lane)
-                at = lanes.snap(self.t_of(x), self.grid)
-                self.commit(lane, lanes.paste_points(points, self.clip, at, lo, hi),
-                            "paste points")
+        found = self.hovered()
+        if ctrl and key == dpg.mvKey_V and found is not None and self.clip:
+            lane, x, _ = found
+            points = self.lane_state(lane)[0]
+            at = lanes.snap(self.t_of(x), self.grid)
+            self.commit(lane, lanes.paste_points(points, self.clip, at, *self.edit_range(lane)),
+                        "paste points")
             return True
         return False
 
@@ -550,13 +587,15 @@ class LanesView(ToggledWindow):
                     self.app.session.graph, lane.node, lane.name))
 
     def controls(self, lane: Lane) -> list:
-        """The widgets that ride a lane: its own ride control, the mixer's fader."""
-        found = [f"{lane.tag}::ride"]
-        for key in ((lane.node, "fader"), (lane.node, lane.name)):
-            item = self.app.mixer.widgets.get(key)
-            if item is not None and lane.name == "gain_db":
-                found.append(item)
-        return found
+        """The widgets that ride a lane: its own ride control, and the parameter's
+        widgets on its node, in the inspector and in the mixer (and there, a gain's
+        fader)."""
+        app, key = self.app, lane.key
+        found = [f"{lane.tag}::ride", app.inspector.param_items.get(key),
+                 app.panel.items.get(key), app.mixer.widgets.get(key)]
+        if lane.name == "gain_db":
+            found.append(app.mixer.widgets.get((lane.node, "fader")))
+        return [item for item in found if item is not None]
 
     def collect(self, engine: LiveEngine) -> None:
         """Playing stops: each armed lane's ride, thinned, written into the lane (one
@@ -572,72 +611,111 @@ class LanesView(ToggledWindow):
             written = thin(ride, tolerance)
             touch = lane.mode == "touch"
             end = lane.released_s if touch and lane.released_s is not None else stop_s
-            merged = lanes.merge_ride(points, curve if points else "linear", fixed,
-                                      written, end, touch)
-            self.commit(lane, merged, f"ride ({len(written)} points)")
-            self.app.status(f"wrote a ride of {len(written)} points on "
-                            f"{lane.node}.{lane.name} ({len(ride)} heard)")
+            merged = lanes.merge_ride(points, curve, fixed, written, end, touch)
+            if self.commit(lane, merged, f"ride ({len(written)} points)", curve="linear"):
+                self.app.status(f"wrote a ride of {len(written)} points on "
+                                f"{lane.node}.{lane.name} ({len(ride)} heard)")
         self.engine = None
 
     # ================================================================= signal
     def measure(self, graph=None) -> None:
         """In the background: the song's length and each lane node's signal (peaks
-        across the lane's width, and its level in dBFS over 400 ms), as rendered."""
-        from mixgraph.core.listen import Listener
-
+        across the lane's width, and its level in dBFS over 400 ms), as rendered; the
+        newest asked for is the one taken (by :meth:`take_measured`, on the window's
+        thread)."""
         graph = (graph or self.app.session.graph).copy()
         nodes = sorted({l.node for l in self.lanes})
-        width = self.width
+        self._asked += 1
+        asked, width = self._asked, self.width
 
         def work() -> None:
             try:                              # below the sound's threads, on Linux
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
             except (AttributeError, OSError):
                 pass
-            points = []
-            for nid in nodes:
-                cls = graph.node(nid).node_class()
-                port = cls.default_output() if cls is not None else None
-                if port:
-                    points.append((nid, f"{nid}.{port}"))
-            if not points:
-                return
-            try:
-                listener = Listener(graph, [p for _, p in points])
-            except Exception:                 # a graph that cannot play: no signal yet
-                return
-            try:
-                end = listener.end
-                rate = listener.sample_rate
-                blocks = [listener.render(listener.block_size) for _ in
-                          range(-(-end // listener.block_size))]
-            finally:
-                listener.close()
-            self.song_s = max(1.0, end / rate)
-            found = {}
-            for k, (nid, _) in enumerate(points):
-                x = np.concatenate([b[k] for b in blocks], axis=1)[:, :end]
-                found[nid] = signal_shape(x, rate, width)
-            self.signals = found
-            self.app.soon(lambda: self.sync(), frames=1)
+            found = measure_signals(graph, nodes, width)
+            if found is not None:
+                self._measured = (asked, *found)
 
-        self._measuring = threading.Thread(target=work, name="mixgraph-lanes", daemon=True)
-        self._measuring.start()
+        self.measuring = threading.Thread(target=work, name="mixgraph-lanes", daemon=True)
+        self.measuring.start()
+
+    @property
+    def busy(self) -> bool:
+        """Measuring, or a measure found not yet drawn."""
+        return (self.measuring is not None and self.measuring.is_alive()) \
+            or self._measured is not None
+
+    def take_measured(self) -> None:
+        """What the newest measure found, drawn (an older one's is left)."""
+        measured, self._measured = self._measured, None
+        if measured is not None and measured[0] == self._asked:
+            self.song_s, self.signals = measured[1], measured[2]
+            self.sync()
 
 
-def signal_shape(x: np.ndarray, rate: int, columns: int) -> dict:
-    """A signal as a lane draws it: its peak per column (0 to 1) and its level in
-    dBFS (RMS over 400 ms windows), one value per column."""
-    mono = np.abs(x).max(axis=0) if x.size else np.zeros(1)
-    edges = np.linspace(0, len(mono), columns + 1).astype(int)
-    peaks = np.array([mono[a:b].max() if b > a else 0.0 for a, b in zip(edges, edges[1:])])
-    power = (x ** 2).mean(axis=0) if x.size else np.zeros(1)
-    window = max(1, int(0.4 * rate))
-    csum = np.concatenate([[0.0], np.cumsum(power)])
-    centres = ((edges[:-1] + edges[1:]) // 2).clip(0, len(power))
-    lo, hi = (centres - window // 2).clip(0, len(power)), \
-        (centres + window // 2).clip(0, len(power))
-    mean = (csum[hi] - csum[lo]) / np.maximum(1, hi - lo)
-    return {"peak": np.minimum(1.0, peaks),
-            "level_db": 10 * np.log10(np.maximum(mean, 1e-10))}
+def measure_signals(graph, nodes: list[str], columns: int) -> tuple[float, dict] | None:
+    """(the song's length in s, each node's :func:`signal_shape`), rendered a block at
+    a time; None where the graph cannot play."""
+    from mixgraph.core.listen import Listener
 
+    points = []
+    for nid in nodes:
+        cls = graph.node(nid).node_class()
+        port = cls.default_output() if cls is not None else None
+        if port:
+            points.append((nid, f"{nid}.{port}"))
+    if not points:
+        return None
+    try:
+        listener = Listener(graph, [p for _, p in points])
+    except Exception:                         # a graph that cannot play: no signal yet
+        return None
+    try:
+        end, rate = listener.end, listener.sample_rate
+        shapes = [SignalShape(end, rate, columns) for _ in points]
+        for _ in range(-(-end // listener.block_size)):
+            for shape, block in zip(shapes, listener.render(listener.block_size)):
+                shape.add(block)
+    finally:
+        listener.close()
+    return max(1.0, end / rate), {nid: shape.result() for (nid, _), shape in zip(points, shapes)}
+
+
+class SignalShape:
+    """A signal as a lane draws it, gathered block by block: its peak per column (0
+    to 1) and its level in dBFS (RMS over 400 ms around each column's middle)."""
+
+    def __init__(self, frames: int, rate: int, columns: int):
+        self.frames = max(1, frames)
+        self.columns = columns
+        self.edges = np.linspace(0, self.frames, columns + 1).astype(int)
+        self.peaks = np.zeros(columns)
+        self.hop = max(1, rate // 100)                 # power kept per 10 ms
+        self.power: list[float] = []
+        self.window = max(1, int(0.4 * rate) // self.hop)
+        self.done = 0
+        self._rest = np.zeros(0)
+
+    def add(self, block: np.ndarray) -> None:
+        n = min(block.shape[1], self.frames - self.done)
+        if n <= 0:
+            return
+        x = block[:, :n]
+        col = np.searchsorted(self.edges, self.done + np.arange(n), side="right") - 1
+        np.maximum.at(self.peaks, np.clip(col, 0, self.columns - 1), np.abs(x).max(axis=0))
+        power = np.concatenate([self._rest, (x ** 2).mean(axis=0)])
+        whole = len(power) // self.hop * self.hop
+        self.power += power[:whole].reshape(-1, self.hop).mean(axis=1).tolist()
+        self._rest = power[whole:]
+        self.done += n
+
+    def result(self) -> dict:
+        power = np.array(self.power or [0.0])
+        csum = np.concatenate([[0.0], np.cumsum(power)])
+        centres = ((self.edges[:-1] + self.edges[1:]) // 2 // self.hop).clip(0, len(power))
+        lo = (centres - self.window // 2).clip(0, len(power))
+        hi = (centres + self.window // 2).clip(0, len(power))
+        mean = (csum[hi] - csum[lo]) / np.maximum(1, hi - lo)
+        return {"peak": np.minimum(1.0, self.peaks),
+                "level_db": 10 * np.log10(np.maximum(mean, 1e-10))}

@@ -84,11 +84,13 @@ def plan(graph: Graph, width: float) -> tuple[dict[str, Box], list[tuple[str, st
                 cls = spec.node_class()
                 x = MARGIN + (d - band * fit) * PITCH_X
                 boxes[nid] = Box(nid, spec.type, cls.category if cls else "", x,
-                                 top + r * PITCH_Y, spec.bypass is True)
+                                 top + r * PITCH_Y, spec.bypassed)
                 right = max(right, x + BOX_W)
             tall = max(tall, len(columns.get(d, [])))
         if tall:
             top += tall * PITCH_Y + BAND_GAP
+    if not boxes:
+        return boxes, links, (2 * MARGIN, 2 * MARGIN)
     return boxes, links, (right + MARGIN, top - BAND_GAP + MARGIN)
 
 

@@ -212,7 +212,7 @@ class NodeMenu:
     def open(self, nid: str) -> None:
         self.node = nid
         dpg.set_value("node_menu_title", nid)
-        bypassed = self.app.session.graph.nodes[nid].bypass is True
+        bypassed = self.app.session.graph.nodes[nid].bypassed
         dpg.configure_item("node_menu_bypass", label="Bring back" if bypassed else "Bypass")
         expanded = self.app.session.graph.ui.get(nid, {}).get("expanded", False)
         dpg.configure_item("node_menu_expand", label="Compact" if expanded else "Show all")
@@ -243,8 +243,12 @@ class NodeMenu:
         """Bypass the node (its input passes through), or bring it back."""
         dpg.hide_item("node_menu")
         if self.node:
-            on = self.app.session.graph.nodes[self.node].bypass is not True
-            self.app.edit(self.app.session.set_bypass, [self.node], on)
+            spec = self.app.session.graph.nodes[self.node]
+            had_lane = spec.switched
+            self.app.edit(self.app.session.set_bypass, [self.node], not spec.bypassed)
+            if had_lane:
+                self.app.status(f"{self.node}: its bypass lane gave way to a bypass all "
+                                "the time (Ctrl+Z brings the lane back)")
 
     def rename(self) -> None:
         dpg.hide_item("node_menu")

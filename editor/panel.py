@@ -68,8 +68,7 @@ class NodePanel:
             return
         spec = graph.nodes[self.node]
         dpg.set_value("node_panel_title", f"{self.node}  ({spec.type})"
-                      + ("  - bypassed" if spec.bypass is True else
-                         "  - bypass automated" if spec.bypass else ""))
+                      + (f"  - {spec.bypass_words}" if spec.bypass_words else ""))
         dpg.push_container_stack("node_panel_body")
         try:
             for p in views:

@@ -149,9 +149,11 @@ class Player:
         if self.device is not None:
             self.device.stop()
         if self.engine is not None:
-            if self.on_stop is not None:          # what was recorded while playing
-                self.on_stop(self.engine)
-            self.engine.close()
+            try:
+                if self.on_stop is not None:      # what was recorded while playing
+                    self.on_stop(self.engine)
+            finally:
+                self.engine.close()
         self.engine = self.device = None
 
 

@@ -46,6 +46,7 @@ class Rendering:
         """Render the project (or ``graph``, a version, with its outputs written to a
         folder of its own); the report joins the takes to compare."""
         if self.job is not None and not self.job.done:
+            self.app.status("a render is under way: wait for it, or cancel it", error=True)
             return self.job
         elsewhere = graph is not None              # a version: into a folder of its own
         if graph is None:
@@ -80,8 +81,8 @@ class Rendering:
                 self.takes.append(Take(self.label, job.report, job.plots, self.document))
                 self.show_report(job)
                 self.app.board.draw_figures(node_lines(job.report))
-                if self.app.lanes.lanes:               # the lanes' signals, as rendered
-                    self.app.lanes.measure(job.graph)
+                if self.app.lanes.lanes and job.allow_outside is None:   # the project's
+                    self.app.lanes.measure(job.graph)      # own render: the lanes' signals
                 self.app.status(job.report.format().splitlines()[0])
             elif job.cancelled:
                 self.app.status("render cancelled; nothing was written")

@@ -24,9 +24,20 @@ from .stream import Batcher
 from .tempfiles import hidden_beside, remove_stale_beside
 from mixgraph.errors import AudioFileError
 
-FORMATS = {"wav": "WAV", "flac": "FLAC", "aiff": "AIFF"}
-EXTENSIONS = {".wav": "wav", ".wave": "wav", ".flac": "flac", ".aif": "aiff", ".aiff": "aiff"}
+FORMATS = {"wav": "WAV", "flac": "FLAC", "aiff": "AIFF", "rf64": "RF64", "w64": "W64",
+           "mp3": "MP3", "ogg": "OGG", "opus": "OGG"}
+EXTENSIONS = {".wav": "wav", ".wave": "wav", ".flac": "flac", ".aif": "aiff", ".aiff": "aiff",
+              ".rf64": "rf64", ".w64": "w64", ".mp3": "mp3", ".ogg": "ogg", ".oga": "ogg",
+              ".opus": "opus"}
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
+#: lossy containers and the codec each is written with (their own sample format: the
+#: ``subtype`` of a PCM file does not apply)
+CODECS = {"mp3": "MPEG_LAYER_III", "ogg": "VORBIS", "opus": "OPUS"}
+#: MPEG-1 Layer III bitrates (kbit/s): a constant-bitrate MP3 is one of these
+MP3_KBPS = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+#: the tags an output may carry, as libsndfile names its strings; W64 holds none
+TAGS = ("title", "artist", "album", "tracknumber", "date", "comment")
+UNTAGGED = ("w64",)
 #: sample rates mixgraph reads, writes and renders at (a file declaring 1 Hz would
 #: otherwise turn 600 bytes into minutes of audio)
 MIN_RATE, MAX_RATE = 8000, 384000
@@ -498,6 +509,30 @@ class AudioReader:
             self._raw.close()
 
 
+class Encoding:
+    """How a lossy output is encoded: a constant bitrate (MP3 only, kbit/s from
+    :data:`MP3_KBPS`), or a quality from 0 (smallest) to 1 (best) with a variable
+    bitrate.  libsndfile takes a compression level; for a constant-bitrate MP3 it
+    picks 320 kbit/s less 288 per unit of level, to the nearest bitrate of the
+    table, so the level for a bitrate in the table gives exactly that bitrate."""
+
+    def __init__(self, fmt: str, bitrate_kbps: int = 0, quality: float = 0.8):
+        self.fmt = fmt
+        self.bitrate_kbps = int(bitrate_kbps)
+        self.quality = float(quality)
+
+    def soundfile_args(self) -> dict:
+        """The arguments soundfile's writer takes for this (libsndfile refuses a level
+        of 1)."""
+        if self.fmt == "mp3" and self.bitrate_kbps:
+            return {"bitrate_mode": "CONSTANT",
+                    "compression_level": min(0.999, (320 - self.bitrate_kbps) / 288)}
+        level = min(0.99, max(0.0, 1.0 - self.quality))
+        if self.fmt == "mp3":
+            return {"bitrate_mode": "VARIABLE", "compression_level": level}
+        return {"compression_level": level}
+
+
 class AtomicWriter:
     """Writes blocks to a temporary file and renames it to ``path`` on commit.
 
@@ -505,7 +540,8 @@ class AtomicWriter:
     """
 
     def __init__(self, path: Path, *, rate: int, channels: int, fmt: str, subtype: str,
-                 file_rate: int | None = None):
+                 file_rate: int | None = None, encoding: "Encoding | None" = None,
+                 tags: dict[str, str] | None = None):
         import soundfile as sf
 
         self.path = Path(os.path.normpath(path))
@@ -530,9 +566,15 @@ class AtomicWriter:
             raise AudioFileError(f"cannot write {self.path} ({exc.strerror or exc})",
                                  path=str(self.path)) from None
         self._tmp = Path(tmp)
+        subtype = CODECS.get(fmt, subtype)
+        extra = encoding.soundfile_args() if encoding is not None and fmt in CODECS else {}
         try:
             self._sound = sf.SoundFile(tmp, mode="w", samplerate=self.file_rate,
-                                      channels=channels, format=FORMATS[fmt], subtype=subtype)
+                                      channels=channels, format=FORMATS[fmt], subtype=subtype,
+                                      **extra)
+            for name, text in (tags or {}).items():
+                if text and fmt not in UNTAGGED:
+                    setattr(self._sound, name, str(text))
         except BaseException as exc:            # an interrupt too: nobody else holds it
             self._tmp.unlink(missing_ok=True)
             self._remove_dirs()

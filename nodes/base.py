@@ -417,7 +417,7 @@ class Node:
     # a declaration does not change once its class is made: what is derived from it is
     # worked out once per class (validation asks for it per node of a large graph)
     @classmethod
-    def _declared(cls, key: str, make: Callable[[], Any]) -> Any:
+    def declared(cls, key: str, make: Callable[[], Any]) -> Any:
         found = cls.__dict__.get("_derived_declaration")
         if found is None:
             found = {}
@@ -429,21 +429,21 @@ class Node:
     @classmethod
     def param_table(cls) -> dict[str, Param]:
         """The parameters by name (a shared dict: do not change it)."""
-        return cls._declared("table", lambda: {p.name: p for p in cls.params})
+        return cls.declared("table", lambda: {p.name: p for p in cls.params})
 
     @classmethod
     def with_role(cls, role: str) -> tuple[str, ...]:
         """Names of the parameters declared with ``role`` (see :data:`ROLES`)."""
-        return cls._declared("role " + role,
+        return cls.declared("role " + role,
                              lambda: tuple(p.name for p in cls.params if p.role == role))
 
     @classmethod
     def input_names(cls) -> tuple[str, ...]:
-        return cls._declared("inputs", lambda: tuple(p.name for p in cls.inputs))
+        return cls.declared("inputs", lambda: tuple(p.name for p in cls.inputs))
 
     @classmethod
     def output_names(cls) -> tuple[str, ...]:
-        return cls._declared("outputs", lambda: tuple(p.name for p in cls.outputs))
+        return cls.declared("outputs", lambda: tuple(p.name for p in cls.outputs))
 
     @classmethod
     def default_input(cls) -> str | None:
@@ -648,7 +648,7 @@ class Bypassed(Node):
 
 def bypassed(cls: type[Node]) -> type[Node]:
     """The bypassed stand-in for a node type (its ports, its name)."""
-    return cls._declared("bypassed", lambda: type(
+    return cls.declared("bypassed", lambda: type(
         f"Bypassed{cls.__name__}", (Bypassed,),
         {"type_name": cls.type_name, "category": cls.category, "summary": cls.summary,
          "inputs": cls.inputs, "outputs": cls.outputs, "summing": cls.summing,

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .audiofile import (EXTENSIONS, MAX_RATE, MIN_RATE, SUBTYPES, AtomicWriter, format_for,
-                        song_time)
+from .audiofile import (CODECS, EXTENSIONS, MAX_RATE, MIN_RATE, MP3_KBPS, SUBTYPES, TAGS,
+                        UNTAGGED, AtomicWriter, Encoding, format_for, song_time)
 from .base import Context, Param, Port, Sink, register
 from .stream import SongWindow, TailGroup
 from mixgraph.errors import AudioFileError
@@ -31,7 +31,8 @@ def _check_rate(value) -> list[str]:
 
 @register
 class Output(Sink):
-    """Writes a wav, flac or aiff file (PCM_16, PCM_24 or FLOAT)."""
+    """Writes a wav, flac, aiff, rf64 or w64 file (PCM_16, PCM_24 or FLOAT), or an
+    encoded mp3, ogg (Vorbis) or opus file, with tags."""
 
     type_name = "output"
     category = "output"
@@ -40,14 +41,27 @@ class Output(Sink):
     params = (
         Param("path", "", kind="path", required=True, role="writes",
               doc="file to write (relative to the project's folder)"),
-        Param("format", "", kind="choice", choices=("", "wav", "flac", "aiff"),
-              doc="container; empty = from the file name's extension"),
-        Param("subtype", "PCM_24", kind="choice", choices=SUBTYPES, doc="sample format"),
+        Param("format", "", kind="choice",
+              choices=("", "wav", "flac", "aiff", "rf64", "w64", "mp3", "ogg", "opus"),
+              doc="container; empty = from the file name's extension (rf64 and w64 for "
+                  "files past 4 GB; mp3, ogg (Vorbis) and opus encoded)"),
+        Param("subtype", "PCM_24", kind="choice", choices=SUBTYPES,
+              doc="sample format (of a PCM file; an encoded one has its codec's)"),
         Param("sample_rate", 0, kind="int", unit="Hz", check=_check_rate,
-              doc="rate of the file, converted on write; 0 = the project's rate"),
+              doc="rate of the file, converted on write; 0 = the project's rate (Opus "
+                  "is always 48 kHz)"),
         Param("trim_tail", True, kind="bool",
               doc="end the file where its tail falls below -90 dBFS; false: write the "
                   "whole declared tail"),
+        Param("bitrate_kbps", 0, kind="int", unit="kbit/s",
+              doc="an MP3 at a constant bitrate (32 to 320, as MPEG defines them); 0: a "
+                  "variable bitrate at the quality"),
+        Param("quality", 0.8, min=0.0, max=1.0, automatable=False,
+              doc="of an encoded file at a variable bitrate: 0 smallest, 1 best"),
+        *(Param(name, "" if name != "tracknumber" else 0,
+                kind="int" if name == "tracknumber" else "str",
+                doc=f"tag: {name} (none where empty{' or 0' if name == 'tracknumber' else ''})")
+          for name in TAGS),
     )
 
     @classmethod
@@ -67,6 +81,15 @@ class Output(Sink):
             problems.append(f"format {fmt!r} does not match the extension of {path!r}")
         if found == "flac" and values.get("subtype", "PCM_24") == "FLOAT":
             problems.append("FLAC cannot store FLOAT samples; use PCM_16 or PCM_24")
+        kbps = values.get("bitrate_kbps", 0)
+        if kbps and found != "mp3":
+            problems.append(f"bitrate_kbps is for MP3 files ({found or 'this format'} "
+                            "is encoded at its quality, or not at all)")
+        elif kbps and kbps not in MP3_KBPS:
+            problems.append(f"bitrate_kbps must be one of MP3's bitrates "
+                            f"({', '.join(map(str, MP3_KBPS))}), got {kbps}")
+        if found in UNTAGGED and any(values.get(name) for name in TAGS):
+            problems.append(f"a {found} file holds no tags; use wav or rf64 to tag it")
         return problems
 
     _writer = None           # until begin(); close() may come before prepare()
@@ -75,6 +98,10 @@ class Output(Sink):
         super().prepare(ctx)
         self._path = ctx.resolve(self.path)
         self._channels = ctx.input_channels[0] or 1
+        asked = self.sample_rate or ctx.sample_rate
+        if format_for(self.path, self.format) == "opus" and asked != 48000:
+            ctx.notice(f"output '{ctx.node_id}': Opus is 48 kHz only; {self.path} is "
+                       f"converted from {asked} Hz")
         return ()
 
     @property
@@ -91,14 +118,21 @@ class Output(Sink):
         from .meters import LoudnessMeter
 
         self._meter = LoudnessMeter(rate, self._channels)
-        self._writer = AtomicWriter(self._path, rate=self.rate, channels=self._channels,
-                                    fmt=format_for(self.path, self.format),
-                                    subtype=self.subtype, file_rate=rate)
+        fmt = format_for(self.path, self.format)
+        self._writer = AtomicWriter(
+            self._path, rate=self.rate, channels=self._channels, fmt=fmt,
+            subtype=self.subtype, file_rate=rate,
+            encoding=Encoding(fmt, self.bitrate_kbps, self.quality) if fmt in CODECS else None,
+            tags={name: (str(v) if v else "") for name in TAGS
+                  if (v := getattr(self, name))})
         self._writer.on_write = self._measure
 
     @property
     def sample_rate_out(self) -> int:
-        """The file's rate: the ``sample_rate`` parameter, or the project's (0)."""
+        """The file's rate: the ``sample_rate`` parameter, or the project's (0); an
+        Opus file's is 48 kHz (the codec's own)."""
+        if format_for(self.path, self.format) == "opus":
+            return 48000
         return self.sample_rate or self.rate
 
     def _measure(self, data: np.ndarray) -> None:
@@ -137,11 +171,12 @@ class Output(Sink):
         self._writer.complete()
         rate = self.sample_rate_out
         figures = self._meter.result()
+        fmt = format_for(self.path, self.format)
         return {
             "node": self.node_id,
             "path": str(self._path),
-            "format": format_for(self.path, self.format),
-            "subtype": self.subtype,
+            "format": fmt,
+            "subtype": CODECS.get(fmt, self.subtype),
             "sample_rate": rate,
             "channels": self._channels,
             "frames": self._meter.frames,

@@ -9,8 +9,9 @@ The node then runs all the time (its state, a reverb's tail, goes on), and where
 bypass is 1 its main input, delayed by the node's latency so both paths line up,
 replaces its outputs; each switch crossfades over :data:`SWITCH_S` (no click).  The
 switch is evaluated per sample from song time, so a render does not depend on how it
-is cut into blocks.  (A bypass of ``true`` is the pass-through stand-in of
-:func:`base.bypassed`, with no latency at all.)
+is cut into blocks.  Its mute and solo apply all the time (they are the channel's
+controls, not what the lane switches).  (A bypass of ``true`` is the pass-through
+stand-in of :func:`base.bypassed`, with no latency at all, and no mute or solo.)
 """
 
 from __future__ import annotations
@@ -39,15 +40,26 @@ def switch_problems(raw: Any) -> list[str]:
 
 
 def switch_curve(raw: dict, rate: int) -> Automation:
-    """The step automation as the crossfade it plays: each switch a straight line
-    over SWITCH_S from the value before to the value after."""
-    points = raw["automation"]
+    """The step automation as the crossfade it plays: at each switch a straight line
+    from the weight then to the new value over SWITCH_S (cut short, where it is, by
+    a switch that comes sooner); of points at one time the last counts."""
     ramp = max(1, round(SWITCH_S * rate)) / rate
-    out = [(float(points[0][0]), float(points[0][1]))]
-    for t, v in points[1:]:
-        before = out[-1][1]
-        if float(v) != before:
-            out += [(float(t), before), (float(t) + ramp, float(v))]
+    steps: list[tuple[float, float]] = []
+    for t, v in raw["automation"]:
+        if steps and steps[-1][0] == float(t):
+            steps[-1] = (float(t), float(v))
+        else:
+            steps.append((float(t), float(v)))
+    out = [steps[0]]
+    for (t, v), nxt in zip(steps[1:], [*steps[2:], None]):
+        before = out[-1][1]                # (a ramp ends at the latest where this starts)
+        if v == before:
+            continue
+        end = t + ramp if nxt is None or nxt[0] >= t + ramp else nxt[0]
+        reached = v if end == t + ramp else before + (v - before) * (end - t) / ramp
+        if out[-1][0] < t:
+            out.append((t, before))
+        out.append((end, reached))
     return Automation(out)
 
 
@@ -113,6 +125,6 @@ def _place(out: np.ndarray, dry: np.ndarray | None) -> None:
 
 def switched(cls: type[Node]) -> type[Node]:
     """The node type with an automated bypass (its ports, its name, its workings)."""
-    return cls._declared("switched", lambda: type(
+    return cls.declared("switched", lambda: type(
         f"Switched{cls.__name__}", (Switching, cls),
         {"__doc__": f"{cls.type_name}, its bypass automated"}))

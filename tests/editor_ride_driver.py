@@ -59,7 +59,7 @@ def main() -> None:
     lane = lanes.lanes[0]
     click(app, f"{lane.tag}::mode")                     # rec: off -> latch
     events["mode"] = lane.mode
-    until(app, lambda: not lanes._measuring.is_alive(), 60.0)   # the lane's signal
+    until(app, lambda: not lanes.busy, 60.0)   # the lane's signal
     x, y = centre("editor")
     xdotool("mousemove", str(x), str(y - 200))
     frames(app, 2)

@@ -483,8 +483,7 @@ def lane_ride(w: Window, result: dict) -> None:
     result["lane_shown"] = w.shown("lanes")
     result["lanes"] = [list(l.key) for l in lanes.lanes]
     deadline = time.monotonic() + 30
-    while lanes._measuring is not None and lanes._measuring.is_alive() \
-            and time.monotonic() < deadline:
+    while lanes.busy and time.monotonic() < deadline:
         w.frames(1)
     w.frames(3)
     result["song_s"] = lanes.song_s
@@ -523,8 +522,7 @@ def lane_ride(w: Window, result: dict) -> None:
     dpg.hide_item("report_window")
     deadline = time.monotonic() + 30
     w.frames(2)
-    while (lanes._measuring.is_alive() or "c" not in lanes.signals) \
-            and time.monotonic() < deadline:
+    while (lanes.busy or "c" not in lanes.signals) and time.monotonic() < deadline:
         w.frames(1)
     w.frames(4)
     level = lanes.signals["c"]["level_db"]
@@ -559,7 +557,7 @@ def lane_edits(w: Window, result: dict) -> None:
     w.app.lanes.open_lane("c", "pan")
     w.frames(4)
     deadline = time.monotonic() + 30
-    while lanes._measuring.is_alive() and time.monotonic() < deadline:
+    while lanes.busy and time.monotonic() < deadline:
         w.frames(1)
     w.frames(3)
     gain, pan = lanes.find(("c", "gain_db")), lanes.find(("c", "pan"))

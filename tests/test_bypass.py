@@ -209,3 +209,31 @@ def test_an_automated_bypass_is_saved_checked_and_named_by_diff(project, tmp_pat
     (tmp_path / "bad.mgraph").write_text(__import__("json").dumps(doc))
     with pytest.raises(ProjectFileError, match=r"'comp'\): bypass: .*0 \(in\) and 1"):
         load(tmp_path / "bad.mgraph")
+
+
+
+def test_switches_at_one_time_count_the_last_and_close_ones_cut_the_crossfade_short(project):
+    """Two switches at one time: only the second counts (here: never bypassed, the
+    render is the node's own); a switch 2 ms after another: the crossfade turns back
+    from where it got to (0.4 of the way) and is back in 5 ms."""
+    from mixgraph.nodes.switching import switch_curve
+
+    chain(project)
+    with_ = project.render_read(block_size=1000)
+    project.graph.set_bypass("comp", {"automation": [[0.0, 0.0], [0.7, 1.0], [0.7, 0.0]],
+                                      "curve": "step"})
+    np.testing.assert_allclose(project.render_read(block_size=1000), with_, atol=1e-9)
+    curve = switch_curve({"automation": [[0.0, 0.0], [1.0, 1.0], [1.002, 0.0]],
+                          "curve": "step"}, SR)
+    t = np.array([0.999, 1.001, 1.002, 1.0045, 1.007, 1.5])
+    np.testing.assert_allclose(curve.at_seconds(t), [0.0, 0.2, 0.4, 0.2, 0.0, 0.0], atol=1e-9)
+
+
+def test_an_automated_bypass_on_a_source_silences_it_where_it_is_bypassed(project):
+    g = project.graph
+    g.add("tone", id="t", duration_s=1.0, level_dbfs=-6.0)
+    project.output(src="t")
+    g.set_bypass("t", {"automation": [[0.0, 0.0], [0.5, 1.0]], "curve": "step"})
+    x = project.render_read()
+    assert np.abs(x[:, :int(0.49 * SR)]).max() > 0.4
+    assert np.abs(x[:, int(0.51 * SR):]).max() == 0.0

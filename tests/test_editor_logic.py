@@ -601,7 +601,8 @@ def test_views_widget_specs_follow_the_parameter_tables(demo):
     assert spec("kick_ch", "pan").format == "%.3f"                       # unitless, span 2
     assert (spec("kick_comp", "detector").kind, spec("kick_comp", "detector").items) == \
         ("combo", ["peak", "rms"])
-    assert spec("master_out", "format").items == ["(auto)", "wav", "flac", "aiff"]
+    assert spec("master_out", "format").items == ["(auto)", "wav", "flac", "aiff", "rf64", "w64",
+                                                  "mp3", "ogg", "opus"]
     dither = spec("master_dither", "bit_depth")
     assert (dither.kind, dither.items) == ("combo", ["16", "24"])
     assert spec("kick_ch", "mute").kind == "checkbox"

@@ -76,7 +76,8 @@ def test_a_ride_is_recorded_into_the_lane_with_few_points(ridden):
           f"heard, {len(points)} written")
     assert events["moves"] > 300                        # a ride, not a jump
     assert 10 < len(points) < heard / 5                 # thinned
-    saved = events["document"]["nodes"][1]["params"]["gain_db"]
+    (channel,) = [n for n in events["document"]["nodes"] if n["id"] == "a_ch"]
+    saved = channel["params"]["gain_db"]
     assert saved["automation"] == points
 
 

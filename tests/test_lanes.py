@@ -92,19 +92,33 @@ def test_a_grid_in_beats_and_bars_where_the_project_has_a_tempo():
     assert lanes.snap(1.37, grids["bar"]) == 1.5 and lanes.snap(-0.2, 0.0) == 0.0
 
 
-def test_a_touch_ride_goes_back_to_the_lane_and_a_latch_ride_holds_to_stop():
+def test_a_touch_ride_glides_back_to_the_lane_and_a_latch_ride_holds_to_stop():
     old = [[0.0, -10.0], [4.0, -10.0], [10.0, -4.0]]
     ride = [[2.0, -10.0], [2.01, -6.0], [3.0, -5.0]]
     touch = lanes.merge_ride(old, "linear", 0.0, ride, 3.5, touch=True)
-    assert touch == [[0.0, -10.0], *ride, [3.5, -5.0], [3.5, -10.0], [4.0, -10.0],
-                     [10.0, -4.0]]
+    assert touch == [[0.0, -10.0], *ride, [3.5, -5.0], [3.51, -10.0], [4.0, -10.0],
+                     [10.0, -4.0]]                       # back over 10 ms: no click
     latch = lanes.merge_ride(old, "linear", 0.0, ride, 6.0, touch=False)
-    value_at_6 = -10.0 + 6.0 * 2 / 6                          # the old lane at 6 s
-    assert latch == [[0.0, -10.0], *ride, [6.0, -5.0], [6.0, value_at_6], [10.0, -4.0]]
+    value_after = -10.0 + (6.01 - 4.0) * 6 / 6               # the old lane at 6.01 s
+    assert latch[:-2] == [[0.0, -10.0], *ride, [6.0, -5.0]]
+    assert latch[-2] == pytest.approx([6.01, value_after]) and latch[-1] == [10.0, -4.0]
     fixed = lanes.merge_ride([], "linear", -8.0, ride, 6.0, touch=False)
     assert fixed == [*ride, [6.0, -5.0]]                     # the ride's value stays
     fixed = lanes.merge_ride([], "linear", -8.0, ride, 3.5, touch=True)
-    assert fixed == [*ride, [3.5, -5.0], [3.5, -8.0]]         # back to the fader's -8
+    assert fixed == [*ride, [3.5, -5.0], [3.51, -8.0]]        # back to the fader's -8
+
+
+def test_a_fader_lane_draws_its_useful_travel_and_edits_keep_the_whole_range():
+    g = Graph(sample_rate=48000)
+    g.add("channel", id="c")
+    assert lanes.lane_range(g, "c", "gain_db") == (-48.0, 12.0, "dB")
+    lo, hi, _ = lanes.value_range(g, "c", "gain_db")
+    assert (lo, hi) == (-120.0, 24.0)
+    pts = [[0.0, -100.0], [1.0, 18.0]]
+    moved = lanes.move_points(pts, [0, 1], 0.5, 0.0, lo, hi)     # in time only
+    assert [v for _, v in moved] == [-100.0, 18.0]
+    assert lanes.on_off([[0.0, 0.4], [1.0, 0.6]]) == [[0.0, 0.0], [1.0, 1.0]]
+    assert lanes.set_point(pts, 5, 1.0, 1.0, lo, hi) == pts       # no such point
 
 
 # ==================================================================== the session

@@ -192,11 +192,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
+    p = sub.add_parser("deliver", help="every destination's file from one master, checked",
+                       description="Render a finished master (an audio file, or a project's "
+                                   "main output) for each delivery profile into "
+                                   "DIR/PROFILE/: loudness, true-peak ceiling, rate, dither, "
+                                   "encoding and tags; every file is decoded again and "
+                                   "checked against its spec.")
+    p.add_argument("source", nargs="?", help="a mix file, or a project")
+    p.add_argument("--profile", help="profile names, comma-separated (--list shows them)")
+    p.add_argument("-o", "--output-dir", default="delivery", help="folder (default: delivery)")
+    p.add_argument("--output", help="a project's output node to deliver (default: its first)")
+    p.add_argument("--title", help="tag: title (default: the file's name)")
+    p.add_argument("--artist", help="tag: artist")
+    p.add_argument("--album", help="tag: album")
+    p.add_argument("--list", action="store_true", help="list the profiles and their sources")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
     p = sub.add_parser("meter", help="measure loudness, peaks, LRA and correlation of files",
                        description="Integrated, short-term and momentary loudness, "
                                    "loudness range, true and sample peak, RMS and phase "
                                    "correlation (ITU-R BS.1770-4, EBU R 128).")
     p.add_argument("files", nargs="+", metavar="FILE", help="audio files")
+    p.add_argument("--platforms", action="store_true",
+                   help="how far each streaming and podcast platform's normalisation "
+                        "would turn each file down or up (from the delivery profiles)")
     p.add_argument("--json", action="store_true", help="print a JSON list")
 
     p = sub.add_parser("nodes", help="list the node types and their parameters",
@@ -588,18 +607,81 @@ def cmd_album(args) -> int:
     return EXIT_OK
 
 
+def cmd_deliver(args) -> int:
+    import tempfile
+
+    from mixgraph.errors import MixgraphError
+    from mixgraph.workflows.delivery import deliver, find_profiles, profiles_table
+
+    if args.list:
+        rows = profiles_table()
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return EXIT_OK
+        for r in rows:
+            target = "master's own" if r["target_lufs"] is None else f"{r['target_lufs']:g} LUFS"
+            ceiling = "-" if r["ceiling_dbtp"] is None else f"{r['ceiling_dbtp']:g} dBTP"
+            say(f"{r['name']:<15} {target:<13} {ceiling:<10} {', '.join(r['files'])}  "
+                f"({r['origin']}; {r['source']}, as of {r['as_of']})")
+        return EXIT_OK
+    if not args.source or not args.profile:
+        raise MixgraphError("deliver needs a SOURCE and --profile NAME[,NAME...] "
+                            "(mixgraph deliver --list shows the profiles)")
+    profiles = find_profiles([n.strip() for n in args.profile.split(",") if n.strip()])
+    source = Path(args.source)
+    tags = {"title": args.title or source.stem, "artist": args.artist, "album": args.album}
+    with tempfile.TemporaryDirectory(prefix="mixgraph-deliver-") as scratch:
+        if source.suffix == ".mgraph":
+            source = _project_master(source, args.output, Path(scratch))
+            tags["title"] = args.title or Path(args.source).stem
+        report = deliver(source, profiles, args.output_dir, name=Path(args.source).stem,
+                         tags=tags)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        say(report.format())
+    return EXIT_OK if report.passed else EXIT_ERROR
+
+
+def _project_master(project: Path, output: str | None, folder: Path) -> Path:
+    """A project's output (``output``, else its first), rendered into ``folder`` as a
+    float WAV: the master to deliver."""
+    from mixgraph import load, render
+    from mixgraph.errors import MixgraphError
+
+    graph = load(project)
+    sinks = [s.id for s in graph if s.with_role("writes")]
+    chosen = output or (sinks[0] if sinks else None)
+    if chosen not in sinks:
+        raise MixgraphError(f"{project} has no output {chosen!r} (outputs: "
+                            f"{', '.join(sinks) or 'none'})")
+    graph.set(chosen, "subtype", "FLOAT")
+    target = folder / f"{project.stem}.wav"
+    render(graph, output_paths={chosen: str(target)}, allow_outside=True)
+    return target
+
+
 def cmd_meter(args) -> int:
     from mixgraph.nodes.meters import meter_file
 
     from mixgraph.core.report import json_number
 
     results = [meter_file(Path(f)) for f in args.files]
+    if args.platforms:
+        from mixgraph.workflows.delivery import platform_gains
+
+        for r in results:
+            r["platforms"] = platform_gains(r["integrated_lufs"])
     if args.json:
-        print(json.dumps([{k: json_number(v) for k, v in r.items()} for r in results],
-                         indent=2))
+        print(json.dumps([{k: json_number(v) if not isinstance(v, dict) else v
+                           for k, v in r.items()} for r in results], indent=2))
         return EXIT_OK
     for r in results:
         say(format_loudness(r))
+        if args.platforms:
+            from mixgraph.workflows.delivery import platforms_line
+
+            say("  " + platforms_line(r["integrated_lufs"]))
     return EXIT_OK
 
 
@@ -658,14 +740,23 @@ def _describe(cls) -> dict:
 
 
 def _print_report(report, as_json: bool) -> None:
+    """The render report (and, in words, what the platforms would do to each output's
+    loudness)."""
     if as_json:
         print(json.dumps(report.to_dict(), indent=2))
-    else:
-        say(report.format())
+        return
+    from mixgraph.workflows.delivery import platforms_line
+
+    say(report.format())
+    for o in report.outputs:
+        line = platforms_line(o.get("integrated_lufs"))
+        if line:
+            say(f"  {Path(o['path']).name}: {line}")
 
 
 COMMANDS = {"render": cmd_render, "validate": cmd_validate, "demo": cmd_demo,
             "new": cmd_new, "templates": cmd_templates, "template": cmd_template,
             "version": cmd_version, "diff": cmd_diff, "meter": cmd_meter, "nodes": cmd_nodes,
+            "deliver": cmd_deliver,
             "edit": cmd_edit, "album": cmd_album, "batch": cmd_batch, "play": cmd_play}
 

@@ -323,7 +323,7 @@ class LiveEngine:
                 structural |= not self._glide(*command[1:])
             elif kind == "graph":
                 if command[1] is not None:
-                    self.graph = command[1]
+                    self.graph = self._keep_rides(command[1])
                 structural = True
             elif kind == "seek":                    # after this block, faded out
                 sample = int(round(command[1] * self.sample_rate))
@@ -361,6 +361,19 @@ class LiveEngine:
             with self._rides_lock:
                 ride_append(ride, glide)
         return True
+
+    def _keep_rides(self, graph: Graph) -> Graph:
+        """An edited graph, with each parameter being ridden at the value it was
+        ridden to (the edit comes from a project that does not have the ride yet)."""
+        with self._rides_lock:
+            held = {key: points[-1][1] for key, points in self._rides.items() if points}
+        for (node_id, name), value in held.items():
+            if node_id in graph.nodes:
+                try:
+                    graph.set(node_id, name, value)
+                except MixgraphError:
+                    pass
+        return graph
 
     # ------------------------------------------------------------ recording rides
     def record(self, node_id: str, name: str) -> None:
@@ -498,9 +511,12 @@ def _catch_up(listener: Listener, target, block: int, slack: int | None = None,
 def ride_append(points: list, glide) -> None:
     """A glide heard (its two points) added to a ride: a glide the new one cut short
     ends where the new one starts, at the value it had there (the new glide's first
-    point), so the points trace what was heard."""
+    point), so the points trace what was heard.  A glide from before the ride's last
+    glide began (a loop went back) is not written: the ride keeps its first pass."""
     (t0, v0), (t1, v1) = zip(glide.times.tolist(), glide.values.tolist())
-    while points and points[-1][0] > t0:
+    if len(points) >= 2 and t0 < points[-2][0]:
+        return
+    if points and points[-1][0] > t0:
         points.pop()
     points += [[t0, v0], [t1, v1]]
 

@@ -86,6 +86,21 @@ class NodeSpec:
     #: moments of the song (:mod:`mixgraph.nodes.switching`)
     bypass: bool | dict = False
 
+    @property
+    def bypassed(self) -> bool:
+        """Bypassed all the time (``bypass: true``)."""
+        return self.bypass is True
+
+    @property
+    def switched(self) -> bool:
+        """Its bypass automated (a step lane)."""
+        return isinstance(self.bypass, dict)
+
+    @property
+    def bypass_words(self) -> str:
+        """How the editor labels its bypass: "bypassed", "bypass automated" or ""."""
+        return "bypassed" if self.bypassed else "bypass automated" if self.switched else ""
+
     def node_class(self):
         """The registered class of this node's type, or ``None`` if unknown."""
         return find_class(self.type)
@@ -120,8 +135,7 @@ class NodeSpec:
         if self.params:
             doc["params"] = copy.deepcopy(self.params)
         if self.bypass:
-            doc["bypass"] = copy.deepcopy(self.bypass) if isinstance(self.bypass, dict) \
-                else True
+            doc["bypass"] = copy.deepcopy(self.bypass) if self.switched else True
         return doc
 
 
@@ -552,8 +566,9 @@ class Graph:
                 problems.append(f"{label}: 'bypass' must be true or false, or a step "
                                 "automation of 0 and 1")
                 continue
-            if isinstance(bypass, dict) and switch_problems(bypass):
-                problems.append(f"{label}: bypass: {switch_problems(bypass)[0]}")
+            wrong = switch_problems(bypass) if isinstance(bypass, dict) else []
+            if wrong:
+                problems.append(f"{label}: bypass: {wrong[0]}")
                 continue
             extra = set(raw) - {"id", "type", "params", "version", "bypass"}
             if extra:

@@ -192,7 +192,7 @@ def solo_gate(graph: Graph) -> tuple[set[str], set[Link]]:
     muted: set[str] = set()
     soloed: set[str] = set()
     for spec in graph:
-        if spec.bypass is True:               # not there: its mute and solo neither
+        if spec.bypassed:                     # not there: its mute and solo neither
             continue
         if any(spec.params.get(name, False) for name in spec.with_role("mute")):
             muted |= _controlled(graph, spec.id)
@@ -390,7 +390,7 @@ class _PlanBuilder:
             cls = node_class(spec.type)
             params = spec.params_writing(self.output_paths.get(nid))
             try:
-                if isinstance(spec.bypass, dict):
+                if spec.switched:
                     node = switched(cls)(bypass=spec.bypass, **params)
                 else:
                     node = bypassed(cls)() if spec.bypass else cls(**params)
