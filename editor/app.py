@@ -34,7 +34,7 @@ from . import recovery
 from .autosave import Autosave
 from .board import ERROR_COLOUR, Board
 from .compare import Compare
-from .dialogs import Dialogs, shown
+from .dialogs import Dialogs, shift_down, shown
 from .files import Files
 from .inspector import Inspector
 from .lanes_view import LanesView
@@ -247,7 +247,7 @@ class EditorApp:
     def set_param(self, nid: str, name: str, value: Any) -> None:
         """A parameter's control moved: a ride on an armed lane while playing (heard,
         written when playing stops), else an edit."""
-        if not self.lanes.take(nid, name, value):
+        if not self.lanes.rides.take(nid, name, value):
             self.edit(self.session.set_param, nid, name, value)
 
     def undo(self) -> None:
@@ -303,7 +303,7 @@ class EditorApp:
         if self.typing():
             return
         ctrl = dpg.is_key_down(dpg.mvKey_LControl) or dpg.is_key_down(dpg.mvKey_RControl)
-        shift = dpg.is_key_down(dpg.mvKey_LShift) or dpg.is_key_down(dpg.mvKey_RShift)
+        shift = shift_down()
         if ctrl and key == dpg.mvKey_Z:
             self.redo() if shift else self.undo()
         elif ctrl and key == dpg.mvKey_S:

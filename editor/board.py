@@ -252,10 +252,7 @@ class Board:
         view = self.shown[0].get(nid)
         if view is None:
             return
-        x0, y0, x1, y1 = self.canvas_rect()
-        px, py = self.pan()
-        self.shift(((x1 - x0) / 2 - 105 - px - view.pos[0],
-                    (y1 - y0) / 2 - 80 - py - view.pos[1]))
+        self.centre_on(view.pos[0], view.pos[1], view.pos[0] + 210, view.pos[1] + 160)
         self.app.panel.focus(nid)
         self.flash(nid)
         self.app.status(f"{nid} ({view.type})")
@@ -267,7 +264,11 @@ class Board:
             self.app.status("select nodes to frame (F frames the whole graph)")
             return
         views = {n: self.shown[0][n] for n in nodes if n in self.shown[0]}
-        left, top, right, bottom = canvas.bounds(views)
+        self.centre_on(*canvas.bounds(views))
+
+    def centre_on(self, left: float, top: float, right: float, bottom: float) -> None:
+        """Show the project's canvas rectangle (left, top, right, bottom) in the
+        middle of the canvas as it is panned now."""
         x0, y0, x1, y1 = self.canvas_rect()
         px, py = self.pan()
         self.shift(((x1 - x0) / 2 - px - (left + right) / 2,

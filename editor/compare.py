@@ -65,13 +65,13 @@ def compare_rows(a, b) -> list[tuple[str, str, str, str, str]]:
 
 
 def node_rows(a, b) -> list[tuple[str, str, str]]:
-    """(node, A's figures, B's figures) for every node either render measured."""
+    """(node, A's figures, B's figures) for every node either render measured ("-"
+    where one did not)."""
     def lines(report) -> dict[str, str]:
         return {nid: figures_line(figures) for nid, (_, figures) in report.nodes.items()}
 
     la, lb = lines(a), lines(b)
-    return [(nid, la.get(nid, "-"), lb.get(nid, "-")) for nid in dict.fromkeys([*la, *lb])
-            if la.get(nid) != lb.get(nid) or la.get(nid)]
+    return [(nid, la.get(nid, "-"), lb.get(nid, "-")) for nid in dict.fromkeys([*la, *lb])]
 
 
 def _show(v, unit: str) -> str:

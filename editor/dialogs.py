@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Callable
 
 import dearpygui.dearpygui as dpg
@@ -87,14 +88,20 @@ def centre(window, width: int | None = None, height: int | None = None) -> None:
     dpg.configure_item(window, pos=(max(0, int(x)), max(0, int(y))))
 
 
+def shift_down() -> bool:
+    """Whether a Shift key is held."""
+    return dpg.is_key_down(dpg.mvKey_LShift) or dpg.is_key_down(dpg.mvKey_RShift)
+
+
 def shown(tag) -> bool:
     """Whether a window (or any item) exists and shows."""
     return dpg.does_item_exist(tag) and dpg.is_item_shown(tag)
 
 
-class ToggledWindow:
-    """A window opened and closed from the View menu (the mixer, the routing matrix):
-    ``tag`` names it; ``sync(force=True)`` brings it up to date as it opens."""
+class ToggledWindow(ABC):
+    """A window opened and closed from the View menu (the mixer, the routing matrix,
+    the overview, the lanes): ``tag`` names it; ``sync(force=True)`` brings it up to
+    date as it opens."""
 
     tag = ""
 
@@ -110,5 +117,6 @@ class ToggledWindow:
             dpg.show_item(self.tag)
             dpg.focus_item(self.tag)
 
+    @abstractmethod
     def sync(self, force: bool = False) -> None:
-        raise NotImplementedError
+        """Draw the window from the model (only while it shows, unless forced)."""

@@ -25,19 +25,19 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import dearpygui.dearpygui as dpg
 import numpy as np
 
-from mixgraph.nodes.automation import Automation, thin
+from mixgraph.nodes.automation import Automation
 
 from . import lanes
-from .dialogs import ToggledWindow
+from .dialogs import ToggledWindow, shift_down
+from .rides import Rides
+from .signals import measure_signals
 
 if TYPE_CHECKING:
-    from mixgraph.core.live import LiveEngine
-
     from .app import EditorApp
 
 HEADER_W = 200
@@ -69,6 +69,15 @@ class Lane:
         return f"lane::{self.node}::{self.name}"
 
 
+class LaneState(NamedTuple):
+    points: list                 # [time s, value]
+    curve: str
+    fixed: float                 # the value with no points
+    lo: float                    # the range drawn
+    hi: float
+    unit: str
+
+
 class LanesView(ToggledWindow):
     tag = "lanes"
 
@@ -82,7 +91,7 @@ class LanesView(ToggledWindow):
         self.pressed: tuple | None = None         # (lane, mouse x, y, point hit or None)
         self.box: int | None = None               # the box being drawn (a drag on empty)
         self.playhead_s: float | None = None
-        self.engine: LiveEngine | None = None     # playing, with rides being recorded
+        self.rides = Rides(app, self)
         self.measuring: threading.Thread | None = None
         self._asked = 0                           # the newest measure() asked for
         self._measured: tuple | None = None       # (asked, song s, signals), to take
@@ -144,7 +153,7 @@ class LanesView(ToggledWindow):
 
     def reset(self) -> None:
         """Another project: no lanes, signals or clip of the last one."""
-        self.lanes, self.signals, self.clip, self.engine = [], {}, [], None
+        self.lanes, self.signals, self.clip, self.rides.engine = [], {}, [], None
         self._asked += 1                          # a measure under way is of the last one
         self.song_s = 10.0
         self.sync(force=True)
@@ -175,8 +184,8 @@ class LanesView(ToggledWindow):
                          "Shift+click a control", parent="lanes_body", color=(150, 150, 150))
         self.show_point()
 
-    def lane_state(self, lane: Lane) -> tuple[list, str, float, float, float, str]:
-        """(points, curve, fixed value, lowest, highest, unit) of a lane as it is."""
+    def lane_state(self, lane: Lane) -> LaneState:
+        """A lane as it is (being dragged: its draft points)."""
         graph = self.app.session.graph
         value = lanes.lane_value(graph, lane.node, lane.name)
         points, curve = lanes.points_of(value)
@@ -185,7 +194,8 @@ class LanesView(ToggledWindow):
         if lane.name == lanes.BYPASS:
             curve = "step"
         lo, hi, unit = lanes.lane_range(graph, lane.node, lane.name)
-        return lane.draft if lane.draft is not None else points, curve, fixed, lo, hi, unit
+        return LaneState(lane.draft if lane.draft is not None else points, curve, fixed,
+                         lo, hi, unit)
 
     def draw_lane(self, lane: Lane) -> None:
         points, curve, fixed, lo, hi, unit = self.lane_state(lane)
@@ -214,7 +224,7 @@ class LanesView(ToggledWindow):
                                        default_value=lanes.value_at(
                                            points, curve, fixed, self.playhead_s or 0.0),
                                        user_data=lane.key,
-                                       callback=lambda s, v, u: self.ride(u, v))
+                                       callback=lambda s, v, u: self.rides.ride(u, v))
             with dpg.drawlist(width=self.width, height=LANE_H, tag=lane.tag):
                 self.draw_timeline(lane, points, curve, fixed, lo, hi)
 
@@ -338,8 +348,8 @@ class LanesView(ToggledWindow):
                             error=True)
             return
         lane.mode = MODES[(MODES.index(lane.mode) + 1) % len(MODES)]
-        if lane.mode != "off" and self.engine is not None:     # armed while playing
-            self.engine.record(lane.node, lane.name)
+        if lane.mode != "off" and self.rides.engine is not None:   # armed while playing
+            self.rides.engine.record(lane.node, lane.name)
         self.sync(force=True)
 
     def type_point(self) -> None:
@@ -396,7 +406,7 @@ class LanesView(ToggledWindow):
             self.release()
         engine = self.app.playback.player.engine
         self.show_playhead(engine.position_s if engine is not None else None)
-        self.check_touch()
+        self.rides.check_touch()
 
     def press(self) -> None:
         found = self.hovered()
@@ -404,7 +414,7 @@ class LanesView(ToggledWindow):
             return
         lane, x, y = found
         i = self.hit(lane, x, y)
-        shift = dpg.is_key_down(dpg.mvKey_LShift) or dpg.is_key_down(dpg.mvKey_RShift)
+        shift = shift_down()
         if i is not None:
             if shift:
                 lane.selected ^= {i}
@@ -459,7 +469,7 @@ class LanesView(ToggledWindow):
         mx, my = dpg.get_mouse_pos(local=False)
         rx, ry = dpg.get_item_rect_min(lane.tag)
         x1, y1 = mx - rx, my - ry
-        shift = dpg.is_key_down(dpg.mvKey_LShift) or dpg.is_key_down(dpg.mvKey_RShift)
+        shift = shift_down()
         points, _, _, lo, hi, _ = self.lane_state(lane)
         inside = {k for k, (t, v) in enumerate(points)
                   if min(x0, x1) <= self.x_of(t) <= max(x0, x1)
@@ -536,86 +546,14 @@ class LanesView(ToggledWindow):
             return True
         return False
 
-    # ================================================================= rides
-    def armed(self) -> list[Lane]:
-        return [l for l in self.lanes if l.mode != "off" and l.name != lanes.BYPASS]
-
-    def start_recording(self, engine: LiveEngine) -> None:
-        """Playing has started: record a ride on every armed lane."""
-        self.engine = engine
-        for lane in self.armed():
-            lane.riding, lane.released_s = False, None
-            engine.record(lane.node, lane.name)
-
-    def take(self, node: str, name: str, value: float) -> bool:
-        """A control of an armed lane moved while playing: heard at once, recorded
-        (not an edit of the project until playing stops); False if not armed."""
-        lane = next((l for l in self.armed() if l.key == (node, name)), None)
-        if lane is None or self.engine is None or lane.released_s is not None:
-            return False
-        lane.riding = True
-        self.engine.set_param(node, name, float(value))
-        return True
-
     def shift_click(self, item) -> None:
         """Shift+click on a parameter's control: its lane."""
-        shift = dpg.is_key_down(dpg.mvKey_LShift) or dpg.is_key_down(dpg.mvKey_RShift)
+        shift = shift_down()
         key = dpg.get_item_user_data(item) if dpg.does_item_exist(item) else None
         if shift and isinstance(key, tuple) and len(key) == 2:
             node, name = key
             if name in lanes.automatable(self.app.session.graph, node):
-                self.open_lane(node, name)
-
-    def ride(self, key, value: float) -> None:
-        lane = self.find(key)
-        if not self.take(lane.node, lane.name, value):
-            self.app.status("arm the lane (rec latch or touch) and play to ride it")
-
-    def check_touch(self) -> None:
-        """Touch: a ride ends when its control is let go, and the lane plays on as it
-        was."""
-        engine = self.engine
-        if engine is None:
-            return
-        for lane in self.armed():
-            if lane.mode != "touch" or not lane.riding or lane.released_s is not None:
-                continue
-            if not any(dpg.does_item_exist(c) and dpg.is_item_active(c)
-                       for c in self.controls(lane)):
-                lane.released_s = engine.position_s
-                engine.set_param(lane.node, lane.name, lanes.lane_value(
-                    self.app.session.graph, lane.node, lane.name))
-
-    def controls(self, lane: Lane) -> list:
-        """The widgets that ride a lane: its own ride control, and the parameter's
-        widgets on its node, in the inspector and in the mixer (and there, a gain's
-        fader)."""
-        app, key = self.app, lane.key
-        found = [f"{lane.tag}::ride", app.inspector.param_items.get(key),
-                 app.panel.items.get(key), app.mixer.widgets.get(key)]
-        if lane.name == "gain_db":
-            found.append(app.mixer.widgets.get((lane.node, "fader")))
-        return [item for item in found if item is not None]
-
-    def collect(self, engine: LiveEngine) -> None:
-        """Playing stops: each armed lane's ride, thinned, written into the lane (one
-        undoable edit per lane)."""
-        stop_s = engine.position_s
-        for lane in self.armed():
-            ride = engine.ride(lane.node, lane.name)
-            if not ride:
-                continue
-            cls = self.app.session.graph.node(lane.node).node_class()
-            tolerance = cls.param_table()[lane.name].ride_tolerance()
-            points, curve, fixed, *_ = self.lane_state(lane)
-            written = thin(ride, tolerance)
-            touch = lane.mode == "touch"
-            end = lane.released_s if touch and lane.released_s is not None else stop_s
-            merged = lanes.merge_ride(points, curve, fixed, written, end, touch)
-            if self.commit(lane, merged, f"ride ({len(written)} points)", curve="linear"):
-                self.app.status(f"wrote a ride of {len(written)} points on "
-                                f"{lane.node}.{lane.name} ({len(ride)} heard)")
-        self.engine = None
+                self.view.open_lane(node, name)
 
     # ================================================================= signal
     def measure(self, graph=None) -> None:
@@ -652,70 +590,3 @@ class LanesView(ToggledWindow):
         if measured is not None and measured[0] == self._asked:
             self.song_s, self.signals = measured[1], measured[2]
             self.sync()
-
-
-def measure_signals(graph, nodes: list[str], columns: int) -> tuple[float, dict] | None:
-    """(the song's length in s, each node's :func:`signal_shape`), rendered a block at
-    a time; None where the graph cannot play."""
-    from mixgraph.core.listen import Listener
-
-    points = []
-    for nid in nodes:
-        cls = graph.node(nid).node_class()
-        port = cls.default_output() if cls is not None else None
-        if port:
-            points.append((nid, f"{nid}.{port}"))
-    if not points:
-        return None
-    try:
-        listener = Listener(graph, [p for _, p in points])
-    except Exception:                         # a graph that cannot play: no signal yet
-        return None
-    try:
-        end, rate = listener.end, listener.sample_rate
-        shapes = [SignalShape(end, rate, columns) for _ in points]
-        for _ in range(-(-end // listener.block_size)):
-            for shape, block in zip(shapes, listener.render(listener.block_size)):
-                shape.add(block)
-    finally:
-        listener.close()
-    return max(1.0, end / rate), {nid: shape.result() for (nid, _), shape in zip(points, shapes)}
-
-
-class SignalShape:
-    """A signal as a lane draws it, gathered block by block: its peak per column (0
-    to 1) and its level in dBFS (RMS over 400 ms around each column's middle)."""
-
-    def __init__(self, frames: int, rate: int, columns: int):
-        self.frames = max(1, frames)
-        self.columns = columns
-        self.edges = np.linspace(0, self.frames, columns + 1).astype(int)
-        self.peaks = np.zeros(columns)
-        self.hop = max(1, rate // 100)                 # power kept per 10 ms
-        self.power: list[float] = []
-        self.window = max(1, int(0.4 * rate) // self.hop)
-        self.done = 0
-        self._rest = np.zeros(0)
-
-    def add(self, block: np.ndarray) -> None:
-        n = min(block.shape[1], self.frames - self.done)
-        if n <= 0:
-            return
-        x = block[:, :n]
-        col = np.searchsorted(self.edges, self.done + np.arange(n), side="right") - 1
-        np.maximum.at(self.peaks, np.clip(col, 0, self.columns - 1), np.abs(x).max(axis=0))
-        power = np.concatenate([self._rest, (x ** 2).mean(axis=0)])
-        whole = len(power) // self.hop * self.hop
-        self.power += power[:whole].reshape(-1, self.hop).mean(axis=1).tolist()
-        self._rest = power[whole:]
-        self.done += n
-
-    def result(self) -> dict:
-        power = np.array(self.power or [0.0])
-        csum = np.concatenate([[0.0], np.cumsum(power)])
-        centres = ((self.edges[:-1] + self.edges[1:]) // 2 // self.hop).clip(0, len(power))
-        lo = (centres - self.window // 2).clip(0, len(power))
-        hi = (centres + self.window // 2).clip(0, len(power))
-        mean = (csum[hi] - csum[lo]) / np.maximum(1, hi - lo)
-        return {"peak": np.minimum(1.0, self.peaks),
-                "level_db": 10 * np.log10(np.maximum(mean, 1e-10))}

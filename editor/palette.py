@@ -4,6 +4,7 @@ right-click menu (rename, bypass, duplicate, delete)."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
 import dearpygui.dearpygui as dpg
@@ -18,7 +19,7 @@ PALETTE_W, PALETTE_H = 360, 420
 ENTER_PAD = getattr(dpg, "mvKey_NumPadEnter", -1)
 
 
-class Chooser:
+class Chooser(ABC):
     """A window that lists entries filtered by what is typed: Up/Down choose, Enter or a
     click picks, Escape closes.  ``entries`` says what is listed, ``pick`` what a
     choice does; the window is ``tag`` (its field ``tag_filter``, its list ``tag_list``)."""
@@ -44,12 +45,13 @@ class Chooser:
                 with dpg.theme_component(dpg.mvButton):
                     dpg.add_theme_color(dpg.mvThemeCol_Button, (60, 100, 160))
 
+    @abstractmethod
     def entries(self, query: str) -> list[tuple[str, str, str]]:
         """(key, label, tooltip) of what matches ``query``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def pick(self, key: str) -> None:
-        raise NotImplementedError
+        """Do what choosing ``key`` does."""
 
     @property
     def shown(self) -> bool:

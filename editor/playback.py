@@ -24,7 +24,7 @@ class Playback:
     def __init__(self, app: EditorApp):
         self.app = app
         self.player = Player()
-        self.player.on_stop = lambda engine: self.app.lanes.collect(engine)
+        self.player.on_stop = lambda engine: self.app.lanes.rides.collect(engine)
         self.shown_at = 0.0
         self.heard_edits = True                    # the graph handed over since Play
 
@@ -154,7 +154,7 @@ class Playback:
         if not self.heard_edits:                   # edits made while it was starting
             self.heard_edits = True
             self.player.edit(self.app.session.graph)
-            self.app.lanes.start_recording(self.player.engine)
+            self.app.lanes.rides.start_recording(self.player.engine)
         now = time.monotonic()
         if now - self.shown_at < READOUT_EVERY_S:
             return

@@ -450,6 +450,15 @@ class Node:
         names = cls.input_names()
         return "in" if "in" in names else (names[0] if names else None)
 
+    def main_input(self, ctx: Context) -> tuple[int | None, int | None]:
+        """(index, channels) of the node's main input as prepared: (None, None) where
+        it has none, (index, None) where nothing is linked to it."""
+        main = self.default_input()
+        if main is None:
+            return None, None
+        index = [p.name for p in self.inputs].index(main)
+        return index, ctx.input_channels[index]
+
     @classmethod
     def default_output(cls) -> str | None:
         names = cls.output_names()
@@ -628,22 +637,27 @@ class Bypassed(Node):
 
     def prepare(self, ctx: Context) -> tuple[int, ...]:
         self.rate = ctx.sample_rate
-        names = [p.name for p in self.inputs]
-        main = self.default_input()
-        self.main = names.index(main) if main is not None else None
-        width = ctx.input_channels[self.main] if self.main is not None else None
+        self.main, width = self.main_input(ctx)
         return tuple(width or 1 for _ in self.outputs)
 
     def process(self, ins, outs, start):
         x = ins[self.main] if self.main is not None else None
         for out in outs:
-            if x is None:
-                out.fill(0.0)
-            else:
-                np.copyto(out, x)
+            place_input(out, x)
 
     def length(self) -> int:
         return 0
+
+
+def place_input(out: np.ndarray, x: np.ndarray | None) -> None:
+    """A node's main input as one of its outputs (what a bypass plays): mono spread to
+    both sides, stereo folded to a mono output; silence with no input."""
+    if x is None:
+        out.fill(0.0)
+    elif x.shape[0] == out.shape[0] or x.shape[0] == 1:
+        np.copyto(out, x)
+    else:
+        np.copyto(out, x.mean(axis=0, keepdims=True))
 
 
 def bypassed(cls: type[Node]) -> type[Node]:

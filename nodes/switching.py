@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 
 from .automation import Automation
-from .base import Context, Node
+from .base import Context, Node, place_input
 from .delayline import DelayLine
 
 SWITCH_S = 0.005
@@ -73,10 +72,7 @@ class Switching(Node):
 
     def prepare(self, ctx: Context) -> tuple[int, ...]:
         widths = super().prepare(ctx)
-        names = [p.name for p in self.inputs]
-        main = self.default_input()
-        index = names.index(main) if main is not None else None
-        width = ctx.input_channels[index] if index is not None else None
+        index, width = self.main_input(ctx)
         self.__dict__["_switch"] = switch_curve(self.__dict__["_switch_raw"], ctx.sample_rate)
         self.__dict__["_switch_rate"] = ctx.sample_rate
         self.__dict__["_dry_index"] = index if width else None
@@ -98,11 +94,11 @@ class Switching(Node):
                 return
             if amount == 1.0:
                 for out in outs:
-                    _place(out, dry)
+                    place_input(out, dry)
                 return
         for out in outs:
             wet = out.copy()
-            _place(out, dry)
+            place_input(out, dry)
             out *= amount
             out += wet * (1.0 - amount)
 
@@ -110,17 +106,6 @@ class Switching(Node):
         super().reset()
         if self.__dict__.get("_dry") is not None:
             self.__dict__["_dry"].reset()
-
-
-def _place(out: np.ndarray, dry: np.ndarray | None) -> None:
-    """The dry signal into an output (mono spread to both sides, stereo folded to
-    mono where the output is mono); silence where there is no input."""
-    if dry is None:
-        out.fill(0.0)
-    elif dry.shape[0] == out.shape[0] or dry.shape[0] == 1:
-        np.copyto(out, dry)
-    else:
-        np.copyto(out, dry.mean(axis=0, keepdims=True))
 
 
 def switched(cls: type[Node]) -> type[Node]:

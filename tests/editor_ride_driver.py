@@ -13,7 +13,6 @@ status line, the project as it is then).
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
@@ -64,7 +63,7 @@ def main() -> None:
     xdotool("mousemove", str(x), str(y - 200))
     frames(app, 2)
     key(app, "space")
-    events["playing"] = until(app, lambda: player.playing and lanes.engine is not None)
+    events["playing"] = until(app, lambda: player.playing and lanes.rides.engine is not None)
     capture.linked.wait(20.0)
     until(app, lambda: player.position_s > 1.0, 10.0)
     # hold the ride control (0.1 dB a pixel) and move it to and fro as a slow vocal

@@ -145,8 +145,7 @@ class Window:
                       "/": "slash"}.get(ch, ch))
 
     def node_title(self, nid: str) -> tuple[float, float]:
-        (x0, y0), (x1, _) = (dpg.get_item_rect_min(self.app.board.node_items[nid]),
-                             dpg.get_item_rect_max(self.app.board.node_items[nid]))
+        x0, y0 = dpg.get_item_rect_min(self.app.board.node_items[nid])
         return x0 + 30, y0 + 10
 
     def node_body(self, nid: str) -> tuple[float, float]:
