@@ -548,12 +548,11 @@ class LanesView(ToggledWindow):
 
     def shift_click(self, item) -> None:
         """Shift+click on a parameter's control: its lane."""
-        shift = shift_down()
         key = dpg.get_item_user_data(item) if dpg.does_item_exist(item) else None
-        if shift and isinstance(key, tuple) and len(key) == 2:
+        if shift_down() and isinstance(key, tuple) and len(key) == 2:
             node, name = key
             if name in lanes.automatable(self.app.session.graph, node):
-                self.view.open_lane(node, name)
+                self.open_lane(node, name)
 
     # ================================================================= signal
     def measure(self, graph=None) -> None:
