@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -239,3 +240,57 @@ def test_a_lossy_file_that_decodes_over_its_ceiling_is_encoded_again_until_it_ho
         assert ffmpeg_figures(path)["true_peak"] <= -1.0 + 0.05
         assert reference_true_peak(x) <= -1.0 + 0.05
         assert abs(ffmpeg_figures(path)["lufs"] + 14.0) <= 1.0
+
+
+def test_an_album_of_three_songs_goes_to_four_profiles_in_one_command(tmp_path):
+    """Three songs of different loudness (album mode: they keep their distances), to
+    Spotify, Apple Podcasts, EBU R 128 and CD in one command: every file at or under
+    its ceiling (ffmpeg), each profile's songs together at its target, the songs'
+    distances kept, numbered and tagged; the time it takes, and how much of it is
+    rendering and encoding, reported."""
+    import soundfile as sf
+
+    from conftest import sine
+
+    mixes = tmp_path / "mixes"
+    mixes.mkdir()
+    levels = {"01 Intro.wav": -26.0, "02 Single.wav": -20.0, "03 Ballad.wav": -24.0}
+    for name, level in levels.items():
+        x = sine(330.0, 6.0, level) + seeded_noise(6.0, channels=1, seed=len(name),
+                                                   level_db=level - 10)
+        sf.write(str(mixes / name), np.vstack([x, x]).T, SR, subtype="FLOAT")
+    new = subprocess.run([sys.executable, "-m", "mixgraph", "album", "new", str(mixes), "-o",
+                          str(tmp_path / "night.mgraph")], capture_output=True, text=True)
+    assert new.returncode == 0, new.stderr
+    run = subprocess.run([sys.executable, "-m", "mixgraph", "deliver", str(tmp_path / "night.mgraph"),
+                          "--profile", "spotify,apple_podcasts,ebu_r128,cd", "-o",
+                          str(tmp_path / "out"), "--artist", "The Band", "--json"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    report = json.loads(run.stdout)
+    print(f"\nalbum of 3 songs to 4 profiles: {report['seconds']} s, of which rendering and "
+          f"encoding {report['render_seconds']} s")
+    assert report["pass"] and len(report["deliverables"]) == 3 * 5    # spotify: 2 files each
+    ceilings = {"spotify": -1.0, "apple_podcasts": -1.0, "ebu_r128": -1.0, "cd": -0.3}
+    for d in report["deliverables"]:
+        figures = ffmpeg_figures(d["path"])
+        assert figures["true_peak"] <= ceilings[d["profile"]] + 0.05, d["path"]
+    for profile, target in (("spotify", -14.0), ("ebu_r128", -23.0)):
+        masters = [d for d in report["deliverables"] if d["profile"] == profile
+                   and d["role"] == "master"]
+        names = [Path(d["path"]).name for d in masters]
+        assert names == ["01 Intro.wav", "02 Single.wav", "03 Ballad.wav"]
+        lufs = [d["integrated_lufs"] for d in masters]
+        assert lufs[1] - lufs[0] == pytest.approx(6.0, abs=0.3)     # distances kept
+        assert lufs[1] - lufs[2] == pytest.approx(4.0, abs=0.3)
+        subprocess.run(["ffmpeg", "-v", "error", *sum((["-i", d["path"]] for d in masters),
+                                                            []),
+                               "-filter_complex", "concat=n=3:v=0:a=1", "-f", "wav",
+                               str(tmp_path / f"{profile}.wav")], check=True)
+        assert abs(ffmpeg_figures(tmp_path / f"{profile}.wav")["lufs"] - target) <= \
+            (1.0 if profile == "spotify" else 0.1)
+    tags = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format_tags", "-of",
+                           "json", str(tmp_path / "out" / "apple_podcasts" / "02 Single.mp3")],
+                          capture_output=True, text=True).stdout
+    found = json.loads(tags)["format"]["tags"]
+    assert found["artist"] == "The Band" and found["track"] == "2"

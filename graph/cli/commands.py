@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "DIR/PROFILE/: loudness, true-peak ceiling, rate, dither, "
                                    "encoding and tags; every file is decoded again and "
                                    "checked against its spec.")
-    p.add_argument("source", nargs="?", help="a mix file, or a project")
+    p.add_argument("source", nargs="?", help="a mix file, a project, or an album")
     p.add_argument("--profile", help="profile names, comma-separated (--list shows them)")
     p.add_argument("-o", "--output-dir", default="delivery", help="folder (default: delivery)")
     p.add_argument("--output", help="a project's output node to deliver (default: its first)")
@@ -631,16 +631,42 @@ def cmd_deliver(args) -> int:
     source = Path(args.source)
     tags = {"title": args.title or source.stem, "artist": args.artist, "album": args.album}
     with tempfile.TemporaryDirectory(prefix="mixgraph-deliver-") as scratch:
-        if source.suffix == ".mgraph":
-            source = _project_master(source, args.output, Path(scratch))
-            tags["title"] = args.title or Path(args.source).stem
-        report = deliver(source, profiles, args.output_dir, name=Path(args.source).stem,
-                         tags=tags)
+        if _is_album(source):
+            report = _deliver_album(source, profiles, args, Path(scratch))
+        else:
+            if source.suffix == ".mgraph":
+                source = _project_master(source, args.output, Path(scratch))
+            report = deliver(source, profiles, args.output_dir, name=Path(args.source).stem,
+                             tags=tags)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
         say(report.format())
     return EXIT_OK if report.passed else EXIT_ERROR
+
+
+def _is_album(path: Path) -> bool:
+    """Whether a file is an album document (``"kind": "album"``)."""
+    from mixgraph.core.fileformat import read_plain
+
+    if path.suffix not in (".mgraph", ".json"):
+        return False
+    doc = read_plain(path)
+    return isinstance(doc, dict) and doc.get("kind") == "album"
+
+
+def _deliver_album(path: Path, profiles, args, folder: Path):
+    """An album rendered once (its songs, mastered), then its songs delivered to each
+    profile in the album's loudness mode."""
+    from mixgraph.workflows.album import load_album, render_album
+    from mixgraph.workflows.delivery import deliver_album
+
+    album = load_album(path)
+    rendered = render_album(album, folder)
+    tags = {"artist": args.artist or album.artist, "album": args.album or album.title}
+    return deliver_album([s.path for s in rendered.songs], profiles, args.output_dir,
+                         titles=[s.title for s in rendered.songs], tags=tags,
+                         mode=album.mode)
 
 
 def _project_master(project: Path, output: str | None, folder: Path) -> Path:

@@ -222,8 +222,87 @@ def deliver(source: str | os.PathLike, profiles: list[Profile], out_dir: str | o
                           seconds=time.perf_counter() - started, encode_seconds=rendering)
 
 
+def deliver_album(songs: list[Path], profiles: list[Profile], out_dir: str | os.PathLike,
+                  *, titles: list[str], tags: dict | None = None, mode: str = "album",
+                  progress=None) -> DeliveryReport:
+    """An album's mastered songs for each profile, into ``out_dir/PROFILE/``: in
+    ``album`` mode one gain for every song (the album's loudness reaches the target,
+    the songs keep their distances; each song limited to the ceiling only where it
+    must), in ``track`` mode each song to the target.  Each song's files are read
+    back as for :func:`deliver`; in album mode the album is judged as a whole: the
+    songs' files together at the target, within its tolerance."""
+    import time
+
+    from mixgraph.nodes.meters import meter_file
+
+    started = time.perf_counter()
+    measured = [meter_file(Path(s)) for s in songs]
+    programme = _programme_loudness([Path(s) for s in songs])
+    out_dir = Path(out_dir).resolve()
+    done: list[Deliverable] = []
+    rendering = 0.0
+    for k, profile in enumerate(profiles):
+        gain = None
+        if mode == "album" and profile.target_lufs is not None:
+            gain = profile.target_lufs - programme
+        items = []
+        for n, (song, figures, title) in enumerate(zip(songs, measured, titles), start=1):
+            song_tags = dict(tags or {}, title=title, tracknumber=n)
+            for role, spec in profile.files():
+                t = time.perf_counter()
+                items.append(_deliver_one(Path(song), figures, profile, role, spec,
+                                          out_dir / profile.name, f"{n:02d} {_safe(title)}",
+                                          song_tags, gain))
+                rendering += time.perf_counter() - t
+        if gain is not None:
+            _judge_album(items, profile)
+        done += items
+        if progress is not None:
+            progress(k + 1, len(profiles))
+    return DeliveryReport(f"{len(songs)} songs", programme,
+                          max(m["true_peak_dbtp"] for m in measured), done,
+                          seconds=time.perf_counter() - started, encode_seconds=rendering)
+
+
+def _programme_loudness(files: list[Path]) -> float:
+    """The integrated loudness of files played one after another (gated as one
+    programme, as an album is measured)."""
+    import soundfile as sf
+
+    from mixgraph.nodes.meters import LoudnessMeter
+
+    meter = None
+    for path in files:
+        with sf.SoundFile(str(path)) as f:
+            meter = meter or LoudnessMeter(f.samplerate, f.channels)
+            for block in f.blocks(blocksize=65536, dtype="float64", always_2d=True):
+                meter.add(np.ascontiguousarray(block.T))
+    return float(meter.result()["integrated_lufs"])
+
+
+def _judge_album(items: list[Deliverable], profile: Profile) -> None:
+    """An album's files of one kind (masters, previews) together at the profile's
+    target, within its tolerance; said on each file where not."""
+    for role in dict.fromkeys(i.role for i in items):
+        files = [i for i in items if i.role == role and Path(i.path).exists()]
+        if not files:
+            continue
+        lufs = _programme_loudness([Path(i.path) for i in files])
+        if abs(lufs - profile.target_lufs) > profile.tolerance_lu:
+            for i in files:
+                i.problems.append(f"the album's {role}s together are {lufs:.1f} LUFS, not "
+                                  f"within {profile.tolerance_lu:g} LU of "
+                                  f"{profile.target_lufs:g}")
+
+
+def _safe(title: str) -> str:
+    """A song title as part of a file name."""
+    return "".join(c if c.isalnum() or c in " -_" else "_" for c in title).strip() or "song"
+
+
 def _deliver_one(source: Path, measured: dict, profile: Profile, role: str, spec: dict,
-                 folder: Path, stem: str, tags: dict) -> Deliverable:
+                 folder: Path, stem: str, tags: dict,
+                 album_gain_db: float | None = None) -> Deliverable:
     from mixgraph.nodes.audiofile import CODECS
 
     fmt = spec.get("format", "wav")
@@ -236,7 +315,7 @@ def _deliver_one(source: Path, measured: dict, profile: Profile, role: str, spec
     item = Deliverable(profile.name, role, str(path), fmt, rate, subtype,
                        ceiling_dbtp=ceiling, target_lufs=profile.target_lufs,
                        stands_for=spec.get("stands_for", ""))
-    needed = _limiting_needed(measured, profile, ceiling)
+    needed = _limiting_needed(measured, profile, ceiling, album_gain_db)
     if profile.max_limiting_db is not None and needed > profile.max_limiting_db:
         aim = "the master's own loudness" if profile.target_lufs is None \
             else f"{profile.target_lufs:g} LUFS"
@@ -250,7 +329,7 @@ def _deliver_one(source: Path, measured: dict, profile: Profile, role: str, spec
     for attempt in range(1, TRIES + 1):
         item.tries = attempt
         report = render(_delivery_graph(source, profile, spec, fmt, rate, subtype, path,
-                                        aim, tags), allow_outside=True)
+                                        aim, tags, album_gain_db), allow_outside=True)
         item.limiting_db = _limiting_of(report)
         _read_back(item, path, rate)
         if ceiling is None or item.decoded_true_peak_dbtp is None \
@@ -265,28 +344,38 @@ def _deliver_one(source: Path, measured: dict, profile: Profile, role: str, spec
             f"{profile.max_limiting_db:g} dB: not delivered (master it with more headroom, "
             "or choose a lower target)")
         return item
-    _judge(item, profile, ceiling)
+    _judge(item, profile, ceiling, album=album_gain_db is not None)
     return item
 
 
-def _limiting_needed(measured: dict, profile: Profile, ceiling: float | None) -> float:
+def _limiting_needed(measured: dict, profile: Profile, ceiling: float | None,
+                     album_gain_db: float | None = None) -> float:
     """How far the source's true peak would go over the ceiling once turned to the
-    target (what limiting must take off), in dB."""
+    target (or by the album's gain), in dB: what limiting must take off."""
     if ceiling is None:
         return 0.0
-    gain = 0.0 if profile.target_lufs is None else profile.target_lufs - \
-        measured["integrated_lufs"]
+    if album_gain_db is not None:
+        gain = album_gain_db
+    else:
+        gain = 0.0 if profile.target_lufs is None else profile.target_lufs - \
+            measured["integrated_lufs"]
     return max(0.0, measured["true_peak_dbtp"] + gain - ceiling)
 
 
 def _delivery_graph(source: Path, profile: Profile, spec: dict, fmt: str, rate: int,
-                    subtype: str, path: Path, ceiling: float | None, tags: dict) -> Graph:
-    """source -> loudness stage (or a limiter to the ceiling, with no target) ->
-    dither (16-bit) -> output, at the file's rate."""
+                    subtype: str, path: Path, ceiling: float | None, tags: dict,
+                    album_gain_db: float | None = None) -> Graph:
+    """source -> loudness stage (or, for a song of an album, the album's gain and a
+    limiter; or a limiter alone, with no target) -> dither (16-bit) -> output, at the
+    file's rate."""
     g = Graph(sample_rate=rate, base_dir=path.parent)
     g.add("stem", id="source", path=str(source))
     last = "source"
-    if profile.target_lufs is not None:
+    if album_gain_db is not None:
+        g.add("gain", id="album_gain", gain_db=float(album_gain_db))
+        g.connect(last, "album_gain")
+        last = "album_gain"
+    if profile.target_lufs is not None and album_gain_db is None:
         g.add("loudness", id="loudness", target_lufs=float(profile.target_lufs),
               ceiling_dbtp=float(ceiling if ceiling is not None else -1.0))
         g.connect(last, "loudness")
@@ -366,10 +455,13 @@ class Overs:
         self.seen += env.size
 
 
-def _judge(item: Deliverable, profile: Profile, ceiling: float | None) -> None:
+def _judge(item: Deliverable, profile: Profile, ceiling: float | None,
+           album: bool = False) -> None:
+    """The file against its spec: its loudness (a song of an album: the album's, see
+    :func:`deliver_album`) and its true peak."""
     if item.integrated_lufs is None:
         return
-    if profile.target_lufs is not None and \
+    if profile.target_lufs is not None and not album and \
             abs(item.integrated_lufs - profile.target_lufs) > profile.tolerance_lu:
         item.problems.append(f"integrated {item.integrated_lufs:.1f} LUFS, not within "
                              f"{profile.tolerance_lu:g} LU of {profile.target_lufs:g}")
