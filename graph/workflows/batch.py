@@ -38,8 +38,9 @@ from mixgraph.errors import MixgraphError, ParameterError, ProjectFileError
 
 from mixgraph.core.fileformat import read_plain
 from mixgraph.core.model import Graph
+from mixgraph.nodes.tempfiles import remove_stale_beside
 
-from .jobs import Job, inputs_of, job_key, prepare, project_hash, sha256_file, stat
+from .jobs import PROJECT, Job, inputs_of, job_key, prepare, project_hash, sha256_file, stat
 from .overrides import check_overrides, check_variants, load_variants
 
 MANIFEST = "manifest.json"
@@ -307,11 +308,19 @@ def batch(template: str | os.PathLike | Graph, song_dirs: list[str | os.PathLike
                                                   client, force, progress)
         finally:
             manifest.close()
+            _sweep(jobs)
     finally:
         if client is not None and own_client:
             client.close()
     return BatchReport([entries[j.key] for j in jobs], skipped, out, manifest.path,
                        time.perf_counter() - started, count, where, manifest.notices)
+
+
+def _sweep(jobs: list[Job]) -> None:
+    """The hidden files a worker killed while it wrote left beside a job's project
+    (a stop: SIGTERM, Ctrl+C), gone; those of processes alive are left alone."""
+    for job in jobs:
+        remove_stale_beside(Path(job.project_dir) / PROJECT)
 
 
 def _run(jobs: list[Job], template_doc: dict, manifest: Manifest, workers: int | None,
