@@ -18,10 +18,10 @@ from mixgraph import Graph, MixgraphError, RenderCancelled, render
 
 class RenderJob:
     def __init__(self, graph: Graph, block_size: int = 1024, plot_points: int = 1200,
-                 allow_outside: bool | None = None):
+                 output_paths: dict[str, str] | None = None):
         self.graph = Graph.from_document(graph.to_document(), base_dir=graph.base_dir)
         self.graph.path = graph.path
-        self.allow_outside = allow_outside      # True: outputs the editor put elsewhere
+        self.output_paths = output_paths        # outputs written elsewhere (a version's)
         self.block_size = block_size
         self.plot_points = plot_points
         self.progress = 0.0
@@ -42,7 +42,7 @@ class RenderJob:
         try:
             self.report = render(self.graph, block_size=self.block_size,
                                  progress=self._progress, cancel=self._cancel,
-                                 allow_outside=self.allow_outside)
+                                 output_paths=self.output_paths)
             self.plots = {o["node"]: plot_data(Path(o["path"]), self.plot_points)
                           for o in self.report.outputs}
         except RenderCancelled:
@@ -65,16 +65,6 @@ class RenderJob:
         if self._thread is not None:
             self._thread.join(timeout)
         return self.done
-
-
-def redirect_outputs(graph: Graph, folder: Path) -> Graph:
-    """The graph with every output writing into ``folder`` (a version rendered for an
-    A/B must not write over the project's own renders)."""
-    for spec in list(graph):
-        for param in spec.with_role("writes"):
-            name = Path(str(spec.value(param))).name
-            graph.set(spec.id, param, str(Path(folder) / f"{spec.id}_{name}"))
-    return graph
 
 
 def plot_data(path: Path, points: int = 1200) -> dict:

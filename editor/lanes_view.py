@@ -252,10 +252,9 @@ class LanesView(ToggledWindow):
         if signal is not None:                   # the node's signal and level, rendered
             peaks, levels = signal["peak"], signal["level_db"]
             xs = np.linspace(0, w, len(peaks), endpoint=False)
-            for x, p in zip(xs[::2], peaks[::2]):
-                half = p * (LANE_H / 2 - PAD)
-                dpg.draw_line((x, LANE_H / 2 - half), (x, LANE_H / 2 + half), color=WAVE,
-                              parent=tag)
+            half = peaks * (LANE_H / 2 - PAD)     # its outline (two lines, not one a pixel)
+            for edge in (LANE_H / 2 - half, LANE_H / 2 + half):
+                dpg.draw_polyline(list(zip(xs, edge)), color=WAVE, parent=tag)
             level = [(x, self.y_of(v, -60.0, 0.0)) for x, v in zip(xs, levels)]
             dpg.draw_polyline(level, color=LEVEL, parent=tag)
             dpg.draw_text((w - 70, 2), "level 0 dBFS", size=11, color=LEVEL, parent=tag)

@@ -115,7 +115,7 @@ class Overview(ToggledWindow):
         self.boxes: dict[str, Box] = {}
         self.scale = 1.0
         self.bars: dict[str, int] = {}          # node id -> its level bar
-        self.drawn = None                       # the document the map was drawn for
+        self.drawn = None                       # (session, revision, width) drawn for
 
     def build(self) -> None:
         with dpg.window(tag=self.tag, label="Overview: click a node to go to it "
@@ -142,11 +142,12 @@ class Overview(ToggledWindow):
     def sync(self, force: bool = False) -> None:
         if not (force or self.shown):
             return
-        graph = self.app.session.graph
-        doc = (graph.to_document(), dpg.get_item_width(self.tag))
-        if doc == self.drawn and not force:
+        session = self.app.session
+        graph = session.graph
+        drawn = (id(session), session.revision, dpg.get_item_width(self.tag))
+        if drawn == self.drawn and not force:
             return
-        self.drawn = doc
+        self.drawn = drawn
         width = (dpg.get_item_width(self.tag) or 1200) - 24
         height = (dpg.get_item_height(self.tag) or 800) - 48
         self.boxes, links, (w, h), self.scale = scaled_plan(graph, width, height)

@@ -17,7 +17,7 @@ from mixgraph import Graph
 
 from .canvas import figures_line
 from .compare import Take
-from .jobs import RenderJob, redirect_outputs
+from .jobs import RenderJob
 
 if TYPE_CHECKING:
     from .app import EditorApp
@@ -57,13 +57,15 @@ class Rendering:
                 return None
             graph = self.app.session.graph
         self.document = graph.to_document()          # as rendered, for "what changed"
-        if elsewhere:
+        paths = None
+        if elsewhere:                                # each output into a folder of its own
             folder = Path(tempfile.mkdtemp(prefix="mixgraph-ab-"))
             self.folders.append(folder)
-            graph = redirect_outputs(graph, folder)
+            paths = {spec.id: str(folder / f"{spec.id}_{Path(str(spec.value(p))).name}")
+                     for spec in graph for p in spec.with_role("writes")}
         renders = sum(t.label.startswith("render ") for t in self.takes)
         self.label = label or f"render {renders + 1} at {time.strftime('%H:%M:%S')}"
-        self.job = RenderJob(graph, allow_outside=True if elsewhere else None).start()
+        self.job = RenderJob(graph, output_paths=paths).start()
         dpg.set_value("render_progress", 0.0)
         dpg.show_item("render_window")
         return self.job
@@ -81,8 +83,8 @@ class Rendering:
                 self.takes.append(Take(self.label, job.report, job.plots, self.document))
                 self.show_report(job)
                 self.app.board.draw_figures(node_lines(job.report))
-                if self.app.lanes.lanes and job.allow_outside is None:   # the project's
-                    self.app.lanes.measure(job.graph)      # own render: the lanes' signals
+                if self.app.lanes.lanes and job.output_paths is None:   # the project's
+                    self.app.lanes.measure(job.graph)     # own render: the lanes' signals
                 self.app.status(job.report.format().splitlines()[0])
             elif job.cancelled:
                 self.app.status("render cancelled; nothing was written")

@@ -55,6 +55,7 @@ class Session:
         self.listeners: list[Callable[[str], None]] = []
         self._saved = self.graph.to_document()     # what the file holds: dirty = differs
         self._last_key: Any = None                 # the key of the edit before this one
+        self.revision = 0                          # counts changes (views redraw on one)
 
     # --------------------------------------------------------------- files
     @classmethod
@@ -139,6 +140,7 @@ class Session:
         self.dirty = self.graph.to_document() != self._saved
 
     def _notify(self, what: str) -> None:
+        self.revision += 1
         for listener in self.listeners:
             listener(what)
 

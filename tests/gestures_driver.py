@@ -144,6 +144,23 @@ class Window:
             self.key({"-": "minus", ".": "period", " ": "space", "_": "underscore",
                       "/": "slash"}.get(ch, ch))
 
+    def type_value(self, item, text: str) -> None:
+        """Ctrl+click a value field (it becomes a text field), select all, type, Return."""
+        self.click_item(item, ctrl=True)
+        self.key("ctrl+a")
+        self.type(text)
+        self.key("Return")
+
+    def save_version(self, name: str) -> None:
+        """File > Save version..., the name typed, Return."""
+        self.move(700, 850)
+        self.menu("File", "Save version...")
+        self.frames(4)
+        self.key("ctrl+a")
+        self.type(name)
+        self.key("Return")
+        self.frames(3)
+
     def node_title(self, nid: str) -> tuple[float, float]:
         x0, y0 = dpg.get_item_rect_min(self.app.board.node_items[nid])
         return x0 + 30, y0 + 10
@@ -241,18 +258,9 @@ def versions(w: Window, result: dict) -> None:
     """File > Save version... (a name typed), a gain changed and saved, File >
     Versions...: Diff says what changed in an engineer's words; Restore puts the
     version back and keeps what was there as a version."""
-    w.move(700, 850)
-    w.menu("File", "Save version...")
-    w.frames(4)
-    w.key("ctrl+a")
-    w.type("first mix")
-    w.key("Return")
-    w.frames(3)
+    w.save_version("first mix")
     result["status_saved"] = w.app.status_text
-    w.click_item(w.app.inspector.param_items[("kick_ch", "gain_db")], ctrl=True)
-    w.key("ctrl+a")
-    w.type("-9")
-    w.key("Return")
+    w.type_value(w.app.inspector.param_items[("kick_ch", "gain_db")], "-9")
     w.key("ctrl+s")
     w.move(700, 850)
     w.menu("File", "Versions...")
@@ -333,15 +341,8 @@ def ab_reports(w: Window, result: dict) -> None:
     """A/B of two renders: a version saved, the kick raised 6 dB and saved, the
     version rendered from File > Versions..., the project rendered; the report's
     "A/B with" button shows both side by side with what changed."""
-    w.move(700, 850)
-    w.menu("File", "Save version...")
-    w.frames(4)
-    w.type("before")
-    w.key("Return")
-    w.click_item(w.app.inspector.param_items[("kick_ch", "gain_db")], ctrl=True)
-    w.key("ctrl+a")
-    w.type("4")
-    w.key("Return")
+    w.save_version("before")
+    w.type_value(w.app.inspector.param_items[("kick_ch", "gain_db")], "4")
     w.key("ctrl+s")
     w.move(700, 850)
     w.menu("File", "Versions...")
@@ -449,10 +450,7 @@ def from_scratch(w: Window, result: dict) -> None:
     result["cycle_status"] = w.app.status_text
     result["links_after_cycle"] = len(w.app.session.graph.links)
     # the fader typed, then undone
-    w.click_item(w.app.inspector.param_items[("channel_1", "gain_db")], ctrl=True)
-    w.key("ctrl+a")
-    w.type("-6")
-    w.key("Return")
+    w.type_value(w.app.inspector.param_items[("channel_1", "gain_db")], "-6")
     result["gain_typed"] = w.app.session.graph.nodes["channel_1"].value("gain_db")
     w.move(*w.empty_spot(700, 700))
     w.key("ctrl+z")
@@ -751,10 +749,7 @@ def listen_after_new(w: Window, result: dict) -> None:
 
 def typed_value_saved_exactly(w: Window, result: dict) -> None:
     """D8: a pan typed as 0.358 is saved as 0.358."""
-    w.click_item(w.app.inspector.param_items[("kick_ch", "pan")], ctrl=True)
-    w.key("ctrl+a")
-    w.type("0.358")
-    w.key("Return")
+    w.type_value(w.app.inspector.param_items[("kick_ch", "pan")], "0.358")
     w.key("ctrl+s")
     result["saved"] = str(w.app.session.path)
 

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from conftest import SR, seeded_noise
+from decoding import decode_audio, ffmpeg_loudness as ffmpeg_figures
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None,
                                 reason="needs ffmpeg to decode what was delivered")
@@ -38,26 +39,14 @@ def hostile(seconds: float = 8.0) -> np.ndarray:
     return 10 ** (-0.3 / 20) * x / np.abs(x).max()
 
 
-def ffmpeg_figures(path) -> dict:
-    """Integrated loudness and true peak as ffmpeg's ebur128 filter reads them."""
-    run = subprocess.run(["ffmpeg", "-nostats", "-v", "info", "-i", str(path), "-af",
-                          "ebur128=peak=true", "-f", "null", "-"],
-                         capture_output=True, text=True, check=True)
-    summary = run.stderr[run.stderr.rfind("Summary:"):]
-    lufs = float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary).group(1))
-    peak = float(re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary).group(1))
-    return {"lufs": lufs, "true_peak": peak}
-
-
-def decoded(path) -> tuple[np.ndarray, int]:
-    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
-                            "stream=sample_rate,channels", "-of", "json", str(path)],
-                           capture_output=True, text=True, check=True)
-    stream = json.loads(probe.stdout)["streams"][0]
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "f64le",
-                          "-acodec", "pcm_f64le", "-"], capture_output=True, check=True).stdout
-    return (np.frombuffer(raw, dtype=np.float64).reshape(-1, int(stream["channels"])).T,
-            int(stream["sample_rate"]))
+def user_profiles(folder, profiles: dict) -> dict:
+    """A user's own delivery profiles file under ``folder``/xdg; the environment that
+    makes mixgraph read it."""
+    where = folder / "xdg" / "mixgraph" / "profiles"
+    where.mkdir(parents=True)
+    (where / "mine.json").write_text(json.dumps({
+        "format": "mixgraph-delivery-profiles", "version": 1, "profiles": profiles}))
+    return dict(os.environ, XDG_DATA_HOME=str(folder / "xdg"))
 
 
 def reference_true_peak(x: np.ndarray) -> float:
@@ -113,7 +102,7 @@ def test_decoded_by_ffmpeg_each_file_is_at_its_loudness_and_under_its_ceiling(
                if d["profile"] == profile and d["role"] == role]
     path = folder / "out" / profile / f"master.{fmt}"
     assert item["path"] == str(path) and item["format"] == fmt
-    x, got_rate = decoded(path)
+    x, got_rate = decode_audio(path)
     assert got_rate == rate
     assert abs(x.shape[1] / rate - 8.0) <= 2048 / rate + 0.001  # lined up within a frame
     figures = ffmpeg_figures(path)
@@ -130,8 +119,8 @@ def test_the_cd_master_is_16_bit_dithered_and_the_archive_untouched(delivered):
     report, folder = delivered
     cd = sf.info(str(folder / "out" / "cd" / "master.wav"))
     assert (cd.samplerate, cd.subtype) == (44100, "PCM_16")
-    archive, rate = decoded(folder / "out" / "archive" / "master.wav")
-    master, _ = decoded(folder / "master.wav")
+    archive, rate = decode_audio(folder / "out" / "archive" / "master.wav", "f64")
+    master, _ = decode_audio(folder / "master.wav", "f64")
     assert rate == SR and sf.info(str(folder / "out" / "archive" / "master.wav")).subtype == "FLOAT"
     np.testing.assert_array_equal(archive, master)               # not touched at all
     tags = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format_tags", "-of",
@@ -159,14 +148,9 @@ def test_a_profile_that_would_crush_the_master_says_so_and_delivers_nothing(tmp_
 
 
 def test_profiles_are_listed_with_their_sources_and_a_user_profile_overrides(tmp_path):
-    folder = tmp_path / "xdg" / "mixgraph" / "profiles"
-    folder.mkdir(parents=True)
-    (folder / "mine.json").write_text(json.dumps({
-        "format": "mixgraph-delivery-profiles", "version": 1,
-        "profiles": {"spotify": {"title": "Spotify (ours)", "kind": "streaming",
-                                 "target_lufs": -13.0, "ceiling_dbtp": -1.5,
-                                 "master": {"format": "flac", "subtype": "PCM_24"}}}}))
-    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "xdg"))
+    env = user_profiles(tmp_path, {"spotify": {
+        "title": "Spotify (ours)", "kind": "streaming", "target_lufs": -13.0,
+        "ceiling_dbtp": -1.5, "master": {"format": "flac", "subtype": "PCM_24"}}})
     run = subprocess.run([sys.executable, "-m", "mixgraph", "deliver", "--list"],
                          capture_output=True, text=True, env=env, check=True)
     assert re.search(r"^spotify\s+-13 LUFS\s+-1.5 dBTP\s+master: flac\s+\(user", run.stdout,
@@ -217,16 +201,10 @@ def test_a_lossy_file_that_decodes_over_its_ceiling_is_encoded_again_until_it_ho
     x = np.tanh(1.5 * n * (0.15 + 3 * np.exp(-(t % 0.25) / 0.03)))
     sf.write(str(tmp_path / "dyn.wav"), (10 ** (-1 / 20) * x / np.abs(x).max()).T, SR,
              subtype="FLOAT")
-    folder = tmp_path / "xdg" / "mixgraph" / "profiles"
-    folder.mkdir(parents=True)
-    (folder / "loud.json").write_text(json.dumps({
-        "format": "mixgraph-delivery-profiles", "version": 1,
-        "profiles": {"loud_stream": {"title": "A loud stream", "kind": "streaming",
-                                     "target_lufs": -14.0, "ceiling_dbtp": -1.0,
-                                     "master": {"format": "wav", "subtype": "PCM_24"},
-                                     "preview": {"format": "ogg", "quality": 0.6},
-                                     "max_limiting_db": 12.0}}}))
-    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "xdg"))
+    env = user_profiles(tmp_path, {"loud_stream": {
+        "title": "A loud stream", "kind": "streaming", "target_lufs": -14.0,
+        "ceiling_dbtp": -1.0, "master": {"format": "wav", "subtype": "PCM_24"},
+        "preview": {"format": "ogg", "quality": 0.6}, "max_limiting_db": 12.0}})
     run = subprocess.run([sys.executable, "-m", "mixgraph", "deliver", str(tmp_path / "dyn.wav"),
                           "--profile", "loud_stream", "-o", str(tmp_path / "out"), "--json"],
                          capture_output=True, text=True, env=env, timeout=300)
@@ -236,7 +214,7 @@ def test_a_lossy_file_that_decodes_over_its_ceiling_is_encoded_again_until_it_ho
     assert items["preview"]["tries"] >= 2                    # and encoded again
     for role, fmt in (("master", "wav"), ("preview", "ogg")):
         path = tmp_path / "out" / "loud_stream" / f"dyn.{fmt}"
-        x, _ = decoded(path)
+        x, _ = decode_audio(path)
         assert ffmpeg_figures(path)["true_peak"] <= -1.0 + 0.05
         assert reference_true_peak(x) <= -1.0 + 0.05
         assert abs(ffmpeg_figures(path)["lufs"] + 14.0) <= 1.0

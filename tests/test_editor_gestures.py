@@ -16,6 +16,8 @@ import pytest
 
 from mixgraph import Graph, load, save
 
+from decoding import decode_png as pixels
+
 HERE = Path(__file__).resolve().parent
 pytestmark = pytest.mark.skipif(
     shutil.which("xdotool") is None
@@ -39,6 +41,22 @@ def small(folder: Path, nodes: dict, links: list) -> Path:
     for a, b in links:
         g.connect(a, b)
     path = folder / "small.mgraph"
+    save(g, path)
+    return path
+
+
+def tone_strip(folder: Path, **channel) -> Path:
+    """A project of a 4 s tone ``t`` into a channel ``c`` (``channel``: its
+    parameters) into an output ``o`` writing out.wav, laid out left to right."""
+    g = Graph(sample_rate=48000, base_dir=folder)
+    g.add("tone", id="t", duration_s=4.0)
+    g.add("channel", id="c", **channel)
+    g.add("output", id="o", path="out.wav")
+    g.connect("t", "c")
+    g.connect("c", "o")
+    for nid, pos in (("t", (40, 120)), ("c", (320, 120)), ("o", (620, 120))):
+        g.ui[nid] = {"pos": list(pos)}
+    path = folder / "strip.mgraph"
     save(g, path)
     return path
 
@@ -239,137 +257,6 @@ def target_line(plot: np.ndarray) -> tuple[float, float, float]:
     return rows.min(), rows.max(), line.mean()
 
 
-def pixels(png: str) -> np.ndarray:
-    """A screenshot as (height, width, 3) RGB, decoded by ffmpeg."""
-    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0",
-                            "-show_entries", "stream=width,height", "-of", "csv=p=0", png],
-                           capture_output=True, text=True, check=True).stdout
-    w, h = map(int, probe.strip().split(","))
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", png, "-f", "rawvideo",
-                          "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
-    return np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3).astype(int)
-
-
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="no ffmpeg to read the screenshot")
-def test_the_whole_demo_is_seen_legibly_in_the_overview_and_a_click_goes_there(demo,
-                                                                             tmp_path):
-    """The demo's 38 nodes, every box whole inside the overview of a 1600 x 1000
-    window at full size (names in the 13-pixel font), drawn in its kind's colour
-    (the screenshot decoded by ffmpeg); a click on a box closes the overview and puts
-    that node in the middle of the canvas, in focus, selecting nothing under it."""
-    from mixgraph.editor.overview import COLOURS
-
-    got = drive("overview", copy_of(demo, tmp_path), tmp_path)
-    assert got["shown"] and got["viewport"] == [1600, 1000]
-    assert got["scale"] == 1.0 and len(got["boxes"]) == 38
-    wx0, wy0, wx1, wy1 = got["window"]
-    image = pixels(got["shot"])
-    for nid, (x0, y0, x1, y1, category) in got["boxes"].items():
-        assert wx0 <= x0 and x1 <= wx1 and wy0 <= y0 and y1 <= wy1, nid
-        # the box's fill, sampled right of its text, in its kind's colour
-        patch = image[int(y0) + 8:int(y1) - 8, int(x1) - 14:int(x1) - 6].reshape(-1, 3)
-        expected = np.array(COLOURS[category])
-        assert np.abs(np.median(patch, axis=0) - expected).max() <= 6, (nid, patch[:3])
-    assert not got["after_click_shown"]
-    assert got["focus"] == "bass_comp" and got["selected"] == []
-    ex0, ey0, ex1, ey1 = got["editor"]
-    bx0, by0, bx1, by1 = got["bass_comp"]
-    assert ex0 <= bx0 and bx1 <= ex1 and ey0 <= by0 and by1 <= ey1
-    assert abs((bx0 + bx1) / 2 - (ex0 + ex1) / 2) < 80
-
-
-@pytest.fixture(scope="module")
-def big(tmp_path_factory) -> Path:
-    """A 220-node session: 50 strips of stem, eq, compressor and channel, 4 groups,
-    a mix bus, a limiter, an output and 13 more sends."""
-    folder = tmp_path_factory.mktemp("big")
-    g = Graph(sample_rate=48000, base_dir=folder)
-    groups = [g.add("group", id=f"group{i}") for i in range(4)]
-    g.add("bus", id="mix")
-    for i in range(50):
-        g.add("tone", id=f"s{i}", duration_s=1.0)
-        g.add("eq", id=f"s{i}_eq")
-        g.add("compressor", id=f"s{i}_comp")
-        g.add("channel", id=f"s{i}_ch")
-        for a, b in ((f"s{i}", f"s{i}_eq"), (f"s{i}_eq", f"s{i}_comp"),
-                     (f"s{i}_comp", f"s{i}_ch"), (f"s{i}_ch", groups[i % 4])):
-            g.connect(a, b)
-    for grp in groups:
-        g.connect(grp, "mix")
-    g.add("limiter", id="limit")
-    g.add("output", id="out", path="out/mix.wav")
-    g.connect("mix", "limit")
-    g.connect("limit", "out")
-    while len(g) < 220:
-        g.connect("mix", g.add("send", id=f"spare{len(g)}"))
-    path = folder / "big.mgraph"
-    save(g, path)
-    return path
-
-
-def test_a_220_node_session_is_navigated_in_a_few_keystrokes(big, tmp_path):
-    got = drive("go_to", big, tmp_path)
-    assert got["before"] is False or got["before"][1] > got["editor"][3]   # off-screen
-    assert got["keystrokes"] <= 10 and not got["goto_shown"]
-    assert got["focus"] == "s37_comp"
-    ex0, ey0, ex1, ey1 = got["editor"]
-    tx0, ty0, tx1, ty1 = got["target"]
-    assert ex0 <= tx0 and tx1 <= ex1 and ey0 <= ty0 and ty1 <= ey1
-    assert got["overview_nodes"] == 220 and got["overview_scale"] >= 0.6
-    assert not got["overview_after_escape"]
-
-
-def test_a_link_dropped_in_empty_space_offers_the_nodes_that_fit(tmp_path):
-    project = small(tmp_path, {"t": ("tone", (40, 200))}, [])
-    got = drive("pin_to_empty_space", project, tmp_path)
-    assert got["palette_shown"] and "t.out" in got["palette_title"]
-    assert "gain" in got["listed"] and "compressor" in got["listed"]
-    assert not {"tone", "stem", "noise"} & set(got["listed"])     # no input to take it
-    assert got["made"] == ["gain_1"]
-    assert got["links"] == [["t.out", "gain_1.in"]]
-    (dx, dy), (gx, gy) = got["drop"], got["drawn"]
-    assert abs(dx - gx) <= 12 and abs(dy - gy) <= 12
-
-
-def test_a_node_dropped_onto_a_link_goes_into_it_in_one_undoable_step(tmp_path):
-    project = small(tmp_path, {"t": ("tone", (40, 200)), "g": ("gain", (800, 200)),
-                               "x": ("gain", (420, 560))}, [("t", "g")])
-    got = drive("drop_on_link", project, tmp_path)
-    assert got["links"] == [["t.out", "x.in"], ["x.out", "g.in"]], got["status"]
-    assert "inserted x" in got["status"]
-    assert got["links_after_undo"] == [["t.out", "g.in"]]
-    assert got["x_after_undo"] == [420.0, 560.0]
-
-
-def test_d10_clicks_on_dialogs_and_menus_do_not_fall_through(demo, tmp_path):
-    got = drive("clicks_stay_put", copy_of(demo, tmp_path), tmp_path)
-    assert got["under_recover"] is not None and got["under_duplicate"] is not None
-    assert got["recovered"] == -3.0
-    assert got["selected_after_recover"] == [] and got["active_after_recover"] == []
-    assert got["duplicated"]
-    assert got["selected_after_duplicate"] == [] and got["active_after_duplicate"] == []
-
-
-def test_two_renders_are_compared_side_by_side(demo, tmp_path):
-    """A version rendered into a folder of its own (the project's files untouched),
-    the project rendered after the kick went up 4 dB: A/B shows each output's figures
-    in both with the difference, and what changed, in the words of mixgraph diff."""
-    project = copy_of(demo, tmp_path)
-    got = drive("ab_reports", project, tmp_path)
-    assert got["takes"][0] == "version before" and got["takes"][1].startswith("render 1 ")
-    assert all("mixgraph-ab-" in p and str(project.parent) not in p
-               for p in got["version_outputs"])
-    assert not got["version_folder_left"]
-    assert got["compare_shown"] and "version before" in got["title"]
-    rows = {(r[0], r[1]): r for r in got["rows"]}
-    mix = rows[("mix_out", "integrated")]
-    master = rows[("master_out", "integrated")]
-    assert mix[4].startswith("+") and 0.1 <= float(mix[4].split()[0]) <= 4.0   # louder mix
-    assert abs(float(master[4].split()[0])) <= 0.2        # the master is normalised
-    assert got["changes"].strip() == "kick_ch: gain_db from -2.0 dB to 4.0 dB"
-    assert [r[4] for r in got["rows"] if r[1] == "true peak"][0].endswith(" dB")
-
-
 def bluish(image: np.ndarray) -> np.ndarray:
     """Where the theme's accent (a slider's grab, a tick) is drawn: blue well above red."""
     return (image[..., 2] > 100) & (image[..., 2] - image[..., 0] > 50)
@@ -451,17 +338,7 @@ def test_a_ride_drawn_in_a_lane_is_saved_exactly_and_renders_as_written_by_hand(
 
     from mixgraph import render
 
-    g = Graph(sample_rate=48000, base_dir=tmp_path)
-    g.add("tone", id="t", duration_s=4.0)
-    g.add("channel", id="c")
-    g.add("output", id="o", path="out.wav")
-    g.connect("t", "c")
-    g.connect("c", "o")
-    for nid, pos in (("t", (40, 120)), ("c", (320, 120)), ("o", (620, 120))):
-        g.ui[nid] = {"pos": list(pos)}
-    project = tmp_path / "ride.mgraph"
-    save(g, project)
-    got = drive("lane_ride", project, tmp_path)
+    got = drive("lane_ride", tone_strip(tmp_path), tmp_path)
     assert got["lane_shown"] and got["lanes"] == [["c", "gain_db"]]
     assert abs(got["song_s"] - 4.0) < 0.5
     expected = [[1.0, -20.0], [2.0, -6.0], [3.0, -12.0]]
@@ -503,17 +380,8 @@ def test_a_ride_drawn_in_a_lane_is_saved_exactly_and_renders_as_written_by_hand(
 
 
 def test_lane_points_are_box_selected_copied_to_another_lane_and_deleted(tmp_path):
-    g = Graph(sample_rate=48000, base_dir=tmp_path)
-    g.add("tone", id="t", duration_s=4.0)
-    g.add("channel", id="c", gain_db={"automation": [[1.0, -20.0], [2.0, 6.0],
-                                                     [3.0, -12.0]], "curve": "linear"})
-    g.add("output", id="o", path="out.wav")
-    g.connect("t", "c")
-    g.connect("c", "o")
-    for nid, pos in (("t", (40, 120)), ("c", (320, 120)), ("o", (620, 120))):
-        g.ui[nid] = {"pos": list(pos)}
-    project = tmp_path / "lanes.mgraph"
-    save(g, project)
+    project = tone_strip(tmp_path, gain_db={"automation": [[1.0, -20.0], [2.0, 6.0],
+                                                           [3.0, -12.0]], "curve": "linear"})
     got = drive("lane_edits", project, tmp_path)
     assert got["selected"] == [0, 1]
     # pasted at 0.5 s (its first point there), the gains -20 and +6 kept in -1 .. 1

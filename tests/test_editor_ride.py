@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -20,14 +19,9 @@ import pytest
 
 from conftest import SR, sine
 
-from test_editor_play import HERE, PERIOD
+from test_editor_play import HERE, PERIOD, pytestmark  # noqa: F401  (the same needs)
 
 RIDE_S = 30.0
-pytestmark = [
-    pytest.mark.skipif(shutil.which("jackd") is None or shutil.which("xdotool") is None
-                       or (not os.environ.get("DISPLAY") and shutil.which("xvfb-run") is None),
-                       reason="needs jackd, xdotool and Xvfb (.ci/run installs them)"),
-]
 
 
 @pytest.fixture(scope="module")

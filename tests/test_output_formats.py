@@ -17,6 +17,7 @@ from mixgraph import Graph, render
 from mixgraph.errors import MixgraphError
 
 from conftest import SR, seeded_noise, sine
+from decoding import decode_audio as decode
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None,
                                 reason="needs ffmpeg to decode what was written")
@@ -43,17 +44,6 @@ def programme(seconds: float = 4.0) -> np.ndarray:
     x = sine(440.0, seconds, -12.0) + noise
     gate = (np.arange(x.shape[1]) // (SR // 4)) % 3 == 0
     return np.vstack([x[0] * np.where(gate, 1.0, 0.3), x[0] * np.where(gate, 0.3, 1.0)])
-
-
-def decode(path) -> tuple[np.ndarray, int]:
-    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
-                            "stream=sample_rate,channels", "-of", "json", str(path)],
-                           capture_output=True, text=True, check=True)
-    stream = json.loads(probe.stdout)["streams"][0]
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le",
-                          "-acodec", "pcm_f32le", "-"], capture_output=True, check=True).stdout
-    channels = int(stream["channels"])
-    return np.frombuffer(raw, dtype=np.float32).reshape(-1, channels).T, int(stream["sample_rate"])
 
 
 def tags_of(path) -> dict:
