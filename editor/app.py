@@ -243,6 +243,7 @@ class EditorApp:
         self.lanes.reset()
         self.rendering.takes = []
         self.board.frame()
+        self.sync()                                    # (draws the new project's nodes)
 
     def set_param(self, nid: str, name: str, value: Any) -> None:
         """A parameter's control moved: a ride on an armed lane while playing (heard,

@@ -233,10 +233,9 @@ class Board:
         self.shown = ({}, set())
 
     def frame(self) -> None:
-        """Show the whole graph: redraw it with its top-left corner at the view's."""
-        self.offset = self.frame_offset()
-        self.clear()
-        self.app.sync()
+        """Show the whole graph: its top-left corner at the view's (every node moved,
+        none drawn again)."""
+        self.shift(self.frame_offset())
 
     def shift(self, offset: tuple[float, float]) -> None:
         """Draw every node ``offset`` from its position (the links follow)."""
