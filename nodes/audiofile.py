@@ -509,24 +509,37 @@ class AudioReader:
             self._raw.close()
 
 
+#: an Opus stream's bitrate per channel (kbit/s), as libsndfile sets it: from the
+#: most at compression level 0 down by (most - least) per unit of level
+OPUS_KBPS_PER_CHANNEL = (6, 256)
+
+
 class Encoding:
-    """How a lossy output is encoded: a constant bitrate (MP3 only, kbit/s from
-    :data:`MP3_KBPS`), or a quality from 0 (smallest) to 1 (best) with a variable
-    bitrate.  libsndfile takes a compression level; for a constant-bitrate MP3 it
-    picks 320 kbit/s less 288 per unit of level, to the nearest bitrate of the
-    table, so the level for a bitrate in the table gives exactly that bitrate."""
+    """How a lossy output is encoded: a bitrate (an MP3 at a constant one, kbit/s
+    from :data:`MP3_KBPS`; an Opus stream at a variable one around it, 6 to 256 kbit/s
+    per channel), or a quality from 0 (smallest) to 1 (best) with a variable bitrate
+    (Ogg Vorbis: quality only, libsndfile sets no Vorbis bitrate).
+
+    libsndfile takes a compression level.  For a constant-bitrate MP3 it picks 320
+    kbit/s less 288 per unit of level, to the nearest bitrate of the table, so the
+    level for a bitrate in the table gives exactly that bitrate; for Opus it asks the
+    encoder for 256 kbit/s per channel less 250 per unit of level."""
 
     def __init__(self, fmt: str, bitrate_kbps: int = 0, quality: float = 0.8):
         self.fmt = fmt
         self.bitrate_kbps = int(bitrate_kbps)
         self.quality = float(quality)
 
-    def soundfile_args(self) -> dict:
+    def soundfile_args(self, channels: int = 2) -> dict:
         """The arguments soundfile's writer takes for this (libsndfile refuses a level
         of 1)."""
         if self.fmt == "mp3" and self.bitrate_kbps:
             return {"bitrate_mode": "CONSTANT",
                     "compression_level": min(0.999, (320 - self.bitrate_kbps) / 288)}
+        if self.fmt == "opus" and self.bitrate_kbps:
+            least, most = OPUS_KBPS_PER_CHANNEL
+            per_channel = min(max(self.bitrate_kbps / channels, least), most)
+            return {"compression_level": min(0.999, (most - per_channel) / (most - least))}
         level = min(0.99, max(0.0, 1.0 - self.quality))
         if self.fmt == "mp3":
             return {"bitrate_mode": "VARIABLE", "compression_level": level}
@@ -567,7 +580,7 @@ class AtomicWriter:
                                  path=str(self.path)) from None
         self._tmp = Path(tmp)
         subtype = CODECS.get(fmt, subtype)
-        extra = encoding.soundfile_args() if encoding is not None and fmt in CODECS else {}
+        extra = encoding.soundfile_args(channels) if encoding is not None and fmt in CODECS else {}
         try:
             self._sound = sf.SoundFile(tmp, mode="w", samplerate=self.file_rate,
                                       channels=channels, format=FORMATS[fmt], subtype=subtype,
@@ -617,17 +630,22 @@ class AtomicWriter:
         self.complete()
         self.publish().keep()
 
-    def complete(self) -> None:
+    def complete(self, finishing=None) -> None:
         """Write out what is held, close and sync the temporary file: everything is on
-        the disk, under its hidden name."""
+        the disk, under its hidden name.  ``finishing(path)``, where given, runs on the
+        closed file before it is synced (tags libsndfile cannot write)."""
         if self._rs is not None:
             self.write(np.zeros((self.channels, 0), dtype=DTYPE), last=True)
         self._batch.flush()
         try:
             self._sound.close()
+            if finishing is not None:
+                finishing(self._tmp)
             with open(self._tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
             os.chmod(self._tmp, file_mode(self.path))
+        except AudioFileError:
+            raise
         except Exception as exc:
             raise write_error(self.path, exc) from None
 

@@ -19,6 +19,7 @@ from .audiofile import (CODECS, EXTENSIONS, MAX_RATE, MIN_RATE, MP3_KBPS, SUBTYP
                         UNTAGGED, AtomicWriter, Encoding, format_for, song_time)
 from .base import Context, Param, Port, Sink, register
 from .stream import SongWindow, TailGroup
+from .tagging import ISRC_FORMATS, add_isrc, isrc_problem
 from mixgraph.errors import AudioFileError
 
 
@@ -54,14 +55,18 @@ class Output(Sink):
               doc="end the file where its tail falls below -90 dBFS; false: write the "
                   "whole declared tail"),
         Param("bitrate_kbps", 0, kind="int", unit="kbit/s",
-              doc="an MP3 at a constant bitrate (32 to 320, as MPEG defines them); 0: a "
-                  "variable bitrate at the quality"),
+              doc="an MP3 at a constant bitrate (32 to 320, as MPEG defines them), an Opus "
+                  "file at a variable one around it (6 to 256 a channel); 0: a variable "
+                  "bitrate at the quality (Ogg Vorbis: always)"),
         Param("quality", 0.8, min=0.0, max=1.0, automatable=False,
               doc="of an encoded file at a variable bitrate: 0 smallest, 1 best"),
         *(Param(name, "" if name != "tracknumber" else 0,
                 kind="int" if name == "tracknumber" else "str",
                 doc=f"tag: {name} (none where empty{' or 0' if name == 'tracknumber' else ''})")
           for name in TAGS),
+        Param("isrc", "", kind="str",
+              doc="tag: the recording's ISRC (ID3 TSRC, Vorbis comment ISRC, or a WAV's "
+                  "BWF bext chunk with its loudness); none where empty"),
     )
 
     @classmethod
@@ -82,14 +87,20 @@ class Output(Sink):
         if found == "flac" and values.get("subtype", "PCM_24") == "FLOAT":
             problems.append("FLAC cannot store FLOAT samples; use PCM_16 or PCM_24")
         kbps = values.get("bitrate_kbps", 0)
-        if kbps and found != "mp3":
-            problems.append(f"bitrate_kbps is for MP3 files ({found or 'this format'} "
+        if kbps and found not in ("mp3", "opus"):
+            problems.append(f"bitrate_kbps is for MP3 and Opus files ({found or 'this format'} "
                             "is encoded at its quality, or not at all)")
-        elif kbps and kbps not in MP3_KBPS:
+        elif kbps and found == "opus" and not 6 <= kbps <= 512:
+            problems.append(f"bitrate_kbps of an Opus file must be between 6 and 512 "
+                            f"(256 a channel), got {kbps}")
+        elif kbps and found == "mp3" and kbps not in MP3_KBPS:
             problems.append(f"bitrate_kbps must be one of MP3's bitrates "
                             f"({', '.join(map(str, MP3_KBPS))}), got {kbps}")
-        if found in UNTAGGED and any(values.get(name) for name in TAGS):
+        if found in UNTAGGED and any(values.get(name) for name in (*TAGS, "isrc")):
             problems.append(f"a {found} file holds no tags; use wav or rf64 to tag it")
+        isrc = values.get("isrc", "")
+        if isrc and found in ISRC_FORMATS and (problem := isrc_problem(isrc)):
+            problems.append(problem)
         return problems
 
     _writer = None           # until begin(); close() may come before prepare()
@@ -168,10 +179,11 @@ class Output(Sink):
     def finish(self) -> dict:
         for part in self._window.flush():          # the tail its group keeps
             self._writer.write(part)
-        self._writer.complete()
+        fmt = format_for(self.path, self.format)
+        self._writer.complete(finishing=(lambda path: add_isrc(
+            path, fmt, self.isrc, self._meter.result())) if self.isrc else None)
         rate = self.sample_rate_out
         figures = self._meter.result()
-        fmt = format_for(self.path, self.format)
         return {
             "node": self.node_id,
             "path": str(self._path),

@@ -345,6 +345,13 @@ def test_cue_indices_are_the_song_starts_to_the_sample(cue_album):
     assert in_samples == [s.start for s in report.songs]
     assert in_samples == expected_starts(lengths, sr, 0.6, 58.0)
     assert re.search(r"INDEX 01 01:0\d:\d\d", text)           # song 3 is past 1:00
+    # a gap is the next track's pregap: INDEX 00 where the song before ends (padded to
+    # whole CUE frames, as the programme pads it); a crossfade has none
+    pregaps = [(int(m) * 60 + int(ss)) * CUE_FPS + int(ff)
+               for m, ss, ff in re.findall(r"INDEX 00 (\d\d):(\d\d):(\d\d)", text)]
+    frame = cue_frame(sr)
+    assert [p * frame for p in pregaps] == [report.songs[1].start +    # song 1 crossfades
+                                            -(-report.songs[1].frames // frame) * frame]
     assert report.sample_rate == sr and sf.info(str(report.programme)).samplerate == sr
 
 

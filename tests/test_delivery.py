@@ -220,35 +220,69 @@ def test_a_lossy_file_that_decodes_over_its_ceiling_is_encoded_again_until_it_ho
         assert abs(ffmpeg_figures(path)["lufs"] + 14.0) <= 1.0
 
 
-def test_an_album_of_three_songs_goes_to_four_profiles_in_one_command(tmp_path):
-    """Three songs of different loudness (album mode: they keep their distances), to
-    Spotify, Apple Podcasts, EBU R 128 and CD in one command: every file at or under
-    its ceiling (ffmpeg), each profile's songs together at its target, the songs'
-    distances kept, numbered and tagged; the time it takes, and how much of it is
-    rendering and encoding, reported."""
+def album_of_three(folder: Path, seconds=(6.0, 6.0, 6.0)) -> Path:
+    """Three mixes of different loudness (-26, -20 and -24 dB tones over noise), an
+    album document for them by ``mixgraph album new``, with ISRCs, a performer on the
+    third song and the release's EAN added as a user would."""
     import soundfile as sf
 
     from conftest import sine
 
-    mixes = tmp_path / "mixes"
+    mixes = folder / "mixes"
     mixes.mkdir()
     levels = {"01 Intro.wav": -26.0, "02 Single.wav": -20.0, "03 Ballad.wav": -24.0}
-    for name, level in levels.items():
-        x = sine(330.0, 6.0, level) + seeded_noise(6.0, channels=1, seed=len(name),
-                                                   level_db=level - 10)
+    for (name, level), length in zip(levels.items(), seconds):
+        x = sine(330.0, length, level) + seeded_noise(length, channels=1, seed=len(name),
+                                                      level_db=level - 10)
         sf.write(str(mixes / name), np.vstack([x, x]).T, SR, subtype="FLOAT")
+    doc = folder / "night.json"
     new = subprocess.run([sys.executable, "-m", "mixgraph", "album", "new", str(mixes), "-o",
-                          str(tmp_path / "night.mgraph")], capture_output=True, text=True)
+                          str(doc)], capture_output=True, text=True)
     assert new.returncode == 0, new.stderr
-    run = subprocess.run([sys.executable, "-m", "mixgraph", "deliver", str(tmp_path / "night.mgraph"),
+    album = json.loads(doc.read_text())
+    album["album"].update(title="Night Drive", artist="The Band", catalog="5012345678900")
+    for i, song in enumerate(album["album"]["songs"], start=1):
+        song["isrc"] = f"gb-xyz-26-0000{i}"
+    album["album"]["songs"][2]["performer"] = "The Band feat. Guest"
+    doc.write_text(json.dumps(album))
+    return doc
+
+
+def cue_tracks(text: str) -> list[dict]:
+    """A CUE sheet's tracks: TITLE, PERFORMER, ISRC and INDEX lines (positions in
+    seconds), read line by line."""
+    tracks = []
+    for line in text.splitlines():
+        words = line.split(maxsplit=1)
+        if words[0] == "TRACK":
+            tracks.append({})
+        elif tracks and words[0] in ("TITLE", "PERFORMER", "ISRC"):
+            tracks[-1][words[0]] = words[1].strip('"')
+        elif words[0] == "INDEX":
+            number, at = words[1].split()
+            mm, ss, ff = map(int, at.split(":"))
+            tracks[-1][f"INDEX {number}"] = mm * 60 + ss + ff / 75
+    return tracks
+
+
+def test_an_album_of_three_songs_goes_to_four_profiles_in_one_command(tmp_path):
+    """Three songs of different loudness (album mode: they keep their distances), to
+    Spotify, Apple Podcasts, EBU R 128 and CD in one command: every file at or under
+    its ceiling (ffmpeg), each profile's songs together at its target, the songs'
+    distances kept, numbered and tagged with their ISRCs; for the CD also the
+    programme after a 2 s pregap, with a CUE sheet whose indexes are where ffmpeg
+    finds each song start; the time it takes, and how much of it is rendering and
+    encoding, reported."""
+    doc = album_of_three(tmp_path)
+    run = subprocess.run([sys.executable, "-m", "mixgraph", "deliver", str(doc),
                           "--profile", "spotify,apple_podcasts,ebu_r128,cd", "-o",
-                          str(tmp_path / "out"), "--artist", "The Band", "--json"],
+                          str(tmp_path / "out"), "--json"],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     report = json.loads(run.stdout)
     print(f"\nalbum of 3 songs to 4 profiles: {report['seconds']} s, of which rendering and "
           f"encoding {report['render_seconds']} s")
-    assert report["pass"] and len(report["deliverables"]) == 3 * 5    # spotify: 2 files each
+    assert report["pass"] and len(report["deliverables"]) == 3 * 5 + 1  # + the CD programme
     ceilings = {"spotify": -1.0, "apple_podcasts": -1.0, "ebu_r128": -1.0, "cd": -0.3}
     for d in report["deliverables"]:
         figures = ffmpeg_figures(d["path"])
@@ -268,7 +302,62 @@ def test_an_album_of_three_songs_goes_to_four_profiles_in_one_command(tmp_path):
         assert abs(ffmpeg_figures(tmp_path / f"{profile}.wav")["lufs"] - target) <= \
             (1.0 if profile == "spotify" else 0.1)
     tags = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format_tags", "-of",
-                           "json", str(tmp_path / "out" / "apple_podcasts" / "02 Single.mp3")],
+                           "json", str(tmp_path / "out" / "apple_podcasts" / "03 Ballad.mp3")],
                           capture_output=True, text=True).stdout
     found = json.loads(tags)["format"]["tags"]
-    assert found["artist"] == "The Band" and found["track"] == "2"
+    assert found["artist"] == "The Band feat. Guest" and found["track"] == "3"
+    assert found["TSRC"] == "GBXYZ2600003"
+    # the CD: programme, CUE sheet, Red Book
+    cd = next(d for d in report["deliverables"] if d["role"] == "programme")
+    assert cd["profile"] == "cd" and Path(cd["path"]).name == "Night Drive.wav"
+    sheet = Path(cd["cue"]).read_text()
+    assert sheet.splitlines()[:3] == ["CATALOG 5012345678900", 'PERFORMER "The Band"',
+                                      'TITLE "Night Drive"']
+    assert 'FILE "Night Drive.wav" WAVE' in sheet
+    tracks = cue_tracks(sheet)
+    assert [t["ISRC"] for t in tracks] == ["GBXYZ2600001", "GBXYZ2600002", "GBXYZ2600003"]
+    assert [t["TITLE"] for t in tracks] == ["Intro", "Single", "Ballad"]
+    assert tracks[2]["PERFORMER"] == "The Band feat. Guest"
+    assert tracks[0]["INDEX 00"] == 0.0 and tracks[0]["INDEX 01"] == 2.0
+    x, rate = decode_audio(cd["path"])
+    assert rate == 44100 and x.shape[1] % 588 == 0                 # whole CD frames
+    assert not np.any(x[:, :2 * 44100 - 1])                        # the pregap is silence
+    for track in tracks:                                           # each song starts there
+        at = round(track["INDEX 01"] * 44100)
+        assert np.abs(x[:, at:at + 441]).max() > 0.01
+        if "INDEX 00" in track and track["INDEX 00"] > 0:          # its gap: silence
+            # but the CD frame at each end: the resampler rings on after a song cut
+            # short and before one that starts at once (-31 dBFS, 2 ms, here)
+            gap = x[:, round(track["INDEX 00"] * 44100) + 588:at - 588]
+            assert gap.shape[1] > 44100 and not np.any(gap)
+    assert tracks[1]["INDEX 01"] - tracks[1]["INDEX 00"] == pytest.approx(2.0, abs=1 / 75)
+
+
+def test_a_cd_that_breaks_the_red_book_is_said_to_fail(tmp_path):
+    """A 3-second song is shorter than a CD track may be: the CD programme fails in
+    one sentence naming the track, and the command exits 1."""
+    doc = album_of_three(tmp_path, seconds=(6.0, 3.0, 6.0))
+    run = subprocess.run([sys.executable, "-m", "mixgraph", "deliver", str(doc),
+                          "--profile", "cd", "-o", str(tmp_path / "out"), "--json"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 1, run.stderr[-2000:]
+    report = json.loads(run.stdout)
+    failed = [d for d in report["deliverables"] if not d["pass"]]
+    assert [d["role"] for d in failed] == ["programme"]
+    assert any("track 2 ('Single') is" in p and "4 s or longer" in p
+               for p in failed[0]["problems"])
+
+
+def test_an_album_with_a_wrong_isrc_or_catalog_is_refused_in_one_sentence(tmp_path):
+    doc = album_of_three(tmp_path)
+    album = json.loads(doc.read_text())
+    album["album"]["catalog"] = "5012345678901"
+    album["album"]["songs"][1]["isrc"] = "GB-XYZ-26"
+    doc.write_text(json.dumps(album))
+    run = subprocess.run([sys.executable, "-m", "mixgraph", "deliver", str(doc),
+                          "--profile", "cd", "-o", str(tmp_path / "out")],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode != 0 and "Traceback" not in run.stderr
+    assert "song 2: 'GB-XYZ-26' is not an ISRC" in run.stderr
+    assert "wrong check digit (it should end in 0)" in run.stderr
+    assert not (tmp_path / "out").exists()

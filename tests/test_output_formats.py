@@ -22,7 +22,11 @@ from decoding import decode_audio as decode
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None,
                                 reason="needs ffmpeg to decode what was written")
 TAGS = {"title": "First Light", "artist": "The Band", "album": "Morning", "tracknumber": 3,
-        "date": "2026", "comment": "mixgraph test"}
+        "date": "2026", "comment": "mixgraph test", "isrc": "gb-abc-26-00042"}
+#: where ffprobe shows each container's ISRC: ID3's TSRC, the Vorbis comment, a
+#: WAV's bext description (which ffmpeg calls its comment)
+ISRC_KEY = {"mp3": "tsrc", "aiff": "tsrc", "flac": "isrc", "ogg": "isrc", "opus": "isrc",
+            "wav": "comment", "rf64": "comment"}
 #: name, output parameters, the codec's frame (the alignment allowed), level tolerance
 #: in dB (at 128 kbit/s joint stereo, LAME gives up 0.4 dB of this wide noise)
 CASES = [
@@ -30,7 +34,7 @@ CASES = [
     ("rf64", {}, 0, 0.001), ("w64", {}, 0, 0.001),
     ("mp3", {"bitrate_kbps": 128}, 1152, 0.5), ("mp3", {"bitrate_kbps": 320}, 1152, 0.05),
     ("mp3", {"quality": 0.8}, 1152, 0.1), ("ogg", {"quality": 0.6}, 2048, 0.1),
-    ("opus", {"quality": 0.7}, 960, 0.1),
+    ("opus", {"quality": 0.7}, 960, 0.1), ("opus", {"bitrate_kbps": 96}, 960, 0.2),
 ]
 
 
@@ -111,15 +115,54 @@ def test_tags_are_read_back_by_ffprobe(written, case):
     if fmt != "aiff":                       # AIFF's chunks name a title, author, comment
         assert tags["album"] == "Morning" and tags["track"] == "3"
         assert tags.get("date", tags.get("tyer")) == "2026"
-    assert tags["comment"] == "mixgraph test"
+    isrc = tags[ISRC_KEY[fmt]]
+    assert isrc == ("ISRC:GBABC2600042" if fmt in ("wav", "rf64") else "GBABC2600042")
+    if fmt in ("wav", "rf64"):                     # the comment in LIST INFO, by libsndfile
+        import soundfile as sf
+
+        with sf.SoundFile(str(folder / "out" / f"{case}.{fmt}")) as f:
+            assert f.comment == "mixgraph test"
+    else:
+        assert tags["comment"] == "mixgraph test"
 
 
-def test_a_constant_bitrate_mp3_is_at_the_bitrate_asked_for(written):
+@pytest.mark.parametrize("fmt", ["wav", "rf64"])
+def test_a_wav_with_an_isrc_carries_a_bext_chunk_with_its_loudness(written, fmt):
+    """EBU Tech 3285 version 2: the ISRC in the description (Tech 3352), the file's
+    integrated loudness, range and true peak in hundredths, as ffmpeg measures them."""
+    from mixgraph.nodes.tagging import read_bext
+    from decoding import ffmpeg_loudness
+
     _, folder, _ = written
+    case = next(i for i, c in enumerate(CASES) if c[0] == fmt)
+    path = folder / "out" / f"{case}.{fmt}"
+    bext = read_bext(path)
+    assert bext["version"] == 2 and bext["description"] == "ISRC:GBABC2600042"
+    measured = ffmpeg_loudness(path)
+    assert bext["integrated_lufs"] == pytest.approx(measured["lufs"], abs=0.1)
+    assert bext["true_peak_dbtp"] == pytest.approx(measured["true_peak"], abs=0.2)
+    assert bext["coding_history"].startswith(f"A=PCM,F={SR},W=32F,M=stereo")
+
+
+def test_an_mp3_is_at_the_constant_bitrate_asked_for_and_opus_near_it(written):
+    """An MP3 exactly (its frames' bitrate); an Opus file, whose bitrate varies, on
+    average within 15 % of it (ffprobe's figure for the file: the Ogg pages' few
+    bytes included)."""
+    _, folder, _ = written
+    checked = 0
     for case, (fmt, params, _, _) in enumerate(CASES):
-        if params.get("bitrate_kbps"):
-            rate = tags_of(folder / "out" / f"{case}.{fmt}")["stream_bit_rate"]
-            assert int(rate) == params["bitrate_kbps"] * 1000
+        if not params.get("bitrate_kbps"):
+            continue
+        path = folder / "out" / f"{case}.{fmt}"
+        if fmt == "mp3":
+            assert int(tags_of(path)["stream_bit_rate"]) == params["bitrate_kbps"] * 1000
+        else:
+            rate = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=bit_rate",
+                                   "-of", "csv=p=0", str(path)], capture_output=True,
+                                  text=True, check=True).stdout
+            assert int(rate) / 1000 == pytest.approx(params["bitrate_kbps"], rel=0.15)
+        checked += 1
+    assert checked == 3
 
 
 def test_opus_is_written_at_48_khz_with_a_notice(tmp_path):
@@ -134,9 +177,13 @@ def test_opus_is_written_at_48_khz_with_a_notice(tmp_path):
 
 
 @pytest.mark.parametrize("path, params, words", [
-    ("a.flac", {"bitrate_kbps": 128}, "bitrate_kbps is for MP3 files"),
+    ("a.flac", {"bitrate_kbps": 128}, "bitrate_kbps is for MP3 and Opus files"),
+    ("a.ogg", {"bitrate_kbps": 128}, "bitrate_kbps is for MP3 and Opus files"),
+    ("a.opus", {"bitrate_kbps": 600}, "between 6 and 512"),
     ("a.mp3", {"bitrate_kbps": 100}, "one of MP3's bitrates"),
     ("a.w64", {"title": "x"}, "holds no tags"),
+    ("a.w64", {"isrc": "GBABC2600042"}, "holds no tags"),
+    ("a.mp3", {"isrc": "GB-ABC-26"}, "is not an ISRC"),
     ("a.mp3", {"quality": 1.5}, "quality"),
 ])
 def test_an_output_that_cannot_be_written_so_is_one_sentence(tmp_path, path, params, words):

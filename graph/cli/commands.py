@@ -664,9 +664,7 @@ def _deliver_album(path: Path, profiles, args, folder: Path):
     album = load_album(path)
     rendered = render_album(album, folder)
     tags = {"artist": args.artist or album.artist, "album": args.album or album.title}
-    return deliver_album([s.path for s in rendered.songs], profiles, args.output_dir,
-                         titles=[s.title for s in rendered.songs], tags=tags,
-                         mode=album.mode)
+    return deliver_album(album, rendered, profiles, args.output_dir, tags=tags)
 
 
 def _project_master(project: Path, output: str | None, folder: Path) -> Path:

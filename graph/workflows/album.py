@@ -11,7 +11,9 @@ An album is a document of the project family with ``"kind": "album"``::
           "gap_s": 2.0},
          {"source": "songs/02.mgraph", "output": "mix_out", "trim_start_s": 0.5,
           "crossfade_s": 3.0, "crossfade_curve": "equal_power"},
-         {"source": "mixes/03 ballad.flac"}],
+         {"source": "mixes/03 ballad.flac", "isrc": "GB-ABC-26-00003",
+          "performer": "The Band feat. Guest"}],
+       "catalog": "5012345678900",                      # UPC/EAN, for the CUE sheet
        "master": [{"type": "eq", "params": {"bands": [...]}},
                   {"type": "multiband_compressor"}],
        "master_mode": "per_song",                       # or "programme"
@@ -32,7 +34,10 @@ The programme places each song after the previous one's end plus its gap, or ove
 its end by a crossfade (equal power, linear or s-curve).  A CUE sheet marks the song
 starts.  CUE positions count in frames of 1/75 s, so songs are padded with silence to
 whole frames and gaps and crossfades are rounded to whole frames: every song then
-starts on a frame boundary and the CUE index is exactly its first sample.
+starts on a frame boundary and the CUE index is exactly its first sample.  The sheet
+carries the release's ``CATALOG`` (UPC/EAN), each track's ``TITLE``, ``PERFORMER``
+(CD-Text) and ``ISRC``, and an ``INDEX 00`` where a gap before a song begins (the
+track's pregap).  :func:`red_book_problems` checks a sheet against the CD's rules.
 """
 
 from __future__ import annotations
@@ -42,12 +47,13 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from mixgraph.nodes.audiofile import info
 from mixgraph.nodes.base import node_class
+from mixgraph.nodes.tagging import catalog_problem, ean13, isrc_problem, normal_isrc
 from mixgraph.nodes.tempfiles import temp_folder
 from mixgraph.errors import AudioFileError, MixgraphError, ProjectFileError
 
@@ -55,10 +61,17 @@ from mixgraph.core.fileformat import load, read_document
 from mixgraph.core.model import Graph
 
 CUE_FRAMES_PER_S = 75
+#: the Red Book's limits: tracks, shortest track, pregap before track 1, and a disc's
+#: playing time (an 80-minute CD-R; 74 minutes is the original disc)
+CD_TRACKS_MAX = 99
+CD_TRACK_MIN_S = 4.0
+CD_PREGAP_S = 2.0
+CD_MINUTES_MAX = 80
 CROSSFADE_CURVES = ("equal_power", "linear", "s_curve")
 FADE_CURVES = ("linear", "exponential", "s_curve")
 SONG_KEYS = {"source", "output", "title", "trim_start_s", "trim_end_s", "fade_in_s",
-             "fade_out_s", "fade_curve", "gap_s", "crossfade_s", "crossfade_curve"}
+             "fade_out_s", "fade_curve", "gap_s", "crossfade_s", "crossfade_curve",
+             "isrc", "performer"}
 
 
 @dataclass
@@ -74,6 +87,8 @@ class Song:
     gap_s: float = 2.0
     crossfade_s: float = 0.0
     crossfade_curve: str = "equal_power"
+    isrc: str = ""
+    performer: str = ""
 
 
 @dataclass
@@ -82,6 +97,7 @@ class Album:
     sample_rate: int = 48000
     title: str = ""
     artist: str = ""
+    catalog: str = ""
     master: list[dict] = field(default_factory=list)
     master_mode: str = "per_song"
     mode: str = "album"
@@ -141,10 +157,17 @@ def load_album(path: str | os.PathLike) -> Album:
         if not source.exists():
             problems.append(f"{where}: source not found: {raw['source']}")
         title = str(raw.get("title") or _title_from(source))
+        isrc = str(raw.get("isrc", ""))
+        if isrc and (problem := isrc_problem(isrc)):
+            problems.append(f"{where}: {problem}")
         songs.append(Song(source=source, title=title, output=raw.get("output"),
                           fade_curve=raw.get("fade_curve", "s_curve"),
                           crossfade_curve=raw.get("crossfade_curve", "equal_power"),
-                          **numbers))
+                          isrc=normal_isrc(isrc) if isrc else "",
+                          performer=str(raw.get("performer", "")), **numbers))
+    catalog = str(body.get("catalog", ""))
+    if catalog and (problem := catalog_problem(catalog)):
+        problems.append(problem)
     loud = body.get("loudness", {})
     mode = loud.get("mode", "album")
     if mode not in ("album", "track"):
@@ -190,7 +213,8 @@ def load_album(path: str | os.PathLike) -> Album:
     if problems:
         raise ProjectFileError(f"{path}: " + "; ".join(problems))
     return Album(songs=songs, sample_rate=rate, title=str(body.get("title", "")),
-                 artist=str(body.get("artist", "")), master=master, master_mode=master_mode,
+                 artist=str(body.get("artist", "")), catalog=ean13(catalog) if catalog else "",
+                 master=master, master_mode=master_mode,
                  mode=mode, target_lufs=float(target), ceiling_dbtp=float(ceiling),
                  format=fmt, subtype=subtype,
                  programme=str(out.get("programme", "album." + {"aiff": "aif"}.get(fmt, fmt))),
@@ -442,14 +466,14 @@ def _assemble(album: Album, finals: list[Path], gains, limits, folder: Path,
     target = folder / album.programme
     _write(target, programme, album)
     tick()
-    cue = folder / (Path(album.programme).stem + ".cue")
-    cue.write_text(_cue_sheet(album, target.name, starts, cue_frame))
     results = []
     for i, (song, path) in enumerate(zip(album.songs, finals)):
         m = meter_file(path)
         results.append(SongResult(song.title, path, starts[i], songs[i].shape[1],
                                   m["integrated_lufs"], m["lra_lu"], m["true_peak_dbtp"],
                                   float(gains[i]), float(limits[i])))
+    cue = folder / (Path(album.programme).stem + ".cue")
+    _write_cue(cue, album, target.name, results, rate)
     whole = meter_file(target)
     tick()
     return AlbumReport(results, target, cue, whole["integrated_lufs"],
@@ -471,23 +495,99 @@ def _write(path: Path, audio: np.ndarray, album: Album) -> None:
         raise
 
 
-def _cue_sheet(album: Album, filename: str, starts: list[int], cue_frame: int) -> str:
+class CueTrack(NamedTuple):
+    """A track of a CUE sheet; positions in CD frames (1/75 s) from the file's start."""
+    title: str
+    performer: str
+    isrc: str
+    start: int                  # INDEX 01: the song's first sample
+    pregap: int | None = None   # INDEX 00: where the gap before it begins
+
+
+def album_tracks(album: Album, songs: list[SongResult], rate: int,
+                 lead: int = 0) -> list[CueTrack]:
+    """The album's songs as CUE tracks, ``lead`` CD frames after the file's start (a
+    CD's pregap before track 1): each song's pregap is the gap before it, from the
+    end of the song before (whole frames, as the programme pads them)."""
+    cue_frame = rate // CUE_FRAMES_PER_S
+    tracks = []
+    for i, (song, result) in enumerate(zip(album.songs, songs)):
+        start = lead + result.start // cue_frame
+        if i == 0:
+            pregap = 0 if lead else None
+        else:
+            prev = songs[i - 1]
+            end = lead + -(-(prev.start + prev.frames) // cue_frame)
+            pregap = end if end < start else None
+        tracks.append(CueTrack(song.title, song.performer or album.artist, song.isrc,
+                               start, pregap))
+    return tracks
+
+
+def cue_sheet(filename: str, tracks: list[CueTrack], *, title: str = "",
+              performer: str = "", catalog: str = "") -> str:
+    """A CUE sheet for one WAVE file: the disc's CATALOG, TITLE and PERFORMER, then
+    each track's TITLE, PERFORMER, ISRC and indexes."""
     def esc(text: str) -> str:
         return text.replace('"', "'")
 
-    lines = []
-    if album.artist:
-        lines.append(f'PERFORMER "{esc(album.artist)}"')
-    if album.title:
-        lines.append(f'TITLE "{esc(album.title)}"')
-    lines.append(f'FILE "{esc(filename)}" WAVE')
-    for i, (song, start) in enumerate(zip(album.songs, starts), start=1):
-        frames = start // cue_frame
+    def at(frames: int) -> str:
         mm, rest = divmod(frames, 60 * CUE_FRAMES_PER_S)
         ss, ff = divmod(rest, CUE_FRAMES_PER_S)
-        lines += [f"  TRACK {i:02d} AUDIO", f'    TITLE "{esc(song.title)}"',
-                  f"    INDEX 01 {mm:02d}:{ss:02d}:{ff:02d}"]
+        return f"{mm:02d}:{ss:02d}:{ff:02d}"
+
+    lines = [f"CATALOG {catalog}"] if catalog else []
+    if performer:
+        lines.append(f'PERFORMER "{esc(performer)}"')
+    if title:
+        lines.append(f'TITLE "{esc(title)}"')
+    lines.append(f'FILE "{esc(filename)}" WAVE')
+    for i, track in enumerate(tracks, start=1):
+        lines += [f"  TRACK {i:02d} AUDIO", f'    TITLE "{esc(track.title)}"']
+        if track.performer:
+            lines.append(f'    PERFORMER "{esc(track.performer)}"')
+        if track.isrc:
+            lines.append(f"    ISRC {track.isrc}")
+        if track.pregap is not None:
+            lines.append(f"    INDEX 00 {at(track.pregap)}")
+        lines.append(f"    INDEX 01 {at(track.start)}")
     return "\n".join(lines) + "\n"
+
+
+def red_book_problems(tracks: list[CueTrack], frames: int, rate: int) -> list[str]:
+    """What keeps a programme of ``frames`` samples at ``rate``, indexed by
+    ``tracks``, from being a CD: the rate, whole sectors, at most 99 tracks of at
+    least 4 s, a 2 s pregap before track 1, and 80 minutes in all."""
+    problems = []
+    if rate != 44100:
+        return [f"a CD is 44100 Hz, this programme {rate} Hz"]
+    sector = rate // CUE_FRAMES_PER_S                  # 588 samples, 2352 bytes
+    if frames % sector:
+        problems.append(f"the programme is {frames} samples, not whole CD frames of {sector}")
+    if len(tracks) > CD_TRACKS_MAX:
+        problems.append(f"{len(tracks)} tracks; a CD holds {CD_TRACKS_MAX} at most")
+    if tracks and tracks[0].start < CD_PREGAP_S * CUE_FRAMES_PER_S:
+        problems.append(f"track 1 starts at {tracks[0].start / CUE_FRAMES_PER_S:.2f} s; a CD "
+                        f"has a pregap of {CD_PREGAP_S:g} s before it")
+    end = frames // sector
+    for i, track in enumerate(tracks):
+        following = tracks[i + 1] if i + 1 < len(tracks) else None
+        stop = end if following is None else (following.pregap if following.pregap
+                                               is not None else following.start)
+        if (stop - track.start) < CD_TRACK_MIN_S * CUE_FRAMES_PER_S:
+            problems.append(f"track {i + 1} ('{track.title}') is "
+                            f"{(stop - track.start) / CUE_FRAMES_PER_S:.2f} s; a CD track "
+                            f"is {CD_TRACK_MIN_S:g} s or longer")
+    if end > CD_MINUTES_MAX * 60 * CUE_FRAMES_PER_S:
+        problems.append(f"the programme is {end / CUE_FRAMES_PER_S / 60:.1f} minutes; a CD "
+                        f"holds {CD_MINUTES_MAX}")
+    return problems
+
+
+def _write_cue(path: Path, album: Album, filename: str, songs: list[SongResult],
+               rate: int) -> None:
+    path.write_text(cue_sheet(filename, album_tracks(album, songs, rate), title=album.title,
+                              performer=album.artist, catalog=album.catalog))
 
 
 def _render_songs(album: "Album", sources, tmp: Path, prefix: str, master: bool,
@@ -562,7 +662,7 @@ def _programme_mode(album: Album, sources, folder: Path, tmp: Path, notices, tic
                                   m["integrated_lufs"], m["lra_lu"], m["true_peak_dbtp"],
                                   gain, limited))
     cue = folder / (Path(album.programme).stem + ".cue")
-    cue.write_text(_cue_sheet(album, target.name, [s.start for s in raw.songs], cue_frame))
+    _write_cue(cue, album, target.name, results, rate)
     whole = meter_file(target)
     tick()
     return AlbumReport(results, target, cue, whole["integrated_lufs"],

@@ -49,6 +49,7 @@ class Profile:
     master: dict = field(default_factory=dict)
     preview: dict | None = None
     max_limiting_db: float | None = None
+    red_book: bool = False        # an album is also delivered as a CD programme + CUE
     source: str = ""
     as_of: str = ""               # the date the row's figures are given for
     origin: str = "shipped"
@@ -144,6 +145,7 @@ class Deliverable:
     limiting_db: float = 0.0
     problems: list[str] = field(default_factory=list)
     stands_for: str = ""
+    cue: str = ""                 # a CD programme's CUE sheet
 
     @property
     def passed(self) -> bool:
@@ -186,8 +188,9 @@ class DeliveryReport:
             peak = "-" if d.decoded_true_peak_dbtp is None \
                 else f"TP {d.decoded_true_peak_dbtp:5.1f} dBTP"
             verdict = "pass" if d.passed else "FAIL: " + "; ".join(d.problems)
-            lines.append(f"  {d.profile:<15} {d.role:<8} {d.format:<5} {d.sample_rate:>6} Hz "
-                         f"{lufs:>12}  {peak:<14} overs {d.overs:<3} {verdict}")
+            lines.append(f"  {d.profile:<15} {d.role:<9} {Path(d.path).name[:22]:<22} "
+                         f"{d.sample_rate:>6} Hz {lufs:>12}  {peak:<14} overs {d.overs:<3} "
+                         f"{verdict}")
         return "\n".join(lines)
 
 
@@ -222,46 +225,86 @@ def deliver(source: str | os.PathLike, profiles: list[Profile], out_dir: str | o
                           seconds=time.perf_counter() - started, encode_seconds=rendering)
 
 
-def deliver_album(songs: list[Path], profiles: list[Profile], out_dir: str | os.PathLike,
-                  *, titles: list[str], tags: dict | None = None, mode: str = "album",
-                  progress=None) -> DeliveryReport:
-    """An album's mastered songs for each profile, into ``out_dir/PROFILE/``: in
-    ``album`` mode one gain for every song (the album's loudness reaches the target,
+def deliver_album(album, rendered, profiles: list[Profile], out_dir: str | os.PathLike,
+                  *, tags: dict | None = None, progress=None) -> DeliveryReport:
+    """An album's mastered songs (``rendered``, the :class:`AlbumReport` of
+    ``album``) for each profile, into ``out_dir/PROFILE/``, numbered and tagged (title,
+    track number, ISRC, the song's performer or the album's artist): in ``album``
+    loudness mode one gain for every song (the album's loudness reaches the target,
     the songs keep their distances; each song limited to the ceiling only where it
     must), in ``track`` mode each song to the target.  Each song's files are read
     back as for :func:`deliver`; in album mode the album is judged as a whole: the
-    songs' files together at the target, within its tolerance."""
+    songs' files together at the target, within its tolerance.  A Red Book profile
+    also gets the album's programme with its 2 s pregap and a CUE sheet (catalog,
+    CD-Text, ISRCs, indexes), checked against the CD's rules."""
     import time
 
     from mixgraph.nodes.meters import meter_file
 
     started = time.perf_counter()
-    measured = [meter_file(Path(s)) for s in songs]
-    programme = _programme_loudness([Path(s) for s in songs])
+    songs = [Path(s.path) for s in rendered.songs]
+    measured = [meter_file(s) for s in songs]
+    programme = _programme_loudness(songs)
     out_dir = Path(out_dir).resolve()
     done: list[Deliverable] = []
     rendering = 0.0
     for k, profile in enumerate(profiles):
         gain = None
-        if mode == "album" and profile.target_lufs is not None:
+        if album.mode == "album" and profile.target_lufs is not None:
             gain = profile.target_lufs - programme
         items = []
-        for n, (song, figures, title) in enumerate(zip(songs, measured, titles), start=1):
-            song_tags = dict(tags or {}, title=title, tracknumber=n)
+        for n, (song, figures, path) in enumerate(zip(album.songs, measured, songs), start=1):
+            song_tags = dict(tags or {}, title=song.title, tracknumber=n, isrc=song.isrc)
+            if song.performer:
+                song_tags["artist"] = song.performer
             for role, spec in profile.files():
                 t = time.perf_counter()
-                items.append(_deliver_one(Path(song), figures, profile, role, spec,
-                                          out_dir / profile.name, f"{n:02d} {_safe(title)}",
+                items.append(_deliver_one(path, figures, profile, role, spec,
+                                          out_dir / profile.name, f"{n:02d} {_safe(song.title)}",
                                           song_tags, gain))
                 rendering += time.perf_counter() - t
         if gain is not None:
             _judge_album(items, profile)
+        if profile.red_book:
+            t = time.perf_counter()
+            items.append(_deliver_cd(album, rendered, profile, out_dir / profile.name,
+                                     dict(tags or {}, title=album.title), gain))
+            rendering += time.perf_counter() - t
         done += items
         if progress is not None:
             progress(k + 1, len(profiles))
     return DeliveryReport(f"{len(songs)} songs", programme,
                           max(m["true_peak_dbtp"] for m in measured), done,
                           seconds=time.perf_counter() - started, encode_seconds=rendering)
+
+
+def _deliver_cd(album, rendered, profile: Profile, folder: Path, tags: dict,
+                gain: float | None) -> Deliverable:
+    """The album's programme as one CD image file after a 2 s pregap, with its CUE
+    sheet beside it; the Red Book's rules checked on the file as written."""
+    import soundfile as sf
+
+    from mixgraph.core.fileformat import write_atomic
+    from mixgraph.nodes.meters import meter_file
+
+    from .album import CD_PREGAP_S, CUE_FRAMES_PER_S, album_tracks, cue_sheet, red_book_problems
+
+    stem = _safe(album.title or "album")
+    spec = dict(profile.master, lead_s=CD_PREGAP_S)
+    item = _deliver_one(Path(rendered.programme), meter_file(Path(rendered.programme)),
+                        profile, "programme", spec, folder, stem, tags, gain)
+    path = Path(item.path)
+    if not path.exists():
+        return item
+    tracks = album_tracks(album, rendered.songs, album.sample_rate,
+                          lead=int(CD_PREGAP_S * CUE_FRAMES_PER_S))
+    cue = path.with_suffix(".cue")
+    write_atomic(cue, cue_sheet(path.name, tracks, title=album.title,
+                                performer=album.artist, catalog=album.catalog).encode())
+    item.cue = str(cue)
+    found = sf.info(str(path))
+    item.problems += red_book_problems(tracks, found.frames, found.samplerate)
+    return item
 
 
 def _programme_loudness(files: list[Path]) -> float:
@@ -369,7 +412,7 @@ def _delivery_graph(source: Path, profile: Profile, spec: dict, fmt: str, rate: 
     limiter; or a limiter alone, with no target) -> dither (16-bit) -> output, at the
     file's rate."""
     g = Graph(sample_rate=rate, base_dir=path.parent)
-    g.add("stem", id="source", path=str(source))
+    g.add("stem", id="source", path=str(source), offset_s=float(spec.get("lead_s", 0.0)))
     last = "source"
     if album_gain_db is not None:
         g.add("gain", id="album_gain", gain_db=float(album_gain_db))
