@@ -101,7 +101,9 @@ class Capture:
         self.client = jack.Client("mixgraph-capture", no_start_server=True)
         self.ports = [self.client.inports.register(f"in_{i}") for i in range(2)]
         self.blocks: list[tuple[int, np.ndarray]] = []
+        self.xruns = 0                  # the server's own: periods it missed
         self.client.set_process_callback(self._process)
+        self.client.set_xrun_callback(self._xrun)
         self.client.activate()
         self.linked = threading.Event()
         threading.Thread(target=self._link, daemon=True).start()
@@ -109,6 +111,9 @@ class Capture:
     def _process(self, frames: int) -> None:
         self.blocks.append((self.client.last_frame_time,
                             np.stack([p.get_array().copy() for p in self.ports])))
+
+    def _xrun(self, delay_us: float) -> None:
+        self.xruns += 1
 
     def _link(self) -> None:
         for _ in range(10000):                       # up to 20 s
@@ -172,7 +177,10 @@ def main() -> None:
     else:
         raise SystemExit(f"no scenario {scenario!r}")
     player.stop()
-    events.update(underruns=player.underruns, played_s=player.played_s,
+    events.update(underruns=player.underruns, late=player.late, late_at=player.late_at,
+                   
+                  device_underflows=player.device_underflows, jack_xruns=capture.xruns,
+                  played_s=player.played_s,
                   device=player.device_name, cpu_load=player.cpu_load,
                   buffer_frames=player.buffer_frames, rate=engine.sample_rate,
                   error=player.error)

@@ -549,7 +549,9 @@ def cmd_play(args) -> int:
     else:
         say(f"played {played['played_s']:.1f} s of {played['listen']} on "
             f"{played['device']} ({played['buffer_frames']} frames), "
-            f"{played['underruns']} underrun{'s' if played['underruns'] != 1 else ''}, "
+            f"{played['underruns']} underrun{'s' if played['underruns'] != 1 else ''}"
+            + (f" ({played['device_underflows']} the sound server's own)"
+               if played["device_underflows"] else "") + ", "
             f"CPU load {played['cpu_load'] * 100:.0f}%; heard {_lufs(played)}")
     return EXIT_OK
 

@@ -26,8 +26,11 @@ position (a :class:`~mixgraph.core.listen.Listener`), and takes edits while it p
 :class:`DevicePlayer` plays an engine through the sound card (sounddevice, PortAudio):
 a thread renders ahead of the device into a ring of at most ``lead_s``, the device's
 callback only copies from it, and a block that is not ready in time is an underrun,
-counted.  The kernels release the GIL, so the rendering thread and a user interface
-share the interpreter without starving the device; while it plays, the interpreter
+counted.  Underruns are of two kinds, counted apart: ``late`` (the ring ran empty: the
+engine did not keep up) and ``device_underflows`` (the ring was full but the sound
+server says it missed a period, as JACK does on an xrun of its own: the machine, not
+the engine, was late).  The kernels release the GIL, so the rendering thread and a
+user interface share the interpreter without starving the device; while it plays, the interpreter
 switches threads every millisecond and the garbage collector's full passes skip what
 existed when playing began (or the graph was swapped), so no pause outlasts the ring.
 """
@@ -752,7 +755,9 @@ class DevicePlayer:
         self.filled = 0
         self.read_at = 0
         self.cond = threading.Condition()
-        self.underruns = 0
+        self.late = 0                                       # the ring ran empty
+        self.late_at: list[float] = []                      # when (seconds played)
+        self.device_underflows = 0                          # the server missed a period
         self.played = 0                                    # frames sent to the device
         self.busy_s = 0.0                                  # rendering time
         self.rendered = 0                                  # frames rendered
@@ -770,6 +775,11 @@ class DevicePlayer:
         up)."""
         audio = self.rendered / self.engine.sample_rate
         return self.busy_s / audio if audio else 0.0
+
+    @property
+    def underruns(self) -> int:
+        """Blocks the listener missed, of either kind (see the module notes)."""
+        return self.late + self.device_underflows
 
     @property
     def heard_s(self) -> float:
@@ -895,7 +905,8 @@ class DevicePlayer:
         if take < frames:
             outdata[take:, :] = 0.0
             if not self.engine.finished:
-                self.underruns += 1
+                self.late += 1
+                self.late_at.append(round(self.played / self.engine.sample_rate, 3))
         elif status.output_underflow:                  # late, though the ring was full
-            self.underruns += 1
+            self.device_underflows += 1
         self.played += take

@@ -56,7 +56,8 @@ def _status(engine: LiveEngine, player: DevicePlayer) -> dict:
     meters = engine.meters()
     heard = meters.get("listen", {})
     return {"played_s": round(player.played_s, 3), "position_s": round(player.heard_s, 3),
-            "underruns": player.underruns, "device": player.device_name,
+            "underruns": player.underruns, "late": player.late,
+            "device_underflows": player.device_underflows, "device": player.device_name,
             "buffer_frames": player.buffer_frames, "cpu_load": round(player.cpu_load, 4),
             **{k: _figure(heard.get(k)) for k in ("momentary_lufs", "short_term_lufs",
                                                   "integrated_lufs", "true_peak_dbtp")}}
