@@ -102,12 +102,70 @@ def song_time(frame: int, rate: int) -> str:
     return f"{int(seconds // 60)}:{seconds % 60:06.3f}"
 
 
-def open_audio(ctx, node_type: str, param: str, shown: str) -> "AudioReader":
+def channel_mask(path: Path) -> int | None:
+    """The WAVE_FORMAT_EXTENSIBLE channel mask of a WAV or RF64 file, or None where
+    it has none (a plain PCM or float format chunk, or not a WAV)."""
+    fmt = _wav_chunks(path, (b"fmt ",), limit=4096).get(b"fmt ")
+    if fmt is None or len(fmt) < 24 or int.from_bytes(fmt[:2], "little") != 0xFFFE:
+        return None
+    return int.from_bytes(fmt[20:24], "little")
+
+
+def set_channel_mask(path: Path, mask: int) -> None:
+    """Write ``mask`` into a WAVE_FORMAT_EXTENSIBLE file's format chunk (libsndfile
+    writes a default one: for eight channels "7.1 wide", front centre pairs instead
+    of side surrounds)."""
+    with open(path, "r+b") as f:
+        f.seek(12)
+        while True:
+            head = f.read(8)
+            if len(head) < 8:
+                raise AudioFileError(f"{path} has no format chunk", path=str(path))
+            size = int.from_bytes(head[4:], "little")
+            if head[:4] == b"fmt ":
+                body = f.read(size)
+                if size < 24 or int.from_bytes(body[:2], "little") != 0xFFFE:
+                    raise AudioFileError(f"{path} is not WAVE_FORMAT_EXTENSIBLE",
+                                         path=str(path))
+                f.seek(-size + 20, 1)
+                f.write(int(mask).to_bytes(4, "little"))
+                return
+            f.seek(size + (size & 1), 1)
+
+
+def channel_order(path: Path, channels: int, declared: str = "") -> list[int] | None:
+    """For each channel of the file, the internal channel it holds (None: they are
+    the same): from ``declared`` (speaker names in the file's order, such as "L C R
+    Ls Rs LFE"), else from the file's channel mask, else the internal order.  Raises
+    ValueError naming what does not fit."""
+    from .layouts import layout_for_mask, layout_of
+
+    layout = layout_of(channels)
+    if declared:
+        names = declared.replace(",", " ").split()
+        if sorted(names) != sorted(layout.speakers):
+            raise ValueError(f"channel_order {declared!r} must name each speaker of "
+                             f"{layout.name} once ({' '.join(layout.speakers)}) for "
+                             f"the file's {channels} channels")
+        order = [layout.speakers.index(n) for n in names]
+    elif channels > 2 and (mask := channel_mask(path)) and \
+            (masked := layout_for_mask(mask, channels)) is not None:
+        order = masked.file_order()
+    else:
+        return None
+    return None if order == list(range(channels)) else order
+
+
+def open_audio(ctx, node_type: str, param: str, shown: str,
+               order: str = "") -> "AudioReader":
     """An :class:`AudioReader`, at the project's rate, of the file a node's parameter
     ``param`` names (``shown``, as the user wrote it), for the node the
     :class:`~mixgraph.nodes.base.Context` ``ctx`` prepares: errors and notices name
     the node ("stem 'kick'") and the file; a file at another rate is listed in
-    ``ctx.resampled``.  Mono and stereo only."""
+    ``ctx.resampled``.  Any layout's channel count; the channels come in the internal
+    order (:func:`channel_order`: ``order`` declared, or the file's mask)."""
+    from .layouts import channels_problem
+
     node, rate, path = ctx.node_id, ctx.sample_rate, ctx.resolve(shown)
     label = f"{node_type} '{node}'"
     try:
@@ -116,10 +174,16 @@ def open_audio(ctx, node_type: str, param: str, shown: str) -> "AudioReader":
     except AudioFileError as exc:
         raise AudioFileError(f"{label}: {exc.message}", node=node, param=param,
                              path=exc.path) from None
-    if reader.channels > 2:
+    if (problem := channels_problem(reader.channels)) is not None:
         reader.close()
-        raise AudioFileError(f"{label}: {shown} has {reader.channels} channels; mixgraph "
-                             "mixes mono and stereo", node=node, param=param, path=str(path))
+        raise AudioFileError(f"{label}: {shown} {problem}", node=node, param=param,
+                             path=str(path))
+    try:
+        reader.reorder(channel_order(path, reader.channels, order))
+    except ValueError as exc:
+        reader.close()
+        raise AudioFileError(f"{label}: {exc}", node=node, param="channel_order",
+                             path=str(path)) from None
     if reader.resampled:
         ctx.resampled.append((shown, reader.file_rate, label))
     for text in reader.warnings:
@@ -406,10 +470,16 @@ class AudioReader:
         self._fifo_pos = 0
         self._deinterleave = deinterleave     # the fifo holds frames as read: (n, channels)
         self._restart()
+        self._order = None                    # file channel -> internal (see reorder)
         self._raw = None if self.resampled else _RawWav.open(self.path, self._sound)
         if self._raw is not None:             # one open file per stem, not two
             self._raw.label = label
             self._sound.close()
+
+    def reorder(self, order: list[int] | None) -> None:
+        """Give the file's channels in another order: file channel k as channel
+        ``order[k]`` (None: as they are)."""
+        self._order = None if order is None else np.argsort(order)
 
     def _restart(self) -> None:
         self._sound.seek(0)
@@ -452,6 +522,11 @@ class AudioReader:
 
     def read_into(self, out: np.ndarray) -> None:
         """Fill ``out`` (channels, n) with the next n frames (zeros past the end)."""
+        self._read_into(out)
+        if self._order is not None:
+            out[:] = out[self._order]
+
+    def _read_into(self, out: np.ndarray) -> None:
         n = out.shape[1]
         if self._raw is not None:
             self._raw.read_into(self._pos, out)
@@ -561,6 +636,7 @@ class AtomicWriter:
         self.rate = rate
         self.file_rate = int(file_rate or rate)
         self.channels = channels
+        self.fmt = fmt
         self._created_dirs: list[Path] = []
         parent = self.path.parent
         missing = []
@@ -580,10 +656,17 @@ class AtomicWriter:
                                  path=str(self.path)) from None
         self._tmp = Path(tmp)
         subtype = CODECS.get(fmt, subtype)
+        # more than two channels: in the file's channel order, a WAV with its mask
+        from .layouts import layout_of
+
+        self.layout = layout_of(channels) if channels > 2 else None
+        order = self.layout.file_order() if self.layout is not None else None
+        self._file_order = None if order is None or order == sorted(order) else order
+        container = "WAVEX" if fmt == "wav" and self.layout is not None else FORMATS[fmt]
         extra = encoding.soundfile_args(channels) if encoding is not None and fmt in CODECS else {}
         try:
             self._sound = sf.SoundFile(tmp, mode="w", samplerate=self.file_rate,
-                                      channels=channels, format=FORMATS[fmt], subtype=subtype,
+                                      channels=channels, format=container, subtype=subtype,
                                       **extra)
             for name, text in (tags or {}).items():
                 if text and fmt not in UNTAGGED:
@@ -619,6 +702,8 @@ class AtomicWriter:
     def _emit(self, data: np.ndarray) -> None:
         if self.on_write is not None:
             self.on_write(data)
+        if self._file_order is not None:
+            data = data[self._file_order]
         try:
             self._sound.write(np.ascontiguousarray(data.T))
         except Exception as exc:
@@ -639,6 +724,8 @@ class AtomicWriter:
         self._batch.flush()
         try:
             self._sound.close()
+            if self.layout is not None and self.fmt in ("wav", "rf64"):
+                set_channel_mask(self._tmp, self.layout.mask)
             if finishing is not None:
                 finishing(self._tmp)
             with open(self._tmp, "rb+") as fh:

@@ -10,7 +10,9 @@ A node knows nothing of graphs or project files.  The engine calls, in order::
     node.reset()                          # between passes: clear tails and delay lines
     node.close()                          # always, even if prepare was never reached
 
-Signals are ``float64`` arrays of shape ``(channels, frames)``, channels 1 or 2.
+Signals are ``float64`` arrays of shape ``(channels, frames)``; a count of channels
+is a layout (:mod:`mixgraph.nodes.layouts`: 1 mono, 2 stereo, up to 12 for 7.1.4),
+its channels in SMPTE/ITU order (L R C LFE Ls Rs Lrs Rrs, then the heights).
 ``ins`` holds one array per declared input port (``None`` for an optional port
 with nothing linked); ``outs`` holds one preallocated array per output port that
 ``process`` fills completely.  ``process`` must not modify the arrays in ``ins``.
@@ -36,6 +38,7 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator, Protocol, runtim
 import numpy as np
 
 from .automation import Automation, finite
+from .layouts import place
 from mixgraph.errors import GraphError, ParameterError
 
 DTYPE = np.float64
@@ -66,11 +69,13 @@ LEVEL_UNITS = ("dB", "dBFS", "dBTP", "LU", "LUFS")
 
 @dataclass(frozen=True)
 class Port:
-    """A named audio connection point of a node."""
+    """A named audio connection point of a node; ``layouts`` names the channel
+    layouts an input takes (empty: any; see :mod:`mixgraph.nodes.layouts`)."""
 
     name: str
     doc: str = ""
     optional: bool = False
+    layouts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -650,14 +655,15 @@ class Bypassed(Node):
 
 
 def place_input(out: np.ndarray, x: np.ndarray | None) -> None:
-    """A node's main input as one of its outputs (what a bypass plays): mono spread to
-    both sides, stereo folded to a mono output; silence with no input."""
+    """A node's main input as one of its outputs (what a bypass plays): as it is, or
+    placed in the output's layout (mono spread to both sides of stereo, stereo folded
+    to a mono output: :func:`mixgraph.nodes.layouts.place`); silence with no input."""
     if x is None:
         out.fill(0.0)
-    elif x.shape[0] == out.shape[0] or x.shape[0] == 1:
+    elif x.shape[0] == out.shape[0] or (x.shape[0] == 1 and out.shape[0] == 2):
         np.copyto(out, x)
     else:
-        np.copyto(out, x.mean(axis=0, keepdims=True))
+        place(out, x)
 
 
 def bypassed(cls: type[Node]) -> type[Node]:

@@ -70,12 +70,21 @@ class LoudnessMeter:
 
     def __init__(self, rate: int, channels: int):
         from .eq import Cascade
+        from .layouts import BY_CHANNELS
 
         self.rate = rate
         self.channels = channels
         self.sos = k_weighting(rate)
         self.weighting = Cascade([(st[:3], st[3:]) for st in self.sos], channels)
-        self.true_peak = TruePeakReading(channels, TRUE_PEAK_FACTOR)
+        # BS.1770-4's channel weights: all 1 up to stereo; a surround layout's
+        # surrounds 1.41, its LFE left out
+        self.weights = BY_CHANNELS[channels].weights if channels > 2 else None
+        # a surround signal's true peak per channel (every channel's is reported)
+        self.true_peaks = [TruePeakReading(1, TRUE_PEAK_FACTOR) for _ in range(channels)] \
+            if channels > 2 else None
+        self.true_peak = None if self.true_peaks else TruePeakReading(channels,
+                                                                      TRUE_PEAK_FACTOR)
+        self.channel_peaks = np.zeros(channels)
         self.frames = 0
         self._batch = Batcher(self._measure)
         self.sample_peak = 0.0
@@ -115,11 +124,19 @@ class LoudnessMeter:
         if n == 0:
             return
         self.sample_peak = max(self.sample_peak, float(x.max()), -float(x.min()))
-        self.true_peak.add(x)
+        if self.true_peaks is None:
+            self.true_peak.add(x)
+        else:
+            np.maximum(self.channel_peaks, np.abs(x).max(axis=1), out=self.channel_peaks)
+            for reading, row in zip(self.true_peaks, x):
+                reading.add(row[None, :])
         y = np.empty_like(x)
         self.weighting.process(x, y)
         np.multiply(y, y, out=y)
-        power = y.sum(axis=0) if self.channels > 1 else y[0]   # channel weights are all 1
+        if self.weights is not None:
+            power = self.weights @ y
+        else:
+            power = y.sum(axis=0) if self.channels > 1 else y[0]   # weights all 1
         stereo = self.channels == 2
         if stereo:                                     # LL, RR, LR: also the RMS
             raw = np.empty((3, n))
@@ -224,13 +241,21 @@ class LoudnessMeter:
             "momentary_max_lufs": _lufs(self.momentary_max),
             "short_term_max_lufs": _lufs(self.short_term_max),
             "lra_lu": loudness_range(self.short_term),
-            "true_peak_dbtp": _db(max(self.true_peak.peak, self.sample_peak)),
+            "true_peak_dbtp": _db(max(self.true_peak_value(), self.sample_peak)),
             "sample_peak_dbfs": _db(self.sample_peak),
             "rms_dbfs": _db(math.sqrt(self.sum_squares / (total * self.channels)))
             if total else -math.inf,
             "correlation": None,
             "correlation_min": None,
         }
+        if self.true_peaks is not None:
+            from .layouts import BY_CHANNELS
+
+            out["channel_peaks"] = {
+                speaker: {"true_peak_dbtp": _db(max(reading.peak, float(sample))),
+                          "sample_peak_dbfs": _db(float(sample))}
+                for speaker, reading, sample in zip(BY_CHANNELS[self.channels].speakers,
+                                                    self.true_peaks, self.channel_peaks)}
         if self.channels == 2:
             c = self.cross + self._acc_cross
             if total and min(c[0], c[1]) / total > CORRELATION_FLOOR:
@@ -240,6 +265,12 @@ class LoudnessMeter:
             elif out["correlation"] is not None:
                 out["correlation_min"] = out["correlation"]
         return out
+
+    def true_peak_value(self) -> float:
+        """The true peak so far, as a magnitude (the largest of every channel's)."""
+        if self.true_peaks is None:
+            return self.true_peak.peak
+        return max(reading.peak for reading in self.true_peaks)
 
     def momentary_now(self) -> float:
         """The momentary loudness (400 ms) ending at the newest 100 ms step measured."""
@@ -380,7 +411,7 @@ def loudness_range(short_term: list[float]) -> float:
     return float(high - low)
 
 
-def meter_file(path: Path, block: int = 65536, series: bool = False) -> dict:
+def meter_file(path: Path, block: int = 65536, series: bool = False, order: str = "") -> dict:
     """Every figure of :class:`LoudnessMeter` for an audio file, read in blocks
     (with ``series``: also the loudness over time, under the key ``series``), with
     what the file is as libsndfile reads it, under the keys of an output's report:
@@ -388,8 +419,13 @@ def meter_file(path: Path, block: int = 65536, series: bool = False) -> dict:
     ``sample_rate``, ``channels``, ``frames``, and ``clipped_samples``: the samples
     at full scale (either end) of an integer format, where anything louder was
     clipped to (0 for a float file).  A sample that is not a finite number is an
-    error naming its time: such a file has no loudness (and would not be silence)."""
-    from .audiofile import AudioReader, full_scale, info
+    error naming its time: such a file has no loudness (and would not be silence).
+    A multichannel file is read in the internal channel order (``order``: its
+    speakers as the file holds them, where it has no channel mask), its loudness
+    weighted by its layout (the LFE left out), its peaks also per channel
+    (``channel_peaks``)."""
+    from .audiofile import AudioReader, channel_order, full_scale, info
+    from .layouts import channels_problem, layout_name
     from mixgraph.errors import AudioFileError
 
     path = Path(path)
@@ -398,9 +434,9 @@ def meter_file(path: Path, block: int = 65536, series: bool = False) -> dict:
     top = full_scale(found.subtype)
     clipped = 0
     try:
-        if reader.channels > 2:
-            raise AudioFileError(f"{path} has {reader.channels} channels; the meter reads "
-                                 "mono and stereo files", path=str(path))
+        if (problem := channels_problem(reader.channels)) is not None:
+            raise AudioFileError(f"{path} {problem}", path=str(path))
+        reader.reorder(channel_order(path, reader.channels, order))
         meter = LoudnessMeter(reader.rate, reader.channels)
         buffer = np.empty((reader.channels, block))
         for start in range(0, reader.frames, block):
@@ -413,7 +449,8 @@ def meter_file(path: Path, block: int = 65536, series: bool = False) -> dict:
         reader.close()
     figures = meter.result()
     result = dict(path=str(path), format=found.format.lower(), subtype=found.subtype,
-                  sample_rate=reader.rate, channels=reader.channels, frames=meter.frames,
+                  sample_rate=reader.rate, channels=reader.channels,
+                  layout=layout_name(reader.channels), frames=meter.frames,
                   **figures, clipped_samples=clipped)
     if series:
         result["series"] = meter.series()

@@ -24,6 +24,8 @@ import math
 import numpy as np
 
 from .base import Context, Node, Param, Port, register
+from .layouts import LAYOUTS
+from .surround import PANNER_PARAMS, SURROUND_LAYOUTS, SurroundPanner, conversion
 
 GAIN = Param("gain_db", 0.0, min=-120.0, max=24.0, unit="dB", doc="fader level")
 PAN = Param("pan", 0.0, min=-1.0, max=1.0,
@@ -89,24 +91,48 @@ class Channel(Node):
     """A channel strip: polarity, fader, stereo width and pan.
 
     ``pre`` is the signal before the fader (after polarity), for pre-fader sends;
-    ``out`` is after fader, width and pan, and always stereo.
+    ``out`` is after fader, width and pan, in the layout ``output`` names: stereo (a
+    mono source panned, a stereo one balanced), or a surround layout, where a mono or
+    stereo source is placed by the surround panner (azimuth, spread, LFE send:
+    :mod:`mixgraph.nodes.surround`).  A surround source is folded down to a narrower
+    ``output`` by ITU-R BS.775 (a 5.1 crowd stem on a stereo strip plays as Lo/Ro),
+    or placed into a wider one; in its own layout it takes the fader and polarity.
     """
 
     type_name = "channel"
     cost = 0.1
     category = "mixing"
     summary = "channel strip: fader, pan, width, polarity; pre-fader and post-fader outputs"
-    outputs = (Port("out", "post-fader, panned (stereo)"),
+    outputs = (Port("out", "post-fader, panned (stereo, or the surround layout chosen)"),
                Port("pre", "pre-fader, pre-pan (for pre-fader sends)"))
     params = (GAIN, PAN, MUTE, SOLO, POLARITY,
               Param("width", 1.0, min=0.0, max=2.0,
-                    doc="stereo width of a stereo input: 0 = mono, 1 = unchanged, 2 = wide"))
+                    doc="stereo width of a stereo input: 0 = mono, 1 = unchanged, 2 = wide"),
+              Param("output", "stereo", kind="choice", choices=("stereo", *SURROUND_LAYOUTS),
+                    automatable=False,
+                    doc="the layout a mono or stereo source is panned into: stereo by pan, "
+                        "a surround one by azimuth and spread"),
+              *PANNER_PARAMS)
 
     def prepare(self, ctx: Context):
         super().prepare(ctx)
         channels = ctx.input_channels[0] or 1
         self._pre_read = ctx.reads(1)
+        self._panner = self._convert = None
+        target = LAYOUTS[self.output]
+        if channels > 2:                 # a surround source: folded or placed, then faded
+            if target.channels != channels:
+                self._convert = conversion(channels, target.channels)
+            return (target.channels, channels)
+        if self.output != "stereo":
+            layout = LAYOUTS[self.output]
+            self._panner = SurroundPanner(self, layout, channels, ctx.max_block)
+            return (layout.channels, channels)
         return (2, channels)
+
+    def reset(self):
+        if self._panner is not None:
+            self._panner.reset()
 
     def process(self, ins, outs, start):
         (x,) = ins
@@ -121,6 +147,11 @@ class Channel(Node):
             mid = 0.5 * (src[0] + src[1])
             side = 0.5 * (src[0] - src[1]) * w
             src = np.stack((mid + side, mid - side))
+        if self._panner is not None:
+            self._panner.process(src, out, start, self.gain("gain_db", start, src.shape[1]))
+            return
+        if self._convert is not None:
+            src = self._convert @ src
         _fader(self, src, out, start)
 
 

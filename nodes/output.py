@@ -19,8 +19,13 @@ from .audiofile import (CODECS, EXTENSIONS, MAX_RATE, MIN_RATE, MP3_KBPS, SUBTYP
                         UNTAGGED, AtomicWriter, Encoding, format_for, song_time)
 from .base import Context, Param, Port, Sink, register
 from .stream import SongWindow, TailGroup
+from .layouts import layout_name
 from .tagging import ISRC_FORMATS, add_isrc, isrc_problem
-from mixgraph.errors import AudioFileError
+from mixgraph.errors import AudioFileError, ParameterError
+
+#: the containers a surround signal is written to, in the channel order of the
+#: WAVE_FORMAT_EXTENSIBLE mask (a WAV carries the mask; FLAC's order is that one)
+SURROUND_FORMATS = ("wav", "rf64", "flac")
 
 
 def _check_rate(value) -> list[str]:
@@ -109,6 +114,18 @@ class Output(Sink):
         super().prepare(ctx)
         self._path = ctx.resolve(self.path)
         self._channels = ctx.input_channels[0] or 1
+        fmt = format_for(self.path, self.format)
+        if self._channels > 2 and fmt not in SURROUND_FORMATS:
+            raise ParameterError(
+                f"output '{ctx.node_id}': a {fmt} file here holds mono or stereo, and its "
+                f"input is {layout_name(self._channels)}; write it as wav, rf64 or flac "
+                "(or fold it down first with a downmix node)", node=ctx.node_id,
+                param="format")
+        if fmt == "flac" and self._channels in (7, 12):
+            raise ParameterError(
+                f"output '{ctx.node_id}': FLAC holds up to eight channels and its seven are "
+                f"6.1, not {layout_name(self._channels)}; write it as wav or rf64",
+                node=ctx.node_id, param="format")
         asked = self.sample_rate or ctx.sample_rate
         if format_for(self.path, self.format) == "opus" and asked != 48000:
             ctx.notice(f"output '{ctx.node_id}': Opus is 48 kHz only; {self.path} is "
@@ -191,6 +208,7 @@ class Output(Sink):
             "subtype": CODECS.get(fmt, self.subtype),
             "sample_rate": rate,
             "channels": self._channels,
+            "layout": layout_name(self._channels),
             "frames": self._meter.frames,
             **figures,
             "clipped_samples": self._clipped,

@@ -48,7 +48,7 @@ class Source(Node):
 
 @register
 class Stem(Source):
-    """An audio file streamed from disk (mono or stereo)."""
+    """An audio file streamed from disk, of any layout (mono, stereo, 5.1 ...)."""
 
     type_name = "stem"
     cost = 0.2
@@ -60,6 +60,10 @@ class Stem(Source):
         OFFSET,
         Param("length_s", 0.0, min=0.0, max=86400.0, unit="s", automatable=False,
               doc="how long the stem plays from its offset (0 = to the end of the file)"),
+        Param("channel_order", "", kind="str", automatable=False,
+              doc="a multichannel file's speakers in its own order where it has no channel "
+                  "mask, e.g. 'L C R Ls Rs LFE' (empty: its mask, else L R C LFE Ls Rs "
+                  "Lrs Rrs)"),
         Param("match", [], kind="list", check=_patterns, template_only=True,
               doc="template slot: file-name patterns this stem takes (e.g. kick*, *bd*)"),
         Param("fallback", [], kind="list", check=_patterns, template_only=True,
@@ -81,7 +85,8 @@ class Stem(Source):
 
     def prepare(self, ctx: Context) -> tuple[int, ...]:
         super().prepare(ctx)
-        r = self._reader = open_audio(ctx, self.type_name, "path", self.path)
+        r = self._reader = open_audio(ctx, self.type_name, "path", self.path,
+                                      self.channel_order)
         self._offset = int(round(self.offset_s * ctx.sample_rate))
         self._end = self._offset + r.frames
         if self.length_s > 0:

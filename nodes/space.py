@@ -7,6 +7,8 @@ import math
 import numpy as np
 
 from .base import Context, Node, Param, register
+from .layouts import Placement, pairs
+from mixgraph.errors import AudioFileError
 
 MIX = Param("mix", 1.0, min=0.0, max=1.0, doc="dry/wet: 0 = dry, 1 = wet only")
 TAIL_DB = 90.0                                           # tails run until -90 dB
@@ -134,7 +136,10 @@ def absorption(lengths: np.ndarray, rate: int, decay_s, damping):
 @register
 class Reverb(Node):
     """Algorithmic reverb (a 16-line feedback delay network whose RT60 is ``decay_s``)
-    or convolution with an impulse response file (partitioned FFT).  Output is stereo."""
+    or convolution with an impulse response file (partitioned FFT).  Output is stereo;
+    a surround input is folded to stereo on the way in (its channels placed by the
+    layouts' rules: :func:`mixgraph.nodes.layouts.place`); a ``surround_pan`` puts the
+    return around the room."""
 
     type_name = "reverb"
     category = "space"
@@ -166,6 +171,10 @@ class Reverb(Node):
         from .delayline import DelayLine
 
         self._in_channels = ctx.input_channels[0] or 1
+        self._fold = None
+        if self._in_channels > 2:          # a surround input: its stereo fold excites it
+            self._fold = Placement(self._in_channels, 2, ctx.max_block)
+            self._in_channels = 2
         sr = ctx.sample_rate
         self._predelay = int(round(self.predelay_ms * sr / 1000.0))
         self._pre = DelayLine(self._in_channels, self._predelay, ctx.max_block) \
@@ -240,6 +249,12 @@ class Reverb(Node):
         from .convolution import PartitionedConvolver
 
         reader = open_audio(ctx, self.type_name, "ir_path", self.ir_path)
+        if reader.channels > 2:
+            reader.close()
+            raise AudioFileError(f"{self.type_name} '{ctx.node_id}': the impulse response "
+                                 f"{self.ir_path} has {reader.channels} channels; a "
+                                 "convolution reverb takes a mono or stereo one",
+                                 node=ctx.node_id, param="ir_path")
         try:
             ir = np.zeros((reader.channels, reader.frames))
             reader.read_into(ir)
@@ -274,6 +289,8 @@ class Reverb(Node):
     def process(self, ins, outs, start):
         (x,), (out,) = ins, outs
         n = x.shape[1]
+        if self._fold is not None:
+            x = self._fold.process(x)
         wet_in = self._pre.process(x) if self._pre is not None else x
         if self.mode == "convolution":
             conv = self._conv_out[:, :n]
@@ -301,7 +318,9 @@ class Reverb(Node):
 
 @register
 class StereoWidth(Node):
-    """Mid/side width: 0 = mono, 1 = unchanged, 2 = twice the side signal."""
+    """Mid/side width: 0 = mono, 1 = unchanged, 2 = twice the side signal.  In a
+    surround layout each left/right pair (L R, Ls Rs, Lrs Rrs, the heights) is
+    widened alike; the centre and the LFE pass as they are."""
 
     type_name = "stereo_width"
     category = "space"
@@ -309,13 +328,21 @@ class StereoWidth(Node):
     params = (Param("width", 1.0, min=0.0, max=2.0,
                     doc="0 = mono, 1 = unchanged, 2 = wide"),)
 
+    def prepare(self, ctx: Context):
+        (channels,) = super().prepare(ctx)
+        self._pairs = pairs(channels)
+        return (channels,)
+
     def process(self, ins, outs, start):
         (x,), (out,) = ins, outs
         if x.shape[0] == 1:
             out[:] = x
             return
+        if x.shape[0] > 2:
+            np.copyto(out, x)                       # the centre and LFE as they are
         w = self.value("width", start, x.shape[1])
-        mid = 0.5 * (x[0] + x[1])
-        side = 0.5 * (x[0] - x[1]) * w
-        np.add(mid, side, out=out[0])
-        np.subtract(mid, side, out=out[1])
+        for left, right in self._pairs:
+            mid = 0.5 * (x[left] + x[right])
+            side = 0.5 * (x[left] - x[right]) * w
+            np.add(mid, side, out=out[left])
+            np.subtract(mid, side, out=out[right])

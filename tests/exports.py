@@ -234,6 +234,7 @@ LEVELS: dict[str, float] = {
     "lead_vox": -8.0, "vox_double": -11.0, "bv_1": -14.0, "bv_2": -14.0,
     "guide_vox": -12.0, "click": -6.0, "count_in": -6.0, "shaker": -18.0,
     "strings": -14.0, "brass": -12.0, "fx_riser": -12.0, "crowd_surround": -20.0,
+    "atmos_bed": -20.0,
     "host": -6.0, "guest": -9.0, "music_bed": -12.0,
 }
 # The finished prints are set by loudness, not by peak:
@@ -704,8 +705,8 @@ class _Music:
         hiss = self.filt(self.noise("riser"), "highpass", 2000, 2)
         return frac ** 2 * (0.6 * sweep + 0.5 * hiss * frac)
 
-    def crowd(self) -> np.ndarray:
-        noise = self.noise("crowd", 6)
+    def crowd(self, channels: int = 6) -> np.ndarray:
+        noise = self.noise("crowd", channels)
         b, a = [0.049922035, -0.095993537, 0.050612699, -0.004408786], \
             [1, -2.494956002, 2.017265875, -0.522189400]           # pink (Kellet)
         x = signal.lfilter(b, a, noise, axis=1)
@@ -735,6 +736,7 @@ _PARTS = {
     "strings": lambda m: np.stack((m.strings("left"), m.strings("right"))),
     "brass": lambda m: m.brass(), "fx_riser": lambda m: m.riser(),
     "crowd_surround": lambda m: m.crowd(),
+    "atmos_bed": lambda m: m.crowd(10),
     "host": lambda m: m.speech("host", 115.0, (0.025, 0.475)),
     "guest": lambda m: m.filt(m.filt(m.speech("guest", 195.0, (0.525, 0.975)),
                                      "lowpass", 7000, 4), "highpass", 100, 2),
@@ -1091,8 +1093,8 @@ def _write(folder: Path, spec: _File, seconds: float, seed: int, musics: dict) -
     held = write_audio(folder / spec.path, audio, spec.rate, spec.subtype, spec.container, chunks)
     channels = held.shape[0]
     usable, why = True, None
-    if channels > 2:
-        usable, why = False, f"{channels} channels (the engine mixes mono and stereo files)"
+    if channels not in (1, 2, 3, 4, 5, 6, 7, 8, 12):       # mono ... 7.1.4
+        usable, why = False, f"{channels} channels (no layout the engine mixes)"
     return ExportFile(
         path=spec.path, part=spec.part, family=spec.family, qualifiers=spec.qualifiers,
         side=spec.side, pair=spec.pair, material=spec.material, usable=usable, why=why,
@@ -1293,7 +1295,10 @@ def band_export(folder: Path, *, seconds: float = SECONDS, seed: int = 0, rate: 
         files.update(_write_all(folder, [
             _File("FX Crowd Surround.wav", "5.1 crowd ambience", "fx", (), "crowd_surround",
                   rate=rate, subtype="PCM_16", seconds=min(seconds, 1.0), time_chunks=stamp,
-                  session_start_s=session_start_s)], seconds, seed))
+                  session_start_s=session_start_s),
+            _File("FX Atmos Bed 7.1.2.wav", "a 7.1.2 ambience bed (10 channels)", "fx", (),
+                  "atmos_bed", rate=rate, subtype="PCM_16", seconds=min(seconds, 1.0),
+                  time_chunks=stamp, session_start_s=session_start_s)], seconds, seed))
         write_empty(folder / "Tamb.wav")
         write_truncated(folder / "Perc Loop.wav", seed)
         files["Tamb.wav"] = ExportFile(path="Tamb.wav", part="tambourine (an export that failed)",

@@ -284,9 +284,11 @@ def test_ffmpeg_reads_each_file_as_soundfile_does_sample_for_sample(every, tmp_p
 
 def test_unusable_files_say_why_and_the_unreadable_ones_open_in_no_reader(band):
     files = band.files
-    assert files["FX Crowd Surround.wav"].channels == 6
-    assert not files["FX Crowd Surround.wav"].usable
-    assert "6 channels" in files["FX Crowd Surround.wav"].why
+    assert files["FX Crowd Surround.wav"].channels == 6         # 5.1: it mixes
+    assert files["FX Crowd Surround.wav"].usable
+    assert files["FX Atmos Bed 7.1.2.wav"].channels == 10       # 7.1.2: no layout here
+    assert not files["FX Atmos Bed 7.1.2.wav"].usable
+    assert "10 channels" in files["FX Atmos Bed 7.1.2.wav"].why
     assert band.path("Tamb.wav").stat().st_size == 0 and files["Tamb.wav"].why.startswith("empty")
     assert files["Perc Loop.wav"].why.startswith("unreadable")
     unreadable = ["Tamb.wav", "Perc Loop.wav", "._01 Kick In.wav"]
@@ -297,7 +299,7 @@ def test_unusable_files_say_why_and_the_unreadable_ones_open_in_no_reader(band):
             with pytest.raises(OSError):
                 ffprobe(band.path(rel))
     assert {p for p, f in files.items() if not f.usable} == {
-        "FX Crowd Surround.wav", "Tamb.wav", "Perc Loop.wav", "._01 Kick In.wav", ".DS_Store",
+        "FX Atmos Bed 7.1.2.wav", "Tamb.wav", "Perc Loop.wav", "._01 Kick In.wav", ".DS_Store",
         "notes.txt", "Song.ptx"}
     assert {p for p, f in files.items() if not f.audio} == {
         "._01 Kick In.wav", ".DS_Store", "notes.txt", "Song.ptx"}

@@ -879,16 +879,17 @@ def test_cli_meter_text_prints_readable_lines(meter_files):
     assert "Traceback" not in result.stderr
 
 
-def test_meter_refuses_more_than_two_channels_in_one_clear_line(tmp_path):
-    path = tmp_path / "quad.wav"
-    sf.write(str(path), np.zeros((SR, 4)), SR, subtype="PCM_16")
+def test_meter_refuses_a_channel_count_no_layout_has_in_one_clear_line(tmp_path):
+    path = tmp_path / "nine.wav"
+    sf.write(str(path), np.zeros((SR, 9)), SR, subtype="PCM_16")
     from mixgraph.errors import AudioFileError
 
-    with pytest.raises(AudioFileError, match="4 channels"):
+    with pytest.raises(AudioFileError, match="9 channels, which is no layout"):
         meter_file(path)
     result = mixgraph("meter", path)
     assert result.returncode == 1
-    assert len(result.stderr.strip().splitlines()) == 1 and "4 channels" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "9 channels" in result.stderr
+    assert "7.1.4 (12)" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -216,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--platforms", action="store_true",
                    help="how far each streaming and podcast platform's normalisation "
                         "would turn each file down or up (from the delivery profiles)")
+    p.add_argument("--channel-order", default="", metavar="SPEAKERS",
+                   help="a multichannel file's speakers in its order where it has no "
+                        "channel mask, e.g. \"L C R Ls Rs LFE\" (default: its mask, else "
+                        "L R C LFE Ls Rs Lrs Rrs)")
     p.add_argument("--json", action="store_true", help="print a JSON list")
 
     p = sub.add_parser("nodes", help="list the node types and their parameters",
@@ -690,17 +694,15 @@ def _project_master(project: Path, output: str | None, folder: Path) -> Path:
 def cmd_meter(args) -> int:
     from mixgraph.nodes.meters import meter_file
 
-    from mixgraph.core.report import json_number
 
-    results = [meter_file(Path(f)) for f in args.files]
+    results = [meter_file(Path(f), order=args.channel_order) for f in args.files]
     if args.platforms:
         from mixgraph.workflows.delivery import platform_gains
 
         for r in results:
             r["platforms"] = platform_gains(r["integrated_lufs"])
     if args.json:
-        print(json.dumps([{k: json_number(v) if not isinstance(v, dict) else v
-                           for k, v in r.items()} for r in results], indent=2))
+        print(json.dumps([_json_figures(r) for r in results], indent=2))
         return EXIT_OK
     for r in results:
         say(format_loudness(r))
@@ -711,6 +713,14 @@ def cmd_meter(args) -> int:
     return EXIT_OK
 
 
+def _json_figures(figures: dict) -> dict:
+    """Figures (nested too) as JSON has them: no infinities."""
+    from mixgraph.core.report import json_number
+
+    return {k: _json_figures(v) if isinstance(v, dict) else json_number(v)
+            for k, v in figures.items()}
+
+
 def format_loudness(r: dict) -> str:
     """A file's figures as a readable block."""
     def num(v, unit):
@@ -718,7 +728,9 @@ def format_loudness(r: dict) -> str:
     corr = "n/a (mono)" if r.get("correlation") is None else f"{r['correlation']:+.2f}"
     if r.get("correlation_min") is not None:
         corr += f" (lowest {r['correlation_min']:+.2f})"
-    chans = {1: "mono", 2: "stereo"}.get(r["channels"], f"{r['channels']} ch")
+    from mixgraph.nodes.layouts import layout_name
+
+    chans = layout_name(r["channels"])
     clipped = (f"   CLIPPED {r['clipped_samples']:,} samples at full scale"
                if r.get("clipped_samples") else "")
     return "\n".join([
@@ -729,7 +741,10 @@ def format_loudness(r: dict) -> str:
         f"{num(r['momentary_max_lufs'], 'LUFS')}   range {r['lra_lu']:.1f} LU",
         f"  true peak {num(r['true_peak_dbtp'], 'dBTP')}   sample peak "
         f"{num(r['sample_peak_dbfs'], 'dBFS')}   RMS {num(r['rms_dbfs'], 'dBFS')}   "
-        f"correlation {corr}"])
+        + (f"correlation {corr}" if r["channels"] <= 2 else "(LFE not counted in loudness)")]
+        + (["  true peak per channel: " + "   ".join(
+            f"{speaker} {num(p['true_peak_dbtp'], 'dBTP')}"
+            for speaker, p in r["channel_peaks"].items())] if r.get("channel_peaks") else []))
 
 
 def cmd_nodes(args) -> int:

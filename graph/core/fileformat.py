@@ -272,8 +272,10 @@ def write_atomic(path: Path, data: bytes) -> None:
             os.fsync(fh.fileno())
         os.chmod(tmp, file_mode(path))
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:        # a stop (SIGTERM, Ctrl+C) mid-write too
         Path(tmp).unlink(missing_ok=True)
+        if not isinstance(exc, OSError):
+            raise
         raise ProjectFileError(f"cannot save {path} ({exc.strerror or exc}); the old file, "
                                "if any, is unchanged", path=str(path)) from None
 

@@ -4,9 +4,13 @@
 order, once per block:
 
 - **Order**: topological, ties broken by the order of the nodes in the document.
-- **Channels**: each input port carries the widest of the signals linked into it
-  (a mono signal meeting a stereo one is copied to both channels at unity); each
-  node says what its outputs carry.
+- **Channels**: a signal has 1 to 12 channels, each count one layout
+  (:mod:`mixgraph.nodes.layouts`: mono, stereo, LCR, quad, 5.0, 5.1, 7.0, 7.1,
+  7.1.4).  Each input port carries the widest of the signals linked into it; a
+  narrower one is placed into it by the layouts' rules (a mono signal meeting a
+  stereo one is copied to both channels at unity; meeting a surround one, it goes
+  to the centre); each node says what its outputs carry, and a port that takes only
+  some layouts is checked.
 - **Latency compensation**: every node reports its latency in samples.  A node's
   inputs are all aligned to the latest of them by delay lines on the earlier
   links, and each node is told song time (render clock minus its input latency),
@@ -59,6 +63,8 @@ import numpy as np
 from mixgraph.nodes.base import DTYPE, Context, Node, Sink, bypassed, node_class
 from mixgraph.nodes.switching import switched
 from mixgraph.nodes.delayline import DelayLine
+from mixgraph.nodes.layouts import (CHANNEL_COUNTS, Placement, counts_in_words, layout_name,
+                                    needs_placing)
 from mixgraph.errors import GraphError, MixgraphError
 
 from .model import Graph, Link, PortRef
@@ -66,10 +72,12 @@ from .model import Graph, Link, PortRef
 
 @dataclass
 class Feed:
-    """One live link into an input port: the upstream buffer, maybe delayed."""
+    """One live link into an input port: the upstream buffer, maybe delayed, and
+    placed into the port's layout where it has another."""
 
     buffer: int
     delay: DelayLine | None
+    placed: Placement | None = None
 
 
 @dataclass
@@ -451,10 +459,18 @@ class _PlanBuilder:
                       input_channels=tuple(ch for _, _, ch in ports),
                       base_dir=self.graph.base_dir, node_id=nid, notices=self.notices,
                       content_frames=content, outputs_read=read, resampled=self.resampled)
+        for port, (_, links, ch) in zip(cls.inputs, ports):
+            if ch is not None and port.layouts and layout_name(ch) not in port.layouts:
+                givers = ", ".join(dict.fromkeys(f"'{l.src.node}'" for l in links))
+                raise GraphError(f"node '{nid}' ({cls.type_name}): its input '{port.name}' "
+                                 f"takes {' or '.join(port.layouts)}, but {givers} "
+                                 f"give{'s' if len(links) == 1 else ''} {layout_name(ch)}",
+                                 node=nid, port=port.name)
         out_ch = tuple(node.prepare(ctx))
-        if len(out_ch) != len(cls.outputs) or any(c not in (1, 2) for c in out_ch):
+        if len(out_ch) != len(cls.outputs) or any(c not in CHANNEL_COUNTS for c in out_ch):
             raise GraphError(f"node '{nid}' ({cls.type_name}) reported channel counts "
-                             f"{out_ch} for its outputs; expected 1 or 2 for each")
+                             f"{out_ch} for its outputs; each must be a layout's: "
+                             f"{counts_in_words()}")
         for port, ch in zip(cls.outputs, out_ch):
             self.channels[PortRef(nid, port.name)] = ch
 
@@ -524,7 +540,7 @@ class _PlanBuilder:
         if not feeding:
             port.direct = self.pool.zero(channels)
             return port
-        port.feeds = self.feeds(nid, feeding)
+        port.feeds = self.feeds(nid, feeding, channels)
         if len(feeding) == 1 and port.feeds[0].delay is None \
                 and self.channels[feeding[0].src] == channels:
             port.direct, port.feeds = port.feeds[0].buffer, []
@@ -534,14 +550,18 @@ class _PlanBuilder:
             port.scratch = self.pool.take(channels)
         return port
 
-    def feeds(self, nid: str, feeding: list[Link]) -> list[Feed]:
+    def feeds(self, nid: str, feeding: list[Link], channels: int) -> list[Feed]:
         """A feed per live link, through a delay line where the link's signal is ahead
-        of the node's latest input (latency compensation)."""
+        of the node's latest input (latency compensation), and placed into the port's
+        layout where the link carries another."""
         feeds = []
         for link in feeding:
             ahead = self.lat_in[nid] - self.lat_out[link.src.node]
-            delay = DelayLine(self.channels[link.src], ahead, self.block) if ahead else None
-            feeds.append(Feed(self.written[link.src], delay))
+            width = self.channels[link.src]
+            delay = DelayLine(width, ahead, self.block) if ahead else None
+            placed = Placement(width, channels, self.block) \
+                if needs_placing(width, channels) else None
+            feeds.append(Feed(self.written[link.src], delay, placed))
         return feeds
 
     def stack_members(self, port: InputPort, feeding: list[Link]

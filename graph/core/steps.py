@@ -119,10 +119,13 @@ def gather(port: InputPort, bufs: list[np.ndarray], f: int, full: bool):
             s = s[:, :f]
         if feed.delay is not None:
             s = feed.delay.process(s)
+        if feed.placed is not None:
+            s = feed.placed.process(s)
         if i == 0:
             held = s
         elif i == 1:
             np.add(held, s, out=x)       # a mono feed fills both channels of a stereo port
+                                         # (any other layout was placed)
         else:
             np.add(x, s, out=x)
     if len(port.feeds) == 1:

@@ -17,6 +17,7 @@ from mixgraph.errors import (AudioFileError, GraphError, MixgraphError, Paramete
                              ProjectFileError, ValidationError)
 from mixgraph.nodes.audiofile import MAX_RATE, MIN_RATE, info
 from mixgraph.nodes.base import Sink, close_matches, node_types
+from mixgraph.nodes.layouts import channels_problem
 
 from .model import DEFAULT_SETTINGS, SETTINGS_RANGES, UNMATCHED_RULES, Graph, Link
 from .policy import undithered_pcm16
@@ -275,9 +276,8 @@ def _check_files(graph: Graph, overrides: dict, v: Validation) -> None:
                 err(AudioFileError(f"{spec.type} '{spec.id}': {exc.message}", node=spec.id,
                                    param=name, path=str(path)))
                 continue
-            if found.channels > 2:
-                err(AudioFileError(f"{spec.type} '{spec.id}': {value} has {found.channels} "
-                                   "channels; mixgraph mixes mono and stereo",
+            if (problem := channels_problem(found.channels)) is not None:
+                err(AudioFileError(f"{spec.type} '{spec.id}': {value} {problem}",
                                    node=spec.id, param=name, path=str(path)))
             reads[_key(path)] = (spec.id, path)
     if graph.path is not None:

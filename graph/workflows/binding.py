@@ -46,6 +46,7 @@ from pathlib import Path
 from mixgraph.core.model import Graph
 from mixgraph.errors import MixgraphError, ProjectFileError
 from mixgraph.nodes.audiofile import info, time_reference
+from mixgraph.nodes.layouts import channels_problem
 
 from .names import Reading, read_name, vocabulary, words_of
 
@@ -210,8 +211,8 @@ def _usable(f: _File) -> str:
         return exc.message
     if found.frames <= 0:
         return "it holds no audio"
-    if found.channels > 2:
-        return f"it has {found.channels} channels; mixgraph mixes mono and stereo files"
+    if (problem := channels_problem(found.channels)) is not None:
+        return f"it {problem}"
     f.rate, f.channels = found.samplerate, found.channels
     f.start = time_reference(f.path, found.samplerate)
     return ""

@@ -1,0 +1,266 @@
+"""Surround: placing a signal in a speaker layout, and folding a layout down.
+
+**The panner's law** (:func:`pan_gains`).  The layout's ear-level speakers (all but
+the LFE and the heights) stand on a circle at their angles (L 30, C 0, R -30, Ls
+110, Rs -110, Lrs 150, Rrs -150 degrees; positive to the left, ITU-R BS.775 and
+BS.2051).  A source at azimuth ``a`` between two neighbours at ``a1`` and ``a2``
+feeds only those two, with the constant-power (sine/cosine) law over the angle
+between them: ``g1 = cos(p * pi / 2)``, ``g2 = sin(p * pi / 2)``, ``p = (a - a1) /
+(a2 - a1)``; at a speaker's own angle it is on that speaker alone, at unity.
+``spread`` (0 to 1) blends the pair toward every ear-level speaker at once, keeping
+the power: ``g = sqrt((1 - spread) * g_pair ** 2 + spread / N)``, so the sum of the
+squared gains is 1 for any azimuth and spread (a spread of 1 is the same level on
+all ``N`` speakers).  The heights of 7.1.4 are not fed: this panner has no
+elevation.  A stereo source is two sources, its left at ``azimuth + width / 2`` and
+its right at ``azimuth - width / 2``.
+
+**The LFE send**: the source (a stereo one's two sides summed at -3 dB each) through
+a 4th-order Butterworth low-pass at ``lfe_hz`` (120 Hz by default), at ``lfe_db``
+(off at -120 dB, the default).
+
+**Fold-down** (:data:`FOLDS`, the ``downmix`` node): to stereo Lo/Ro by ITU-R BS.775
+(``Lo = L + c * C + s * (Ls + Lrs) + h * (Ltf + Ltr)``, the same on the right, with
+the centre ``c`` and surrounds ``s`` at -3 dB, heights ``h`` at -3 dB, the LFE left
+out unless ``lfe_db`` is above -120 dB); to 5.1 (a 7.1's side and rear surrounds
+each at ``rear_db``, -3 dB, into the 5.1 surrounds; heights to their side at
+``height_db``); to mono (``0.5 * (Lo + Ro)``).  Every coefficient is a parameter.
+No Lt/Rt: a matrix encode that a decoder can steer needs a wide-band 90 degree
+phase shift of the surrounds, which a fold-down of summed gains is not.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .base import Context, Node, Param, Port, db_to_gain, register
+from .layouts import LAYOUTS, SPEAKERS, Layout, layout_of
+
+SURROUND_LAYOUTS = tuple(name for name, layout in LAYOUTS.items() if layout.channels > 2)
+OFF_DB = -120.0                    # a send at or below this is off
+
+
+def ring(layout: Layout) -> list[tuple[float, int]]:
+    """The ear-level speakers of ``layout`` as (angle in degrees, channel), around
+    the circle from -180 to 180."""
+    return sorted((SPEAKERS[s][2], i) for i, s in enumerate(layout.speakers)
+                  if s != "LFE" and not s.endswith(("tf", "tr")))
+
+
+def pan_gains(layout: Layout, azimuth_deg, spread=0.0) -> np.ndarray:
+    """Gains (channels, n) for sources at ``azimuth_deg`` (a number or n of them)
+    with ``spread`` (see the module notes); the LFE and heights get 0."""
+    az = np.atleast_1d(np.asarray(azimuth_deg, dtype=np.float64))
+    az = (az + 180.0) % 360.0 - 180.0
+    speakers = ring(layout)
+    angles = np.array([a for a, _ in speakers])
+    channels = [c for _, c in speakers]
+    count = len(speakers)
+    # the neighbour at or below each azimuth (wrapping round from the last to the first)
+    k = np.searchsorted(angles, az, side="right") - 1
+    lo = np.where(k < 0, count - 1, k)
+    hi = (lo + 1) % count
+    a1 = angles[lo]
+    a2 = np.where(hi > lo, angles[hi], angles[hi] + 360.0)
+    rel = np.where(az < a1, az + 360.0, az) - a1
+    p = rel / (a2 - a1)
+    gains = np.zeros((layout.channels, az.size))
+    rows = np.array(channels)
+    np.add.at(gains, (rows[lo], np.arange(az.size)), np.cos(0.5 * math.pi * p))
+    np.add.at(gains, (rows[hi], np.arange(az.size)), np.sin(0.5 * math.pi * p))
+    s = np.asarray(spread, dtype=np.float64)
+    if np.any(s > 0):
+        blended = np.zeros_like(gains)
+        blended[rows] = np.sqrt((1.0 - s) * gains[rows] ** 2 + s / count)
+        gains = blended
+    return gains
+
+
+#: the panner's parameters, shared by ``surround_pan`` and the channel strip
+PANNER_PARAMS = (
+    Param("azimuth_deg", 0.0, min=-180.0, max=180.0, unit="deg",
+          doc="surround direction: 0 ahead (the centre), 30 the left speaker, -110 the "
+              "right surround, 180 behind"),
+    Param("spread", 0.0, min=0.0, max=1.0,
+          doc="surround spread: 0 the two nearest speakers only; 1 every ear-level "
+              "speaker alike (constant power throughout)"),
+    Param("width_deg", 60.0, min=0.0, max=180.0, unit="deg", automatable=False,
+          doc="a stereo source's angle between its sides, panned in surround"),
+    Param("lfe_db", OFF_DB, min=OFF_DB, max=10.0, unit="dB",
+          doc="LFE send level, in surround (-120: off)"),
+    Param("lfe_hz", 120.0, min=20.0, max=250.0, unit="Hz", automatable=False,
+          doc="the LFE send's low-pass (4th-order Butterworth)"),
+)
+
+
+class SurroundPanner:
+    """A mono or stereo source placed in ``layout`` by a node's panner parameters
+    (:data:`PANNER_PARAMS`), with the LFE send's filter state."""
+
+    def __init__(self, node: Node, layout: Layout, sources: int, max_block: int):
+        self.node = node
+        self.layout = layout
+        self.offsets = (0.0,) if sources == 1 else (0.5 * node.width_deg,
+                                                     -0.5 * node.width_deg)
+        self.lfe = None
+        if layout.lfe is not None:
+            from scipy.signal import butter
+
+            from .eq import Cascade
+
+            sos = butter(4, node.lfe_hz, fs=node.rate, output="sos")
+            self.lfe = Cascade([(st[:3], st[3:]) for st in sos], 1)
+        self.mono = np.zeros((1, max_block))
+
+    def reset(self) -> None:
+        if self.lfe is not None:
+            self.lfe.reset()
+
+    def gains(self, azimuth, spread) -> list[np.ndarray]:
+        """Per source channel: the gains (channels, 1 or frames)."""
+        return [pan_gains(self.layout, np.asarray(azimuth) + o, spread) for o in self.offsets]
+
+    def process(self, x: np.ndarray, out: np.ndarray, start: int, level=1.0) -> None:
+        """``x`` (mono or stereo) times ``level`` (a gain or one per frame) into
+        ``out`` (the layout's channels)."""
+        node, frames = self.node, x.shape[1]
+        if node.is_automated("azimuth_deg") or node.is_automated("spread"):
+            gains = self.gains(node.value("azimuth_deg", start, frames),
+                               node.value("spread", start, frames))
+        else:
+            gains = node.derived(self.gains, ("azimuth_deg", "spread"), start, frames)
+        np.multiply(gains[0], x[0] * level, out=out)
+        for g, row in zip(gains[1:], x[1:]):
+            out += g * (row * level)
+        if self.lfe is not None and (node.is_automated("lfe_db") or node.lfe_db > OFF_DB):
+            mono = self.mono[:, :frames]
+            if x.shape[0] == 1:
+                np.multiply(x, level, out=mono)
+            else:
+                np.multiply(x.sum(axis=0, keepdims=True), math.sqrt(0.5) * level, out=mono)
+            self.lfe.process(mono, mono)
+            out[self.layout.lfe] = mono[0] * node.gain("lfe_db", start, frames)
+
+
+@register
+class SurroundPan(Node):
+    """Places a mono or stereo source in a surround layout (see the module notes)."""
+
+    type_name = "surround_pan"
+    category = "mixing"
+    summary = "surround panner: azimuth, spread, LFE send, onto a 5.1/7.1 bus"
+    inputs = (Port("in", "a mono or stereo source", layouts=("mono", "stereo")),)
+    params = (
+        Param("layout", "5.1", kind="choice", choices=SURROUND_LAYOUTS, automatable=False,
+              doc="the speaker layout the output feeds"),
+        *PANNER_PARAMS,
+    )
+
+    def prepare(self, ctx: Context):
+        self.rate = ctx.sample_rate
+        layout = LAYOUTS[self.layout]
+        self._panner = SurroundPanner(self, layout, ctx.input_channels[0] or 1,
+                                      ctx.max_block)
+        return (layout.channels,)
+
+    def reset(self):
+        self._panner.reset()
+
+    def process(self, ins, outs, start):
+        self._panner.process(ins[0], outs[0], start)
+
+
+# ------------------------------------------------------------------ fold-down
+FOLD_TARGETS = ("stereo", "5.1", "mono")
+
+
+def fold_matrix(src: Layout, to: str, *, center_db=-3.0, surround_db=-3.0, rear_db=-3.0,
+                height_db=-3.0, lfe_db=OFF_DB) -> np.ndarray:
+    """The (out channels, in channels) gains folding ``src`` down to ``to`` (see the
+    module notes)."""
+    c, s, r, h = (db_to_gain(v) for v in (center_db, surround_db, rear_db, height_db))
+    lfe = 0.0 if lfe_db <= OFF_DB else db_to_gain(lfe_db)
+    if to == "5.1":
+        dst = LAYOUTS["5.1"]
+        into = {"L": ("L", 1.0), "R": ("R", 1.0), "C": ("C", 1.0), "LFE": ("LFE", 1.0),
+                "Ls": ("Ls", 1.0 if src.index("Lrs") is None else r),
+                "Rs": ("Rs", 1.0 if src.index("Rrs") is None else r),
+                "Lrs": ("Ls", r), "Rrs": ("Rs", r), "Ltf": ("L", h), "Rtf": ("R", h),
+                "Ltr": ("Ls", h), "Rtr": ("Rs", h)}
+        m = np.zeros((dst.channels, src.channels))
+        for i, speaker in enumerate(src.speakers):
+            name, gain = into[speaker]
+            m[dst.index(name), i] += gain
+        return m
+    left = {"L": 1.0, "C": c, "Ls": s, "Lrs": s, "Ltf": h, "Ltr": h, "LFE": lfe}
+    right = {"R": 1.0, "C": c, "Rs": s, "Rrs": s, "Rtf": h, "Rtr": h, "LFE": lfe}
+    m = np.array([[left.get(sp, 0.0) for sp in src.speakers],
+                  [right.get(sp, 0.0) for sp in src.speakers]])
+    if src.channels == 2:                                   # stereo stays as it is
+        m = np.eye(2)
+    if to == "mono":
+        m = 0.5 * m.sum(axis=0, keepdims=True)
+    return m
+
+
+def conversion(src: int, dst: int) -> np.ndarray:
+    """The (dst, src) matrix that brings a signal of ``src`` channels to ``dst``: a
+    fold-down by the standard (:func:`fold_matrix`, default coefficients) where
+    ``dst`` is stereo, mono or 5.1 and narrower, else the layouts' placing rules."""
+    from .layouts import routes
+
+    names = {1: "mono", 2: "stereo", 6: "5.1"}
+    if dst < src and dst in names and src > 2:
+        return fold_matrix(layout_of(src), names[dst])
+    m = np.zeros((dst, src))
+    for i, j, gain in routes(src, dst):
+        m[j, i] += gain
+    return m
+
+
+@register
+class Downmix(Node):
+    """Folds a surround signal down to 5.1, stereo (Lo/Ro, ITU-R BS.775) or mono."""
+
+    type_name = "downmix"
+    category = "mixing"
+    summary = "fold-down: 7.1/5.1 to 5.1, stereo Lo/Ro or mono, every coefficient set"
+    params = (
+        Param("to", "stereo", kind="choice", choices=FOLD_TARGETS, automatable=False,
+              doc="the layout folded to"),
+        Param("center_db", -3.0, min=-120.0, max=0.0, unit="dB", automatable=False,
+              doc="centre into left and right"),
+        Param("surround_db", -3.0, min=-120.0, max=0.0, unit="dB", automatable=False,
+              doc="surrounds into their side (stereo)"),
+        Param("rear_db", -3.0, min=-120.0, max=0.0, unit="dB", automatable=False,
+              doc="a 7.1's side and rear surrounds into the 5.1 surrounds"),
+        Param("height_db", -3.0, min=-120.0, max=0.0, unit="dB", automatable=False,
+              doc="the heights into the speaker below them"),
+        Param("lfe_db", OFF_DB, min=OFF_DB, max=0.0, unit="dB", automatable=False,
+              doc="the LFE into left and right (-120: left out, as BS.775 does)"),
+    )
+
+    def prepare(self, ctx: Context):
+        self.rate = ctx.sample_rate
+        src = layout_of(ctx.input_channels[0] or 1)
+        if src.channels <= 2 and self.to != "mono":
+            self._matrix = None                                 # nothing to fold
+            return (src.channels,)
+        if self.to == "5.1" and src.channels < 6:
+            self._matrix = None
+            ctx.notice(f"downmix '{ctx.node_id}': its input is {src.name}, not wider than "
+                       "5.1; passed as it is")
+            return (src.channels,)
+        self._matrix = fold_matrix(src, self.to, center_db=self.center_db,
+                                   surround_db=self.surround_db, rear_db=self.rear_db,
+                                   height_db=self.height_db, lfe_db=self.lfe_db)
+        return (self._matrix.shape[0],)
+
+    def process(self, ins, outs, start):
+        (x,) = ins
+        (out,) = outs
+        if self._matrix is None:
+            np.copyto(out, x)
+        else:
+            np.matmul(self._matrix, x, out=out)
