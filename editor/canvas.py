@@ -82,13 +82,12 @@ def views(graph: Graph, problems: dict | None = None) -> tuple[dict[str, NodeVie
 
 def param_views(graph: Graph, node_id: str) -> list[ParamView]:
     """Every parameter of a node as the editor shows it (template-only ones only in a
-    template)."""
+    template; those another parameter makes moot left out: ``Node.shown_params``)."""
     spec = graph.nodes[node_id]
     cls = spec.node_class()
     views = []
-    for p in (cls.params if cls is not None else ()):
-        if p.template_only and graph.kind != "template":
-            continue
+    shown = cls.shown_params(spec.params, graph.kind == "template") if cls is not None else ()
+    for p in shown:
         value = spec.params.get(p.name, p.default)
         views.append(ParamView(p.name, spec_for(p), value,
                                isinstance(value, dict) and "automation" in value))

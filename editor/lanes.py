@@ -64,8 +64,8 @@ def automatable(graph: Graph, node_id: str) -> list[str]:
     cls = spec.node_class()
     if cls is None:
         return []
-    names = [p.name for p in cls.params if p.automatable
-             and not (p.template_only and graph.kind != "template")]
+    names = [p.name for p in cls.shown_params(spec.params, graph.kind == "template")
+             if p.automatable]
     return names + ([] if issubclass(cls, Sink) else [BYPASS])
 
 

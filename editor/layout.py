@@ -34,21 +34,21 @@ def node_height(graph: Graph, node_id: str) -> float:
                             (items if isinstance(items, list) else []))
         else:
             rows += 1
-    if len(shown) < len(_all_params(graph, cls)):
+    if len(shown) < len(_all_params(graph, node_id)):
         rows += 1                                # "+ n in the inspector"
     return HEADER + ROW * rows
 
 
-def _all_params(graph: Graph, cls) -> list:
-    return [p for p in cls.params
-            if not (getattr(p, "template_only", False) and graph.kind != "template")]
+def _all_params(graph: Graph, node_id: str) -> list:
+    spec = graph.nodes[node_id]
+    return spec.node_class().shown_params(spec.params, graph.kind == "template")
 
 
 def shown_params(graph: Graph, node_id: str) -> list:
     """The parameters the node shows on the canvas: its key ones when compact, all
     when expanded."""
     cls = graph.nodes[node_id].node_class()
-    every = _all_params(graph, cls)
+    every = _all_params(graph, node_id)
     if graph.ui.get(node_id, {}).get("expanded"):
         return every
     keys = key_params(cls)

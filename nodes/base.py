@@ -114,7 +114,8 @@ class Param:
     role: str = ""
     #: for a ``list`` of objects: what each object holds
     items: Items | None = None
-    #: for a field of an item: (another field, the values of it for which this one matters)
+    #: (another field of the item, or parameter of the node; the values of it for which
+    #: this one matters)
     used_when: tuple[str, tuple] | None = None
 
     def __post_init__(self):
@@ -437,6 +438,24 @@ class Node:
         return cls.declared("table", lambda: {p.name: p for p in cls.params})
 
     @classmethod
+    def shown_params(cls, values: dict, template: bool = False) -> list[Param]:
+        """The parameters that matter for a node with these ``values`` (what an editor
+        shows): not template-only ones outside a template, and not one whose
+        ``used_when`` another parameter's value does not meet (the channel strip's
+        surround panner while its output is stereo)."""
+        table = cls.param_table()
+        shown = []
+        for p in cls.params:
+            if p.template_only and not template:
+                continue
+            if p.used_when is not None:
+                other, allowed = p.used_when
+                if values.get(other, table[other].default) not in allowed:
+                    continue
+            shown.append(p)
+        return shown
+
+    @classmethod
     def with_role(cls, role: str) -> tuple[str, ...]:
         """Names of the parameters declared with ``role`` (see :data:`ROLES`)."""
         return cls.declared("role " + role,
@@ -688,10 +707,14 @@ def register(cls: type[Node]) -> type[Node]:
         raise TypeError(f"node type {name!r} is already registered by "
                         f"{_REGISTRY[name].__name__}")
     seen: set[str] = set()
+    names = {p.name for p in cls.params}
     for p in cls.params:
         if p.name in seen:
             raise TypeError(f"{name}: parameter {p.name!r} declared twice")
         seen.add(p.name)
+        if p.used_when is not None and p.used_when[0] not in names:
+            raise TypeError(f"{name}: parameter {p.name!r} is used when {p.used_when[0]!r} "
+                            "is set, but the node has no such parameter")
         if p.name in ENGINE_ATTRIBUTES or hasattr(cls, p.name):
             raise TypeError(f"{name}: parameter {p.name!r} would be hidden by the node's "
                             "own attribute of that name")

@@ -20,6 +20,7 @@ mutes and solos its members with it.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -105,14 +106,14 @@ class Channel(Node):
     summary = "channel strip: fader, pan, width, polarity; pre-fader and post-fader outputs"
     outputs = (Port("out", "post-fader, panned (stereo, or the surround layout chosen)"),
                Port("pre", "pre-fader, pre-pan (for pre-fader sends)"))
-    params = (GAIN, PAN, MUTE, SOLO, POLARITY,
+    params = (GAIN, replace(PAN, used_when=("output", ("stereo",))), MUTE, SOLO, POLARITY,
               Param("width", 1.0, min=0.0, max=2.0,
                     doc="stereo width of a stereo input: 0 = mono, 1 = unchanged, 2 = wide"),
               Param("output", "stereo", kind="choice", choices=("stereo", *SURROUND_LAYOUTS),
                     automatable=False,
                     doc="the layout a mono or stereo source is panned into: stereo by pan, "
                         "a surround one by azimuth and spread"),
-              *PANNER_PARAMS)
+              *(replace(p, used_when=("output", SURROUND_LAYOUTS)) for p in PANNER_PARAMS))
 
     def prepare(self, ctx: Context):
         super().prepare(ctx)

@@ -52,6 +52,9 @@ def pan_gains(layout: Layout, azimuth_deg, spread=0.0) -> np.ndarray:
     """Gains (channels, n) for sources at ``azimuth_deg`` (a number or n of them)
     with ``spread`` (see the module notes); the LFE and heights get 0."""
     az = np.atleast_1d(np.asarray(azimuth_deg, dtype=np.float64))
+    s = np.asarray(spread, dtype=np.float64)
+    if s.size > az.size:                         # a spread automated, an azimuth not
+        az = np.broadcast_to(az, s.shape)
     az = (az + 180.0) % 360.0 - 180.0
     speakers = ring(layout)
     angles = np.array([a for a, _ in speakers])
@@ -69,7 +72,6 @@ def pan_gains(layout: Layout, azimuth_deg, spread=0.0) -> np.ndarray:
     rows = np.array(channels)
     np.add.at(gains, (rows[lo], np.arange(az.size)), np.cos(0.5 * math.pi * p))
     np.add.at(gains, (rows[hi], np.arange(az.size)), np.sin(0.5 * math.pi * p))
-    s = np.asarray(spread, dtype=np.float64)
     if np.any(s > 0):
         blended = np.zeros_like(gains)
         blended[rows] = np.sqrt((1.0 - s) * gains[rows] ** 2 + s / count)

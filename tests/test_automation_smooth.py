@@ -71,6 +71,10 @@ CONTEXT = {
     # a multiband compressor's bands compress the -12 dBFS sine with a -30 dB threshold
     ("multiband_compressor", "stereo_link"): ({"bands": [{"threshold_db": -30.0}] * 3},
                                               "mono"),
+    # the strip's surround panner acts where its output is a surround layout
+    ("channel", "azimuth_deg"): ({"output": "5.1"}, "mono"),
+    ("channel", "spread"): ({"output": "5.1"}, "mono"),
+    ("channel", "lfe_db"): ({"output": "5.1"}, "mono"),
 }
 
 # Parameters whose effect needs two channels are swept on a stereo input as well.

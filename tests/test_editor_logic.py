@@ -559,7 +559,10 @@ def test_views_list_one_param_view_per_parameter_in_table_order_with_current_val
     types_ = node_types()
     for nid in demo.graph.nodes:
         spec = demo.graph.node(nid)
-        shown = [p for p in types_[spec.type].params if not p.template_only]
+        table = types_[spec.type].param_table()
+        shown = [p for p in types_[spec.type].params if not p.template_only and (
+            p.used_when is None or spec.params.get(p.used_when[0], table[p.used_when[0]]
+                                                    .default) in p.used_when[1])]
         views = canvas.param_views(demo.graph, nid)
         assert [p.name for p in views] == [p.name for p in shown]
         for pv, p in zip(views, shown):
@@ -567,6 +570,13 @@ def test_views_list_one_param_view_per_parameter_in_table_order_with_current_val
             assert pv.spec == spec_for(p)
     kick_ch = {p.name: p.value for p in canvas.param_views(demo.graph, "kick_ch")}
     assert kick_ch["gain_db"] == -2.0 and kick_ch["width"] == 1.0 and kick_ch["mute"] is False
+    # a stereo strip shows its pan, a surround one its panner instead
+    assert list(kick_ch) == ["gain_db", "pan", "mute", "solo", "polarity_invert", "width",
+                             "output"]
+    demo.graph.set("kick_ch", "output", "5.1")
+    assert [p.name for p in canvas.param_views(demo.graph, "kick_ch")] == [
+        "gain_db", "mute", "solo", "polarity_invert", "width", "output", "azimuth_deg",
+        "spread", "width_deg", "lfe_db", "lfe_hz"]
 
 
 def test_a_compact_node_shows_its_key_controls_and_an_expanded_one_all(demo):
@@ -574,7 +584,7 @@ def test_a_compact_node_shows_its_key_controls_and_an_expanded_one_all(demo):
 
     nodes, _ = canvas.views(demo.graph)
     assert [p.name for p in nodes["kick_ch"].params] == ["gain_db", "pan", "mute", "solo"]
-    assert nodes["kick_ch"].more == 2                    # polarity and width: the panel
+    assert nodes["kick_ch"].more == 3             # polarity, width, output: the panel
     assert [p.name for p in nodes["kick_comp"].params] == ["threshold_db", "ratio"]
     assert nodes["kick_eq"].params == [] and nodes["kick_eq"].more == 1
     for nid, view in nodes.items():
@@ -632,8 +642,8 @@ def test_template_only_stem_parameters_show_only_in_a_template(tmp_path):
     t.add("output", id="out", path="out.wav")
     t.connect("kick", "out")
     assert [p.name for p in canvas.param_views(t, "kick")] == [
-        "path", "gain_db", "offset_s", "length_s", "match", "fallback", "family", "prefer",
-        "avoid", "side", "multiple"]
+        "path", "gain_db", "offset_s", "length_s", "channel_order", "match", "fallback",
+        "family", "prefer", "avoid", "side", "multiple"]
     params = {p.name: p.value for p in canvas.param_views(t, "kick")}
     assert params["match"] == ["kick*", "bd*"] and params["multiple"] is True
     assert params["fallback"] == []
@@ -642,7 +652,7 @@ def test_template_only_stem_parameters_show_only_in_a_template(tmp_path):
     del doc["kind"]
     project = Graph.from_document(doc, base_dir=tmp_path)
     assert [p.name for p in canvas.param_views(project, "kick")] == [
-        "path", "gain_db", "offset_s", "length_s"]
+        "path", "gain_db", "offset_s", "length_s", "channel_order"]
 
 
 def test_automated_parameters_are_marked_automated(sess):

@@ -134,12 +134,13 @@ def test_unreadable_stem_names_path_and_node(simple):
     assert "stem 'notes'" in msg and "cannot read" in msg and "as audio" in msg
 
 
-def test_surround_stem_is_refused(simple):
-    path = simple.folder / "stems" / "six.wav"
-    sf.write(str(path), np.zeros((100, 6)), SR)
-    simple.graph.add("stem", id="six", path="stems/six.wav")
-    simple.graph.connect("six", "kick_ch")
-    assert any("six.wav has 6 channels" in m for m in _messages(simple.graph))
+def test_a_stem_of_a_channel_count_no_layout_has_is_refused(simple):
+    path = simple.folder / "stems" / "ten.wav"
+    sf.write(str(path), np.zeros((100, 10)), SR)
+    simple.graph.add("stem", id="ten", path="stems/ten.wav")
+    simple.graph.connect("ten", "kick_ch")
+    assert any("ten.wav has 10 channels, which is no layout mixgraph mixes" in m
+               for m in _messages(simple.graph))
 
 
 def test_output_onto_a_source_is_refused_and_the_source_survives(simple):

@@ -405,3 +405,31 @@ def test_a_channel_strip_pans_a_mono_source_into_its_surround_output(project):
     assert level["Rs"] == pytest.approx(-12.0, abs=0.01)
     lows = -10 * math.log10(1 + (60.0 / 120.0) ** 8)
     assert level["LFE"] == pytest.approx(-6.0 - 6.0 - 10.0 + lows, abs=0.05)
+
+
+@needs_ffmpeg
+def test_the_5_1_demo_renders_a_5_1_master_and_its_stereo_fold_down(tmp_path):
+    """``mixgraph demo`` writes surround.mgraph beside the stereo demo: rendered, its
+    5.1 master carries the 5.1 channel mask and reaches its -16 LUFS target, and
+    ffmpeg reads both it and the fold-down as the report does, within 0.1 LU."""
+    from decoding import ffmpeg_loudness
+
+    from mixgraph import load
+    from mixgraph.workflows.demo import write_demo
+
+    write_demo(tmp_path)
+    report = render(load(tmp_path / "surround.mgraph"))
+    outputs = {o["node"]: o for o in report.outputs}
+    assert outputs["master_5_1"]["layout"] == "5.1" and outputs["fold_stereo"]["channels"] == 2
+    assert outputs["master_5_1"]["integrated_lufs"] == pytest.approx(-16.0, abs=0.1)
+    assert set(outputs["master_5_1"]["channel_peaks"]) == set(LAYOUTS["5.1"].speakers)
+    for node in ("master_5_1", "fold_stereo"):
+        theirs = ffmpeg_loudness(outputs[node]["path"])
+        assert outputs[node]["integrated_lufs"] == pytest.approx(theirs["lufs"], abs=0.1)
+        assert outputs[node]["true_peak_dbtp"] == pytest.approx(theirs["true_peak"], abs=0.2)
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=channel_layout",
+                            "-of", "csv=p=0", outputs["master_5_1"]["path"]],
+                           capture_output=True, text=True).stdout.strip()
+    assert probe == "5.1(side)"
+    text = report.format()
+    assert "5.1" in text and "true peak per channel: L" in text

@@ -702,7 +702,9 @@ def cmd_meter(args) -> int:
         for r in results:
             r["platforms"] = platform_gains(r["integrated_lufs"])
     if args.json:
-        print(json.dumps([_json_figures(r) for r in results], indent=2))
+        from mixgraph.core.report import json_number
+
+        print(json.dumps([json_number(r) for r in results], indent=2))
         return EXIT_OK
     for r in results:
         say(format_loudness(r))
@@ -711,14 +713,6 @@ def cmd_meter(args) -> int:
 
             say("  " + platforms_line(r["integrated_lufs"]))
     return EXIT_OK
-
-
-def _json_figures(figures: dict) -> dict:
-    """Figures (nested too) as JSON has them: no infinities."""
-    from mixgraph.core.report import json_number
-
-    return {k: _json_figures(v) if isinstance(v, dict) else json_number(v)
-            for k, v in figures.items()}
 
 
 def format_loudness(r: dict) -> str:

@@ -258,11 +258,14 @@ def write_atomic(path: Path, data: bytes) -> None:
     """Write bytes to ``path`` via a hidden file beside it (see
     :mod:`mixgraph.nodes.tempfiles`), fsync and rename."""
     path = Path(os.path.normpath(path))
+    tmp = hidden_beside(path, ".partial")
     try:
         remove_stale_beside(path)
-        tmp = hidden_beside(path, ".partial")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except OSError as exc:
+    except BaseException as exc:
+        if not isinstance(exc, OSError):    # a stop just as the file was made: it goes
+            Path(tmp).unlink(missing_ok=True)
+            raise
         raise ProjectFileError(f"cannot save {path} ({exc.strerror or exc})",
                                path=str(path)) from None
     try:

@@ -48,6 +48,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mixgraph.nodes.surround import conversion
+
 from mixgraph.errors import MixgraphError, ParameterError
 from mixgraph.nodes.meters import LoudnessMeter, MomentaryBank
 
@@ -525,7 +527,13 @@ def ride_append(points: list, glide) -> None:
 
 
 def _stereo(x: np.ndarray) -> np.ndarray:
-    return np.vstack([x, x]) if x.shape[0] == 1 else x
+    """What plays on the (stereo) device: mono on both sides, a surround listening
+    point folded down to Lo/Ro (ITU-R BS.775, the ``downmix`` node's defaults)."""
+    if x.shape[0] == 1:
+        return np.vstack([x, x])
+    if x.shape[0] > 2:
+        return conversion(x.shape[0], 2) @ x
+    return x
 
 
 def _parameter_changes(before: Graph, after: Graph) -> list[tuple] | None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mixgraph.nodes.layouts import layout_name
+
 
 @dataclass
 class Report:
@@ -57,7 +59,7 @@ class Report:
                  f"{self.block_size})"]
         width = max((len(_short(o["path"])) for o in self.outputs), default=0)
         for o in self.outputs:
-            chans = {1: "mono", 2: "stereo"}.get(o["channels"], f"{o['channels']} ch")
+            chans = layout_name(o["channels"])
             line = (f"  {_short(o['path']):<{width}}  {o['duration_s']:8.3f} s  {chans:<6}  "
                     f"{o['sample_rate'] / 1000:g} kHz  {o['subtype']:<6}")
             if "integrated_lufs" in o:
@@ -69,6 +71,10 @@ class Report:
             if o.get("clipped_samples"):
                 line += f"  CLIPPED {o['clipped_samples']:,} samples"
             lines.append(line)
+            if o.get("channel_peaks"):
+                lines.append("    true peak per channel: " + "  ".join(
+                    f"{speaker} {_db(p['true_peak_dbtp']).strip()}"
+                    for speaker, p in o["channel_peaks"].items()) + " dBTP")
         for nid, (kind, figures) in self.nodes.items():
             shown = ", ".join(_figure(k, v) for k, v in figures.items())
             lines.append(f"  {kind} '{nid}': {shown}")
@@ -117,7 +123,10 @@ def _short(path: str) -> str:
 
 
 def json_number(v: Any) -> Any:
-    """A figure as JSON has it: NaN and infinities (nothing measured) become null."""
+    """A figure as JSON has it: NaN and infinities (nothing measured) become null;
+    in a dict of figures (a surround output's ``channel_peaks``), each of them."""
     if isinstance(v, float) and not math.isfinite(v):
         return None
+    if isinstance(v, dict):
+        return {k: json_number(x) for k, x in v.items()}
     return v

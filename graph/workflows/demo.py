@@ -3,7 +3,8 @@
 Four bars at 120 bpm in A minor (Am, F, C, G): kick, snare, hats, bass, a stereo
 keys pad and a lead line, written as 24-bit WAV stems.  The project routes the
 drums through a drum group, everything to a mix bus, and writes the mix and the
-drum group as a stem.  The stems are generated with plain numpy from a fixed seed.
+drum group as a stem; ``surround.mgraph`` mixes the same stems in 5.1, with a
+stereo fold-down.  The stems are generated with plain numpy from a fixed seed.
 """
 
 from __future__ import annotations
@@ -194,8 +195,49 @@ def build_project(folder: Path) -> Graph:
     return g
 
 
+#: where each strip sits in the 5.1 demo: azimuth (degrees, positive to the left),
+#: spread, LFE send (dB; -120 off)
+SURROUND_STRIPS = {"kick": (0.0, 0.0, -8.0), "snare": (-2.0, 0.0, -120.0),
+                   "hats": (-15.0, 0.1, -120.0), "bass": (0.0, 0.1, -8.0),
+                   "keys": (0.0, 0.3, -120.0), "lead": (3.0, 0.0, -120.0)}
+
+
+def build_surround_project(folder: Path) -> Graph:
+    """The demo mixed in 5.1 from the same stems: each strip panned by the surround
+    panner (kick and bass also sent to the LFE, the keys spread wide), the plate
+    reverb returned around the room (azimuth 180, 140 degrees wide), the master chain
+    at 5.1 to -16 LUFS under -1 dBTP; outputs: the 5.1 master (24-bit WAV with its
+    channel mask) and its stereo fold-down (ITU-R BS.775 Lo/Ro), each with its
+    loudness in the report."""
+    g = build_project(folder)
+    g.meta["description"] = ("mixgraph demo in 5.1: the demo's stems panned around the "
+                             "room, a surround reverb return, a 5.1 master and its stereo "
+                             "fold-down")
+    for name, (azimuth, spread, lfe) in SURROUND_STRIPS.items():
+        for param, value in (("output", "5.1"), ("azimuth_deg", azimuth),
+                             ("spread", spread), ("lfe_db", lfe)):
+            g.set(f"{name}_ch", param, value)
+    g.set("keys_ch", "width_deg", 90.0)
+    g.disconnect("plate", "fx")
+    g.add("surround_pan", id="plate_pan", layout="5.1", azimuth_deg=180.0, width_deg=140.0,
+          spread=0.2)
+    g.connect("plate", "plate_pan")
+    g.connect("plate_pan", "fx")
+    for node in ("mix_out", "drums_out", "master_dither", "master_out"):
+        g.remove(node)
+    g.set("master_loudness", "target_lufs", -16.0)
+    g.add("output", id="master_5_1", path="out/master_5_1.wav", subtype="PCM_24")
+    g.connect("master_loudness", "master_5_1")
+    g.add("downmix", id="fold", to="stereo")
+    g.add("output", id="fold_stereo", path="out/fold_stereo.wav", subtype="PCM_24")
+    g.connect("master_loudness", "fold")
+    g.connect("fold", "fold_stereo")
+    return g
+
+
 def write_demo(folder: Path) -> Graph:
-    """Write stems and ``demo.mgraph`` into ``folder``; returns the saved graph."""
+    """Write stems, ``demo.mgraph`` and ``surround.mgraph`` into ``folder``; returns
+    the saved demo graph."""
     import soundfile as sf
 
     folder = Path(folder)
@@ -204,4 +246,5 @@ def write_demo(folder: Path) -> Graph:
         sf.write(str(folder / "stems" / f"{name}.wav"), audio.T, SR, subtype="PCM_24")
     graph = build_project(folder.resolve())
     save(graph, folder / "demo.mgraph")
+    save(build_surround_project(folder.resolve()), folder / "surround.mgraph")
     return graph
