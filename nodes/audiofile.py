@@ -16,6 +16,7 @@ import os
 import re
 import stat
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -105,7 +106,7 @@ def song_time(frame: int, rate: int) -> str:
 def channel_mask(path: Path) -> int | None:
     """The WAVE_FORMAT_EXTENSIBLE channel mask of a WAV or RF64 file, or None where
     it has none (a plain PCM or float format chunk, or not a WAV)."""
-    fmt = _wav_chunks(path, (b"fmt ",), limit=4096).get(b"fmt ")
+    fmt = wav_chunks(path, (b"fmt ",), limit=4096).get(b"fmt ")
     if fmt is None or len(fmt) < 24 or int.from_bytes(fmt[:2], "little") != 0xFFFE:
         return None
     return int.from_bytes(fmt[20:24], "little")
@@ -116,28 +117,32 @@ def set_channel_mask(path: Path, mask: int) -> None:
     writes a default one: for eight channels "7.1 wide", front centre pairs instead
     of side surrounds)."""
     with open(path, "r+b") as f:
-        f.seek(12)
-        while True:
-            head = f.read(8)
-            if len(head) < 8:
-                raise AudioFileError(f"{path} has no format chunk", path=str(path))
-            size = int.from_bytes(head[4:], "little")
-            if head[:4] == b"fmt ":
-                body = f.read(size)
-                if size < 24 or int.from_bytes(body[:2], "little") != 0xFFFE:
-                    raise AudioFileError(f"{path} is not WAVE_FORMAT_EXTENSIBLE",
-                                         path=str(path))
-                f.seek(-size + 20, 1)
+        for kind, at, size in riff_chunks(f):
+            if kind == b"fmt ":
+                f.seek(at)
+                if size < 24 or int.from_bytes(f.read(2), "little") != 0xFFFE:
+                    break
+                f.seek(at + 20)
                 f.write(int(mask).to_bytes(4, "little"))
                 return
-            f.seek(size + (size & 1), 1)
+    raise AudioFileError(f"{path} has no WAVE_FORMAT_EXTENSIBLE format chunk",
+                         path=str(path))
+
+
+def _is_flac(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"fLaC"
+    except OSError:
+        return False
 
 
 def channel_order(path: Path, channels: int, declared: str = "") -> list[int] | None:
     """For each channel of the file, the internal channel it holds (None: they are
     the same): from ``declared`` (speaker names in the file's order, such as "L C R
-    Ls Rs LFE"), else from the file's channel mask, else the internal order.  Raises
-    ValueError naming what does not fit."""
+    Ls Rs LFE"), else from the file's channel mask, else (FLAC) the order FLAC
+    assigns to its channel count, else the internal order.  Raises ValueError naming
+    what does not fit."""
     from .layouts import layout_for_mask, layout_of
 
     layout = layout_of(channels)
@@ -151,6 +156,8 @@ def channel_order(path: Path, channels: int, declared: str = "") -> list[int] | 
     elif channels > 2 and (mask := channel_mask(path)) and \
             (masked := layout_for_mask(mask, channels)) is not None:
         order = masked.file_order()
+    elif channels > 2 and _is_flac(path):     # FLAC's channel assignment: the mask's order
+        order = layout.file_order()
     else:
         return None
     return None if order == list(range(channels)) else order
@@ -198,25 +205,43 @@ RAW_WAV = {"PCM_16": ("<i2", 2, 2.0 ** -15), "PCM_24": (None, 3, 2.0 ** -23),
            "DOUBLE": ("<f8", 8, 1.0)}
 
 
+def riff_chunks(f) -> Iterator[tuple[bytes, int, int]]:
+    """(id, where its body starts, its size) of each chunk of the RIFF or RF64 WAVE
+    file open as ``f`` (binary), before and after the samples; nothing where it is
+    not one.  An RF64 file's sizes of 0xFFFFFFFF are its ``ds64`` chunk's (the
+    ``data`` chunk's, here)."""
+    f.seek(0)
+    head = f.read(12)
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:] != b"WAVE":
+        return
+    end = os.fstat(f.fileno()).st_size
+    data_size = None
+    pos = 12
+    while pos + 8 <= end:
+        f.seek(pos)
+        chunk = f.read(8)
+        kind, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+        if kind == b"ds64":
+            body = f.read(min(size, 28))
+            data_size = int.from_bytes(body[8:16], "little") if len(body) >= 16 else None
+        elif kind == b"data" and head[:4] == b"RF64" and size == 0xFFFFFFFF \
+                and data_size is not None:
+            size = data_size
+        yield kind, pos + 8, size
+        pos += 8 + size + (size & 1)
+
+
 def _wav_data(path: Path) -> tuple[int, int | None] | None:
     """(where the samples start, bytes the header says they take) of a RIFF or RF64
     WAVE file's ``data`` chunk; the size is None where the header does not say (RF64
     keeps it elsewhere; 0 and 0xFFFFFFFF mean a recorder never wrote it)."""
     try:
         with open(path, "rb") as f:
-            head = f.read(12)
-            if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:] != b"WAVE":
-                return None
-            end = os.fstat(f.fileno()).st_size
-            pos = 12
-            while pos + 8 <= end:
-                f.seek(pos)
-                chunk = f.read(8)
-                size = int.from_bytes(chunk[4:], "little")
-                if chunk[:4] == b"data":
-                    known = head[:4] == b"RIFF" and size not in (0, 0xFFFFFFFF)
-                    return pos + 8, size if known else None
-                pos += 8 + size + (size & 1)
+            riff = f.read(4) == b"RIFF"
+            for kind, at, size in riff_chunks(f):
+                if kind == b"data":
+                    known = riff and size not in (0, 0xFFFFFFFF)
+                    return at, size if known else None
     except OSError:
         return None
     return None
@@ -227,7 +252,7 @@ def time_reference(path: Path, rate: int) -> float | None:
     a BWF ``bext`` chunk's TimeReference (samples at the file's ``rate``), else an
     iXML chunk's TIMESTAMP_SAMPLES_SINCE_MIDNIGHT (at its TIMESTAMP_SAMPLE_RATE);
     None where the file says nothing (or is not a RIFF/RF64 WAVE)."""
-    chunks = _wav_chunks(path, (b"bext", b"iXML"))
+    chunks = wav_chunks(path, (b"bext", b"iXML"))
     bext = chunks.get(b"bext")
     if bext is not None and len(bext) >= 346:
         return int.from_bytes(bext[338:346], "little") / rate
@@ -246,24 +271,16 @@ def time_reference(path: Path, rate: int) -> float | None:
     return None
 
 
-def _wav_chunks(path: Path, wanted: tuple[bytes, ...], limit: int = 1 << 20) -> dict:
+def wav_chunks(path: Path, wanted: tuple[bytes, ...], limit: int = 1 << 20) -> dict:
     """The bodies of the ``wanted`` chunks of a RIFF or RF64 WAVE file (each at most
     ``limit`` bytes), wherever they are (before or after the samples)."""
     found: dict[bytes, bytes] = {}
     try:
         with open(path, "rb") as f:
-            head = f.read(12)
-            if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:] != b"WAVE":
-                return found
-            end = os.fstat(f.fileno()).st_size
-            pos = 12
-            while pos + 8 <= end:
-                f.seek(pos)
-                chunk = f.read(8)
-                kind, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+            for kind, at, size in riff_chunks(f):
                 if kind in wanted and size <= limit:
+                    f.seek(at)
                     found[kind] = f.read(size)
-                pos += 8 + size + (size & 1)
     except OSError:
         pass
     return found

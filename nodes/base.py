@@ -38,7 +38,7 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator, Protocol, runtim
 import numpy as np
 
 from .automation import Automation, finite
-from .layouts import place
+from .layouts import covering, place
 from mixgraph.errors import GraphError, ParameterError
 
 DTYPE = np.float64
@@ -117,6 +117,11 @@ class Param:
     #: (another field of the item, or parameter of the node; the values of it for which
     #: this one matters)
     used_when: tuple[str, tuple] | None = None
+
+    def applies(self, values: dict) -> bool:
+        """Whether this parameter matters, given every value of its item or node
+        (``values``, defaults filled in): its ``used_when`` met, or it has none."""
+        return self.used_when is None or values[self.used_when[0]] in self.used_when[1]
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -290,8 +295,7 @@ class Items:
     def used(self, item: dict) -> tuple[Param, ...]:
         """The fields that matter for ``item`` (``used_when`` met, with defaults)."""
         values = self.values(item)
-        return tuple(f for f in self.fields
-                     if f.used_when is None or values[f.used_when[0]] in f.used_when[1])
+        return tuple(f for f in self.fields if f.applies(values))
 
     def new(self) -> dict[str, Any]:
         """A new item, as the editor adds it: every field it uses, at its default."""
@@ -443,17 +447,9 @@ class Node:
         shows): not template-only ones outside a template, and not one whose
         ``used_when`` another parameter's value does not meet (the channel strip's
         surround panner while its output is stereo)."""
-        table = cls.param_table()
-        shown = []
-        for p in cls.params:
-            if p.template_only and not template:
-                continue
-            if p.used_when is not None:
-                other, allowed = p.used_when
-                if values.get(other, table[other].default) not in allowed:
-                    continue
-            shown.append(p)
-        return shown
+        full = {p.name: values.get(p.name, p.default) for p in cls.params}
+        return [p for p in cls.params
+                if (template or not p.template_only) and p.applies(full)]
 
     @classmethod
     def with_role(cls, role: str) -> tuple[str, ...]:
@@ -582,7 +578,7 @@ class Node:
         """Get ready to process; returns the channel count of each output port."""
         self.rate = ctx.sample_rate
         connected = [c for c in ctx.input_channels if c]
-        return tuple(max(connected, default=1) for _ in self.outputs)
+        return tuple(covering(connected) or 1 for _ in self.outputs)
 
     def process(self, ins: tuple, outs: tuple, start: int) -> None:
         raise NotImplementedError

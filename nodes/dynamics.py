@@ -24,6 +24,7 @@ import math
 import numpy as np
 
 from .base import Context, Node, Param, Port, db_to_gain, register
+from .layouts import LfeApart
 
 LEVEL_FLOOR = 1e-10                   # -200 dBFS: the detector's idea of silence
 
@@ -188,6 +189,11 @@ class GainReductionMeter:
                 "gain_reduction_mean_db": round(mean, 2)}
 
 
+#: a surround signal's LFE kept out of the channels' link (its own detector and gain)
+LFE_APART = Param("lfe_apart", False, kind="bool",
+                  doc="in surround, the LFE on a detector and gain of its own, out of the "
+                      "other channels' link")
+
 SIDECHAIN_INPUTS = (Port("in"),
                     Port("sidechain", "key signal for the detector (optional)", optional=True))
 
@@ -220,22 +226,30 @@ class Compressor(Node):
               doc="averaging time of the RMS detector"),
         Param("stereo_link", 1.0, min=0.0, max=1.0,
               doc="1 = one gain for both channels, 0 = independent channels"),
+        LFE_APART,
     )
 
     def prepare(self, ctx: Context):
         super().prepare(ctx)
         self._channels = ctx.input_channels[0] or 1
         self._automated = [n for n in CompressorCore.NAMES if self.is_automated(n)]
-        self._core = CompressorCore(ctx.sample_rate, self._channels, ctx.max_block,
-                                    self.detector, self.rms_ms, ctx.input_channels[1],
-                                    linked=not self.is_automated("stereo_link")
-                                    and self.stereo_link == 1.0)
+        self._apart = LfeApart(self._channels, ctx.max_block) \
+            if LfeApart.wanted(self._channels, self.lfe_apart) \
+            and ctx.input_channels[1] is None else None
+        widths = (self._channels,) if self._apart is None else (self._channels - 1, 1)
+        self._cores = [CompressorCore(ctx.sample_rate, width, ctx.max_block, self.detector,
+                                      self.rms_ms, ctx.input_channels[1],
+                                      linked=not self.is_automated("stereo_link")
+                                      and self.stereo_link == 1.0) for width in widths]
+        self._core = self._cores[0]
         if not self._automated:
-            self._core.fix({name: self._values[name] for name in CompressorCore.NAMES})
+            for core in self._cores:
+                core.fix({name: self._values[name] for name in CompressorCore.NAMES})
         return (self._channels,)
 
     def reset(self):
-        self._core.reset()
+        for core in self._cores:
+            core.reset()
 
     def changed(self, name):
         if name == "stereo_link":
@@ -243,19 +257,27 @@ class Compressor(Node):
         self._automated = [n for n in CompressorCore.NAMES if self.is_automated(n)]
 
     def live_figures(self):
-        return {"gain_reduction_db": self._core.reduction_now()}
+        return {"gain_reduction_db": max(core.reduction_now() for core in self._cores)}
 
     def process(self, ins, outs, start):
         x, key = ins
-        if not self._automated:
-            self._core.process(x, key, outs[0], start)
+        values = None
+        if self._automated:
+            n = x.shape[1]
+            values = {name: self.value(name, start, n) for name in CompressorCore.NAMES}
+        if self._apart is None:
+            self._core.process(x, key, outs[0], start, values)
             return
-        n = x.shape[1]
-        values = {name: self.value(name, start, n) for name in CompressorCore.NAMES}
-        self._core.process(x, key, outs[0], start, values)
+        for core, part in zip(self._cores, ("main", "lfe")):
+            into, out = self._apart.split(x, part)
+            core.process(into, None, out, start, values)
+            self._apart.join(outs[0], part, out)
 
     def report(self) -> dict:
-        return self._core.report()
+        figures = [core.report() for core in self._cores]
+        if len(figures) == 1:
+            return figures[0]
+        return dict(figures[0], lfe_gain_reduction_max_db=figures[1]["gain_reduction_max_db"])
 
 
 @register

@@ -10,10 +10,11 @@ before the side pair; a file is reordered as it is read and as it is written
 channels is written with its mask.  A file without a mask is taken to be in the
 internal order of its channel count, unless its stem declares another layout.
 
-Loudness weights follow ITU-R BS.1770-4: 1.0 for the front channels, 1.41 (+1.5
-dB) for the surrounds, and the LFE left out; the height channels count as front
-ones (BS.1770-4 gives weights for up to the 5.1 positions; heights at 1.0 are what
-Dolby's and the EBU's meters do).
+Loudness weights follow ITU-R BS.1770-4's table of positions: 1.41 (+1.5 dB) for a
+speaker at ear level between 60 and 120 degrees off centre (the side surrounds, at
+110), 1.0 for every other (the front, the rear surrounds at 150, the heights), and
+the LFE left out.  (ffmpeg's ebur128 weighs the back pair of a 7.1 at 1.41, as
+surrounds; on 5.1 and on a 7.1 whose rears are silent the two agree.)
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ SPEAKERS = {
     "L": ("FL", 1.0, 30.0), "R": ("FR", 1.0, -30.0), "C": ("FC", 1.0, 0.0),
     "LFE": ("LFE", 0.0, None),
     "Ls": ("SL", 1.41, 110.0), "Rs": ("SR", 1.41, -110.0),
-    "Lrs": ("BL", 1.41, 150.0), "Rrs": ("BR", 1.41, -150.0),
+    "Lrs": ("BL", 1.0, 150.0), "Rrs": ("BR", 1.0, -150.0),
     "Ltf": ("TFL", 1.0, 45.0), "Rtf": ("TFR", 1.0, -45.0),
     "Ltr": ("TBL", 1.0, 135.0), "Rtr": ("TBR", 1.0, -135.0),
 }
@@ -94,6 +95,7 @@ CHANNEL_COUNTS = tuple(sorted(BY_CHANNELS))
 #: the mono layout's speaker is the centre, but a mono signal has no position until
 #: it is panned: its one channel is "the signal", placed by the rules of :func:`place`
 MONO = LAYOUTS["mono"]
+HALF_POWER = float(np.sqrt(0.5))
 
 
 def layout_of(channels: int) -> Layout:
@@ -136,6 +138,35 @@ def pairs(channels: int) -> list[tuple[int, int]]:
     return found
 
 
+class LfeApart:
+    """A surround signal's LFE apart from its other channels, for dynamics that keep
+    it out of their link (a kick's sub in the LFE does not pump the mains): the rows
+    of each part, and buffers to hold a block of each without allocating."""
+
+    def __init__(self, channels: int, max_block: int):
+        lfe = layout_of(channels).lfe
+        self.lfe = [lfe]
+        self.main = [i for i in range(channels) if i != lfe]
+        self.buffers = {part: (np.zeros((len(rows), max_block)), np.zeros((len(rows), max_block)))
+                        for part, rows in (("main", self.main), ("lfe", self.lfe))}
+
+    @staticmethod
+    def wanted(channels: int, apart: bool) -> bool:
+        """Whether there is an LFE to keep apart."""
+        return apart and channels in BY_CHANNELS and layout_of(channels).lfe is not None
+
+    def split(self, x: np.ndarray, part: str) -> tuple[np.ndarray, np.ndarray]:
+        """(the part's input, a buffer for its output), each (rows, n)."""
+        rows = self.main if part == "main" else self.lfe
+        into, out = self.buffers[part]
+        n = x.shape[1]
+        np.take(x, rows, axis=0, out=into[:, :n])
+        return into[:, :n], out[:, :n]
+
+    def join(self, out: np.ndarray, part: str, y: np.ndarray) -> None:
+        out[self.main if part == "main" else self.lfe] = y
+
+
 # ------------------------------------------------------------------ files
 def layout_for_mask(mask: int, channels: int) -> Layout | None:
     """The layout a file's channel mask names, or None where the mask is 0, does not
@@ -175,33 +206,95 @@ def to_file_order(x: np.ndarray, layout: Layout) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ mixing
-def place(out: np.ndarray, x: np.ndarray, add: bool = False) -> None:
-    """``x`` as a signal of ``out``'s layout, into ``out`` (added with ``add``):
+OFF_DB = -120.0                    # a level at or below this is off (an LFE fold, a send)
+#: a fold's default coefficients (ITU-R BS.775: centre and surrounds at -3 dB into
+#: the front pair; a 7.1's side and rear pairs each at -3 dB into one surround pair;
+#: heights at -3 dB into the speaker below them; the LFE left out)
+FOLD_DEFAULTS = {"center_db": -3.0, "surround_db": -3.0, "rear_db": -3.0,
+                 "height_db": -3.0, "lfe_db": OFF_DB}
 
-    - the same layout: as it is;
-    - mono into stereo: on both sides (as it always was); into a layout with a centre:
-      on the centre alone (a mono source is not sprayed into every speaker); into
-      quad: on L and R at -3 dB each;
-    - any other: each speaker into the same speaker where ``out`` has it; a side
-      surround with no side pair goes to the rear pair and back; an LFE with no LFE
-      is dropped; the rest of a wider signal (a centre into stereo, heights into
-      7.1) goes to its nearest speakers at -3 dB each.
 
-    Folding a wider signal down on purpose is the ``downmix`` node's job, with the
-    standard's coefficients; this rule only keeps every channel somewhere sensible.
-    """
-    if not add:
-        out.fill(0.0)
-    src = x.shape[0]
-    dst = out.shape[0]
-    if src == dst:
-        out += x
-        return
-    for i, j, gain in routes(src, dst):
-        if gain == 1.0:
-            out[j] += x[i]
+def _gain(level_db: float) -> float:
+    return 0.0 if level_db <= OFF_DB else float(np.power(10.0, np.float64(level_db) / 20.0))
+
+
+def fold_matrix(src: Layout, dst: Layout, **coefficients) -> np.ndarray:
+    """The (dst channels, src channels) gains that bring ``src`` to ``dst``: every
+    speaker to the same one where ``dst`` has it; otherwise by ITU-R BS.775 (defaults
+    :data:`FOLD_DEFAULTS`, each a keyword): the centre into L and R at ``center_db``,
+    the surrounds into the front pair of their side at ``surround_db``, a side and a
+    rear pair merged into one pair each at ``rear_db`` (one pair moved alone, to the
+    other, at unity), heights into the speaker below at ``height_db``, the LFE into
+    an LFE, else into L and R at ``lfe_db`` (left out by default).  A mono signal goes
+    to both sides of stereo at unity, to the centre of a layout with one, else to L
+    and R at -3 dB; a fold to mono is half the stereo fold's two sides."""
+    k = dict(FOLD_DEFAULTS, **coefficients)
+    c, s, r, h, lfe = (_gain(k[n]) for n in ("center_db", "surround_db", "rear_db",
+                                             "height_db", "lfe_db"))
+    m = np.zeros((dst.channels, src.channels))
+    if src.channels == dst.channels:
+        return np.eye(src.channels)
+    if src.channels == 1:
+        if dst.channels == 2:
+            m[:, 0] = 1.0
+        elif dst.index("C") is not None:
+            m[dst.index("C"), 0] = 1.0
         else:
-            out[j] += gain * x[i]
+            m[[dst.index("L"), dst.index("R")], 0] = HALF_POWER
+        return m
+    if dst.channels == 1:
+        return 0.5 * fold_matrix(src, LAYOUTS["stereo"], **coefficients).sum(axis=0,
+                                                                             keepdims=True)
+    merging = all(src.index(p) is not None for p in ("Ls", "Lrs")) and \
+        not all(dst.index(p) is not None for p in ("Ls", "Lrs"))
+    for i, speaker in enumerate(src.speakers):
+        side = "L" if speaker.startswith("L") and speaker != "LFE" else "R"
+        if speaker == "LFE":
+            targets = [(dst.lfe, 1.0)] if dst.lfe is not None else \
+                [(dst.index("L"), lfe), (dst.index("R"), lfe)]
+        elif speaker in ("Ls", "Rs", "Lrs", "Rrs"):
+            twin = {"Ls": "Lrs", "Rs": "Rrs", "Lrs": "Ls", "Rrs": "Rs"}[speaker]
+            if dst.index(speaker) is not None:
+                targets = [(dst.index(speaker), r if merging else 1.0)]
+            elif dst.index(twin) is not None:
+                targets = [(dst.index(twin), r if merging else 1.0)]
+            else:
+                targets = [(dst.index(side), s)]
+        elif dst.index(speaker) is not None:
+            targets = [(dst.index(speaker), 1.0)]
+        elif speaker == "C":
+            targets = [(dst.index("L"), c), (dst.index("R"), c)]
+        else:                                          # a height without its speaker
+            below = {"Ltf": ("L",), "Rtf": ("R",), "Ltr": ("Ls", "Lrs", "L"),
+                     "Rtr": ("Rs", "Rrs", "R")}[speaker]
+            target = next(dst.index(b) for b in below if dst.index(b) is not None)
+            targets = [(target, h)]
+        for j, gain in targets:
+            m[j, i] += gain
+    return m
+
+
+_MATRICES: dict[tuple[int, int], np.ndarray] = {}
+
+
+def matrix(src: int, dst: int) -> np.ndarray:
+    """:func:`fold_matrix` between the layouts of ``src`` and ``dst`` channels, at
+    the default coefficients (kept: do not change it)."""
+    key = (src, dst)
+    if key not in _MATRICES:
+        _MATRICES[key] = fold_matrix(layout_of(src), layout_of(dst))
+    return _MATRICES[key]
+
+
+def place(out: np.ndarray, x: np.ndarray) -> None:
+    """``x`` as a signal of ``out``'s layout (:func:`fold_matrix`): as it is in the
+    same layout; mono on both sides of stereo, on the centre of a surround layout (a
+    mono source is not sprayed into every speaker); stereo on L and R; a wider
+    signal folded down by BS.775; a narrower one on the speakers it names."""
+    if x.shape[0] == out.shape[0]:
+        np.copyto(out, x)
+    else:
+        np.matmul(matrix(x.shape[0], out.shape[0]), x, out=out)
 
 
 class Placement:
@@ -210,18 +303,13 @@ class Placement:
     broadcasting is that rule)."""
 
     def __init__(self, src: int, dst: int, max_block: int):
-        self.routes = routes(src, dst)
+        self.matrix = matrix(src, dst)
         self.out = np.zeros((dst, max_block))
 
     def process(self, x: np.ndarray) -> np.ndarray:
         """The placed block (a view of the buffer, valid until the next call)."""
         out = self.out[:, :x.shape[1]]
-        out.fill(0.0)
-        for i, j, gain in self.routes:
-            if gain == 1.0:
-                out[j] += x[i]
-            else:
-                out[j] += gain * x[i]
+        np.matmul(self.matrix, x, out=out)
         return out
 
 
@@ -231,48 +319,19 @@ def needs_placing(src: int, dst: int) -> bool:
     return src != dst and not (src == 1 and dst == 2)
 
 
-_ROUTES: dict[tuple[int, int], list[tuple[int, int, float]]] = {}
-HALF_POWER = float(np.sqrt(0.5))
-#: where a speaker goes when the other layout lacks it: (first choice, second...)
-FALLBACK = {"Ls": ("Lrs",), "Rs": ("Rrs",), "Lrs": ("Ls",), "Rrs": ("Rs",),
-            "Ltf": ("L",), "Rtf": ("R",), "Ltr": ("Ls", "Lrs"), "Rtr": ("Rs", "Rrs")}
-
-
-def routes(src: int, dst: int) -> list[tuple[int, int, float]]:
-    """(source channel, destination channel, gain) of :func:`place`."""
-    key = (src, dst)
-    if key in _ROUTES:
-        return _ROUTES[key]
-    a, b = layout_of(src), layout_of(dst)
-    found: list[tuple[int, int, float]] = []
-    if src == 1:
-        if dst == 2:
-            found = [(0, 0, 1.0), (0, 1, 1.0)]
-        elif b.index("C") is not None:
-            found = [(0, b.index("C"), 1.0)]
-        else:
-            found = [(0, b.index("L"), HALF_POWER), (0, b.index("R"), HALF_POWER)]
-    else:
-        for i, speaker in enumerate(a.speakers):
-            if speaker == "LFE":
-                if b.lfe is not None:
-                    found.append((i, b.lfe, 1.0))
-                continue
-            if b.index(speaker) is not None:
-                found.append((i, b.index(speaker), 1.0))
-                continue
-            if dst == 1:
-                found.append((i, 0, 1.0 / max(1, len([s for s in a.speakers if s != "LFE"]))))
-                continue
-            for other in FALLBACK.get(speaker, ()):
-                if b.index(other) is not None:
-                    found.append((i, b.index(other), 1.0))
-                    break
-            else:
-                if speaker == "C":
-                    found += [(i, b.index("L"), HALF_POWER), (i, b.index("R"), HALF_POWER)]
-                else:
-                    side = "L" if speaker.startswith("L") else "R"
-                    found.append((i, b.index(side), HALF_POWER))
-    _ROUTES[key] = found
-    return found
+def covering(counts) -> int | None:
+    """The channels of the narrowest layout that holds every speaker of signals of
+    these channel counts (a port's, where they meet): a 5.1 and a 7.0 meet in 7.1,
+    not 7.0, so the LFE is not lost; mono counts as no speaker of its own."""
+    counts = [c for c in counts if c is not None]
+    if not counts:
+        return None
+    widest = max(counts)
+    needed = set()
+    for c in counts:
+        if c > 1:
+            needed |= set(layout_of(c).speakers)
+    for layout in sorted(LAYOUTS.values(), key=lambda lay: lay.channels):
+        if layout.channels >= widest and needed <= set(layout.speakers):
+            return layout.channels
+    return widest

@@ -9,7 +9,9 @@ from dataclasses import replace
 import numpy as np
 
 from .base import Context, Items, Node, Param, db_to_gain, register
-from .dynamics import COMPRESSOR_PARAMS, CompressorCore, GainReductionMeter, time_coefficient
+from .dynamics import (COMPRESSOR_PARAMS, LFE_APART, CompressorCore, GainReductionMeter,
+                       time_coefficient)
+from .layouts import LfeApart
 from .eq import EQ_BANDS, response_db
 from .stream import SongWindow
 from .truepeak import LIMITER, TruePeakEnvelope, TruePeakReading
@@ -118,19 +120,25 @@ class Limiter(Node):
         Param("true_peak", True, kind="bool",
               doc="detect inter-sample peaks (8x oversampled, refined); false: sample "
                   "peaks"),
+        LFE_APART,
     )
 
     def prepare(self, ctx: Context):
         chans = super().prepare(ctx)
-        self._core = LimiterCore(ctx.sample_rate, chans[0], ctx.max_block, self.lookahead_ms,
-                                 self.true_peak)
+        self._apart = LfeApart(chans[0], ctx.max_block) \
+            if LfeApart.wanted(chans[0], self.lfe_apart) else None
+        widths = (chans[0],) if self._apart is None else (chans[0] - 1, 1)
+        self._cores = [LimiterCore(ctx.sample_rate, width, ctx.max_block, self.lookahead_ms,
+                                   self.true_peak) for width in widths]
+        self._core = self._cores[0]
         return chans
 
     def latency(self) -> int:
-        return self._core.latency
+        return self._core.latency                    # the same for the LFE's (its width only)
 
     def reset(self):
-        self._core.reset()
+        for core in self._cores:
+            core.reset()
 
     def process(self, ins, outs, start):
         (x,), (out,) = ins, outs
@@ -140,17 +148,27 @@ class Limiter(Node):
         ceiling = self.derived(_detect_ceiling, ("ceiling_dbtp",),
                                start - self._core.detect_delay, n)
         release = self.derived(self._release, ("release_ms",), start - self._core.latency, n)
-        self._core.process(x, out, ceiling, release, start)
+        if self._apart is None:
+            self._core.process(x, out, ceiling, release, start)
+            return
+        for core, part in zip(self._cores, ("main", "lfe")):
+            into, part_out = self._apart.split(x, part)
+            core.process(into, part_out, ceiling, release, start)
+            self._apart.join(out, part, part_out)
 
     def _release(self, release_ms):
         return time_coefficient(release_ms, self.rate)
 
     def report(self) -> dict:
-        return dict(self._core.meter.report(),
-                    input_peak_dbfs=round(_db(self._core.input_peak), 2))
+        figures = dict(self._core.meter.report(),
+                       input_peak_dbfs=round(_db(max(c.input_peak for c in self._cores)), 2))
+        if self._apart is not None:
+            figures["lfe_gain_reduction_max_db"] = \
+                self._cores[1].meter.report()["gain_reduction_max_db"]
+        return figures
 
     def live_figures(self):
-        return {"gain_reduction_db": self._core.meter.take_recent()}
+        return {"gain_reduction_db": max(c.meter.take_recent() for c in self._cores)}
 
 
 def _db(a: float) -> float:

@@ -26,7 +26,8 @@ import numpy as np
 
 from .base import Context, Node, Param, Port, register
 from .layouts import LAYOUTS
-from .surround import PANNER_PARAMS, SURROUND_LAYOUTS, SurroundPanner, conversion
+from .layouts import matrix
+from .surround import PANNER_PARAMS, SURROUND_LAYOUTS, SurroundPanner
 
 GAIN = Param("gain_db", 0.0, min=-120.0, max=24.0, unit="dB", doc="fader level")
 PAN = Param("pan", 0.0, min=-1.0, max=1.0,
@@ -123,7 +124,7 @@ class Channel(Node):
         target = LAYOUTS[self.output]
         if channels > 2:                 # a surround source: folded or placed, then faded
             if target.channels != channels:
-                self._convert = conversion(channels, target.channels)
+                self._convert = matrix(channels, target.channels)
             return (target.channels, channels)
         if self.output != "stereo":
             layout = LAYOUTS[self.output]
@@ -160,8 +161,10 @@ class Channel(Node):
 class Bus(Node):
     """Sums everything linked into it; fader and balance.
 
-    A bus carries stereo if any input is stereo, else mono; a mono bus is not panned
-    (route it through a channel to place it in the stereo field).
+    A bus carries the narrowest layout that holds all its inputs (stereo if any input
+    is stereo, else mono; 5.1 if a 5.1 stem comes in: see
+    :mod:`mixgraph.nodes.layouts`); a mono bus is not panned (route it through a
+    channel to place it in the stereo field), nor is a surround one.
     """
 
     type_name = "bus"

@@ -122,10 +122,17 @@ class Output(Sink):
                 "(or fold it down first with a downmix node)", node=ctx.node_id,
                 param="format")
         if fmt == "flac" and self._channels in (7, 12):
+            why = "its seven channels are 6.1, not 7.0" if self._channels == 7 \
+                else "it holds eight channels at most"
             raise ParameterError(
-                f"output '{ctx.node_id}': FLAC holds up to eight channels and its seven are "
-                f"6.1, not {layout_name(self._channels)}; write it as wav or rf64",
-                node=ctx.node_id, param="format")
+                f"output '{ctx.node_id}': a FLAC file cannot hold {layout_name(self._channels)} "
+                f"({why}); write it as wav or rf64", node=ctx.node_id, param="format")
+        if fmt == "opus" and self.bitrate_kbps and not \
+                6 * self._channels <= self.bitrate_kbps <= 256 * self._channels:
+            raise ParameterError(
+                f"output '{ctx.node_id}': an Opus file of {layout_name(self._channels)} takes "
+                f"{6 * self._channels} to {256 * self._channels} kbit/s (6 to 256 a channel), "
+                f"got {self.bitrate_kbps}", node=ctx.node_id, param="bitrate_kbps")
         asked = self.sample_rate or ctx.sample_rate
         if format_for(self.path, self.format) == "opus" and asked != 48000:
             ctx.notice(f"output '{ctx.node_id}': Opus is 48 kHz only; {self.path} is "

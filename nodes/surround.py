@@ -18,14 +18,16 @@ its right at ``azimuth - width / 2``.
 a 4th-order Butterworth low-pass at ``lfe_hz`` (120 Hz by default), at ``lfe_db``
 (off at -120 dB, the default).
 
-**Fold-down** (:data:`FOLDS`, the ``downmix`` node): to stereo Lo/Ro by ITU-R BS.775
-(``Lo = L + c * C + s * (Ls + Lrs) + h * (Ltf + Ltr)``, the same on the right, with
-the centre ``c`` and surrounds ``s`` at -3 dB, heights ``h`` at -3 dB, the LFE left
-out unless ``lfe_db`` is above -120 dB); to 5.1 (a 7.1's side and rear surrounds
-each at ``rear_db``, -3 dB, into the 5.1 surrounds; heights to their side at
-``height_db``); to mono (``0.5 * (Lo + Ro)``).  Every coefficient is a parameter.
-No Lt/Rt: a matrix encode that a decoder can steer needs a wide-band 90 degree
-phase shift of the surrounds, which a fold-down of summed gains is not.
+**Fold-down** (the ``downmix`` node; the rule itself is
+:func:`mixgraph.nodes.layouts.fold_matrix`, which also places a surround stem on a
+stereo strip, a surround feed into a narrower port and the live monitor's fold): to
+stereo Lo/Ro by ITU-R BS.775 (``Lo = L + c * C + s * (Ls + Lrs) + h * (Ltf + Ltr)``,
+the same on the right, the centre ``c``, surrounds ``s`` and heights ``h`` at -3 dB,
+the LFE left out unless ``lfe_db`` is above -120 dB); to 5.1 (a 7.1's side and rear
+surrounds each at ``rear_db``, -3 dB, into the 5.1 surrounds; heights to the speaker
+below at ``height_db``); to mono (``0.5 * (Lo + Ro)``).  Every coefficient is a
+parameter.  No Lt/Rt: a matrix encode that a decoder can steer needs a wide-band 90
+degree phase shift of the surrounds, which a fold-down of summed gains is not.
 """
 
 from __future__ import annotations
@@ -34,11 +36,10 @@ import math
 
 import numpy as np
 
-from .base import Context, Node, Param, Port, db_to_gain, register
-from .layouts import LAYOUTS, SPEAKERS, Layout, layout_of
+from .base import Context, Node, Param, Port, register
+from .layouts import FOLD_DEFAULTS, LAYOUTS, OFF_DB, SPEAKERS, Layout, fold_matrix, layout_of
 
 SURROUND_LAYOUTS = tuple(name for name, layout in LAYOUTS.items() if layout.channels > 2)
-OFF_DB = -120.0                    # a send at or below this is off
 
 
 def ring(layout: Layout) -> list[tuple[float, int]]:
@@ -177,53 +178,11 @@ class SurroundPan(Node):
 FOLD_TARGETS = ("stereo", "5.1", "mono")
 
 
-def fold_matrix(src: Layout, to: str, *, center_db=-3.0, surround_db=-3.0, rear_db=-3.0,
-                height_db=-3.0, lfe_db=OFF_DB) -> np.ndarray:
-    """The (out channels, in channels) gains folding ``src`` down to ``to`` (see the
-    module notes)."""
-    c, s, r, h = (db_to_gain(v) for v in (center_db, surround_db, rear_db, height_db))
-    lfe = 0.0 if lfe_db <= OFF_DB else db_to_gain(lfe_db)
-    if to == "5.1":
-        dst = LAYOUTS["5.1"]
-        into = {"L": ("L", 1.0), "R": ("R", 1.0), "C": ("C", 1.0), "LFE": ("LFE", 1.0),
-                "Ls": ("Ls", 1.0 if src.index("Lrs") is None else r),
-                "Rs": ("Rs", 1.0 if src.index("Rrs") is None else r),
-                "Lrs": ("Ls", r), "Rrs": ("Rs", r), "Ltf": ("L", h), "Rtf": ("R", h),
-                "Ltr": ("Ls", h), "Rtr": ("Rs", h)}
-        m = np.zeros((dst.channels, src.channels))
-        for i, speaker in enumerate(src.speakers):
-            name, gain = into[speaker]
-            m[dst.index(name), i] += gain
-        return m
-    left = {"L": 1.0, "C": c, "Ls": s, "Lrs": s, "Ltf": h, "Ltr": h, "LFE": lfe}
-    right = {"R": 1.0, "C": c, "Rs": s, "Rrs": s, "Rtf": h, "Rtr": h, "LFE": lfe}
-    m = np.array([[left.get(sp, 0.0) for sp in src.speakers],
-                  [right.get(sp, 0.0) for sp in src.speakers]])
-    if src.channels == 2:                                   # stereo stays as it is
-        m = np.eye(2)
-    if to == "mono":
-        m = 0.5 * m.sum(axis=0, keepdims=True)
-    return m
-
-
-def conversion(src: int, dst: int) -> np.ndarray:
-    """The (dst, src) matrix that brings a signal of ``src`` channels to ``dst``: a
-    fold-down by the standard (:func:`fold_matrix`, default coefficients) where
-    ``dst`` is stereo, mono or 5.1 and narrower, else the layouts' placing rules."""
-    from .layouts import routes
-
-    names = {1: "mono", 2: "stereo", 6: "5.1"}
-    if dst < src and dst in names and src > 2:
-        return fold_matrix(layout_of(src), names[dst])
-    m = np.zeros((dst, src))
-    for i, j, gain in routes(src, dst):
-        m[j, i] += gain
-    return m
-
-
 @register
 class Downmix(Node):
-    """Folds a surround signal down to 5.1, stereo (Lo/Ro, ITU-R BS.775) or mono."""
+    """Folds a surround signal down to 5.1, stereo (Lo/Ro, ITU-R BS.775) or mono
+    (:func:`mixgraph.nodes.layouts.fold_matrix`); a signal no wider than the target
+    passes as it is."""
 
     type_name = "downmix"
     category = "mixing"
@@ -246,18 +205,16 @@ class Downmix(Node):
     def prepare(self, ctx: Context):
         self.rate = ctx.sample_rate
         src = layout_of(ctx.input_channels[0] or 1)
-        if src.channels <= 2 and self.to != "mono":
+        dst = LAYOUTS[self.to]
+        if src.channels <= dst.channels:
             self._matrix = None                                 # nothing to fold
+            if src.channels > 2 or (src.channels == 2 and dst.channels > 2):
+                ctx.notice(f"downmix '{ctx.node_id}': its input is {src.name}, not wider "
+                           f"than {dst.name}; passed as it is")
             return (src.channels,)
-        if self.to == "5.1" and src.channels < 6:
-            self._matrix = None
-            ctx.notice(f"downmix '{ctx.node_id}': its input is {src.name}, not wider than "
-                       "5.1; passed as it is")
-            return (src.channels,)
-        self._matrix = fold_matrix(src, self.to, center_db=self.center_db,
-                                   surround_db=self.surround_db, rear_db=self.rear_db,
-                                   height_db=self.height_db, lfe_db=self.lfe_db)
-        return (self._matrix.shape[0],)
+        self._matrix = fold_matrix(src, dst, **{name: getattr(self, name)
+                                                for name in FOLD_DEFAULTS})
+        return (dst.channels,)
 
     def process(self, ins, outs, start):
         (x,) = ins

@@ -149,25 +149,19 @@ def bext_chunk(code: str, figures: dict, rate: int, channels: int, bits: str) ->
 def read_bext(path: Path) -> dict | None:
     """The ``bext`` chunk of a WAV or RF64 file as a dict (description, version and
     the loudness fields in their units), or None where it has none."""
-    data = Path(path).read_bytes()
-    at = 12
-    while at + 8 <= len(data):
-        ident, size = data[at:at + 4], struct.unpack("<I", data[at + 4:at + 8])[0]
-        if ident == b"data" and data[:4] == b"RF64":
-            size = struct.unpack("<Q", data[28:36])[0]
-        if ident == b"bext":
-            fields = struct.unpack("<256s32s32s10s8sIIH64s5h180s",
-                                   data[at + 8:at + 8 + BEXT_FIXED])
-            loud = [None if v == 0x7FFF else v / 100 for v in fields[9:14]]
-            return {"description": fields[0].rstrip(b"\0").decode("ascii"),
-                    "originator": fields[1].rstrip(b"\0").decode("ascii"),
-                    "version": fields[7], "integrated_lufs": loud[0], "lra_lu": loud[1],
-                    "true_peak_dbtp": loud[2], "momentary_max_lufs": loud[3],
-                    "short_term_max_lufs": loud[4],
-                    "coding_history": data[at + 8 + BEXT_FIXED:at + 8 + size]
-                    .rstrip(b"\0").decode("ascii")}
-        at += 8 + size + (size % 2)
-    return None
+    from .audiofile import wav_chunks
+
+    body = wav_chunks(Path(path), (b"bext",)).get(b"bext")
+    if body is None or len(body) < BEXT_FIXED:
+        return None
+    fields = struct.unpack("<256s32s32s10s8sIIH64s5h180s", body[:BEXT_FIXED])
+    loud = [None if v == 0x7FFF else v / 100 for v in fields[9:14]]
+    return {"description": fields[0].rstrip(b"\0").decode("ascii"),
+            "originator": fields[1].rstrip(b"\0").decode("ascii"),
+            "version": fields[7], "integrated_lufs": loud[0], "lra_lu": loud[1],
+            "true_peak_dbtp": loud[2], "momentary_max_lufs": loud[3],
+            "short_term_max_lufs": loud[4],
+            "coding_history": body[BEXT_FIXED:].rstrip(b"\0").decode("ascii")}
 
 
 def _append_bext(path: Path, fmt: str, code: str, figures: dict) -> None:

@@ -178,7 +178,8 @@ def main() -> None:
         raise SystemExit(f"no scenario {scenario!r}")
     player.stop()
     events.update(underruns=player.underruns, late=player.late, late_at=player.late_at,
-                   
+                  slow_callbacks=player.slow_callbacks,
+
                   device_underflows=player.device_underflows, jack_xruns=capture.xruns,
                   played_s=player.played_s,
                   device=player.device_name, cpu_load=player.cpu_load,

@@ -321,9 +321,9 @@ def test_a_change_while_playing_is_heard_as_the_same_glide_automated(
     render(g)
     rendered = project.read()
     if rendered.shape[0] > 2:               # a surround node: heard as its stereo fold
-        from mixgraph.nodes.surround import conversion
+        from mixgraph.nodes.layouts import matrix
 
-        rendered = conversion(rendered.shape[0], 2) @ rendered
+        rendered = matrix(rendered.shape[0], 2) @ rendered
     from_ = int(0.25 * SR) // BLOCK * BLOCK
     np.testing.assert_allclose(heard[:, :rendered.shape[1] - from_],
                                rendered[:, from_:from_ + heard.shape[1]].astype(np.float32),

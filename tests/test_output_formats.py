@@ -142,6 +142,11 @@ def test_a_wav_with_an_isrc_carries_a_bext_chunk_with_its_loudness(written, fmt)
     assert bext["integrated_lufs"] == pytest.approx(measured["lufs"], abs=0.1)
     assert bext["true_peak_dbtp"] == pytest.approx(measured["true_peak"], abs=0.2)
     assert bext["coding_history"].startswith(f"A=PCM,F={SR},W=32F,M=stereo")
+    data = path.read_bytes()                   # the container's size counts the chunk
+    if fmt == "wav":
+        assert int.from_bytes(data[4:8], "little") == len(data) - 8
+    else:
+        assert data[12:16] == b"ds64" and int.from_bytes(data[20:28], "little") == len(data) - 8
 
 
 def test_an_mp3_is_at_the_constant_bitrate_asked_for_and_opus_near_it(written):

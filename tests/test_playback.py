@@ -60,12 +60,12 @@ def run_player(env, scenario: str, project: Path, tmp_path: Path):
 
 
 def kept_up(events: dict) -> None:
-    """The engine kept the device fed: the ring never ran empty, and every period the
-    device says it missed is one the JACK server itself missed (an xrun of the server
-    on a busy two-core machine, which no client can prevent; the capture shows
-    whether a sample was lost)."""
+    """The engine kept the device fed: the ring never ran empty, and no callback of
+    ours took half its buffer's time (which could make the server miss a period).
+    A period the JACK server missed on its own, on a busy two-core virtual machine,
+    is no client's doing; each test's capture shows whether a sample was lost."""
     assert events["late"] == 0, events
-    assert events["device_underflows"] <= events["jack_xruns"], events
+    assert events["slow_callbacks"] == 0, events
 
 
 def heard_span(audio: np.ndarray) -> slice:
@@ -235,7 +235,8 @@ def test_mixgraph_play_reports_what_it_played(jack_server, tmp_path):
     assert done.returncode == 0, done.stderr
     played = json.loads(done.stdout)
     assert played["played_s"] == pytest.approx(2.0, abs=0.02)
-    assert played["late"] == 0 and played["buffer_frames"] == 512
+    assert played["late"] == 0 and played["slow_callbacks"] == 0
+    assert played["buffer_frames"] == 512
     assert played["device"] == "system" and played["listen"] == "snare_ch.out"
     assert 0.0 < played["cpu_load"] < 1.0
     assert played["integrated_lufs"] is not None

@@ -72,6 +72,23 @@ def test_ebu_tech_3341_case_6_five_channels_read_minus_23(tmp_path):
     assert lufs(path) == pytest.approx(-23.0, abs=0.1)
 
 
+@pytest.mark.parametrize("layout, levels", [
+    # case 6 with an LFE at full scale: the LFE does not count
+    ("5.1", {"L": -28.0, "R": -28.0, "C": -24.0, "LFE": 0.0, "Ls": -30.0, "Rs": -30.0}),
+    # case 6 in 7.1: its surrounds on the side pair (110 degrees, weight 1.41), the
+    # rear pair carrying the same power 1.49 dB louder (150 degrees: weight 1.0)
+    ("7.1", {"L": -28.0, "R": -28.0, "C": -24.0, "Ls": -33.0103, "Rs": -33.0103,
+             "Lrs": -33.0103 + 10 * math.log10(1.41), "Rrs": -33.0103 + 10 * math.log10(1.41)}),
+])
+def test_tech_3341_case_6_built_for_5_1_and_7_1_reads_minus_23(tmp_path, layout, levels):
+    lay = LAYOUTS[layout]
+    x = np.zeros((lay.channels, 20 * SR))
+    for speaker, level in levels.items():
+        x[lay.index(speaker)] = sine(1000.0 if speaker != "LFE" else 60.0, 20.0, level)[0]
+    path = write(tmp_path / f"case6_{layout}.wav", x)
+    assert lufs(path) == pytest.approx(-23.0, abs=0.1)
+
+
 @needs_ffmpeg
 def test_a_5_1_file_reads_as_ffmpeg_reads_it_and_its_lfe_does_not_count(tmp_path):
     """Noise of different levels on each channel of a 5.1 file (with its channel mask,
@@ -291,13 +308,13 @@ def test_a_7_1_fold_down_to_stereo_puts_each_channel_at_its_documented_gain(
 
 def test_every_fold_down_coefficient_is_a_parameter(project):
     """The LFE mixed in at -10 dB, the centre at -4.5: each lands there."""
-    from mixgraph.nodes.surround import fold_matrix
+    from mixgraph.nodes.layouts import fold_matrix
 
-    m = fold_matrix(LAYOUTS["5.1"], "stereo", center_db=-4.5, lfe_db=-10.0)
+    m = fold_matrix(LAYOUTS["5.1"], LAYOUTS["stereo"], center_db=-4.5, lfe_db=-10.0)
     lay = LAYOUTS["5.1"]
     assert 20 * np.log10(m[0, lay.index("C")]) == pytest.approx(-4.5, abs=1e-9)
     assert 20 * np.log10(m[1, lay.lfe]) == pytest.approx(-10.0, abs=1e-9)
-    m = fold_matrix(LAYOUTS["7.1"], "5.1")
+    m = fold_matrix(LAYOUTS["7.1"], LAYOUTS["5.1"])
     five = LAYOUTS["5.1"]
     assert m[five.index("Ls"), LAYOUTS["7.1"].index("Lrs")] == pytest.approx(10 ** (-3 / 20))
 
@@ -369,9 +386,15 @@ def test_every_node_takes_a_5_1_signal_or_says_why_not(tmp_path):
             continue
         got = read_internal(tmp_path / f"{name}.wav")
         assert np.isfinite(got).all(), name
+        # the stereo ones: the fold-down, the (stereo) reverb, the strip's stereo output
+        assert got.shape[0] == (2 if name in ("downmix", "reverb", "channel") else 6), name
+        if name in ("gain", "bus", "group", "send", "eq", "meter", "stereo_width"):
+            np.testing.assert_allclose(got, sf.read(str(tmp_path / "bed.wav"),
+                                                    always_2d=True)[0].T, atol=1e-6,
+                                       err_msg=name)     # at its defaults, as it came in
+    assert set(refused) == {"surround_pan"}
     for name, message in refused.items():
         assert "5.1" in message, (name, message)
-    print("refused:", refused)
 
 
 def test_a_5_1_stem_on_a_stereo_channel_strip_plays_folded_down(project):
@@ -433,3 +456,118 @@ def test_the_5_1_demo_renders_a_5_1_master_and_its_stereo_fold_down(tmp_path):
     assert probe == "5.1(side)"
     text = report.format()
     assert "5.1" in text and "true peak per channel: L" in text
+
+
+@pytest.mark.parametrize("node, params", [
+    ("compressor", {"threshold_db": -20.0, "ratio": 4.0}),
+    ("limiter", {"ceiling_dbtp": -6.0}),
+])
+def test_an_lfe_kept_apart_does_not_pump_the_mains(project, node, params):
+    """Quiet mains (noise at -40 dBFS, its peaks under the knee) over a loud LFE (50 Hz
+    at -3 dBFS): linked, the
+    LFE pulls every channel down; with lfe_apart, the mains pass untouched and only
+    the LFE is held down."""
+    lay = LAYOUTS["5.1"]
+    x = np.vstack([seeded_noise(2.0, 1, seed=k, level_db=-40.0)[0] for k in range(6)])
+    x[lay.lfe] = sine(50.0, 2.0, -3.0)[0]
+    project.stem("bed", x)
+    results = {}
+    for apart in (False, True):
+        g = project.graph
+        if "dyn" in g.nodes:
+            g.remove("dyn")
+            g.remove("out")
+        g.add(node, id="dyn", lfe_apart=apart, **params)
+        g.connect("bed", "dyn")
+        project.output(src="dyn")
+        project.render()
+        results[apart] = read_internal(project.folder / "out" / "out.wav")
+    mains = [i for i in range(6) if i != lay.lfe]
+    settled = slice(SR // 2, 3 * SR // 2)
+    def level(y, rows):
+        return db(np.sqrt(np.mean(y[rows, settled] ** 2)))
+    assert level(results[False], mains) < level(x, mains) - 3.0          # pumped
+    assert level(results[True], mains) == pytest.approx(level(x, mains), abs=0.01)
+    for y in results.values():                                           # LFE held down
+        assert level(y, [lay.lfe]) < level(x, [lay.lfe]) - 2.0
+
+
+@needs_ffmpeg
+def test_a_7_1_flac_is_written_and_read_in_flacs_channel_order(tmp_path):
+    """FLAC's eight channels are FL FR FC LFE BL BR SL SR (as ffmpeg reads them): a
+    tone on each speaker is where ffmpeg looks for it, and read back in place."""
+    x = np.vstack([sine(150.0 * (k + 1), 0.5, -20.0)[0] for k in range(8)])   # internal
+    write(tmp_path / "bed.wav", x)
+    g = Graph(sample_rate=SR, base_dir=tmp_path)
+    g.add("stem", id="bed", path="bed.wav")
+    g.add("output", id="out", path="bed.flac", subtype="PCM_24")
+    g.connect("bed", "out")
+    render(g)
+    decoded = subprocess.run(["ffmpeg", "-v", "error", "-i", str(tmp_path / "bed.flac"), "-f",
+                              "f32le", "-"], capture_output=True, check=True).stdout
+    theirs = np.frombuffer(decoded, dtype="<f4").reshape(-1, 8).T
+    for k, speaker in enumerate(WAV_71):
+        np.testing.assert_allclose(theirs[k], x[LAYOUTS["7.1"].index(speaker)], atol=1e-4)
+    np.testing.assert_allclose(read_internal(tmp_path / "bed.flac"), x, atol=1e-4)
+
+
+def test_a_5_1_and_a_7_0_meet_in_7_1_and_keep_the_lfe(project):
+    project.stem("a", tone_on("5.1", "LFE", -20.0, freq=60.0))
+    project.stem("b", tone_on("7.0", "Lrs", -20.0))
+    project.graph.add("bus", id="mix")
+    project.graph.connect("a", "mix")
+    project.graph.connect("b", "mix")
+    project.output(src="mix")
+    project.render()
+    got = read_internal(project.folder / "out" / "out.wav")
+    lay = LAYOUTS["7.1"]
+    assert got.shape[0] == 8
+    np.testing.assert_allclose(got[lay.lfe], sine(60.0, 1.0, -20.0)[0], atol=1e-7)
+    np.testing.assert_allclose(got[lay.index("Lrs")], sine(1000.0, 1.0, -20.0)[0], atol=1e-7)
+
+
+def test_every_fold_to_mono_is_half_the_stereo_folds_sides_and_mono_passes():
+    from mixgraph.nodes.layouts import matrix
+
+    for channels in (2, 3, 4, 5, 6, 7, 8, 12):
+        np.testing.assert_allclose(matrix(channels, 1), 0.5 * matrix(channels, 2).sum(
+            axis=0, keepdims=True))
+    lay = LAYOUTS["5.1"]
+    mono = matrix(6, 1)[0]
+    assert mono[lay.index("C")] == pytest.approx(10 ** (-3 / 20))      # 0.5 * 2 * -3 dB
+    assert mono[lay.index("L")] == pytest.approx(0.5) and mono[lay.lfe] == 0.0
+    assert matrix(12, 8)[LAYOUTS["7.1"].index("L"), LAYOUTS["7.1.4"].index("Ltf")] == \
+        pytest.approx(10 ** (-3 / 20))                                   # heights at -3 dB
+
+
+def test_a_mono_signal_through_a_downmix_passes_at_unity(project):
+    project.stem("voice", sine(440.0, 0.5, -12.0))
+    project.graph.add("downmix", id="fold", to="mono")
+    project.graph.connect("voice", "fold")
+    project.output(src="fold")
+    np.testing.assert_allclose(project.render_read(), sine(440.0, 0.5, -12.0), atol=1e-7)
+
+
+def test_the_5_1_demos_stems_are_5_1_files_that_sum_to_its_mix_bus(tmp_path):
+    """Stem export of the 5.1 demo: one 5.1 file (with its mask) per link into the mix
+    bus; summed, and through the bus's fader, they are the bus's output."""
+    from mixgraph import load
+    from mixgraph.nodes.audiofile import channel_mask
+    from mixgraph.workflows.demo import write_demo
+    from mixgraph.workflows.stems import render_stems
+
+    write_demo(tmp_path)
+    graph = load(tmp_path / "surround.mgraph")
+    report = render_stems(graph, tmp_path / "stems")
+    stems = [read_internal(o["path"]) for o in report.outputs]
+    assert len(stems) == 5
+    assert all(channel_mask(o["path"]) == LAYOUTS["5.1"].mask for o in report.outputs)
+    g = load(tmp_path / "surround.mgraph")
+    g.keep_only_feeding(["master_5_1"])
+    g.add("output", id="tap", path=str(tmp_path / "mix.wav"), subtype="FLOAT")
+    g.connect("mix", "tap")
+    render(g, allow_outside=True)
+    mix = read_internal(tmp_path / "mix.wav")
+    n = min(mix.shape[1], min(s.shape[1] for s in stems))
+    total = sum(s[:, :n] for s in stems) * 10 ** (-2.5 / 20)
+    assert db(np.abs(total - mix[:, :n]).max()) < -120.0

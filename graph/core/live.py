@@ -28,8 +28,8 @@ a thread renders ahead of the device into a ring of at most ``lead_s``, the devi
 callback only copies from it, and a block that is not ready in time is an underrun,
 counted.  Underruns are of two kinds, counted apart: ``late`` (the ring ran empty: the
 engine did not keep up) and ``device_underflows`` (the ring was full but the sound
-server says it missed a period, as JACK does on an xrun of its own: the machine, not
-the engine, was late).  The kernels release the GIL, so the rendering thread and a
+server says it missed a period, as JACK does on an xrun: the machine was late, unless
+the callback itself was slow, which is counted too, as ``slow_callbacks``).  The kernels release the GIL, so the rendering thread and a
 user interface share the interpreter without starving the device; while it plays, the interpreter
 switches threads every millisecond and the garbage collector's full passes skip what
 existed when playing began (or the graph was swapped), so no pause outlasts the ring.
@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mixgraph.nodes.surround import conversion
+from mixgraph.nodes.layouts import matrix
 
 from mixgraph.errors import MixgraphError, ParameterError
 from mixgraph.nodes.meters import LoudnessMeter, MomentaryBank
@@ -532,7 +532,7 @@ def _stereo(x: np.ndarray) -> np.ndarray:
     if x.shape[0] == 1:
         return np.vstack([x, x])
     if x.shape[0] > 2:
-        return conversion(x.shape[0], 2) @ x
+        return matrix(x.shape[0], 2) @ x
     return x
 
 
@@ -766,6 +766,7 @@ class DevicePlayer:
         self.late = 0                                       # the ring ran empty
         self.late_at: list[float] = []                      # when (seconds played)
         self.device_underflows = 0                          # the server missed a period
+        self.slow_callbacks = 0                             # ours, over half a buffer
         self.played = 0                                    # frames sent to the device
         self.busy_s = 0.0                                  # rendering time
         self.rendered = 0                                  # frames rendered
@@ -901,6 +902,7 @@ class DevicePlayer:
             self.filled += f
 
     def _callback(self, outdata, frames, time_info, status) -> None:
+        began = time.perf_counter()
         with self.cond:
             take = min(frames, self.filled)
             size = self.ring.shape[1]
@@ -914,7 +916,12 @@ class DevicePlayer:
             outdata[take:, :] = 0.0
             if not self.engine.finished:
                 self.late += 1
-                self.late_at.append(round(self.played / self.engine.sample_rate, 3))
+                if len(self.late_at) < 100:
+                    self.late_at.append(round(self.played / self.engine.sample_rate, 3))
         elif status.output_underflow:                  # late, though the ring was full
             self.device_underflows += 1
         self.played += take
+        # a callback that takes half its buffer's time could itself make the server
+        # miss a period (the copy above takes microseconds)
+        if time.perf_counter() - began > 0.5 * frames / self.engine.sample_rate:
+            self.slow_callbacks += 1

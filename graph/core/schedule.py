@@ -6,8 +6,9 @@ order, once per block:
 - **Order**: topological, ties broken by the order of the nodes in the document.
 - **Channels**: a signal has 1 to 12 channels, each count one layout
   (:mod:`mixgraph.nodes.layouts`: mono, stereo, LCR, quad, 5.0, 5.1, 7.0, 7.1,
-  7.1.4).  Each input port carries the widest of the signals linked into it; a
-  narrower one is placed into it by the layouts' rules (a mono signal meeting a
+  7.1.4).  Each input port carries the narrowest layout holding every speaker of
+  the signals linked into it (a 5.1 and a 7.0 meet in 7.1); each is placed into it
+  by the layouts' rules (a mono signal meeting a
   stereo one is copied to both channels at unity; meeting a surround one, it goes
   to the centre); each node says what its outputs carry, and a port that takes only
   some layouts is checked.
@@ -63,8 +64,8 @@ import numpy as np
 from mixgraph.nodes.base import DTYPE, Context, Node, Sink, bypassed, node_class
 from mixgraph.nodes.switching import switched
 from mixgraph.nodes.delayline import DelayLine
-from mixgraph.nodes.layouts import (CHANNEL_COUNTS, Placement, counts_in_words, layout_name,
-                                    needs_placing)
+from mixgraph.nodes.layouts import (CHANNEL_COUNTS, Placement, counts_in_words, covering,
+                                    layout_name, needs_placing)
 from mixgraph.errors import GraphError, MixgraphError
 
 from .model import Graph, Link, PortRef
@@ -442,7 +443,7 @@ class _PlanBuilder:
             for port in type(self.nodes[nid]).inputs:
                 links = [l for l in self.links_in[nid] if l.dst.port == port.name]
                 ports.append((port.name, links,
-                              max((self.channels[l.src] for l in links), default=None)))
+                              covering(self.channels[l.src] for l in links)))
             self.ports[nid] = ports
             if ports:
                 self._prepare(nid, ports, self.content)

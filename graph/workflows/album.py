@@ -57,7 +57,7 @@ from mixgraph.nodes.tagging import catalog_problem, ean13, isrc_problem, normal_
 from mixgraph.nodes.tempfiles import temp_folder
 from mixgraph.errors import AudioFileError, MixgraphError, ProjectFileError
 
-from mixgraph.core.fileformat import load, read_document
+from mixgraph.core.fileformat import load, read_document, write_atomic
 from mixgraph.core.model import Graph
 
 CUE_FRAMES_PER_S = 75
@@ -473,7 +473,7 @@ def _assemble(album: Album, finals: list[Path], gains, limits, folder: Path,
                                   m["integrated_lufs"], m["lra_lu"], m["true_peak_dbtp"],
                                   float(gains[i]), float(limits[i])))
     cue = folder / (Path(album.programme).stem + ".cue")
-    _write_cue(cue, album, target.name, results, rate)
+    album_cue(cue, album, target.name, results, rate)
     whole = meter_file(target)
     tick()
     return AlbumReport(results, target, cue, whole["integrated_lufs"],
@@ -584,10 +584,17 @@ def red_book_problems(tracks: list[CueTrack], frames: int, rate: int) -> list[st
     return problems
 
 
-def _write_cue(path: Path, album: Album, filename: str, songs: list[SongResult],
-               rate: int) -> None:
-    path.write_text(cue_sheet(filename, album_tracks(album, songs, rate), title=album.title,
-                              performer=album.artist, catalog=album.catalog))
+def album_cue(path: Path, album: Album, filename: str, songs: list[SongResult], rate: int,
+              *, lead: int = 0, title: str = "", performer: str = "") -> list[CueTrack]:
+    """Write the CUE sheet of ``album``'s programme ``filename`` (songs as rendered at
+    ``rate``, ``lead`` CD frames after the file's start; the disc's title and
+    performer the album's unless given) to ``path``, whole or not at all; returns
+    its tracks."""
+    tracks = album_tracks(album, songs, rate, lead)
+    write_atomic(path, cue_sheet(filename, tracks, title=title or album.title,
+                                 performer=performer or album.artist,
+                                 catalog=album.catalog).encode())
+    return tracks
 
 
 def _render_songs(album: "Album", sources, tmp: Path, prefix: str, master: bool,
@@ -662,7 +669,7 @@ def _programme_mode(album: Album, sources, folder: Path, tmp: Path, notices, tic
                                   m["integrated_lufs"], m["lra_lu"], m["true_peak_dbtp"],
                                   gain, limited))
     cue = folder / (Path(album.programme).stem + ".cue")
-    _write_cue(cue, album, target.name, results, rate)
+    album_cue(cue, album, target.name, results, rate)
     whole = meter_file(target)
     tick()
     return AlbumReport(results, target, cue, whole["integrated_lufs"],

@@ -268,7 +268,8 @@ def deliver_album(album, rendered, profiles: list[Profile], out_dir: str | os.Pa
         if profile.red_book:
             t = time.perf_counter()
             items.append(_deliver_cd(album, rendered, profile, out_dir / profile.name,
-                                     dict(tags or {}, title=album.title), gain))
+                                     dict(tags or {}, title=(tags or {}).get("album")
+                                          or album.title), gain))
             rendering += time.perf_counter() - t
         done += items
         if progress is not None:
@@ -284,23 +285,21 @@ def _deliver_cd(album, rendered, profile: Profile, folder: Path, tags: dict,
     sheet beside it; the Red Book's rules checked on the file as written."""
     import soundfile as sf
 
-    from mixgraph.core.fileformat import write_atomic
     from mixgraph.nodes.meters import meter_file
 
-    from .album import CD_PREGAP_S, CUE_FRAMES_PER_S, album_tracks, cue_sheet, red_book_problems
+    from .album import CD_PREGAP_S, CUE_FRAMES_PER_S, album_cue, red_book_problems
 
-    stem = _safe(album.title or "album")
+    stem = _safe(tags.get("title") or album.title or "album")
     spec = dict(profile.master, lead_s=CD_PREGAP_S)
     item = _deliver_one(Path(rendered.programme), meter_file(Path(rendered.programme)),
                         profile, "programme", spec, folder, stem, tags, gain)
     path = Path(item.path)
     if not path.exists():
         return item
-    tracks = album_tracks(album, rendered.songs, album.sample_rate,
-                          lead=int(CD_PREGAP_S * CUE_FRAMES_PER_S))
     cue = path.with_suffix(".cue")
-    write_atomic(cue, cue_sheet(path.name, tracks, title=album.title,
-                                performer=album.artist, catalog=album.catalog).encode())
+    tracks = album_cue(cue, album, path.name, rendered.songs, album.sample_rate,
+                       lead=int(CD_PREGAP_S * CUE_FRAMES_PER_S), title=tags.get("album", ""),
+                       performer=tags.get("artist", ""))
     item.cue = str(cue)
     found = sf.info(str(path))
     item.problems += red_book_problems(tracks, found.frames, found.samplerate)

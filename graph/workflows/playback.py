@@ -57,7 +57,8 @@ def _status(engine: LiveEngine, player: DevicePlayer) -> dict:
     heard = meters.get("listen", {})
     return {"played_s": round(player.played_s, 3), "position_s": round(player.heard_s, 3),
             "underruns": player.underruns, "late": player.late,
-            "device_underflows": player.device_underflows, "device": player.device_name,
+            "device_underflows": player.device_underflows,
+            "slow_callbacks": player.slow_callbacks, "device": player.device_name,
             "buffer_frames": player.buffer_frames, "cpu_load": round(player.cpu_load, 4),
             **{k: _figure(heard.get(k)) for k in ("momentary_lufs", "short_term_lufs",
                                                   "integrated_lufs", "true_peak_dbtp")}}
