@@ -543,6 +543,11 @@ class Node:
         v = self._values[name]
         return v.max if isinstance(v, Automation) else float(v)
 
+    def min_value(self, name: str) -> float:
+        """The smallest value a number parameter takes over the song."""
+        v = self._values[name]
+        return v.min if isinstance(v, Automation) else float(v)
+
     def value_array(self, name: str, start: int, frames: int) -> np.ndarray:
         """A parameter over one block, always as an array of ``frames`` values."""
         v = self.value(name, start, frames)

@@ -79,6 +79,76 @@ class Delay(Node):
                 _arr(mix))
 
 
+@register
+class Chorus(Node):
+    """A chorus: each channel's signal through ``voices`` taps of a delay line whose
+    delays a sine LFO sweeps around ``delay_ms`` by +-``depth_ms`` at ``rate_hz``;
+    the taps are averaged, fed back and mixed with the dry signal.  The voices' LFOs
+    are evenly spaced in phase; ``spread`` offsets each channel's (a mono input comes
+    out stereo, its sides moving apart).  A depth larger than the delay bottoms out
+    at 3 samples (the interpolator reads one sample ahead).  Fractional delays are read by 4-point,
+    3rd-order Hermite interpolation (the delay's own), no latency; the tail is the
+    longest delay times the repeats the feedback takes to fall by 90 dB."""
+
+    type_name = "chorus"
+    category = "space"
+    cost = 2
+    summary = "chorus: LFO-swept delay taps, voices, feedback, stereo spread"
+    params = (
+        Param("rate_hz", 0.8, min=0.01, max=10.0, unit="Hz", doc="LFO rate"),
+        Param("depth_ms", 2.0, min=0.0, max=10.0, unit="ms",
+              doc="how far each tap's delay swings either way"),
+        Param("delay_ms", 8.0, min=1.0, max=30.0, unit="ms",
+              doc="the taps' centre delay (about 1-5 ms flanges, 7-25 ms choruses)"),
+        Param("voices", 2, kind="int", min=1, max=4, automatable=False,
+              doc="taps per channel, their LFOs evenly spaced in phase"),
+        Param("feedback", 0.0, min=-0.9, max=0.9, doc="share of the taps fed back"),
+        Param("spread", 0.5, min=0.0, max=1.0,
+              doc="the channels' LFOs apart, in shares of a cycle between neighbours"),
+        MIX,
+    )
+
+    def prepare(self, ctx: Context):
+        self.rate = ctx.sample_rate
+        channels = ctx.input_channels[0] or 1
+        self._channels = 2 if channels == 1 else channels       # a mono input: stereo out
+        self._source = np.zeros(self._channels, dtype=np.int64) if channels == 1 \
+            else np.arange(self._channels, dtype=np.int64)
+        longest = (self.max_value("delay_ms") + self.max_value("depth_ms")) * self.rate / 1000
+        self._size = int(longest) + 8
+        self.reset()
+        return (self._channels,)
+
+    def reset(self):
+        self._buf = np.zeros((self._channels, self._size))
+        self._state = np.zeros(2)
+
+    def changed(self, name):
+        longest = (self.max_value("delay_ms") + self.max_value("depth_ms")) * self.rate / 1000
+        if longest + 8 > self._size:
+            raise ValueError("a longer delay than the line was made for")
+
+    def tail(self) -> float:
+        repeats = 1.0
+        fb = max(abs(self.max_value("feedback")), abs(self.min_value("feedback")))
+        if fb > 0:
+            repeats += TAIL_DB / 20.0 * math.log(10) / -math.log(fb)
+        return repeats * (self.max_value("delay_ms") + self.max_value("depth_ms")) / 1000.0
+
+    def process(self, ins, outs, start):
+        from .kernels.space import chorus
+
+        (x,), (out,) = ins, outs
+        n = x.shape[1]
+        ms = self.rate / 1000.0
+        chorus(x, out, self._buf, self._state,
+               _arr(np.asarray(self.value("rate_hz", start, n)) / self.rate),
+               _arr(np.asarray(self.value("depth_ms", start, n)) * ms),
+               _arr(np.asarray(self.value("delay_ms", start, n)) * ms),
+               _arr(self.value("feedback", start, n)), _arr(self.value("mix", start, n)),
+               _arr(self.value("spread", start, n)), int(self.voices), self._source)
+
+
 # 16 delay lengths in ms, mutually prime once rounded to samples at 48 kHz and scaled
 # by size 1; spread between 29 and 97 ms so that echoes never line up
 FDN_MS = (29.1, 31.7, 34.3, 37.9, 41.1, 44.9, 48.7, 52.3,

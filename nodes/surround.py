@@ -10,9 +10,13 @@ between them: ``g1 = cos(p * pi / 2)``, ``g2 = sin(p * pi / 2)``, ``p = (a - a1)
 ``spread`` (0 to 1) blends the pair toward every ear-level speaker at once, keeping
 the power: ``g = sqrt((1 - spread) * g_pair ** 2 + spread / N)``, so the sum of the
 squared gains is 1 for any azimuth and spread (a spread of 1 is the same level on
-all ``N`` speakers).  The heights of 7.1.4 are not fed: this panner has no
-elevation.  A stereo source is two sources, its left at ``azimuth + width / 2`` and
-its right at ``azimuth - width / 2``.
+all ``N`` speakers).  In 7.1.4, ``elevation_deg`` lifts the source onto the height
+ring (Ltf 45, Rtf -45, Ltr 135, Rtr -135 degrees), panned there by the same law:
+``cos(w)`` times the ear-level gains plus ``sin(w)`` times the height gains, ``w =
+elevation / 90 * pi / 2``, so the power stays 1 (at 90 degrees the source is on the
+heights alone); in a layout without heights the elevation does nothing.  A stereo
+source is two sources, its left at ``azimuth + width / 2`` and its right at
+``azimuth - width / 2``.
 
 **The LFE send**: the source (a stereo one's two sides summed at -3 dB each) through
 a 4th-order Butterworth low-pass at ``lfe_hz`` (120 Hz by default), at ``lfe_db``
@@ -42,24 +46,34 @@ from .layouts import FOLD_DEFAULTS, LAYOUTS, OFF_DB, SPEAKERS, Layout, fold_matr
 SURROUND_LAYOUTS = tuple(name for name, layout in LAYOUTS.items() if layout.channels > 2)
 
 
-def ring(layout: Layout) -> list[tuple[float, int]]:
-    """The ear-level speakers of ``layout`` as (angle in degrees, channel), around
-    the circle from -180 to 180."""
+def ring(layout: Layout, height: bool = False) -> list[tuple[float, int]]:
+    """The ear-level speakers of ``layout`` (with ``height``: its height speakers) as
+    (angle in degrees, channel), around the circle from -180 to 180."""
     return sorted((SPEAKERS[s][2], i) for i, s in enumerate(layout.speakers)
-                  if s != "LFE" and not s.endswith(("tf", "tr")))
+                  if s != "LFE" and s.endswith(("tf", "tr")) == height)
 
 
-def pan_gains(layout: Layout, azimuth_deg, spread=0.0) -> np.ndarray:
+def pan_gains(layout: Layout, azimuth_deg, spread=0.0, elevation_deg=0.0) -> np.ndarray:
     """Gains (channels, n) for sources at ``azimuth_deg`` (a number or n of them)
-    with ``spread`` (see the module notes); the LFE and heights get 0."""
+    with ``spread`` and ``elevation_deg`` (see the module notes); the LFE gets 0, and
+    the heights too where the layout has none or the elevation is 0."""
     az = np.atleast_1d(np.asarray(azimuth_deg, dtype=np.float64))
     s = np.asarray(spread, dtype=np.float64)
-    if s.size > az.size:                         # a spread automated, an azimuth not
-        az = np.broadcast_to(az, s.shape)
-    az = (az + 180.0) % 360.0 - 180.0
-    speakers = ring(layout)
+    up = np.asarray(elevation_deg, dtype=np.float64)
+    n = max(az.size, s.size, up.size)
+    az = (np.broadcast_to(az, (n,)) + 180.0) % 360.0 - 180.0
+    gains = _ring_gains(layout, ring(layout), az, s)
+    heights = ring(layout, height=True)
+    if heights and np.any(up > 0):
+        w = 0.5 * math.pi * np.clip(up, 0.0, 90.0) / 90.0
+        gains = np.cos(w) * gains + np.sin(w) * _ring_gains(layout, heights, az, s)
+    return gains
+
+
+def _ring_gains(layout: Layout, speakers: list[tuple[float, int]], az: np.ndarray,
+                spread) -> np.ndarray:
+    """The pairwise constant-power law (with spread) over one ring of speakers."""
     angles = np.array([a for a, _ in speakers])
-    channels = [c for _, c in speakers]
     count = len(speakers)
     # the neighbour at or below each azimuth (wrapping round from the last to the first)
     k = np.searchsorted(angles, az, side="right") - 1
@@ -70,12 +84,12 @@ def pan_gains(layout: Layout, azimuth_deg, spread=0.0) -> np.ndarray:
     rel = np.where(az < a1, az + 360.0, az) - a1
     p = rel / (a2 - a1)
     gains = np.zeros((layout.channels, az.size))
-    rows = np.array(channels)
+    rows = np.array([c for _, c in speakers])
     np.add.at(gains, (rows[lo], np.arange(az.size)), np.cos(0.5 * math.pi * p))
     np.add.at(gains, (rows[hi], np.arange(az.size)), np.sin(0.5 * math.pi * p))
-    if np.any(s > 0):
+    if np.any(spread > 0):
         blended = np.zeros_like(gains)
-        blended[rows] = np.sqrt((1.0 - s) * gains[rows] ** 2 + s / count)
+        blended[rows] = np.sqrt((1.0 - spread) * gains[rows] ** 2 + spread / count)
         gains = blended
     return gains
 
@@ -90,6 +104,8 @@ PANNER_PARAMS = (
               "speaker alike (constant power throughout)"),
     Param("width_deg", 60.0, min=0.0, max=180.0, unit="deg", automatable=False,
           doc="a stereo source's angle between its sides, panned in surround"),
+    Param("elevation_deg", 0.0, min=0.0, max=90.0, unit="deg",
+          doc="surround height (7.1.4): 0 at ear level, 90 on the height speakers alone"),
     Param("lfe_db", OFF_DB, min=OFF_DB, max=10.0, unit="dB",
           doc="LFE send level, in surround (-120: off)"),
     Param("lfe_hz", 120.0, min=20.0, max=250.0, unit="Hz", automatable=False,
@@ -120,19 +136,20 @@ class SurroundPanner:
         if self.lfe is not None:
             self.lfe.reset()
 
-    def gains(self, azimuth, spread) -> list[np.ndarray]:
+    def gains(self, azimuth, spread, elevation) -> list[np.ndarray]:
         """Per source channel: the gains (channels, 1 or frames)."""
-        return [pan_gains(self.layout, np.asarray(azimuth) + o, spread) for o in self.offsets]
+        return [pan_gains(self.layout, np.asarray(azimuth) + o, spread, elevation)
+                for o in self.offsets]
 
     def process(self, x: np.ndarray, out: np.ndarray, start: int, level=1.0) -> None:
         """``x`` (mono or stereo) times ``level`` (a gain or one per frame) into
         ``out`` (the layout's channels)."""
         node, frames = self.node, x.shape[1]
-        if node.is_automated("azimuth_deg") or node.is_automated("spread"):
-            gains = self.gains(node.value("azimuth_deg", start, frames),
-                               node.value("spread", start, frames))
+        moving = ("azimuth_deg", "spread", "elevation_deg")
+        if any(node.is_automated(name) for name in moving):
+            gains = self.gains(*(node.value(name, start, frames) for name in moving))
         else:
-            gains = node.derived(self.gains, ("azimuth_deg", "spread"), start, frames)
+            gains = node.derived(self.gains, moving, start, frames)
         np.multiply(gains[0], x[0] * level, out=out)
         for g, row in zip(gains[1:], x[1:]):
             out += g * (row * level)

@@ -75,6 +75,9 @@ CONTEXT = {
     ("channel", "azimuth_deg"): ({"output": "5.1"}, "mono"),
     ("channel", "spread"): ({"output": "5.1"}, "mono"),
     ("channel", "lfe_db"): ({"output": "5.1"}, "mono"),
+    # elevation lifts the source onto the heights, which 7.1.4 has
+    ("channel", "elevation_deg"): ({"output": "7.1.4"}, "mono"),
+    ("surround_pan", "elevation_deg"): ({"layout": "7.1.4"}, "mono"),
 }
 
 # Parameters whose effect needs two channels are swept on a stereo input as well.
@@ -119,6 +122,8 @@ def sweep(node_type: str, param) -> tuple[float, float, str]:
     if param.name.endswith("_hz"):
         lo, hi = FREQUENCY_RANGE
         curve = "exponential"
+        if param.max < lo:                      # a rate (an LFO's), not an audio frequency
+            lo, hi = param.min, param.max
     else:
         lo, hi = SUB_RANGES.get(param.name, (param.min, param.max))
         curve = "linear"

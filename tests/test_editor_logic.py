@@ -576,7 +576,7 @@ def test_views_list_one_param_view_per_parameter_in_table_order_with_current_val
     demo.graph.set("kick_ch", "output", "5.1")
     assert [p.name for p in canvas.param_views(demo.graph, "kick_ch")] == [
         "gain_db", "mute", "solo", "polarity_invert", "width", "output", "azimuth_deg",
-        "spread", "width_deg", "lfe_db", "lfe_hz"]
+        "spread", "width_deg", "elevation_deg", "lfe_db", "lfe_hz"]
 
 
 def test_a_compact_node_shows_its_key_controls_and_an_expanded_one_all(demo):

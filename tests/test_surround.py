@@ -571,3 +571,23 @@ def test_the_5_1_demos_stems_are_5_1_files_that_sum_to_its_mix_bus(tmp_path):
     n = min(mix.shape[1], min(s.shape[1] for s in stems))
     total = sum(s[:, :n] for s in stems) * 10 ** (-2.5 / 20)
     assert db(np.abs(total - mix[:, :n]).max()) < -120.0
+
+
+def test_elevation_lifts_a_source_onto_the_heights_at_constant_power():
+    """7.1.4: at elevation 0 nothing on the heights; at 90, at a height speaker's
+    azimuth (45: Ltf), that speaker alone at unity; the power 1 throughout."""
+    from mixgraph.nodes.surround import pan_gains
+
+    lay = LAYOUTS["7.1.4"]
+    heights = [lay.index(s) for s in ("Ltf", "Rtf", "Ltr", "Rtr")]
+    az = np.linspace(-180.0, 180.0, 361)
+    for elevation in (0.0, 30.0, 60.0, 90.0):
+        g = pan_gains(lay, az, 0.0, elevation)
+        assert np.abs(10 * np.log10((g ** 2).sum(axis=0))).max() < 0.1
+        if elevation == 0.0:
+            assert not g[heights].any()
+    top = pan_gains(lay, 45.0, 0.0, 90.0)[:, 0]
+    assert top[lay.index("Ltf")] == pytest.approx(1.0, abs=1e-12)
+    assert np.count_nonzero(top > 1e-12) == 1
+    half = pan_gains(lay, 30.0, 0.0, 45.0)[:, 0]            # L below, between heights above
+    assert half[lay.index("L")] == pytest.approx(math.sqrt(0.5), abs=1e-12)

@@ -66,6 +66,54 @@ def feedback_delay(x, out, buf, state, times, feedback, damp, mix, glide):
     state[1] = d
 
 
+MIN_TAP = 3.0          # the chorus's shortest delay, in samples
+
+
+@nb.njit(**JIT)
+def chorus(x, out, buf, state, rate, depth, delay, feedback, mix, spread, voices, source):
+    """A chorus: ``voices`` taps per channel into one delay line each, every tap's
+    delay swept by a sine LFO around ``delay`` by +-``depth`` (samples; never under
+    ``MIN_TAP``, where a depth larger than the delay bottoms out), the taps
+    averaged, fed back by ``feedback`` and mixed with the dry signal by ``mix``.
+
+    x (ch_in, n); out (ch, n), channel c reading input channel source[c]; buf (ch,
+    size) the delay memory; state: [write position, LFO phase in cycles].  rate: LFO
+    cycles per sample.  The voices' LFOs are evenly spaced in phase; a channel's are
+    offset by ``spread`` times its share of a cycle (so the sides move apart).  The
+    LFO advances one sample at a time, so any block size gives the same sound.
+    """
+    channels, n = out.shape
+    size = buf.shape[1]
+    pos = int(state[0])
+    phase = state[1]
+    two_pi = 2.0 * np.pi
+    for i in range(n):
+        d0 = _at(delay, i)
+        dd = _at(depth, i)
+        fb = _at(feedback, i)
+        m = _at(mix, i)
+        sp = _at(spread, i)
+        for c in range(channels):
+            dry = x[source[c], i]
+            wet = 0.0
+            for v in range(voices):
+                lfo = np.sin(two_pi * (phase + v / voices + sp * c / channels))
+                # never nearer than 3 samples: the interpolator reads one ahead
+                tap = max(d0 + dd * lfo, MIN_TAP)
+                wet += _hermite(buf, c, size, pos - tap)
+            wet /= voices
+            buf[c, pos] = dry + fb * wet
+            out[c, i] = dry + m * (wet - dry)
+        pos += 1
+        if pos == size:
+            pos = 0
+        phase += _at(rate, i)
+        if phase >= 1.0:
+            phase -= 1.0
+    state[0] = pos
+    state[1] = phase
+
+
 @nb.njit(**JIT)
 def fdn_reverb(x, out, lines, lengths, pos, b0, b1, a1, lp, ap_buf, ap_len, ap_pos,
                ap_gain, in_sign, out_left, out_right):
