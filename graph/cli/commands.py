@@ -353,7 +353,8 @@ def cmd_demo(args) -> int:
     folder = Path(args.dir)
     graph = write_demo(folder)
     if not args.json:
-        say(f"wrote demo stems and {graph.path}")
+        say(f"wrote demo stems, {graph.path} and, mixed in 5.1, "
+            f"{graph.path.parent / 'surround.mgraph'}")
     bar = ProgressBar(graph.sample_rate)
     try:
         report = render(graph, progress=bar)
