@@ -129,19 +129,13 @@ def set_channel_mask(path: Path, mask: int) -> None:
                          path=str(path))
 
 
-def _is_flac(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            return f.read(4) == b"fLaC"
-    except OSError:
-        return False
-
-
-def channel_order(path: Path, channels: int, declared: str = "") -> list[int] | None:
+def channel_order(path: Path, channels: int, declared: str = "",
+                  container: str = "") -> list[int] | None:
     """For each channel of the file, the internal channel it holds (None: they are
     the same): from ``declared`` (speaker names in the file's order, such as "L C R
-    Ls Rs LFE"), else from the file's channel mask, else (FLAC) the order FLAC
-    assigns to its channel count, else the internal order.  Raises ValueError naming
+    Ls Rs LFE"), else from the file's channel mask, else (``container`` "FLAC", as
+    libsndfile names it) the order FLAC assigns to its channel count, else the
+    internal order.  Raises ValueError naming
     what does not fit."""
     from .layouts import layout_for_mask, layout_of
 
@@ -156,7 +150,7 @@ def channel_order(path: Path, channels: int, declared: str = "") -> list[int] | 
     elif channels > 2 and (mask := channel_mask(path)) and \
             (masked := layout_for_mask(mask, channels)) is not None:
         order = masked.file_order()
-    elif channels > 2 and _is_flac(path):     # FLAC's channel assignment: the mask's order
+    elif channels > 2 and container == "FLAC":   # FLAC's channel assignment: the mask's
         order = layout.file_order()
     else:
         return None
@@ -186,7 +180,7 @@ def open_audio(ctx, node_type: str, param: str, shown: str,
         raise AudioFileError(f"{label}: {shown} {problem}", node=node, param=param,
                              path=str(path))
     try:
-        reader.reorder(channel_order(path, reader.channels, order))
+        reader.reorder(channel_order(path, reader.channels, order, reader.container))
     except ValueError as exc:
         reader.close()
         raise AudioFileError(f"{label}: {exc}", node=node, param="channel_order",
@@ -464,6 +458,7 @@ class AudioReader:
             raise AudioFileError(f"cannot read {self.path} as audio ({_reason(exc)})",
                                  path=str(self.path)) from None
         self.channels = self._sound.channels
+        self.container = self._sound.format          # libsndfile's name: WAV, FLAC ...
         self.file_rate = self._sound.samplerate
         self.file_frames = self._sound.frames
         try:

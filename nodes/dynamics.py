@@ -268,10 +268,8 @@ class Compressor(Node):
         if self._apart is None:
             self._core.process(x, key, outs[0], start, values)
             return
-        for core, part in zip(self._cores, ("main", "lfe")):
-            into, out = self._apart.split(x, part)
-            core.process(into, None, out, start, values)
-            self._apart.join(outs[0], part, out)
+        for i, into, out in self._apart.parts(x, outs[0]):
+            self._cores[i].process(into, None, out, start, values)
 
     def report(self) -> dict:
         figures = [core.report() for core in self._cores]

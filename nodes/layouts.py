@@ -166,6 +166,15 @@ class LfeApart:
     def join(self, out: np.ndarray, part: str, y: np.ndarray) -> None:
         out[self.main if part == "main" else self.lfe] = y
 
+    def parts(self, x: np.ndarray, out: np.ndarray):
+        """For the other channels, then the LFE: (0 or 1, its input, a buffer for its
+        output); each part's output is put into ``out`` once the loop body has filled
+        its buffer."""
+        for i, part in enumerate(("main", "lfe")):
+            into, part_out = self.split(x, part)
+            yield i, into, part_out
+            self.join(out, part, part_out)
+
 
 # ------------------------------------------------------------------ files
 def layout_for_mask(mask: int, channels: int) -> Layout | None:

@@ -151,10 +151,8 @@ class Limiter(Node):
         if self._apart is None:
             self._core.process(x, out, ceiling, release, start)
             return
-        for core, part in zip(self._cores, ("main", "lfe")):
-            into, part_out = self._apart.split(x, part)
-            core.process(into, part_out, ceiling, release, start)
-            self._apart.join(out, part, part_out)
+        for i, into, part_out in self._apart.parts(x, out):
+            self._cores[i].process(into, part_out, ceiling, release, start)
 
     def _release(self, release_ms):
         return time_coefficient(release_ms, self.rate)

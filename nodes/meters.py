@@ -436,7 +436,7 @@ def meter_file(path: Path, block: int = 65536, series: bool = False, order: str 
     try:
         if (problem := channels_problem(reader.channels)) is not None:
             raise AudioFileError(f"{path} {problem}", path=str(path))
-        reader.reorder(channel_order(path, reader.channels, order))
+        reader.reorder(channel_order(path, reader.channels, order, reader.container))
         meter = LoudnessMeter(reader.rate, reader.channels)
         buffer = np.empty((reader.channels, block))
         for start in range(0, reader.frames, block):

@@ -14,6 +14,13 @@ MIX = Param("mix", 1.0, min=0.0, max=1.0, doc="dry/wet: 0 = dry, 1 = wet only")
 TAIL_DB = 90.0                                           # tails run until -90 dB
 
 
+def repeats(feedback: float) -> float:
+    """How many times a delay line's length its tail lasts: once, and the repeats
+    ``feedback`` (its magnitude) takes to fall by ``TAIL_DB``."""
+    fb = abs(feedback)
+    return 1.0 + (TAIL_DB / 20.0 * math.log(10) / -math.log(fb) if fb > 0 else 0.0)
+
+
 def _arr(v) -> np.ndarray:
     return np.atleast_1d(np.asarray(v, dtype=np.float64))
 
@@ -56,11 +63,7 @@ class Delay(Node):
             raise ValueError("a longer delay than the line was made for")
 
     def tail(self) -> float:
-        repeats = 1.0
-        fb = self.max_value("feedback")
-        if fb > 0:
-            repeats += TAIL_DB / 20.0 * math.log(10) / -math.log(fb)
-        return repeats * self.max_value("time_ms") / 1000.0
+        return repeats(self.max_value("feedback")) * self.max_value("time_ms") / 1000.0
 
     def process(self, ins, outs, start):
         from .kernels.space import feedback_delay
@@ -129,24 +132,24 @@ class Chorus(Node):
             raise ValueError("a longer delay than the line was made for")
 
     def tail(self) -> float:
-        repeats = 1.0
         fb = max(abs(self.max_value("feedback")), abs(self.min_value("feedback")))
-        if fb > 0:
-            repeats += TAIL_DB / 20.0 * math.log(10) / -math.log(fb)
-        return repeats * (self.max_value("delay_ms") + self.max_value("depth_ms")) / 1000.0
+        return repeats(fb) * (self.max_value("delay_ms") + self.max_value("depth_ms")) / 1000
 
     def process(self, ins, outs, start):
         from .kernels.space import chorus
 
         (x,), (out,) = ins, outs
-        n = x.shape[1]
-        ms = self.rate / 1000.0
         chorus(x, out, self._buf, self._state,
-               _arr(np.asarray(self.value("rate_hz", start, n)) / self.rate),
-               _arr(np.asarray(self.value("depth_ms", start, n)) * ms),
-               _arr(np.asarray(self.value("delay_ms", start, n)) * ms),
-               _arr(self.value("feedback", start, n)), _arr(self.value("mix", start, n)),
-               _arr(self.value("spread", start, n)), int(self.voices), self._source)
+               *self.derived(self._loop, ("rate_hz", "depth_ms", "delay_ms", "feedback", "mix",
+                                          "spread"), start, x.shape[1]),
+               int(self.voices), self._source)
+
+    def _loop(self, rate_hz, depth_ms, delay_ms, feedback, mix, spread):
+        """The kernel's arrays (kept while nothing is automated): LFO cycles per
+        sample, depth and delay in samples, feedback, mix, spread."""
+        ms = self.rate / 1000.0
+        return (_arr(np.asarray(rate_hz) / self.rate), _arr(np.asarray(depth_ms) * ms),
+                _arr(np.asarray(delay_ms) * ms), _arr(feedback), _arr(mix), _arr(spread))
 
 
 # 16 delay lengths in ms, mutually prime once rounded to samples at 48 kHz and scaled

@@ -174,6 +174,8 @@ def main() -> None:
         time.sleep(1.0)
         act("dim", lambda: setattr(engine.monitor, "dim", True))
         time.sleep(1.0)
+    elif scenario == "plain":               # two seconds as they are, nothing done
+        time.sleep(2.0)
     else:
         raise SystemExit(f"no scenario {scenario!r}")
     player.stop()

@@ -223,6 +223,40 @@ def test_the_monitors_mono_and_dim_are_exact(jack_server, project, tmp_path):
     assert dimmed[settled:].all() and n - settled > SR // 2
 
 
+def test_a_5_1_mix_plays_on_stereo_speakers_folded_down(jack_server, project, tmp_path):
+    """A 5.1 project played through the JACK server: what arrives on the two ports is
+    its BS.775 fold, a tone on the centre on both sides at -3 dB and one on the left
+    surround on the left alone at -3 dB (levels read from the capture by fitting each
+    tone, within 0.1 dB)."""
+    bed = np.zeros((6, 6 * SR))
+    bed[2] = sine(440.0, 6.0, -12.0)[0]                       # C
+    bed[4] = sine(700.0, 6.0, -12.0)[0]                       # Ls
+    project.stem("bed", bed)
+    project.output(src="bed")
+    from mixgraph import save
+
+    save(project.graph, project.folder / "song.mgraph")
+    audio, _, events = run_player(jack_server, "plain", project.folder / "song.mgraph",
+                                  tmp_path)
+    kept_up(events)
+    heard = heard_part(audio)[:, SR // 4:]                    # past the fade in
+    assert heard.shape[1] > SR
+    t = np.arange(heard.shape[1]) / SR
+
+    freqs = (440.0, 700.0)
+    basis = np.vstack([f(2 * np.pi * hz * t) for hz in freqs for f in (np.sin, np.cos)]).T
+
+    def level(side: int, freq: float) -> float:              # both tones fitted at once
+        coef, *_ = np.linalg.lstsq(basis, heard[side], rcond=None)
+        k = 2 * freqs.index(freq)
+        return db(float(np.hypot(coef[k], coef[k + 1])))
+
+    assert level(0, 440.0) == pytest.approx(-15.0, abs=0.1)
+    assert level(1, 440.0) == pytest.approx(-15.0, abs=0.1)
+    assert level(0, 700.0) == pytest.approx(-15.0, abs=0.1)
+    assert level(1, 700.0) < -80.0
+
+
 def test_mixgraph_play_reports_what_it_played(jack_server, tmp_path):
     env = jack_server
     demo = tmp_path / "demo"

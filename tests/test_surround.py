@@ -48,7 +48,7 @@ def read_internal(path) -> np.ndarray:
     from mixgraph.nodes.audiofile import AudioReader, channel_order
 
     reader = AudioReader(Path(path))
-    reader.reorder(channel_order(Path(path), reader.channels))
+    reader.reorder(channel_order(Path(path), reader.channels, container=reader.container))
     out = np.zeros((reader.channels, reader.frames))
     reader.read_into(out)
     reader.close()
@@ -529,9 +529,14 @@ def test_a_5_1_and_a_7_0_meet_in_7_1_and_keep_the_lfe(project):
 def test_every_fold_to_mono_is_half_the_stereo_folds_sides_and_mono_passes():
     from mixgraph.nodes.layouts import matrix
 
-    for channels in (2, 3, 4, 5, 6, 7, 8, 12):
-        np.testing.assert_allclose(matrix(channels, 1), 0.5 * matrix(channels, 2).sum(
-            axis=0, keepdims=True))
+    g = 10 ** (-3 / 20)                     # BS.775's -3 dB
+    # 7.1 to mono, worked by hand from Lo/Ro: L and R reach one side at 1 (halved),
+    # C both sides at -3 dB, every surround one side at -3 dB (halved), the LFE none
+    expected = {"L": 0.5, "R": 0.5, "C": g, "LFE": 0.0, "Ls": 0.5 * g, "Rs": 0.5 * g,
+                "Lrs": 0.5 * g, "Rrs": 0.5 * g}
+    np.testing.assert_allclose(matrix(8, 1)[0], [expected[sp] for sp in
+                                                 LAYOUTS["7.1"].speakers], atol=1e-12)
+    np.testing.assert_allclose(matrix(2, 1), [[0.5, 0.5]])           # stereo: the mean
     lay = LAYOUTS["5.1"]
     mono = matrix(6, 1)[0]
     assert mono[lay.index("C")] == pytest.approx(10 ** (-3 / 20))      # 0.5 * 2 * -3 dB

@@ -239,11 +239,10 @@ def deliver_album(album, rendered, profiles: list[Profile], out_dir: str | os.Pa
     CD-Text, ISRCs, indexes), checked against the CD's rules."""
     import time
 
-    from mixgraph.nodes.meters import meter_file
-
     started = time.perf_counter()
     songs = [Path(s.path) for s in rendered.songs]
-    measured = [meter_file(s) for s in songs]
+    measured = [_figures(s.integrated_lufs, s.true_peak_dbtp, rendered.sample_rate)
+                for s in rendered.songs]             # as the album's render measured them
     programme = _programme_loudness(songs)
     out_dir = Path(out_dir).resolve()
     done: list[Deliverable] = []
@@ -285,14 +284,14 @@ def _deliver_cd(album, rendered, profile: Profile, folder: Path, tags: dict,
     sheet beside it; the Red Book's rules checked on the file as written."""
     import soundfile as sf
 
-    from mixgraph.nodes.meters import meter_file
-
     from .album import CD_PREGAP_S, CUE_FRAMES_PER_S, album_cue, red_book_problems
 
     stem = _safe(tags.get("title") or album.title or "album")
     spec = dict(profile.master, lead_s=CD_PREGAP_S)
-    item = _deliver_one(Path(rendered.programme), meter_file(Path(rendered.programme)),
-                        profile, "programme", spec, folder, stem, tags, gain)
+    measured = _figures(rendered.programme_lufs, rendered.programme_true_peak_dbtp,
+                        rendered.sample_rate)
+    item = _deliver_one(Path(rendered.programme), measured, profile, "programme", spec,
+                        folder, stem, tags, gain)
     path = Path(item.path)
     if not path.exists():
         return item
@@ -304,6 +303,11 @@ def _deliver_cd(album, rendered, profile: Profile, folder: Path, tags: dict,
     found = sf.info(str(path))
     item.problems += red_book_problems(tracks, found.frames, found.samplerate)
     return item
+
+
+def _figures(lufs: float, true_peak_dbtp: float, rate: int) -> dict:
+    """A file's figures as :func:`_deliver_one` reads them (a meter's keys)."""
+    return {"integrated_lufs": lufs, "true_peak_dbtp": true_peak_dbtp, "sample_rate": rate}
 
 
 def _programme_loudness(files: list[Path]) -> float:
