@@ -8,13 +8,16 @@ without a sound card, the readings are the engine's own), docs/editor-mixer.png 
 mixer view, with the same meters), docs/editor-routing.png (the routing matrix),
 docs/editor-overview.png (the overview: the whole graph legible at once),
 docs/editor-report.png (its render report), docs/editor-ab.png (an A/B of that
-render against one with the kick 4 dB up) and docs/editor-lanes.png (automation
-lanes: a ride on the lead's fader, the echo brought in for a bar), all at half size.
+render against one with the kick 4 dB up), docs/editor-lanes.png (automation
+lanes: a ride on the lead's fader, the echo brought in for a bar) and
+docs/editor-regions.png (the lead's clip regions on its waveform strip), all at half
+size.  ``python docs/make_screenshots.py regions`` makes the last one alone.
 """
 
 from __future__ import annotations
 
 import struct
+import sys
 import tempfile
 import time
 import zlib
@@ -144,6 +147,23 @@ def show_lanes(app) -> None:
         app.frame()
 
 
+def show_regions(app) -> None:
+    """The lead vocal cut into three regions: its start, a phrase moved later and
+    turned down, and a crossfade into its ending, in the inspector's strip."""
+    regions = [{"length_s": 3.0, "fade_in_s": 0.05},
+               {"at_s": 3.4, "from_s": 4.2, "length_s": 2.0, "gain_db": -4.0},
+               {"at_s": 5.2, "from_s": 3.0, "fade_out_s": 1.2, "fade_out_curve": "s_curve"}]
+    app.edit(app.session.gesture, "lead", "regions", regions, "regions")
+    app.panel.focus("lead")
+    for _ in range(4):
+        app.frame()
+    while not app.regions_strip.found:
+        app.frame()
+        time.sleep(0.01)
+    for _ in range(4):
+        app.frame()
+
+
 def dpg_hide(tag: str) -> None:
     import dearpygui.dearpygui as dpg
 
@@ -165,6 +185,11 @@ def main() -> None:
     dpg.show_viewport()
     for _ in range(6):
         app.frame()
+    if sys.argv[1:] == ["regions"]:
+        show_regions(app)
+        capture(dpg, app, HERE / "editor-regions.png")
+        dpg.destroy_context()
+        return
     capture(dpg, app, HERE / "editor-mix.png")
     readings = show_meters(app, dpg, graph, seconds=4.0)
     capture(dpg, app, HERE / "editor-meters.png")
@@ -201,10 +226,13 @@ def main() -> None:
     dpg.hide_item("compare_window")
     show_lanes(app)
     capture(dpg, app, HERE / "editor-lanes.png")
+    app.lanes.toggle()
+    show_regions(app)
+    capture(dpg, app, HERE / "editor-regions.png")
     dpg.destroy_context()
     for name in ("editor-mix.png", "editor-meters.png", "editor-mixer.png",
                  "editor-routing.png", "editor-overview.png", "editor-report.png",
-                 "editor-ab.png", "editor-lanes.png"):
+                 "editor-ab.png", "editor-lanes.png", "editor-regions.png"):
         print(f"{name}: {(HERE / name).stat().st_size // 1024} KB")
 
 

@@ -42,6 +42,7 @@ from .mixer import Mixer
 from .overview import Overview
 from .palette import GoTo, NodeMenu, Palette
 from .panel import NodePanel
+from .regions_view import RegionStrip
 from .playback import Playback
 from .rendering import Rendering
 from .routing import RoutingView
@@ -78,6 +79,7 @@ class EditorApp:
         self.compare = Compare(self)
         self.playback = Playback(self)
         self.mixer = Mixer(self)
+        self.regions_strip = RegionStrip(self)
         self.routing = RoutingView(self)
         self.versions = VersionsView(self)
         self.panel = NodePanel(self)
@@ -362,6 +364,7 @@ class EditorApp:
         self.board.poll_moves()
         self.panel.tick()
         self.lanes.tick()
+        self.regions_strip.tick()
         self.rendering.poll()
         self.playback.tick()
         self.autosave.tick()

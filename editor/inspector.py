@@ -15,14 +15,15 @@ import dearpygui.dearpygui as dpg
 
 from mixgraph.nodes.base import Param, node_class
 
-from .widgets import (ITEM_INDENT, WidgetSpec, describe_automation, item_lines, model_value,
-                      shown_value)
+from .widgets import (ITEM_INDENT, ITEM_LINE_WIDTH, WidgetSpec, describe_automation,
+                      item_lines, model_value, shown_value)
 
 if TYPE_CHECKING:
     from .app import EditorApp
     from .canvas import NodeView, ParamView
 
 WIDGET_WIDTH = 120
+PANEL_LINE_WIDTH = 310            # an item's row in the inspector panel (340 wide)
 
 
 class Inspector:
@@ -30,6 +31,8 @@ class Inspector:
         self.app = app
         self.param_items: dict[tuple[str, str], Any] = {}
         self.auto_texts: dict[tuple[str, str], int] = {}    # an automated one's summary
+        self.line_width: dict[tuple[str, str], int] = {}    # a list's rows: on a node or
+        #                                                     in the (narrower) panel
 
     def _param(self, nid: str, name: str) -> Param:
         return node_class(self.app.session.graph.nodes[nid].type).param_table()[name]
@@ -57,6 +60,8 @@ class Inspector:
         if s.kind in ("items", "members", "list"):
             item = dpg.add_group(tag=f"list::{nid}::{p.name}")
             items[(nid, p.name)] = item
+            self.line_width[(nid, p.name)] = ITEM_LINE_WIDTH if items is self.param_items \
+                else PANEL_LINE_WIDTH
             self.rebuild_list(nid, p)
             return
         item = self.add_widget(s, shown_value(self._param(nid, p.name), p.value),
@@ -121,6 +126,8 @@ class Inspector:
             del self.param_items[key]
         for key in [k for k in self.auto_texts if k[0] == nid]:
             del self.auto_texts[key]
+        for key in [k for k in self.line_width if k[0] == nid]:
+            del self.line_width[key]
 
     # ================================================================== lists
     def rebuild_list(self, nid: str, p: ParamView) -> None:
@@ -128,6 +135,8 @@ class Inspector:
         if not dpg.does_item_exist(group):
             return
         dpg.delete_item(group, children_only=True)
+        if p.spec.kind == "items" and self._param(nid, p.name).role == "regions":
+            self.app.regions_strip.draw(nid, group)
         if p.spec.kind == "items":
             self._item_editor(nid, self._param(nid, p.name), p.spec, list(p.value), group)
         elif p.spec.kind == "members":
@@ -162,7 +171,8 @@ class Inspector:
                     dpg.add_button(label="x", user_data=i, callback=remove)
                 continue
             values = declared.values(row)
-            lines = item_lines(spec, [f.name for f in declared.used(row)])
+            lines = item_lines(spec, [f.name for f in declared.used(row)],
+                               self.line_width.get((nid, name), ITEM_LINE_WIDTH))
             for n, line in enumerate(lines):
                 indent = ITEM_INDENT if n else -1         # later lines under the first
                 with dpg.group(horizontal=True, parent=parent, indent=indent):

@@ -246,6 +246,11 @@ class Session:
         self._edit(f"{node_id}.{name}", lambda: self.graph.set(node_id, name, value),
                    key=("param", node_id, name))
 
+    def gesture(self, node_id: str, name: str, value: Any, label: str) -> None:
+        """Set a parameter by one gesture of its own (a region split, moved or
+        trimmed): one undo step, never merged with the edit before it."""
+        self._edit(label, lambda: self.graph.set(node_id, name, value))
+
     def reset_param(self, node_id: str, name: str) -> None:
         self._edit(f"reset {node_id}.{name}", lambda: self.graph.unset(node_id, name))
 

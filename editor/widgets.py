@@ -24,6 +24,7 @@ ITEM_LINE_WIDTH = 430             # room for an item's widgets in a node that sh
 ITEM_INDENT = 12                  # an item's second and later lines, under its first
 REMOVE_WIDTH = 20                 # the "x" that ends an item's last line
 SPACING = 8                       # between widgets on a line
+SECONDS_PER_PIXEL = 0.01          # a time dragged: 10 ms per pixel, whatever its range
 DB_PER_PIXEL = 0.1                # a level dragged: 1 dB per 10 pixels (Alt: 100x finer,
 #                                   Shift: 10x coarser, as every Dear PyGui drag)
 
@@ -52,7 +53,7 @@ def spec_for(param: Param) -> WidgetSpec:
         span = hi - lo if math.isfinite(hi - lo) else 100.0
         fmt = UNIT_FORMATS.get(param.unit, "%.3f" if span <= 2 else "%.2f")
         speed = DB_PER_PIXEL if param.unit in ("dB", "dBFS", "dBTP", "LUFS") \
-            else max(span / 500.0, 0.001)
+            else SECONDS_PER_PIXEL if param.unit == "s" else max(span / 500.0, 0.001)
         return WidgetSpec("drag_float", label, param.doc, lo, hi, fmt,
                           speed=speed, automatable=bool(param.automatable))
     if param.kind == "int" and param.choices:
@@ -97,7 +98,8 @@ def field_spec(param: Param, items: Items) -> WidgetSpec:
         widest = max((spec.format % v for v in (param.min, param.max, param.default)
                       if v is not None), key=len)
         spec.width = CHAR_WIDTH * len(widest) + 14
-        if param.min is not None and param.max is not None:     # a narrow drag: finer
+        if param.min is not None and param.max is not None \
+                and param.unit != "s":                          # a narrow drag: finer
             spec.speed = max((param.max - param.min) / 2000.0, 0.01)
     elif spec.kind == "combo":
         spec.width = CHAR_WIDTH * max(len(i) for i in spec.items) + 36
@@ -108,19 +110,21 @@ def field_spec(param: Param, items: Items) -> WidgetSpec:
     return spec
 
 
-def item_lines(spec: WidgetSpec, names) -> list[list[WidgetSpec]]:
+def item_lines(spec: WidgetSpec, names,
+               width: int = ITEM_LINE_WIDTH) -> list[list[WidgetSpec]]:
     """The widgets of one item's row (the fields named, in declared order) packed into
-    lines that fit a node, the last with room for the item's remove button."""
+    lines ``width`` pixels wide (a node's, or the inspector panel's), the last with
+    room for the item's remove button."""
     names = set(names)
     lines: list[list[WidgetSpec]] = [[]]
     used = 0
     for f in (f for f in spec.fields if f.label in names):
-        if lines[-1] and used + SPACING + f.width > ITEM_LINE_WIDTH:
+        if lines[-1] and used + SPACING + f.width > width:
             lines.append([])
             used = ITEM_INDENT
         used += (SPACING if lines[-1] else 0) + f.width
         lines[-1].append(f)
-    if used + SPACING + REMOVE_WIDTH > ITEM_LINE_WIDTH:
+    if used + SPACING + REMOVE_WIDTH > width:
         lines.append([])
     return lines
 

@@ -488,6 +488,13 @@ class AudioReader:
             self._raw.label = label
             self._sound.close()
 
+    def twin(self) -> "AudioReader":
+        """Another reader of the same file at the same rate, in the same channel
+        order (to read two places of it at once without seeking between them)."""
+        other = AudioReader(self.path, self.rate, label=self.label)
+        other._order = self._order
+        return other
+
     def reorder(self, order: list[int] | None) -> None:
         """Give the file's channels in another order: file channel k as channel
         ``order[k]`` (None: as they are)."""

@@ -46,9 +46,10 @@ KINDS = ("float", "int", "bool", "choice", "str", "path", "list", "nodes")
 #: what the engine and the workflows find a parameter by, and the kind it must have:
 #: ``mute`` silences every output of the node, ``solo`` solos the paths through it,
 #: ``members`` names the nodes a group controls (mutes and solos with it), ``reads`` a
-#: file the node reads (a stem, an impulse response), ``writes`` the file it writes
+#: file the node reads (a stem, an impulse response), ``writes`` the file it writes,
+#: ``regions`` the spans of the file read that play (an editor draws them over it)
 ROLES = {"mute": "bool", "solo": "bool", "members": "nodes", "reads": "path",
-         "writes": "path"}
+         "writes": "path", "regions": "list"}
 #: attributes the engine sets on every node; no parameter may be named like one
 ENGINE_ATTRIBUTES = ("node_id", "rate")
 
@@ -250,7 +251,9 @@ class Items:
     checked by the same :meth:`Param.problems` as a node's parameters; a field an item
     leaves out takes its default.  ``noun`` names one item in messages and in the
     editor ("band 2 gain_db must be ...", "+ band"), ``field_noun`` its fields ("band 1
-    has no setting 'x'"); ``max`` caps how many items the list may hold.  A rule that
+    has no setting 'x'"); ``max`` caps how many items the list may hold; ``summary``
+    and ``change`` put an item and its changes in a user's words for the project
+    diff (a region "moved from 12.000 s to 14.500 s").  A rule that
     involves several fields or the node's other parameters stays the node's
     (``Param.check`` or ``Node.check_params``)::
 
@@ -265,6 +268,10 @@ class Items:
     noun: str = "item"
     field_noun: str = "field"
     max: int | None = None
+    #: an item in words (for the project diff), instead of its fields as written
+    summary: Callable[[dict], str] | None = None
+    #: how an item changed in words (``None``: it did not), instead of field by field
+    change: Callable[[dict, dict], str | None] | None = None
 
     def __post_init__(self):
         names = [f.name for f in self.fields]
@@ -395,6 +402,8 @@ class Node:
     inputs: ClassVar[tuple[Port, ...]] = (Port("in"),)
     outputs: ClassVar[tuple[Port, ...]] = (Port("out"),)
     params: ClassVar[tuple[Param, ...]] = ()
+    #: parameters an older version had, and what took their place (for messages)
+    retired: ClassVar[dict[str, str]] = {}
     #: the engine renders this node's input once and calls ``analyse`` with it (an
     #: :class:`AnalysisTape`) before the render
     needs_analysis: ClassVar[bool] = False
@@ -488,6 +497,28 @@ class Node:
     def check_params(cls, values: dict[str, Any], sample_rate: int) -> list[str]:
         """Rules that involve several parameters or the sample rate (sentences)."""
         return []
+
+    @classmethod
+    def unknown_param(cls, name: str) -> str:
+        """What to say of a parameter this type does not have: a retired one's
+        successor, or the names it may have meant."""
+        if name in cls.retired:
+            return f" ({cls.retired[name]})"
+        return close_matches(name, cls.param_table())
+
+    @classmethod
+    def file_problems(cls, values: dict[str, Any],
+                      seconds: float) -> list[tuple[str, str]]:
+        """Rules that involve the file the node reads, ``seconds`` long: (parameter,
+        sentence) for each broken one."""
+        return []
+
+    @classmethod
+    def migrate(cls, params: dict[str, Any], version: int) -> dict[str, Any]:
+        """The parameters of a node saved by ``version`` of this type (older than
+        :attr:`version`) as this version takes them.  Types that never changed keep
+        them as they are."""
+        return params
 
     # ------------------------------------------------------------ parameters
     def __getattr__(self, name: str) -> Any:

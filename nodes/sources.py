@@ -1,19 +1,23 @@
 """Sources: audio files on the song's timeline, and test generators.
 
-Every source places its material on song time with ``offset_s`` and reports where
-it ends (``length()``), so the engine knows how long the song is.  Generators are
+Every source places its material on song time (a stem in clip regions, a generator
+from ``offset_s``) and reports where it ends (``length()``), so the engine knows how
+long the song is.  Generators are
 computed from absolute sample indices (or carry exact state), so their output is
 the same whatever the block size.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 
 import numpy as np
 
+from . import regions
 from .audiofile import open_audio
 from .base import DTYPE, Context, Node, Param, register
+from mixgraph.errors import ParameterError
 
 OFFSET = Param("offset_s", 0.0, min=-86400.0, max=86400.0, unit="s", automatable=False,
                doc="where the source starts on the song's timeline (negative skips "
@@ -48,18 +52,34 @@ class Source(Node):
 
 @register
 class Stem(Source):
-    """An audio file streamed from disk, of any layout (mono, stereo, 5.1 ...)."""
+    """An audio file streamed from disk, of any layout (mono, stereo, 5.1 ...), played
+    as clip regions on the timeline (see :mod:`mixgraph.nodes.regions`).
+
+    Each region seeks in the file where it starts; two regions that overlap (a
+    crossfade) read through two readers of the file, so neither seeks back and forth.
+    Version 2 replaced ``offset_s`` and ``length_s`` with ``regions``."""
 
     type_name = "stem"
+    version = 2
     cost = 0.2
-    summary = "an audio file on the timeline, streamed from disk"
+    summary = "an audio file on the timeline in clip regions, streamed from disk"
+    retired = {"offset_s": "stem version 2 places the file by its regions, e.g. "
+                           "regions=[{'at_s': 1.5}] or [{'from_s': 0.5}] to skip its start",
+               "length_s": "stem version 2 cuts the file by its regions, e.g. "
+                           "regions=[{'length_s': 30.0}]"}
     params = (
         Param("path", "", kind="path", required=True, role="reads",
               doc="audio file (wav, flac, aiff ...)"),
         Param("gain_db", 0.0, min=-120.0, max=24.0, unit="dB", doc="clip gain"),
-        OFFSET,
-        Param("length_s", 0.0, min=0.0, max=86400.0, unit="s", automatable=False,
-              doc="how long the stem plays from its offset (0 = to the end of the file)"),
+        Param("regions", regions.WHOLE_FILE, kind="list", items=regions.REGION,
+              check=regions.check, role="regions",
+              doc="the spans of the file that play, each placed on the timeline with "
+                  "its gain and fades (default: the whole file from 0; none: silence)"),
+        Param("crossfade", "equal_power", kind="choice", choices=regions.CROSSFADES,
+              doc="the law of the crossfade where regions overlap or meet"),
+        Param("crossfade_ms", 10.0, min=0.0, max=1000.0, unit="ms", automatable=False,
+              doc="the crossfade made where one region ends just as the next begins "
+                  "(0: a plain cut)"),
         Param("channel_order", "", kind="str", automatable=False,
               doc="a multichannel file's speakers in its own order where it has no channel "
                   "mask, e.g. 'L C R Ls Rs LFE' (empty: its mask, else L R C LFE Ls Rs "
@@ -83,41 +103,80 @@ class Stem(Source):
                   "own), not just the best one"),
     )
 
+    @classmethod
+    def migrate(cls, params: dict, version: int) -> dict:
+        """Version 1 placed the whole file by ``offset_s`` and cut it after
+        ``length_s``: that is one region (or the default, the whole file from 0)."""
+        params = dict(params)
+        offset, length = params.pop("offset_s", 0.0), params.pop("length_s", 0.0)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                   for v in (offset, length)):
+            raise ParameterError(f"stem of version 1: offset_s and length_s must be numbers, "
+                                 f"got {offset!r} and {length!r}")
+        found = regions.from_offset(float(offset), float(length))
+        if found != regions.WHOLE_FILE:
+            params["regions"] = found
+        return params
+
+    @classmethod
+    def file_problems(cls, values: dict, seconds: float) -> list[tuple[str, str]]:
+        return [("regions", p) for p in
+                regions.problems(values.get("regions", regions.WHOLE_FILE), seconds)]
+
     def prepare(self, ctx: Context) -> tuple[int, ...]:
         super().prepare(ctx)
-        r = self._reader = open_audio(ctx, self.type_name, "path", self.path,
-                                      self.channel_order)
-        self._offset = int(round(self.offset_s * ctx.sample_rate))
-        self._end = self._offset + r.frames
-        if self.length_s > 0:
-            self._end = min(self._end, self._offset + int(round(self.length_s * ctx.sample_rate)))
+        r = open_audio(ctx, self.type_name, "path", self.path, self.channel_order)
+        found = self.file_problems(self._values, r.file_frames / r.file_rate)
+        if found:
+            r.close()
+            param, problem = found[0]
+            raise ParameterError(f"stem '{ctx.node_id}': {param}: {problem}",
+                                 node=ctx.node_id, param=param)
+        self._spans = regions.spans(self.regions, ctx.sample_rate, r.frames, self.crossfade,
+                                    int(round(self.crossfade_ms * ctx.sample_rate / 1000)))
+        self._ends = [s.end for s in self._spans]
+        overlapping = any(b.start < a.end for a, b in zip(self._spans, self._spans[1:]))
+        self._readers = [r, r.twin()] if overlapping else [r]
+        self._scratch = np.empty((r.channels, ctx.max_block))
         return (r.channels,)
 
     def length(self) -> int:
-        return max(0, self._end)
+        return max(0, self._ends[-1]) if self._ends else 0
 
     def process(self, ins, outs, start):
         (out,) = outs
         frames = out.shape[1]
-        first = self._offset
-        a, b = self._span(start, frames, first, self._end)
-        out[:, :a] = 0.0
-        out[:, b:] = 0.0
-        if b > a:
-            pos = start + a - first
-            if pos != self._reader.position:
-                self._reader.seek(pos)
-            self._reader.read_into(out[:, a:b])
-            if self.is_automated("gain_db") or self.gain_db != 0.0:
-                g = self.gain("gain_db", start, frames)
-                out[:, a:b] *= g if np.ndim(g) == 0 else g[a:b]
+        first = bisect.bisect_right(self._ends, start)
+        last = first
+        while last < len(self._spans) and self._spans[last].start < start + frames:
+            last += 1
+        whole = last - first == 1 and self._spans[first].start <= start \
+            and self._spans[first].end >= start + frames
+        if not whole:
+            out[:] = 0.0
+        for k in range(first, last):
+            span = self._spans[k]
+            a, b = max(span.start, start), min(span.end, start + frames)
+            reader = self._readers[k % len(self._readers)]
+            pos = span.source + a - span.start
+            if pos != reader.position:
+                reader.seek(pos)
+            part = out if whole else self._scratch[:, :b - a]
+            reader.read_into(part)
+            env = span.envelope(a, b)
+            if np.ndim(env) or env != 1.0:
+                part *= env
+            if not whole:
+                out[:, a - start:b - start] += part
+        if self.is_automated("gain_db") or self.gain_db != 0.0:
+            out *= self.gain("gain_db", start, frames)
 
     def reset(self):
-        self._reader.seek(0)
+        for reader in self._readers:
+            reader.seek(0)
 
     def close(self):
-        reader = self.__dict__.get("_reader")
-        if reader is not None:
+        for reader in self.__dict__.get("_readers", ()):
             reader.close()
 
 

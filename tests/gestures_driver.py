@@ -19,6 +19,7 @@ from pathlib import Path
 import dearpygui.dearpygui as dpg
 
 from mixgraph.editor.app import EditorApp
+from mixgraph.editor.regions_view import STRIP_W
 from mixgraph.editor.session import Session
 
 
@@ -975,6 +976,57 @@ FIELDS = {f"mvAppItemType::{k}" for k in ("mvDragFloat", "mvDragInt", "mvInputFl
                                           "mvInputInt", "mvInputText", "mvCombo")}
 
 
+def region_strip(w: Window, result: dict) -> None:
+    """A stem's regions edited on its waveform strip in the inspector: its title
+    clicked (the inspector shows the strip once the waveform is read); a double-click
+    at 2 s splits the region; the second half dragged 40 pixels right; the first
+    half's start edge dragged 20 pixels right; Ctrl+Z undoes the trim; the second
+    region's gain typed into its row; a screenshot; Ctrl+S."""
+    strip = w.app.regions_strip
+    w.click(*w.node_title("vox"))
+    w.frames(3)
+    deadline = time.monotonic() + 30
+    while not strip.found and time.monotonic() < deadline:
+        w.frames(1)
+    w.frames(2)
+    def regions(name):                            # (an undo makes the node anew)
+        return w.app.session.graph.nodes["vox"].value(name)
+
+    result["shown_s"] = strip.shown_s
+    result["boxes"] = [[b.x0, b.x1] for b in strip.found]
+    x0, y0 = dpg.get_item_rect_min(strip.tag)
+    y = y0 + 50
+    px_per_s = STRIP_W / strip.shown_s
+    w.move(x0 + 2.0 * px_per_s, y)
+    w.xdotool("click", "--repeat", "2", "--delay", "60", "1")
+    w.frames(4)
+    result["split"] = regions("regions")
+    w.drag((x0 + 3.0 * px_per_s, y), (x0 + 3.0 * px_per_s + 40, y))
+    w.frames(2)
+    result["moved"] = regions("regions")
+    result["moved_px_s"] = 40 / px_per_s
+    px_per_s = STRIP_W / strip.shown_s                     # the strip now shows more
+    result["shown_after_move"] = strip.shown_s
+    w.drag((x0 + 1, y), (x0 + 1 + 20, y))
+    w.frames(2)
+    result["trimmed"] = regions("regions")
+    result["trimmed_px_s"] = 20 / px_per_s
+    w.move(*w.empty_spot(600, 300))
+    w.key("ctrl+z")
+    w.frames(3)
+    result["undone"] = regions("regions")
+    result["steps"] = [s.label for s in w.app.session.undo_stack]
+    field = next(f for f in _fields() if dpg.get_item_user_data(f) == (1, "gain_db"))
+    w.type_value(field, "-6")
+    w.frames(3)
+    result["typed"] = regions("regions")
+    result["shot"] = screenshot(w, "regions")
+    result["strip_rect"] = list(w.rect(strip.tag))
+    w.key("ctrl+s")
+    w.frames(3)
+    result["saved"] = str(w.app.session.path)
+
+
 def _fields() -> list:
     """The value fields drawn now."""
     return [i for i in dpg.get_all_items() if dpg.get_item_type(i) in FIELDS
@@ -1007,7 +1059,7 @@ SCENARIOS = {f.__name__: f for f in (rename, bypass, routing_matrix, versions, c
                                      labels_and_dialogs, overview, go_to,
                                      pin_to_empty_space, drop_on_link, clicks_stay_put,
                                      ab_reports, views_drawn, from_scratch, lane_ride,
-                                     lane_edits)}
+                                     lane_edits, region_strip)}
 SIZES = {"overview": (1600, 1000)}
 
 

@@ -282,7 +282,7 @@ def test_a_bound_project_carries_no_slot_rules_on_its_stems(tmp_path):
     g, b = bind(load_template("band"), stems, tmp_path)
     for spec in g:
         if spec.type == "stem":
-            assert set(spec.params) <= {"path", "gain_db", "offset_s", "length_s"}, \
+            assert set(spec.params) <= {"path", "gain_db", "regions"}, \
                 spec.params
     assert g.meta["binding"]["slots"]["lead_vox"]["prefer"] == ["lead"]
 

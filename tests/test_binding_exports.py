@@ -107,7 +107,8 @@ def test_the_band_export_keeps_its_timeline_and_its_rate(band):
         if f["fate"] in ("bound", "catch-all"):
             assert f["offset_s"] == pytest.approx(truth.offset_s, abs=1e-6), f["file"]
             stem = g.nodes[f["nodes"][0]]
-            assert stem.params.get("offset_s", 0.0) == pytest.approx(truth.offset_s, abs=1e-6)
+            at = stem.params.get("regions", [{}])[0].get("at_s", 0.0)
+            assert at == pytest.approx(truth.offset_s, abs=1e-6)
     assert binding["sample_rate"] == g.sample_rate == 48000
 
 

@@ -14,7 +14,7 @@ from conftest import (BLOCK_SIZES, SR, ProjectHelper, chirp_with_clicks, faded_s
 def _automated_session(project):
     """Stems, generators and every kind of automation curve, fan-in and a latent node."""
     g = project.graph
-    project.stem("chirp", chirp_with_clicks(1.5), offset_s=0.1)
+    project.stem("chirp", chirp_with_clicks(1.5), regions=[{"at_s": 0.1}])
     project.stem("sine", faded_sine(220, 1.2), gain_db={"automation": [[0.0, -20.0],
                                                                         [1.0, 0.0]],
                                                          "curve": "linear"})
@@ -84,7 +84,7 @@ def test_two_renders_are_bit_identical(project):
 @pytest.mark.parametrize("block", [1, 1000])
 def test_output_starts_and_ends_exactly(project, block):
     x = faded_sine(440, 0.25)
-    project.stem("a", x, offset_s=0.5)
+    project.stem("a", x, regions=[{"at_s": 0.5}])
     project.output(src="a")
     out = project.render_read(block_size=block)
     assert out.shape[1] == int(0.75 * SR)

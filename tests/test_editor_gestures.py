@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mixgraph import Graph, load, save
+from mixgraph import Graph, load, render, save
 
 from decoding import decode_png as pixels
 
@@ -393,3 +393,63 @@ def test_lane_points_are_box_selected_copied_to_another_lane_and_deleted(tmp_pat
     assert got["pan_after_delete"] == -1.0                     # no points: the value held
     assert got["pan_after_two_undos"] == got["pan_points"]      # the delete undone ...
     assert got["gain_after_two_undos"] == [[1.0, -20.0], [2.0, 6.0], [3.0, -12.0]]
+
+
+def test_regions_are_split_moved_trimmed_and_typed_on_the_waveform_strip(tmp_path):
+    """The inspector's strip of a stem's regions, with the mouse and keys: split at 2 s
+    by a double-click, the second half moved 40 pixels, the first half's start
+    trimmed 20 pixels and undone, a gain typed; every edit lands within a pixel of
+    where the mouse was, the saved project renders what the regions say, and the
+    screenshot shows the waveform in the strip."""
+    import soundfile as sf
+
+    rate = 48000
+    t = np.arange(4 * rate) / rate
+    bursts = 0.5 * np.exp(-8 * (t % 0.5)) * np.random.default_rng(3).standard_normal(t.size)
+    sf.write(str(tmp_path / "vox.wav"), bursts, rate, subtype="FLOAT")
+    g = Graph(sample_rate=rate, base_dir=tmp_path)
+    g.add("stem", id="vox", path="vox.wav")
+    g.add("output", id="out", path="out.wav", subtype="FLOAT")
+    g.connect("vox", "out")
+    g.ui["vox"], g.ui["out"] = {"pos": [40, 120]}, {"pos": [400, 120]}
+    save(g, tmp_path / "regions.mgraph")
+    got = drive("region_strip", tmp_path / "regions.mgraph", tmp_path)
+
+    pixel = got["shown_s"] / 316
+    assert got["shown_s"] == pytest.approx(4.0)
+    first, second = got["split"]
+    assert first["length_s"] == pytest.approx(2.0, abs=1.5 * pixel)
+    assert second["at_s"] == second["from_s"] == pytest.approx(first["length_s"])
+    assert "length_s" not in second                         # still to the file's end
+    moved = got["moved"]
+    assert moved[0] == first
+    assert moved[1]["at_s"] - second["at_s"] == pytest.approx(got["moved_px_s"], abs=1.5 * pixel)
+    assert moved[1]["from_s"] == second["from_s"]
+    trimmed = got["trimmed"][0]
+    pixel = got["shown_after_move"] / 316
+    assert trimmed["at_s"] == trimmed["from_s"] == pytest.approx(got["trimmed_px_s"],
+                                                                abs=1.5 * pixel)
+    assert trimmed["at_s"] + trimmed["length_s"] == pytest.approx(first["length_s"], abs=2e-3)
+    assert got["undone"] == moved
+    assert got["steps"] == ["split region 0 of vox", "move region 1 of vox"]
+    assert got["typed"][1]["gain_db"] == -6.0
+
+    # the saved project plays the file as the regions say
+    saved = load(got["saved"])
+    assert saved.nodes["vox"].params["regions"] == got["typed"]
+    render(saved)
+    y, _ = sf.read(str(tmp_path / "out.wav"))
+    a, b = round(moved[1]["at_s"] * rate), round(moved[1]["from_s"] * rate)
+    end = round(moved[0]["length_s"] * rate)
+    np.testing.assert_allclose(y[:end - 500], bursts[:end - 500], atol=1e-7)
+    assert np.max(np.abs(y[end + 500:a - 500])) == 0.0        # the gap the move opened
+    np.testing.assert_allclose(y[a + 500:], 10 ** (-6 / 20) * bursts[b + 500:b + 500 + len(y)
+                                                                     - a - 500], atol=1e-6)
+
+    # the screenshot: the strip holds the waveform's colours
+    shot = pixels(Path(got["shot"]))
+    x0, y0, x1, y1 = (int(v) for v in got["strip_rect"])
+    strip = shot[y0:y1, x0:x1].astype(int)
+    blue = np.sum((np.abs(strip - [150, 200, 255]).max(axis=2) < 30))
+    orange = np.sum((np.abs(strip - [255, 200, 140]).max(axis=2) < 30))
+    assert blue > 300 and orange > 300

@@ -642,7 +642,8 @@ def test_template_only_stem_parameters_show_only_in_a_template(tmp_path):
     t.add("output", id="out", path="out.wav")
     t.connect("kick", "out")
     assert [p.name for p in canvas.param_views(t, "kick")] == [
-        "path", "gain_db", "offset_s", "length_s", "channel_order", "match", "fallback",
+        "path", "gain_db", "regions", "crossfade", "crossfade_ms", "channel_order", "match",
+        "fallback",
         "family", "prefer", "avoid", "side", "multiple"]
     params = {p.name: p.value for p in canvas.param_views(t, "kick")}
     assert params["match"] == ["kick*", "bd*"] and params["multiple"] is True
@@ -652,7 +653,7 @@ def test_template_only_stem_parameters_show_only_in_a_template(tmp_path):
     del doc["kind"]
     project = Graph.from_document(doc, base_dir=tmp_path)
     assert [p.name for p in canvas.param_views(project, "kick")] == [
-        "path", "gain_db", "offset_s", "length_s", "channel_order"]
+        "path", "gain_db", "regions", "crossfade", "crossfade_ms", "channel_order"]
 
 
 def test_automated_parameters_are_marked_automated(sess):

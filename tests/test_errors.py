@@ -108,8 +108,8 @@ def test_bad_parameter_names_node_parameter_range_and_value(simple, param, value
 
 def test_parameter_not_automatable(simple):
     g = simple.graph
-    with pytest.raises(ParameterError, match="offset_s cannot be automated"):
-        g.set("kick", "offset_s", {"automation": [[0, 0.0], [1, 1.0]]})
+    with pytest.raises(ParameterError, match="crossfade_ms cannot be automated"):
+        g.set("kick", "crossfade_ms", {"automation": [[0, 0.0], [1, 1.0]]})
 
 
 def test_tone_above_nyquist(project):

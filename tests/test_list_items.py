@@ -13,6 +13,7 @@ from mixgraph.editor.widgets import item_lines, spec_for
 from mixgraph.nodes.base import Items, Node, Param, node_types, register, unregister
 from mixgraph.nodes.eq import EQ_BANDS
 from mixgraph.nodes.master import MULTIBAND_BANDS
+from mixgraph.nodes.regions import REGION
 from mixgraph.workflows.diff import diff
 
 LIST_OF_ITEMS = [(t, p) for t, cls in node_types().items() for p in cls.params
@@ -37,10 +38,12 @@ def doc_graph(node_type: str, **params) -> Graph:
 
 
 # ================================================================ the declaration
-def test_the_list_parameters_with_items_are_the_eq_and_multiband_bands():
+def test_the_list_parameters_with_items_are_the_bands_and_the_stem_regions():
     assert sorted((t, p.name) for t, p in LIST_OF_ITEMS) == [
-        ("eq", "bands"), ("linear_phase_eq", "bands"), ("multiband_compressor", "bands")]
+        ("eq", "bands"), ("linear_phase_eq", "bands"), ("multiband_compressor", "bands"),
+        ("stem", "regions")]
     types = node_types()
+    assert types["stem"].param_table()["regions"].items is REGION
     assert types["eq"].param_table()["bands"].items is EQ_BANDS
     assert types["linear_phase_eq"].param_table()["bands"].items is EQ_BANDS
     assert types["multiband_compressor"].param_table()["bands"].items is MULTIBAND_BANDS
@@ -82,9 +85,12 @@ def test_used_when_says_which_fields_a_band_uses():
 @pytest.mark.parametrize("type_name, param", LIST_OF_ITEMS,
                          ids=[f"{t}.{p.name}" for t, p in LIST_OF_ITEMS])
 def test_the_new_item_of_every_list_parameter_is_accepted_by_its_node(type_name, param):
+    cls = node_types()[type_name]
+    values = {name: "x.wav" for name in cls.with_role("reads")}   # what it must have
+    values[param.name] = [param.items.new()]
     g = Graph()
-    g.add(type_name, id="n", **{param.name: [param.items.new()]})
-    node_types()[type_name](**{param.name: [param.items.new()]})
+    g.add(type_name, id="n", **values)
+    cls(**values)
     assert param_errors(g) == []
 
 

@@ -47,7 +47,7 @@ def _stem_samples(project: ProjectHelper, name: str) -> np.ndarray:
 # ================================================================== sources
 # ---------------------------------------------------------------- stem offset
 def test_stem_offset_delays_an_impulse_by_exactly_offset_samples(project):
-    project.stem("hit", impulse(0.1, 0.5), offset_s=0.25)
+    project.stem("hit", impulse(0.1, 0.5), regions=[{"at_s": 0.25}])
     project.output(src="hit")
     y = project.render_read()
     assert np.flatnonzero(y[0]).tolist() == [int(0.1 * SR) + int(0.25 * SR)]   # 4800+12000
@@ -56,7 +56,7 @@ def test_stem_offset_delays_an_impulse_by_exactly_offset_samples(project):
 
 
 def test_negative_stem_offset_skips_the_beginning_of_the_file(project):
-    project.stem("hit", impulse(0.3, 1.0), offset_s=-0.1)
+    project.stem("hit", impulse(0.3, 1.0), regions=[{"from_s": 0.1}])
     project.output(src="hit")
     report = project.render()
     y = project.read()
@@ -67,8 +67,8 @@ def test_negative_stem_offset_skips_the_beginning_of_the_file(project):
 
 def test_song_length_is_the_end_of_the_last_source(project):
     g = project.graph
-    project.stem("a", impulse(0.1, 0.5), offset_s=0.25)      # ends at 0.75 s
-    project.stem("b", impulse(0.3, 1.0), offset_s=-0.1)      # ends at 0.90 s
+    project.stem("a", impulse(0.1, 0.5), regions=[{"at_s": 0.25}])   # ends at 0.75 s
+    project.stem("b", impulse(0.3, 1.0), regions=[{"from_s": 0.1}])  # ends at 0.90 s
     g.add("bus", id="mix")
     g.connect("a", "mix")
     g.connect("b", "mix")
@@ -79,7 +79,7 @@ def test_song_length_is_the_end_of_the_last_source(project):
     assert report.outputs[0]["frames"] == int(0.9 * SR)
     assert np.flatnonzero(y[0]).tolist() == [int(0.2 * SR), int(0.35 * SR)]
     # move the first stem later: now it is the last to end and sets the length
-    g.set("a", "offset_s", 0.6)                                # ends at 1.1 s
+    g.set("a", "regions", [{"at_s": 0.6}])                    # ends at 1.1 s
     y = project.render_read()
     assert y.shape == (1, int(1.1 * SR))
     assert np.flatnonzero(y[0]).tolist() == [int(0.2 * SR), int(0.7 * SR)]
@@ -120,7 +120,7 @@ def test_resampled_stem_keeps_an_impulse_at_its_time(project):
 
 
 def test_resampled_stem_keeps_its_offset_too(project):
-    project.stem("hit", impulse(1.0, 2.0, sr=44100), sr=44100, offset_s=0.25)
+    project.stem("hit", impulse(1.0, 2.0, sr=44100), sr=44100, regions=[{"at_s": 0.25}])
     project.output(src="hit")
     y = project.render_read()
     assert int(np.argmax(np.abs(y[0]))) == 48000 + 12000
@@ -290,10 +290,12 @@ def source_renders(tmp_path_factory):
     """Every source kind (short) rendered at block 4096 and at each test block size."""
     project = ProjectHelper(tmp_path_factory.mktemp("sources"))
     g = project.graph
-    project.stem("plain", seeded_noise(0.3, seed=2), offset_s=0.013, gain_db=-3.0)
-    project.stem("late", seeded_noise(0.3, channels=2, seed=3), offset_s=-0.05)
-    project.stem("rs", seeded_noise(0.25, seed=4, sr=44100), sr=44100, offset_s=0.021)
-    project.stem("rs_neg", seeded_noise(0.3, seed=5, sr=44100), sr=44100, offset_s=-0.04)
+    project.stem("plain", seeded_noise(0.3, seed=2), regions=[{"at_s": 0.013}], gain_db=-3.0)
+    project.stem("late", seeded_noise(0.3, channels=2, seed=3), regions=[{"from_s": 0.05}])
+    project.stem("rs", seeded_noise(0.25, seed=4, sr=44100), sr=44100,
+                 regions=[{"at_s": 0.021}])
+    project.stem("rs_neg", seeded_noise(0.3, seed=5, sr=44100), sr=44100,
+                 regions=[{"from_s": 0.04}])
     g.add("tone", id="tone", duration_s=0.2, offset_s=0.017, freq_hz=997.0, channels=2)
     g.add("noise", id="white", duration_s=0.25, offset_s=0.003, seed=7)
     g.add("noise", id="pink", color="pink", duration_s=0.3, seed=8, channels=2)

@@ -316,7 +316,7 @@ class Graph:
         for name, value in updates.items():
             if name not in table:
                 raise ParameterError(f"node '{spec.id}' ({spec.type}) has no parameter "
-                                     f"{name!r}{close_matches(name, table)}",
+                                     f"{name!r}{cls.unknown_param(name)}",
                                      node=spec.id, param=name)
             if self.kind == "template" and name in cls.with_role("reads") and value == "":
                 continue                          # a template's slot: no file yet
@@ -516,7 +516,8 @@ class Graph:
     @classmethod
     def from_document(cls, doc: dict, *, base_dir: str | os.PathLike | None = None,
                       where: str = "the project") -> "Graph":
-        """Build a graph from a (current-version) document, taking it as written.
+        """Build a graph from a (current-version) document, taking it as written but
+        for a node saved by an older version of its type, which that type migrates.
 
         Shapes are checked here (a node must have an id and a type, a link is a pair
         of strings); whether types, ports and values make sense is for ``validate``.
@@ -574,7 +575,16 @@ class Graph:
             if extra:
                 problems.append(f"{label}: unknown key(s) {', '.join(sorted(map(str, extra)))}")
                 continue
-            g.nodes[nid] = NodeSpec(nid, ntype, copy.deepcopy(params), version, bypass)
+            params = copy.deepcopy(params)
+            cls = find_class(ntype)
+            if cls is not None and version < cls.version:
+                try:
+                    params = cls.migrate(params, version)
+                except ParameterError as exc:
+                    problems.append(f"{label}: {exc.message}")
+                    continue
+                version = cls.version
+            g.nodes[nid] = NodeSpec(nid, ntype, params, version, bypass)
         raw_links = doc.get("links", [])
         if not isinstance(raw_links, list):
             problems.append("'links' must be a list")

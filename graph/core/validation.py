@@ -99,7 +99,7 @@ def validate(graph: Graph, *, check_files: bool = True,
                 continue
             if name not in table:
                 err(ParameterError(f"node '{spec.id}' ({spec.type}) has no parameter "
-                                   f"{name!r}{close_matches(name, table)}",
+                                   f"{name!r}{cls.unknown_param(name)}",
                                    node=spec.id, param=name))
                 bad_param = True
                 continue
@@ -279,6 +279,10 @@ def _check_files(graph: Graph, overrides: dict, v: Validation) -> None:
             if (problem := channels_problem(found.channels)) is not None:
                 err(AudioFileError(f"{spec.type} '{spec.id}': {value} {problem}",
                                    node=spec.id, param=name, path=str(path)))
+            for param, problem in spec.node_class().file_problems(
+                    spec.params, found.frames / found.samplerate):
+                err(ParameterError(f"{spec.type} '{spec.id}': {param}: {problem}",
+                                   node=spec.id, param=param))
             reads[_key(path)] = (spec.id, path)
     if graph.path is not None:
         reads.setdefault(_key(graph.path), ("the project file", graph.path))

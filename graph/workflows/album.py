@@ -356,8 +356,8 @@ def _song_graph(album: Album, song: Song, source: Path, target: Path, master: bo
         raise AudioFileError(f"song '{song.title}': trimming {song.trim_start_s + song.trim_end_s:g}"
                              f" s leaves nothing of its {length:.2f} s")
     g = Graph(sample_rate=rate, base_dir=target.parent)
-    g.add("stem", id="song", path=str(source), offset_s=-song.trim_start_s,
-          length_s=length - song.trim_end_s)
+    g.add("stem", id="song", path=str(source),
+          regions=[{"from_s": song.trim_start_s, "length_s": play}])
     prev = "song"
     if song.fade_in_s or song.fade_out_s:
         g.add("fade", id="fade", in_s=song.fade_in_s, out_s=song.fade_out_s,

@@ -47,6 +47,7 @@ from mixgraph.core.model import Graph
 from mixgraph.errors import MixgraphError, ProjectFileError
 from mixgraph.nodes.audiofile import info, time_reference
 from mixgraph.nodes.layouts import channels_problem
+from mixgraph.nodes.regions import placed_at
 
 from .names import Reading, read_name, vocabulary, words_of
 
@@ -637,7 +638,7 @@ def _place_in_time(g: Graph, timed: list[_File], result: Binding) -> None:
             offset = round(starts[fate.file], 6)
             fate.offset_s = offset
             if offset:
-                g.set(fate.nodes[0], "offset_s", offset)
+                g.set(fate.nodes[0], "regions", placed_at(offset))
                 fate.why += f"; starts at {offset:.3f} s (its time reference)"
     untimed = [f.file for f in result.files if f.fate in ("bound", "catch-all")
                and f.file not in starts]

@@ -30,6 +30,7 @@ from mixgraph.core.fileformat import read_plain
 from mixgraph.core.model import Graph
 from mixgraph.core.renderer import render
 from mixgraph.errors import MixgraphError, ProjectFileError
+from mixgraph.nodes.regions import placed_at
 
 PROFILES_FORMAT = "mixgraph-delivery-profiles"
 TRIES = 4                         # encodes of one file before it is said to fail
@@ -415,7 +416,8 @@ def _delivery_graph(source: Path, profile: Profile, spec: dict, fmt: str, rate: 
     limiter; or a limiter alone, with no target) -> dither (16-bit) -> output, at the
     file's rate."""
     g = Graph(sample_rate=rate, base_dir=path.parent)
-    g.add("stem", id="source", path=str(source), offset_s=float(spec.get("lead_s", 0.0)))
+    g.add("stem", id="source", path=str(source),
+          regions=placed_at(float(spec.get("lead_s", 0.0))))
     last = "source"
     if album_gain_db is not None:
         g.add("gain", id="album_gain", gain_db=float(album_gain_db))

@@ -11,6 +11,8 @@ The editor's layout (``ui``) is not part of the mix and is not compared.
 
 from __future__ import annotations
 
+import difflib
+import json
 from typing import Any
 
 from mixgraph.nodes.base import node_types
@@ -143,39 +145,59 @@ def _param_change(name: str, before: Any, after: Any, param, units: bool = True)
 
 
 def _items_change(name: str, before: list, after: list, items) -> str | None:
-    """A list of items (EQ bands, compressor bands) item by item and field by field, in
-    the words the item's declaration gives: a field left out is at its default, so
-    writing a default out changes nothing."""
+    """A list of items (EQ bands, compressor bands, clip regions) item by item and
+    field by field, in the words the item's declaration gives: a field left out is at
+    its default, so writing a default out changes nothing.  The lists are lined up
+    first, so a removed item reads as removed (under its old number) and not as every
+    later one changing; an item that changed is numbered as it is now."""
     parts = []
-    for i in range(max(len(before), len(after))):
-        label = f"{items.noun} {i}"
-        if i >= len(before):
-            parts.append(f"{label} added ({_item(after[i], items)})")
-        elif i >= len(after):
-            parts.append(f"{label} removed ({_item(before[i], items)})")
-        elif not (isinstance(before[i], dict) and isinstance(after[i], dict)):
-            if before[i] != after[i]:
-                parts.append(f"{label} from {_show(before[i])} to {_show(after[i])}")
-        else:
-            fields = items.table()
-            keys = list(fields) + sorted(k for k in set(before[i]) | set(after[i])
-                                         if k not in fields)
-            changes = []
-            for k in keys:
-                field = fields.get(k)
-                default = field.default if field is not None else None
-                a, b = before[i].get(k, default), after[i].get(k, default)
-                if a != b:
-                    changes.append(_param_change(k, a, b, field, units=False))
-            if changes:
-                parts.append(f"{label} " + ", ".join(changes))
+    keys = [[_item_key(x, items) for x in side] for side in (before, after)]
+    matcher = difflib.SequenceMatcher(a=keys[0], b=keys[1], autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        paired = min(i2 - i1, j2 - j1)
+        for k in range(paired):
+            text = _one_item_change(before[i1 + k], after[j1 + k], items)
+            if text:
+                parts.append(f"{items.noun} {j1 + k} {text}")
+        parts += [f"{items.noun} {k} removed ({_item(before[k], items)})"
+                  for k in range(i1 + paired, i2)]
+        parts += [f"{items.noun} {k} added ({_item(after[k], items)})"
+                  for k in range(j1 + paired, j2)]
     return f"{name}: " + "; ".join(parts) if parts else None
 
 
+def _item_key(item: Any, items) -> str:
+    """An item with its defaults filled in, as text to line lists up by."""
+    return json.dumps(items.values(item) if isinstance(item, dict) else item,
+                      sort_keys=True, default=str)
+
+
+def _one_item_change(before: Any, after: Any, items) -> str | None:
+    if not (isinstance(before, dict) and isinstance(after, dict)):
+        return f"from {_show(before)} to {_show(after)}" if before != after else None
+    if items.change is not None:
+        return items.change(before, after)
+    fields = items.table()
+    keys = list(fields) + sorted(k for k in set(before) | set(after) if k not in fields)
+    changes = []
+    for k in keys:
+        field = fields.get(k)
+        default = field.default if field is not None else None
+        a, b = before.get(k, default), after.get(k, default)
+        if a != b:
+            changes.append(_param_change(k, a, b, field, units=False))
+    return ", ".join(changes) or None
+
+
 def _item(item: Any, items) -> str:
-    """An item as written: its fields in declared order (a true flag by its name)."""
+    """An item in its declaration's words, or as written: its fields in declared
+    order (a true flag by its name)."""
     if not isinstance(item, dict):
         return _show(item)
+    if items.summary is not None:
+        return items.summary(item)
     fields = items.table()
     keys = [k for k in fields if k in item] + [k for k in item if k not in fields]
     return ", ".join(k if item[k] is True else f"{k} {_show(item[k])}" for k in keys)

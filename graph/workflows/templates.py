@@ -132,7 +132,7 @@ def to_template(project: Graph, description: str = "") -> Graph:
         elif not any(spec.params.get(k) for k in ("match", "family")):
             spec.params.update(_slot_for(spec))
         spec.params["path"] = ""
-        spec.params.pop("offset_s", None)         # the next song's files say where
+        spec.params.pop("regions", None)          # the next song's files say where
     _restore(t, record.get("lacked", {}))
     rules = copy.deepcopy(record.get("rules", {})) or {"unmatched": "error"}
     rules["description"] = description or rules.get("description") or \
