@@ -33,7 +33,8 @@ BAND_GAP = 28
 MARGIN = 12
 MIN_SCALE = 0.6                  # below this the names would not be legible: scroll
 COLOURS = {"sources": (46, 92, 62), "mixing": (112, 84, 40), "eq": (52, 72, 110),
-           "dynamics": (52, 72, 110), "space": (70, 60, 110), "master": (100, 56, 96),
+           "dynamics": (52, 72, 110), "space": (70, 60, 110), "pitch": (56, 96, 96),
+           "master": (100, 56, 96),
            "meters": (60, 60, 60), "output": (120, 50, 50)}
 PROBLEM, BYPASSED, OTHER = (200, 60, 60), (70, 70, 70), (60, 60, 60)
 

@@ -16,6 +16,7 @@ from . import master  # noqa: F401
 from . import meters  # noqa: F401
 from . import output  # noqa: F401
 from . import surround  # noqa: F401
+from . import pitch  # noqa: F401
 from .base import (Context, Node, Param, Port, Sink, node_class, node_types, register,
                    unregister)
 
