@@ -18,6 +18,7 @@ long file does not hold up the window) and kept while the file is unchanged.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ import dearpygui.dearpygui as dpg
 import numpy as np
 
 from mixgraph.nodes import regions as rg
+from mixgraph.nodes.base import db_to_gain
 
 if TYPE_CHECKING:
     from .app import EditorApp
@@ -35,6 +37,7 @@ STRIP_W, STRIP_H = 316, 76
 EDGE = 6                          # pixels either side of a region's edge that grab it
 BUCKETS = 4096                    # peaks kept per file
 TOP = 12                          # room for the ruler above the boxes
+SHORTEST_S = 0.01                 # a region trimmed by hand keeps at least this
 FILLS = ((52, 92, 140, 110), (140, 96, 52, 110))
 WAVES = ((150, 200, 255), (255, 200, 140))
 
@@ -81,10 +84,9 @@ def boxes(regions: list, file_s: float, width: float,
     for i, r in enumerate(regions):
         if not isinstance(r, dict) or rg.REGION.problems([r]):
             continue
-        at = float(r.get("at_s", 0.0))
-        length = rg.length_of(r, file_s)
-        out.append(Box(i, at / per_px, (at + length) / per_px, float(r.get("from_s", 0.0)),
-                       per_px))
+        values = rg.REGION.values(r)
+        at, length = values["at_s"], rg.length_of(r, file_s)
+        out.append(Box(i, at / per_px, (at + length) / per_px, values["from_s"], per_px))
     return out, shown
 
 
@@ -103,15 +105,77 @@ def column_peaks(peaks: np.ndarray, file_s: float, box: Box) -> np.ndarray:
 
 def grab(found: list[Box], x: float) -> tuple[int, str] | None:
     """What a press at pixel ``x`` takes: (region, "start" | "end" | "body"); an edge
-    within :data:`EDGE` pixels wins over a body, the later region over the earlier."""
-    for b in found:
-        for side, at in (("start", b.x0), ("end", b.x1)):
-            if abs(x - at) <= EDGE:
-                return b.index, side
+    within :data:`EDGE` pixels wins over a body (the nearest edge; where two meet, the
+    one on the side of the press), the later region over the earlier."""
+    edges = [(abs(x - at), (x < at) == (side == "end"), b.index, side)
+             for b in found for side, at in (("start", b.x0), ("end", b.x1))
+             if abs(x - at) <= EDGE]
+    if edges:
+        _, _, index, side = min(edges, key=lambda e: (e[0], not e[1]))
+        return index, side
     for b in reversed(found):
         if b.x0 <= x < b.x1:
             return b.index, "body"
     return None
+
+
+def _grid(seconds: float, rate: int) -> float:
+    """A length of time as whole samples at ``rate`` (what a gesture moves by)."""
+    return round(seconds * rate) / rate
+
+
+def _floor_grid(seconds: float, rate: int) -> float:
+    return math.floor(seconds * rate + 1e-6) / rate
+
+
+def moved(regions: list, i: int, by_s: float, rate: int) -> list:
+    """The regions with region ``i`` moved ``by_s`` on the timeline (by whole samples,
+    not before 0), its material with it."""
+    out = [dict(r) for r in regions]
+    at = float(out[i].get("at_s", 0.0))
+    out[i]["at_s"] = at + max(_grid(by_s, rate), -_floor_grid(at, rate))
+    return out
+
+
+def trimmed(regions: list, i: int, side: str, by_s: float, file_s: float,
+            rate: int) -> list:
+    """The regions with region ``i``'s ``side`` ("start" or "end") moved ``by_s`` (by
+    whole samples): the material under the rest stays where it was; a region keeps
+    at least :data:`SHORTEST_S` and never reaches outside its file or before the
+    timeline's start."""
+    out = [dict(r) for r in regions]
+    r = out[i]
+    values = rg.REGION.values(r)
+    at, src, length = values["at_s"], values["from_s"], rg.length_of(r, file_s)
+    by = _grid(by_s, rate)
+    if side == "start":
+        by = min(max(by, -_floor_grid(min(src, at), rate)), _floor_grid(length - SHORTEST_S,
+                                                                        rate))
+        r["at_s"], r["from_s"], r["length_s"] = at + by, src + by, length - by
+    else:
+        r["length_s"] = min(max(length + by, SHORTEST_S), file_s - src)
+    return out
+
+
+def split(regions: list, i: int, at_s: float, file_s: float, rate: int) -> list:
+    """The regions with region ``i`` cut in two at ``at_s`` on the timeline, on a
+    sample: the same sound (the halves meet with their material continuous), each
+    half keeping its outer fade.  A time outside the region changes nothing."""
+    r = regions[i]
+    values = rg.REGION.values(r)
+    at, src, length = values["at_s"], values["from_s"], rg.length_of(r, file_s)
+    cut = _grid(at_s - at, rate)
+    if not 0.0 < cut < length:
+        return [dict(x) for x in regions]
+    first = dict(r, length_s=cut, fade_out_s=0.0)
+    second = dict(r, at_s=at + cut, from_s=src + cut, fade_in_s=0.0)
+    second["length_s"] = length - cut if values["length_s"] else 0.0
+    for part in (first, second):
+        for key in ("fade_in_s", "fade_out_s", "length_s"):
+            if not part.get(key):
+                part.pop(key, None)
+    return [dict(x) for x in regions[:i]] + [first, second] + \
+        [dict(x) for x in regions[i + 1:]]
 
 
 # ================================================================== the view
@@ -215,16 +279,15 @@ class RegionStrip:
     def _envelope(self, region: dict, n: int) -> np.ndarray:
         """The region's gain (its own and its fades) across ``n`` columns, 0..1 of
         full height at 0 dB (crossfades are heard, not drawn)."""
+        v = rg.REGION.values(region)
         length = max(rg.length_of(region, self.file_s), 1e-9)
         t = (np.arange(n) + 0.5) / max(n, 1) * length
-        g = np.full(n, 10 ** (float(region.get("gain_db", 0.0)) / 20))
-        for side in ("in", "out"):
-            fade = float(region.get(f"fade_{side}_s", 0.0))
+        g = np.full(n, db_to_gain(v["gain_db"]))
+        for side, where in (("in", t), ("out", length - t)):
+            fade = v[f"fade_{side}_s"]
             if fade > 0:
-                pos = t / fade if side == "in" else (length - t) / fade
-                g *= np.where(pos < 1, rg.shape(region.get(f"fade_{side}_curve",
-                                                           "equal_power"),
-                                                np.clip(pos, 0, 1)), 1.0)
+                g *= np.where(where < fade, rg.shape(v[f"fade_{side}_curve"],
+                                                     np.clip(where / fade, 0, 1)), 1.0)
         return np.minimum(g, 1.0)
 
     def _read(self, key: tuple) -> None:
@@ -286,7 +349,18 @@ class RegionStrip:
             self.redraw()
 
     def _edit(self, regions: list, label: str) -> None:
+        """One gesture's regions as an edit, if they fit the file (a region moved
+        onto one that plays to the file's end is refused here, with the file known,
+        not at the next render)."""
+        wrong = rg.problems(regions, self.file_s)
+        if wrong:
+            self.app.status(f"{self.node}: regions: {wrong[0]}", error=True)
+            return
         self.app.edit(self.app.session.gesture, self.node, self._name(), regions, label)
+
+    @property
+    def rate(self) -> int:
+        return self.app.session.graph.sample_rate
 
     def _name(self) -> str:
         return self.app.session.graph.nodes[self.node].node_class().with_role("regions")[0]
@@ -298,15 +372,15 @@ class RegionStrip:
         if by == 0:                                  # a click, not a drag
             return before
         if side == "body":
-            return rg.moved(before, i, by)
-        return rg.trimmed(before, i, side, by, self.file_s)
+            return moved(before, i, by, self.rate)
+        return trimmed(before, i, side, by, self.file_s, self.rate)
 
     def split_at(self, x: float) -> None:
         regions = self._regions()
         for b in reversed(self.found):
             if b.x0 < x < b.x1:
-                after = rg.split(regions, b.index, x * self.shown_s / STRIP_W, self.file_s,
-                                 self.app.session.graph.sample_rate)
+                after = split(regions, b.index, x * self.shown_s / STRIP_W, self.file_s,
+                              self.rate)
                 if after != regions:
                     self._edit(after, f"split region {b.index} of {self.node}")
                 return

@@ -272,6 +272,9 @@ class Items:
     summary: Callable[[dict], str] | None = None
     #: how an item changed in words (``None``: it did not), instead of field by field
     change: Callable[[dict, dict], str | None] | None = None
+    #: how alike two items are (higher: more), for a diff to pair what changed where
+    #: the items' places in the list mean nothing (None: they pair in order)
+    alike: Callable[[dict, dict], float] | None = None
 
     def __post_init__(self):
         names = [f.name for f in self.fields]
@@ -514,6 +517,12 @@ class Node:
         return []
 
     @classmethod
+    def file_notices(cls, values: dict[str, Any], seconds: float) -> list[str]:
+        """What a user should know about how the node will read its file, ``seconds``
+        long, that is not wrong (sentences naming the parameter)."""
+        return []
+
+    @classmethod
     def migrate(cls, params: dict[str, Any], version: int) -> dict[str, Any]:
         """The parameters of a node saved by ``version`` of this type (older than
         :attr:`version`) as this version takes them.  Types that never changed keep
@@ -618,6 +627,21 @@ class Node:
 
     def process(self, ins: tuple, outs: tuple, start: int) -> None:
         raise NotImplementedError
+
+    def gang_key(self) -> Any:
+        """Nodes of one type whose keys are equal (and not None) may process the same
+        stretch of render time together, through :meth:`process_gang`: the strips of
+        several stems side by side in one compiled loop, their recursions in the lanes
+        of a vector register.  None (the default): this node processes alone."""
+        return None
+
+    @classmethod
+    def process_gang(cls, members: list[tuple[Node, tuple, tuple, int]]) -> None:
+        """Each member's block, ``(node, ins, outs, start)`` as :meth:`process` takes
+        them, processed together with exactly the result (and the state after) that
+        processing each alone gives, bit for bit."""
+        for node, ins, outs, start in members:
+            node.process(ins, outs, start)
 
     def reset(self) -> None:
         """Clear tails, delay lines and envelopes; keep parameters."""

@@ -18,7 +18,13 @@ through unchanged.  At most two regions sound at a time, and neither lies inside
 the other.
 
 Everything here works in samples at the render's rate, from absolute song time, so
-a region sounds the same whatever the block size.  Nothing here reads a file.
+a region sounds the same whatever the block size.  Times become samples by one rule
+(:func:`samples`: to the nearest sample, a half up, blind to a float's last bits), and
+each edge by itself: a region starts at ``samples(at_s)``, ends at
+``samples(at_s + length_s)`` and plays file sample ``samples(from_s)`` first, so two
+regions whose times meet in seconds meet on a sample, and a region split, moved or
+trimmed by whole samples keeps its material exactly where it was.  Nothing here
+reads a file.
 """
 
 from __future__ import annotations
@@ -31,6 +37,15 @@ import numpy as np
 from .base import Items, Param, db_to_gain
 
 CURVES = ("linear", "equal_power", "s_curve")
+#: how far (in samples) a time may sit below a half sample and still round up: the
+#: error of a sum of seconds, never a time anyone meant
+_HALF_SLACK = 1e-4
+
+
+def samples(seconds: float, rate: int) -> int:
+    """A time in whole samples at ``rate``: the nearest, a half rounding up (also a
+    half that float arithmetic left a hair short of one)."""
+    return math.floor(seconds * rate + 0.5 + _HALF_SLACK)
 #: the crossfade laws: at equal power (uncorrelated material keeps its loudness) or at
 #: equal gain (the same material on both sides keeps its level)
 CROSSFADES = ("equal_power", "equal_gain")
@@ -130,23 +145,20 @@ def _describe(i: int, a: float, b: float) -> str:
 def problems(regions, file_s: float | None = None) -> list[str]:
     """What is wrong with the regions as a whole (sentences naming the region):
     fades longer than the region, more than two regions at once, one inside another;
-    with the file's length ``file_s``, spans outside the file.  Without it, a region
-    that plays to the end of the file has no known end and its overlaps wait for the
-    file."""
+    with the file's length ``file_s``, a region that starts at or after the file's
+    end.  Without it, a region that plays to the end of the file has no known end and
+    its overlaps wait for the file."""
     out = []
     timed = []
     for i, r in _usable(regions):
-        at, src, length = _number(r, "at_s"), _number(r, "from_s"), _number(r, "length_s")
+        at, src = _number(r, "at_s"), _number(r, "from_s")
+        length = _number(r, "length_s")
         if file_s is not None:
             if src >= file_s:
                 out.append(f"region {i} starts at {src:.3f} s of the file, which is only "
                            f"{file_s:.3f} s long")
                 continue
-            if length and src + length > file_s + 1e-9:
-                out.append(f"region {i} runs to {src + length:.3f} s of the file, past its "
-                           f"end at {file_s:.3f} s")
-                continue
-            length = length or file_s - src
+            length = min(length, file_s - src) if length else file_s - src
         fades = _number(r, "fade_in_s") + _number(r, "fade_out_s")
         if length and fades > length + 1e-9:
             out.append(f"region {i}'s fades ({_number(r, 'fade_in_s'):g} s in, "
@@ -155,18 +167,33 @@ def problems(regions, file_s: float | None = None) -> list[str]:
         if length:
             timed.append((at, at + length, i))
     timed.sort()
-    for k in range(1, len(timed)):
-        a0, b0, i0 = timed[k - 1]
-        a1, b1, i1 = timed[k]
-        if b1 <= b0 or a1 == a0:
+    kept: list[tuple[float, float, int]] = []       # the regions not inside another
+    for a1, b1, i1 in timed:
+        if kept and (b1 <= kept[-1][1] or a1 == kept[-1][0]):
+            a0, b0, i0 = kept[-1]
             inner, outer = ((i1, a1, b1), (i0, a0, b0)) if b1 <= b0 else \
                 ((i0, a0, b0), (i1, a1, b1))
             out.append(f"{_describe(*inner)} lies inside {_describe(*outer)}; regions may "
                        "overlap only partly (a crossfade)")
-        elif k >= 2 and a1 < timed[k - 2][1]:
-            out.append(f"regions {timed[k - 2][2]}, {i0} and {i1} all sound at {a1:.3f} s; "
-                       "at most two regions overlap at a time (a crossfade)")
+            if inner[0] == i0:
+                kept[-1] = (a1, b1, i1)
+            continue
+        if len(kept) >= 2 and a1 < kept[-2][1]:
+            out.append(f"regions {kept[-2][2]}, {kept[-1][2]} and {i1} all sound at "
+                       f"{a1:.3f} s; at most two regions overlap at a time (a crossfade)")
+        kept.append((a1, b1, i1))
     return out
+
+
+def overruns(regions, file_s: float) -> list[str]:
+    """The regions that run past the end of their file (``file_s`` seconds): they
+    play to its end (a stem of version 1 cut by a ``length_s`` longer than its file
+    becomes such a region), and this says so."""
+    return [f"region {i} runs to {_number(r, 'from_s') + _number(r, 'length_s'):.3f} s of "
+            f"the file, past its end at {file_s:.3f} s: it plays to the end"
+            for i, r in _usable(regions) if _number(r, "length_s")
+            and _number(r, "from_s") < file_s
+            and _number(r, "from_s") + _number(r, "length_s") > file_s + 1e-9]
 
 
 def check(regions) -> list[str]:
@@ -177,25 +204,46 @@ def check(regions) -> list[str]:
 def spans(regions: list[dict], rate: int, file_frames: int, crossfade: str,
           join_frames: int) -> list[Span]:
     """The regions (already checked against the file) as they play, in timeline
-    order, with their fades and crossfades as edges."""
+    order (so their ends are in order too: none lies inside another), with their
+    crossfades and fades as edges."""
+    out = _placed(regions, rate, file_frames)
+    own_fades = _crossfaded(out, file_frames, crossfade, join_frames)
+    at = {span.index: k for k, span in enumerate(out)}
+    for i, r in enumerate(regions):
+        if i in at:
+            _fade(out[at[i]], r, rate, *own_fades[at[i]])
+    return out
+
+
+def _placed(regions: list[dict], rate: int, file_frames: int) -> list[Span]:
+    """Each usable region's span, its edges and first file sample each rounded by
+    :func:`samples`, in timeline order; a region with nothing of the file to play is
+    left out."""
     found = []
     for i, r in enumerate(regions):
-        start = int(round(_number(r, "at_s") * rate))
-        source = int(round(_number(r, "from_s") * rate))
-        length = int(round(_number(r, "length_s") * rate)) or file_frames - source
-        length = min(length, file_frames - source)
-        if length <= 0:
-            continue
-        found.append((start, start + length, source, i, r))
-    found.sort(key=lambda s: (s[0], s[1]))
-    out = [Span(i, a, b, src, db_to_gain(_number(r, "gain_db"))) for a, b, src, i, r in found]
+        at, length = _number(r, "at_s"), _number(r, "length_s")
+        start, source = samples(at, rate), samples(_number(r, "from_s"), rate)
+        end = max(samples(at + length, rate), start + 1) if length else \
+            start + file_frames - source
+        end = min(end, start + file_frames - source)
+        if end > start:
+            found.append(Span(i, start, end, source, db_to_gain(_number(r, "gain_db"))))
+    found.sort(key=lambda s: (s.start, s.end))
+    return found
+
+
+def _crossfaded(out: list[Span], file_frames: int, crossfade: str,
+                join_frames: int) -> list[tuple[bool, bool]]:
+    """Crossfades where neighbours overlap, and where they meet (made by reaching
+    into the file beyond each edge); returns, per span, whether its own fade in and
+    out still apply (a crossfade replaces them)."""
     lengths = [s.end - s.start for s in out]
-    fades_in = [True] * len(out)
-    fades_out = [True] * len(out)
+    own = [[True, True] for _ in out]
     for k in range(1, len(out)):
         before, after = out[k - 1], out[k]
         same = after.source - before.source == after.start - before.start
-        if after.start == before.end and join_frames and not same:
+        if after.start == before.end and join_frames and not (same and
+                                                              after.gain == before.gain):
             # a join: each side reaches into the file beyond its edge by up to half
             # the crossfade, as far as the file has material there, no further than
             # half of either region, and never into a third region's sound
@@ -215,27 +263,27 @@ def spans(regions: list[dict], rate: int, file_frames: int, crossfade: str,
             frames = before.end - after.start
             before.edges.append(Edge(after.start, frames, law, rising=False))
             after.edges.append(Edge(after.start, frames, law, rising=True))
-            fades_out[k - 1] = fades_in[k] = False
-    by_index = {s.index: s for s in out}
-    for i, r in enumerate(regions):
-        s = by_index.get(i)
-        if s is None:
-            continue
-        n_in = int(round(_number(r, "fade_in_s") * rate))
-        n_out = int(round(_number(r, "fade_out_s") * rate))
-        k = out.index(s)
-        if n_in and fades_in[k]:
-            s.edges.append(Edge(s.start, min(n_in, s.end - s.start), _curve(r, "fade_in_curve"),
-                                rising=True))
-        if n_out and fades_out[k]:
-            n = min(n_out, s.end - s.start)
-            s.edges.append(Edge(s.end - n, n, _curve(r, "fade_out_curve"), rising=False))
-    return out
+            own[k - 1][1] = own[k][0] = False
+    return [tuple(o) for o in own]
+
+
+def _fade(span: Span, region: dict, rate: int, fade_in: bool, fade_out: bool) -> None:
+    """A region's own fades as edges of its span (where no crossfade replaced them)."""
+    n_in = samples(_number(region, "fade_in_s"), rate)
+    n_out = samples(_number(region, "fade_out_s"), rate)
+    if n_in and fade_in:
+        span.edges.append(Edge(span.start, min(n_in, span.end - span.start),
+                               _curve(region, "fade_in_curve"), rising=True))
+    if n_out and fade_out:
+        n = min(n_out, span.end - span.start)
+        span.edges.append(Edge(span.end - n, n, _curve(region, "fade_out_curve"),
+                               rising=False))
 
 
 def length_of(item: dict, file_s: float) -> float:
     """How long a region plays (seconds), its "to the end of the file" worked out."""
-    return _number(item, "length_s") or max(0.0, file_s - _number(item, "from_s"))
+    rest = max(0.0, file_s - _number(item, "from_s"))
+    return min(_number(item, "length_s"), rest) if _number(item, "length_s") else rest
 
 
 def extent(regions: list, file_s: float) -> float:
@@ -243,55 +291,6 @@ def extent(regions: list, file_s: float) -> float:
     no region is usable)."""
     ends = [_number(r, "at_s") + length_of(r, file_s) for _, r in _usable(regions)]
     return max(ends) if ends else file_s
-
-
-def _ms(x: float) -> float:
-    return round(max(0.0, x), 3)
-
-
-def moved(regions: list, i: int, by_s: float) -> list:
-    """The regions with region ``i`` moved ``by_s`` on the timeline (not before 0),
-    its material with it; times to the millisecond, as a hand places them."""
-    out = [dict(r) for r in regions]
-    out[i]["at_s"] = _ms(_number(out[i], "at_s") + by_s)
-    return out
-
-
-def trimmed(regions: list, i: int, side: str, by_s: float, file_s: float) -> list:
-    """The regions with region ``i``'s ``side`` ("start" or "end") moved ``by_s``: the
-    material under the rest stays where it was; a region keeps at least 10 ms and
-    never reaches outside its file or before the timeline's start."""
-    out = [dict(r) for r in regions]
-    r = out[i]
-    at, src, length = _number(r, "at_s"), _number(r, "from_s"), length_of(r, file_s)
-    if side == "start":
-        by_s = min(max(by_s, -src, -at), length - 0.01)
-        r["at_s"], r["from_s"] = _ms(at + by_s), _ms(src + by_s)
-        r["length_s"] = _ms(length - by_s)
-    else:
-        r["length_s"] = _ms(min(max(length + by_s, 0.01), file_s - src))
-    return out
-
-
-def split(regions: list, i: int, at_s: float, file_s: float, rate: int) -> list:
-    """The regions with region ``i`` cut in two at ``at_s`` on the timeline, on a
-    sample at ``rate``: the same sound (the halves meet with their material
-    continuous), each half keeping its outer fade.  A time outside the region
-    changes nothing."""
-    r = regions[i]
-    at, src, length = _number(r, "at_s"), _number(r, "from_s"), length_of(r, file_s)
-    cut = round((at_s - at) * rate) / rate
-    if not 0.0 < cut < length:
-        return [dict(x) for x in regions]
-    first = dict(r, length_s=cut, fade_out_s=0.0)
-    second = dict(r, at_s=at + cut, from_s=src + cut, fade_in_s=0.0)
-    second["length_s"] = length - cut if _number(r, "length_s") else 0.0
-    for part in (first, second):
-        for key in ("fade_in_s", "fade_out_s", "length_s"):
-            if not part.get(key):
-                part.pop(key, None)
-    return [dict(x) for x in regions[:i]] + [first, second] + \
-        [dict(x) for x in regions[i + 1:]]
 
 
 def placed_at(at_s: float) -> list[dict]:
@@ -309,10 +308,10 @@ def from_offset(offset_s: float, length_s: float) -> list[dict]:
     elif offset_s < 0:
         region["from_s"] = float(-offset_s)
     if length_s > 0:
-        left = length_s + min(offset_s, 0.0)
-        if left <= 0:
+        left = round(float(length_s + min(offset_s, 0.0)), 9)   # not 0.19999999999999998
+        if left < 1e-6:                                          # under a sample
             return []
-        region["length_s"] = round(float(left), 9)       # no 0.19999999999999998
+        region["length_s"] = left
     return [region]
 
 
@@ -331,6 +330,23 @@ def describe(item: dict) -> str:
     return ", ".join(words)
 
 
+def alike(a: dict, b: dict) -> float:
+    """How alike two regions are, for a diff to tell which became which: the same
+    material (where in the file, and its place against the timeline) counts most,
+    then the same length and the same place."""
+    same = [_rounded(_number(a, k) - _number(b, k)) == 0.0
+            for k in ("from_s", "length_s", "at_s")]
+    slip = _rounded((_number(a, "from_s") - _number(a, "at_s"))
+                    - (_number(b, "from_s") - _number(b, "at_s"))) == 0.0
+    return 4 * same[0] + 2 * slip + same[1] + same[2]
+
+
+def _rounded(seconds: float) -> float:
+    """A difference of times as a user would tell it: to the nanosecond (what the
+    sums of a drag leave in the last bits is no change)."""
+    return round(seconds, 9) + 0.0
+
+
 def change(before: dict, after: dict) -> str | None:
     """How a region changed, in an engineer's words: moved (on the timeline, its
     material with it), slipped (its material under it), its start or end trimmed,
@@ -338,10 +354,10 @@ def change(before: dict, after: dict) -> str | None:
     b = {k: _number(before, k) for k in ("at_s", "from_s", "length_s")}
     a = {k: _number(after, k) for k in ("at_s", "from_s", "length_s")}
     words = []
-    moved = a["at_s"] - b["at_s"]
-    slipped = a["from_s"] - b["from_s"]
+    moved = _rounded(a["at_s"] - b["at_s"])
+    slipped = _rounded(a["from_s"] - b["from_s"])
     if moved and slipped == moved and b["length_s"] and \
-            a["length_s"] == b["length_s"] - moved:
+            _rounded(a["length_s"] - b["length_s"] + moved) == 0.0:
         words.append(f"start trimmed {'later' if moved > 0 else 'earlier'} by "
                      f"{abs(moved):.3f} s (now at {a['at_s']:.3f} s)")
     else:
@@ -350,7 +366,7 @@ def change(before: dict, after: dict) -> str | None:
         if slipped:
             words.append(f"slipped in the file from {b['from_s']:.3f} s to "
                          f"{a['from_s']:.3f} s")
-        if a["length_s"] != b["length_s"]:
+        if _rounded(a["length_s"] - b["length_s"]):
             show = {k: f"{v:.3f} s" if v else "the file's end" for k, v in
                     (("b", b["length_s"]), ("a", a["length_s"]))}
             words.append(f"end trimmed from {show['b']} to {show['a']} long"
@@ -380,4 +396,4 @@ REGION = Items((
     _seconds("fade_out_s", "fade out at its end (a crossfade replaces it)", 3600.0),
     Param("fade_out_curve", "equal_power", kind="choice", choices=CURVES,
           doc="shape of the fade out"),
-), noun="region", max=10000, summary=describe, change=change)
+), noun="region", max=10000, summary=describe, change=change, alike=alike)

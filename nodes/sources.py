@@ -105,8 +105,16 @@ class Stem(Source):
 
     @classmethod
     def migrate(cls, params: dict, version: int) -> dict:
+        if version < 2:
+            params = cls._from_version_1(params)
+        return params
+
+    @staticmethod
+    def _from_version_1(params: dict) -> dict:
         """Version 1 placed the whole file by ``offset_s`` and cut it after
-        ``length_s``: that is one region (or the default, the whole file from 0)."""
+        ``length_s`` (at most the file): that is one region (or the default, the whole
+        file from 0; a cut longer than the file is a region that plays to its end,
+        which validation notes)."""
         params = dict(params)
         offset, length = params.pop("offset_s", 0.0), params.pop("length_s", 0.0)
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -115,13 +123,23 @@ class Stem(Source):
                                  f"got {offset!r} and {length!r}")
         found = regions.from_offset(float(offset), float(length))
         if found != regions.WHOLE_FILE:
+            if "regions" in params:
+                raise ParameterError("stem of version 1 holds both regions and offset_s or "
+                                     "length_s; keep one")
             params["regions"] = found
         return params
 
     @classmethod
     def file_problems(cls, values: dict, seconds: float) -> list[tuple[str, str]]:
-        return [("regions", p) for p in
-                regions.problems(values.get("regions", regions.WHOLE_FILE), seconds)]
+        """What only the file tells (the rest is the parameter's own check)."""
+        value = values.get("regions", regions.WHOLE_FILE)
+        known = set(regions.problems(value))
+        return [("regions", p) for p in regions.problems(value, seconds) if p not in known]
+
+    @classmethod
+    def file_notices(cls, values: dict, seconds: float) -> list[str]:
+        return [f"regions: {p}" for p in
+                regions.overruns(values.get("regions", regions.WHOLE_FILE), seconds)]
 
     def prepare(self, ctx: Context) -> tuple[int, ...]:
         super().prepare(ctx)
@@ -132,9 +150,11 @@ class Stem(Source):
             param, problem = found[0]
             raise ParameterError(f"stem '{ctx.node_id}': {param}: {problem}",
                                  node=ctx.node_id, param=param)
+        for notice in self.file_notices(self._values, r.file_frames / r.file_rate):
+            ctx.notice(f"stem '{ctx.node_id}': {notice}")
         self._spans = regions.spans(self.regions, ctx.sample_rate, r.frames, self.crossfade,
                                     int(round(self.crossfade_ms * ctx.sample_rate / 1000)))
-        self._ends = [s.end for s in self._spans]
+        self._ends = [s.end for s in self._spans]     # in order: no region inside another
         overlapping = any(b.start < a.end for a, b in zip(self._spans, self._spans[1:]))
         self._readers = [r, r.twin()] if overlapping else [r]
         self._scratch = np.empty((r.channels, ctx.max_block))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import os
+import warnings
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -278,6 +279,12 @@ class Graph:
                 n += 1
             id = f"{type}_{n}"
         self._check_new_id(id)
+        retired = [name for name in params if name in cls.retired]
+        if retired:                          # a script of before: made current, with a warning
+            warnings.warn(f"{type}: {', '.join(retired)}: {cls.retired[retired[0]]}; "
+                          "the old form stops working in a later release", FutureWarning,
+                          stacklevel=2)
+            params = cls.migrate(params, cls.version - 1)
         spec = NodeSpec(id, type, {}, cls.version)
         spec.params = self._checked(spec, cls, params)
         self.nodes[id] = spec

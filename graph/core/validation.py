@@ -279,10 +279,12 @@ def _check_files(graph: Graph, overrides: dict, v: Validation) -> None:
             if (problem := channels_problem(found.channels)) is not None:
                 err(AudioFileError(f"{spec.type} '{spec.id}': {value} {problem}",
                                    node=spec.id, param=name, path=str(path)))
-            for param, problem in spec.node_class().file_problems(
-                    spec.params, found.frames / found.samplerate):
+            seconds = found.frames / found.samplerate
+            for param, problem in spec.node_class().file_problems(spec.params, seconds):
                 err(ParameterError(f"{spec.type} '{spec.id}': {param}: {problem}",
                                    node=spec.id, param=param))
+            v.warnings += [f"{spec.type} '{spec.id}': {notice}"
+                           for notice in spec.node_class().file_notices(spec.params, seconds)]
             reads[_key(path)] = (spec.id, path)
     if graph.path is not None:
         reads.setdefault(_key(graph.path), ("the project file", graph.path))

@@ -638,7 +638,8 @@ def _place_in_time(g: Graph, timed: list[_File], result: Binding) -> None:
             offset = round(starts[fate.file], 6)
             fate.offset_s = offset
             if offset:
-                g.set(fate.nodes[0], "regions", placed_at(offset))
+                stem = g.nodes[fate.nodes[0]]
+                g.set(stem.id, stem.with_role("regions")[0], placed_at(offset))
                 fate.why += f"; starts at {offset:.3f} s (its time reference)"
     untimed = [f.file for f in result.files if f.fate in ("bound", "catch-all")
                and f.file not in starts]

@@ -149,23 +149,46 @@ def _items_change(name: str, before: list, after: list, items) -> str | None:
     field by field, in the words the item's declaration gives: a field left out is at
     its default, so writing a default out changes nothing.  The lists are lined up
     first, so a removed item reads as removed (under its old number) and not as every
-    later one changing; an item that changed is numbered as it is now."""
+    later one changing; within a stretch that changed, items pair in order, or each
+    with the one most like it where the declaration says what alike is.  An item that changed is numbered as it is now (and as it was,
+    where that differs)."""
     parts = []
     keys = [[_item_key(x, items) for x in side] for side in (before, after)]
     matcher = difflib.SequenceMatcher(a=keys[0], b=keys[1], autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":
             continue
-        paired = min(i2 - i1, j2 - j1)
-        for k in range(paired):
-            text = _one_item_change(before[i1 + k], after[j1 + k], items)
+        pairs = _pairs(before, range(i1, i2), after, range(j1, j2), items)
+        for i, j in pairs:
+            text = _one_item_change(before[i], after[j], items)
             if text:
-                parts.append(f"{items.noun} {j1 + k} {text}")
-        parts += [f"{items.noun} {k} removed ({_item(before[k], items)})"
-                  for k in range(i1 + paired, i2)]
-        parts += [f"{items.noun} {k} added ({_item(after[k], items)})"
-                  for k in range(j1 + paired, j2)]
+                label = f"{items.noun} {j}" + (f" (was {i})" if i != j else "")
+                parts.append(f"{label} {text}")
+        paired_before = {i for i, _ in pairs}
+        paired_after = {j for _, j in pairs}
+        parts += [f"{items.noun} {i} removed ({_item(before[i], items)})"
+                  for i in range(i1, i2) if i not in paired_before]
+        parts += [f"{items.noun} {j} added ({_item(after[j], items)})"
+                  for j in range(j1, j2) if j not in paired_after]
     return f"{name}: " + "; ".join(parts) if parts else None
+
+
+def _pairs(before: list, olds: range, after: list, news: range, items) -> list[tuple]:
+    """Items of a changed stretch paired, as many as the shorter side has: in order
+    (a list whose places mean something, as an EQ's bands), or, where the items say
+    how alike two are (``Items.alike``: a region is its material), the most alike
+    first; (old index, new index), in the new order."""
+    if items.alike is None:
+        return list(zip(olds, news))
+    scored = sorted(((-items.alike(before[i], after[j]), i, j) for i in olds for j in news
+                     if isinstance(before[i], dict) and isinstance(after[j], dict)))
+    taken_old, taken_new, pairs = set(), set(), []
+    for _, i, j in scored:
+        if i not in taken_old and j not in taken_new:
+            pairs.append((i, j))
+            taken_old.add(i)
+            taken_new.add(j)
+    return sorted(pairs, key=lambda p: p[1])
 
 
 def _item_key(item: Any, items) -> str:

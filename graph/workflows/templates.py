@@ -132,7 +132,8 @@ def to_template(project: Graph, description: str = "") -> Graph:
         elif not any(spec.params.get(k) for k in ("match", "family")):
             spec.params.update(_slot_for(spec))
         spec.params["path"] = ""
-        spec.params.pop("regions", None)          # the next song's files say where
+        for name in spec.with_role("regions"):    # the next song's files say where
+            spec.params.pop(name, None)
     _restore(t, record.get("lacked", {}))
     rules = copy.deepcopy(record.get("rules", {})) or {"unmatched": "error"}
     rules["description"] = description or rules.get("description") or \
