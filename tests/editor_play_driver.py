@@ -119,6 +119,7 @@ def main() -> None:
                                  for nid in app.board.node_items)
     events["readout"] = dpg.get_value("readout")
     events["underruns"] = player.device.underruns if player.device else None
+    device = player.device                          # (its counts are read after Stop)
     events["buffer_frames"] = player.buffer_frames
     events["rate"] = app.session.graph.sample_rate
     events["meter_rects"] = {nid: meter_rect(app, nid) for nid in ("a", "a_ch")}
@@ -132,6 +133,11 @@ def main() -> None:
     events["longest_frame_s"] = longest[0]
     events["status"] = app.status_text
     events["error"] = player.error
+    # the engine late (its ring ran empty), a callback of ours slow, or the JACK
+    # server's own missed periods (see jack_player.Capture)
+    for count in ("late", "slow_callbacks", "device_underflows"):
+        events[count] = getattr(device, count) if device is not None else None
+    events["jack_xruns"] = capture.xruns
     app.quit()
     capture.save(out, events)
     dpg.destroy_context()

@@ -6,7 +6,6 @@ stops."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -62,21 +61,35 @@ def played(tmp_path_factory):
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     finally:
         stop_server(server)
-    got = np.load(out)
-    return got["audio"], got["frames"], json.loads(str(got["events"])), shot
+    from jack_player import Heard
+
+    heard = Heard.load(out)
+    heard.events["project"] = str(folder / "song.mgraph")
+    return heard.audio, heard.frames, heard.events, shot, heard
 
 
 def test_space_plays_and_stops_through_the_live_engine(played):
-    _, _, events, _ = played
+    _, _, events, _, _ = played
     assert events["playing_after_space"] and events["button"] == "Stop"
     assert events["stopped_after_space"] and events["button_after_stop"] == "Play"
-    assert events["error"] is None and events["underruns"] == 0
+    # the engine kept the device fed (a period the JACK server missed on its own, on
+    # a busy two-core VM, is no client's doing: see test_playback.kept_up)
+    assert events["error"] is None and events["late"] == 0, events
+    assert events["slow_callbacks"] == 0, events
 
 
 def test_a_gain_typed_while_playing_is_heard_in_time_without_a_gap(played):
-    from jack_player import edit_heard_after, envelope
+    """Heard within the promise; before it the capture is the project's render, after
+    it the render with the gain typed (both at the monitor's level), sample for sample
+    (but where the JACK server's xrun shifted the capture by whole periods: see
+    test_playback.py); the glide between them without a click."""
+    import soundfile as sf
 
-    audio, frames, events, _ = played
+    from jack_player import compare, edit_heard_after, envelope
+    from mixgraph import load, render
+    from test_playback import align, clicks, heard_span
+
+    audio, frames, events, _, heard = played
     assert events["gain_db"] == -12.0 and events["still_playing"]
     monitor = 10 ** (-12 / 20)                              # the editor's monitor level
     before = 10 ** (-12 / 20) * np.sqrt(0.5) * monitor      # -12 dBFS, centre-panned
@@ -86,20 +99,42 @@ def test_a_gain_typed_while_playing_is_heard_in_time_without_a_gap(played):
     # is read at its next frame
     promised = 0.050 + events["buffer_frames"] / SR + PERIOD / SR + events["longest_frame_s"]
     assert heard_after <= promised, f"heard {heard_after * 1000:.1f} ms after Return"
-    loud = np.flatnonzero(np.abs(audio).max(axis=0) > 1e-4)
-    x = audio[0, loud[0]:loud[-1] + 1]
+    lo, hi = heard_span(audio)
+    x = audio[0, lo:hi]
     peaks, _ = envelope(x, np.arange(len(x)), 440.0, SR)
     # from Play to Stop the tone never stops (no gap, no restart) ...
     assert peaks[5:-5].min() > 0.5 * after
     # ... and it is the level set, before and after
     assert db(peaks[10:200].mean() / before) == pytest.approx(0.0, abs=0.1)
     assert db(peaks[-200:-10].mean() / before) == pytest.approx(-12.0, abs=0.1)
+    # sample for sample: the render before, the render with the gain typed after
+    refs = []
+    for gain in (None, -12.0):
+        g = load(events["project"])
+        g.set("out", "subtype", "FLOAT")
+        if gain is not None:
+            g.set("a_ch", "gain_db", gain)
+        render(g)
+        rendered = sf.read(str(g.resolve_path(g.nodes["out"].params["path"])),
+                           dtype="float64", always_2d=True)[0].T
+        refs.append(monitor * rendered)
+    at = align(audio[:, lo:hi], refs[0], tol=1e-6)
+    compared = compare(heard, refs, at, lo=lo, hi=hi,
+                       what="the render before and after the gain typed")
+    ((glide_start, glide_end),) = compared.check(transitions=1)
+    print(f"\neditor play: {events['jack_xruns']} server xruns; {compared.summary()}; "
+          f"change {glide_end - glide_start} samples")
+    # (the field applies what is typed as it is typed: -1, then -12 dB, each glided
+    # to) the gain typed is heard as the render has it within the promise of Return
+    (typed,) = events["actions"]
+    assert frames[glide_end] - typed["frame"] <= promised * SR
     # no click: a sine's largest second difference is A (2 pi f / fs)^2
-    assert np.abs(np.diff(x, 2)).max() < 3 * before * (2 * np.pi * 440 / SR) ** 2
+    assert clicks(audio[0, glide_start - 2:glide_end + 2]) < \
+        3 * before * (2 * np.pi * 440 / SR) ** 2
 
 
 def test_meters_and_readouts_move_while_playing(played):
-    _, _, events, shot = played
+    _, _, events, shot, _ = played
     assert events["meters_shown"]
     overlays = events["meter_overlays"]
     # the stem at -12 dBFS peak, reading -15.7 LUFS (BS.1770: -0.691 + 10 log10 of
@@ -114,7 +149,9 @@ def test_meters_and_readouts_move_while_playing(played):
     assert overlays["a"].startswith("-12.0 dB") and f"M {lufs:.1f}" in overlays["a"]
     assert overlays["a_ch"].startswith("-27.0 dB")
     assert overlays["comp"].startswith("-27.0 dB") and overlays["comp"].endswith("GR 0.0")
-    assert "LUFS" in events["readout"] and "underruns 0" in events["readout"]
+    # the underruns read out are the server's missed periods, if any (none late)
+    shown = int(events["readout"].split("underruns")[1].split()[0])
+    assert "LUFS" in events["readout"] and shown <= events["device_underflows"]
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="no ffmpeg to read the screenshot")
@@ -122,7 +159,7 @@ def test_the_meters_are_drawn_at_their_levels(played):
     """The screenshot, decoded by ffmpeg: along the top rows of a meter bar (clear of
     its text), the bar is filled to its level (-60 to 0 dBFS): the stem's at -12 dB
     to 80 %, the channel's at -27 dB to 55 %."""
-    _, _, events, shot = played
+    _, _, events, shot, _ = played
     size = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=width,height",
                            "-of", "csv=p=0", str(shot)], capture_output=True, text=True,
                           check=True).stdout.strip().split(",")
