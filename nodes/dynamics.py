@@ -24,6 +24,7 @@ import math
 import numpy as np
 
 from .base import Context, Node, Param, Port, db_to_gain, register
+from .gangs import LANES, in_fours, padded
 from .layouts import LfeApart
 
 LEVEL_FLOOR = 1e-10                   # -200 dBFS: the detector's idea of silence
@@ -90,7 +91,7 @@ def smoothing_coefficients(attack_ms, release_ms, rate: float):
 
 class CompressorCore:
     """Detector, gain computer, smoothing and gain of a compressor, for ``channels``
-    (one compiled pass: :func:`mixgraph.nodes.kernels.dynamics.compress`).
+    (the compiled stages of :mod:`mixgraph.nodes.kernels.dynamics`).
 
     ``process(x, key, out, start, values)`` compresses x by the level of key (x itself
     if None).  ``values`` holds the parameters (floats, or arrays over the block for
@@ -133,12 +134,47 @@ class CompressorCore:
 
     def process(self, x: np.ndarray, key: np.ndarray | None, out: np.ndarray, start: int,
                 values: dict | None = None) -> None:
-        from .kernels.dynamics import compress
+        from .kernels.dynamics import compress_finish, compress_levels
 
         self.stats[3] = start
         args = self.fixed if values is None else self.arrays(values)
-        compress(x, x if key is None else key, out, *args, self.rms_alpha, self.own,
-                 self.state, self.ms, self.stats, self.work)
+        threshold, ratio, knee, attack, release, fall, link, makeup, mix = args
+        compress_levels(x if key is None else key, threshold, ratio, knee, link,
+                        self.rms_alpha, self.own, self.ms, self.work, attack, release, fall,
+                        self.state, True)
+        compress_finish(x, out, makeup, mix, self.own, self.stats, self.work)
+
+    @staticmethod
+    def process_lanes(work: list[tuple[CompressorCore, np.ndarray, np.ndarray, int]]) -> None:
+        """Several cores with fixed parameters, each compressing its ``x`` (by itself)
+        into its ``out`` from song time ``start`` as :meth:`process` does, bit for bit:
+        each finds the reduction it wants alone, their detector rows are smoothed four
+        at a time in the lanes of one kernel
+        (:func:`~.kernels.dynamics.smooth_lanes`), and each applies its gain."""
+        from .kernels.dynamics import compress_finish, compress_levels, smooth_lanes
+
+        rows = []                                   # (core, row) per detector
+        for core, x, _, start in work:
+            threshold, ratio, knee, attack, release, fall, link, _, _ = core.fixed
+            core.stats[3] = start
+            compress_levels(x, threshold, ratio, knee, link, core.rms_alpha, core.own,
+                            core.ms, core.work, attack, release, fall, core.state, False)
+            rows += [(core, r) for r in range(x.shape[0] if core.own else 1)]
+        n = work[0][1].shape[1]
+        spare = np.zeros(n)
+        for group in in_fours(rows):
+            alphas = np.ones((3, LANES))            # (an unused lane: any smoothing)
+            state = np.zeros((LANES, 2))
+            for lane, (core, r) in enumerate(group):
+                alphas[:, lane] = [a[0] for a in core.fixed[3:6]]
+                state[lane] = core.state[r]
+            smooth_lanes(*padded([core.work[r, :n] for core, r in group], spare), *alphas,
+                         state)
+            for lane, (core, r) in enumerate(group):
+                core.state[r] = state[lane]
+        for core, x, out, _ in work:
+            _, _, _, _, _, _, _, makeup, mix = core.fixed
+            compress_finish(x, out, makeup, mix, core.own, core.stats, core.work)
 
     def report(self) -> dict:
         mean = self.stats[1] / self.stats[2] if self.stats[2] else 0.0
@@ -215,6 +251,8 @@ class Compressor(Node):
 
     type_name = "compressor"
     category = "dynamics"
+    kernels = ("dynamics.compress_levels", "dynamics.compress_finish",
+               "dynamics.smooth_lanes")
     summary = "compressor: soft knee, peak/RMS detector, stereo link, sidechain, parallel mix"
     inputs = SIDECHAIN_INPUTS
     params = COMPRESSOR_PARAMS + (
@@ -232,6 +270,7 @@ class Compressor(Node):
     def prepare(self, ctx: Context):
         super().prepare(ctx)
         self._channels = ctx.input_channels[0] or 1
+        self._keyed = ctx.input_channels[1] is not None
         self._automated = [n for n in CompressorCore.NAMES if self.is_automated(n)]
         self._apart = LfeApart(self._channels, ctx.max_block) \
             if LfeApart.wanted(self._channels, self.lfe_apart) \
@@ -259,6 +298,16 @@ class Compressor(Node):
     def live_figures(self):
         return {"gain_reduction_db": max(core.reduction_now() for core in self._cores)}
 
+    def gang_key(self):
+        """Fixed settings, no sidechain, one core: compressors smooth side by side."""
+        ganged = not self._automated and self._apart is None and not self._keyed
+        return "fixed" if ganged else None
+
+    @classmethod
+    def process_gang(cls, members):
+        CompressorCore.process_lanes([(node._core, ins[0], outs[0], start)
+                                      for node, ins, outs, start in members])
+
     def process(self, ins, outs, start):
         x, key = ins
         values = None
@@ -284,6 +333,7 @@ class Gate(Node):
 
     type_name = "gate"
     category = "dynamics"
+    kernels = ("dynamics.gate_gain",)
     cost = 3
     summary = "gate: threshold, range, attack, hold, release, sidechain"
     inputs = SIDECHAIN_INPUTS
@@ -410,6 +460,7 @@ class Saturation(Node):
 
     type_name = "saturation"
     category = "dynamics"
+    kernels = ("oversample.upsample2", "oversample.tanh_shape", "oversample.downsample2")
     cost = 60
     summary = "oversampled tanh saturation with drive and dry/wet mix"
     params = (

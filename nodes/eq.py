@@ -25,6 +25,7 @@ import math
 import numpy as np
 
 from .base import Context, Items, Node, Param, register
+from .gangs import LANES, in_fours, padded
 
 BAND_TYPES = ("bell", "low_shelf", "high_shelf", "highpass", "lowpass", "bandpass", "notch")
 PASS_TYPES = ("highpass", "lowpass")                 # Butterworth: a slope, no Q
@@ -121,6 +122,28 @@ class Cascade:
 
         biquad_cascade(x, out, self.sos, self.state)
 
+    @staticmethod
+    def process_lanes(work: list[tuple[Cascade, np.ndarray, np.ndarray]]) -> None:
+        """Several cascades of as many sections, each filtering its ``x`` into its
+        ``out`` as :meth:`process` does (bit for bit), their channels four at a time
+        in the lanes of one kernel (:func:`~.kernels.filters.biquad_lanes`)."""
+        from .kernels.filters import biquad_lanes
+
+        rows = [(cascade, x, out, c) for cascade, x, out in work for c in range(x.shape[0])]
+        sections = work[0][0].sos.shape[0]
+        spare = np.zeros((2, rows[0][1].shape[1]))       # an unused lane's in and out
+        for group in in_fours(rows):
+            sos = np.empty((LANES, sections, 5))
+            state = np.zeros((LANES, sections, 2))
+            sos[:] = group[0][0].sos                     # (an unused lane: any filter)
+            for lane, (cascade, _, _, c) in enumerate(group):
+                sos[lane] = cascade.sos
+                state[lane] = cascade.state[c]
+            biquad_lanes(*padded([x[c] for _, x, _, c in group], spare[0]),
+                         *padded([out[c] for _, _, out, c in group], spare[1]), sos, state)
+            for lane, (cascade, _, _, c) in enumerate(group):
+                cascade.state[c] = state[lane]
+
 
 def band_biquads(band: dict, rate: float) -> list[tuple[np.ndarray, np.ndarray]]:
     """A (non-automated) band as biquad sections; empty if the band is off."""
@@ -154,6 +177,7 @@ class Eq(Node):
 
     type_name = "eq"
     category = "eq"
+    kernels = ("filters.biquad_cascade", "filters.biquad_lanes")  # automated: svf_cascade_varying
     cost = 0.6                         # four fixed bands; the compressor is 1
     summary = "parametric EQ: bell, shelves, notch, bandpass, Butterworth high/lowpass"
     params = (Param("bands", [], kind="list", items=EQ_BANDS, doc="the EQ's bands"),)
@@ -212,6 +236,15 @@ class Eq(Node):
                 coefs[i] = s[:, None] if s.ndim == 1 else s
                 i += 1
         return coefs
+
+    def gang_key(self):
+        """Fixed bands: EQs with as many sections filter side by side."""
+        return None if self._cascade is None or not self._bands else self._cascade.sos.shape[0]
+
+    @classmethod
+    def process_gang(cls, members):
+        Cascade.process_lanes([(node._cascade, ins[0], outs[0])
+                               for node, ins, outs, _ in members])
 
     def process(self, ins, outs, start):
         (x,), (out,) = ins, outs

@@ -108,6 +108,7 @@ class Limiter(Node):
 
     type_name = "limiter"
     category = "master"
+    kernels = ("master.limiter_gain", "master.refined_peaks")
     cost = 12                          # 9 before the detector read with two interpolators
     summary = "lookahead true-peak brickwall limiter"
     params = (
@@ -183,6 +184,8 @@ class Loudness(Node):
 
     type_name = "loudness"
     category = "master"
+    kernels = ("filters.biquad_cascade", "filters.window_sums", "master.limiter_gain",
+               "master.refined_peaks")
     summary = "loudness target (gain, then true-peak limiting where needed)"
     params = (
         Param("target_lufs", -14.0, min=-40.0, max=-5.0, unit="LUFS", automatable=False,
@@ -361,6 +364,8 @@ class MultibandCompressor(Node):
 
     type_name = "multiband_compressor"
     category = "master"
+    kernels = ("dynamics.compress_levels", "dynamics.compress_finish",
+               "filters.biquad_cascade")
     cost = 5
     summary = "2-4 band compressor with Linkwitz-Riley crossovers that sum flat"
     params = (
@@ -784,6 +789,7 @@ class Dither(Node):
 
     type_name = "dither"
     category = "master"
+    kernels = ("master.shaped_quantise",)
     cost = 2
     summary = "TPDF dither to 16 or 24 bits, optionally noise-shaped; seeded"
     params = (

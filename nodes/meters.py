@@ -465,6 +465,7 @@ class Meter(Node):
 
     type_name = "meter"
     category = "meters"
+    kernels = ("filters.biquad_cascade", "filters.window_sums", "master.refined_peaks")
     cost = 6
     summary = "measures loudness, peaks, RMS and correlation; passes audio through"
     params = (Param("label", "", kind="str", doc="name shown in the report"),)

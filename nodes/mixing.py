@@ -102,6 +102,7 @@ class Channel(Node):
     """
 
     type_name = "channel"
+    kernels = ("filters.biquad_cascade",)
     cost = 0.1
     category = "mixing"
     summary = "channel strip: fader, pan, width, polarity; pre-fader and post-fader outputs"

@@ -42,6 +42,8 @@ class Output(Sink):
 
     type_name = "output"
     category = "output"
+    #: the report measures what it writes: loudness and true peak
+    kernels = ("filters.biquad_cascade", "filters.window_sums", "master.refined_peaks")
     summary = "writes its input to an audio file"
     inputs = (Port("in"),)
     params = (

@@ -23,10 +23,22 @@ keeps the correction as it was.
 
 **Resynthesis** is TD-PSOLA: grains two periods long, taken one detected period
 apart (from the largest peak at a note's start), are laid one corrected period
-apart, so the pitch moves and the spectral envelope (the formants) stays.  Where
-nothing is corrected the grains are laid where they were taken and their window
-halves sum to one: the input comes out as it went in, so a voice already in tune,
-and every unvoiced stretch, passes untouched (a dry path in parallel nulls).
+apart, so the pitch moves and the spectral envelope (the formants) stays; each is
+scaled by the ratio of the periods, so the level stays too.  Where nothing is
+corrected the grains are laid where they were taken and their window halves sum to
+one: the input is copied out as it went in, bit for bit, so a voice already in tune,
+and every unvoiced stretch, passes untouched (a dry path in parallel nulls exactly).
+
+**Polyphonic input** is not separated.  A chord has no one period, reads as unvoiced
+and passes through uncorrected (a major triad, a third or a second throughout; a
+minor triad or a seventh chord all but a few frames); two notes a fifth, a fourth or
+an octave apart read as one note at their common fundamental and are moved together.
+
+**A non-finite input sample** (NaN, infinity) counts as unvoiced: the detector hears
+silence in its place, restarting its low-pass from rest, so detection recovers right
+after it; no frame whose window holds it is corrected, and no grain carries it
+elsewhere.  It comes out at its own place as it went in (a NaN stays a NaN, for the
+output's check to catch); every other sample out is finite.
 
 Every channel is resynthesised with the same marks, found on the channels' sum (one
 voice on two microphones stays one image; a surround stem renders the same way).
@@ -64,7 +76,7 @@ def _number(v):
 
 
 def _arr(v) -> np.ndarray:
-    return np.atleast_1d(np.asarray(v, dtype=np.float64))
+    return np.ascontiguousarray(np.atleast_1d(np.asarray(v, dtype=np.float64)))
 
 
 def _power_of_two(n: int) -> int:
@@ -81,7 +93,8 @@ class PitchCorrect(Node):
 
     type_name = "pitch_correct"
     category = "pitch"
-    cost = 8                 # 110x realtime on a mono voice, where a compressor runs 950x
+    kernels = ("pitch.pitch_correct",)
+    cost = 8                 # ~100x realtime on a mono voice, where a compressor runs 950x
     summary = "pitch correction: notes pulled to a key and scale, formants kept (PSOLA)"
     params = (
         Param("key", "C", kind="choice", choices=KEYS, doc="the scale's key note"),
@@ -158,7 +171,7 @@ class PitchCorrect(Node):
         else:
             sos = np.array([[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]] * 2)
         self._sos = np.ascontiguousarray(sos, dtype=np.float64)
-        allowed = np.zeros(12, dtype=np.uint8)
+        allowed = np.zeros(12, dtype=np.int64)
         for step in SCALES[self.scale]:
             allowed[(KEYS.index(self.key) + step) % 12] = 1
         self._allowed = allowed
@@ -172,6 +185,8 @@ class PitchCorrect(Node):
 
         self._ring = np.zeros((self._channels, self._size))
         self._acc = np.zeros((self._channels, self._size))
+        self._dry = np.zeros(self._size)
+        self._bad = np.zeros(self._size, dtype=np.int64)
         self._lowpassed = np.zeros(self._size)
         self._decimated = np.zeros(self._decimated_size)
         self._frame_ring = np.zeros((self._frames, 4))
@@ -202,8 +217,8 @@ class PitchCorrect(Node):
         retune, humanize, reference = self.derived(
             self._controls, ("retune_ms", "humanize", "reference_hz"), start, x.shape[1])
         pitch_correct(x, out, self._ring, self._lowpassed, self._decimated, self._acc,
-                      self._frame_ring, self._mark_ring, self._int_state,
-                      self._float_state, self._figures, self._sos, retune, humanize,
+                      self._dry, self._bad, self._frame_ring, self._mark_ring,
+                      self._int_state, self._float_state, self._figures, self._sos, retune, humanize,
                       reference, self._allowed, self._layout, float(self.rate),
                       self._threshold, self._scratch)
 

@@ -31,6 +31,7 @@ class Delay(Node):
 
     type_name = "delay"
     category = "space"
+    kernels = ("space.feedback_delay",)
     cost = 3
     summary = "feedback delay with a lowpass in the loop; time glides without clicks"
     params = (
@@ -95,6 +96,7 @@ class Chorus(Node):
 
     type_name = "chorus"
     category = "space"
+    kernels = ("space.chorus",)
     cost = 2
     summary = "chorus: LFO-swept delay taps, voices, feedback, stereo spread"
     params = (
@@ -216,6 +218,7 @@ class Reverb(Node):
 
     type_name = "reverb"
     category = "space"
+    kernels = ("space.fdn_reverb",)
     cost = 6
     summary = "algorithmic (FDN) or convolution reverb, stereo out"
     params = (

@@ -169,6 +169,7 @@ class SurroundPan(Node):
 
     type_name = "surround_pan"
     category = "mixing"
+    kernels = ("filters.biquad_cascade",)
     summary = "surround panner: azimuth, spread, LFE send, onto a 5.1/7.1 bus"
     inputs = (Port("in", "a mono or stereo source", layouts=("mono", "stereo")),)
     params = (

@@ -192,7 +192,7 @@ def test_progress_bar_of_a_two_pass_render_agrees_with_the_summary(tmp_path):
     counted both passes as song: a 40 s song showed 80 s and twice the speed the
     summary gave.  It names the pass, never shows more than the song, and ends at
     the song's length and the summary's speed."""
-    seconds = 40
+    seconds = 60
     noise = 0.1 * np.random.default_rng(3).standard_normal(seconds * 48000)
     sf.write(str(tmp_path / "a.wav"), noise, 48000, subtype="FLOAT")
     from mixgraph import Graph
@@ -205,7 +205,8 @@ def test_progress_bar_of_a_two_pass_render_agrees_with_the_summary(tmp_path):
     for a, b in (("a", "comp"), ("comp", "loud"), ("loud", "out")):
         g.connect(a, b)
     save(g, tmp_path / "song.mgraph")
-    # small blocks: slow enough (a few seconds) for the bar to show both passes
+    # small blocks: slow enough (a few seconds) for the bar to show both passes, with
+    # no kernel compiling in them (the command compiles those missing first)
     result, terminal = on_a_terminal("render", tmp_path / "song.mgraph", "--json", "-j", 1,
                                      "--block-size", 32)
     assert result.returncode == 0, terminal

@@ -1,10 +1,12 @@
 """pitch_correct: the pitch, formants and vibrato of what comes out, read independently
 of the node's own detector (harmonic peaks of a long FFT, the instantaneous frequency
 of the fundamental), on a sung /a/ made here: a band-limited glottal source through
-four formant resonators.  A voice in tune, and every breath, passes untouched (an
-aligned dry path in parallel nulls), the figures reach the render report, and the
-sound is the same at any block size.  (Automation without zipper noise, silence,
-reset and chunking are checked for every node by the registry-driven tests.)"""
+four formant resonators.  A voice in tune, and every breath, passes untouched, bit for
+bit (an aligned dry path in parallel nulls exactly), a chord passes uncorrected, a
+burst of NaN is passed over without stopping the detector, the figures reach the
+render report, and the sound is the same at any block size.  (Automation without
+zipper noise, silence, reset and chunking are checked for every node by the
+registry-driven tests.)"""
 
 from __future__ import annotations
 
@@ -147,6 +149,22 @@ def corrected(project, x: np.ndarray, block: int = 1024, **params) -> np.ndarray
     return project.render_read(block_size=block)
 
 
+def processed(x: np.ndarray, block: int = 1000, rate: int = SR, **params):
+    """(``x`` through a pitch_correct node run directly, block by block, its latency
+    taken off; the node).  For what a render cannot carry: a stem holding a NaN stops
+    the render, but a node upstream may still hand one on."""
+    from mixgraph.nodes.base import Context
+    from mixgraph.nodes.pitch import PitchCorrect
+
+    node = PitchCorrect(**params)
+    node.prepare(Context(sample_rate=rate, max_block=block, input_channels=(x.shape[0],)))
+    padded = np.concatenate((x, np.zeros((x.shape[0], node.latency()))), axis=1)
+    y = np.zeros_like(padded)
+    for start in range(0, padded.shape[1], block):
+        node.process((padded[:, start:start + block],), (y[:, start:start + block],), start)
+    return y[:, node.latency():], node
+
+
 # ---------------------------------------------------------------------- pitch
 def test_the_readings_are_sound():
     """The readings against the material: a detuned note reads as made (0.01 cent),
@@ -164,55 +182,134 @@ def test_the_readings_are_sound():
 ], ids=["A3+30-chromatic", "A3-40-chromatic", "E4+30-C-major", "E4-40-C-major"])
 def test_a_detuned_voice_is_brought_within_5_cents_of_the_note_at_the_fastest_retune(
         project, note, cents_off, params):
-    """At retune 0 the note comes out on the scale's note; measured: within 0.01 cent
-    (the brief asks 5)."""
+    """At retune 0 the note comes out on the scale's note: within 5 cents (the brief);
+    measured 0.0002-0.0020 cent.  Asserted within 0.005 cent: the render is
+    deterministic, so the margin (2.5x the worst case) only covers another machine's
+    float rounding, and a detector that lost its sub-sample refinement (whole samples
+    of period: up to 4 cents at A3) would fail it."""
     y = corrected(project, detuned(note, cents_off), retune_ms=0.0, **params)
     assert abs(cents(f0_of(y[0], note), note)) < 5.0
-    assert abs(cents(f0_of(y[0], note), note)) < 0.05          # what it does
+    assert abs(cents(f0_of(y[0], note), note)) < 0.005          # what it does
 
 
 @pytest.mark.parametrize("retune_ms", [0.0, 400.0])
 def test_a_note_already_in_tune_changes_by_less_than_2_cents(project, retune_ms):
     """A3 and E4 exactly on their notes (E4 in C major): the pitch out is the pitch in
-    (by the reading, and in fact sample for sample)."""
+    (by the reading, and in fact bit for bit: where nothing is corrected the input
+    is copied out, in float64 too, where summing window halves would be out by up to
+    6e-17 and a float32 file would hide it)."""
     x = np.concatenate((voice(A3, 1.0), np.zeros((1, SR // 5)), voice(E4, 1.0)), axis=1)
     y = corrected(project, x, retune_ms=retune_ms, key="C", scale="major")
     for note, a_s, b_s in ((A3, 0.2, 0.9), (E4, 1.4, 2.1)):
         assert abs(cents(f0_of(y[0], note, a_s, b_s), f0_of(x[0], note, a_s, b_s))) < 2.0
-    np.testing.assert_allclose(y, as_stored(x), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(y, as_stored(x))
+    np.testing.assert_array_equal(
+        processed(x, retune_ms=retune_ms, key="C", scale="major")[0], x)
 
 
 def test_breaths_and_consonants_pass_untouched_between_corrected_notes(project):
-    """Noise (a breath, an 's') between two detuned notes comes out as it went in, away
-    from the notes by one grain (20 ms); the notes are corrected."""
+    """Noise (a breath, an 's') between two detuned notes comes out as it went in, bit
+    for bit, away from the notes by one grain (20 ms); the notes are corrected."""
     breath = seeded_noise(0.4, 1, seed=3, level_db=-30.0)
     x = np.concatenate((detuned(A3, 30.0, 0.8), breath, detuned(A3, -40.0, 0.8)), axis=1)
     y = corrected(project, x, retune_ms=0.0)
     a, b = int(0.82 * SR), int(1.18 * SR)
-    np.testing.assert_allclose(y[:, a:b], as_stored(x)[:, a:b], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(y[:, a:b], as_stored(x)[:, a:b])
     assert abs(cents(f0_of(y[0], A3, 0.2, 0.7), A3)) < 5.0
     assert abs(cents(f0_of(y[0], A3, 1.4, 1.9), A3)) < 5.0
 
 
+def test_a_nan_burst_is_passed_over_and_the_notes_after_it_are_still_corrected():
+    """A note 30 cents sharp on two microphones (the right 6 dB down) with 10 ms of NaN
+    on the right in its middle, an infinity on the left further on, then a note 40
+    cents flat (run directly: a render stops at a stem's NaN, but a node upstream
+    may still hand one on).  The NaN counts as unvoiced and the detector's low-pass
+    restarts after it: the note before it, the note after it on the same A3 and the
+    next one come out within 5 cents (measured: 0.0011, 0.0011 and 0.0002 cent).  Out
+    is finite wherever in is; the non-finite samples come out as they went in (a NaN
+    as a NaN, for the output's check to catch), and nowhere else."""
+    x = np.concatenate((detuned(A3, 30.0, 2.0), detuned(E4, -40.0, 1.0)), axis=1)
+    x = np.concatenate((x, 0.5 * x))
+    x[1, int(0.9 * SR):int(0.91 * SR)] = np.nan
+    x[0, int(2.9 * SR)] = np.inf
+    y, _ = processed(x, retune_ms=0.0)
+    finite = np.isfinite(x)
+    assert np.array_equal(np.isfinite(y), finite)
+    assert np.array_equal(y[~finite], x[~finite], equal_nan=True)
+    for note, a_s, b_s in ((A3, 0.2, 0.85), (A3, 1.0, 1.9), (E4, 2.1, 2.85)):
+        assert abs(cents(f0_of(y[0], note, a_s, b_s), note)) < 5.0, (note, a_s)
+
+
+def test_no_grain_carries_a_nan_elsewhere_in_a_low_voice():
+    """D2 30 cents sharp, its period near the longest detected, so a voiced grain can
+    reach past the frames that find a burst: five 20-sample NaN bursts come out where
+    they went in and nowhere else (a grain that would read one is laid in place; without
+    that, 60 more samples here came out NaN), and the note is still corrected (measured:
+    within 0.0004 cent)."""
+    d2 = 440.0 * 2 ** (-31 / 12)
+    x = detuned(d2, 30.0, 3.0)
+    for at_s in (0.58, 0.93, 1.17, 2.0, 2.45):
+        x[0, int(at_s * SR):int(at_s * SR) + 20] = np.nan
+    y, _ = processed(x, retune_ms=0.0)
+    assert np.array_equal(np.isnan(y), np.isnan(x)) and np.isfinite(y[~np.isnan(x)]).all()
+    for a_s, b_s in ((0.1, 0.55), (2.5, 2.9)):
+        assert abs(cents(f0_of(y[0], d2, a_s, b_s), d2)) < 5.0
+
+
+@pytest.mark.parametrize("notes", [(0, 4, 7), (0, 4)], ids=["major-triad", "major-third"])
+def test_a_chord_reads_as_unvoiced_and_passes_uncorrected(project, notes):
+    """Polyphonic input is not separated: a chord 30 cents sharp has no one period, is
+    found voiced nowhere, and comes out bit for bit as it went in."""
+    x = sum(detuned(A3 * 2 ** (n / 12), 30.0) for n in notes) / len(notes)
+    project.stem("vox", x)
+    project.graph.add("pitch_correct", id="pc", retune_ms=0.0)
+    project.graph.connect("vox", "pc")
+    project.output(src="pc")
+    report = project.render()
+    assert report.nodes["pc"][1]["voiced_s"] == 0.0
+    np.testing.assert_array_equal(project.read(), as_stored(x))
+
+
+def test_two_notes_a_fifth_apart_read_as_one_note_and_move_together(project):
+    """The other side: A3 and E4 30 cents sharp read as one note at their common
+    fundamental (A2), voiced throughout, and are corrected as one (by 28.6 cents on
+    average, measured)."""
+    x = (detuned(A3, 30.0) + detuned(E4, 30.0)) / 2
+    project.stem("vox", x)
+    project.graph.add("pitch_correct", id="pc", retune_ms=0.0)
+    project.graph.connect("vox", "pc")
+    project.output(src="pc")
+    figures = project.render().nodes["pc"][1]
+    assert figures["voiced_s"] > 1.4
+    assert 25.0 < figures["correction_mean_cents"] < 31.0
+
+
 # ------------------------------------------------------------------- formants
-@pytest.mark.parametrize("cents_off, params", [
-    (30.0, {}), (-40.0, {}), (140.0, {"key": "A", "scale": "minor_pentatonic"}),
+@pytest.mark.parametrize("cents_off, params, limit", [
+    (30.0, {}, 0.5), (-40.0, {}, 0.5),
+    (140.0, {"key": "A", "scale": "minor_pentatonic"}, 1.0),
 ], ids=["+30", "-40", "+140-A-minor-pentatonic"])
-def test_the_formant_envelope_stays_within_1_db(project, cents_off, params):
+def test_the_formant_envelope_stays_within_1_db_where_resampling_moves_it(
+        project, cents_off, params, limit):
     """The envelope at F1, F2 and F3 before and after, each read at its own harmonics:
-    within 1 dB (measured: 0.5 dB at most at +30 and -40 cents, 1.2 dB at +140).  At
-    +140 cents a shift that moves the formants with the pitch (resampling) is out by
-    more than 3 dB at F2 and F3, so the reading can tell."""
+    within 1 dB, and within 0.5 dB for the small corrections (measured: 0.35 dB at
+    most at +30 and -40 cents, 0.52 dB at +140).  In every case a plain resampler of
+    the same shift, which moves the formants with the pitch, fails the same limit
+    (measured: 0.67 dB at +30, 0.93 dB at -40; at +140 3.6 dB at F2 and 5.9 dB at F3,
+    asserted over 3 dB): so the reading tells formants kept from formants moved."""
     x = detuned(A3, cents_off)
     y = corrected(project, x, retune_ms=0.0, **params)
     f_in = A3 * 2 ** (cents_off / 1200)
     assert abs(cents(f0_of(y[0], A3), A3)) < 5.0
     before = envelope_db(x[0], f_in, FORMANTS)
     change = envelope_db(y[0], A3, FORMANTS) - before
-    assert np.abs(change).max() < (1.0 if abs(cents_off) < 100 else 1.5), change
+    assert np.abs(change).max() < limit, change
+    moved = resample(x[0], int(round(x.shape[1] * 2 ** (cents_off / 1200))))
+    assert abs(cents(f0_of(moved, A3), A3)) < 1.0           # the resampler's pitch is right
+    resampled = envelope_db(moved, A3, FORMANTS) - before
+    assert np.abs(resampled).max() > limit, resampled
     if abs(cents_off) > 100:
-        moved = resample(x[0], int(round(x.shape[1] * 2 ** (cents_off / 1200))))
-        assert np.abs(envelope_db(moved, A3, FORMANTS) - before)[1:].min() > 3.0
+        assert np.abs(resampled)[1:].min() > 3.0, resampled
 
 
 # -------------------------------------------------------------------- vibrato
@@ -243,8 +340,9 @@ def test_the_fastest_retune_without_humanize_flattens_a_vibrato(project):
 # ------------------------------------------------------------- latency, null
 def test_an_in_tune_voice_nulls_against_an_aligned_dry_path(project):
     """A breath, A3 and E4 in tune: pitch_correct and a polarity-inverted dry path
-    summed on a bus null (the engine delays the dry path by the declared latency);
-    measured: the sum's peak is -325 dBFS (float rounding of the window halves' sum).  With the note detuned the same bus does not null: the wet path did act."""
+    summed on a bus null exactly (the engine delays the dry path by the declared
+    latency; the input is copied out where nothing is corrected).  With the note
+    detuned the same bus does not null: the wet path did act."""
     x = np.concatenate((seeded_noise(0.3, 1, seed=5, level_db=-36.0), voice(A3, 1.0),
                         np.zeros((1, SR // 5)), voice(E4, 0.8)), axis=1)
 
@@ -262,8 +360,7 @@ def test_an_in_tune_voice_nulls_against_an_aligned_dry_path(project):
 
     nulled = bus_of(x)
     assert nulled.shape == x.shape
-    peak = float(np.abs(nulled).max())
-    assert peak == 0.0 or db(peak) < -250.0
+    assert float(np.abs(nulled).max()) == 0.0
     off = bus_of(detuned(A3, 30.0, 1.0))
     assert db(float(np.abs(off).max())) > -30.0
 

@@ -276,10 +276,11 @@ def cmd_render(args) -> int:
     from .progress import ProgressBar
 
     graph = load(args.project)
+    _compile_kernels(graph, quiet=args.quiet or args.json)
     if args.stems:
         from mixgraph.workflows.stems import render_stems
 
-        bar = ProgressBar(graph.sample_rate) if not args.quiet else None
+        bar = ProgressBar(graph.sample_rate, kernels_ready=True) if not args.quiet else None
         try:
             report = render_stems(graph, args.stems, mix_bus=args.mix_bus,
                                   channels=args.stems_channels, block_size=args.block_size,
@@ -293,7 +294,8 @@ def cmd_render(args) -> int:
         from mixgraph.errors import ParameterError
         raise ParameterError("-o needs a file or folder to write to")
     paths = _redirect(graph, args.output, Sink) if args.output is not None else None
-    bar = ProgressBar(graph.sample_rate, force=False) if not args.quiet else None
+    bar = ProgressBar(graph.sample_rate, force=False, kernels_ready=True) \
+        if not args.quiet else None
     try:
         report = render(graph, block_size=args.block_size, progress=bar, output_paths=paths,
                         allow_outside=True if args.allow_outside else None,
@@ -303,6 +305,21 @@ def cmd_render(args) -> int:
             bar.close()
     _print_report(report, args.json)
     return EXIT_OK
+
+
+def _compile_kernels(graph, quiet: bool = False) -> None:
+    """Compile the kernels ``graph`` runs that this machine has not compiled yet, on
+    every core at once, before the render (which would meet them one at a time):
+    once per machine (see :mod:`mixgraph.nodes.kernels.warmup`)."""
+    from mixgraph.nodes.kernels.warmup import compile_kernels, graph_kernels, missing
+
+    names = missing(graph_kernels(graph))
+    if not names:
+        return
+    if not quiet and sys.stderr.isatty():
+        say(f"first render on this machine: compiling {len(names)} DSP kernel"
+            f"{'s' if len(names) != 1 else ''} (once)", file=sys.stderr)
+    compile_kernels(names)
 
 
 def _redirect(graph, out: str, sink_type) -> dict[str, str]:
@@ -355,7 +372,8 @@ def cmd_demo(args) -> int:
     if not args.json:
         say(f"wrote demo stems, {graph.path} and, mixed in 5.1, "
             f"{graph.path.parent / 'surround.mgraph'}")
-    bar = ProgressBar(graph.sample_rate)
+    _compile_kernels(graph, quiet=args.json)
+    bar = ProgressBar(graph.sample_rate, kernels_ready=True)
     try:
         report = render(graph, progress=bar)
     finally:

@@ -52,22 +52,24 @@ class ProgressBar(_Line):
     calls :meth:`begin_pass`), the line names the pass where there are several
     ("analysis 1/2", then "rendering 2/2"), shows where that pass is in the song, and
     counts the speed as the report does: seconds of song per second of the render
-    (two passes over a song take twice as long, not twice as much song).
+    (two passes over a song take twice as long, not twice as much song).  On a machine
+    that has not compiled the kernels yet it says so, unless told ``kernels_ready``
+    (the command compiled them ahead: :mod:`mixgraph.nodes.kernels.warmup`).
     """
 
     def __init__(self, sample_rate: int, *, label: str = "rendering", delay_s: float = 1.0,
-                 stream=None, force: bool = False):
+                 stream=None, force: bool = False, kernels_ready: bool = False):
         super().__init__(stream, force)
         self.sample_rate = sample_rate
         self.label = label
         self.delay_s = delay_s
         self.current = None            # the pass under way (a RenderPass), once told
-        if self.enabled:
+        if self.enabled and not kernels_ready:      # (else compiled ahead, and said so)
             from mixgraph.nodes.kernels import cached
 
             if not cached():
                 self.stream.write("first render on this machine: compiling the DSP kernels "
-                                  "(about 10 s, once)\n")
+                                  "(once)\n")
 
     def begin_pass(self, current) -> None:
         """A pass of the render begins (a :class:`mixgraph.core.renderer.RenderPass`)."""

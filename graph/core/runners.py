@@ -110,14 +110,25 @@ class ChainLoops:
 
     def run(self, c: int, k: int) -> None:
         """Compute segment ``k`` of chain ``c`` into place ``k % RING`` of its rings."""
-        plan, chain = self.plan, self.plan.chains[c]
+        self.run_all([c], k)
+
+    def run_all(self, chains: list[int], k: int) -> None:
+        """Compute segment ``k`` of ``chains``, side by side: their steps in lockstep,
+        so that alike nodes of several chains process together (see
+        :meth:`~mixgraph.core.steps.StepLoop.together`)."""
+        plan = self.plan
         bufs = plan.buffers
-        for (b, _), ring in zip(chain.ends, chain.segments):
-            bufs[b] = ring[k % RING]
-        if chain.inlet is not None:
-            bufs[chain.inlet] = chain.inlet_segments[k % RING]
+        for c in chains:
+            chain = plan.chains[c]
+            for (b, _), ring in zip(chain.ends, chain.segments):
+                bufs[b] = ring[k % RING]
+            if chain.inlet is not None:
+                bufs[chain.inlet] = chain.inlet_segments[k % RING]
         n, f = plan.segment_span(k)
-        self.loops[c].run(n, f, f == plan.segment)
+        if len(chains) == 1:
+            self.loops[chains[0]].run(n, f, f == plan.segment)
+        elif chains:
+            StepLoop.together([self.loops[c] for c in chains], n, f, f == plan.segment)
 
 
 class Inline:
@@ -133,8 +144,7 @@ class Inline:
     def start(self, chains: list[int], k: int) -> int:
         """Ask for segment ``k`` of ``chains`` (here: compute it now); returns a ticket
         for :meth:`wait`."""
-        for c in chains:
-            self.chains.run(c, k)
+        self.chains.run_all(chains, k)
         return 0
 
     def wait(self, ticket: int | None = None) -> None:
@@ -273,8 +283,7 @@ class Processes:
             by_worker.setdefault(self.owner[c], []).append(c)
         here = by_worker.pop(0, [])
         ticket = self._ask({w: ("run", k, cs) for w, cs in by_worker.items()})
-        for c in here:
-            self.chains.run(c, k)
+        self.chains.run_all(here, k)
         _add_up(self.plan, self.own_stacks, set(here), k)
         return ticket
 
@@ -354,8 +363,7 @@ def _child(conn, plan: Plan, loops: ChainLoops, mine: set[int], watch: Watcher |
             try:
                 if message[0] == "run":
                     _, k, chains = message
-                    for c in chains:
-                        loops.run(c, k)
+                    loops.run_all(chains, k)
                     _add_up(plan, stacks, set(chains), k)
                     conn.send(("ok", None))
                 elif message[0] == "reset":

@@ -2,22 +2,19 @@
 
 Everything that must run sample by sample (filter and envelope recursions, feedback
 networks) lives here; everything else is vectorised over a block in the nodes.
-Kernels are compiled with the options in :mod:`.jit`: ``cache=True`` (compiled once
-per machine, then loaded) and ``nogil=True`` (so independent branches can run in
-parallel threads).  Node
-modules import these lazily, when a node is prepared, so that listing the catalogue
-or validating a project never loads numba.
+Kernels are declared with :func:`.jit.kernel`: one signature each (several only where
+a file's sample formats differ), compiled with the options in :mod:`.jit`:
+``cache=True`` (compiled once per machine, then loaded) and ``nogil=True`` (so
+independent branches can run in parallel threads).  Node modules import these
+lazily, when a node is prepared, so that listing the catalogue or validating a
+project never loads numba; a kernel compiles when first called, or ahead of a
+render, on every core, by :mod:`.warmup`.
 """
 
 
 def cached() -> bool:
     """Whether this machine has the kernels compiled and cached already (else the first
-    render compiles them: about 10 s on two cores, once)."""
-    import os
+    render compiles them: a few seconds, once)."""
+    from .dynamics import compress_levels
 
-    try:
-        from .dynamics import compress
-
-        return os.path.exists(compress._cache._cache_file._index_path)
-    except (AttributeError, ImportError, OSError):       # numba's internals moved
-        return True
+    return compress_levels.cached() is not False          # None: the cache cannot be read

@@ -1,7 +1,7 @@
 """Envelope recursions of compressors and gates.
 
 Per-sample parameter arrays (automation) are passed with length n, constants with
-length 1; ``_at(a, i)`` picks the right element.
+length 1; ``at(a, i)`` picks the right element.
 """
 
 from __future__ import annotations
@@ -11,16 +11,14 @@ import math
 import numba as nb
 import numpy as np
 
-from .jit import JIT
+from .jit import A1, A2, B1, C1, C2, F8, at, kernel
 from .fused import fma
+from .lanes import vfma, vget, vmul, vpack, vpick_greater, vsub
 
 
-@nb.njit(inline="always")
-def _at(a, i):
-    return a[i] if a.shape[0] > 1 else a[0]
 
-
-@nb.njit(**JIT)
+@kernel(level=C1, out=C1, threshold=C1, floor_db=C1, alpha_open=C1, alpha_close=C1,
+        alpha_env=F8, hold=C1, state=C1)
 def gate_gain(level, out, threshold, floor_db, alpha_open, alpha_close, alpha_env, hold,
               state):
     """Gate gain per sample from a detection level (n,) (linked across channels).
@@ -37,15 +35,15 @@ def gate_gain(level, out, threshold, floor_db, alpha_open, alpha_close, alpha_en
     for i in range(level.shape[0]):
         x = level[i]
         env = x if x > env else alpha_env * env
-        if env >= _at(threshold, i):
-            count = _at(hold, i)
+        if env >= at(threshold, i):
+            count = at(hold, i)
             target = 0.0
         elif count > 0.0:
             count -= 1.0
             target = 0.0
         else:
-            target = _at(floor_db, i)
-        a = _at(alpha_open, i) if target > g else _at(alpha_close, i)
+            target = at(floor_db, i)
+        a = at(alpha_open, i) if target > g else at(alpha_close, i)
         g = target + a * (g - target)
         out[i] = 10.0 ** (g / 20.0)
     state[0] = env
@@ -123,37 +121,65 @@ def _exp2_block(y, dst, scratch, n):
         dst[i] *= scratch[i]
 
 
-@nb.njit(**JIT)
-def compress(x, key, out, threshold, ratio, knee, alpha_attack, alpha_release, alpha_fall,
-             link, makeup, mix, rms_alpha, own, state, ms, stats, work):
-    """A whole feed-forward compressor over one block (Giannoulis, Massberg, Reiss 2012).
+# A feed-forward compressor (Giannoulis, Massberg, Reiss 2012) runs as two kernels,
+# so that several compressors' smoothing can run side by side (smooth_lanes):
+# compress_levels, the level and the reduction each detector wants, and its
+# smoothing (or not: smooth_lanes smooths four detectors at once); compress_finish,
+# the report's figures and the gain.  x (ch, n) is compressed by the level of ``key``
+# (kch, n): the peak, or (rms_alpha >= 0) a one-pole mean square per key channel,
+# memory in ms (kch,).  With ``own`` (as many key channels as x has, and more than
+# one) each channel has its own detector, moved towards the loudest by ``link``;
+# otherwise the loudest drives all channels.  Parameters are arrays of n or 1.  The
+# detector rows (one per channel with ``own``, else one) are the first rows of a
+# work array of at least (ch + kch, n) that the compressor keeps.  state (rows, 2)
+# holds the smoothing's y1 and y per detector: y1 follows the reduction wanted up at
+# once and down with ``alpha_release``; y follows y1 up with ``alpha_attack`` and
+# down with ``alpha_fall`` (the release's last smoothing: see
+# :func:`mixgraph.nodes.dynamics.smoothing_coefficients`).  stats: [max reduction,
+# sum, count, song time of the next sample]; only samples at song time >= 0 are
+# counted.  out = x * ((1 - mix) + mix * 10^((makeup - reduction) / 20)).  Each
+# stage is a plain loop over the block, which the compiler can pipeline, but the
+# smoothing, a recursion.
 
-    x (ch, n) is compressed by the level of ``key`` (kch, n): the peak, or (rms_alpha
-    >= 0) a one-pole mean square per key channel, memory in ms (kch,).  With ``own``
-    (as many key channels as x has, and more than one) each channel has its own
-    detector, moved towards the loudest by ``link``; otherwise the loudest drives all
-    channels.  Parameters are arrays of n or 1.  state (rows, 2) holds the smoothing's
-    y1 and y per detector: y1 follows the reduction wanted up at once and down with
-    ``alpha_release``; y follows y1 up with ``alpha_attack`` and down with
-    ``alpha_fall`` (the release's last smoothing: see
-    :func:`mixgraph.nodes.dynamics.smoothing_coefficients`).  work: scratch of at least
-    (ch + kch, n).
-    stats: [max reduction, sum, count, song time of the next sample]; only samples at
-    song time >= 0 are counted.
-    out = x * ((1 - mix) + mix * 10^((makeup - reduction) / 20)).
 
-    The stages run one after the other over the block, so that all but the smoothing
-    recursion are plain loops the compiler can pipeline.
-    """
+@kernel(key=A2, threshold=C1, ratio=C1, knee=C1, link=C1, rms_alpha=F8, own=B1, ms=C1,
+        work=C2, alpha_attack=C1, alpha_release=C1, alpha_fall=C1, state=C2, smooth=B1)
+def compress_levels(key, threshold, ratio, knee, link, rms_alpha, own, ms, work,
+                    alpha_attack, alpha_release, alpha_fall, state, smooth):
+    """Stages 1 to 3: the reduction each detector wants, in the first rows of
+    ``work`` (one row per channel of ``key`` with ``own``, else one); and with
+    ``smooth``, stage 4, its smoothing (in a gang, :func:`smooth_lanes` smooths
+    several compressors' rows at once instead)."""
+    n = key.shape[1]
+    rows = key.shape[0] if own else 1
+    _levels(key, work, rows, n, threshold, ratio, knee, link, rms_alpha, own, ms,
+            np.empty(n), np.empty(n), np.empty(n))
+    if smooth:
+        _smooth(work, rows, n, alpha_attack, alpha_release, alpha_fall, state)
+
+
+@kernel(x=A2, out=A2, makeup=C1, mix=C1, own=B1, stats=C1, work=C2)
+def compress_finish(x, out, makeup, mix, own, stats, work):
+    """Stages 5 and 6: the report's figures and the gain, from the smoothed
+    reduction in the first rows of ``work``."""
     ch, n = x.shape
-    kch = key.shape[0]
     rows = ch if own else 1
-    level = work[:rows, :n]               # level in dB, then reduction wanted, then had
-    lin = np.empty(n)                     # contiguous rows for the bitwise log2 / exp2
-    row = np.empty(n)
-    scratch = np.empty(n)
-    # 1. detector: level per row in dB
-    if rms_alpha >= 0.0:
+    _tally(work, rows, n, stats)
+    _gain(x, out, work, rows, makeup, mix, own, np.empty(n), np.empty(n), np.empty(n))
+
+
+@nb.njit(inline="always")
+def _levels(key, level, rows, n, threshold, ratio, knee, link, rms_alpha, own, ms, lin,
+            row, scratch):
+    """Stages 1 to 3 of the compressor: the reduction each detector row wants (dB),
+    into the first ``rows`` rows of ``level`` (the work array: the mean squares go
+    through its rows after those)."""
+    work = level
+    kch = key.shape[0]
+    # 1. detector: level per row in dB, from the mean square (rms_alpha >= 0: kept per
+    # key channel in the rows of work after the detectors') or from the peak
+    rms = rms_alpha >= 0.0
+    if rms:
         b = 1.0 - rms_alpha
         for c in range(kch):
             m = ms[c]
@@ -162,25 +188,24 @@ def compress(x, key, out, threshold, ratio, knee, alpha_attack, alpha_release, a
                 m = rms_alpha * m + b * v * v
                 work[rows + c, i] = m
             ms[c] = m
-        for r in range(rows):
+    for r in range(rows):
+        if rms:
             for i in range(n):
                 m = work[rows + r, i]
                 if not own:
                     for c in range(1, kch):
                         m = max(m, work[rows + c, i])
                 lin[i] = max(m, 1e-20)
-            _log2_block(lin, row, scratch, n, 0.5 * DB_PER_LOG2)
-            level[r, :] = row
-    else:
-        for r in range(rows):
+        else:
             for i in range(n):
                 m = abs(key[r, i])
                 if not own:
                     for c in range(1, kch):
                         m = max(m, abs(key[c, i]))
                 lin[i] = max(m, 1e-10)
-            _log2_block(lin, row, scratch, n, DB_PER_LOG2)
-            level[r, :] = row
+        _log2_block(lin, row, scratch, n, 0.5 * DB_PER_LOG2 if rms else DB_PER_LOG2)
+        for i in range(n):                # a loop: a slice assignment brings numba's
+            level[r, i] = row[i]          # shape checks, a second of compiling
     # 2. stereo link: each channel's level moves towards the loudest by ``link``
     if own and rows == 2 and link.shape[0] == 1:     # stereo, fixed link: one plain loop
         lk = link[0]
@@ -195,7 +220,7 @@ def compress(x, key, out, threshold, ratio, knee, alpha_attack, alpha_release, a
             loud = level[0, i]
             for r in range(1, rows):
                 loud = max(loud, level[r, i])
-            lk = _at(link, i)
+            lk = at(link, i)
             for r in range(rows):
                 level[r, i] = lk * loud + (1.0 - lk) * level[r, i]
     # 3. static curve with a quadratic soft knee: reduction wanted (dB, >= 0)
@@ -205,8 +230,8 @@ def compress(x, key, out, threshold, ratio, knee, alpha_attack, alpha_release, a
     for r in range(rows):
         for i in range(n):
             if not fixed:
-                t, w = _at(threshold, i), _at(knee, i)
-                s = 1.0 - 1.0 / _at(ratio, i)
+                t, w = at(threshold, i), at(knee, i)
+                s = 1.0 - 1.0 / at(ratio, i)
             # the knee's quadratic on the part of the level inside it, plus the
             # straight line above it: min/max, no branch to mispredict where the
             # level wanders about the knee (which took a third of the kernel's time)
@@ -214,17 +239,18 @@ def compress(x, key, out, threshold, ratio, knee, alpha_attack, alpha_release, a
             h = min(max(over + 0.5 * w, 0.0), w)
             knee_part = s * h * h / (2.0 * w) if w > 0.0 else 0.0
             level[r, i] = knee_part + s * max(over - 0.5 * w, 0.0)
-    # 4. smoothing: a peak detector with release, then a one-pole smoothing with the
-    # attack coefficient where it rises and the fall coefficient where it falls (each
-    # a fused multiply-add; the choice of coefficient waits on a compare, the
-    # difference it multiplies is taken beside it), and 5. the report's figures over song
-    # time >= 0 (the worst row per sample), taken in the same loop where there is one
-    # row or two: their sums wait on nothing the smoothing does not already wait on
+
+
+@nb.njit(inline="always")
+def _smooth(level, rows, n, alpha_attack, alpha_release, alpha_fall, state):
+    """Stage 4 of the compressor on each row of ``level`` in place: a peak detector
+    with release, then a one-pole smoothing with the attack coefficient where it
+    rises and the fall coefficient where it falls (each a fused multiply-add; the
+    choice of coefficient waits on a compare, the difference it multiplies is taken
+    beside it).  state (rows, 2): y1 and y per row."""
     fixed = alpha_attack.shape[0] == 1 and alpha_release.shape[0] == 1 and \
         alpha_fall.shape[0] == 1
     aa, ar, af = alpha_attack[0], alpha_release[0], alpha_fall[0]
-    counted = max(0, min(n, int(-stats[3])))            # first sample at song time >= 0
-    most, total, count = stats[0], stats[1], stats[2]   # locals: no store per sample
     if rows == 2 and fixed:
         # two detectors side by side: each waits on its own last value, so together
         # they take the time of one
@@ -243,54 +269,86 @@ def compress(x, key, out, threshold, ratio, knee, alpha_attack, alpha_release, a
             a = aa if y1b > yb else af
             yb = fma(a, yb - y1b, y1b)
             level[1, i] = yb
-            if i >= counted:
-                worst = max(ya, yb)
-                most = max(most, worst)
-                total += worst
-                count += 1.0
         state[0, 0], state[0, 1], state[1, 0], state[1, 1] = y1a, ya, y1b, yb
-    else:
-        for r in range(rows):
-            y1 = state[r, 0]
-            y = state[r, 1]
-            for i in range(n):
-                if not fixed:
-                    aa, ar = _at(alpha_attack, i), _at(alpha_release, i)
-                    af = _at(alpha_fall, i)
-                target = level[r, i]
-                rel = fma(ar, y1, (1.0 - ar) * target)
-                y1 = target if target > rel else rel
-                a = aa if y1 > y else af
-                y = fma(a, y - y1, y1)
-                level[r, i] = y
-                if rows == 1 and i >= counted:
-                    most = max(most, y)
-                    total += y
-                    count += 1.0
-            state[r, 0] = y1
-            state[r, 1] = y
-        if rows > 1:
-            for i in range(counted, n):
-                worst = level[0, i]
-                for r in range(1, rows):
-                    worst = max(worst, level[r, i])
-                most = max(most, worst)
-                total += worst
-                count += 1.0
+        return
+    for r in range(rows):
+        y1 = state[r, 0]
+        y = state[r, 1]
+        for i in range(n):
+            if not fixed:
+                aa, ar = at(alpha_attack, i), at(alpha_release, i)
+                af = at(alpha_fall, i)
+            target = level[r, i]
+            rel = fma(ar, y1, (1.0 - ar) * target)
+            y1 = target if target > rel else rel
+            a = aa if y1 > y else af
+            y = fma(a, y - y1, y1)
+            level[r, i] = y
+        state[r, 0] = y1
+        state[r, 1] = y
+
+
+@kernel(level0=A1, level1=A1, level2=A1, level3=A1, alpha_attack=C1, alpha_release=C1,
+        alpha_fall=C1, state=C2)
+def smooth_lanes(level0, level1, level2, level3, alpha_attack, alpha_release, alpha_fall,
+                 state):
+    """:func:`_smooth` of four detector rows at once, one per lane, each with its own
+    fixed coefficients (``alpha_*`` (4,)) and state (row of ``state`` (4, 2)): every
+    row's result and state are bit for bit what :func:`_smooth` gives it alone."""
+    n = level0.shape[0]
+    aa = vpack(alpha_attack[0], alpha_attack[1], alpha_attack[2], alpha_attack[3])
+    ar = vpack(alpha_release[0], alpha_release[1], alpha_release[2], alpha_release[3])
+    af = vpack(alpha_fall[0], alpha_fall[1], alpha_fall[2], alpha_fall[3])
+    br = vpack(1.0 - alpha_release[0], 1.0 - alpha_release[1], 1.0 - alpha_release[2],
+               1.0 - alpha_release[3])
+    y1 = vpack(state[0, 0], state[1, 0], state[2, 0], state[3, 0])
+    y = vpack(state[0, 1], state[1, 1], state[2, 1], state[3, 1])
+    for i in range(n):
+        target = vpack(level0[i], level1[i], level2[i], level3[i])
+        rel = vfma(ar, y1, vmul(br, target))
+        y1 = vpick_greater(target, rel, target, rel)
+        y = vfma(vpick_greater(y1, y, aa, af), vsub(y, y1), y1)
+        level0[i], level1[i], level2[i], level3[i] = vget(y, 0), vget(y, 1), vget(y, 2), \
+            vget(y, 3)
+    for lane in range(4):
+        state[lane, 0] = vget(y1, lane)
+        state[lane, 1] = vget(y, lane)
+
+
+@nb.njit(inline="always")
+def _tally(level, rows, n, stats):
+    """Stage 5 of the compressor: the report's figures (the worst row per sample)
+    over song time >= 0, and the song time of the next block."""
+    counted = max(0, min(n, int(-stats[3])))            # first sample at song time >= 0
+    most, total, count = stats[0], stats[1], stats[2]   # locals: no store per sample
+    for i in range(counted, n):
+        worst = level[0, i]
+        for r in range(1, rows):
+            worst = max(worst, level[r, i])
+        most = max(most, worst)
+        total += worst
+        count += 1.0
     stats[0], stats[1], stats[2] = most, total, count
     stats[3] += n
+
+
+@nb.njit(inline="always")
+def _gain(x, out, level, rows, makeup, mix, own, lin, row, scratch):
+    """Stage 6 of the compressor: each detector row's gain on the channels it
+    drives."""
+    ch, n = x.shape
     # 6. gain: per detector row, then on each channel it drives
     fixed = makeup.shape[0] == 1 and mix.shape[0] == 1
     mk, mx = makeup[0], mix[0]
     for r in range(rows):
         for i in range(n):
             if not fixed:
-                mk = _at(makeup, i)
+                mk = at(makeup, i)
             lin[i] = (mk - level[r, i]) * (1.0 / DB_PER_LOG2)
         _exp2_block(lin, row, scratch, n)
         first, last = (r, r + 1) if own else (0, ch)
         for c in range(first, last):
             for i in range(n):
                 if not fixed:
-                    mx = _at(mix, i)
+                    mx = at(mix, i)
                 out[c, i] = x[c, i] * ((1.0 - mx) + mx * row[i])

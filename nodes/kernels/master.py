@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
+from numba import types
 
-from .jit import JIT
-
-
-@nb.njit(inline="always")
-def _at(a, i):
-    return a[i] if a.shape[0] > 1 else a[0]
+from .jit import A2, B1, C1, C2, F8, I1, I8, at, kernel
 
 
-@nb.njit(**JIT)
+
+@kernel(peak=C1, out=C1, ceiling=C1, alpha_release=C1, window=I8, span=I8, dq_val=C1,
+        dq_idx=I1, ring=C1, state=C1)
 def limiter_gain(peak, out, ceiling, alpha_release, window, span, dq_val, dq_idx, ring,
                  state):
     """Brickwall gain from a peak envelope (n,), for audio delayed by
@@ -40,7 +37,7 @@ def limiter_gain(peak, out, ceiling, alpha_release, window, span, dq_val, dq_idx
     total = state[4]
     g = state[5]
     for i in range(peak.shape[0]):
-        c = _at(ceiling, i)
+        c = at(ceiling, i)
         p = peak[i]
         req = c / p if p > c else 1.0
         # drop what leaves the span from the front, larger values from the back, push
@@ -71,7 +68,7 @@ def limiter_gain(peak, out, ceiling, alpha_release, window, span, dq_val, dq_idx
         if smooth < g:
             g = smooth
         else:
-            g = smooth + _at(alpha_release, i) * (g - smooth)
+            g = smooth + at(alpha_release, i) * (g - smooth)
         out[i] = g
         t += 1
     state[0] = t
@@ -82,7 +79,7 @@ def limiter_gain(peak, out, ceiling, alpha_release, window, span, dq_val, dq_idx
     state[5] = g
 
 
-@nb.njit(**JIT)
+@kernel(phases=types.float32[:, :, :], samples=C2, last=C1, env=C1)
 def refined_peaks(phases, samples, last, env):
     """Largest interpolated magnitude in each sample's interval, over channels.
 
@@ -123,7 +120,8 @@ def refined_peaks(phases, samples, last, env):
         last[c] = abs(float(phases[c, inner - 1, n - 1]))
 
 
-@nb.njit(**JIT)
+@kernel(x=A2, out=A2, dither=C2, offset=I8, ntf=C1, step=F8, lowest=F8, highest=F8,
+        history=C2, auto_mute=B1, hold=F8, state=C1)
 def shaped_quantise(x, out, dither, offset, ntf, step, lowest, highest, history, auto_mute,
                     hold, state):
     """Quantise to multiples of ``step`` with dither and error feedback.

@@ -14,7 +14,7 @@ import math
 
 import numba as nb
 
-from .jit import JIT
+from .jit import A2, C1, C2, I8, kernel
 
 
 @nb.njit(inline="always")
@@ -38,7 +38,7 @@ def _dot(row, last, taps, step):
     return (a0 + a1) + (a2 + a3)
 
 
-@nb.njit(**JIT)
+@kernel(ext=C2, hist=I8, t0=C1, o0=I8, t1=C1, o1=I8, dst=A2)
 def upsample2(ext, hist, t0, o0, t1, o1, dst):
     """Double the rate: dst[c, 2i + p] = sum_k t_p[k] * x[c, i - o_p - k].
 
@@ -55,7 +55,7 @@ def upsample2(ext, hist, t0, o0, t1, o1, dst):
             dst[c, 2 * i + 1] = _dot(row, b - o1, t1, 1)
 
 
-@nb.njit(**JIT)
+@kernel(ext=C2, hist=I8, t0=C1, o0=I8, t1=C1, o1=I8, dst=A2)
 def downsample2(ext, hist, t0, o0, t1, o1, dst):
     """Halve the rate: dst[c, i] = sum_p sum_k t_p[k] * u[c, 2i - 2(o_p + k) - p].
 
@@ -69,7 +69,7 @@ def downsample2(ext, hist, t0, o0, t1, o1, dst):
             dst[c, i] = _dot(row, b - 2 * o0, t0, 2) + _dot(row, b - 2 * o1 - 1, t1, 2)
 
 
-@nb.njit(**JIT)
+@kernel(u=A2, factor=I8, drive=C1, norm=C1)
 def tanh_shape(u, factor, drive, norm):
     """u[c, j] = tanh(drive * u[c, j]) * norm in place, drive and norm per base
     sample (j // factor), each (n,) or (1,)."""

@@ -23,13 +23,25 @@ every ``hop`` samples of song time an analysis frame runs:
    frames).
 4. **Synthesis marks** (TD-PSOLA): each takes the grain of the analysis mark nearest
    it, the input between that mark's neighbours under a raised-cosine window whose
-   halves reach the neighbours, and adds it at the synthesis mark (a fractional shift
-   read by 4-point Hermite interpolation).  The next synthesis mark is one period on,
-   divided by the ratio 2^(correction / 12).  Where nothing is corrected the
-   synthesis marks are the analysis marks themselves: the window halves of
-   neighbours then sum to one and the input comes out as it went in.
+   halves reach the neighbours, scaled by 1 / ratio, and adds it at the synthesis
+   mark (a fractional shift read by 4-point Hermite interpolation).  The next
+   synthesis mark is one period on, divided by the ratio 2^(correction / 12); grains
+   laid that much closer together (further apart) overlap that much more (less), so
+   the scale keeps the level.  Where nothing is corrected the synthesis marks are the
+   analysis marks themselves: a grain laid where it was taken adds only its window's
+   weights (``dry``), and the output is the input times their sum; neighbours' window
+   halves sum to one (within float rounding, taken as exactly one), so the input
+   comes out as it went in, bit for bit.
 
-The output is the overlap-add ring read ``latency`` samples behind the input.
+The output is the overlap-add ring, plus the input times the weights of grains laid
+in place, read ``latency`` samples behind the input.
+
+**Non-finite input.**  A NaN or an infinity in any channel (or a channel sum too large
+to hold) counts as unvoiced and is kept out of everything else: the detector hears
+silence in its place and its low-pass restarts from rest (so detection recovers at
+once), every frame whose window holds it is unvoiced, and a grain that would read it
+is laid where it was taken.  So the sample comes out at its own place as it went in
+(a NaN as a NaN, for the output's check to catch) and every other sample is finite.
 """
 
 from __future__ import annotations
@@ -38,13 +50,13 @@ import math
 
 import numba as nb
 
-from .jit import JIT
+from .jit import A2, C1, C2, F8, I1, at, kernel
 
 # the int state: samples in, the last analysis mark placed, the analysis mark nearest
 # the next synthesis mark, whether synthesis marks are the analysis marks, the note
-# aimed at (-1: none), grains that came too late
-N_IN, K_LAST, K_CUR, SYNCED, NOTE, LATE = range(6)
-INT_STATE = 6
+# aimed at (-1: none), grains that came too late, non-finite input samples so far
+N_IN, K_LAST, K_CUR, SYNCED, NOTE, LATE, BAD = range(7)
+INT_STATE = 7
 # the float state: the next synthesis mark, the correction (semitones), seconds the
 # note has been held, then the low-pass's memories (two sections, two each)
 S_NEXT, CORRECTION, HELD, LOWPASS = range(4)
@@ -64,11 +76,7 @@ ENERGY_FLOOR = 1e-10         # mean square (-100 dBFS) under which a frame is un
 SNAP = 1e-6                  # semitones: a smaller correction is none
 STEADY = 0.25                # the energy share (-6 dB) under which one half of a frame
                              # makes it a note's start or end
-
-
-@nb.njit(inline="always")
-def _at(a, i):
-    return a[i] if a.shape[0] > 1 else a[0]
+WHOLE = 1e-12                # summed in-place window weights this near 1 are taken as 1
 
 
 @nb.njit(inline="always")
@@ -86,7 +94,7 @@ def _hermite(ring, c, mask, r):
     return ((c3 * t + c2) * t + c1) * t + x0
 
 
-@nb.njit(**JIT)
+@nb.njit(inline="always")
 def yin(y, width, lag_lo, lag_hi, threshold, diff, cmnd):
     """YIN on ``y`` (at least width + lag_hi + 2 samples): (lag, aperiodicity), the lag
     fractional (a parabola through the normalised difference at its dip), or (-1.0,
@@ -118,7 +126,7 @@ def yin(y, width, lag_lo, lag_hi, threshold, diff, cmnd):
     return -1.0, least
 
 
-@nb.njit(**JIT)
+@nb.njit(inline="always")
 def refine(z, width, lag0, reach, work):
     """The period at the full rate near lag0: the lag at lag0 - reach .. lag0 + reach
     where ``z`` over ``width`` samples is most like itself that much later (the
@@ -192,20 +200,32 @@ def _track(frames, t, layout, frames_done):
     return voiced, period, (1.0 - w) * ca + w * cb
 
 
-@nb.njit(**JIT)
-def pitch_correct(x, out, ring, lowpassed, decimated, acc, frames, marks, si, sf, report,
-                  sos, retune_ms, humanize, reference_hz, allowed, layout, rate,
-                  threshold, work):
+@nb.njit(inline="always")
+def _any_bad(bad, lo, hi):
+    """Whether a non-finite input sample lies at song samples lo .. hi (bad: their
+    running count by song sample; hi already in, lo - 1 not yet overwritten)."""
+    mask = bad.shape[0] - 1
+    return bad[hi & mask] != bad[(lo - 1) & mask]
+
+
+@kernel(x=A2, out=A2, ring=C2, lowpassed=C1, decimated=C1, acc=C2, dry=C1, bad=I1,
+        frames=C2, marks=C2, si=I1, sf=C1, report=C1, sos=C2, retune_ms=C1, humanize=C1,
+        reference_hz=C1, allowed=I1, layout=I1, rate=F8, threshold=F8, work=C1)
+def pitch_correct(x, out, ring, lowpassed, decimated, acc, dry, bad, frames, marks, si,
+                  sf, report, sos, retune_ms, humanize, reference_hz, allowed, layout,
+                  rate, threshold, work):
     """Pitch-correct ``x`` (channels, n) into ``out`` (see the module notes).
 
-    ring, acc (channels, size) and lowpassed (size,): the input, the overlap-add sums
-    and the low-passed mono sum by song sample (size a power of two); decimated
-    (size2,): every decimate-th low-passed sample.  frames (nf, 4), marks (nm, 4):
-    rings of the analysis frames and marks (powers of two).  si, sf: the int and float
-    state (see the constants).  report: [sum of |correction| in cents, voiced frames,
-    largest |correction|].  sos (2, 6): the low-pass before decimation.  retune_ms,
-    humanize, reference_hz: (n,) or (1,), read at each frame.  allowed (12,): the
-    scale's pitch classes.  layout: the ints C_*.  threshold: YIN's.  work: scratch.
+    ring, acc (channels, size), lowpassed, dry and bad (size,): by song sample (size a
+    power of two), the input, the overlap-add sums of moved grains, the low-passed
+    mono sum, the summed window weights of grains laid where they were taken, and the
+    running count of non-finite input samples.  decimated (size2,): every
+    decimate-th low-passed sample.  frames (nf, 4), marks (nm, 4): rings of the
+    analysis frames and marks (powers of two).  si, sf: the int and float state (see
+    the constants).  report: [sum of |correction| in cents, voiced frames, largest
+    |correction|].  sos (2, 6): the low-pass before decimation.  retune_ms, humanize,
+    reference_hz: (n,) or (1,), read at each frame.  allowed (12,): 1 for the scale's
+    pitch classes.  layout: the ints C_*.  threshold: YIN's.  work: scratch.
     """
     channels, n = x.shape
     mask = ring.shape[1] - 1
@@ -221,6 +241,15 @@ def pitch_correct(x, out, ring, lowpassed, decimated, acc, frames, marks, si, sf
             ring[c, t & mask] = v
             m += v
         y = m / channels
+        if not math.isfinite(y):
+            # a NaN or an infinity (or a sum too large): the detector hears silence
+            # from rest, so its low-pass keeps nothing of it, and every frame it
+            # reaches is unvoiced (see _analyse and _synthesise)
+            si[BAD] += 1
+            y = 0.0
+            for j in range(4):
+                sf[LOWPASS + j] = 0.0
+        bad[t & mask] = si[BAD]
         if decimate > 1:
             for b in range(2):
                 z1 = sf[LOWPASS + 2 * b]
@@ -235,21 +264,37 @@ def pitch_correct(x, out, ring, lowpassed, decimated, acc, frames, marks, si, sf
         t += 1
         si[N_IN] = t
         if t % hop == 0:
-            _analyse(t, lowpassed, decimated, frames, si, sf, report, _at(retune_ms, i),
-                     _at(humanize, i), _at(reference_hz, i), allowed, layout, rate,
-                     threshold, work)
+            _analyse(t, lowpassed, decimated, bad, frames, si, sf, report,
+                     at(retune_ms, i), at(humanize, i), at(reference_hz, i), allowed,
+                     layout, rate, threshold, work)
             _place_marks(t, lowpassed, frames, marks, si, layout)
-            _synthesise(t, ring, acc, marks, si, sf, layout)
+            _synthesise(t, ring, acc, dry, bad, marks, si, sf, layout)
         k = (t - 1 - latency) & mask
-        for c in range(channels):
-            out[c, i] = acc[c, k]
-            acc[c, k] = 0.0
+        d = dry[k]
+        dry[k] = 0.0
+        if abs(d - 1.0) <= WHOLE:
+            # grains laid where they were taken, whose window halves sum to one: the
+            # input itself, copied (plus any moved grain reaching here)
+            for c in range(channels):
+                a = acc[c, k]
+                out[c, i] = ring[c, k] if a == 0.0 else a + ring[c, k]
+                acc[c, k] = 0.0
+        elif d != 0.0:
+            for c in range(channels):
+                out[c, i] = acc[c, k] + d * ring[c, k]
+                acc[c, k] = 0.0
+        else:
+            for c in range(channels):
+                out[c, i] = acc[c, k]
+                acc[c, k] = 0.0
 
 
-@nb.njit(**JIT)
-def _analyse(t, lowpassed, decimated, frames, si, sf, report, retune_ms, humanize,
+@nb.njit(inline="always")
+def _analyse(t, lowpassed, decimated, bad, frames, si, sf, report, retune_ms, humanize,
              reference_hz, allowed, layout, rate, threshold, work):
-    """The frame ending at song sample t - 1: YIN, then the correction."""
+    """The frame ending at song sample t - 1: YIN, then the correction.  A frame whose
+    windows (and a hop more, for the low-pass to settle) hold a non-finite input
+    sample is unvoiced."""
     mask = lowpassed.shape[0] - 1
     dmask = decimated.shape[0] - 1
     decimate = layout[C_DECIMATE]
@@ -273,7 +318,8 @@ def _analyse(t, lowpassed, decimated, frames, si, sf, report, retune_ms, humaniz
     steady = min(early, late) >= STEADY * max(early, late)
     voiced = False
     period = 0.0
-    if energy > ENERGY_FLOOR * span:
+    back = max(span * decimate, 2 * layout[C_HALF] + 2) + hop
+    if energy > ENERGY_FLOOR * span and not _any_bad(bad, t - back, t - 1):
         diff = work[span:span + lag_hi + 2]
         cmnd = work[span + lag_hi + 2:span + 2 * lag_hi + 4]
         lag, _ = yin(y, layout[C_WIDTH], layout[C_LAG_LO], lag_hi, threshold, diff, cmnd)
@@ -332,7 +378,7 @@ def _analyse(t, lowpassed, decimated, frames, si, sf, report, retune_ms, humaniz
     frames[row, F_CORRECTION] = c
 
 
-@nb.njit(**JIT)
+@nb.njit(inline="always")
 def _place_marks(t, lowpassed, frames, marks, si, layout):
     """Analysis marks up to the horizon the frames so far allow: the last one placed
     waits there for its voicing, period and correction."""
@@ -372,9 +418,14 @@ def _place_marks(t, lowpassed, frames, marks, si, layout):
     si[K_LAST] = k
 
 
-@nb.njit(**JIT)
-def _synthesise(t, ring, acc, marks, si, sf, layout):
-    """Every synthesis mark whose grain is known: its grain overlap-added."""
+@nb.njit(inline="always")
+def _synthesise(t, ring, acc, dry, bad, marks, si, sf, layout):
+    """Every synthesis mark whose grain is known: its grain overlap-added, scaled by
+    the ratio of the synthesis period to the analysis one (grains laid closer
+    together overlap more).  A grain laid where it was taken adds only its window's
+    weights (to ``dry``: the output multiplies the input by their sum); so does one
+    that would read a non-finite input sample, so that the sample comes out at its
+    own place and nowhere else."""
     channels = ring.shape[0]
     mask = ring.shape[1] - 1
     mmask = marks.shape[0] - 1
@@ -401,25 +452,29 @@ def _synthesise(t, ring, acc, marks, si, sf, layout):
         u1 = int(math.ceil(s + right)) - 1
         if u0 < due:
             si[LATE] += 1
+        if shift != 0.0 and _any_bad(bad, int(math.floor(u0 - shift)) - 1,
+                                     int(math.floor(u1 - shift)) + 2):
+            shift = 0.0
+        correction = marks[row, M_CORRECTION]
+        ratio = 1.0 if correction == 0.0 else 2.0 ** (correction / 12.0)
+        gain = 1.0 / ratio
         for u in range(u0, u1 + 1):
             tau = u - s
             if tau < 0.0:
-                w = 0.5 + 0.5 * math.cos(math.pi * tau / left)
+                w = gain * (0.5 + 0.5 * math.cos(math.pi * tau / left))
             else:
-                w = 0.5 + 0.5 * math.cos(math.pi * tau / right)
+                w = gain * (0.5 + 0.5 * math.cos(math.pi * tau / right))
             slot = u & mask
             if shift == 0.0:
-                for c in range(channels):
-                    acc[c, slot] += w * ring[c, slot]
+                dry[slot] += w
             else:
                 for c in range(channels):
                     acc[c, slot] += w * _hermite(ring, c, mask, u - shift)
-        c = marks[row, M_CORRECTION]
         if marks[row, M_VOICED] == 0.0:           # unvoiced: back onto the analysis marks
             sf[S_NEXT] = marks[(k + 1) & mmask, M_POS]
             si[SYNCED] = 1
-        elif c == 0.0 and si[SYNCED] == 1:
+        elif correction == 0.0 and si[SYNCED] == 1:
             sf[S_NEXT] = marks[(k + 1) & mmask, M_POS]
         else:
-            sf[S_NEXT] = s + marks[row, M_PERIOD] / 2.0 ** (c / 12.0)
+            sf[S_NEXT] = s + marks[row, M_PERIOD] / ratio
             si[SYNCED] = 0

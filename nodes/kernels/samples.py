@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
+from numba import types
 
-from .jit import JIT
+from .jit import A2, F8, I8, kernel
 
 
-@nb.njit(**JIT)
+@kernel(src=[types.float64[:, :], types.float32[:, :], types.int32[:, :], types.int16[:, :]],
+        scale=F8, out=A2)
 def deinterleave(src, scale, out):
-    """out[c, i] = src[i, c] * scale: frames (n, ch) of any numeric type to rows (ch, n)
-    of float64, in one pass (numpy's cast of the transposed view takes several)."""
+    """out[c, i] = src[i, c] * scale: frames (n, ch) as a file holds them (float64, float32,
+    int32 or int16) to rows (ch, n) of float64, in one pass (numpy's cast of the
+    transposed view takes several)."""
     n, ch = src.shape
     if ch == 1:
         for i in range(n):
@@ -26,7 +28,7 @@ def deinterleave(src, scale, out):
                 out[c, i] = src[i, c] * scale
 
 
-@nb.njit(**JIT)
+@kernel(src=types.uint8[::1], channels=I8, scale=F8, out=A2)
 def deinterleave24(src, channels, scale, out):
     """out[c, i] = sample (i, c) of packed little-endian 24-bit frames ``src`` (bytes,
     uint8) * scale, for the first out.shape[1] frames."""
@@ -38,7 +40,7 @@ def deinterleave24(src, channels, scale, out):
             out[c, i] = ((v ^ 0x800000) - 0x800000) * scale
 
 
-@nb.njit(**JIT)
+@kernel(src=[types.float32[:, :], types.float64[:, :]], scale=F8, out=A2)
 def deinterleave_finite(src, scale, out):
     """:func:`deinterleave` of floating-point frames that also looks for a sample that
     is not a finite number: returns the first such frame's index, or -1 (the check

@@ -5,12 +5,16 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .jit import JIT
+from .jit import A2, C1, C2, C3, F8, I1, I2, I8, at, kernel
+
 
 
 @nb.njit(inline="always")
-def _at(a, i):
-    return a[i] if a.shape[0] > 1 else a[0]
+def _copy_row(a, src, dst):
+    """a[dst] = a[src], as a loop: a row assignment brings numba's shape checks (a
+    second of compiling), and the loop written out in place runs slower."""
+    for j in range(a.shape[1]):
+        a[dst, j] = a[src, j]
 
 
 @nb.njit(inline="always")
@@ -33,7 +37,7 @@ def _hermite(buf, c, size, r):
     return ((c3 * t + c2) * t + c1) * t + x0
 
 
-@nb.njit(**JIT)
+@kernel(x=A2, out=A2, buf=C2, state=C1, times=C1, feedback=C1, damp=C1, mix=C1, glide=F8)
 def feedback_delay(x, out, buf, state, times, feedback, damp, mix, glide):
     """A delay with feedback, a one-pole lowpass in the loop and a dry/wet mix.
 
@@ -47,11 +51,11 @@ def feedback_delay(x, out, buf, state, times, feedback, damp, mix, glide):
     pos = int(state[0])
     d = state[1]
     for i in range(n):
-        target = _at(times, i)
+        target = at(times, i)
         d = target if d < 0.0 else target + glide * (d - target)
-        fb = _at(feedback, i)
-        a = _at(damp, i)
-        m = _at(mix, i)
+        fb = at(feedback, i)
+        a = at(damp, i)
+        m = at(mix, i)
         r = pos - d
         for c in range(channels):
             wet = _hermite(buf, c, size, r)
@@ -69,7 +73,8 @@ def feedback_delay(x, out, buf, state, times, feedback, damp, mix, glide):
 MIN_TAP = 3.0          # the chorus's shortest delay, in samples
 
 
-@nb.njit(**JIT)
+@kernel(x=A2, out=A2, buf=C2, state=C1, rate=C1, depth=C1, delay=C1, feedback=C1, mix=C1,
+        spread=C1, voices=I8, source=I1)
 def chorus(x, out, buf, state, rate, depth, delay, feedback, mix, spread, voices, source):
     """A chorus: ``voices`` taps per channel into one delay line each, every tap's
     delay swept by a sine LFO around ``delay`` by +-``depth`` (samples; never under
@@ -88,11 +93,11 @@ def chorus(x, out, buf, state, rate, depth, delay, feedback, mix, spread, voices
     phase = state[1]
     two_pi = 2.0 * np.pi
     for i in range(n):
-        d0 = _at(delay, i)
-        dd = _at(depth, i)
-        fb = _at(feedback, i)
-        m = _at(mix, i)
-        sp = _at(spread, i)
+        d0 = at(delay, i)
+        dd = at(depth, i)
+        fb = at(feedback, i)
+        m = at(mix, i)
+        sp = at(spread, i)
         for c in range(channels):
             dry = x[source[c], i]
             wet = 0.0
@@ -107,14 +112,15 @@ def chorus(x, out, buf, state, rate, depth, delay, feedback, mix, spread, voices
         pos += 1
         if pos == size:
             pos = 0
-        phase += _at(rate, i)
+        phase += at(rate, i)
         if phase >= 1.0:
             phase -= 1.0
     state[0] = pos
     state[1] = phase
 
 
-@nb.njit(**JIT)
+@kernel(x=A2, out=A2, lines=C2, lengths=I1, pos=I1, b0=C2, b1=C2, a1=C2, lp=C2,
+        ap_buf=C3, ap_len=I1, ap_pos=I2, ap_gain=F8, in_sign=C2, out_left=C1, out_right=C1)
 def fdn_reverb(x, out, lines, lengths, pos, b0, b1, a1, lp, ap_buf, ap_len, ap_pos,
                ap_gain, in_sign, out_left, out_right):
     """A 16-line feedback delay network with absorption filters and input diffusion.
@@ -137,7 +143,10 @@ def fdn_reverb(x, out, lines, lengths, pos, b0, b1, a1, lp, ap_buf, ap_len, ap_p
     channels, n = x.shape
     stages = ap_len.shape[0]
     vary = b0.shape[1] > 1
-    run = min(n, lengths.min(), 256)    # a run's rows stay in the first-level cache
+    shortest = lengths[0]
+    for j in range(1, lengths.shape[0]):
+        shortest = min(shortest, lengths[j])
+    run = min(n, shortest, 256)           # a run's rows stay in the first-level cache
     diffused = np.empty((channels, run))
     s_ = np.empty((run + 1, 16))          # line outputs, after the last run's final one
     f_ = np.empty((run + 1, 16))          # absorbed, likewise
@@ -151,8 +160,8 @@ def fdn_reverb(x, out, lines, lengths, pos, b0, b1, a1, lp, ap_buf, ap_len, ap_p
     done = 0
     while done < n:
         m = min(run, n - done)
-        s_[0] = s_[run]
-        f_[0] = f_[run]
+        _copy_row(s_, run, 0)
+        _copy_row(f_, run, 0)
         # diffuse the inputs (allpass loops: sample by sample)
         for c in range(channels):
             for i in range(m):
@@ -221,8 +230,8 @@ def fdn_reverb(x, out, lines, lengths, pos, b0, b1, a1, lp, ap_buf, ap_len, ap_p
                     p = 0
             pos[j] = p
         if m < run:                       # a short last run: keep its final values
-            s_[run] = s_[m]
-            f_[run] = f_[m]
+            _copy_row(s_, m, run)
+            _copy_row(f_, m, run)
         done += m
     for j in range(16):
         lp[j, 0] = s_[run if run else 0, j]

@@ -1,0 +1,166 @@
+"""Cold start (issue #23): each kernel compiles for its declared signature alone, and a
+render's kernels compile ahead of it, side by side, into numba's cache, with the
+render's output the same bit for bit.
+
+Compilation is tested in fresh processes with a new, empty ``NUMBA_CACHE_DIR`` (the
+machine's own cache is neither read nor touched).  The time it saves is a benchmark's
+business (``bench/coldstart.py``), not a test's."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numba as nb
+import numpy as np
+import pytest
+
+from mixgraph.nodes import node_types
+from mixgraph.nodes.kernels.jit import JIT, Kernel
+from mixgraph.nodes.kernels.warmup import every_kernel, find
+
+# a small project whose kernels compile in a second or two: a tone through a delay and
+# a noise-shaped dither to an output (which measures loudness and true peak)
+PROJECT = """
+from mixgraph import Graph
+g = Graph(sample_rate=48000, base_dir=FOLDER)
+g.add("tone", id="t", duration_s=0.5)
+g.add("delay", id="d", time_ms=120.0, feedback=0.4)
+g.add("dither", id="q", bit_depth=16, shape="noise_shaped")
+g.add("output", id="o", path="o.wav")
+g.connect("t", "d"); g.connect("d", "q"); g.connect("q", "o")
+"""
+
+RENDER = PROJECT + """
+import json
+from numba.core import event
+from mixgraph import render
+from mixgraph.nodes.kernels.jit import Kernel
+compiled = []
+
+class Compiles(event.Listener):
+    def on_start(self, e):
+        if isinstance(e.data["dispatcher"], Kernel):
+            compiled.append(e.data["dispatcher"].py_func.__name__)
+
+    def on_end(self, e):
+        pass
+
+event.register("numba:compile", Compiles())
+render(g, workers=1)
+print(json.dumps(compiled))
+"""
+
+WARM_UP = PROJECT + """
+import json
+from mixgraph.nodes.kernels.warmup import compile_kernels, graph_kernels, missing
+names = graph_kernels(g)
+before = missing(names)
+done = compile_kernels(names, processes=2)
+print(json.dumps({"names": names, "before": before, "done": done, "after": missing(names)}))
+"""
+
+
+def run(code: str, cache: Path, folder: Path) -> str:
+    """The last line ``code`` prints, run in a new process on the kernel cache ``cache``
+    with FOLDER in it standing for ``folder``."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
+    done = subprocess.run([sys.executable, "-c", code.replace("FOLDER", repr(str(folder)))],
+                          env=env, cwd=folder, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_warm_up_compiles_into_the_cache_given_and_the_render_after_it_is_bit_identical(
+        tmp_path):
+    ahead, lazily = tmp_path / "ahead", tmp_path / "lazily"
+    for folder in (ahead, lazily):
+        folder.mkdir()
+    warmed = json.loads(run(WARM_UP, tmp_path / "cache1", ahead))
+    assert set(warmed["names"]) == {"space.feedback_delay", "master.shaped_quantise",
+                                    "filters.biquad_cascade", "filters.window_sums",
+                                    "master.refined_peaks"}
+    assert warmed["before"] == warmed["names"]           # an empty cache lacks them all
+    assert sorted(warmed["done"]) == warmed["names"] and warmed["after"] == []
+    # the cache written is the one given: an index per kernel compiled ...
+    indexes = {p.name.split("-")[0] for p in (tmp_path / "cache1").rglob("*.nbi")}
+    assert {n.split(".")[1] for n in warmed["names"]} <= {i.split(".")[1] for i in indexes}
+    # ... from which the render loads them: it compiles none of them
+    assert json.loads(run(RENDER, tmp_path / "cache1", ahead)) == []
+    # and writes what a render that compiles each kernel when first called writes
+    compiled = json.loads(run(RENDER, tmp_path / "cache2", lazily))
+    assert set(compiled) == {n.split(".")[1] for n in warmed["names"]}
+
+    def digest(folder: Path) -> str:
+        return hashlib.sha256((folder / "o.wav").read_bytes()).hexdigest()
+
+    assert digest(ahead) == digest(lazily)
+
+
+def test_with_another_thread_running_the_kernels_compile_in_this_process(tmp_path):
+    """Forking with another thread running is unsafe (a lock it holds stays held in
+    the child): then nothing is forked and the kernels compile one after another."""
+    code = """
+import json, os, threading
+from mixgraph.nodes.kernels.warmup import compile_kernels, missing
+
+def no_fork():
+    raise AssertionError("forked with a thread running")
+
+os.fork = no_fork
+stop = threading.Event()
+waiting = threading.Thread(target=stop.wait)
+waiting.start()
+names = ["filters.window_sums", "master.limiter_gain"]
+try:
+    print(json.dumps([compile_kernels(names, processes=2), missing(names)]))
+finally:
+    stop.set()
+"""
+    done, left = json.loads(run(code, tmp_path / "cache", tmp_path))
+    assert sorted(done) == ["filters.window_sums", "master.limiter_gain"] and left == []
+
+
+def test_a_kernel_keeps_its_one_signature_whatever_layout_it_is_given():
+    """A bare numba.njit compiles a specialisation per layout of the arrays it meets
+    (each seconds on a new machine); a kernel takes them all in its declared one."""
+    from mixgraph.nodes.kernels.filters import biquad_cascade
+
+    sos = np.array([[0.5, 0.2, 0.1, 0.3, -0.2]])
+    x = np.random.default_rng(3).standard_normal((4, 300))
+    expected = []
+    for given in (x[:2].copy(), x[::2], np.asfortranarray(x[:2]), x[1:3, 7:200]):
+        out = np.empty_like(given)
+        biquad_cascade(given, out, sos, np.zeros((2, 1, 2)))
+        again = np.empty((2, given.shape[1]))
+        biquad_cascade(np.ascontiguousarray(given), again, sos, np.zeros((2, 1, 2)))
+        expected.append(np.array_equal(out, again))
+    assert all(expected)
+    assert biquad_cascade.signatures == list(biquad_cascade.declared)
+    with pytest.raises(TypeError, match="No matching definition"):
+        biquad_cascade(x.astype(np.float32), x, sos, np.zeros((4, 1, 2)))
+
+
+def test_every_kernel_is_declared_and_compiled_with_the_shared_options(tmp_path):
+    names = every_kernel()
+    assert {"dynamics.compress_levels", "filters.biquad_cascade", "space.fdn_reverb"} <= set(names)
+    plain = nb.njit(**JIT)(_plain)
+    for name in names:
+        k = find(name)
+        assert isinstance(k, Kernel) and k.declared, name
+        assert k.targetoptions == plain.targetoptions, name
+        assert k._cache.__class__ is plain._cache.__class__, name        # cached
+
+
+def _plain(x):
+    return x
+
+
+def test_every_kernel_a_node_type_names_is_one():
+    for type_name, cls in node_types().items():
+        for name in getattr(cls, "kernels", ()):
+            assert isinstance(find(name), Kernel), f"{type_name} names {name}"
