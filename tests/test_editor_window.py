@@ -100,7 +100,9 @@ def test_plus_band_on_a_multiband_compressor_adds_a_band_it_accepts(driven):
     # two crossovers make three bands: the fourth click is refused with the node's words
     assert result["bands_after_four_clicks"] == 3
     assert "has 4 bands, but 2 crossovers make 3 bands" in result["status_after_fourth"]
-    assert result["band_lines_drawn"] == 3 * 2          # a band's six settings: two lines
+    # a band's six settings: three lines in the inspector, which is 340 pixels wide
+    # (two on a node, whose lines are wider)
+    assert result["band_lines_drawn"] == 3 * 3
 
 
 @needs_screen
