@@ -407,6 +407,10 @@ class Node:
     params: ClassVar[tuple[Param, ...]] = ()
     #: parameters an older version had, and what took their place (for messages)
     retired: ClassVar[dict[str, str]] = {}
+    #: the compiled kernels the node runs (``"module.name"`` in
+    #: :mod:`mixgraph.nodes.kernels`), compiled ahead of a render where numba's cache
+    #: lacks them (:mod:`mixgraph.nodes.kernels.warmup`)
+    kernels: ClassVar[tuple[str, ...]] = ()
     #: the engine renders this node's input once and calls ``analyse`` with it (an
     #: :class:`AnalysisTape`) before the render
     needs_analysis: ClassVar[bool] = False

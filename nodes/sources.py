@@ -61,6 +61,7 @@ class Stem(Source):
 
     type_name = "stem"
     version = 2
+    kernels = ("samples.deinterleave", "samples.deinterleave24", "samples.deinterleave_finite")
     cost = 0.2
     summary = "an audio file on the timeline in clip regions, streamed from disk"
     retired = {"offset_s": "stem version 2 places the file by its regions, e.g. "
@@ -302,6 +303,7 @@ class Noise(Generator):
     """
 
     type_name = "noise"
+    kernels = ("filters.lfilter",)
     summary = "seeded white or pink noise"
     params = (
         Param("level_dbfs", -20.0, min=-120.0, max=0.0, unit="dBFS", doc="RMS level"),

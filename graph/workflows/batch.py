@@ -36,11 +36,12 @@ from typing import Any, Callable
 
 from mixgraph.errors import MixgraphError, ParameterError, ProjectFileError
 
-from mixgraph.core.fileformat import read_plain
+from mixgraph.core.fileformat import load, read_plain
 from mixgraph.core.model import Graph
 from mixgraph.nodes.tempfiles import remove_stale_beside
 
-from .jobs import PROJECT, Job, inputs_of, job_key, prepare, project_hash, sha256_file, stat
+from .jobs import (PROJECT, Job, inputs_of, job_key, prepare, project_hash, remove_leftovers,
+                   sha256_file, stat)
 from .overrides import check_overrides, check_variants, load_variants
 
 MANIFEST = "manifest.json"
@@ -318,9 +319,16 @@ def batch(template: str | os.PathLike | Graph, song_dirs: list[str | os.PathLike
 
 def _sweep(jobs: list[Job]) -> None:
     """The hidden files a worker killed while it wrote left beside a job's project
-    (a stop: SIGTERM, Ctrl+C), gone; those of processes alive are left alone."""
+    or its outputs (a stop: SIGTERM, Ctrl+C), gone; those of processes alive are
+    left alone."""
     for job in jobs:
-        remove_stale_beside(Path(job.project_dir) / PROJECT)
+        project = Path(job.project_dir) / PROJECT
+        remove_stale_beside(project)
+        try:
+            graph = load(project)
+        except (MixgraphError, OSError):           # not written yet, or half: no outputs
+            continue
+        remove_leftovers(graph)
 
 
 def _run(jobs: list[Job], template_doc: dict, manifest: Manifest, workers: int | None,
