@@ -220,8 +220,7 @@ class RegionStrip:
         return path, st.st_size, st.st_mtime_ns
 
     def _regions(self) -> list:
-        spec = self.app.session.graph.nodes[self.node]
-        return list(spec.value(spec.node_class().with_role("regions")[0]))
+        return list(self.app.session.graph.nodes[self.node].value(self._name()))
 
     def redraw(self, preview: list | None = None) -> None:
         if self.tag is None or not dpg.does_item_exist(self.tag):

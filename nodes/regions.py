@@ -196,11 +196,6 @@ def overruns(regions, file_s: float) -> list[str]:
             and _number(r, "from_s") + _number(r, "length_s") > file_s + 1e-9]
 
 
-def check(regions) -> list[str]:
-    """The regions' rules that need no file (the parameter's own check)."""
-    return problems(regions)
-
-
 def spans(regions: list[dict], rate: int, file_frames: int, crossfade: str,
           join_frames: int) -> list[Span]:
     """The regions (already checked against the file) as they play, in timeline
@@ -295,7 +290,7 @@ def extent(regions: list, file_s: float) -> float:
 
 def placed_at(at_s: float) -> list[dict]:
     """The whole file as one region from ``at_s`` on the timeline (the default at 0)."""
-    return [{"at_s": float(at_s)}] if at_s else list(WHOLE_FILE)
+    return [{"at_s": float(at_s)}] if at_s else [{}]
 
 
 def from_offset(offset_s: float, length_s: float) -> list[dict]:

@@ -73,7 +73,7 @@ class Stem(Source):
               doc="audio file (wav, flac, aiff ...)"),
         Param("gain_db", 0.0, min=-120.0, max=24.0, unit="dB", doc="clip gain"),
         Param("regions", regions.WHOLE_FILE, kind="list", items=regions.REGION,
-              check=regions.check, role="regions",
+              check=regions.problems, role="regions",
               doc="the spans of the file that play, each placed on the timeline with "
                   "its gain and fades (default: the whole file from 0; none: silence)"),
         Param("crossfade", "equal_power", kind="choice", choices=regions.CROSSFADES,

@@ -113,19 +113,19 @@ def test_strips_in_gangs_render_bit_for_bit_as_alone(alone_and_ganged, block, wo
     assert bad.size == 0, f"mismatch in samples {bad[0]:,}-{bad[-1]:,}"
 
 
-def test_a_gang_really_forms(project, monkeypatch):
-    """The EQs of a session's strips reach process_gang together (the test above would
-    pass, trivially, were nothing ever ganged)."""
-    from mixgraph.nodes.eq import Eq
-
+@pytest.mark.parametrize("kind", ["eq", "compressor"])
+def test_a_gang_really_forms(project, monkeypatch, kind):
+    """The EQs and the compressors of a session's strips reach process_gang together
+    (the test above would pass, trivially, were nothing ever ganged)."""
+    cls = node_types()[kind]
     seen = []
-    real = Eq.process_gang.__func__
+    real = cls.process_gang.__func__
 
     def counting(cls, members):
         seen.append(len(members))
         real(cls, members)
 
-    monkeypatch.setattr(Eq, "process_gang", classmethod(counting))
+    monkeypatch.setattr(cls, "process_gang", classmethod(counting))
     _session(project, stems=6)
     project.render(block_size=1024, workers=1)
     assert seen and max(seen) >= 4

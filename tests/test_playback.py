@@ -207,17 +207,9 @@ def test_a_fader_move_arrives_in_time_and_without_a_click(jack_server, project, 
     heard_after = edit_heard_after(heard.audio, heard.frames, events, before, after)
     promised = 0.050 + events["buffer_frames"] / SR + PERIOD / SR
     assert heard_after <= promised, f"heard {heard_after * 1000:.1f} ms after the edit"
-    g = project.graph
-    render(g)
-    plain = project.read()
-    moved = g.copy()
-    moved.set("a_ch", "gain_db", -12.0)
-    render(moved)
-    quieter = project.read()
-    lo, hi = heard_span(heard.audio)
-    at = align(heard.audio[:, lo:hi], plain, tol=1e-6)
-    compared = compare(heard, [plain, quieter], at, lo=lo, hi=hi,
-                       what="the render before and after the move")
+    compared, lo, hi, _ = heard_as_before_then_after(
+        heard, project, lambda g: g.set("a_ch", "gain_db", -12.0),
+        "the render before and after the move")
     ((glide_start, glide_end),) = compared.check(transitions=1)
     print(f"\nfader: {events['jack_xruns']} server xruns; {compared.summary()}; glide "
           f"{glide_end - glide_start} samples")
@@ -233,6 +225,22 @@ def test_a_fader_move_arrives_in_time_and_without_a_click(jack_server, project, 
     assert RAMP_S <= 0.010
 
 
+def heard_as_before_then_after(heard, project, edit, what: str):
+    """The capture compared with the project's render before and after ``edit`` (made
+    on a copy of its graph while it played), aligned on the render before; returns the
+    comparison, the span of the capture that holds sound and the render before."""
+    g = project.graph
+    render(g)
+    before = project.read()
+    edited = g.copy()
+    edit(edited)
+    render(edited)
+    after = project.read()
+    lo, hi = heard_span(heard.audio)
+    at = align(heard.audio[:, lo:hi], before, tol=1e-6)
+    return compare(heard, [before, after], at, lo=lo, hi=hi, what=what), lo, hi, before
+
+
 def test_a_link_added_while_playing_is_heard_without_a_gap_at_the_same_position(
         jack_server, project, tmp_path):
     path = sine_project(project, second=True)
@@ -241,19 +249,11 @@ def test_a_link_added_while_playing_is_heard_without_a_gap_at_the_same_position(
     kept_up(events)
     assert events["problem"] is None
     (link,) = events["actions"]
-    g = project.graph
-    render(g)
-    before = project.read()
-    edited = g.copy()
-    edited.connect("b", "mix")
-    render(edited)
-    after = project.read()
-    lo, hi = heard_span(heard.audio)
-    at = align(heard.audio[:, lo:hi], before, tol=1e-6)
     # the song position is kept: before the swap the capture is the old graph, after
     # it the new one, at the very song time the old one had reached
-    compared = compare(heard, [before, after], at, lo=lo, hi=hi,
-                       what="the renders of the old and the new graph")
+    compared, _, _, before = heard_as_before_then_after(
+        heard, project, lambda g: g.connect("b", "mix"),
+        "the renders of the old and the new graph")
     ((swap_start, swap_end),) = compared.check(transitions=1)
     print(f"\nlink: {events['jack_xruns']} server xruns; {compared.summary()}; crossfade "
           f"{swap_end - swap_start} samples")

@@ -10,8 +10,9 @@ the results are bit for bit those of the one-lane kernels.
 numba has no vector type of its own, and it keeps a tuple in separate scalars that
 the compiler packs and unpacks around every operation; :data:`f64x4` is a numba type
 whose value *is* the LLVM vector, so a recursion's state stays in a register from one
-sample to the next.  Signals go in and out as ``(n, 4)`` C-contiguous arrays (a row
-per sample, a lane per column): :func:`vload` and :func:`vstore` move a row.
+sample to the next.  Kernels gather a sample of each lane's signal with :func:`vpack`
+and scatter it back with :func:`vget` (cheaper than packing four signals into one
+array and out again).
 """
 
 from __future__ import annotations
@@ -39,31 +40,6 @@ f64x4 = F64x4()
 class _F64x4Model(models.PrimitiveModel):
     def __init__(self, dmm, fe_type):
         super().__init__(dmm, fe_type, _VECTOR)
-
-
-def _row(context, builder, arrty, arr, i):
-    """A pointer to row ``i`` of an (n, 4) C-contiguous float64 array, as a vector."""
-    data = context.make_array(arrty)(context, builder, arr).data
-    at = builder.gep(data, [builder.mul(i, ir.Constant(i.type, LANES))])
-    return builder.bitcast(at, _VECTOR.as_pointer())
-
-
-@intrinsic
-def vload(typingctx, arr, i):
-    """Row ``i`` of an (n, 4) C-contiguous float64 array."""
-    def codegen(context, builder, sig, args):
-        return builder.load(_row(context, builder, sig.args[0], *args), align=8)
-    return f64x4(arr, i), codegen
-
-
-@intrinsic
-def vstore(typingctx, arr, i, v):
-    """Store ``v`` as row ``i`` of an (n, 4) C-contiguous float64 array."""
-    def codegen(context, builder, sig, args):
-        builder.store(args[2], _row(context, builder, sig.args[0], args[0], args[1]),
-                      align=8)
-        return context.get_dummy_value()
-    return types.void(arr, i, v), codegen
 
 
 @intrinsic
