@@ -84,7 +84,10 @@ def main() -> None:
     xdotool("mouseup", "1")
     frames(app, 30)
     events["moves"] = moves
-    events["underruns"] = player.device.underruns if player.device else None
+    device = player.device
+    events["underruns"] = device.underruns if device else None
+    events["late_at"] = list(device.late_at) if device else None
+    events["device_underflows"] = device.device_underflows if device else None
     x, y = centre("editor")
     xdotool("mousemove", str(x), str(y - 200))
     key(app, "space")
