@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from mixgraph import Graph, render
 from mixgraph.nodes.base import Node, Param, register
 
 SR = 48000
+STARTED = time.time()              # when this test session began (conftest loads first)
 BLOCK_SIZES = [1, 64, 65, 1000, 8192, 8193]
 
 

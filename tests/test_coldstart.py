@@ -164,3 +164,75 @@ def test_every_kernel_a_node_type_names_is_one():
     for type_name, cls in node_types().items():
         for name in getattr(cls, "kernels", ()):
             assert isinstance(find(name), Kernel), f"{type_name} names {name}"
+
+
+# ----------------------------------------------------------------------------- install
+# An editable install's build compiles the kernels into numba's cache beside their
+# sources (installer/mixgraph_install.py).
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def backend():
+    sys.path.insert(0, str(REPO / "installer"))
+    try:
+        import mixgraph_install
+    finally:
+        sys.path.remove(str(REPO / "installer"))
+    return mixgraph_install
+
+
+def test_the_build_brings_the_numba_the_package_depends_on(backend, monkeypatch):
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert backend.NUMBA in project["project"]["dependencies"]
+    # setuptools' own answer needs the setuptools the build brings (this one may be older)
+    monkeypatch.setattr(backend.build_meta, "get_requires_for_build_editable",
+                        lambda config_settings=None: ["wheel"])
+    assert backend.get_requires_for_build_editable() == ["wheel", backend.NUMBA]
+    assert project["build-system"]["build-backend"] == backend.__name__
+    assert project["build-system"]["backend-path"] == ["installer"]
+
+
+def test_the_build_compiles_kernels_without_the_rest_of_the_package(backend, tmp_path,
+                                                                     monkeypatch):
+    """In a process of its own with the package's parents as empty modules (the build's
+    environment has numba and nothing else the package needs): afterwards a process
+    of the installed package finds them in the cache."""
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "cache"))
+    names = ("filters.window_sums", "dynamics.gate_gain")
+    said = backend.compile_kernels(REPO, names)
+    assert said.startswith("mixgraph: 2 of 2 kernels compiled into numba's cache in "), said
+    check = subprocess.run(
+        [sys.executable, "-c", "import sys; from mixgraph.nodes.kernels.warmup import "
+         "missing; print(missing(sys.argv[1:]))", *names],
+        capture_output=True, text=True, env=dict(os.environ), check=True)
+    assert check.stdout.strip() == "[]"
+    again = backend.compile_kernels(REPO, names)
+    assert again.startswith("mixgraph: 0 of 2 kernels compiled"), again
+
+
+def test_a_build_that_cannot_compile_says_why_and_installs_all_the_same(backend, tmp_path,
+                                                                       monkeypatch):
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "cache"))
+    said = backend.compile_kernels(REPO, ("filters.no_such_kernel",))
+    assert said == ("mixgraph: kernels not compiled at install (LookupError: no kernel "
+                    "'filters.no_such_kernel' in mixgraph.nodes.kernels); the first "
+                    "render will"), said
+
+
+@pytest.mark.skipif(not os.environ.get("CI") or "NUMBA_CACHE_DIR" in os.environ,
+                    reason="CI's clean clone, installed by .ci/run just before the tests")
+def test_the_install_compiled_every_kernel_before_the_tests_ran():
+    """.ci/run installs a clean clone with ``pip install -e`` as the README says: every
+    kernel is in numba's cache beside its source, written before this session began
+    (a kernel the tests had compiled would have been written after)."""
+    from conftest import STARTED
+
+    folder = REPO / "nodes" / "kernels" / "__pycache__"
+    for name in every_kernel():
+        assert find(name).cached() is True, name
+        line = find(name).py_func.__code__.co_firstlineno
+        (index,) = folder.glob(f"{name}-{line}.py*.nbi")
+        assert index.stat().st_mtime < STARTED, name
