@@ -93,6 +93,11 @@ class TruePeakEnvelope(PartitionStream):
 
     def __init__(self, channels: int, factor: int = 8, filters=LIMITER,
                  partition: int = PARTITION):
+        # imported now, not at the first partition, which comes while a render writes:
+        # scipy sets it up by exec() of source strings, and CPython ends a process that
+        # a stop (Ctrl-C, SIGTERM) interrupts in one with SIGINT, whatever it returns
+        import scipy.fft  # noqa: F401
+
         self.channels = channels
         self.factor = factor
         self.filters = tuple(filters)

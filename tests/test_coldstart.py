@@ -153,11 +153,45 @@ def test_every_kernel_is_declared_and_compiled_with_the_shared_options(tmp_path)
         k = find(name)
         assert isinstance(k, Kernel) and k.declared, name
         assert k.targetoptions == plain.targetoptions, name
-        assert k._cache.__class__ is plain._cache.__class__, name        # cached
+        assert isinstance(k._cache, type(plain._cache)), name             # cached
 
 
 def _plain(x):
     return x
+
+
+LOAD_ALL = """
+import json, sys
+import numpy as np
+from mixgraph.nodes.kernels.warmup import every_kernel, find
+names = every_kernel()
+cached = [n for n in names if find(n).cached()]
+for n in names:
+    find(n).compile_declared()
+out = np.empty((1, 6))
+find("filters.biquad_cascade")(np.eye(1, 6), out, np.array([[0.5, 0.2, 0.1, 0.3, -0.2]]),
+                                np.zeros((1, 1, 2)))
+print(json.dumps({"names": names, "cached": cached, "out": out[0].tolist(),
+                  "registries": "numba.np.arraymath" in sys.modules}))
+"""
+
+
+def test_a_new_process_loads_every_kernel_without_numbas_registries_and_runs_them():
+    """Loading compiled code skips numba's setting up of its registries (0.3 s), but
+    not its runtime: a kernel whose symbols were missing would abort the process at
+    load.  On the machine's own cache (in CI, the one the install filled)."""
+    from scipy.signal import lfilter
+
+    subprocess.run([sys.executable, "-c", "from mixgraph.nodes.kernels.warmup import "
+                    "compile_kernels, every_kernel; compile_kernels(every_kernel())"],
+                   check=True, capture_output=True, timeout=600)
+    done = subprocess.run([sys.executable, "-c", LOAD_ALL], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["cached"] == got["names"] and not got["registries"]
+    expected = lfilter([0.5, 0.2, 0.1], [1.0, -0.3, 0.2], np.eye(1, 6)[0])
+    np.testing.assert_allclose(got["out"], expected, rtol=1e-15, atol=1e-17)
 
 
 def test_every_kernel_a_node_type_names_is_one():

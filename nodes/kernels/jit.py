@@ -26,7 +26,9 @@ import itertools
 import threading
 
 from numba import njit, types
+from numba.core.caching import FunctionCache
 from numba.core.registry import CPUDispatcher
+from numba.core.runtime import rtsys
 
 JIT = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 
@@ -49,6 +51,21 @@ def at(a, i):
 _TARGET_OPTIONS = {**{k: v for k, v in JIT.items() if k != "cache"},
                    "nopython": True, "boundscheck": None}
 _FIRST_CALL = threading.RLock()
+
+
+class _Cache(FunctionCache):
+    """numba's cache of a kernel, which loads compiled code without first setting up
+    numba's typing and lowering registries: numba does that before every load, and in
+    a new process the first time imports every module it has (``scipy.linalg`` among
+    them, for its BLAS check), 0.3 s of a render's start that machine code already
+    compiled does not need.  It needs numba's runtime (its allocator's symbols, which
+    numba starts with the registries): that is started.  Compiling sets the
+    registries up itself."""
+
+    def load_overload(self, sig, target_context):
+        rtsys.initialize(target_context)
+        with self._guard_against_spurious_io_errors():
+            return self._load_overload(sig, target_context)
 
 
 class Kernel(CPUDispatcher):
@@ -77,6 +94,9 @@ class Kernel(CPUDispatcher):
             self.compile_declared()
             return self
         return super()._compile_for_args(*args, **kws)
+
+    def enable_caching(self) -> None:
+        self._cache = _Cache(self.py_func)
 
     def cached(self) -> bool | None:
         """Whether numba's cache holds every declared signature for this machine (None:
