@@ -70,6 +70,7 @@ def compile_kernels(root: Path, names: tuple[str, ...] = ()) -> str:
     if done.returncode:
         said = (done.stderr.strip().splitlines() or ["no message"])[-1]
         return f"mixgraph: kernels not compiled at install ({said}); the first render will"
-    compiled, total = done.stdout.split()[-2:]
-    return (f"mixgraph: {compiled} of {total} kernels compiled into numba's cache in "
-            f"{time.perf_counter() - started:.1f} s (the others were there)")
+    compiled, total = (int(v) for v in done.stdout.split()[-2:])
+    return (f"mixgraph: {compiled} kernels compiled into numba's cache in "
+            f"{time.perf_counter() - started:.1f} s ({total - compiled} of {total} were "
+            "there already)")
