@@ -6,20 +6,22 @@ this, a new machine's first render compiles the kernels it meets (ahead, on ever
 core: :mod:`mixgraph.nodes.kernels.warmup`), seconds the user waits for.  An editable
 install runs from the repository's own files, so the cache its build writes beside
 them (``nodes/kernels/__pycache__``) is the one every later process reads: the build
-compiles every kernel there, with the numba the install is about to bring (pip builds
-in an environment of its own: :func:`get_requires_for_build_editable` asks for the
-same numba as the package's dependencies), and the first render loads them.
+compiles every kernel there, with the numba pip brings into the build's own
+environment (:func:`get_requires_for_build_editable` asks for the package's
+dependency), and the first render loads them.  ``pip install -v`` shows what it did.
 
-Where that cannot help, nothing is lost: a numba other than the one the install
-brings, or another machine, makes numba ignore the cache and compile as before; a
-build that cannot compile says why and installs all the same.  A wheel (``pip
-install .``) installs copies of the sources, which numba's cache does not recognise
-(it keys on a source file's time and size), so a wheel's build compiles nothing.
+Where that cannot help, nothing is lost.  numba keeps a cache for the numba version
+and the processor that wrote it: where the installed environment keeps an older
+numba than the newest one the dependency allows (pip leaves one that satisfies it),
+or the repository is used from another machine, numba passes over it and the first
+render compiles as before.  A build that cannot compile says why (under ``-v``) and
+installs all the same.  A wheel (``pip install .``) compiles nothing: it would have
+to carry the cache, code for the building machine's processor in a package that
+says it runs anywhere; its first render compiles ahead, on every core.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -42,10 +44,12 @@ for name, folder in (("mixgraph", root / "graph"), ("mixgraph.nodes", root / "no
     module = types.ModuleType(name)
     module.__path__ = [str(folder)]
     sys.modules[name] = module
-from mixgraph.nodes.kernels.warmup import compile_kernels, every_kernel
+from mixgraph.nodes.kernels.warmup import compile_kernels, every_kernel, missing
 names = sys.argv[2:] or every_kernel()
-print(len(compile_kernels(names)), len(names))
+lacking = compile_kernels(names)
+print(len(names), len(lacking), len(missing(lacking)))
 """
+TIMEOUT_S = 900                       # a compile that hangs must not hang the install
 
 
 def get_requires_for_build_editable(config_settings=None):
@@ -64,13 +68,17 @@ def compile_kernels(root: Path, names: tuple[str, ...] = ()) -> str:
     started = time.perf_counter()
     try:
         done = subprocess.run([sys.executable, "-c", _COMPILE, str(root), *names],
-                              capture_output=True, text=True, env=dict(os.environ))
-    except OSError as exc:
-        return f"mixgraph: kernels not compiled at install ({exc}); the first render will"
-    if done.returncode:
+                              capture_output=True, text=True, timeout=TIMEOUT_S)
         said = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        return f"mixgraph: kernels not compiled at install ({said}); the first render will"
-    compiled, total = (int(v) for v in done.stdout.split()[-2:])
-    return (f"mixgraph: {compiled} kernels compiled into numba's cache in "
-            f"{time.perf_counter() - started:.1f} s ({total - compiled} of {total} were "
+        if done.returncode:
+            raise RuntimeError(said)
+        total, lacking, left = (int(v) for v in done.stdout.split()[-3:])
+    except Exception as exc:                  # noqa: BLE001 - the install goes on
+        why = f"{type(exc).__name__}: {exc}" if not isinstance(exc, RuntimeError) else exc
+        return f"mixgraph: kernels not compiled at install ({why}); the first render will"
+    line = (f"mixgraph: {lacking - left} kernels compiled into numba's cache in "
+            f"{time.perf_counter() - started:.1f} s ({total - lacking} of {total} were "
             "there already)")
+    if left:
+        line += f"; {left} could not be, and the first render will compile them"
+    return line

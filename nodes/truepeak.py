@@ -93,9 +93,8 @@ class TruePeakEnvelope(PartitionStream):
 
     def __init__(self, channels: int, factor: int = 8, filters=LIMITER,
                  partition: int = PARTITION):
-        # imported now, not at the first partition, which comes while a render writes:
-        # scipy sets it up by exec() of source strings, and CPython ends a process that
-        # a stop (Ctrl-C, SIGTERM) interrupts in one with SIGINT, whatever it returns
+        # imported as the node is prepared, not at the first partition, while a render
+        # writes (a tenth of a second, and a stop could break into it)
         import scipy.fft  # noqa: F401
 
         self.channels = channels

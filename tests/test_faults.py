@@ -693,3 +693,24 @@ def test_a_kill_at_a_random_point_leaves_nothing_once_the_next_render_ends(tmp_p
                      timeout=300)
     assert again.returncode == 0, again.stderr
     assert leftovers(tmp_path) == [] and list(temp.iterdir()) == []
+
+
+STOPPED_IN_EXEC = """
+import sys
+from mixgraph.cli import commands
+
+# a stop that comes while Python runs a string through exec (as scipy sets modules up)
+commands.COMMANDS["validate"] = lambda args: exec("raise KeyboardInterrupt")
+sys.exit(commands.main(["validate", "song.mgraph"]))
+"""
+
+
+def test_a_stop_inside_an_exec_still_ends_with_status_130(tmp_path):
+    """CPython notes a KeyboardInterrupt raised in a string run by exec as unhandled, and
+    ``python -m`` then ends the process by SIGINT, whatever it returns (-2 here)."""
+    (tmp_path / "stopped_in_exec.py").write_text(STOPPED_IN_EXEC)
+    done = subprocess.run([sys.executable, "-m", "stopped_in_exec"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=str(tmp_path)))
+    assert done.returncode == 130, (done.returncode, done.stderr)
+    assert done.stderr == "mixgraph: interrupted; nothing half-written was left behind\n"

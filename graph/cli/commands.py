@@ -253,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         return failed
     except KeyboardInterrupt:
         say("mixgraph: interrupted; nothing half-written was left behind", file=sys.stderr)
+        _forget_interrupt()
         return EXIT_INTERRUPTED
     except OSError as exc:
         if args.debug:
@@ -432,6 +433,14 @@ def _stop_on_signals() -> None:
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _interrupt)
+
+
+def _forget_interrupt() -> None:
+    """Let the process end with the status returned.  Where the stop came while Python
+    ran a string through ``exec`` (scipy and the standard library set modules up that
+    way), CPython notes a KeyboardInterrupt left unhandled, and ``python -m mixgraph``
+    would end by SIGINT whatever it returns; running another string clears the note."""
+    exec("None")
 
 
 def _interrupt(signum, frame):

@@ -53,19 +53,29 @@ _TARGET_OPTIONS = {**{k: v for k, v in JIT.items() if k != "cache"},
 _FIRST_CALL = threading.RLock()
 
 
-class _Cache(FunctionCache):
+class KernelCache(FunctionCache):
     """numba's cache of a kernel, which loads compiled code without first setting up
     numba's typing and lowering registries: numba does that before every load, and in
     a new process the first time imports every module it has (``scipy.linalg`` among
     them, for its BLAS check), 0.3 s of a render's start that machine code already
-    compiled does not need.  It needs numba's runtime (its allocator's symbols, which
-    numba starts with the registries): that is started.  Compiling sets the
-    registries up itself."""
+    compiled does not need.  Compiling sets them up itself.  What the code may need
+    at load is started here: numba's runtime (its allocator's symbols) and the hash
+    secrets (symbols numba's hashing module defines); a symbol still missing would
+    end the process as the code loads (tests/test_coldstart.py loads every kernel in
+    a process of its own).  The load itself is numba's (``Cache.load_overload``
+    without the set-up), so this class follows numba's ``Cache`` as it is in the
+    versions the package takes."""
 
     def load_overload(self, sig, target_context):
+        load = getattr(self, "_load_overload", None)
+        guard = getattr(self, "_guard_against_spurious_io_errors", None)
+        if load is None or guard is None:                  # a numba that has moved on
+            return super().load_overload(sig, target_context)
+        import numba.cpython.hashing  # noqa: F401 - defines the hash secrets' symbols
+
         rtsys.initialize(target_context)
-        with self._guard_against_spurious_io_errors():
-            return self._load_overload(sig, target_context)
+        with guard():
+            return load(sig, target_context)
 
 
 class Kernel(CPUDispatcher):
@@ -96,7 +106,7 @@ class Kernel(CPUDispatcher):
         return super()._compile_for_args(*args, **kws)
 
     def enable_caching(self) -> None:
-        self._cache = _Cache(self.py_func)
+        self._cache = KernelCache(self.py_func)
 
     def cached(self) -> bool | None:
         """Whether numba's cache holds every declared signature for this machine (None:
