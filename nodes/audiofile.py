@@ -769,16 +769,28 @@ class AtomicWriter:
                 except OSError:                 # no hard links here (FAT, some shares)
                     os.replace(self.path, kept)
             os.replace(self._tmp, self.path)
-        except OSError as exc:
-            if kept is not None and kept.exists():
-                if self.path.exists():
-                    kept.unlink(missing_ok=True)
-                else:
-                    os.replace(kept, self.path)
+            return Publication(self.path, kept, self._created_dirs)
+        except BaseException as exc:            # a failure, or a stop (Ctrl-C, SIGTERM)
+            self._put_back(kept)
             self.discard()
+            if not isinstance(exc, OSError):
+                raise
             raise AudioFileError(f"cannot move the finished render into place at {self.path} "
                                  f"({exc.strerror or exc})", path=str(self.path)) from None
-        return Publication(self.path, kept, self._created_dirs)
+
+    def _put_back(self, kept: Path | None) -> None:
+        """Leave ``path`` as it was before :meth:`publish` began, wherever that stopped:
+        ``kept`` is what it replaced (or None), and the new file was moved in if it is
+        no longer where it was written."""
+        placed = not self._tmp.exists()
+        if kept is None:
+            if placed:
+                self.path.unlink(missing_ok=True)
+        elif placed or not self.path.exists():
+            if kept.exists():
+                os.replace(kept, self.path)
+        else:                                   # the hard link beside an untouched file
+            kept.unlink(missing_ok=True)
 
     def discard(self) -> None:
         try:

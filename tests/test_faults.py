@@ -714,3 +714,81 @@ def test_a_stop_inside_an_exec_still_ends_with_status_130(tmp_path):
                           env=dict(os.environ, PYTHONPATH=str(tmp_path)))
     assert done.returncode == 130, (done.returncode, done.stderr)
     assert done.stderr == "mixgraph: interrupted; nothing half-written was left behind\n"
+
+
+# A stop (Ctrl-C, SIGTERM) can come between any two steps of putting finished files in
+# place: each point leaves the outputs as they were, or all new, and nothing hidden.
+
+def _finished(folder: Path, name: str, value: float):
+    from mixgraph.nodes.audiofile import AtomicWriter
+
+    writer = AtomicWriter(folder / name, rate=SR, channels=1, fmt="wav", subtype="FLOAT")
+    writer.write(np.full((1, 100), value))
+    writer.complete()
+    return writer
+
+
+def _level(path: Path) -> float:
+    return float(sf.read(str(path))[0][0])
+
+
+@pytest.mark.parametrize("before", [True, False])
+@pytest.mark.parametrize("stop_at", ["moving it in", "just after"])
+def test_a_stop_while_a_file_is_put_in_place_leaves_it_as_it_was(tmp_path, monkeypatch,
+                                                                  before, stop_at):
+    from mixgraph.nodes import audiofile
+
+    if before:
+        sf.write(str(tmp_path / "mix.wav"), np.full(100, 0.25), SR, subtype="FLOAT")
+    writer = _finished(tmp_path, "mix.wav", 0.5)
+    if stop_at == "moving it in":
+        real = os.replace
+
+        def replace(src, dst):
+            if Path(src).name.endswith(".partial"):
+                raise KeyboardInterrupt
+            real(src, dst)
+
+        monkeypatch.setattr(audiofile.os, "replace", replace)
+    else:
+        def stopped(*args):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(audiofile, "Publication", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        writer.publish()
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["mix.wav"] if before else [])
+    if before:
+        assert _level(tmp_path / "mix.wav") == 0.25
+
+
+def test_a_stop_while_replaced_files_are_forgotten_still_forgets_them_all(tmp_path,
+                                                                          monkeypatch):
+    from mixgraph.core.renderer import _publish_together
+    from mixgraph.nodes import audiofile
+
+    class Sink:
+        def __init__(self, writer):
+            self.writer = writer
+
+        def publish(self):
+            return self.writer.publish()
+
+    for name in ("a.wav", "b.wav"):
+        sf.write(str(tmp_path / name), np.full(100, 0.25), SR, subtype="FLOAT")
+    sinks = [Sink(_finished(tmp_path, name, 0.5)) for name in ("a.wav", "b.wav")]
+    real = audiofile.Publication.keep
+    stops = [1]
+
+    def keep(self):
+        if stops:
+            stops.pop()
+            raise KeyboardInterrupt
+        real(self)
+
+    monkeypatch.setattr(audiofile.Publication, "keep", keep)
+    with pytest.raises(KeyboardInterrupt):
+        _publish_together(sinks)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "b.wav"]
+    assert _level(tmp_path / "a.wav") == _level(tmp_path / "b.wav") == 0.5

@@ -258,8 +258,17 @@ def _publish_together(sinks: list) -> None:
             except OSError:
                 pass
         raise
+    # every output is in place: what they replaced goes, even if a stop comes meanwhile
+    stopped = None
     for publication in done:
-        publication.keep()
+        while True:
+            try:
+                publication.keep()
+                break
+            except KeyboardInterrupt as exc:
+                stopped = exc
+    if stopped is not None:
+        raise stopped
 
 
 def _analyse(plan: Plan, folder: Path, final: set[str], tracker: "_Tracker",
