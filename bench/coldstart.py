@@ -69,15 +69,16 @@ def fresh_install(tmp: Path, r: int) -> tuple[str, float]:
     which it is installed as the README says; (that environment's python, seconds the
     install took)."""
     repo = Path(__file__).resolve().parent.parent
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-                           cwd=repo, capture_output=True, text=True, check=True).stdout.split()
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
+                            "--exclude-standard"], cwd=repo, capture_output=True, text=True,
+                           check=True).stdout.split("\0")
     copy = tmp / f"repo{r}"
     for name in files:
-        if (repo / name).is_file():
+        if name and (repo / name).is_file():
             (copy / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(repo / name, copy / name)
     venv.create(copy / ".venv", with_pip=True)
-    python = str(copy / ".venv" / "bin" / "python")
+    python = str(copy / ".venv" / ("Scripts" if os.name == "nt" else "bin") / "python")
     t = time.perf_counter()
     done = subprocess.run([python, "-m", "pip", "install", "-q", "-e", str(copy)],
                           capture_output=True, text=True)
