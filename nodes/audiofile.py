@@ -782,15 +782,14 @@ class AtomicWriter:
         """Leave ``path`` as it was before :meth:`publish` began, wherever that stopped:
         ``kept`` is what it replaced (or None), and the new file was moved in if it is
         no longer where it was written."""
-        placed = not self._tmp.exists()
-        if kept is None:
-            if placed:
-                self.path.unlink(missing_ok=True)
-        elif placed or not self.path.exists():
-            if kept.exists():
-                os.replace(kept, self.path)
-        else:                                   # the hard link beside an untouched file
+        if not self._tmp.exists():              # moved in: as a publication taken back
+            Publication(self.path, kept, self._created_dirs).undo()
+        elif kept is None:
+            return
+        elif self.path.exists():                # the hard link beside an untouched file
             kept.unlink(missing_ok=True)
+        elif kept.exists():                     # moved aside, the new file not yet in
+            os.replace(kept, self.path)
 
     def discard(self) -> None:
         try:

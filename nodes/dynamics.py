@@ -103,6 +103,8 @@ class CompressorCore:
 
     NAMES = ("threshold_db", "ratio", "knee_db", "attack_ms", "release_ms", "stereo_link",
              "makeup_db", "mix")
+    #: the compiled kernels it runs (:meth:`process_lanes` adds ``dynamics.smooth_lanes``)
+    KERNELS = ("dynamics.compress_levels", "dynamics.compress_finish")
 
     def __init__(self, rate: int, channels: int, max_block: int, detector: str = "peak",
                  rms_ms: float = 10.0, key_channels: int | None = None, linked: bool = True):
@@ -134,47 +136,56 @@ class CompressorCore:
 
     def process(self, x: np.ndarray, key: np.ndarray | None, out: np.ndarray, start: int,
                 values: dict | None = None) -> None:
-        from .kernels.dynamics import compress_finish, compress_levels
-
-        self.stats[3] = start
         args = self.fixed if values is None else self.arrays(values)
-        threshold, ratio, knee, attack, release, fall, link, makeup, mix = args
-        compress_levels(x if key is None else key, threshold, ratio, knee, link,
-                        self.rms_alpha, self.own, self.ms, self.work, attack, release, fall,
-                        self.state, True)
+        self._levels(x if key is None else key, args, start, smooth=True)
+        self._finish(x, out, args)
+
+    def _levels(self, key: np.ndarray, args: tuple, start: int, smooth: bool) -> None:
+        """The reduction each detector wants (and, with ``smooth``, its smoothing) into
+        the first rows of the work array."""
+        from .kernels.dynamics import compress_levels
+
+        threshold, ratio, knee, attack, release, fall, link, _, _ = args
+        self.stats[3] = start
+        compress_levels(key, threshold, ratio, knee, link, self.rms_alpha, self.own, self.ms,
+                        self.work, attack, release, fall, self.state, smooth)
+
+    def _finish(self, x: np.ndarray, out: np.ndarray, args: tuple) -> None:
+        """The report's figures and the gain, from the smoothed reduction."""
+        from .kernels.dynamics import compress_finish
+
+        *_, makeup, mix = args
         compress_finish(x, out, makeup, mix, self.own, self.stats, self.work)
 
     @staticmethod
-    def process_lanes(work: list[tuple[CompressorCore, np.ndarray, np.ndarray, int]]) -> None:
-        """Several cores with fixed parameters, each compressing its ``x`` (by itself)
-        into its ``out`` from song time ``start`` as :meth:`process` does, bit for bit:
-        each finds the reduction it wants alone, their detector rows are smoothed four
-        at a time in the lanes of one kernel
+    def process_lanes(work: list[tuple[CompressorCore, np.ndarray, np.ndarray | None,
+                                       np.ndarray, int]]) -> None:
+        """Several cores with fixed parameters, each compressing its ``x`` by its ``key``
+        (x itself if None) into its ``out`` from song time ``start`` as :meth:`process`
+        does, bit for bit: each finds the reduction it wants alone, their detector rows
+        are smoothed four at a time in the lanes of one kernel
         (:func:`~.kernels.dynamics.smooth_lanes`), and each applies its gain."""
-        from .kernels.dynamics import compress_finish, compress_levels, smooth_lanes
+        from .kernels.dynamics import smooth_lanes
 
         rows = []                                   # (core, row) per detector
-        for core, x, _, start in work:
-            threshold, ratio, knee, attack, release, fall, link, _, _ = core.fixed
-            core.stats[3] = start
-            compress_levels(x, threshold, ratio, knee, link, core.rms_alpha, core.own,
-                            core.ms, core.work, attack, release, fall, core.state, False)
-            rows += [(core, r) for r in range(x.shape[0] if core.own else 1)]
+        for core, x, key, _, start in work:
+            core._levels(x if key is None else key, core.fixed, start, smooth=False)
+            rows += [(core, r) for r in range(core.channels if core.own else 1)]
         n = work[0][1].shape[1]
         spare = np.zeros(n)
         for group in in_fours(rows):
             alphas = np.ones((3, LANES))            # (an unused lane: any smoothing)
             state = np.zeros((LANES, 2))
             for lane, (core, r) in enumerate(group):
-                alphas[:, lane] = [a[0] for a in core.fixed[3:6]]
+                _, _, _, attack, release, fall, _, _, _ = core.fixed
+                alphas[:, lane] = attack[0], release[0], fall[0]
                 state[lane] = core.state[r]
             smooth_lanes(*padded([core.work[r, :n] for core, r in group], spare), *alphas,
                          state)
             for lane, (core, r) in enumerate(group):
                 core.state[r] = state[lane]
-        for core, x, out, _ in work:
-            _, _, _, _, _, _, _, makeup, mix = core.fixed
-            compress_finish(x, out, makeup, mix, core.own, core.stats, core.work)
+        for core, x, _, out, _ in work:
+            core._finish(x, out, core.fixed)
 
     def report(self) -> dict:
         mean = self.stats[1] / self.stats[2] if self.stats[2] else 0.0
@@ -251,8 +262,7 @@ class Compressor(Node):
 
     type_name = "compressor"
     category = "dynamics"
-    kernels = ("dynamics.compress_levels", "dynamics.compress_finish",
-               "dynamics.smooth_lanes")
+    kernels = CompressorCore.KERNELS + ("dynamics.smooth_lanes",)
     summary = "compressor: soft knee, peak/RMS detector, stereo link, sidechain, parallel mix"
     inputs = SIDECHAIN_INPUTS
     params = COMPRESSOR_PARAMS + (
@@ -270,7 +280,6 @@ class Compressor(Node):
     def prepare(self, ctx: Context):
         super().prepare(ctx)
         self._channels = ctx.input_channels[0] or 1
-        self._keyed = ctx.input_channels[1] is not None
         self._automated = [n for n in CompressorCore.NAMES if self.is_automated(n)]
         self._apart = LfeApart(self._channels, ctx.max_block) \
             if LfeApart.wanted(self._channels, self.lfe_apart) \
@@ -299,13 +308,12 @@ class Compressor(Node):
         return {"gain_reduction_db": max(core.reduction_now() for core in self._cores)}
 
     def gang_key(self):
-        """Fixed settings, no sidechain, one core: compressors smooth side by side."""
-        ganged = not self._automated and self._apart is None and not self._keyed
-        return "fixed" if ganged else None
+        """Fixed settings, one core: compressors smooth side by side."""
+        return "fixed" if not self._automated and self._apart is None else None
 
     @classmethod
     def process_gang(cls, members):
-        CompressorCore.process_lanes([(node._core, ins[0], outs[0], start)
+        CompressorCore.process_lanes([(node._core, ins[0], ins[1], outs[0], start)
                                       for node, ins, outs, start in members])
 
     def process(self, ins, outs, start):

@@ -12,6 +12,7 @@ from .base import Context, Items, Node, Param, db_to_gain, register
 from .dynamics import (COMPRESSOR_PARAMS, LFE_APART, CompressorCore, GainReductionMeter,
                        time_coefficient)
 from .layouts import LfeApart
+from .meters import LoudnessMeter
 from .eq import EQ_BANDS, response_db
 from .stream import SongWindow
 from .truepeak import LIMITER, TruePeakEnvelope, TruePeakReading
@@ -184,8 +185,7 @@ class Loudness(Node):
 
     type_name = "loudness"
     category = "master"
-    kernels = ("filters.biquad_cascade", "filters.window_sums", "master.limiter_gain",
-               "master.refined_peaks")
+    kernels = tuple(dict.fromkeys(LoudnessMeter.KERNELS + Limiter.kernels))
     summary = "loudness target (gain, then true-peak limiting where needed)"
     params = (
         Param("target_lufs", -14.0, min=-40.0, max=-5.0, unit="LUFS", automatable=False,
@@ -231,8 +231,6 @@ class Loudness(Node):
             out[:] = self._core.delay.process(x)
 
     def _measure(self, tape) -> dict:
-        from .meters import LoudnessMeter
-
         meter = LoudnessMeter(self.rate, self._channels)
         song = SongWindow(self._content)
         self._core.reset()
@@ -245,8 +243,6 @@ class Loudness(Node):
         return meter.result()
 
     def analyse(self, tape) -> None:
-        from .meters import LoudnessMeter
-
         meter = LoudnessMeter(self.rate, self._channels)
         peak = TruePeakReading(self._channels, DETECT_FACTOR, LIMITER)   # as the limiter reads
         # the song as an output would write it: not the pre-roll, and not the silence
@@ -364,8 +360,7 @@ class MultibandCompressor(Node):
 
     type_name = "multiband_compressor"
     category = "master"
-    kernels = ("dynamics.compress_levels", "dynamics.compress_finish",
-               "filters.biquad_cascade")
+    kernels = CompressorCore.KERNELS + ("filters.biquad_cascade",)   # and crossovers
     cost = 5
     summary = "2-4 band compressor with Linkwitz-Riley crossovers that sum flat"
     params = (

@@ -68,6 +68,9 @@ def k_weighting(rate: int) -> np.ndarray:
 class LoudnessMeter:
     """Streaming BS.1770-4 / EBU R 128 meter; ``add`` blocks, then read ``result()``."""
 
+    #: the compiled kernels it runs (K-weighting, its windows, the true peak)
+    KERNELS = ("filters.biquad_cascade", "filters.window_sums", "master.refined_peaks")
+
     def __init__(self, rate: int, channels: int):
         from .eq import Cascade
         from .layouts import BY_CHANNELS
@@ -465,7 +468,7 @@ class Meter(Node):
 
     type_name = "meter"
     category = "meters"
-    kernels = ("filters.biquad_cascade", "filters.window_sums", "master.refined_peaks")
+    kernels = LoudnessMeter.KERNELS
     cost = 6
     summary = "measures loudness, peaks, RMS and correlation; passes audio through"
     params = (Param("label", "", kind="str", doc="name shown in the report"),)

@@ -20,6 +20,7 @@ from .audiofile import (CODECS, EXTENSIONS, MAX_RATE, MIN_RATE, MP3_KBPS, SUBTYP
 from .base import Context, Param, Port, Sink, register
 from .stream import SongWindow, TailGroup
 from .layouts import layout_name
+from .meters import LoudnessMeter
 from .tagging import ISRC_FORMATS, add_isrc, isrc_problem
 from mixgraph.errors import AudioFileError, ParameterError
 
@@ -43,7 +44,7 @@ class Output(Sink):
     type_name = "output"
     category = "output"
     #: the report measures what it writes: loudness and true peak
-    kernels = ("filters.biquad_cascade", "filters.window_sums", "master.refined_peaks")
+    kernels = LoudnessMeter.KERNELS
     summary = "writes its input to an audio file"
     inputs = (Port("in"),)
     params = (
@@ -152,8 +153,6 @@ class Output(Sink):
                                   end_frames, together)
         self._clipped = 0
         rate = self.sample_rate_out
-        from .meters import LoudnessMeter
-
         self._meter = LoudnessMeter(rate, self._channels)
         fmt = format_for(self.path, self.format)
         self._writer = AtomicWriter(

@@ -85,7 +85,7 @@ def main() -> None:
     frames(app, 30)
     events["moves"] = moves
     device = player.device
-    events["underruns"] = device.underruns if device else None
+    events["late"] = device.late if device else None
     events["late_at"] = list(device.late_at) if device else None
     events["device_underflows"] = device.device_underflows if device else None
     x, y = centre("editor")

@@ -200,15 +200,12 @@ class Heard:
     audio: the first period whose callback ran after it was reported; -1 before the
     capture began)."""
 
-    def __init__(self, audio, frames, events: dict, block_sizes=None, block_us=None,
+    def __init__(self, audio, frames, events: dict, block_sizes, block_us=None,
                  xrun_us=None, rate: int = 48000):
         self.audio = np.asarray(audio, dtype=np.float64)
         self.frames = frames
         self.events = events
         self.rate = rate
-        n = self.audio.shape[1]
-        if block_sizes is None:                      # a capture of an older kind
-            block_sizes = np.full(1, n)
         self.starts = np.concatenate([[0], np.cumsum(block_sizes)]).astype(np.int64)
         self.block_us = (np.zeros(len(block_sizes), dtype=np.int64) if block_us is None
                          else np.asarray(block_us, dtype=np.int64))
@@ -226,9 +223,8 @@ class Heard:
     def load(cls, path) -> Heard:
         got = np.load(path)
         events = json.loads(str(got["events"]))
-        extra = {k: got[k] for k in ("block_sizes", "block_us", "xrun_us") if k in got}
-        return cls(got["audio"], got["frames"], events, rate=events.get("rate", 48000),
-                   **extra)
+        return cls(got["audio"], got["frames"], events, got["block_sizes"],
+                   got["block_us"], got["xrun_us"], rate=events.get("rate", 48000))
 
     def xruns_within(self, lo: int, hi: int) -> int:
         return int(((self.xruns >= lo) & (self.xruns < hi)).sum())
@@ -261,14 +257,9 @@ class Comparison:
     comparison ended (``end``: the span's end, or where the reference ran out)."""
 
     def __init__(self, heard: Heard, lo: int, end: int, segments: list[Segment],
-                 torn: set[int], tol: float, what: str):
+                 torn: set[int], what: str):
         self.heard, self.lo, self.end = heard, lo, end
-        self.segments, self.torn, self.tol, self.what = segments, torn, tol, what
-
-    @property
-    def offset(self) -> int:
-        """The alignment at the end (reference index less capture index)."""
-        return self.segments[-1].offset
+        self.segments, self.torn, self.what = segments, torn, what
 
     @property
     def covered(self) -> float:
@@ -423,7 +414,7 @@ def compare(heard: Heard, refs, at: int, *, lo: int, hi: int, tol: float = 1e-6,
         while seg.start > limit and 0 <= seg.start - 1 + seg.offset < ref_.shape[1] and np.abs(
                 audio[:, seg.start - 1] - ref_[:, seg.start - 1 + seg.offset]).max() <= tol:
             seg.start -= 1
-    return Comparison(heard, lo, end, segments, torn, tol, what)
+    return Comparison(heard, lo, end, segments, torn, what)
 
 
 def main() -> None:

@@ -88,7 +88,7 @@ def test_warm_up_compiles_into_the_cache_given_and_the_render_after_it_is_bit_id
     assert sorted(warmed["done"]) == warmed["names"] and warmed["after"] == []
     # the cache written is the one given: an index per kernel compiled ...
     indexes = {p.name.split("-")[0] for p in (tmp_path / "cache1").rglob("*.nbi")}
-    assert {n.split(".")[1] for n in warmed["names"]} <= {i.split(".")[1] for i in indexes}
+    assert set(warmed["names"]) <= indexes
     # ... from which the render loads them: it compiles none of them
     assert json.loads(run(RENDER, tmp_path / "cache1", ahead)) == []
     # and writes what a render that compiles each kernel when first called writes
@@ -145,7 +145,7 @@ def test_a_kernel_keeps_its_one_signature_whatever_layout_it_is_given():
         biquad_cascade(x.astype(np.float32), x, sos, np.zeros((4, 1, 2)))
 
 
-def test_every_kernel_is_declared_and_compiled_with_the_shared_options(tmp_path):
+def test_every_kernel_is_declared_and_compiled_with_the_shared_options():
     names = every_kernel()
     assert {"dynamics.compress_levels", "filters.biquad_cascade", "space.fdn_reverb"} <= set(names)
     plain = nb.njit(**JIT)(_plain)

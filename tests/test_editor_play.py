@@ -73,9 +73,11 @@ def test_space_plays_and_stops_through_the_live_engine(played):
     assert events["playing_after_space"] and events["button"] == "Stop"
     assert events["stopped_after_space"] and events["button_after_stop"] == "Play"
     # the engine kept the device fed (a period the JACK server missed on its own, on
-    # a busy two-core VM, is no client's doing: see test_playback.kept_up)
-    assert events["error"] is None and events["late"] == 0, events
-    assert events["slow_callbacks"] == 0, events
+    # a busy two-core VM, is no client's doing)
+    from test_playback import kept_up
+
+    assert events["error"] is None, events
+    kept_up(events)
 
 
 def test_a_gain_typed_while_playing_is_heard_in_time_without_a_gap(played):

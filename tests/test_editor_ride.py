@@ -66,8 +66,10 @@ def test_a_ride_is_recorded_into_the_lane_with_few_points(ridden):
     assert events["buffer_frames"] == 1024
     assert events["playing"] and events["stopped"]
     # a shared 2-core machine may starve the engine once in a long ride; more than
-    # twice in 30 s is a fault (the ring holds 2 device buffers ahead)
-    assert events["underruns"] <= 2, (events["underruns"], events["late_at"])
+    # twice in 30 s is a fault (the ring holds 2 device buffers ahead); a period the
+    # JACK server missed on its own is no client's doing (test_playback.kept_up)
+    assert events["late"] <= 2, (events["late"], events["late_at"],
+                                 events["device_underflows"])
     points = events["points"]
     heard = int(events["status"].split("(")[1].split()[0])
     print(f"\n{RIDE_S:.0f} s ride: {events['moves']} moves of the mouse, {heard} points "

@@ -705,79 +705,84 @@ sys.exit(commands.main(["validate", "song.mgraph"]))
 """
 
 
-def test_a_stop_inside_an_exec_still_ends_with_status_130(tmp_path):
+@pytest.mark.parametrize("forgotten", [True, False])
+def test_a_stop_inside_an_exec_still_ends_with_status_130(tmp_path, forgotten):
     """CPython notes a KeyboardInterrupt raised in a string run by exec as unhandled, and
-    ``python -m`` then ends the process by SIGINT, whatever it returns (-2 here)."""
-    (tmp_path / "stopped_in_exec.py").write_text(STOPPED_IN_EXEC)
+    ``python -m`` then ends the process by SIGINT, whatever it returns: without the
+    note forgotten (the control) the status is -2."""
+    code = STOPPED_IN_EXEC if forgotten else STOPPED_IN_EXEC.replace(
+        "\ncommands.COMMANDS", "\ncommands._forget_interrupt = lambda: None\ncommands.COMMANDS")
+    (tmp_path / "stopped_in_exec.py").write_text(code)
     done = subprocess.run([sys.executable, "-m", "stopped_in_exec"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60,
                           env=dict(os.environ, PYTHONPATH=str(tmp_path)))
-    assert done.returncode == 130, (done.returncode, done.stderr)
+    assert done.returncode == (130 if forgotten else -signal.SIGINT), (done.returncode,
+                                                                        done.stderr)
     assert done.stderr == "mixgraph: interrupted; nothing half-written was left behind\n"
 
 
 # A stop (Ctrl-C, SIGTERM) can come between any two steps of putting finished files in
 # place: each point leaves the outputs as they were, or all new, and nothing hidden.
 
-def _finished(folder: Path, name: str, value: float):
-    from mixgraph.nodes.audiofile import AtomicWriter
+def _two_outputs(folder: Path, earlier: bool) -> tuple[Path, dict]:
+    """A project with two outputs, rendered once if ``earlier`` (its files, by name),
+    and its stem changed since."""
+    from mixgraph import load
 
-    writer = AtomicWriter(folder / name, rate=SR, channels=1, fmt="wav", subtype="FLOAT")
-    writer.write(np.full((1, 100), value))
-    writer.complete()
-    return writer
+    write_stem(folder / "stems/a.wav", tone(1.0), "PCM_24")
+    project = chain_project(folder, outputs=("out/first.wav", "out/second.wav"))
+    files = {}
+    if earlier:
+        render(load(project), workers=1)
+        files = {p.name: p.read_bytes() for p in (folder / "out").iterdir()}
+    write_stem(folder / "stems/a.wav", tone(1.0, freq=220.0), "PCM_24")
+    return project, files
 
 
-def _level(path: Path) -> float:
-    return float(sf.read(str(path))[0][0])
-
-
-@pytest.mark.parametrize("before", [True, False])
+@pytest.mark.parametrize("hard_links", [True, False])
+@pytest.mark.parametrize("earlier", [True, False])
 @pytest.mark.parametrize("stop_at", ["moving it in", "just after"])
-def test_a_stop_while_a_file_is_put_in_place_leaves_it_as_it_was(tmp_path, monkeypatch,
-                                                                  before, stop_at):
+def test_a_stop_while_the_outputs_are_put_in_place_leaves_them_as_they_were(
+        tmp_path, monkeypatch, hard_links, earlier, stop_at):
+    """The stop comes as the first output's new file is moved in (or just after):
+    the render ends interrupted, with the earlier files as they were (also where the
+    file system has no hard links and the earlier file was moved aside)."""
+    import errno
+
+    from mixgraph import load
     from mixgraph.nodes import audiofile
 
-    if before:
-        sf.write(str(tmp_path / "mix.wav"), np.full(100, 0.25), SR, subtype="FLOAT")
-    writer = _finished(tmp_path, "mix.wav", 0.5)
-    if stop_at == "moving it in":
-        real = os.replace
+    project, files = _two_outputs(tmp_path, earlier)
+    if not hard_links:
+        def no_link(*args, **kwargs):
+            raise OSError(errno.EPERM, "Operation not permitted")
+        monkeypatch.setattr(os, "link", no_link)
+    real = os.replace
 
-        def replace(src, dst):
-            if Path(src).name.endswith(".partial"):
-                raise KeyboardInterrupt
-            real(src, dst)
-
-        monkeypatch.setattr(audiofile.os, "replace", replace)
-    else:
-        def stopped(*args):
+    def replace(src, dst):
+        if Path(src).name.endswith(".partial"):
+            if stop_at == "just after":
+                real(src, dst)
             raise KeyboardInterrupt
+        real(src, dst)
 
-        monkeypatch.setattr(audiofile, "Publication", stopped)
+    monkeypatch.setattr(audiofile.os, "replace", replace)
     with pytest.raises(KeyboardInterrupt):
-        writer.publish()
+        render(load(project), workers=1)
     monkeypatch.undo()
-    assert sorted(p.name for p in tmp_path.iterdir()) == (["mix.wav"] if before else [])
-    if before:
-        assert _level(tmp_path / "mix.wav") == 0.25
+    out = tmp_path / "out"
+    now = {p.name: p.read_bytes() for p in out.iterdir()} if out.exists() else {}
+    assert now == files and leftovers(tmp_path) == []
 
 
 def test_a_stop_while_replaced_files_are_forgotten_still_forgets_them_all(tmp_path,
                                                                           monkeypatch):
-    from mixgraph.core.renderer import _publish_together
+    """Every output is in place when the stop comes: the render ends interrupted with
+    the new files, and none of the earlier ones is left hidden beside them."""
+    from mixgraph import load
     from mixgraph.nodes import audiofile
 
-    class Sink:
-        def __init__(self, writer):
-            self.writer = writer
-
-        def publish(self):
-            return self.writer.publish()
-
-    for name in ("a.wav", "b.wav"):
-        sf.write(str(tmp_path / name), np.full(100, 0.25), SR, subtype="FLOAT")
-    sinks = [Sink(_finished(tmp_path, name, 0.5)) for name in ("a.wav", "b.wav")]
+    project, files = _two_outputs(tmp_path, earlier=True)
     real = audiofile.Publication.keep
     stops = [1]
 
@@ -789,6 +794,7 @@ def test_a_stop_while_replaced_files_are_forgotten_still_forgets_them_all(tmp_pa
 
     monkeypatch.setattr(audiofile.Publication, "keep", keep)
     with pytest.raises(KeyboardInterrupt):
-        _publish_together(sinks)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "b.wav"]
-    assert _level(tmp_path / "a.wav") == _level(tmp_path / "b.wav") == 0.5
+        render(load(project), workers=1)
+    assert not stops and leftovers(tmp_path) == []
+    now = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    assert set(now) == set(files) and all(now[n] != files[n] for n in now)

@@ -86,27 +86,48 @@ def alone_and_ganged(tmp_path_factory):
     project = ProjectHelper(tmp_path_factory.mktemp("gangs"))
     _session(project, stems=11, automate=True)
     settings = [(1024, 1), (256, 1), (4096, 2)]
-    ganged = {}
-    for block, workers in settings:
-        project.render(block_size=block, workers=workers)
-        ganged[block, workers] = project.read()
-    keys = {}
+    gangs: list[int] = []                  # the size of each gang (in this process)
+    patched = {}
     for cls in node_types().values():
-        if "gang_key" in vars(cls):
-            keys[cls] = cls.gang_key
-            cls.gang_key = Node.gang_key
+        if "process_gang" in vars(cls):
+            real = cls.process_gang.__func__
+            patched[cls] = cls.process_gang
+
+            def counting(cls, members, real=real):
+                gangs.append(len(members))
+                real(cls, members)
+            cls.process_gang = classmethod(counting)
+    ganged, formed = {}, {}
     try:
-        project.render(block_size=1024, workers=1)
-        alone = project.read()
+        for block, workers in settings:
+            gangs.clear()
+            project.render(block_size=block, workers=workers)
+            ganged[block, workers], formed[block, workers] = project.read(), max(gangs,
+                                                                               default=0)
+        keys = {}
+        for cls in node_types().values():
+            if "gang_key" in vars(cls):
+                keys[cls] = cls.gang_key
+                cls.gang_key = Node.gang_key
+        gangs.clear()
+        try:
+            project.render(block_size=1024, workers=1)
+            alone = project.read()
+        finally:
+            for cls, key in keys.items():
+                cls.gang_key = key
+        assert not gangs                    # alone: no node processed in a gang
     finally:
-        for cls, key in keys.items():
-            cls.gang_key = key
-    return alone, ganged
+        for cls, method in patched.items():
+            cls.process_gang = method
+    return alone, ganged, formed
 
 
 @pytest.mark.parametrize("block, workers", [(1024, 1), (256, 1), (4096, 2)])
 def test_strips_in_gangs_render_bit_for_bit_as_alone(alone_and_ganged, block, workers):
-    alone, ganged = alone_and_ganged
+    alone, ganged, formed = alone_and_ganged
+    # gangs formed in this process (with two workers, the chains it kept for itself)
+    assert formed[block, workers] >= 3, formed
     got = ganged[block, workers]
     assert got.shape == alone.shape
     bad = np.flatnonzero(np.any(got != alone, axis=0))
@@ -134,8 +155,8 @@ def test_a_gang_really_forms(project, monkeypatch, kind):
 @pytest.mark.parametrize("detector", ["peak", "rms"])
 def test_four_compressors_in_lanes_equal_each_alone(detector):
     """compress() alone, against its halves with the smoothing of four compressors
-    (a stereo one with its own detectors, three mono) run in lanes: the same output,
-    state and report figures, bit for bit."""
+    (a stereo one with its own detectors, three mono, one of them keyed by a sidechain)
+    run in lanes: the same output, state and report figures, bit for bit."""
     from mixgraph.nodes.dynamics import CompressorCore
 
     rng = np.random.default_rng(7)
@@ -151,14 +172,15 @@ def test_four_compressors_in_lanes_equal_each_alone(detector):
             core.fix(values)
         cores.append(pair)
         signals.append(rng.standard_normal((channels, n)) * 0.3)
+    keys = [None, None, rng.standard_normal((1, n)) * 0.5, None]     # a sidechain
     alone = []
-    for (core, _), x in zip(cores, signals):
+    for (core, _), x, key in zip(cores, signals, keys):
         out = np.empty_like(x)
-        core.process(x, None, out, -100)
+        core.process(x, key, out, -100)
         alone.append(out)
     together = [np.empty_like(x) for x in signals]
-    CompressorCore.process_lanes([(pair[1], x, out, -100) for pair, x, out
-                                  in zip(cores, signals, together)])
+    CompressorCore.process_lanes([(pair[1], x, key, out, -100) for pair, x, key, out
+                                  in zip(cores, signals, keys, together)])
     for (a, b), x, y in zip(cores, alone, together):
         np.testing.assert_array_equal(y, x)
         np.testing.assert_array_equal(b.state, a.state)

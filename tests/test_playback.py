@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from mixgraph import load, render
-from mixgraph.core.live import RAMP_S, LiveEngine, block_for
+from mixgraph.core.live import LiveEngine, block_for
 
 from conftest import SR, db, sine
 
@@ -213,7 +213,7 @@ def test_a_fader_move_arrives_in_time_and_without_a_click(jack_server, project, 
     ((glide_start, glide_end),) = compared.check(transitions=1)
     print(f"\nfader: {events['jack_xruns']} server xruns; {compared.summary()}; glide "
           f"{glide_end - glide_start} samples")
-    assert glide_end - glide_start <= RAMP_S * SR + 1
+    assert glide_end - glide_start <= 0.010 * SR + 1      # the promised 10 ms glide
     assert sum(s.stop - s.start for s in compared.segments if s.ref == 1) > SR // 2
     # a sine's largest second difference is A (2 pi f / fs)^2: a click is far above it
     bound = before * (2 * np.pi * 440 / SR) ** 2
@@ -222,7 +222,6 @@ def test_a_fader_move_arrives_in_time_and_without_a_click(jack_server, project, 
     x = heard.audio[0, lo:hi]
     peaks, _ = envelope(x, np.arange(len(x)), 440.0, SR)
     assert db(peaks[-20:].max() / before) == pytest.approx(-12.0, abs=0.1)
-    assert RAMP_S <= 0.010
 
 
 def heard_as_before_then_after(heard, project, edit, what: str):
@@ -260,9 +259,14 @@ def test_a_link_added_while_playing_is_heard_without_a_gap_at_the_same_position(
     assert (swap_end - swap_start) / SR <= 0.020 + 1e-3      # the crossfade, at most
     assert sum(s.stop - s.start for s in compared.segments
                if s.ref == 1) / SR > 0.5                     # and the new graph goes on
-    # no gap: the crossfade never dips below the quieter of the two
-    fade = heard.audio[0, swap_start:swap_end]
-    assert np.abs(fade).max() > 0.5 * np.abs(before[0]).max()
+    # no gap: through the crossfade, every cycle of the tone both graphs play keeps
+    # most of its level (the peak over each 440 Hz period, at every sample)
+    from jack_player import envelope
+
+    quieter = 10 ** (-12 / 20) * np.sqrt(0.5)            # the old graph's tone alone
+    fade = heard.audio[0, swap_start - 110:swap_end]
+    peaks, _ = envelope(fade, np.arange(fade.size), 440.0, SR, hop=1)
+    assert peaks.min() > 0.9 * quieter, peaks.min() / quieter
     assert clicks(heard.audio[0, swap_start - 2:swap_end + 2]) < 3 * (
         10 ** (-12 / 20) * np.sqrt(0.5) * (2 * np.pi * 440 / SR) ** 2 +
         10 ** (-12 / 20) * (2 * np.pi * 1000 / SR) ** 2)
@@ -316,7 +320,7 @@ def test_a_5_1_mix_plays_on_stereo_speakers_folded_down(jack_server, project, tm
     levels, worst = [], 0.0
     periods = [(a, b) for a, b in zip(heard.starts[:-1], heard.starts[1:])
                if a >= lo and b <= hi]
-    assert sum(b - a for a, b in periods) > 0.9 * (hi - lo)
+    assert len(periods) * PERIOD > SR                       # over a second of periods
     for a, b in periods:                                      # both tones fitted at once
         t = np.arange(a, b) / SR
         basis = np.vstack([f(2 * np.pi * hz * t) for hz in freqs for f in (np.sin, np.cos)]).T

@@ -17,7 +17,8 @@ four run them through :class:`StepLoop`, so a step is treated alike in each:
 
 from __future__ import annotations
 
-from typing import Mapping, Protocol, Sequence
+from itertools import zip_longest
+from typing import Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -77,33 +78,35 @@ class StepLoop:
     def run(self, n: int, f: int, full: bool) -> None:
         """Run every step over ``f`` frames from render-clock sample ``n``; ``full``
         says that ``f`` is the buffers' whole length."""
-        for item in self._items:
-            work = self._work(item, n, f, full)
+        for work in self._works(n, f, full):
             if work is not None:
-                work[0].process(*work[1:])
+                node, ins, outs, start = work
+                node.process(ins, outs, start)
 
-    def _work(self, item: tuple, n: int, f: int, full: bool) -> tuple | None:
-        """What one step's node is to process, ``(node, ins, outs, start)``; None for
-        a muted step (its outputs are silenced here)."""
-        node, ports, outputs, latency, silent, whole, reader, watched = item
+    def _works(self, n: int, f: int, full: bool) -> Iterator[tuple | None]:
+        """What each step's node is to process, ``(node, ins, outs, start)``, worked out
+        as it is asked for (after the step before has run); None for a muted step (its
+        outputs are silenced here)."""
         bufs = self.buffers
-        if not full:
-            outs = tuple([bufs[b][:, :f] for b in outputs])
-        elif whole is None:
-            outs = tuple([bufs[b] for b in outputs])
-        else:
-            outs = whole
-        if silent:
-            for out in outs:
-                out.fill(0.0)
-            return None
-        if reader is not None:
-            ins = reader.read(f)
-        else:
-            ins = tuple([gather(port, bufs, f, full) for port in ports])
-        if watched is not None:
-            self.watch.see(watched, ins, n - latency)
-        return node, ins, outs, n - latency
+        for node, ports, outputs, latency, silent, whole, reader, watched in self._items:
+            if not full:
+                outs = tuple([bufs[b][:, :f] for b in outputs])
+            elif whole is None:
+                outs = tuple([bufs[b] for b in outputs])
+            else:
+                outs = whole
+            if silent:
+                for out in outs:
+                    out.fill(0.0)
+                yield None
+                continue
+            if reader is not None:
+                ins = reader.read(f)
+            else:
+                ins = tuple([gather(port, bufs, f, full) for port in ports])
+            if watched is not None:
+                self.watch.see(watched, ins, n - latency)
+            yield node, ins, outs, n - latency
 
     @staticmethod
     def together(loops: Sequence[StepLoop], n: int, f: int, full: bool) -> None:
@@ -113,22 +116,21 @@ class StepLoop:
         process as one gang, so several strips' EQs or compressors share a compiled loop;
         each loop's steps still run in their order, and every node gets what it would
         alone, so the render is the same as running the loops one after another."""
-        for j in range(max((len(loop.steps) for loop in loops), default=0)):
+        for row in zip_longest(*(loop._works(n, f, full) for loop in loops)):
             gangs: dict[tuple, list[tuple]] = {}
-            for loop in loops:
-                if j >= len(loop.steps):
-                    continue
-                work = loop._work(loop._items[j], n, f, full)
+            for work in row:
                 if work is None:
                     continue
                 key = work[0].gang_key()
                 if key is None:
-                    work[0].process(*work[1:])
+                    node, ins, outs, start = work
+                    node.process(ins, outs, start)
                 else:
                     gangs.setdefault((type(work[0]), key), []).append(work)
             for (kind, _), members in gangs.items():
                 if len(members) == 1:
-                    members[0][0].process(*members[0][1:])
+                    node, ins, outs, start = members[0]
+                    node.process(ins, outs, start)
                 else:
                     kind.process_gang(members)
 

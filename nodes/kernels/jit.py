@@ -34,7 +34,7 @@ JIT = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 
 F8, I8, B1 = types.float64, types.int64, types.boolean
 #: float64 arrays of any layout, by number of dimensions
-A1, A2, A3 = types.float64[:], types.float64[:, :], types.float64[:, :, :]
+A1, A2 = types.float64[:], types.float64[:, :]
 #: C-contiguous float64 arrays
 C1, C2, C3 = types.float64[::1], types.float64[:, ::1], types.float64[:, :, ::1]
 #: C-contiguous int64 arrays

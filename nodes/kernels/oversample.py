@@ -14,7 +14,7 @@ import math
 
 import numba as nb
 
-from .jit import A2, C1, C2, I8, kernel
+from .jit import A2, C1, C2, I8, at, kernel
 
 
 @nb.njit(inline="always")
@@ -76,8 +76,8 @@ def tanh_shape(u, factor, drive, norm):
     for c in range(u.shape[0]):
         for j in range(u.shape[1]):
             i = j // factor
-            g = drive[i] if drive.shape[0] > 1 else drive[0]
-            s = norm[i] if norm.shape[0] > 1 else norm[0]
+            g = at(drive, i)
+            s = at(norm, i)
             v = g * u[c, j]
             e = math.exp(-2.0 * abs(v))               # tanh from one exp: twice as fast
             t = (1.0 - e) / (1.0 + e)                 # as libm's tanh, within 3e-16

@@ -28,8 +28,6 @@ from typing import Iterable, Iterator
 
 from .jit import Kernel
 
-_NOT_KERNELS = {"jit", "fused", "warmup"}
-
 
 def find(name: str) -> Kernel:
     """The kernel named ``"module.name"`` (``"dynamics.compress_levels"``)."""
@@ -44,8 +42,6 @@ def every_kernel() -> list[str]:
     """The names of all kernels of this package."""
     names = []
     for info in pkgutil.iter_modules(importlib.import_module(__package__).__path__):
-        if info.name in _NOT_KERNELS:
-            continue
         module = importlib.import_module(f"{__package__}.{info.name}")
         names += [f"{info.name}.{attr}" for attr, value in vars(module).items()
                   if isinstance(value, Kernel) and value.py_func.__module__ == module.__name__]
